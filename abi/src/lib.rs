@@ -1,0 +1,56 @@
+//! The Interstice ABI, shared by the host runtime and the guest SDK.
+//!
+//! - [`types`] and [`value`]: the type and value model (DESIGN.md §1);
+//! - [`cbor`]: the strict canonical CBOR codec every value crosses the
+//!   boundary in;
+//! - [`codec`]: [`IntersticeType`], which ties Rust types to that model;
+//! - [`schema`]: the module schema and its blake3 hash;
+//! - [`host`]: names, signatures and return codes of the host calls and guest
+//!   exports.
+//!
+//! `docs/ABI.md` specifies all of this to the byte; keep the two in step.
+
+pub mod cbor;
+pub mod codec;
+pub mod host;
+#[cfg(feature = "json")]
+pub mod json;
+pub mod schema;
+pub mod types;
+pub mod value;
+
+pub use codec::{Args, Bytes, IntersticeType};
+pub use schema::{
+    IndexKind, IndexSchema, ModuleSchema, Persistence, ReducerMode, ReducerSchema, RowEvent,
+    TableSchema, Trigger,
+};
+pub use types::{EnumType, Field, StructType, Type, Variant};
+pub use value::Value;
+
+/// The ABI version. A module built against another version is refused at
+/// load. Bump it on any incompatible change to this crate or `docs/ABI.md`.
+pub const ABI_VERSION: u32 = 1;
+
+/// Everything that can go wrong decoding or checking ABI data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AbiError {
+    /// Malformed or non-canonical CBOR, or a value that does not match its type.
+    #[error("invalid CBOR at byte {offset}: {reason}")]
+    Cbor {
+        /// Byte offset of the offending item.
+        offset: usize,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A schema that is malformed or inconsistent.
+    #[error("invalid schema: {0}")]
+    Schema(String),
+    /// The module was built against another ABI version.
+    #[error("ABI version mismatch: module uses version {module}, host supports {host}")]
+    AbiMismatch {
+        /// The module's version.
+        module: u32,
+        /// The host's version.
+        host: u32,
+    },
+}

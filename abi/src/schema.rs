@@ -1,0 +1,382 @@
+//! The module schema: what a module declares, read from its
+//! `__interstice_schema` export without running any reducer.
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::{Field, Type};
+use crate::{AbiError, ABI_VERSION};
+
+/// Everything a module declares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleSchema {
+    /// ABI version the module was built against; must equal [`ABI_VERSION`].
+    pub abi_version: u32,
+    /// Module name: unique in a runtime; `[a-z0-9_]`, starting with a letter.
+    pub name: String,
+    /// Free-form version string (semver by convention).
+    pub version: String,
+    /// Modules this one calls synchronously (read calls). Must be acyclic.
+    pub dependencies: Vec<String>,
+    /// Tables, in declaration order; a table's index is its id in host calls.
+    pub tables: Vec<TableSchema>,
+    /// Reducers, in declaration order; a reducer's index is its id in
+    /// `__interstice_call`.
+    pub reducers: Vec<ReducerSchema>,
+}
+
+/// Whether a table's mutations go to the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Persistence {
+    /// Logged and replayed (the default).
+    Logged,
+    /// Kept in memory only; empty after a restart.
+    Ephemeral,
+}
+
+/// Kind of a secondary index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IndexKind {
+    /// Ordered index.
+    BTree,
+    /// Hash index.
+    Hash,
+    /// Ordered index with a uniqueness constraint.
+    Unique,
+}
+
+/// A secondary index over one or more columns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexSchema {
+    /// Index name.
+    pub name: String,
+    /// Column indexes, in key order.
+    pub columns: Vec<u32>,
+    /// Kind.
+    pub kind: IndexKind,
+}
+
+/// A table owned by the module.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableSchema {
+    /// Table name, unique in the module.
+    pub name: String,
+    /// Table version (bumped by migrations).
+    pub version: u32,
+    /// Columns; a row is encoded as an array of these, in order.
+    pub columns: Vec<Field>,
+    /// Index of the primary-key column.
+    pub primary_key: u32,
+    /// Whether the host assigns the key on insert (key given as 0).
+    pub auto_inc: bool,
+    /// Logged or ephemeral.
+    pub persistence: Persistence,
+    /// Secondary indexes.
+    pub indexes: Vec<IndexSchema>,
+}
+
+/// Whether a reducer may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReducerMode {
+    /// A transaction: gets a timestamp, may write, is logged.
+    Write,
+    /// A query: may only read, is never logged, returns a value.
+    Read,
+}
+
+/// A row event a subscription listens to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RowEvent {
+    /// A row was inserted; the reducer takes `(row)`.
+    Insert,
+    /// A row was updated; the reducer takes `(old, new)`.
+    Update,
+    /// A row was deleted; the reducer takes `(row)`.
+    Delete,
+}
+
+impl RowEvent {
+    /// `insert`, `update` or `delete`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowEvent::Insert => "insert",
+            RowEvent::Update => "update",
+            RowEvent::Delete => "delete",
+        }
+    }
+}
+
+/// What makes the runtime call a reducer by itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Trigger {
+    /// Once, when the module is installed.
+    Init,
+    /// After every commit that changes `module.table` this way.
+    Table {
+        /// Source module.
+        module: String,
+        /// Source table.
+        table: String,
+        /// Event.
+        event: RowEvent,
+    },
+}
+
+impl Trigger {
+    /// Parses the `on = "…"` syntax: `init` or `module.table.insert|update|delete`.
+    pub fn parse(s: &str) -> Result<Trigger, String> {
+        if s == "init" {
+            return Ok(Trigger::Init);
+        }
+        let parts: Vec<&str> = s.split('.').collect();
+        let [module, table, event] = parts.as_slice() else {
+            return Err(format!(
+                "`{s}` is not a trigger: expected `init` or `module.table.insert|update|delete`"
+            ));
+        };
+        let event = match *event {
+            "insert" => RowEvent::Insert,
+            "update" => RowEvent::Update,
+            "delete" => RowEvent::Delete,
+            other => return Err(format!("unknown row event `{other}` in `{s}`")),
+        };
+        if module.is_empty() || table.is_empty() {
+            return Err(format!("`{s}` names an empty module or table"));
+        }
+        Ok(Trigger::Table {
+            module: (*module).to_owned(),
+            table: (*table).to_owned(),
+            event,
+        })
+    }
+}
+
+/// A reducer the module exports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReducerSchema {
+    /// Name, unique in the module.
+    pub name: String,
+    /// Write or read.
+    pub mode: ReducerMode,
+    /// Parameters (the context is not one).
+    pub params: Vec<Field>,
+    /// Type of the `Ok` value (`Unit` for reducers returning `()`).
+    pub returns: Type,
+    /// Type of the `Err` value, if the reducer returns a `Result`.
+    pub error: Option<Type>,
+    /// Trigger, for subscription and init reducers.
+    pub trigger: Option<Trigger>,
+}
+
+impl ModuleSchema {
+    /// Decodes a schema from the bytes of the `__interstice_schema` export
+    /// and checks it: ABI version, names, keys, types, triggers.
+    pub fn decode(bytes: &[u8]) -> Result<ModuleSchema, AbiError> {
+        let schema: ModuleSchema = ciborium::from_reader(bytes)
+            .map_err(|e| AbiError::Schema(format!("schema is not valid CBOR: {e}")))?;
+        if schema.abi_version != ABI_VERSION {
+            return Err(AbiError::AbiMismatch {
+                module: schema.abi_version,
+                host: ABI_VERSION,
+            });
+        }
+        schema.check()?;
+        Ok(schema)
+    }
+
+    /// The canonical encoding: the schema serialized again by the host.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        ciborium::into_writer(self, &mut out).expect("writing to a Vec cannot fail");
+        out
+    }
+
+    /// blake3 of [`ModuleSchema::canonical_bytes`].
+    pub fn hash(&self) -> [u8; 32] {
+        *blake3::hash(&self.canonical_bytes()).as_bytes()
+    }
+
+    /// Looks a table up by name.
+    pub fn table(&self, name: &str) -> Option<(u32, &TableSchema)> {
+        self.tables
+            .iter()
+            .enumerate()
+            .find(|(_, t)| t.name == name)
+            .map(|(i, t)| (i as u32, t))
+    }
+
+    /// Looks a reducer up by name.
+    pub fn reducer(&self, name: &str) -> Option<(u32, &ReducerSchema)> {
+        self.reducers
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.name == name)
+            .map(|(i, r)| (i as u32, r))
+    }
+
+    /// Checks everything that can be checked without other modules.
+    pub fn check(&self) -> Result<(), AbiError> {
+        let bad = |m: String| Err(AbiError::Schema(format!("module `{}`: {m}", self.name)));
+        if !valid_ident(&self.name) {
+            return bad("module name must be [a-z][a-z0-9_]*".into());
+        }
+        for (i, t) in self.tables.iter().enumerate() {
+            if !valid_ident(&t.name) {
+                return bad(format!("table name `{}` must be [a-z][a-z0-9_]*", t.name));
+            }
+            if self.tables[..i].iter().any(|o| o.name == t.name) {
+                return bad(format!("table `{}` declared twice", t.name));
+            }
+            let Some(pk) = t.columns.get(t.primary_key as usize) else {
+                return bad(format!("table `{}` has no primary-key column", t.name));
+            };
+            if !pk.ty.is_key_type() {
+                return bad(format!(
+                    "table `{}`: {} cannot be a primary key",
+                    t.name,
+                    pk.ty.display_name()
+                ));
+            }
+            if t.auto_inc && !pk.ty.is_auto_inc_type() {
+                return bad(format!(
+                    "table `{}`: auto_inc needs an unsigned integer key, found {}",
+                    t.name,
+                    pk.ty.display_name()
+                ));
+            }
+            for c in &t.columns {
+                c.ty.check_well_formed()?;
+            }
+            for ix in &t.indexes {
+                if ix.columns.is_empty() || ix.columns.iter().any(|c| *c as usize >= t.columns.len())
+                {
+                    return bad(format!("table `{}`: index `{}` has bad columns", t.name, ix.name));
+                }
+            }
+        }
+        for (i, r) in self.reducers.iter().enumerate() {
+            if r.name.is_empty() || r.name.starts_with("__") {
+                return bad(format!("reducer name `{}` is reserved or empty", r.name));
+            }
+            if self.reducers[..i].iter().any(|o| o.name == r.name) {
+                return bad(format!("reducer `{}` declared twice", r.name));
+            }
+            for p in &r.params {
+                p.ty.check_well_formed()?;
+            }
+            r.returns.check_well_formed()?;
+            if let Some(e) = &r.error {
+                e.check_well_formed()?;
+            }
+            match (&r.trigger, r.mode) {
+                (Some(_), ReducerMode::Read) => {
+                    return bad(format!("reducer `{}`: triggers must be write reducers", r.name))
+                }
+                (Some(Trigger::Init), _) if !r.params.is_empty() => {
+                    return bad(format!("init reducer `{}` must take no arguments", r.name))
+                }
+                (Some(Trigger::Table { event, .. }), _) => {
+                    let want = if *event == RowEvent::Update { 2 } else { 1 };
+                    if r.params.len() != want {
+                        return bad(format!(
+                            "trigger reducer `{}` on {} must take {want} row argument(s)",
+                            r.name,
+                            event.as_str()
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (i, d) in self.dependencies.iter().enumerate() {
+            if d == &self.name {
+                return bad("a module cannot depend on itself".into());
+            }
+            if self.dependencies[..i].contains(d) {
+                return bad(format!("dependency `{d}` listed twice"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl TableSchema {
+    /// The row type: a struct of the columns.
+    pub fn row_type(&self) -> Type {
+        Type::Struct(crate::types::StructType {
+            name: self.name.clone(),
+            fields: self.columns.clone(),
+        })
+    }
+
+    /// The primary-key column type.
+    pub fn key_type(&self) -> &Type {
+        &self.columns[self.primary_key as usize].ty
+    }
+}
+
+/// `[a-z][a-z0-9_]*`.
+pub fn valid_ident(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some('a'..='z'))
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::field;
+
+    pub(crate) fn sample() -> ModuleSchema {
+        ModuleSchema {
+            abi_version: ABI_VERSION,
+            name: "bank".into(),
+            version: "0.1.0".into(),
+            dependencies: vec![],
+            tables: vec![TableSchema {
+                name: "accounts".into(),
+                version: 1,
+                columns: vec![field("id", Type::U64), field("balance", Type::U64)],
+                primary_key: 0,
+                auto_inc: true,
+                persistence: Persistence::Logged,
+                indexes: vec![],
+            }],
+            reducers: vec![ReducerSchema {
+                name: "deposit".into(),
+                mode: ReducerMode::Write,
+                params: vec![field("id", Type::U64), field("amount", Type::U64)],
+                returns: Type::Unit,
+                error: Some(Type::String),
+                trigger: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn schema_roundtrip_and_hash_is_stable() {
+        let s = sample();
+        let bytes = s.canonical_bytes();
+        let back = ModuleSchema::decode(&bytes).unwrap();
+        assert_eq!(back, s);
+        assert_eq!(back.hash(), s.hash());
+    }
+
+    #[test]
+    fn abi_mismatch_is_reported() {
+        let mut s = sample();
+        s.abi_version = ABI_VERSION + 1;
+        let err = ModuleSchema::decode(&s.canonical_bytes()).unwrap_err();
+        assert!(matches!(err, AbiError::AbiMismatch { .. }), "{err}");
+    }
+
+    #[test]
+    fn triggers_parse() {
+        assert_eq!(Trigger::parse("init").unwrap(), Trigger::Init);
+        assert!(matches!(
+            Trigger::parse("hello.greetings.insert").unwrap(),
+            Trigger::Table { event: RowEvent::Insert, .. }
+        ));
+        assert!(Trigger::parse("hello.greetings").is_err());
+        assert!(Trigger::parse("a.b.upsert").is_err());
+    }
+}

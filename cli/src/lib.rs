@@ -1,0 +1,1 @@
+//! The interstice command-line tool.

@@ -1,0 +1,1 @@
+//! Interstice persistence: the hash-chained commit log, storage backends, data directory.

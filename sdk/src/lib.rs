@@ -1,0 +1,1 @@
+//! The Interstice guest SDK for writing modules in Rust.
