@@ -1,1 +1,32 @@
-//! placeholder
+//! The concurrent core of Interstice, kept small so that loom can model it.
+//!
+//! - [`CommitOrder`]: module threads allocate global, gapless timestamps and
+//!   hand their finished commits back in any order; the sequencer releases
+//!   them strictly in timestamp order, with no gap and no duplicate.
+//! - [`Watermark`]: the durability watermark. The log-writer publishes the
+//!   highest timestamp covered by an fsync; callers wait on it before they
+//!   acknowledge, so no acknowledgement can precede the fsync that covers it.
+//!
+//! Everything here uses [`sync`] primitives, which are `loom`'s under
+//! `--cfg loom` and `std`'s otherwise. The loom models live in
+//! `tests/loom.rs`; run them with
+//! `RUSTFLAGS="--cfg loom" cargo test -p interstice-sync --release --test loom`.
+
+mod order;
+mod watermark;
+
+pub use order::CommitOrder;
+pub use watermark::{Watermark, WatermarkError};
+
+/// `std` or `loom` synchronization primitives.
+pub mod sync {
+    #[cfg(loom)]
+    pub use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    #[cfg(loom)]
+    pub use loom::sync::{Arc, Mutex};
+
+    #[cfg(not(loom))]
+    pub use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    #[cfg(not(loom))]
+    pub use std::sync::{Arc, Mutex};
+}
