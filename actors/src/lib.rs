@@ -1,1 +1,51 @@
-//! The Interstice runtime: module, sequencer, log-writer and subscription-router actors, and the embedding API.
+//! The Interstice runtime.
+//!
+//! It hosts WebAssembly modules built with `interstice-sdk`. Each module runs
+//! in its own actor ([`module_actor`]) on its own thread, owning its tables
+//! and its wasmtime store. Write reducers are transactions: each gets a
+//! global, gapless timestamp, is sequenced ([`sequencer`]), appended to the
+//! hash-chained log and made durable ([`log_writer`]) before it is
+//! acknowledged; its async calls and the triggers it fires are delivered in
+//! timestamp order by the subscription router ([`router`]). On open the log
+//! is replayed without running any wasm ([`replay`]).
+//!
+//! Embed it through [`Runtime`]:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), interstice_actors::RuntimeError> {
+//! use interstice_actors::{Runtime, Value};
+//! let rt = Runtime::builder().data_dir("/tmp/data").open().await?;
+//! rt.load_module(std::fs::read("bank.wasm")?).await?;
+//! let id = rt.call("bank", "open_account", vec!["alice".into(), 100u64.into()]).await?;
+//! let balance = rt.read("bank", "balance", vec![id.value]).await?;
+//! rt.shutdown().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! `docs/ARCHITECTURE.md` shows where each actor, message and format lives.
+
+mod config;
+mod deliveries;
+mod engine;
+mod error;
+mod guest;
+mod host_state;
+mod hostcalls;
+mod log_writer;
+mod messages;
+mod module_actor;
+mod replay;
+mod router;
+mod runtime;
+mod sequencer;
+mod shared;
+mod system;
+mod table;
+
+pub use config::{Durability, Limits, RuntimeConfig};
+pub use error::{ReducerError, RuntimeError};
+pub use interstice_abi::{ReducerMode, RowEvent, Type, Value};
+pub use interstice_persist::ErrorKind;
+pub use router::RowChange;
+pub use runtime::{inspect_module, CallOutput, ModuleInfo, Runtime, RuntimeBuilder};
+pub use shared::Metrics;

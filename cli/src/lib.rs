@@ -1,1 +1,13 @@
-//! The interstice command-line tool.
+//! The `interstice` command-line tool, as a library so that the integration
+//! tests can reuse its guest-module builder.
+//!
+//! Commands: `build`, `load`, `call`, `run` (JSON-lines server on stdin and
+//! stdout), `schema`, `demo`. See `interstice --help`.
+
+pub mod args;
+pub mod commands;
+pub mod error;
+pub mod guest_build;
+pub mod output;
+
+pub use error::CliError;

@@ -1,1 +1,50 @@
-//! Interstice persistence: the hash-chained commit log, storage backends, data directory.
+//! Interstice persistence: the hash-chained commit log, its storage
+//! backends, and the data directory (DESIGN.md §4; the on-disk format is
+//! specified to the byte in `docs/LOG_FORMAT.md`).
+//!
+//! - [`record`]: [`LogEntry`] and friends, and their canonical CBOR
+//!   ([`encode_entry`], [`decode_entry`]).
+//! - [`segment`]: segment and batch headers, file names, the hash chain.
+//! - [`Storage`]: the log directory, on real files ([`FileStorage`]) or in
+//!   memory with injected faults and simulated crashes ([`FaultyStorage`]).
+//! - [`LogWriter`]: appends batches, rotates segments, syncs; poisoned by
+//!   the first I/O failure. [`LogWriter::open`] verifies the log, cuts a torn
+//!   tail and returns what it [`Recovered`].
+//! - [`reader`]: streaming verification ([`read_log`], [`read_batches`]) and
+//!   [`check`], which lists every problem for `check-log`.
+//! - [`DataDir`]: the locked data directory with `log/`, `modules/` and
+//!   the `SECRET`.
+//!
+//! Everything read from disk is treated as untrusted input: decoding never
+//! panics, and damage is reported with the segment, byte offset and
+//! timestamp.
+
+pub mod datadir;
+pub mod error;
+pub mod reader;
+pub mod record;
+pub mod segment;
+pub mod storage;
+pub mod storage_faulty;
+pub mod storage_file;
+pub mod writer;
+
+#[cfg(test)]
+mod test_support;
+
+pub use datadir::DataDir;
+pub use error::PersistError;
+pub use reader::{
+    check, read_batches, read_log, scan, Batch, LogSummary, Problem, ProblemKind, SegmentInfo,
+    TornTail,
+};
+pub use record::{
+    decode_entry, encode_batch_payload, encode_entry, Cause, CommitRecord, ErrorKind, Hash,
+    LogEntry, ModuleInstall, Mutation, MutationOp, Nondet, OutboundCall, Outcome,
+};
+pub use storage::{SegmentFile, Storage};
+pub use storage_faulty::{
+    CrashMode, Fault, FaultPlan, FaultRule, FaultyStorage, InjectedFault, Op, Trigger,
+};
+pub use storage_file::FileStorage;
+pub use writer::{LogWriter, Recovered, WriterOptions, DEFAULT_SEGMENT_SIZE};

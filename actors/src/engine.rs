@@ -1,0 +1,288 @@
+//! The wasmtime engine (pooling allocator, fuel), the host-call linker, and
+//! module compilation and validation. A module is compiled once; compiled
+//! code is cached in the data directory so a restart does not recompile.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use interstice_abi::host as abi;
+use interstice_abi::{ModuleSchema, ABI_VERSION};
+use interstice_persist::Hash;
+use wasmtime::{
+    Config, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Linker, Module,
+    PoolingAllocationConfig, Store, ValType,
+};
+
+use crate::config::Limits;
+use crate::error::RuntimeError;
+use crate::host_state::HostState;
+
+/// Fuel for probing a module's schema (running its schema export only).
+const PROBE_FUEL: u64 = 50_000_000;
+
+/// The engine and linker shared by every module of a runtime.
+pub(crate) struct WasmHost {
+    pub engine: Engine,
+    pub linker: Linker<HostState>,
+    pub limits: Limits,
+}
+
+/// A compiled, validated module.
+#[derive(Clone)]
+pub(crate) struct CompiledModule {
+    pub pre: InstancePre<HostState>,
+    pub schema: Arc<ModuleSchema>,
+    pub schema_hash: Hash,
+    pub wasm_hash: Hash,
+}
+
+impl std::fmt::Debug for CompiledModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledModule")
+            .field("name", &self.schema.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WasmHost {
+    /// Builds the engine: pooling allocator sized by `limits`, fuel metering.
+    pub fn new(limits: Limits) -> Result<Self, RuntimeError> {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_memories(limits.max_instances)
+            .total_tables(limits.max_instances)
+            .total_core_instances(limits.max_instances)
+            .max_memory_size(limits.memory_bytes);
+        let mut cfg = Config::new();
+        cfg.consume_fuel(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+            .max_wasm_stack(1 << 20);
+        let engine = Engine::new(&cfg).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let mut linker = Linker::new(&engine);
+        crate::hostcalls::link(&mut linker).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        Ok(Self {
+            engine,
+            linker,
+            limits,
+        })
+    }
+
+    /// Compiles (or loads from `cache_dir`) and validates a module, and reads
+    /// its schema by running its schema export in a throwaway instance.
+    pub fn compile(
+        &self,
+        wasm: &[u8],
+        cache_dir: Option<&Path>,
+    ) -> Result<CompiledModule, RuntimeError> {
+        let (pre, wasm_hash) = self.prepare(wasm, cache_dir)?;
+        let schema = self.probe_schema(&pre)?;
+        Ok(CompiledModule {
+            pre,
+            schema_hash: schema.hash(),
+            schema: Arc::new(schema),
+            wasm_hash,
+        })
+    }
+
+    /// Compiles a module whose schema is already known (from the log), so
+    /// that no guest code runs at all — replay uses this.
+    pub fn compile_known(
+        &self,
+        wasm: &[u8],
+        schema: Arc<ModuleSchema>,
+        cache_dir: Option<&Path>,
+    ) -> Result<CompiledModule, RuntimeError> {
+        let (pre, wasm_hash) = self.prepare(wasm, cache_dir)?;
+        Ok(CompiledModule {
+            pre,
+            schema_hash: schema.hash(),
+            schema,
+            wasm_hash,
+        })
+    }
+
+    fn prepare(
+        &self,
+        wasm: &[u8],
+        cache_dir: Option<&Path>,
+    ) -> Result<(InstancePre<HostState>, Hash), RuntimeError> {
+        let wasm_hash = *blake3::hash(wasm).as_bytes();
+        let cache_path = cache_dir.map(|d| cache_file(d, &wasm_hash));
+        let module = match cache_path.as_deref().and_then(|p| self.load_cached(p)) {
+            Some(m) => m,
+            None => {
+                let m = Module::new(&self.engine, wasm)
+                    .map_err(|e| RuntimeError::MalformedWasm(format!("{e:#}")))?;
+                if let Some(p) = &cache_path {
+                    self.store_cached(&m, p);
+                }
+                m
+            }
+        };
+        check_exports(&module)?;
+        check_imports(&module, &self.linker, &self.engine)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&module)
+            .map_err(|e| RuntimeError::MalformedWasm(format!("{e:#}")))?;
+        Ok((pre, wasm_hash))
+    }
+
+    fn load_cached(&self, path: &Path) -> Option<Module> {
+        if !path.exists() {
+            return None;
+        }
+        // SAFETY: the file was written by `Module::serialize` of this engine
+        // configuration into the runtime's own locked data directory;
+        // wasmtime checks the engine version and settings and fails cleanly
+        // (we then recompile) if they differ.
+        match unsafe { Module::deserialize_file(&self.engine, path) } {
+            Ok(m) => Some(m),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), "ignoring compiled-module cache: {e:#}");
+                None
+            }
+        }
+    }
+
+    fn store_cached(&self, module: &Module, path: &Path) {
+        let res = module.serialize().map_err(std::io::Error::other).and_then(|bytes| {
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, bytes)?;
+            std::fs::rename(&tmp, path)
+        });
+        if let Err(e) = res {
+            tracing::warn!(path = %path.display(), "could not cache compiled module: {e}");
+        }
+    }
+
+    /// A store with the runtime's limits.
+    pub fn store(&self, state: HostState) -> Store<HostState> {
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store
+    }
+
+    /// Instantiates in a throwaway store and reads the ABI version and schema.
+    fn probe_schema(&self, pre: &InstancePre<HostState>) -> Result<ModuleSchema, RuntimeError> {
+        let mut store = self.store(HostState::new(None, self.limits.memory_bytes));
+        store
+            .set_fuel(PROBE_FUEL)
+            .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let instance = pre
+            .instantiate(&mut store)
+            .map_err(|e| RuntimeError::MalformedWasm(format!("instantiation failed: {e:#}")))?;
+        let version = instance
+            .get_typed_func::<(), i32>(&mut store, abi::EXPORT_ABI_VERSION)
+            .and_then(|f| f.call(&mut store, ()))
+            .map_err(|e| RuntimeError::MalformedWasm(format!("{}: {e:#}", abi::EXPORT_ABI_VERSION)))?;
+        if version as u32 != ABI_VERSION {
+            return Err(interstice_abi::AbiError::AbiMismatch {
+                module: version as u32,
+                host: ABI_VERSION,
+            }
+            .into());
+        }
+        let packed = instance
+            .get_typed_func::<(), i64>(&mut store, abi::EXPORT_SCHEMA)
+            .and_then(|f| f.call(&mut store, ()))
+            .map_err(|e| RuntimeError::MalformedWasm(format!("{}: {e:#}", abi::EXPORT_SCHEMA)))?;
+        let (ptr, len) = abi::unpack(packed);
+        let memory = instance
+            .get_memory(&mut store, abi::EXPORT_MEMORY)
+            .ok_or(RuntimeError::MissingExport {
+                name: abi::EXPORT_MEMORY,
+                detail: "a memory".into(),
+            })?;
+        let data = memory.data(&store);
+        let bytes = (ptr as usize)
+            .checked_add(len as usize)
+            .and_then(|end| data.get(ptr as usize..end))
+            .ok_or_else(|| {
+                RuntimeError::MalformedWasm(format!(
+                    "schema buffer {ptr:#x}+{len} is outside guest memory"
+                ))
+            })?;
+        Ok(ModuleSchema::decode(bytes)?)
+    }
+}
+
+fn cache_file(dir: &Path, wasm_hash: &Hash) -> PathBuf {
+    let hex: String = wasm_hash.iter().map(|b| format!("{b:02x}")).collect();
+    dir.join(format!("{hex}.cwasm"))
+}
+
+fn check_exports(module: &Module) -> Result<(), RuntimeError> {
+    use ValType::{I32, I64};
+    let funcs: [(&'static str, &[ValType], &[ValType]); 4] = [
+        (abi::EXPORT_ABI_VERSION, &[], &[I32]),
+        (abi::EXPORT_SCHEMA, &[], &[I64]),
+        (abi::EXPORT_ALLOC, &[I32], &[I32]),
+        (abi::EXPORT_CALL, &[I32, I32, I32], &[I64]),
+    ];
+    match module.get_export(abi::EXPORT_MEMORY) {
+        Some(ExternType::Memory(_)) => {}
+        other => {
+            return Err(RuntimeError::MissingExport {
+                name: abi::EXPORT_MEMORY,
+                detail: format!("expected a memory, found {}", describe(other.as_ref())),
+            })
+        }
+    }
+    for (name, params, results) in funcs {
+        let ok = match module.get_export(name) {
+            Some(ExternType::Func(f)) => {
+                f.params().map(|p| p.to_string()).eq(params.iter().map(|p| p.to_string()))
+                    && f.results()
+                        .map(|p| p.to_string())
+                        .eq(results.iter().map(|p| p.to_string()))
+            }
+            _ => false,
+        };
+        if !ok {
+            return Err(RuntimeError::MissingExport {
+                name,
+                detail: format!(
+                    "expected func({}) -> ({}), found {}",
+                    list(params),
+                    list(results),
+                    describe(module.get_export(name).as_ref())
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn list(tys: &[ValType]) -> String {
+    tys.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+fn describe(e: Option<&ExternType>) -> String {
+    match e {
+        None => "nothing".into(),
+        Some(ExternType::Func(f)) => format!("a function {f}"),
+        Some(ExternType::Memory(_)) => "a memory".into(),
+        Some(ExternType::Table(_)) => "a table".into(),
+        Some(ExternType::Global(_)) => "a global".into(),
+        Some(_) => "another kind of export".into(),
+    }
+}
+
+fn check_imports(
+    module: &Module,
+    linker: &Linker<HostState>,
+    engine: &Engine,
+) -> Result<(), RuntimeError> {
+    let mut store = Store::new(engine, HostState::new(None, 0));
+    for import in module.imports() {
+        if import.module() != abi::IMPORT_MODULE
+            || linker.get(&mut store, import.module(), import.name()).is_err()
+        {
+            return Err(RuntimeError::UnknownImport {
+                module: import.module().to_owned(),
+                name: import.name().to_owned(),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,164 @@
+//! The runtime's error type.
+
+use interstice_persist::{ErrorKind, PersistError};
+
+/// Why a reducer call failed. Every failure rolled back all of the call's
+/// changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReducerError {
+    /// Which kind of failure: trap, panic, `Err` return, budget, memory,
+    /// constraint violation, or a host-call error.
+    pub kind: ErrorKind,
+    /// Human-readable detail.
+    pub message: String,
+    /// For [`ErrorKind::UserError`]: the reducer's `Err` value as JSON.
+    pub value: Option<serde_json::Value>,
+}
+
+impl std::fmt::Display for ReducerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self.kind {
+            ErrorKind::Trap => "trapped",
+            ErrorKind::Panic => "panicked",
+            ErrorKind::UserError => "returned an error",
+            ErrorKind::Budget => "ran out of execution budget",
+            ErrorKind::Memory => "exceeded its memory cap",
+            ErrorKind::Constraint => "violated a constraint",
+            ErrorKind::Host => "made an invalid host call",
+        };
+        write!(f, "{what}: {}", self.message)
+    }
+}
+
+/// Everything that can go wrong in the runtime.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// No module by that name is loaded.
+    #[error("unknown module `{0}`")]
+    UnknownModule(String),
+    /// The module has no reducer by that name.
+    #[error("module `{module}` has no reducer `{reducer}`")]
+    UnknownReducer {
+        /// Module.
+        module: String,
+        /// Reducer.
+        reducer: String,
+    },
+    /// The module has no table by that name.
+    #[error("module `{module}` has no table `{table}`")]
+    UnknownTable {
+        /// Module.
+        module: String,
+        /// Table.
+        table: String,
+    },
+    /// Wrong number of arguments.
+    #[error("{module}.{reducer} takes {expected} argument(s), got {got}")]
+    ArgCount {
+        /// Module.
+        module: String,
+        /// Reducer.
+        reducer: String,
+        /// Declared parameter count.
+        expected: usize,
+        /// Given.
+        got: usize,
+    },
+    /// An argument of the wrong type.
+    #[error("{module}.{reducer}: argument {index} (`{param}`): {reason}")]
+    ArgType {
+        /// Module.
+        module: String,
+        /// Reducer.
+        reducer: String,
+        /// Zero-based argument index.
+        index: usize,
+        /// Parameter name.
+        param: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// `call` on a read reducer or `read` on a write reducer.
+    #[error("{module}.{reducer} is a {mode} reducer; {hint}")]
+    WrongMode {
+        /// Module.
+        module: String,
+        /// Reducer.
+        reducer: String,
+        /// Its mode.
+        mode: &'static str,
+        /// What to do instead.
+        hint: &'static str,
+    },
+    /// The bytes are not a valid WebAssembly module.
+    #[error("malformed wasm: {0}")]
+    MalformedWasm(String),
+    /// A required export is missing or has the wrong type.
+    #[error("not an Interstice module: missing or mistyped export `{name}` ({detail})")]
+    MissingExport {
+        /// Export name.
+        name: &'static str,
+        /// Expected signature / what was found.
+        detail: String,
+    },
+    /// The module imports something the host does not provide.
+    #[error("module imports `{module}::{name}`, which the host does not provide")]
+    UnknownImport {
+        /// Import module.
+        module: String,
+        /// Import name.
+        name: String,
+    },
+    /// ABI version mismatch or an invalid schema.
+    #[error(transparent)]
+    Abi(#[from] interstice_abi::AbiError),
+    /// Loading the module would close a dependency cycle.
+    #[error("dependency cycle: {0}")]
+    DependencyCycle(String),
+    /// A module with that name but other code is already loaded.
+    #[error("module `{0}` is already loaded with different code (hot reload is not supported yet)")]
+    ModuleExists(String),
+    /// A subscription that cannot be satisfied.
+    #[error("bad subscription in module `{module}`: {reason}")]
+    BadSubscription {
+        /// Subscriber module.
+        module: String,
+        /// Why.
+        reason: String,
+    },
+    /// The reducer failed and everything it did was rolled back.
+    #[error("{module}.{reducer} {error}")]
+    Reducer {
+        /// Module.
+        module: String,
+        /// Reducer.
+        reducer: String,
+        /// The failure.
+        error: ReducerError,
+    },
+    /// A storage fault: the runtime refuses writes until it is reopened.
+    #[error("storage fault: {0}; the runtime refuses writes until it is reopened")]
+    StorageFault(String),
+    /// An error from the persistence layer (opening, replaying the log).
+    #[error(transparent)]
+    Persist(#[from] PersistError),
+    /// Replay of a logged transaction failed.
+    #[error("replay failed at ts {ts} ({module}): {reason}")]
+    Replay {
+        /// Timestamp of the failing entry.
+        ts: u64,
+        /// Module of the failing entry.
+        module: String,
+        /// Why.
+        reason: String,
+    },
+    /// The runtime was shut down.
+    #[error("the runtime is shut down")]
+    Shutdown,
+    /// A wasmtime engine error outside any reducer.
+    #[error("wasm engine: {0}")]
+    Engine(String),
+    /// An I/O error outside the log (reading a file, spawning a thread).
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+}

@@ -1,0 +1,213 @@
+//! One live instance of a module and the code that calls a reducer in it and
+//! classifies how the call ended.
+
+use std::sync::Arc;
+
+use interstice_abi::cbor::Reader;
+use interstice_abi::host as abi;
+use interstice_abi::ReducerSchema;
+use interstice_persist::ErrorKind;
+use wasmtime::{Memory, Store, Trap, TypedFunc};
+
+use crate::engine::{CompiledModule, WasmHost};
+use crate::host_state::{HostState, HostTrap, Recorded, TxMode, TxState};
+use crate::messages::Failure;
+use crate::shared::ModuleEnv;
+use crate::table::Tables;
+
+/// A module instance with its store.
+pub(crate) struct Guest {
+    store: Store<HostState>,
+    alloc: TypedFunc<i32, i32>,
+    call: TypedFunc<(i32, i32, i32), i64>,
+    memory: Memory,
+}
+
+/// What a call left behind besides its result.
+pub(crate) struct CallEffects {
+    pub tx: TxState,
+}
+
+fn failure(kind: ErrorKind, message: impl Into<String>) -> Failure {
+    Failure {
+        kind,
+        message: message.into(),
+        value: None,
+    }
+}
+
+impl Guest {
+    /// Instantiates the module (the only place wasm instances are created).
+    pub fn instantiate(
+        host: &WasmHost,
+        compiled: &CompiledModule,
+        env: Arc<ModuleEnv>,
+    ) -> Result<Guest, Failure> {
+        let metrics = &env.shared.metrics;
+        metrics
+            .instantiations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut store = host.store(HostState::new(Some(env.clone()), host.limits.memory_bytes));
+        store
+            .set_fuel(host.limits.fuel)
+            .map_err(|e| failure(ErrorKind::Host, format!("{e:#}")))?;
+        let instance = compiled
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| failure(ErrorKind::Trap, format!("instantiation failed: {e:#}")))?;
+        let memory = instance
+            .get_memory(&mut store, abi::EXPORT_MEMORY)
+            .ok_or_else(|| failure(ErrorKind::Host, "module has no memory export"))?;
+        let alloc = instance
+            .get_typed_func(&mut store, abi::EXPORT_ALLOC)
+            .map_err(|e| failure(ErrorKind::Host, format!("{e:#}")))?;
+        let call = instance
+            .get_typed_func(&mut store, abi::EXPORT_CALL)
+            .map_err(|e| failure(ErrorKind::Host, format!("{e:#}")))?;
+        store.data_mut().memory = Some(memory);
+        Ok(Guest {
+            store,
+            alloc,
+            call,
+            memory,
+        })
+    }
+
+    /// Calls reducer `idx` with encoded `args`, with `tables` swapped into the
+    /// store for the duration. Returns the encoded `Ok` value, or the failure
+    /// (the caller rolls back), and whether the instance must be discarded.
+    pub fn invoke(
+        &mut self,
+        tables: &mut Tables,
+        reducer: (u32, &ReducerSchema),
+        args: &[u8],
+        mode: TxMode,
+        recorded: Option<Recorded>,
+        fuel: u64,
+    ) -> (Result<Vec<u8>, Failure>, CallEffects, bool) {
+        let st = self.store.data_mut();
+        std::mem::swap(&mut st.tables, tables);
+        st.tx.begin(mode, recorded);
+        st.limiter.denied = false;
+        let result = self.run(reducer, args, fuel);
+        let st = self.store.data_mut();
+        std::mem::swap(&mut st.tables, tables);
+        let tx = std::mem::replace(&mut st.tx, TxState::new());
+        let discard = match &result {
+            Ok(_) => false,
+            // A trap may leave the guest's own memory inconsistent (a panic
+            // mid-allocation, say): start the next call from a fresh instance.
+            Err(f) => f.kind != ErrorKind::UserError,
+        };
+        (result, CallEffects { tx }, discard)
+    }
+
+    fn run(&mut self, (idx, rs): (u32, &ReducerSchema), args: &[u8], fuel: u64) -> Result<Vec<u8>, Failure> {
+        let env = self.store.data().env.clone().expect("live guests have an env");
+        let _in_wasm = env.shared.metrics.enter_wasm();
+        if let Err(e) = self.store.set_fuel(fuel) {
+            return Err(failure(ErrorKind::Host, format!("{e:#}")));
+        }
+        let len = i32::try_from(args.len())
+            .map_err(|_| failure(ErrorKind::Host, "arguments larger than 2 GiB"))?;
+        let ptr = self
+            .alloc
+            .call(&mut self.store, len)
+            .map_err(|e| self.classify(e))?;
+        let mem = self.memory.data_mut(&mut self.store);
+        let dst = (ptr as u32 as usize)
+            .checked_add(args.len())
+            .and_then(|end| mem.get_mut(ptr as u32 as usize..end))
+            .ok_or_else(|| failure(ErrorKind::Trap, "__interstice_alloc returned a buffer outside memory"))?;
+        dst.copy_from_slice(args);
+        let packed = self
+            .call
+            .call(&mut self.store, (idx as i32, ptr, len))
+            .map_err(|e| self.classify(e))?;
+        let (rptr, rlen) = abi::unpack(packed);
+        let mem = self.memory.data(&self.store);
+        let bytes = (rptr as usize)
+            .checked_add(rlen as usize)
+            .and_then(|end| mem.get(rptr as usize..end))
+            .ok_or_else(|| failure(ErrorKind::Trap, "reducer result is outside guest memory"))?;
+        decode_result(rs, bytes)
+    }
+
+    /// Turns a wasmtime error into a typed failure.
+    fn classify(&mut self, err: wasmtime::Error) -> Failure {
+        let st = self.store.data();
+        if let Some(t) = err.downcast_ref::<HostTrap>() {
+            return failure(t.kind, t.message.clone());
+        }
+        if let Some(msg) = &st.tx.panic_message {
+            return failure(ErrorKind::Panic, msg.clone());
+        }
+        match err.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => failure(
+                ErrorKind::Budget,
+                "execution budget (fuel) exhausted".to_string(),
+            ),
+            Some(_) if st.limiter.denied => failure(
+                ErrorKind::Memory,
+                format!(
+                    "memory cap of {} bytes reached ({err})",
+                    st.limiter.cap
+                ),
+            ),
+            Some(Trap::StackOverflow) => failure(ErrorKind::Trap, "stack overflow"),
+            Some(t) => failure(ErrorKind::Trap, t.to_string()),
+            None if st.limiter.denied => failure(
+                ErrorKind::Memory,
+                format!("memory cap of {} bytes reached: {err:#}", st.limiter.cap),
+            ),
+            None => failure(ErrorKind::Trap, format!("{err:#}")),
+        }
+    }
+}
+
+/// Checks the `[tag, value]` result against the reducer's declared types.
+fn decode_result(rs: &ReducerSchema, bytes: &[u8]) -> Result<Vec<u8>, Failure> {
+    let mut r = Reader::new(bytes);
+    let parsed = (|| {
+        r.array_of(2)?;
+        let tag = r.u64()?;
+        let start = r.position();
+        let value = r.skip()?;
+        r.finish()?;
+        Ok::<_, interstice_abi::AbiError>((tag, start, value))
+    })();
+    let (tag, _, value) = parsed
+        .map_err(|e| failure(ErrorKind::Host, format!("reducer result is not [tag, value]: {e}")))?;
+    match tag {
+        abi::RESULT_OK => {
+            rs.returns.validate_exact(value).map_err(|e| {
+                failure(
+                    ErrorKind::Host,
+                    format!("return value does not match {}: {e}", rs.returns.display_name()),
+                )
+            })?;
+            Ok(value.to_vec())
+        }
+        abi::RESULT_ERR => {
+            let message = match &rs.error {
+                Some(ty) => match interstice_abi::Value::decode_exact(ty, value) {
+                    Ok(v) => match v.to_json(ty) {
+                        serde_json::Value::String(s) => s,
+                        other => other.to_string(),
+                    },
+                    Err(e) => return Err(failure(
+                        ErrorKind::Host,
+                        format!("error value does not match {}: {e}", ty.display_name()),
+                    )),
+                },
+                None => "error".to_string(),
+            };
+            Err(Failure {
+                kind: ErrorKind::UserError,
+                message,
+                value: Some(value.to_vec()),
+            })
+        }
+        other => Err(failure(ErrorKind::Host, format!("unknown result tag {other}"))),
+    }
+}

@@ -1,0 +1,511 @@
+//! The host calls a module may import (`docs/ABI.md` §4). Each validates its
+//! pointers, lengths and CBOR and traps the guest with a [`HostTrap`] on bad
+//! input; none can crash the host.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use interstice_abi::cbor::Reader;
+use interstice_abi::host as abi;
+use interstice_abi::ReducerMode;
+use interstice_persist::{ErrorKind, Nondet, OutboundCall};
+use wasmtime::{Caller, Linker};
+
+use crate::host_state::{HostState, HostTrap, Scan, TxMode};
+use crate::messages::{Query, Responder};
+use crate::shared::{params_type, ModuleEnv};
+use crate::table::TableOpError;
+
+type Res<T> = wasmtime::Result<T>;
+
+fn trap<T>(t: HostTrap) -> Res<T> {
+    Err(wasmtime::Error::new(t))
+}
+
+fn bad<T>(msg: impl Into<String>) -> Res<T> {
+    trap(HostTrap::host(msg))
+}
+
+/// Bounds-checked view of guest memory.
+fn slice(mem: &[u8], ptr: i32, len: i32, what: &str) -> Res<std::ops::Range<usize>> {
+    let (p, l) = (ptr as u32 as usize, len as u32 as usize);
+    match p.checked_add(l) {
+        Some(end) if end <= mem.len() => Ok(p..end),
+        _ => bad(format!(
+            "{what}: buffer {p:#x}+{l} is outside guest memory ({} bytes)",
+            mem.len()
+        )),
+    }
+}
+
+/// Splits the caller into guest memory and host state.
+fn parts<'a>(caller: &'a mut Caller<'_, HostState>) -> Res<(&'a mut [u8], &'a mut HostState)> {
+    let Some(mem) = caller.data().memory else {
+        return bad("host call before the module's memory was bound");
+    };
+    Ok(mem.data_and_store_mut(caller))
+}
+
+fn require_write(st: &HostState, what: &str) -> Res<u64> {
+    match st.tx.mode {
+        TxMode::Write { ts } => Ok(ts),
+        TxMode::Read => bad(format!("{what} is not allowed in a read reducer")),
+        TxMode::Idle => bad(format!("{what} called outside a reducer")),
+    }
+}
+
+fn require_running(st: &HostState, what: &str) -> Res<()> {
+    if st.tx.mode == TxMode::Idle {
+        return bad(format!("{what} called outside a reducer"));
+    }
+    Ok(())
+}
+
+fn table_err<T>(st: &HostState, table: i32, op: &str, e: TableOpError) -> Res<T> {
+    let name = st
+        .tables
+        .table(table as u32)
+        .map(|t| t.name().to_owned())
+        .unwrap_or_else(|| format!("#{table}"));
+    match e {
+        TableOpError::Constraint(m) => trap(HostTrap {
+            kind: ErrorKind::Constraint,
+            message: m,
+        }),
+        TableOpError::Abi(e) => bad(format!("{op} on table `{name}`: {e}")),
+    }
+}
+
+fn set_ret(st: &mut HostState, bytes: &[u8]) -> i64 {
+    st.tx.ret.clear();
+    st.tx.ret.extend_from_slice(bytes);
+    bytes.len() as i64
+}
+
+fn env(st: &HostState) -> Res<Arc<ModuleEnv>> {
+    match &st.env {
+        Some(e) => Ok(e.clone()),
+        None => bad("host call while probing the module schema"),
+    }
+}
+
+/// Registers every host call in `linker`.
+pub(crate) fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    let m = abi::IMPORT_MODULE;
+    linker.func_wrap(
+        m,
+        abi::TABLE_INSERT,
+        |mut c: Caller<'_, HostState>, table: i32, ptr: i32, len: i32| -> Res<i64> {
+            let (mem, st) = parts(&mut c)?;
+            require_write(st, "table_insert")?;
+            let r = slice(mem, ptr, len, "table_insert")?;
+            match st.tables.insert(table as u32, &mem[r]) {
+                Ok(row) => {
+                    let len = row.len() as i64;
+                    st.tx.ret.clear();
+                    st.tx.ret.extend_from_slice(row);
+                    Ok(len)
+                }
+                Err(e) => table_err(st, table, "insert", e),
+            }
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        abi::TABLE_UPDATE,
+        |mut c: Caller<'_, HostState>, table: i32, ptr: i32, len: i32| -> Res<i32> {
+            let (mem, st) = parts(&mut c)?;
+            require_write(st, "table_update")?;
+            let r = slice(mem, ptr, len, "table_update")?;
+            match st.tables.update(table as u32, &mem[r]) {
+                Ok(found) => Ok(found as i32),
+                Err(e) => table_err(st, table, "update", e),
+            }
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        abi::TABLE_DELETE,
+        |mut c: Caller<'_, HostState>, table: i32, ptr: i32, len: i32| -> Res<i32> {
+            let (mem, st) = parts(&mut c)?;
+            require_write(st, "table_delete")?;
+            let r = slice(mem, ptr, len, "table_delete")?;
+            match st.tables.delete(table as u32, &mem[r]) {
+                Ok(found) => Ok(found as i32),
+                Err(e) => table_err(st, table, "delete", e),
+            }
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        abi::TABLE_GET,
+        |mut c: Caller<'_, HostState>, table: i32, ptr: i32, len: i32| -> Res<i64> {
+            let (mem, st) = parts(&mut c)?;
+            require_running(st, "table_get")?;
+            let r = slice(mem, ptr, len, "table_get")?;
+            match st.tables.get(table as u32, &mem[r]) {
+                Ok(Some(row)) => {
+                    let len = row.len() as i64;
+                    st.tx.ret.clear();
+                    st.tx.ret.extend_from_slice(row);
+                    Ok(len)
+                }
+                Ok(None) => Ok(abi::NOT_FOUND),
+                Err(e) => table_err(st, table, "get", e),
+            }
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        abi::TABLE_COUNT,
+        |c: Caller<'_, HostState>, table: i32| -> Res<i64> {
+            let st = c.data();
+            require_running(st, "table_count")?;
+            match st.tables.table(table as u32) {
+                Some(t) => Ok(t.len() as i64),
+                None => bad(format!("table_count: no table #{table}")),
+            }
+        },
+    )?;
+    link_scans(linker)?;
+    link_misc(linker)?;
+    link_calls(linker)?;
+    Ok(())
+}
+
+/// Most scans one call may hold open at once.
+const MAX_SCANS: usize = 1024;
+
+fn link_scans(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    let m = abi::IMPORT_MODULE;
+    linker.func_wrap(
+        m,
+        abi::SCAN_OPEN,
+        |mut c: Caller<'_, HostState>, table: i32| -> Res<i32> {
+            let st = c.data_mut();
+            require_running(st, "scan_open")?;
+            if st.tables.table(table as u32).is_none() {
+                return bad(format!("scan_open: no table #{table}"));
+            }
+            let scan = Some(Scan {
+                table: table as u32,
+                after: None,
+            });
+            if let Some(i) = st.tx.scans.iter().position(Option::is_none) {
+                st.tx.scans[i] = scan;
+                return Ok(i as i32);
+            }
+            if st.tx.scans.len() >= MAX_SCANS {
+                return bad(format!("more than {MAX_SCANS} scans open at once"));
+            }
+            st.tx.scans.push(scan);
+            Ok(st.tx.scans.len() as i32 - 1)
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        abi::SCAN_NEXT,
+        |mut c: Caller<'_, HostState>, handle: i32| -> Res<i64> {
+            let st = c.data_mut();
+            let Some(Some(scan)) = st.tx.scans.get(handle as u32 as usize) else {
+                return bad(format!("scan_next: no open scan #{handle}"));
+            };
+            let table = st.tables.table(scan.table).expect("checked at open");
+            match table.next_after(scan.after.as_deref()) {
+                Some((k, row)) => {
+                    let (k, row) = (k.clone(), row.clone());
+                    st.tx.scans[handle as usize]
+                        .as_mut()
+                        .expect("checked above")
+                        .after = Some(k);
+                    Ok(set_ret(st, &row))
+                }
+                None => Ok(abi::NOT_FOUND),
+            }
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        abi::SCAN_CLOSE,
+        |mut c: Caller<'_, HostState>, handle: i32| -> Res<()> {
+            let st = c.data_mut();
+            match st.tx.scans.get_mut(handle as u32 as usize) {
+                Some(slot @ Some(_)) => {
+                    *slot = None;
+                    Ok(())
+                }
+                _ => bad(format!("scan_close: no open scan #{handle}")),
+            }
+        },
+    )?;
+    Ok(())
+}
+
+fn link_misc(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    let m = abi::IMPORT_MODULE;
+    linker.func_wrap(
+        m,
+        abi::RETURN_READ,
+        |mut c: Caller<'_, HostState>, ptr: i32, len: i32| -> Res<()> {
+            let (mem, st) = parts(&mut c)?;
+            if len as u32 as usize != st.tx.ret.len() {
+                return bad(format!(
+                    "return_read: length {} does not match the return buffer ({} bytes)",
+                    len as u32,
+                    st.tx.ret.len()
+                ));
+            }
+            let r = slice(mem, ptr, len, "return_read")?;
+            mem[r].copy_from_slice(&st.tx.ret);
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        abi::LOG,
+        |mut c: Caller<'_, HostState>, level: i32, ptr: i32, len: i32| -> Res<()> {
+            let (mem, st) = parts(&mut c)?;
+            let r = slice(mem, ptr, len, "log")?;
+            let text = String::from_utf8_lossy(&mem[r]);
+            let module = st.env.as_ref().map(|e| e.name.clone()).unwrap_or_default();
+            match level {
+                abi::level::ERROR => tracing::error!(target: "interstice::guest", module = %module, "{text}"),
+                abi::level::WARN => tracing::warn!(target: "interstice::guest", module = %module, "{text}"),
+                abi::level::INFO => tracing::info!(target: "interstice::guest", module = %module, "{text}"),
+                abi::level::DEBUG => tracing::debug!(target: "interstice::guest", module = %module, "{text}"),
+                _ => tracing::trace!(target: "interstice::guest", module = %module, "{text}"),
+            }
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(m, abi::TIMESTAMP, |c: Caller<'_, HostState>| -> Res<i64> {
+        match c.data().tx.mode {
+            TxMode::Write { ts } => Ok(ts as i64),
+            TxMode::Read => Ok(0),
+            TxMode::Idle => bad("timestamp called outside a reducer"),
+        }
+    })?;
+    linker.func_wrap(
+        m,
+        abi::NOW_MICROS,
+        |mut c: Caller<'_, HostState>| -> Res<i64> {
+            let st = c.data_mut();
+            require_running(st, "now_micros")?;
+            if let Some(now) = st.tx.now {
+                return Ok(now);
+            }
+            let now = match st.tx.recorded.as_mut() {
+                Some(rec) => match rec.inputs.pop_front() {
+                    Some(Nondet::Now(v)) => v,
+                    other => {
+                        return bad(format!(
+                            "re-execution diverged: the reducer asked for the time, the log recorded {other:?}"
+                        ))
+                    }
+                },
+                None => SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_micros() as i64)
+                    .unwrap_or(0),
+            };
+            st.tx.now = Some(now);
+            if matches!(st.tx.mode, TxMode::Write { .. }) {
+                st.tx.nondet.push(Nondet::Now(now));
+            }
+            Ok(now)
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        abi::RNG_SEED,
+        |mut c: Caller<'_, HostState>, ptr: i32| -> Res<()> {
+            let (mem, st) = parts(&mut c)?;
+            require_running(st, "rng_seed")?;
+            let r = slice(mem, ptr, 32, "rng_seed")?;
+            let seed = match st.tx.seed {
+                Some(s) => s,
+                None => {
+                    let seed = match st.tx.recorded.as_mut() {
+                        Some(rec) => match rec.inputs.pop_front() {
+                            Some(Nondet::RngSeed(s)) => s,
+                            other => {
+                                return bad(format!(
+                                    "re-execution diverged: the reducer asked for an rng seed, the log recorded {other:?}"
+                                ))
+                            }
+                        },
+                        None => derive_seed(st),
+                    };
+                    st.tx.seed = Some(seed);
+                    if matches!(st.tx.mode, TxMode::Write { .. }) {
+                        st.tx.nondet.push(Nondet::RngSeed(seed));
+                    }
+                    seed
+                }
+            };
+            mem[r].copy_from_slice(&seed);
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        abi::PANIC,
+        |mut c: Caller<'_, HostState>, ptr: i32, len: i32| -> Res<()> {
+            let (mem, st) = parts(&mut c)?;
+            let r = slice(mem, ptr, len.min(64 * 1024), "panic")?;
+            st.tx.panic_message = Some(String::from_utf8_lossy(&mem[r]).into_owned());
+            Ok(())
+        },
+    )?;
+    Ok(())
+}
+
+/// A seed no client can predict (it mixes the data directory's secret) but
+/// that is recorded in the log, so re-execution reproduces it.
+fn derive_seed(st: &HostState) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    if let Some(env) = &st.env {
+        h.update(&env.shared.secret);
+        h.update(env.name.as_bytes());
+    }
+    match st.tx.mode {
+        TxMode::Write { ts } => {
+            h.update(b"write");
+            h.update(&ts.to_le_bytes());
+        }
+        _ => {
+            h.update(b"read");
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            h.update(&nanos.to_le_bytes());
+        }
+    }
+    *h.finalize().as_bytes()
+}
+
+/// Decodes `[module, reducer, args]` and checks it against the registry.
+fn decode_call<'a>(
+    env: &ModuleEnv,
+    bytes: &'a [u8],
+    want: ReducerMode,
+) -> Res<(String, String, u32, &'a [u8])> {
+    let mut r = Reader::new(bytes);
+    let parsed = (|| {
+        r.array_of(3)?;
+        let module = r.str()?;
+        let reducer = r.str()?;
+        let args = r.skip()?;
+        r.finish()?;
+        Ok::<_, interstice_abi::AbiError>((module, reducer, args))
+    })();
+    let (module, reducer, args) = match parsed {
+        Ok(p) => p,
+        Err(e) => return bad(format!("call target is not [module, reducer, args]: {e}")),
+    };
+    let Some(target) = env.shared.module(module) else {
+        return bad(format!("call to unknown module `{module}`"));
+    };
+    let Some((idx, rs)) = target.reducer(reducer) else {
+        return bad(format!("module `{module}` has no reducer `{reducer}`"));
+    };
+    if rs.mode != want {
+        let hint = match want {
+            ReducerMode::Write => "ctx.call needs a write reducer; use read_call for reads",
+            ReducerMode::Read => "read_call needs a read reducer; use ctx.call for writes",
+        };
+        return bad(format!("{module}.{reducer}: {hint}"));
+    }
+    if let Err(e) = params_type(rs).validate_exact(args) {
+        return bad(format!("arguments for {module}.{reducer} do not match its parameters: {e}"));
+    }
+    Ok((module.to_owned(), reducer.to_owned(), idx, args))
+}
+
+fn link_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    let m = abi::IMPORT_MODULE;
+    linker.func_wrap(
+        m,
+        abi::CALL_ASYNC,
+        |mut c: Caller<'_, HostState>, ptr: i32, len: i32| -> Res<()> {
+            let (mem, st) = parts(&mut c)?;
+            require_write(st, "call_async")?;
+            let r = slice(mem, ptr, len, "call_async")?;
+            let env = env(st)?;
+            let (module, reducer, _, args) = decode_call(&env, &mem[r], ReducerMode::Write)?;
+            if st.tx.calls.len() >= 10_000 {
+                return bad("more than 10000 async calls in one transaction");
+            }
+            st.tx.calls.push(OutboundCall {
+                module,
+                reducer,
+                args: args.to_vec(),
+            });
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        abi::CALL_READ,
+        |mut c: Caller<'_, HostState>, ptr: i32, len: i32| -> Res<i64> {
+            let (mem, st) = parts(&mut c)?;
+            require_running(st, "call_read")?;
+            let r = slice(mem, ptr, len, "call_read")?;
+            let env = env(st)?;
+            let (module, reducer, idx, args) = decode_call(&env, &mem[r], ReducerMode::Read)?;
+            if !env.schema.dependencies.iter().any(|d| d == &module) {
+                return bad(format!(
+                    "read call to `{module}`, which `{}` does not declare as a dependency",
+                    env.name
+                ));
+            }
+            let result = match st.tx.recorded.as_mut() {
+                Some(rec) => match rec.inputs.pop_front() {
+                    Some(Nondet::ReadCall {
+                        module: m2,
+                        reducer: r2,
+                        args: a2,
+                        result,
+                    }) if m2 == module && r2 == reducer && a2 == args => result,
+                    other => {
+                        return bad(format!(
+                            "re-execution diverged: read call to {module}.{reducer}, the log recorded {other:?}"
+                        ))
+                    }
+                },
+                None => run_read_call(&env, &module, &reducer, idx, args.to_vec())?,
+            };
+            if matches!(st.tx.mode, TxMode::Write { .. }) {
+                st.tx.nondet.push(Nondet::ReadCall {
+                    module,
+                    reducer,
+                    args: args.to_vec(),
+                    result: result.clone(),
+                });
+            }
+            Ok(set_ret(st, &result))
+        },
+    )?;
+    Ok(())
+}
+
+/// Runs a read reducer of another module now, blocking this module's thread
+/// until it answers. Deadlock-free because dependencies are acyclic and each
+/// module has its own thread.
+fn run_read_call(env: &ModuleEnv, module: &str, reducer: &str, idx: u32, args: Vec<u8>) -> Res<Vec<u8>> {
+    let Some(target) = env.shared.module(module) else {
+        return bad(format!("call to unknown module `{module}`"));
+    };
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    target.addr.do_send(Query {
+        reducer: idx,
+        args,
+        reply: Responder::std(tx),
+    });
+    match rx.recv() {
+        Ok(Ok(result)) => Ok(result),
+        Ok(Err(f)) => bad(format!("read call to {module}.{reducer} failed: {}", f.message)),
+        Err(_) => bad(format!("read call to {module}.{reducer}: module stopped")),
+    }
+}

@@ -1,0 +1,172 @@
+//! Every message that crosses between actors, in one place.
+//!
+//! ```text
+//!  Runtime ──Execute/Query──▶ ModuleActor ──Completed──▶ Sequencer ──AppendBatch──▶ LogWriter
+//!                                 ▲                          │                         │
+//!                                 └────────Execute─────── Router ◀──Route──────────────┘ (Durable)
+//! ```
+
+use std::sync::Arc;
+
+use actix::Message;
+use interstice_abi::ModuleSchema;
+use interstice_persist::{Cause, ErrorKind, OutboundCall};
+
+use crate::table::Change;
+
+/// A one-shot reply channel of any flavour (tokio oneshot for async callers,
+/// std channel for a module blocked in a read call).
+pub(crate) struct Responder<T>(Box<dyn FnOnce(T) + Send>);
+
+impl<T: Send + 'static> Responder<T> {
+    pub fn new(f: impl FnOnce(T) + Send + 'static) -> Self {
+        Self(Box::new(f))
+    }
+
+    pub fn tokio(tx: tokio::sync::oneshot::Sender<T>) -> Self {
+        Self::new(move |v| {
+            let _ = tx.send(v);
+        })
+    }
+
+    pub fn std(tx: std::sync::mpsc::SyncSender<T>) -> Self {
+        Self::new(move |v| {
+            let _ = tx.send(v);
+        })
+    }
+
+    pub fn send(self, v: T) {
+        (self.0)(v)
+    }
+}
+
+/// A reducer failure as the module actor reports it (rolled back).
+#[derive(Debug, Clone)]
+pub(crate) struct Failure {
+    pub kind: ErrorKind,
+    pub message: String,
+    /// The encoded `Err` value, for [`ErrorKind::UserError`].
+    pub value: Option<Vec<u8>>,
+}
+
+/// Result of a write call: its timestamp and the encoded return value.
+pub(crate) type ExecReply = Result<(u64, Vec<u8>), ExecError>;
+
+/// Why a write call produced no commit.
+#[derive(Debug, Clone)]
+pub(crate) enum ExecError {
+    /// The reducer failed (the failure is logged, with its timestamp).
+    Failed(Failure),
+    /// The runtime refuses writes after a storage fault.
+    Poisoned(String),
+}
+
+/// Run a write reducer as one transaction.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Execute {
+    pub reducer: u32,
+    pub args: Vec<u8>,
+    pub cause: Cause,
+    /// Trigger depth: 0 for external calls and init.
+    pub depth: u32,
+    pub reply: Option<Responder<ExecReply>>,
+}
+
+/// Result of a read call: the encoded `[tag, value]` result.
+pub(crate) type QueryReply = Result<Vec<u8>, Failure>;
+
+/// Run a read reducer.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Query {
+    pub reducer: u32,
+    pub args: Vec<u8>,
+    pub reply: Responder<QueryReply>,
+}
+
+/// Hash the module's logged tables.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct HashState {
+    pub reply: Responder<(String, [u8; 32])>,
+}
+
+/// Stop the actor (and its arbiter).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct StopModule;
+
+/// A commit as the router needs it.
+#[derive(Debug)]
+pub(crate) struct CommitSummary {
+    pub module: Arc<str>,
+    pub schema: Arc<ModuleSchema>,
+    pub ok: bool,
+    pub calls: Vec<OutboundCall>,
+    pub changes: Vec<Change>,
+    pub depth: u32,
+}
+
+/// What the router learns about each sequenced entry.
+#[derive(Debug)]
+pub(crate) enum Summary {
+    Install(Arc<ModuleSchema>),
+    Commit(CommitSummary),
+}
+
+/// A finished entry: encoded for the log, summarised for the router.
+#[derive(Debug)]
+pub(crate) struct Sequenced {
+    pub entry: Vec<u8>,
+    pub summary: Summary,
+}
+
+/// A module (or the loader) hands a finished entry to the sequencer.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Completed {
+    pub ts: u64,
+    pub item: Sequenced,
+}
+
+/// Sequencer → log-writer: a gapless run of encoded entries.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct AppendBatch {
+    pub first_ts: u64,
+    pub count: u32,
+    pub payload: Vec<u8>,
+}
+
+/// Make everything written so far durable, then reply.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct FlushLog {
+    pub reply: Responder<()>,
+}
+
+/// Sequencer → router: entries in timestamp order.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Route(pub Vec<(u64, Summary)>);
+
+/// Log-writer → router: everything up to this timestamp is durable.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Durable(pub u64);
+
+/// A delivery: an async call or a trigger, to run in its target module.
+#[derive(Debug, Clone)]
+pub(crate) struct Delivery {
+    pub target: String,
+    pub reducer: String,
+    pub args: Vec<u8>,
+    pub cause: Cause,
+    pub depth: u32,
+}
+
+/// Replay → router: deliveries that were pending at the crash, in order.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct ResumePending(pub Vec<Delivery>);

@@ -1,0 +1,211 @@
+//! The subscription-router actor. It receives every sequenced entry in
+//! timestamp order and
+//! - turns commits into deliveries (async calls and triggers) and installs
+//!   into init calls, sent to the target module actors in source-timestamp
+//!   order (each module's mailbox is FIFO, so they run in that order);
+//! - feeds external subscribers ([`crate::Runtime::subscribe`]) their row
+//!   changes, held back until the commit is durable.
+//!
+//! After a restart, replay hands it the deliveries that were pending at the
+//! crash ([`ResumePending`]); they run before anything new, in order.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use actix::{Actor, Context, Handler, Message};
+use interstice_abi::{RowEvent, Type, Value};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::deliveries::Subscriptions;
+use crate::messages::{Delivery, Durable, Execute, ResumePending, Route, Summary};
+use crate::shared::Shared;
+
+/// A committed change to a table, as external subscribers see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowChange {
+    /// Timestamp of the commit.
+    pub ts: u64,
+    /// Module owning the table.
+    pub module: String,
+    /// Table name.
+    pub table: String,
+    /// Insert, update or delete.
+    pub event: RowEvent,
+    /// The row before (update, delete).
+    pub old: Option<Value>,
+    /// The row after (insert, update).
+    pub new: Option<Value>,
+    row_type: Arc<Type>,
+}
+
+impl RowChange {
+    /// JSON: `{"ts", "module", "table", "event", "old", "new"}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let row = |v: &Option<Value>| {
+            v.as_ref()
+                .map(|v| v.to_json(&self.row_type))
+                .unwrap_or(serde_json::Value::Null)
+        };
+        serde_json::json!({
+            "ts": self.ts,
+            "module": self.module,
+            "table": self.table,
+            "event": self.event.as_str(),
+            "old": row(&self.old),
+            "new": row(&self.new),
+        })
+    }
+}
+
+/// Registers an external subscriber.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct SubscribeTable {
+    pub module: String,
+    pub table: String,
+    pub sender: UnboundedSender<RowChange>,
+}
+
+/// The router actor.
+pub(crate) struct Router {
+    shared: Arc<Shared>,
+    subs: Subscriptions,
+    external: HashMap<(String, String), Vec<UnboundedSender<RowChange>>>,
+    held: VecDeque<RowChange>,
+    durable: u64,
+}
+
+impl Router {
+    pub fn new(shared: Arc<Shared>, subs: Subscriptions, durable: u64) -> Self {
+        Self {
+            shared,
+            subs,
+            external: HashMap::new(),
+            held: VecDeque::new(),
+            durable,
+        }
+    }
+
+    fn deliver(&self, d: Delivery) {
+        if d.depth > self.shared.limits.max_trigger_depth {
+            tracing::warn!(
+                target = %d.target, reducer = %d.reducer, cause = ?d.cause,
+                "dropped: trigger depth {} exceeds the limit of {} (a subscription cycle?)",
+                d.depth, self.shared.limits.max_trigger_depth
+            );
+            return;
+        }
+        let Some(entry) = self.shared.module(&d.target) else {
+            tracing::error!(target = %d.target, "delivery to a module that is not loaded");
+            return;
+        };
+        let Some((idx, _)) = entry.reducer(&d.reducer) else {
+            tracing::error!(target = %d.target, reducer = %d.reducer, "delivery to an unknown reducer");
+            return;
+        };
+        entry.addr.do_send(Execute {
+            reducer: idx,
+            args: d.args,
+            cause: d.cause,
+            depth: d.depth,
+            reply: None,
+        });
+    }
+
+    fn release(&mut self) {
+        while self.held.front().is_some_and(|c| c.ts <= self.durable) {
+            let change = self.held.pop_front().expect("checked");
+            if let Some(list) = self
+                .external
+                .get_mut(&(change.module.clone(), change.table.clone()))
+            {
+                list.retain(|tx| tx.send(change.clone()).is_ok());
+            }
+        }
+    }
+}
+
+impl Actor for Router {
+    type Context = Context<Self>;
+}
+
+impl Handler<Route> for Router {
+    type Result = ();
+
+    fn handle(&mut self, msg: Route, _ctx: &mut Self::Context) {
+        for (ts, summary) in msg.0 {
+            match summary {
+                Summary::Install(schema) => {
+                    if let Some(init) = self.subs.add_module(&schema) {
+                        self.deliver(init);
+                    }
+                }
+                Summary::Commit(c) => {
+                    if !c.ok {
+                        continue;
+                    }
+                    for (_, d) in self.subs.for_commit(
+                        &c.module, &c.schema, ts, c.depth, &c.calls, &c.changes,
+                    ) {
+                        self.deliver(d);
+                    }
+                    for ch in &c.changes {
+                        let table = &c.schema.tables[ch.table as usize];
+                        let key = (c.module.to_string(), table.name.clone());
+                        if !self.external.get(&key).is_some_and(|l| !l.is_empty()) {
+                            continue;
+                        }
+                        let row_type = Arc::new(table.row_type());
+                        let decode = |b: &Option<Box<[u8]>>| {
+                            b.as_deref()
+                                .and_then(|b| Value::decode_exact(&row_type, b).ok())
+                        };
+                        self.held.push_back(RowChange {
+                            ts,
+                            module: key.0,
+                            table: key.1,
+                            event: ch.event,
+                            old: decode(&ch.old),
+                            new: decode(&ch.new),
+                            row_type: row_type.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        self.release();
+    }
+}
+
+impl Handler<Durable> for Router {
+    type Result = ();
+
+    fn handle(&mut self, msg: Durable, _ctx: &mut Self::Context) {
+        self.durable = self.durable.max(msg.0);
+        self.release();
+    }
+}
+
+impl Handler<SubscribeTable> for Router {
+    type Result = ();
+
+    fn handle(&mut self, msg: SubscribeTable, _ctx: &mut Self::Context) {
+        self.external
+            .entry((msg.module, msg.table))
+            .or_default()
+            .push(msg.sender);
+    }
+}
+
+impl Handler<ResumePending> for Router {
+    type Result = ();
+
+    fn handle(&mut self, msg: ResumePending, _ctx: &mut Self::Context) {
+        if !msg.0.is_empty() {
+            tracing::info!("resuming {} deliveries pending at the last shutdown", msg.0.len());
+        }
+        for d in msg.0 {
+            self.deliver(d);
+        }
+    }
+}

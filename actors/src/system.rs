@@ -1,0 +1,117 @@
+//! The actix system thread. actix actors must be started inside an actix
+//! `System`, and each `Arbiter` is one OS thread; a tokio service therefore
+//! reaches the actors through `Send` addresses. This module starts the
+//! system on its own thread, starts the sequencer, log-writer and router each
+//! on an arbiter of its own, and runs the supervisor that gives every module
+//! actor its own arbiter.
+
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use actix::{Actor, Addr, Arbiter, Context, Handler, Message, System};
+
+use crate::config::Durability;
+use crate::deliveries::Subscriptions;
+use crate::error::RuntimeError;
+use crate::log_writer::LogWriter;
+use crate::messages::Responder;
+use crate::module_actor::ModuleActor;
+use crate::router::Router;
+use crate::sequencer::Sequencer;
+use crate::shared::Shared;
+
+/// Starts a module actor on a new arbiter.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct SpawnModule {
+    pub build: Box<dyn FnOnce() -> ModuleActor + Send>,
+    pub reply: Responder<Addr<ModuleActor>>,
+}
+
+/// Owns the arbiters of the module actors.
+pub(crate) struct Supervisor {
+    arbiters: Vec<Arbiter>,
+}
+
+impl Actor for Supervisor {
+    type Context = Context<Self>;
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        for a in &self.arbiters {
+            a.stop();
+        }
+    }
+}
+
+impl Handler<SpawnModule> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SpawnModule, _ctx: &mut Self::Context) {
+        let arbiter = Arbiter::new();
+        let build = msg.build;
+        let addr = ModuleActor::start_in_arbiter(&arbiter.handle(), move |_| build());
+        self.arbiters.push(arbiter);
+        msg.reply.send(addr);
+    }
+}
+
+/// Addresses of the runtime's fixed actors.
+pub(crate) struct SystemHandles {
+    pub system: System,
+    pub thread: JoinHandle<()>,
+    pub supervisor: Addr<Supervisor>,
+    pub router: Addr<Router>,
+    pub log: Addr<LogWriter>,
+}
+
+/// Starts the actix system thread and the fixed actors.
+pub(crate) fn start(
+    shared: Arc<Shared>,
+    writer: interstice_persist::LogWriter,
+    durability: Durability,
+    subs: Subscriptions,
+    last_ts: u64,
+) -> Result<SystemHandles, RuntimeError> {
+    let (tx, rx) = mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("interstice-system".into())
+        .spawn(move || {
+            let runner = System::new();
+            let handles = runner.block_on(async move {
+                let router_arb = Arbiter::new();
+                let log_arb = Arbiter::new();
+                let seq_arb = Arbiter::new();
+                let sh = shared.clone();
+                let router =
+                    Router::start_in_arbiter(&router_arb.handle(), move |_| Router::new(sh, subs, last_ts));
+                let (sh, r) = (shared.clone(), router.clone());
+                let log = LogWriter::start_in_arbiter(&log_arb.handle(), move |_| {
+                    LogWriter::new(writer, sh, durability, r, last_ts)
+                });
+                let (sh, l, r) = (shared.clone(), log.clone(), router.clone());
+                let sequencer =
+                    Sequencer::start_in_arbiter(&seq_arb.handle(), move |_| Sequencer::new(sh, l, r));
+                let _ = shared.sequencer.set(sequencer);
+                let supervisor = Supervisor {
+                    arbiters: vec![router_arb, log_arb, seq_arb],
+                }
+                .start();
+                (System::current(), supervisor, router, log)
+            });
+            let _ = tx.send(handles);
+            if let Err(e) = runner.run() {
+                tracing::error!("actix system ended with an error: {e}");
+            }
+        })?;
+    let (system, supervisor, router, log) = rx
+        .recv()
+        .map_err(|_| RuntimeError::Engine("the actor system failed to start".into()))?;
+    Ok(SystemHandles {
+        system,
+        thread,
+        supervisor,
+        router,
+        log,
+    })
+}

@@ -1,0 +1,425 @@
+//! In-memory tables: rows keyed by a memcomparable encoding of their primary
+//! key, plus the change list that makes a transaction all-or-nothing.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use interstice_abi::cbor::{Reader, Writer};
+use interstice_abi::{AbiError, RowEvent, TableSchema, Type};
+
+/// A stored row: its canonical CBOR encoding (`[columns…]`).
+pub type Row = Box<[u8]>;
+/// A memcomparable primary key.
+pub type Key = Box<[u8]>;
+
+/// One table of one module.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub(crate) schema: Arc<TableSchema>,
+    key_type: Type,
+    pk: usize,
+    columns: Vec<Type>,
+    rows: BTreeMap<Key, Row>,
+    /// Next id an `auto_inc` insert of key 0 receives.
+    next_auto_inc: u128,
+}
+
+/// A row after validation: its bytes (auto_inc key filled in), its key and
+/// the canonical CBOR of its key value.
+struct CheckedRow {
+    row: Vec<u8>,
+    key: Vec<u8>,
+    key_value: std::ops::Range<usize>,
+}
+
+impl Table {
+    /// An empty table.
+    pub fn new(schema: Arc<TableSchema>) -> Self {
+        Self {
+            key_type: schema.key_type().clone(),
+            pk: schema.primary_key as usize,
+            columns: schema.columns.iter().map(|c| c.ty.clone()).collect(),
+            schema,
+            rows: BTreeMap::new(),
+            next_auto_inc: 1,
+        }
+    }
+
+    /// Table name.
+    pub fn name(&self) -> &str {
+        &self.schema.name
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// True if mutations of this table are logged.
+    pub fn is_logged(&self) -> bool {
+        self.schema.persistence == interstice_abi::Persistence::Logged
+    }
+
+    /// Validates a row against the schema (canonical encoding, column types)
+    /// and computes its key. With `assign`, an `auto_inc` key of 0 is replaced
+    /// by the next id.
+    fn check_row(&self, bytes: &[u8], assign: bool) -> Result<(CheckedRow, Option<u128>), AbiError> {
+        let mut r = Reader::new(bytes);
+        r.array_of(self.columns.len())?;
+        let mut key_range = 0..0;
+        for (i, ty) in self.columns.iter().enumerate() {
+            let start = r.position();
+            ty.validate(&mut r)?;
+            if i == self.pk {
+                key_range = start..r.position();
+            }
+        }
+        r.finish()?;
+        let mut row = bytes.to_vec();
+        let mut assigned = None;
+        if assign && self.schema.auto_inc && bytes[key_range.clone()] == [0u8] {
+            let id = self.next_auto_inc;
+            let mut w = Writer::new();
+            w.u128(id);
+            let mut spliced = Vec::with_capacity(row.len() + 16);
+            spliced.extend_from_slice(&bytes[..key_range.start]);
+            spliced.extend_from_slice(w.as_slice());
+            spliced.extend_from_slice(&bytes[key_range.end..]);
+            key_range = key_range.start..key_range.start + w.len();
+            row = spliced;
+            assigned = Some(id);
+        }
+        let mut key = Vec::with_capacity(16);
+        self.key_type
+            .encode_key(&mut Reader::new(&row[key_range.clone()]), &mut key)?;
+        Ok((
+            CheckedRow {
+                row,
+                key,
+                key_value: key_range,
+            },
+            assigned,
+        ))
+    }
+
+    /// The memcomparable key for an encoded key value.
+    pub fn key_of_value(&self, key_value: &[u8]) -> Result<Key, AbiError> {
+        let mut r = Reader::new(key_value);
+        let mut key = Vec::with_capacity(16);
+        self.key_type.encode_key(&mut r, &mut key)?;
+        r.finish()?;
+        Ok(key.into_boxed_slice())
+    }
+
+    fn bump_auto_inc(&mut self, row: &[u8], key_value: std::ops::Range<usize>) {
+        if self.schema.auto_inc {
+            if let Ok(id) = Reader::new(&row[key_value]).u128() {
+                self.next_auto_inc = self.next_auto_inc.max(id.saturating_add(1));
+            }
+        }
+    }
+
+    /// The first row whose key is after `after` (or the first row).
+    pub fn next_after(&self, after: Option<&[u8]>) -> Option<(&Key, &Row)> {
+        match after {
+            None => self.rows.iter().next(),
+            Some(k) => self
+                .rows
+                .range::<[u8], _>((Bound::Excluded(k), Bound::Unbounded))
+                .next(),
+        }
+    }
+
+    /// The auto-increment counter (part of the table state).
+    #[cfg(test)]
+    pub fn next_auto_inc(&self) -> u128 {
+        self.next_auto_inc
+    }
+}
+
+/// One change made by a transaction, kept so it can be undone, logged and
+/// turned into row events.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// Table index in the module schema.
+    pub table: u32,
+    /// Insert, update or delete.
+    pub event: RowEvent,
+    /// The row's key.
+    pub key: Key,
+    /// The row before (update, delete).
+    pub old: Option<Row>,
+    /// The row after (insert, update).
+    pub new: Option<Row>,
+    /// Canonical CBOR of the key value (what a delete logs).
+    pub key_value: Box<[u8]>,
+}
+
+/// Errors a table operation reports to the host call that made it.
+#[derive(Debug)]
+pub enum TableOpError {
+    /// Bad row or key bytes.
+    Abi(AbiError),
+    /// A uniqueness violation.
+    Constraint(String),
+}
+
+impl From<AbiError> for TableOpError {
+    fn from(e: AbiError) -> Self {
+        TableOpError::Abi(e)
+    }
+}
+
+/// All tables of a module, plus the open transaction's change list.
+#[derive(Debug, Clone, Default)]
+pub struct Tables {
+    tables: Vec<Table>,
+    changes: Vec<Change>,
+    auto_inc_before: Vec<(u32, u128)>,
+}
+
+impl Tables {
+    /// Empty tables for a schema.
+    pub fn new(schemas: &[TableSchema]) -> Self {
+        Self {
+            tables: schemas
+                .iter()
+                .map(|s| Table::new(Arc::new(s.clone())))
+                .collect(),
+            changes: Vec::new(),
+            auto_inc_before: Vec::new(),
+        }
+    }
+
+    /// A table by index.
+    pub fn table(&self, idx: u32) -> Option<&Table> {
+        self.tables.get(idx as usize)
+    }
+
+    fn table_mut(&mut self, idx: u32) -> Result<&mut Table, TableOpError> {
+        let n = self.tables.len();
+        self.tables.get_mut(idx as usize).ok_or_else(|| {
+            TableOpError::Abi(AbiError::Schema(format!(
+                "table id {idx} out of range (module has {n} tables)"
+            )))
+        })
+    }
+
+    fn remember_auto_inc(&mut self, idx: u32) {
+        if !self.auto_inc_before.iter().any(|(t, _)| *t == idx) {
+            let before = self.tables[idx as usize].next_auto_inc;
+            self.auto_inc_before.push((idx, before));
+        }
+    }
+
+    /// Inserts a row; returns the stored row (auto_inc key filled in).
+    pub fn insert(&mut self, idx: u32, bytes: &[u8]) -> Result<&[u8], TableOpError> {
+        let t = self.table_mut(idx)?;
+        let (checked, _) = t.check_row(bytes, true)?;
+        if t.rows.contains_key(checked.key.as_slice()) {
+            return Err(TableOpError::Constraint(format!(
+                "duplicate primary key in table `{}`",
+                t.name()
+            )));
+        }
+        self.remember_auto_inc(idx);
+        let t = &mut self.tables[idx as usize];
+        t.bump_auto_inc(&checked.row, checked.key_value.clone());
+        let key: Key = checked.key.into_boxed_slice();
+        let row: Row = checked.row.into_boxed_slice();
+        t.rows.insert(key.clone(), row.clone());
+        self.changes.push(Change {
+            table: idx,
+            event: RowEvent::Insert,
+            key,
+            old: None,
+            key_value: row[checked.key_value].into(),
+            new: Some(row),
+        });
+        Ok(self.changes.last().and_then(|c| c.new.as_deref()).expect("just pushed"))
+    }
+
+    /// Replaces the row with the same key; false if there is none.
+    pub fn update(&mut self, idx: u32, bytes: &[u8]) -> Result<bool, TableOpError> {
+        let t = self.table_mut(idx)?;
+        let (checked, _) = t.check_row(bytes, false)?;
+        let Some(slot) = t.rows.get_mut(checked.key.as_slice()) else {
+            return Ok(false);
+        };
+        let row: Row = checked.row.into_boxed_slice();
+        let old = std::mem::replace(slot, row.clone());
+        self.changes.push(Change {
+            table: idx,
+            event: RowEvent::Update,
+            key: checked.key.into_boxed_slice(),
+            old: Some(old),
+            key_value: row[checked.key_value].into(),
+            new: Some(row),
+        });
+        Ok(true)
+    }
+
+    /// Deletes by encoded key value; false if absent.
+    pub fn delete(&mut self, idx: u32, key_value: &[u8]) -> Result<bool, TableOpError> {
+        let t = self.table_mut(idx)?;
+        let key = t.key_of_value(key_value)?;
+        let Some(old) = t.rows.remove(&key) else {
+            return Ok(false);
+        };
+        self.changes.push(Change {
+            table: idx,
+            event: RowEvent::Delete,
+            key,
+            old: Some(old),
+            new: None,
+            key_value: key_value.into(),
+        });
+        Ok(true)
+    }
+
+    /// Looks up by encoded key value.
+    pub fn get(&self, idx: u32, key_value: &[u8]) -> Result<Option<&Row>, TableOpError> {
+        let t = self.table(idx).ok_or_else(|| {
+            TableOpError::Abi(AbiError::Schema(format!("table id {idx} out of range")))
+        })?;
+        let key = t.key_of_value(key_value)?;
+        Ok(t.rows.get(&key))
+    }
+
+    /// Starts a transaction (there must be no pending changes).
+    pub fn begin(&mut self) {
+        debug_assert!(self.changes.is_empty());
+        self.changes.clear();
+        self.auto_inc_before.clear();
+    }
+
+    /// Commits: returns the transaction's changes and forgets how to undo them.
+    pub fn commit(&mut self) -> Vec<Change> {
+        self.auto_inc_before.clear();
+        std::mem::take(&mut self.changes)
+    }
+
+    /// Rolls every change of the open transaction back, newest first.
+    pub fn rollback(&mut self) {
+        while let Some(c) = self.changes.pop() {
+            let t = &mut self.tables[c.table as usize];
+            match c.old {
+                Some(old) => {
+                    t.rows.insert(c.key, old);
+                }
+                None => {
+                    t.rows.remove(&c.key);
+                }
+            }
+        }
+        for (idx, before) in self.auto_inc_before.drain(..) {
+            self.tables[idx as usize].next_auto_inc = before;
+        }
+    }
+
+    /// Applies a logged mutation during replay (no transaction bookkeeping).
+    /// Returns the old row, for the router's trigger payloads.
+    pub fn apply_logged(
+        &mut self,
+        idx: u32,
+        op: &interstice_persist::MutationOp,
+    ) -> Result<(RowEvent, Option<Row>, Option<Row>), TableOpError> {
+        use interstice_persist::MutationOp;
+        let t = self.table_mut(idx)?;
+        Ok(match op {
+            MutationOp::Insert(bytes) | MutationOp::Update(bytes) => {
+                let (checked, _) = t.check_row(bytes, false)?;
+                t.bump_auto_inc(&checked.row, checked.key_value.clone());
+                let row: Row = checked.row.into_boxed_slice();
+                let old = t.rows.insert(checked.key.into_boxed_slice(), row.clone());
+                let event = if matches!(op, MutationOp::Insert(_)) {
+                    RowEvent::Insert
+                } else {
+                    RowEvent::Update
+                };
+                (event, old, Some(row))
+            }
+            MutationOp::Delete(key_value) => {
+                let key = t.key_of_value(key_value)?;
+                (RowEvent::Delete, t.rows.remove(&key), None)
+            }
+        })
+    }
+
+    /// A blake3 hash over every logged table's rows and counters: equal
+    /// states hash equal. Ephemeral tables are left out (they do not survive
+    /// a restart by design).
+    pub fn state_hash(&self, hasher: &mut blake3::Hasher) {
+        for t in self.tables.iter().filter(|t| t.is_logged()) {
+            hasher.update(t.name().as_bytes());
+            hasher.update(&(t.rows.len() as u64).to_le_bytes());
+            hasher.update(&t.next_auto_inc.to_le_bytes());
+            for (k, v) in &t.rows {
+                hasher.update(&(k.len() as u64).to_le_bytes());
+                hasher.update(k);
+                hasher.update(&(v.len() as u64).to_le_bytes());
+                hasher.update(v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use interstice_abi::codec::field;
+    use interstice_abi::{IntersticeType, Persistence};
+
+    fn accounts() -> Tables {
+        Tables::new(&[TableSchema {
+            name: "accounts".into(),
+            version: 1,
+            columns: vec![field("id", Type::U64), field("balance", Type::U64)],
+            primary_key: 0,
+            auto_inc: true,
+            persistence: Persistence::Logged,
+            indexes: vec![],
+        }])
+    }
+
+    #[test]
+    fn auto_inc_and_rollback() {
+        let mut t = accounts();
+        t.begin();
+        let row = t.insert(0, &(0u64, 10u64).to_bytes()).unwrap().to_vec();
+        assert_eq!(<(u64, u64)>::from_bytes(&row).unwrap(), (1, 10));
+        t.commit();
+
+        t.begin();
+        t.insert(0, &(0u64, 5u64).to_bytes()).unwrap();
+        assert!(t.update(0, &(1u64, 99u64).to_bytes()).unwrap());
+        assert!(t.delete(0, &1u64.to_bytes()).unwrap());
+        t.rollback();
+        let tab = t.table(0).unwrap();
+        assert_eq!(tab.len(), 1);
+        assert_eq!(tab.next_auto_inc(), 2, "counter rolled back too");
+        let got = t.get(0, &1u64.to_bytes()).unwrap().unwrap();
+        assert_eq!(<(u64, u64)>::from_bytes(got).unwrap(), (1, 10));
+    }
+
+    #[test]
+    fn duplicate_key_is_a_constraint_violation() {
+        let mut t = accounts();
+        t.begin();
+        t.insert(0, &(7u64, 1u64).to_bytes()).unwrap();
+        assert!(matches!(
+            t.insert(0, &(7u64, 2u64).to_bytes()),
+            Err(TableOpError::Constraint(_))
+        ));
+    }
+
+    #[test]
+    fn bad_rows_are_refused() {
+        let mut t = accounts();
+        t.begin();
+        assert!(t.insert(0, &("x".to_string(), 1u64).to_bytes()).is_err());
+        assert!(t.insert(0, &[0xff, 0x00]).is_err());
+        assert!(t.insert(5, &(1u64, 1u64).to_bytes()).is_err());
+    }
+}

@@ -1,0 +1,53 @@
+//! One module per subcommand.
+
+pub mod build;
+pub mod call;
+pub mod demo;
+pub mod load;
+pub mod run;
+pub mod schema;
+
+use interstice_actors::{Runtime, RuntimeError};
+
+use crate::args::DataDirArgs;
+use crate::error::CliError;
+
+/// Opens the runtime on a data directory.
+pub async fn open(dir: &DataDirArgs) -> Result<Runtime, CliError> {
+    Ok(Runtime::builder()
+        .data_dir(&dir.data_dir)
+        .durability(dir.durability)
+        .open()
+        .await?)
+}
+
+/// Shuts down, keeping the first error.
+pub async fn close<T>(rt: &Runtime, res: Result<T, CliError>) -> Result<T, CliError> {
+    let closed = rt.shutdown().await.map_err(CliError::from);
+    match (res, closed) {
+        (Err(e), _) => Err(e),
+        (Ok(_), Err(e)) => Err(e),
+        (Ok(v), Ok(())) => Ok(v),
+    }
+}
+
+/// The JSON form of an error, for `run` replies.
+pub fn error_json(e: &RuntimeError) -> serde_json::Value {
+    let kind = match e {
+        RuntimeError::Reducer { error, .. } => format!("{:?}", error.kind),
+        RuntimeError::UnknownModule(_) => "UnknownModule".into(),
+        RuntimeError::UnknownReducer { .. } => "UnknownReducer".into(),
+        RuntimeError::ArgCount { .. } | RuntimeError::ArgType { .. } => "BadArguments".into(),
+        RuntimeError::WrongMode { .. } => "WrongMode".into(),
+        RuntimeError::StorageFault(_) => "StorageFault".into(),
+        RuntimeError::Shutdown => "Shutdown".into(),
+        _ => "Error".into(),
+    };
+    let mut v = serde_json::json!({ "kind": kind, "message": e.to_string() });
+    if let RuntimeError::Reducer { error, .. } = e {
+        if let Some(val) = &error.value {
+            v["value"] = val.clone();
+        }
+    }
+    v
+}

@@ -1,0 +1,57 @@
+//! The CLI's error type and exit codes.
+
+use interstice_actors::RuntimeError;
+
+/// Everything a command can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Wrong arguments (exit code 2).
+    #[error("{0}")]
+    Usage(String),
+    /// Building a guest module failed.
+    #[error("build failed: {0}")]
+    Build(String),
+    /// The runtime refused or failed.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    File {
+        /// The file.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// An I/O error on the terminal or a pipe.
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    /// The demo's own checks failed.
+    #[error("demo check failed: {0}")]
+    Demo(String),
+}
+
+impl CliError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Usage(_) => 2,
+            CliError::Runtime(RuntimeError::Reducer { .. }) => 1,
+            CliError::Runtime(
+                RuntimeError::UnknownModule(_)
+                | RuntimeError::UnknownReducer { .. }
+                | RuntimeError::ArgCount { .. }
+                | RuntimeError::ArgType { .. }
+                | RuntimeError::WrongMode { .. },
+            ) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// Reads a file, naming it in the error.
+pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(|source| CliError::File {
+        path: path.display().to_string(),
+        source,
+    })
+}

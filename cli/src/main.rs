@@ -1,0 +1,52 @@
+//! The `interstice` binary.
+
+use clap::Parser;
+use interstice_cli::args::{Cli, Command, LogFormat};
+use interstice_cli::{commands, output, CliError};
+
+fn init_tracing(level: &str, format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Build { path } => commands::build::run(&path),
+        Command::Load { dir, wasm } => commands::load::run(&dir, &wasm).await,
+        Command::Call {
+            dir,
+            module,
+            reducer,
+            args,
+        } => commands::call::run(&dir, &module, &reducer, &args).await,
+        Command::Run { dir, wasm } => commands::run::run(&dir, &wasm).await,
+        Command::Schema { wasm } => commands::schema::run(&wasm),
+        Command::Demo {
+            data_dir,
+            modules_dir,
+        } => commands::demo::run(&data_dir, modules_dir.as_deref()).await,
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    init_tracing(&cli.log_level, cli.log_format);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            output::error(format!("cannot start the async runtime: {e}"));
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = rt.block_on(dispatch(cli)) {
+        output::error(&e);
+        std::process::exit(e.exit_code());
+    }
+}

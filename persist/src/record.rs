@@ -1,0 +1,588 @@
+//! The log's record types and their canonical CBOR encoding.
+//!
+//! Every entry is a positional CBOR array `[kind, …fields]`; enums are
+//! `[tag, …fields]`; byte payloads (arguments, rows, return values, schemas)
+//! are CBOR byte strings, so they are stored exactly as given and never
+//! re-encoded. `docs/LOG_FORMAT.md` §5 lists every layout and tag.
+//!
+//! Decoding is strict: exact array lengths, known tags only, integers in
+//! range, 32-byte hashes, canonical CBOR (enforced by
+//! [`interstice_abi::cbor::Reader`]). It never panics on arbitrary input.
+
+use interstice_abi::cbor::{Reader, Writer};
+
+use crate::error::{PersistError, Result};
+
+/// A blake3 hash.
+pub type Hash = [u8; 32];
+
+/// Entry kind tag of [`LogEntry::Install`].
+pub const KIND_INSTALL: u64 = 0;
+/// Entry kind tag of [`LogEntry::Commit`].
+pub const KIND_COMMIT: u64 = 1;
+
+/// One entry of the log. Each has its own timestamp; the entries of a batch
+/// have consecutive timestamps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogEntry {
+    /// A module was installed (or upgraded).
+    Install(ModuleInstall),
+    /// A reducer call committed or failed.
+    Commit(CommitRecord),
+}
+
+impl LogEntry {
+    /// The entry's timestamp.
+    pub fn ts(&self) -> u64 {
+        match self {
+            LogEntry::Install(i) => i.ts,
+            LogEntry::Commit(c) => c.ts,
+        }
+    }
+}
+
+/// A module installation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleInstall {
+    /// Timestamp.
+    pub ts: u64,
+    /// Module name.
+    pub name: String,
+    /// Module version.
+    pub version: String,
+    /// The canonical schema CBOR.
+    pub schema: Vec<u8>,
+    /// blake3 of `schema`.
+    pub schema_hash: Hash,
+    /// blake3 of the wasm binary (its name under `modules/`).
+    pub wasm_hash: Hash,
+}
+
+/// One reducer call: its input, recorded non-determinism and output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitRecord {
+    /// Timestamp.
+    pub ts: u64,
+    /// The module the reducer belongs to.
+    pub module: String,
+    /// The module's schema hash at the time of the call.
+    pub schema_hash: Hash,
+    /// Reducer name.
+    pub reducer: String,
+    /// CBOR array of the arguments, opaque here.
+    pub args: Vec<u8>,
+    /// Why the reducer ran.
+    pub cause: Cause,
+    /// Recorded non-deterministic inputs, in the order they were taken.
+    pub nondet: Vec<Nondet>,
+    /// Result of the call.
+    pub outcome: Outcome,
+    /// Table mutations (empty unless the outcome is `Ok`).
+    pub mutations: Vec<Mutation>,
+    /// Write calls to deliver after this commit (empty unless `Ok`).
+    pub calls: Vec<OutboundCall>,
+}
+
+/// Why a reducer ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cause {
+    /// A call from outside the runtime.
+    External,
+    /// The module's `init` reducer.
+    Init,
+    /// The `index`-th outbound call of the commit at `ts` in `module`.
+    Call {
+        /// Calling module.
+        module: String,
+        /// Timestamp of the calling commit.
+        ts: u64,
+        /// Index into that commit's `calls`.
+        index: u32,
+    },
+    /// A subscription fired by the `index`-th mutation of the commit at `ts`.
+    Trigger {
+        /// Source module.
+        module: String,
+        /// Timestamp of the source commit.
+        ts: u64,
+        /// Index into that commit's `mutations`.
+        index: u32,
+    },
+}
+
+/// A non-deterministic input, recorded so replay-check can feed it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Nondet {
+    /// `ctx.now()`: wall-clock time captured at transaction start.
+    Now(i64),
+    /// The seed of `ctx.rng()`.
+    RngSeed(Hash),
+    /// A synchronous read call and its result.
+    ReadCall {
+        /// Called module.
+        module: String,
+        /// Called read reducer.
+        reducer: String,
+        /// CBOR array of the arguments.
+        args: Vec<u8>,
+        /// Encoded result.
+        result: Vec<u8>,
+    },
+}
+
+/// The result of a reducer call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Committed; the encoded return value.
+    Ok(Vec<u8>),
+    /// Rolled back.
+    Err {
+        /// Which kind of failure.
+        kind: ErrorKind,
+        /// Human-readable message.
+        message: String,
+    },
+}
+
+/// Why a reducer call rolled back. The on-disk codes are stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum ErrorKind {
+    /// A wasm trap (code 0).
+    Trap = 0,
+    /// A guest panic (code 1).
+    Panic = 1,
+    /// The reducer returned `Err` (code 2).
+    UserError = 2,
+    /// The execution budget ran out (code 3).
+    Budget = 3,
+    /// The memory cap was hit (code 4).
+    Memory = 4,
+    /// A table constraint was violated (code 5).
+    Constraint = 5,
+    /// A host-side failure (code 6).
+    Host = 6,
+}
+
+impl ErrorKind {
+    /// Every kind, in code order.
+    pub const ALL: [ErrorKind; 7] = [
+        ErrorKind::Trap,
+        ErrorKind::Panic,
+        ErrorKind::UserError,
+        ErrorKind::Budget,
+        ErrorKind::Memory,
+        ErrorKind::Constraint,
+        ErrorKind::Host,
+    ];
+
+    /// The stable on-disk code.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The kind with this code, if any.
+    pub fn from_code(code: u64) -> Option<Self> {
+        Self::ALL.get(usize::try_from(code).ok()?).copied()
+    }
+}
+
+/// One change to one table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mutation {
+    /// Table index in the module's schema.
+    pub table: u32,
+    /// The change.
+    pub op: MutationOp,
+}
+
+/// A row change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MutationOp {
+    /// Inserted row CBOR.
+    Insert(Vec<u8>),
+    /// New row CBOR (the key identifies the old row).
+    Update(Vec<u8>),
+    /// Encoded key value CBOR of the deleted row.
+    Delete(Vec<u8>),
+}
+
+/// A write call to deliver after the commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundCall {
+    /// Target module.
+    pub module: String,
+    /// Target write reducer.
+    pub reducer: String,
+    /// CBOR array of the arguments.
+    pub args: Vec<u8>,
+}
+
+// ---------------------------------------------------------------- encoding
+
+/// Appends one entry's canonical CBOR to `w`.
+pub fn encode_entry(entry: &LogEntry, w: &mut Writer) {
+    match entry {
+        LogEntry::Install(i) => {
+            w.array(7);
+            w.u64(KIND_INSTALL);
+            w.u64(i.ts);
+            w.str(&i.name);
+            w.str(&i.version);
+            w.bytes(&i.schema);
+            w.bytes(&i.schema_hash);
+            w.bytes(&i.wasm_hash);
+        }
+        LogEntry::Commit(c) => {
+            w.array(11);
+            w.u64(KIND_COMMIT);
+            w.u64(c.ts);
+            w.str(&c.module);
+            w.bytes(&c.schema_hash);
+            w.str(&c.reducer);
+            w.bytes(&c.args);
+            encode_cause(&c.cause, w);
+            w.array(c.nondet.len());
+            for n in &c.nondet {
+                encode_nondet(n, w);
+            }
+            encode_outcome(&c.outcome, w);
+            w.array(c.mutations.len());
+            for m in &c.mutations {
+                encode_mutation(m, w);
+            }
+            w.array(c.calls.len());
+            for call in &c.calls {
+                w.array(3);
+                w.str(&call.module);
+                w.str(&call.reducer);
+                w.bytes(&call.args);
+            }
+        }
+    }
+}
+
+fn encode_cause(cause: &Cause, w: &mut Writer) {
+    match cause {
+        Cause::External => {
+            w.array(1);
+            w.u64(0);
+        }
+        Cause::Init => {
+            w.array(1);
+            w.u64(1);
+        }
+        Cause::Call { module, ts, index } | Cause::Trigger { module, ts, index } => {
+            w.array(4);
+            w.u64(if matches!(cause, Cause::Call { .. }) {
+                2
+            } else {
+                3
+            });
+            w.str(module);
+            w.u64(*ts);
+            w.u64(u64::from(*index));
+        }
+    }
+}
+
+fn encode_nondet(n: &Nondet, w: &mut Writer) {
+    match n {
+        Nondet::Now(t) => {
+            w.array(2);
+            w.u64(0);
+            w.i64(*t);
+        }
+        Nondet::RngSeed(seed) => {
+            w.array(2);
+            w.u64(1);
+            w.bytes(seed);
+        }
+        Nondet::ReadCall {
+            module,
+            reducer,
+            args,
+            result,
+        } => {
+            w.array(5);
+            w.u64(2);
+            w.str(module);
+            w.str(reducer);
+            w.bytes(args);
+            w.bytes(result);
+        }
+    }
+}
+
+fn encode_outcome(o: &Outcome, w: &mut Writer) {
+    match o {
+        Outcome::Ok(value) => {
+            w.array(2);
+            w.u64(0);
+            w.bytes(value);
+        }
+        Outcome::Err { kind, message } => {
+            w.array(3);
+            w.u64(1);
+            w.u64(u64::from(kind.code()));
+            w.str(message);
+        }
+    }
+}
+
+fn encode_mutation(m: &Mutation, w: &mut Writer) {
+    let (tag, bytes) = match &m.op {
+        MutationOp::Insert(b) => (0, b),
+        MutationOp::Update(b) => (1, b),
+        MutationOp::Delete(b) => (2, b),
+    };
+    w.array(3);
+    w.u64(u64::from(m.table));
+    w.u64(tag);
+    w.bytes(bytes);
+}
+
+/// The canonical CBOR of one entry.
+pub fn entry_to_vec(entry: &LogEntry) -> Vec<u8> {
+    let mut w = Writer::new();
+    encode_entry(entry, &mut w);
+    w.into_vec()
+}
+
+/// A batch payload: the entries' encodings concatenated (not wrapped in an
+/// array), as `LogWriter::append_batch` expects.
+pub fn encode_batch_payload(entries: &[LogEntry]) -> Vec<u8> {
+    let mut w = Writer::new();
+    for e in entries {
+        encode_entry(e, &mut w);
+    }
+    w.into_vec()
+}
+
+// ---------------------------------------------------------------- decoding
+
+fn bad(offset: usize, reason: impl Into<String>) -> PersistError {
+    PersistError::Decode {
+        offset: offset as u64,
+        reason: reason.into(),
+    }
+}
+
+/// Reads an array head and returns its length and start offset.
+fn array_head(r: &mut Reader<'_>) -> Result<(usize, usize)> {
+    let start = r.position();
+    Ok((r.array()?, start))
+}
+
+fn expect_len(what: &str, tag: u64, len: usize, want: usize, at: usize) -> Result<()> {
+    if len == want {
+        Ok(())
+    } else {
+        Err(bad(
+            at,
+            format!("{what} with tag {tag} must be an array of {want} items, found {len}"),
+        ))
+    }
+}
+
+fn u32_field(r: &mut Reader<'_>, what: &str) -> Result<u32> {
+    let at = r.position();
+    let v = r.u64()?;
+    u32::try_from(v).map_err(|_| bad(at, format!("{what} {v} does not fit in 32 bits")))
+}
+
+fn string(r: &mut Reader<'_>) -> Result<String> {
+    Ok(r.str()?.to_owned())
+}
+
+fn byte_vec(r: &mut Reader<'_>) -> Result<Vec<u8>> {
+    Ok(r.bytes()?.to_vec())
+}
+
+fn hash(r: &mut Reader<'_>) -> Result<Hash> {
+    Ok(r.byte_array::<32>()?)
+}
+
+/// Upper bound on capacity reserved up front for a decoded list, so a hostile
+/// length cannot force a large allocation before the items are read.
+const PREALLOC_LIMIT: usize = 64;
+
+fn list<T>(r: &mut Reader<'_>, item: impl Fn(&mut Reader<'_>) -> Result<T>) -> Result<Vec<T>> {
+    let n = r.array()?;
+    let mut out = Vec::with_capacity(n.min(PREALLOC_LIMIT));
+    for _ in 0..n {
+        out.push(item(r)?);
+    }
+    Ok(out)
+}
+
+/// Decodes one entry from `r`, leaving `r` just after it.
+pub fn decode_entry(r: &mut Reader<'_>) -> Result<LogEntry> {
+    let (len, at) = array_head(r)?;
+    if len == 0 {
+        return Err(bad(at, "a log entry cannot be an empty array"));
+    }
+    let kind_at = r.position();
+    let kind = r.u64()?;
+    match kind {
+        KIND_INSTALL => {
+            expect_len("log entry", kind, len, 7, at)?;
+            Ok(LogEntry::Install(ModuleInstall {
+                ts: r.u64()?,
+                name: string(r)?,
+                version: string(r)?,
+                schema: byte_vec(r)?,
+                schema_hash: hash(r)?,
+                wasm_hash: hash(r)?,
+            }))
+        }
+        KIND_COMMIT => {
+            expect_len("log entry", kind, len, 11, at)?;
+            Ok(LogEntry::Commit(CommitRecord {
+                ts: r.u64()?,
+                module: string(r)?,
+                schema_hash: hash(r)?,
+                reducer: string(r)?,
+                args: byte_vec(r)?,
+                cause: decode_cause(r)?,
+                nondet: list(r, decode_nondet)?,
+                outcome: decode_outcome(r)?,
+                mutations: list(r, decode_mutation)?,
+                calls: list(r, decode_call)?,
+            }))
+        }
+        other => Err(bad(kind_at, format!("unknown log entry kind {other}"))),
+    }
+}
+
+/// Reads the `[tag, …]` head of an enum; returns (tag, item count, start offset).
+fn enum_head(r: &mut Reader<'_>, what: &str) -> Result<(u64, usize, usize)> {
+    let (len, at) = array_head(r)?;
+    if len == 0 {
+        return Err(bad(at, format!("{what} cannot be an empty array")));
+    }
+    Ok((r.u64()?, len, at))
+}
+
+fn decode_cause(r: &mut Reader<'_>) -> Result<Cause> {
+    let (tag, len, at) = enum_head(r, "cause")?;
+    match tag {
+        0 => {
+            expect_len("cause", tag, len, 1, at)?;
+            Ok(Cause::External)
+        }
+        1 => {
+            expect_len("cause", tag, len, 1, at)?;
+            Ok(Cause::Init)
+        }
+        2 | 3 => {
+            expect_len("cause", tag, len, 4, at)?;
+            let module = string(r)?;
+            let ts = r.u64()?;
+            let index = u32_field(r, "cause index")?;
+            Ok(if tag == 2 {
+                Cause::Call { module, ts, index }
+            } else {
+                Cause::Trigger { module, ts, index }
+            })
+        }
+        other => Err(bad(at, format!("unknown cause tag {other}"))),
+    }
+}
+
+fn decode_nondet(r: &mut Reader<'_>) -> Result<Nondet> {
+    let (tag, len, at) = enum_head(r, "non-deterministic input")?;
+    match tag {
+        0 => {
+            expect_len("non-deterministic input", tag, len, 2, at)?;
+            Ok(Nondet::Now(r.i64()?))
+        }
+        1 => {
+            expect_len("non-deterministic input", tag, len, 2, at)?;
+            Ok(Nondet::RngSeed(hash(r)?))
+        }
+        2 => {
+            expect_len("non-deterministic input", tag, len, 5, at)?;
+            Ok(Nondet::ReadCall {
+                module: string(r)?,
+                reducer: string(r)?,
+                args: byte_vec(r)?,
+                result: byte_vec(r)?,
+            })
+        }
+        other => Err(bad(
+            at,
+            format!("unknown non-deterministic input tag {other}"),
+        )),
+    }
+}
+
+fn decode_outcome(r: &mut Reader<'_>) -> Result<Outcome> {
+    let (tag, len, at) = enum_head(r, "outcome")?;
+    match tag {
+        0 => {
+            expect_len("outcome", tag, len, 2, at)?;
+            Ok(Outcome::Ok(byte_vec(r)?))
+        }
+        1 => {
+            expect_len("outcome", tag, len, 3, at)?;
+            let code_at = r.position();
+            let code = r.u64()?;
+            let kind = ErrorKind::from_code(code)
+                .ok_or_else(|| bad(code_at, format!("unknown error kind code {code}")))?;
+            Ok(Outcome::Err {
+                kind,
+                message: string(r)?,
+            })
+        }
+        other => Err(bad(at, format!("unknown outcome tag {other}"))),
+    }
+}
+
+fn decode_mutation(r: &mut Reader<'_>) -> Result<Mutation> {
+    let (len, at) = array_head(r)?;
+    if len != 3 {
+        return Err(bad(
+            at,
+            format!("a mutation must be an array of 3 items, found {len}"),
+        ));
+    }
+    let table = u32_field(r, "table index")?;
+    let tag_at = r.position();
+    let tag = r.u64()?;
+    let bytes = byte_vec(r)?;
+    let op = match tag {
+        0 => MutationOp::Insert(bytes),
+        1 => MutationOp::Update(bytes),
+        2 => MutationOp::Delete(bytes),
+        other => return Err(bad(tag_at, format!("unknown mutation op tag {other}"))),
+    };
+    Ok(Mutation { table, op })
+}
+
+fn decode_call(r: &mut Reader<'_>) -> Result<OutboundCall> {
+    let (len, at) = array_head(r)?;
+    if len != 3 {
+        return Err(bad(
+            at,
+            format!("an outbound call must be an array of 3 items, found {len}"),
+        ));
+    }
+    Ok(OutboundCall {
+        module: string(r)?,
+        reducer: string(r)?,
+        args: byte_vec(r)?,
+    })
+}
+
+/// Decodes exactly one entry occupying all of `bytes`.
+pub fn entry_from_slice(bytes: &[u8]) -> Result<LogEntry> {
+    let mut r = Reader::new(bytes);
+    let e = decode_entry(&mut r)?;
+    r.finish()?;
+    Ok(e)
+}
+
+#[cfg(test)]
+#[path = "record_tests.rs"]
+mod tests;

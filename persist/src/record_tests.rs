@@ -1,0 +1,246 @@
+use interstice_abi::cbor::{Reader, Writer};
+use proptest::prelude::*;
+
+use super::*;
+use crate::test_support::{arb_entry, sample_entry};
+
+fn roundtrip(e: &LogEntry) {
+    let bytes = entry_to_vec(e);
+    let back = entry_from_slice(&bytes).expect("decodes");
+    assert_eq!(&back, e);
+    // Canonical: re-encoding gives the same bytes.
+    assert_eq!(entry_to_vec(&back), bytes);
+}
+
+#[test]
+fn install_roundtrips() {
+    roundtrip(&LogEntry::Install(ModuleInstall {
+        ts: 1,
+        name: "bank".into(),
+        version: "1.2.0".into(),
+        schema: vec![0x80],
+        schema_hash: [7; 32],
+        wasm_hash: [9; 32],
+    }));
+}
+
+#[test]
+fn every_cause_nondet_outcome_and_op_roundtrips() {
+    let causes = [
+        Cause::External,
+        Cause::Init,
+        Cause::Call {
+            module: "a".into(),
+            ts: 41,
+            index: 3,
+        },
+        Cause::Trigger {
+            module: "b".into(),
+            ts: u64::MAX,
+            index: u32::MAX,
+        },
+    ];
+    let mut outcomes = vec![Outcome::Ok(vec![0xf6])];
+    for kind in ErrorKind::ALL {
+        outcomes.push(Outcome::Err {
+            kind,
+            message: format!("failed: {kind:?}"),
+        });
+    }
+    for (i, cause) in causes.iter().enumerate() {
+        for outcome in &outcomes {
+            roundtrip(&LogEntry::Commit(CommitRecord {
+                ts: 100 + i as u64,
+                module: "bank".into(),
+                schema_hash: [1; 32],
+                reducer: "transfer".into(),
+                args: vec![0x82, 0x01, 0x02],
+                cause: cause.clone(),
+                nondet: vec![
+                    Nondet::Now(-5),
+                    Nondet::Now(i64::MIN),
+                    Nondet::RngSeed([3; 32]),
+                    Nondet::ReadCall {
+                        module: "ledger".into(),
+                        reducer: "balance".into(),
+                        args: vec![0x81, 0x00],
+                        result: vec![0x18, 0x64],
+                    },
+                ],
+                outcome: outcome.clone(),
+                mutations: vec![
+                    Mutation {
+                        table: 0,
+                        op: MutationOp::Insert(vec![0x80]),
+                    },
+                    Mutation {
+                        table: 1,
+                        op: MutationOp::Update(vec![0x81, 0x01]),
+                    },
+                    Mutation {
+                        table: u32::MAX,
+                        op: MutationOp::Delete(vec![0x05]),
+                    },
+                ],
+                calls: vec![OutboundCall {
+                    module: "mail".into(),
+                    reducer: "send".into(),
+                    args: vec![0x80],
+                }],
+            }));
+        }
+    }
+}
+
+#[test]
+fn error_kind_codes_are_stable() {
+    let codes: Vec<u8> = ErrorKind::ALL.iter().map(|k| k.code()).collect();
+    assert_eq!(codes, vec![0, 1, 2, 3, 4, 5, 6]);
+    assert_eq!(ErrorKind::from_code(5), Some(ErrorKind::Constraint));
+    assert_eq!(ErrorKind::from_code(7), None);
+    assert_eq!(ErrorKind::from_code(u64::MAX), None);
+}
+
+#[test]
+fn byte_layout_of_a_small_commit_is_as_documented() {
+    let e = LogEntry::Commit(CommitRecord {
+        ts: 2,
+        module: "m".into(),
+        schema_hash: [0; 32],
+        reducer: "r".into(),
+        args: vec![0x80],
+        cause: Cause::External,
+        nondet: vec![],
+        outcome: Outcome::Err {
+            kind: ErrorKind::Budget,
+            message: String::new(),
+        },
+        mutations: vec![],
+        calls: vec![],
+    });
+    let b = entry_to_vec(&e);
+    let mut want = vec![0x8b, 0x01, 0x02, 0x61, b'm', 0x58, 0x20];
+    want.extend_from_slice(&[0; 32]);
+    want.extend_from_slice(&[0x61, b'r', 0x41, 0x80, 0x81, 0x00, 0x80]);
+    want.extend_from_slice(&[0x83, 0x01, 0x03, 0x60, 0x80, 0x80]);
+    assert_eq!(b, want);
+}
+
+fn decode_err(bytes: &[u8]) -> String {
+    match entry_from_slice(bytes) {
+        Ok(e) => panic!("decoded {e:?} from bad input"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn strict_decoding_refuses_bad_shapes() {
+    // Unknown entry kind.
+    let mut w = Writer::new();
+    w.array(1);
+    w.u64(9);
+    assert!(decode_err(w.as_slice()).contains("unknown log entry kind 9"));
+
+    // Install with a missing field.
+    let mut w = Writer::new();
+    w.array(6);
+    w.u64(KIND_INSTALL);
+    for _ in 0..5 {
+        w.u64(0);
+    }
+    assert!(decode_err(w.as_slice()).contains("array of 7 items, found 6"));
+
+    // A 31-byte hash.
+    let mut w = Writer::new();
+    w.array(7);
+    w.u64(KIND_INSTALL);
+    w.u64(1);
+    w.str("n");
+    w.str("v");
+    w.bytes(&[]);
+    w.bytes(&[0; 31]);
+    w.bytes(&[0; 32]);
+    assert!(decode_err(w.as_slice()).contains("expected 32 bytes"));
+
+    // Unknown error-kind code.
+    let ok = LogEntry::Commit(CommitRecord {
+        ts: 3,
+        module: String::new(),
+        schema_hash: [0; 32],
+        reducer: String::new(),
+        args: vec![],
+        cause: Cause::Init,
+        nondet: vec![],
+        outcome: Outcome::Err {
+            kind: ErrorKind::Host,
+            message: String::new(),
+        },
+        mutations: vec![],
+        calls: vec![],
+    });
+    let mut bytes = entry_to_vec(&ok);
+    let pos = bytes
+        .windows(3)
+        .position(|w| w == [0x83, 0x01, 0x06])
+        .unwrap();
+    bytes[pos + 2] = 0x07;
+    assert!(decode_err(&bytes).contains("unknown error kind code 7"));
+
+    // Trailing bytes after one entry.
+    let mut bytes = entry_to_vec(&ok);
+    bytes.push(0x00);
+    assert!(decode_err(&bytes).contains("trailing"));
+
+    // Non-canonical integer (ts 3 as a one-byte argument).
+    let mut bytes = entry_to_vec(&ok);
+    assert_eq!(bytes[2], 0x03);
+    bytes.splice(2..3, [0x18, 0x03]);
+    assert!(decode_err(&bytes).contains("non-canonical"));
+}
+
+#[test]
+fn every_truncation_is_an_error_not_a_panic() {
+    let bytes = entry_to_vec(&sample_entry(77, 5));
+    for cut in 0..bytes.len() {
+        let mut r = Reader::new(&bytes[..cut]);
+        assert!(
+            decode_entry(&mut r).is_err(),
+            "prefix of {cut} bytes decoded"
+        );
+    }
+}
+
+#[test]
+fn batch_payload_is_concatenated_entries() {
+    let entries: Vec<LogEntry> = (10..14).map(|ts| sample_entry(ts, ts as usize)).collect();
+    let payload = encode_batch_payload(&entries);
+    let mut r = Reader::new(&payload);
+    for e in &entries {
+        assert_eq!(&decode_entry(&mut r).unwrap(), e);
+    }
+    assert!(r.is_at_end());
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_entries_roundtrip(e in arb_entry()) {
+        let bytes = entry_to_vec(&e);
+        prop_assert_eq!(entry_from_slice(&bytes).unwrap(), e);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let _ = entry_from_slice(&bytes);
+    }
+
+    #[test]
+    fn mutated_encodings_never_panic(e in arb_entry(), idx in any::<usize>(), byte in any::<u8>()) {
+        let mut bytes = entry_to_vec(&e);
+        let i = idx % bytes.len();
+        bytes[i] = byte;
+        if let Ok(back) = entry_from_slice(&bytes) {
+            // Whatever decodes must re-encode to the same bytes (canonical).
+            prop_assert_eq!(entry_to_vec(&back), bytes);
+        }
+    }
+}

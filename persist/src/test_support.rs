@@ -1,0 +1,247 @@
+//! Helpers shared by this crate's unit tests: sample entries and proptest
+//! strategies.
+
+use proptest::prelude::*;
+
+use crate::record::*;
+
+/// A deterministic entry at `ts`; `variant` picks among several shapes.
+pub fn sample_entry(ts: u64, variant: usize) -> LogEntry {
+    if variant.is_multiple_of(7) {
+        return LogEntry::Install(ModuleInstall {
+            ts,
+            name: format!("mod{variant}"),
+            version: "0.1.0".into(),
+            schema: vec![0x80; variant % 5],
+            schema_hash: [variant as u8; 32],
+            wasm_hash: [ts as u8; 32],
+        });
+    }
+    let cause = match variant % 4 {
+        0 => Cause::External,
+        1 => Cause::Init,
+        2 => Cause::Call {
+            module: "caller".into(),
+            ts: ts.saturating_sub(1),
+            index: variant as u32,
+        },
+        _ => Cause::Trigger {
+            module: "source".into(),
+            ts: ts.saturating_sub(2),
+            index: 0,
+        },
+    };
+    let outcome = if variant.is_multiple_of(3) {
+        Outcome::Err {
+            kind: ErrorKind::ALL[variant % 7],
+            message: format!("error at {ts}"),
+        }
+    } else {
+        Outcome::Ok(vec![0x18, (variant % 200 + 24) as u8])
+    };
+    LogEntry::Commit(CommitRecord {
+        ts,
+        module: "bank".into(),
+        schema_hash: [0xab; 32],
+        reducer: "transfer".into(),
+        args: vec![0x82, 0x01, (variant % 20) as u8],
+        cause,
+        nondet: vec![Nondet::Now(ts as i64 * 1000), Nondet::RngSeed([3; 32])],
+        outcome,
+        mutations: (0..variant % 4)
+            .map(|i| Mutation {
+                table: i as u32,
+                op: MutationOp::Insert(vec![0x81, i as u8]),
+            })
+            .collect(),
+        calls: vec![],
+    })
+}
+
+/// `count` sample entries starting at `first_ts`, and their batch payload.
+pub fn sample_batch(first_ts: u64, count: u32) -> (Vec<LogEntry>, Vec<u8>) {
+    let entries: Vec<LogEntry> = (0..u64::from(count))
+        .map(|i| sample_entry(first_ts + i, (first_ts + i) as usize))
+        .collect();
+    let payload = encode_batch_payload(&entries);
+    (entries, payload)
+}
+
+fn bytes() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(any::<u8>(), 0..24)
+}
+
+fn text() -> impl Strategy<Value = String> {
+    "[a-zé_0-9]{0,12}"
+}
+
+fn arb_cause() -> impl Strategy<Value = Cause> {
+    prop_oneof![
+        Just(Cause::External),
+        Just(Cause::Init),
+        (text(), any::<u64>(), any::<u32>()).prop_map(|(module, ts, index)| Cause::Call {
+            module,
+            ts,
+            index
+        }),
+        (text(), any::<u64>(), any::<u32>()).prop_map(|(module, ts, index)| Cause::Trigger {
+            module,
+            ts,
+            index
+        }),
+    ]
+}
+
+fn arb_nondet() -> impl Strategy<Value = Nondet> {
+    prop_oneof![
+        any::<i64>().prop_map(Nondet::Now),
+        any::<[u8; 32]>().prop_map(Nondet::RngSeed),
+        (text(), text(), bytes(), bytes()).prop_map(|(module, reducer, args, result)| {
+            Nondet::ReadCall {
+                module,
+                reducer,
+                args,
+                result,
+            }
+        }),
+    ]
+}
+
+fn arb_outcome() -> impl Strategy<Value = Outcome> {
+    prop_oneof![
+        bytes().prop_map(Outcome::Ok),
+        (0usize..7, text()).prop_map(|(k, message)| Outcome::Err {
+            kind: ErrorKind::ALL[k],
+            message
+        }),
+    ]
+}
+
+fn arb_mutation() -> impl Strategy<Value = Mutation> {
+    (any::<u32>(), 0u8..3, bytes()).prop_map(|(table, op, b)| Mutation {
+        table,
+        op: match op {
+            0 => MutationOp::Insert(b),
+            1 => MutationOp::Update(b),
+            _ => MutationOp::Delete(b),
+        },
+    })
+}
+
+fn arb_call() -> impl Strategy<Value = OutboundCall> {
+    (text(), text(), bytes()).prop_map(|(module, reducer, args)| OutboundCall {
+        module,
+        reducer,
+        args,
+    })
+}
+
+/// Any entry.
+pub fn arb_entry() -> impl Strategy<Value = LogEntry> {
+    let install = (
+        any::<u64>(),
+        text(),
+        text(),
+        bytes(),
+        any::<[u8; 32]>(),
+        any::<[u8; 32]>(),
+    )
+        .prop_map(|(ts, name, version, schema, schema_hash, wasm_hash)| {
+            LogEntry::Install(ModuleInstall {
+                ts,
+                name,
+                version,
+                schema,
+                schema_hash,
+                wasm_hash,
+            })
+        });
+    let commit = (
+        (any::<u64>(), text(), any::<[u8; 32]>(), text(), bytes()),
+        arb_cause(),
+        proptest::collection::vec(arb_nondet(), 0..4),
+        arb_outcome(),
+        proptest::collection::vec(arb_mutation(), 0..4),
+        proptest::collection::vec(arb_call(), 0..3),
+    )
+        .prop_map(
+            |(
+                (ts, module, schema_hash, reducer, args),
+                cause,
+                nondet,
+                outcome,
+                mutations,
+                calls,
+            )| {
+                LogEntry::Commit(CommitRecord {
+                    ts,
+                    module,
+                    schema_hash,
+                    reducer,
+                    args,
+                    cause,
+                    nondet,
+                    outcome,
+                    mutations,
+                    calls,
+                })
+            },
+        );
+    prop_oneof![install, commit]
+}
+
+/// Where a batch of a test log lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchLoc {
+    pub segment: String,
+    pub offset: u64,
+    pub len: u64,
+    pub first_ts: u64,
+    pub count: u32,
+}
+
+/// Writes batches of `counts` entries into `storage` (synced), and returns
+/// every entry written and where each batch landed.
+pub fn build_log(
+    storage: &std::sync::Arc<dyn crate::Storage>,
+    segment_size: u64,
+    counts: &[u32],
+) -> (Vec<LogEntry>, Vec<BatchLoc>) {
+    let opts = crate::WriterOptions {
+        segment_size,
+        verify_batches: true,
+    };
+    let (mut w, rec) = crate::LogWriter::open(storage.clone(), opts).unwrap();
+    let mut all = Vec::new();
+    let mut ts = rec.next_ts;
+    for &count in counts {
+        let (entries, payload) = sample_batch(ts, count);
+        w.append_batch(ts, count, &payload).unwrap();
+        ts += u64::from(count);
+        all.extend(entries);
+    }
+    w.sync().unwrap();
+    let mut locs = Vec::new();
+    crate::read_batches(&**storage, |b| {
+        locs.push(BatchLoc {
+            segment: b.segment.to_owned(),
+            offset: b.offset,
+            len: (crate::segment::BATCH_HEADER_LEN + b.payload.len()) as u64,
+            first_ts: b.first_ts,
+            count: b.count,
+        });
+        Ok::<(), crate::PersistError>(())
+    })
+    .unwrap();
+    (all, locs)
+}
+
+/// Every entry of the log, read strictly.
+pub fn read_all(storage: &dyn crate::Storage) -> Result<Vec<LogEntry>, crate::PersistError> {
+    let mut out = Vec::new();
+    crate::read_log(storage, |e| {
+        out.push(e);
+        Ok::<(), crate::PersistError>(())
+    })?;
+    Ok(out)
+}

@@ -1,0 +1,364 @@
+//! `#[reducer(...)]` on a function.
+
+use interstice_abi::{RowEvent, Trigger};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{FnArg, GenericArgument, ItemFn, LitStr, Pat, PathArguments, ReturnType, Type};
+
+use crate::util::{check_types, error, sdk, unraw};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Write,
+    Read,
+}
+
+struct Options {
+    mode: Mode,
+    trigger: Option<(LitStr, Trigger)>,
+}
+
+fn parse_options(attr: TokenStream) -> syn::Result<Options> {
+    let mut opts = Options {
+        mode: Mode::Write,
+        trigger: None,
+    };
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("mode") {
+            let lit: LitStr = meta.value()?.parse()?;
+            opts.mode = match lit.value().as_str() {
+                "write" => Mode::Write,
+                "read" => Mode::Read,
+                other => {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        format!("unknown reducer mode `{other}`: expected \"write\" or \"read\""),
+                    ))
+                }
+            };
+        } else if meta.path.is_ident("on") {
+            let lit: LitStr = meta.value()?.parse()?;
+            let trigger = Trigger::parse(&lit.value())
+                .map_err(|e| syn::Error::new(lit.span(), format!("invalid trigger: {e}")))?;
+            opts.trigger = Some((lit, trigger));
+        } else {
+            return Err(meta.error(
+                "unknown #[reducer] option: expected `mode = \"read\"|\"write\"` or `on = \"…\"`",
+            ));
+        }
+        Ok(())
+    });
+    syn::parse::Parser::parse2(parser, attr)?;
+    Ok(opts)
+}
+
+/// What the function returns.
+enum Ret {
+    Unit,
+    Value(Type),
+    Result(Type, Type),
+}
+
+fn classify_return(ret: &ReturnType) -> Ret {
+    let ty = match ret {
+        ReturnType::Default => return Ret::Unit,
+        ReturnType::Type(_, ty) => &**ty,
+    };
+    if let Type::Tuple(t) = ty {
+        if t.elems.is_empty() {
+            return Ret::Unit;
+        }
+    }
+    if let Type::Path(p) = ty {
+        if let Some(last) = p.path.segments.last() {
+            if last.ident == "Result" {
+                if let PathArguments::AngleBracketed(args) = &last.arguments {
+                    let tys: Vec<&Type> = args
+                        .args
+                        .iter()
+                        .filter_map(|a| match a {
+                            GenericArgument::Type(t) => Some(t),
+                            _ => None,
+                        })
+                        .collect();
+                    if let [ok, err] = tys.as_slice() {
+                        return Ret::Result((*ok).clone(), (*err).clone());
+                    }
+                }
+            }
+        }
+    }
+    Ret::Value(ty.clone())
+}
+
+/// `&mut WriteContext` → (Some(true), "WriteContext"); non-reference → None.
+fn context_of(ty: &Type) -> Option<(bool, String)> {
+    let Type::Reference(r) = ty else { return None };
+    let Type::Path(p) = &*r.elem else { return None };
+    let last = p.path.segments.last()?;
+    Some((r.mutability.is_some(), last.ident.to_string()))
+}
+
+pub fn expand(attr: TokenStream, func: ItemFn) -> syn::Result<TokenStream> {
+    let sdk = sdk();
+    let opts = parse_options(attr)?;
+    let sig = &func.sig;
+    let fn_ident = &sig.ident;
+    let name = unraw(fn_ident);
+
+    if name.starts_with("__") {
+        return Err(error(fn_ident, "reducer names starting with `__` are reserved"));
+    }
+    if let Some(a) = &sig.asyncness {
+        return Err(error(a, "reducers cannot be `async`: a reducer is one synchronous transaction"));
+    }
+    if let Some(u) = &sig.unsafety {
+        return Err(error(u, "reducers cannot be `unsafe fn`"));
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        return Err(error(
+            &sig.generics,
+            "reducers cannot be generic: every parameter needs one fixed Interstice type",
+        ));
+    }
+    if let Some(v) = &sig.variadic {
+        return Err(error(v, "reducers cannot be variadic"));
+    }
+    if let (Some((lit, _)), Mode::Read) = (&opts.trigger, opts.mode) {
+        return Err(syn::Error::new(
+            lit.span(),
+            "init and subscription reducers run as transactions, so they are write reducers: \
+             remove `mode = \"read\"`",
+        ));
+    }
+
+    // The context parameter.
+    let mut inputs = sig.inputs.iter();
+    let ctx_ty = match inputs.next() {
+        Some(FnArg::Typed(pt)) => &*pt.ty,
+        Some(FnArg::Receiver(r)) => {
+            return Err(error(r, "a reducer is a free function, not a method"));
+        }
+        None => {
+            return Err(error(
+                sig,
+                match opts.mode {
+                    Mode::Write => "a reducer's first parameter is its context: `ctx: &mut WriteContext`",
+                    Mode::Read => "a read reducer's first parameter is its context: `ctx: &ReadContext`",
+                },
+            ))
+        }
+    };
+    let ctx = context_of(ctx_ty);
+    match (opts.mode, ctx.as_ref().map(|(m, n)| (*m, n.as_str()))) {
+        (Mode::Write, Some((true, "WriteContext"))) | (Mode::Read, Some((false, "ReadContext"))) => {}
+        (Mode::Write, Some((_, "ReadContext"))) => {
+            return Err(error(
+                ctx_ty,
+                format!(
+                    "`{name}` is a write reducer, so its context is `&mut WriteContext`; to declare \
+                     a read-only reducer write #[reducer(mode = \"read\")]"
+                ),
+            ))
+        }
+        (Mode::Write, Some((false, "WriteContext"))) => {
+            return Err(error(ctx_ty, "a write reducer takes `&mut WriteContext`"))
+        }
+        (Mode::Read, Some((_, "WriteContext"))) => {
+            return Err(error(
+                ctx_ty,
+                format!(
+                    "`{name}` is a read reducer (mode = \"read\"), so its context is `&ReadContext`: \
+                     a read reducer cannot write and never gets a `WriteContext` (remove \
+                     `mode = \"read\"` to make it a write reducer)"
+                ),
+            ))
+        }
+        (Mode::Read, Some((true, "ReadContext"))) => {
+            return Err(error(ctx_ty, "a read reducer takes `&ReadContext`, not `&mut ReadContext`"))
+        }
+        (Mode::Write, _) => {
+            return Err(error(
+                ctx_ty,
+                "a reducer's first parameter is its context: `ctx: &mut WriteContext`",
+            ))
+        }
+        (Mode::Read, _) => {
+            return Err(error(
+                ctx_ty,
+                "a read reducer's first parameter is its context: `ctx: &ReadContext`",
+            ))
+        }
+    }
+
+    // The parameters after the context.
+    let mut params = Vec::new();
+    for (i, arg) in inputs.enumerate() {
+        let FnArg::Typed(pt) = arg else {
+            return Err(error(arg, "unexpected `self` parameter"));
+        };
+        let pname = match &*pt.pat {
+            // `_row` (unused) is recorded as `row`.
+            Pat::Ident(pi) => {
+                let n = unraw(&pi.ident);
+                match n.trim_start_matches('_') {
+                    "" => format!("arg{i}"),
+                    trimmed => trimmed.to_owned(),
+                }
+            }
+            _ => format!("arg{i}"),
+        };
+        params.push((pname, (*pt.ty).clone()));
+    }
+    check_types(params.iter().map(|(_, t)| t))?;
+
+    // Triggers fix the parameter count.
+    if let Some((lit, trigger)) = &opts.trigger {
+        let (want, what) = match trigger {
+            Trigger::Init => (0, "an `init` reducer takes only its context".to_owned()),
+            Trigger::Table { event: RowEvent::Update, .. } => (
+                2,
+                format!("an update trigger (`{}`) takes the context, the old row and the new row: `fn {name}(ctx: &mut WriteContext, old: Row, new: Row)`", lit.value()),
+            ),
+            Trigger::Table { event, .. } => (
+                1,
+                format!(
+                    "{} trigger (`{}`) takes the context and the row: `fn {name}(ctx: &mut WriteContext, row: Row)`",
+                    if *event == RowEvent::Insert { "an insert" } else { "a delete" },
+                    lit.value()
+                ),
+            ),
+        };
+        if params.len() != want {
+            return Err(error(&sig.inputs, what));
+        }
+    }
+
+    let ret = classify_return(&sig.output);
+    match &ret {
+        Ret::Unit => {}
+        Ret::Value(t) => check_types([t])?,
+        Ret::Result(t, e) => check_types([t, e])?,
+    }
+
+    // Generated constants: one FieldOps per parameter and return type.
+    let mut consts = TokenStream::new();
+    let mut schema_params = Vec::new();
+    let mut decodes = Vec::new();
+    let mut arg_idents = Vec::new();
+    for (i, (pname, ty)) in params.iter().enumerate() {
+        let ops = format_ident!("__P{}", i);
+        let arg = format_ident!("__arg{}", i);
+        consts.extend(quote_spanned! {ty.span()=>
+            const #ops: #sdk::__private::FieldOps<#ty> = #sdk::__private::field_ops::<#ty>();
+        });
+        schema_params.push(quote!(#sdk::__private::field(#pname, (#ops.ty)())));
+        decodes.push(quote!(let #arg = __args.arg(&#ops, #pname);));
+        arg_idents.push(arg);
+    }
+    let (returns, error_ty, finish) = match &ret {
+        Ret::Unit => (
+            quote!(#sdk::Type::Unit),
+            quote!(::core::option::Option::None),
+            quote! {
+                let () = __ret;
+                #sdk::__private::write_unit(out);
+            },
+        ),
+        Ret::Value(t) => {
+            consts.extend(quote_spanned! {t.span()=>
+                const __RET: #sdk::__private::FieldOps<#t> = #sdk::__private::field_ops::<#t>();
+            });
+            (
+                quote!((__RET.ty)()),
+                quote!(::core::option::Option::None),
+                quote!(#sdk::__private::write_ok(out, &__RET, &__ret);),
+            )
+        }
+        Ret::Result(t, e) => {
+            consts.extend(quote_spanned! {t.span()=>
+                const __RET: #sdk::__private::FieldOps<#t> = #sdk::__private::field_ops::<#t>();
+            });
+            consts.extend(quote_spanned! {e.span()=>
+                const __ERR: #sdk::__private::FieldOps<#e> = #sdk::__private::field_ops::<#e>();
+            });
+            (
+                quote!((__RET.ty)()),
+                quote!(::core::option::Option::Some((__ERR.ty)())),
+                quote! {
+                    match __ret {
+                        ::core::result::Result::Ok(v) => #sdk::__private::write_ok(out, &__RET, &v),
+                        ::core::result::Result::Err(e) => #sdk::__private::write_err(out, &__ERR, &e),
+                    }
+                },
+            )
+        }
+    };
+    let (mode, make_ctx, pass_ctx) = match opts.mode {
+        Mode::Write => (
+            quote!(#sdk::abi::ReducerMode::Write),
+            quote!(let mut __ctx = #sdk::__private::write_context();),
+            quote!(&mut __ctx),
+        ),
+        Mode::Read => (
+            quote!(#sdk::abi::ReducerMode::Read),
+            quote!(let __ctx = #sdk::__private::read_context();),
+            quote!(&__ctx),
+        ),
+    };
+    let trigger = match &opts.trigger {
+        None => quote!(::core::option::Option::None),
+        Some((_, Trigger::Init)) => quote!(::core::option::Option::Some(#sdk::abi::Trigger::Init)),
+        Some((_, Trigger::Table { module, table, event })) => {
+            let event = match event {
+                RowEvent::Insert => quote!(#sdk::abi::RowEvent::Insert),
+                RowEvent::Update => quote!(#sdk::abi::RowEvent::Update),
+                RowEvent::Delete => quote!(#sdk::abi::RowEvent::Delete),
+            };
+            quote! {
+                ::core::option::Option::Some(#sdk::abi::Trigger::Table {
+                    module: ::std::string::String::from(#module),
+                    table: ::std::string::String::from(#table),
+                    event: #event,
+                })
+            }
+        }
+    };
+    let marker = format_ident!("__interstice_reducer_{}", name);
+    let vis = &func.vis;
+    let n = params.len();
+
+    Ok(quote! {
+        #func
+
+        #[doc(hidden)]
+        #[allow(non_camel_case_types, dead_code)]
+        #vis enum #marker {}
+
+        const _: () = {
+            #consts
+            impl #sdk::__private::Reducer for #marker {
+                const NAME: &'static str = #name;
+                fn schema() -> #sdk::abi::ReducerSchema {
+                    #sdk::abi::ReducerSchema {
+                        name: ::std::string::String::from(#name),
+                        mode: #mode,
+                        params: ::std::vec![#(#schema_params),*],
+                        returns: #returns,
+                        error: #error_ty,
+                        trigger: #trigger,
+                    }
+                }
+                fn invoke(args: &[u8], out: &mut #sdk::abi::cbor::Writer) {
+                    let mut __args = #sdk::__private::ArgReader::new(#name, args, #n);
+                    #(#decodes)*
+                    __args.finish();
+                    #make_ctx
+                    let __ret = #fn_ident(#pass_ctx #(, #arg_idents)*);
+                    #finish
+                }
+            }
+        };
+    })
+}

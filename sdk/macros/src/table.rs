@@ -1,0 +1,279 @@
+//! `#[table(...)]` on a row struct.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Attribute, Fields, Ident, ItemStruct, LitInt, LitStr, Meta};
+
+use crate::derive::{no_generics, struct_impl};
+use crate::util::{error, sdk, snake_case, unraw};
+
+struct Options {
+    name: Option<LitStr>,
+    ephemeral: bool,
+    version: u32,
+}
+
+fn parse_options(attr: TokenStream) -> syn::Result<Options> {
+    let mut opts = Options {
+        name: None,
+        ephemeral: false,
+        version: 1,
+    };
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("name") {
+            opts.name = Some(meta.value()?.parse()?);
+        } else if meta.path.is_ident("ephemeral") {
+            opts.ephemeral = true;
+        } else if meta.path.is_ident("logged") {
+            opts.ephemeral = false;
+        } else if meta.path.is_ident("version") {
+            let v: LitInt = meta.value()?.parse()?;
+            opts.version = v.base10_parse()?;
+        } else {
+            return Err(meta.error(
+                "unknown #[table] option: expected `name = \"…\"`, `ephemeral`, `logged` or \
+                 `version = N`",
+            ));
+        }
+        Ok(())
+    });
+    syn::parse::Parser::parse2(parser, attr)?;
+    Ok(opts)
+}
+
+#[derive(Clone, Copy)]
+enum IndexKind {
+    BTree,
+    Hash,
+    Unique,
+}
+
+struct PrimaryKey {
+    index: usize,
+    auto_inc: bool,
+}
+
+fn parse_primary_key(attr: &Attribute) -> syn::Result<bool> {
+    match &attr.meta {
+        Meta::Path(_) => Ok(false),
+        Meta::List(_) => {
+            let mut auto_inc = false;
+            attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("auto_inc") {
+                    auto_inc = true;
+                    Ok(())
+                } else {
+                    Err(meta.error("unknown #[primary_key] option: expected `auto_inc`"))
+                }
+            })?;
+            Ok(auto_inc)
+        }
+        Meta::NameValue(_) => Err(error(
+            attr,
+            "expected `#[primary_key]` or `#[primary_key(auto_inc)]`",
+        )),
+    }
+}
+
+fn parse_index(attr: &Attribute) -> syn::Result<IndexKind> {
+    match &attr.meta {
+        Meta::Path(_) => Ok(IndexKind::BTree),
+        Meta::List(_) => {
+            let mut kind = IndexKind::BTree;
+            attr.parse_nested_meta(|meta| {
+                kind = if meta.path.is_ident("btree") {
+                    IndexKind::BTree
+                } else if meta.path.is_ident("hash") {
+                    IndexKind::Hash
+                } else if meta.path.is_ident("unique") {
+                    IndexKind::Unique
+                } else {
+                    return Err(meta.error("unknown index kind: expected `btree`, `hash` or `unique`"));
+                };
+                Ok(())
+            })?;
+            Ok(kind)
+        }
+        Meta::NameValue(_) => Err(error(
+            attr,
+            "expected `#[index]`, `#[index(btree)]`, `#[index(hash)]` or `#[index(unique)]`",
+        )),
+    }
+}
+
+pub fn expand(attr: TokenStream, mut item: ItemStruct) -> syn::Result<TokenStream> {
+    let sdk = sdk();
+    let opts = parse_options(attr)?;
+    let ident = item.ident.clone();
+    no_generics(&ident, &item.generics, "#[table]")?;
+    if !matches!(item.fields, Fields::Named(_)) {
+        return Err(error(
+            &ident,
+            format!("#[table] needs a struct with named fields: `struct {ident} {{ … }}`"),
+        ));
+    }
+
+    // The table name: given, or the struct name in snake_case.
+    let (name, name_span) = match &opts.name {
+        Some(lit) => (lit.value(), lit.span()),
+        None => (snake_case(&unraw(&ident)), ident.span()),
+    };
+    if !interstice_abi::schema::valid_ident(&name) {
+        return Err(syn::Error::new(
+            name_span,
+            format!("table name `{name}` must match [a-z][a-z0-9_]* (lowercase letters, digits, `_`)"),
+        ));
+    }
+    let accessor: Ident = syn::parse_str(&name).map_err(|_| {
+        syn::Error::new(
+            name_span,
+            format!("table name `{name}` is a Rust keyword, so `ctx.tables.{name}()` could not be written; choose another name"),
+        )
+    })?;
+
+    // Field attributes: #[primary_key], #[index]. They are removed from the
+    // struct that is emitted.
+    let mut pk: Option<PrimaryKey> = None;
+    let mut indexes = Vec::new();
+    let mut errors: Option<syn::Error> = None;
+    let mut push_err = |e: syn::Error| match &mut errors {
+        Some(all) => all.combine(e),
+        None => errors = Some(e),
+    };
+    for (i, field) in item.fields.iter_mut().enumerate() {
+        let mut kept = Vec::new();
+        for attr in field.attrs.drain(..) {
+            if attr.path().is_ident("primary_key") {
+                match parse_primary_key(&attr) {
+                    Ok(auto_inc) if pk.is_none() => pk = Some(PrimaryKey { index: i, auto_inc }),
+                    Ok(_) => push_err(error(
+                        &attr,
+                        format!(
+                            "table `{name}` has more than one #[primary_key]: a table has exactly \
+                             one primary-key column (add a secondary #[index] for other lookups)"
+                        ),
+                    )),
+                    Err(e) => push_err(e),
+                }
+            } else if attr.path().is_ident("index") {
+                match parse_index(&attr) {
+                    Ok(kind) => indexes.push((i, kind, field.ident.clone().expect("named"))),
+                    Err(e) => push_err(e),
+                }
+            } else if attr.path().is_ident("auto_inc") {
+                push_err(error(&attr, "write `#[primary_key(auto_inc)]` on the key field"));
+            } else {
+                kept.push(attr);
+            }
+        }
+        field.attrs = kept;
+    }
+    if let Some(e) = errors {
+        return Err(e);
+    }
+    let Some(pk) = pk else {
+        return Err(error(
+            &ident,
+            format!(
+                "table `{name}` has no primary key: mark exactly one field with #[primary_key] \
+                 (or #[primary_key(auto_inc)] for a key the runtime assigns)"
+            ),
+        ));
+    };
+
+    let pk_field = item.fields.iter().nth(pk.index).expect("pk index");
+    let pk_ty = &pk_field.ty;
+    let pk_member = pk_field.ident.clone().expect("named");
+    let serde = struct_impl(&ident, &item.fields)?;
+    let key_check = quote_spanned! {pk_ty.span()=>
+        const _: () = #sdk::__private::assert_key_type::<#pk_ty>();
+    };
+    let auto_inc_check = if pk.auto_inc {
+        quote_spanned! {pk_ty.span()=>
+            const _: () = #sdk::__private::assert_auto_inc_key::<#pk_ty>();
+        }
+    } else {
+        TokenStream::new()
+    };
+    let pk_index = pk.index as u32;
+    let auto_inc = pk.auto_inc;
+    let version = opts.version;
+    let persistence = if opts.ephemeral {
+        quote!(#sdk::abi::Persistence::Ephemeral)
+    } else {
+        quote!(#sdk::abi::Persistence::Logged)
+    };
+    let index_schemas = indexes.iter().map(|(col, kind, field)| {
+        let iname = format!("{name}_{}", unraw(field));
+        let col = *col as u32;
+        let kind = match kind {
+            IndexKind::BTree => quote!(#sdk::abi::IndexKind::BTree),
+            IndexKind::Hash => quote!(#sdk::abi::IndexKind::Hash),
+            IndexKind::Unique => quote!(#sdk::abi::IndexKind::Unique),
+        };
+        quote! {
+            #sdk::abi::IndexSchema {
+                name: ::std::string::String::from(#iname),
+                columns: ::std::vec![#col],
+                kind: #kind,
+            }
+        }
+    });
+    let vis = &item.vis;
+    let ext = format_ident!("{}TableExt", ident);
+    let doc_ext = format!(
+        " Typed access to the `{name}` table: `ctx.tables.{name}()` gives a read-write \
+         [`TableHandle`]({sdk_path}::TableHandle) in a write reducer and a read-only \
+         [`ReadTableHandle`]({sdk_path}::ReadTableHandle) in a read reducer.",
+        sdk_path = "::interstice_sdk"
+    );
+    let doc_fn = format!(" The `{name}` table.");
+
+    Ok(quote! {
+        #item
+
+        #serde
+
+        const _: () = {
+            #key_check
+            #auto_inc_check
+        };
+
+        impl #sdk::Table for #ident {
+            const NAME: &'static str = #name;
+            const AUTO_INC: bool = #auto_inc;
+            type Key = #pk_ty;
+            fn key(&self) -> &Self::Key {
+                &self.#pk_member
+            }
+            fn schema() -> #sdk::abi::TableSchema {
+                let columns = match <Self as #sdk::IntersticeType>::ty() {
+                    #sdk::Type::Struct(s) => s.fields,
+                    _ => ::core::unreachable!("a table row is a struct"),
+                };
+                #sdk::abi::TableSchema {
+                    name: ::std::string::String::from(#name),
+                    version: #version,
+                    columns,
+                    primary_key: #pk_index,
+                    auto_inc: #auto_inc,
+                    persistence: #persistence,
+                    indexes: ::std::vec![#(#index_schemas),*],
+                }
+            }
+        }
+
+        #[doc = #doc_ext]
+        #vis trait #ext: #sdk::Tables {
+            #[doc = #doc_fn]
+            fn #accessor(&self) -> <Self as #sdk::Tables>::Handle<'_, #ident>;
+        }
+
+        impl<__Tables: #sdk::Tables> #ext for __Tables {
+            fn #accessor(&self) -> <__Tables as #sdk::Tables>::Handle<'_, #ident> {
+                <__Tables as #sdk::Tables>::handle::<#ident>(self)
+            }
+        }
+    })
+}

@@ -1,0 +1,253 @@
+//! The contexts reducers receive: [`WriteContext`] and [`ReadContext`].
+
+use std::cell::RefCell;
+use std::fmt;
+use std::marker::PhantomData;
+
+use interstice_abi::cbor::Writer;
+use interstice_abi::{host, Args, IntersticeType};
+use rand_chacha::ChaCha8Rng;
+
+use crate::rng::ContextRng;
+use crate::sys;
+use crate::table::{ReadTables, WriteTables};
+
+/// A log level for [`WriteContext::log`] / [`ReadContext::log`] and the
+/// [`log!`](crate::log) macro.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    /// Errors.
+    Error,
+    /// Warnings.
+    Warn,
+    /// Information.
+    Info,
+    /// Debugging detail.
+    Debug,
+    /// Fine-grained tracing.
+    Trace,
+}
+
+impl Level {
+    /// The level number of the host's `log` call.
+    pub fn as_i32(self) -> i32 {
+        match self {
+            Level::Error => host::level::ERROR,
+            Level::Warn => host::level::WARN,
+            Level::Info => host::level::INFO,
+            Level::Debug => host::level::DEBUG,
+            Level::Trace => host::level::TRACE,
+        }
+    }
+}
+
+/// The context of a write reducer: one transaction. Everything it writes
+/// commits together or not at all.
+///
+/// Its `tables` field reaches the module's tables read-write:
+/// `ctx.tables.accounts().insert(…)`.
+pub struct WriteContext {
+    /// The module's tables, read-write.
+    pub tables: WriteTables,
+    rng: RefCell<Option<ChaCha8Rng>>,
+    _not_send: PhantomData<*const ()>,
+}
+
+/// The context of a read reducer: a query that cannot write, is not logged
+/// and returns a value.
+///
+/// Its `tables` field reaches the module's tables read-only:
+/// `ctx.tables.accounts().get(&id)`.
+pub struct ReadContext {
+    /// The module's tables, read-only.
+    pub tables: ReadTables,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl WriteContext {
+    pub(crate) fn new() -> Self {
+        WriteContext {
+            tables: WriteTables::new(),
+            rng: RefCell::new(None),
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Queues a call to write reducer `reducer` of module `module`, with
+    /// `args` a tuple of its arguments: `ctx.call("hello", "hello",
+    /// ("bob".to_string(),))`, or `()` for none.
+    ///
+    /// The call is asynchronous: it is recorded in this transaction's commit
+    /// and delivered after it, exactly once; if this transaction rolls back
+    /// the call is never made. The host checks the reducer and the argument
+    /// types when the call is delivered.
+    pub fn call(&self, module: &str, reducer: &str, args: impl Args) {
+        sys::call_async(&encode_call(module, reducer, &args));
+    }
+
+    /// The transaction's random number generator: ChaCha8 seeded from the
+    /// transaction's seed, which clients cannot predict and replay
+    /// reproduces. Every call returns the same stream, continued.
+    pub fn rng(&self) -> ContextRng<'_> {
+        ContextRng::new(&self.rng)
+    }
+}
+
+impl ReadContext {
+    pub(crate) fn new() -> Self {
+        ReadContext {
+            tables: ReadTables::new(),
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Not available: a read reducer cannot queue write calls. This method
+    /// exists only so that `ctx.call(…)` in a read reducer fails to compile
+    /// with a message that says so.
+    #[doc(hidden)]
+    pub fn call<A: Args>(&self, _module: &str, _reducer: &str, _args: A)
+    where
+        (ReadContext, A): WriteCallFromRead,
+    {
+        unreachable!("read reducers cannot make write calls")
+    }
+}
+
+/// Never implemented: the bound that turns `ctx.call` in a read reducer into
+/// a readable compile error.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "a read reducer cannot make write calls: `ctx.call` needs `&mut WriteContext`",
+    label = "not allowed in a read reducer",
+    note = "use `ctx.read_call` to call a read reducer of a dependency, or make this a write reducer"
+)]
+pub trait WriteCallFromRead {}
+
+macro_rules! common_methods {
+    ($ctx:ident, $ts_doc:literal) => {
+        impl $ctx {
+            #[doc = $ts_doc]
+            pub fn timestamp(&self) -> u64 {
+                sys::timestamp()
+            }
+
+            /// Wall-clock microseconds since the Unix epoch, captured when
+            /// the transaction started and recorded in the log, so replay
+            /// sees the same value.
+            pub fn now(&self) -> u64 {
+                sys::now_micros()
+            }
+
+            /// Calls read reducer `reducer` of module `module`, a declared
+            /// dependency, and waits for its result:
+            /// `ctx.read_call::<u64, String>("bank", "balance", (1u64,))`.
+            ///
+            /// `R` and `E` are the reducer's `Ok` and `Err` types; use `()`
+            /// for `E` when it does not return a `Result`.
+            ///
+            /// # Panics
+            /// If the result does not decode as `Result<R, E>`: the types
+            /// given do not match the reducer's.
+            pub fn read_call<R: IntersticeType, E: IntersticeType>(
+                &self,
+                module: &str,
+                reducer: &str,
+                args: impl Args,
+            ) -> Result<R, E> {
+                let bytes = sys::call_read(&encode_call(module, reducer, &args));
+                crate::__private::decode_result(&bytes).unwrap_or_else(|e| {
+                    panic!(
+                        "interstice: read_call {module}.{reducer}: the result does not decode as \
+                         Result<{}, {}>: {e}",
+                        R::ty().display_name(),
+                        E::ty().display_name()
+                    )
+                })
+            }
+
+            /// Logs `msg` at `level` through the host.
+            pub fn log(&self, level: Level, msg: &str) {
+                sys::log(level.as_i32(), msg);
+            }
+
+            /// Logs an error.
+            pub fn log_error(&self, msg: &str) {
+                self.log(Level::Error, msg);
+            }
+
+            /// Logs a warning.
+            pub fn log_warn(&self, msg: &str) {
+                self.log(Level::Warn, msg);
+            }
+
+            /// Logs information.
+            pub fn log_info(&self, msg: &str) {
+                self.log(Level::Info, msg);
+            }
+
+            /// Logs a debug message.
+            pub fn log_debug(&self, msg: &str) {
+                self.log(Level::Debug, msg);
+            }
+
+            /// Logs a trace message.
+            pub fn log_trace(&self, msg: &str) {
+                self.log(Level::Trace, msg);
+            }
+        }
+
+        impl fmt::Debug for $ctx {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(stringify!($ctx))
+            }
+        }
+    };
+}
+
+common_methods!(
+    WriteContext,
+    "The transaction's logical timestamp: the global, gapless commit order \
+     the sequencer assigns."
+);
+common_methods!(
+    ReadContext,
+    "Always 0: a read is not a transaction and has no commit timestamp."
+);
+
+/// `[module, reducer, args]`.
+fn encode_call(module: &str, reducer: &str, args: &impl Args) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.array(3);
+    w.str(module);
+    w.str(reducer);
+    args.encode_args(&mut w);
+    w.into_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use interstice_abi::cbor::Reader;
+
+    #[test]
+    fn call_encoding() {
+        let b = encode_call("bank", "deposit", &(1u64, 50u64));
+        let mut r = Reader::new(&b);
+        r.array_of(3).unwrap();
+        assert_eq!(r.str().unwrap(), "bank");
+        assert_eq!(r.str().unwrap(), "deposit");
+        r.array_of(2).unwrap();
+        assert_eq!(r.u64().unwrap(), 1);
+        assert_eq!(r.u64().unwrap(), 50);
+        r.finish().unwrap();
+
+        let b = encode_call("hello", "greeting_count", &());
+        assert_eq!(&b[b.len() - 1..], &[0x80]);
+    }
+
+    #[test]
+    #[should_panic(expected = "only available inside the Interstice runtime")]
+    fn host_calls_panic_outside_the_runtime() {
+        WriteContext::new().timestamp();
+    }
+}
