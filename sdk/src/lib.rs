@@ -4,7 +4,7 @@
 //! tables and reducers; the runtime loads it, reads its schema and calls its
 //! reducers as transactions. A whole module:
 //!
-//! ```ignore
+//! ```no_run
 //! use interstice_sdk::prelude::*;
 //!
 //! interstice_module! {

@@ -166,7 +166,8 @@ fn get<T: TableId>(key: &T::Key) -> Option<T> {
 fn iter<'a, T: TableId>() -> TableIter<'a, T> {
     TableIter {
         handle: Some(sys::scan_open(T::ID)),
-        _p: PhantomData,
+        _scope: PhantomData,
+        _row: PhantomData,
     }
 }
 
@@ -249,7 +250,8 @@ impl<'a, T: TableId> IntoIterator for ReadTableHandle<'a, T> {
 /// iterator ends or is dropped.
 pub struct TableIter<'a, T> {
     handle: Option<i32>,
-    _p: PhantomData<(&'a (), fn() -> T)>,
+    _scope: PhantomData<&'a ()>,
+    _row: PhantomData<fn() -> T>,
 }
 
 impl<T: Table> Iterator for TableIter<'_, T> {
@@ -266,6 +268,8 @@ impl<T: Table> Iterator for TableIter<'_, T> {
         }
     }
 }
+
+impl<T: Table> std::iter::FusedIterator for TableIter<'_, T> {}
 
 impl<T> Drop for TableIter<'_, T> {
     fn drop(&mut self) {

@@ -13,6 +13,10 @@ fuzz_target!(|data: &[u8]| {
         let consumed = &data[..r.position()];
         let mut w = Writer::new();
         encode_entry(&entry, &mut w);
-        assert_eq!(w.as_slice(), consumed, "decoded entry re-encodes differently");
+        assert_eq!(
+            w.as_slice(),
+            consumed,
+            "decoded entry re-encodes differently"
+        );
     }
 });

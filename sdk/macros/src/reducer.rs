@@ -56,8 +56,8 @@ fn parse_options(attr: TokenStream) -> syn::Result<Options> {
 /// What the function returns.
 enum Ret {
     Unit,
-    Value(Type),
-    Result(Type, Type),
+    Value(Box<Type>),
+    Result(Box<Type>, Box<Type>),
 }
 
 fn classify_return(ret: &ReturnType) -> Ret {
@@ -83,13 +83,13 @@ fn classify_return(ret: &ReturnType) -> Ret {
                         })
                         .collect();
                     if let [ok, err] = tys.as_slice() {
-                        return Ret::Result((*ok).clone(), (*err).clone());
+                        return Ret::Result(Box::new((*ok).clone()), Box::new((*err).clone()));
                     }
                 }
             }
         }
     }
-    Ret::Value(ty.clone())
+    Ret::Value(Box::new(ty.clone()))
 }
 
 /// `&mut WriteContext` → (Some(true), "WriteContext"); non-reference → None.
@@ -238,8 +238,8 @@ pub fn expand(attr: TokenStream, func: ItemFn) -> syn::Result<TokenStream> {
     let ret = classify_return(&sig.output);
     match &ret {
         Ret::Unit => {}
-        Ret::Value(t) => check_types([t])?,
-        Ret::Result(t, e) => check_types([t, e])?,
+        Ret::Value(t) => check_types([&**t])?,
+        Ret::Result(t, e) => check_types([&**t, &**e])?,
     }
 
     // Generated constants: one FieldOps per parameter and return type.

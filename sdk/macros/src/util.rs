@@ -69,6 +69,26 @@ pub fn check_type(ty: &Type) -> syn::Result<()> {
                     return Err(error(ty, msg));
                 }
             }
+            if let Some(last) = p.path.segments.last() {
+                if last.ident == "Option" {
+                    if let PathArguments::AngleBracketed(args) = &last.arguments {
+                        if let Some(GenericArgument::Type(inner)) = args.args.first() {
+                            let ambiguous = match inner {
+                                Type::Tuple(t) => t.elems.is_empty(),
+                                Type::Path(ip) => ip.path.segments.last().is_some_and(|s| s.ident == "Option"),
+                                _ => false,
+                            };
+                            if ambiguous {
+                                return Err(error(
+                                    ty,
+                                    "`Option<Option<T>>` and `Option<()>` are ambiguous on the wire \
+                                     (both `None` and `Some(None)` would be null): use an enum",
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
             for seg in &p.path.segments {
                 if let PathArguments::AngleBracketed(args) = &seg.arguments {
                     for arg in &args.args {
@@ -156,6 +176,12 @@ mod tests {
         assert!(check_type(&t).is_ok());
         let t: Type = syn::parse_quote!(std::collections::HashMap<String, u64>);
         assert!(check_type(&t).is_err());
+        let t: Type = syn::parse_quote!(Vec<Option<Option<u8>>>);
+        assert!(check_type(&t).is_err());
+        let t: Type = syn::parse_quote!(Option<()>);
+        assert!(check_type(&t).is_err());
+        let t: Type = syn::parse_quote!(Option<Vec<Option<u8>>>);
+        assert!(check_type(&t).is_ok());
     }
 
     #[test]
