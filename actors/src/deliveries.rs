@@ -117,9 +117,9 @@ impl Subscriptions {
             let Some(table) = schema.tables.get(ch.table as usize) else {
                 continue;
             };
-            let Some(subs) =
-                self.by_source
-                    .get(&(module.to_owned(), table.name.clone(), ch.event))
+            let Some(subs) = self
+                .by_source
+                .get(&(module.to_owned(), table.name.clone(), ch.event))
             else {
                 continue;
             };
@@ -169,7 +169,11 @@ fn trigger_args(ch: &Change) -> Vec<u8> {
 }
 
 /// The key a commit's own cause consumes, if it was a delivery.
-pub(crate) fn consumed_key(cause: &Cause, install_ts: &HashMap<String, u64>, module: &str) -> Option<DeliveryKey> {
+pub(crate) fn consumed_key(
+    cause: &Cause,
+    install_ts: &HashMap<String, u64>,
+    module: &str,
+) -> Option<DeliveryKey> {
     match cause {
         Cause::External => None,
         Cause::Init => install_ts.get(module).map(|ts| (*ts, 0)),

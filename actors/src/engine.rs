@@ -145,11 +145,14 @@ impl WasmHost {
     }
 
     fn store_cached(&self, module: &Module, path: &Path) {
-        let res = module.serialize().map_err(std::io::Error::other).and_then(|bytes| {
-            let tmp = path.with_extension("tmp");
-            std::fs::write(&tmp, bytes)?;
-            std::fs::rename(&tmp, path)
-        });
+        let res = module
+            .serialize()
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| {
+                let tmp = path.with_extension("tmp");
+                std::fs::write(&tmp, bytes)?;
+                std::fs::rename(&tmp, path)
+            });
         if let Err(e) = res {
             tracing::warn!(path = %path.display(), "could not cache compiled module: {e}");
         }
@@ -174,7 +177,9 @@ impl WasmHost {
         let version = instance
             .get_typed_func::<(), i32>(&mut store, abi::EXPORT_ABI_VERSION)
             .and_then(|f| f.call(&mut store, ()))
-            .map_err(|e| RuntimeError::MalformedWasm(format!("{}: {e:#}", abi::EXPORT_ABI_VERSION)))?;
+            .map_err(|e| {
+                RuntimeError::MalformedWasm(format!("{}: {e:#}", abi::EXPORT_ABI_VERSION))
+            })?;
         if version as u32 != ABI_VERSION {
             return Err(interstice_abi::AbiError::AbiMismatch {
                 module: version as u32,
@@ -187,12 +192,12 @@ impl WasmHost {
             .and_then(|f| f.call(&mut store, ()))
             .map_err(|e| RuntimeError::MalformedWasm(format!("{}: {e:#}", abi::EXPORT_SCHEMA)))?;
         let (ptr, len) = abi::unpack(packed);
-        let memory = instance
-            .get_memory(&mut store, abi::EXPORT_MEMORY)
-            .ok_or(RuntimeError::MissingExport {
+        let memory = instance.get_memory(&mut store, abi::EXPORT_MEMORY).ok_or(
+            RuntimeError::MissingExport {
                 name: abi::EXPORT_MEMORY,
                 detail: "a memory".into(),
-            })?;
+            },
+        )?;
         let data = memory.data(&store);
         let bytes = (ptr as usize)
             .checked_add(len as usize)
@@ -231,7 +236,9 @@ fn check_exports(module: &Module) -> Result<(), RuntimeError> {
     for (name, params, results) in funcs {
         let ok = match module.get_export(name) {
             Some(ExternType::Func(f)) => {
-                f.params().map(|p| p.to_string()).eq(params.iter().map(|p| p.to_string()))
+                f.params()
+                    .map(|p| p.to_string())
+                    .eq(params.iter().map(|p| p.to_string()))
                     && f.results()
                         .map(|p| p.to_string())
                         .eq(results.iter().map(|p| p.to_string()))
@@ -254,7 +261,10 @@ fn check_exports(module: &Module) -> Result<(), RuntimeError> {
 }
 
 fn list(tys: &[ValType]) -> String {
-    tys.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ")
+    tys.iter()
+        .map(|t| t.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn describe(e: Option<&ExternType>) -> String {
@@ -276,7 +286,9 @@ fn check_imports(
     let mut store = Store::new(engine, HostState::new(None, 0));
     for import in module.imports() {
         if import.module() != abi::IMPORT_MODULE
-            || linker.get(&mut store, import.module(), import.name()).is_err()
+            || linker
+                .get(&mut store, import.module(), import.name())
+                .is_err()
         {
             return Err(RuntimeError::UnknownImport {
                 module: import.module().to_owned(),

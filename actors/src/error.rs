@@ -116,7 +116,9 @@ pub enum RuntimeError {
     #[error("dependency cycle: {0}")]
     DependencyCycle(String),
     /// A module with that name but other code is already loaded.
-    #[error("module `{0}` is already loaded with different code (hot reload is not supported yet)")]
+    #[error(
+        "module `{0}` is already loaded with different code (hot reload is not supported yet)"
+    )]
     ModuleExists(String),
     /// A subscription that cannot be satisfied.
     #[error("bad subscription in module `{module}`: {reason}")]

@@ -102,8 +102,18 @@ impl Guest {
         (result, CallEffects { tx }, discard)
     }
 
-    fn run(&mut self, (idx, rs): (u32, &ReducerSchema), args: &[u8], fuel: u64) -> Result<Vec<u8>, Failure> {
-        let env = self.store.data().env.clone().expect("live guests have an env");
+    fn run(
+        &mut self,
+        (idx, rs): (u32, &ReducerSchema),
+        args: &[u8],
+        fuel: u64,
+    ) -> Result<Vec<u8>, Failure> {
+        let env = self
+            .store
+            .data()
+            .env
+            .clone()
+            .expect("live guests have an env");
         let _in_wasm = env.shared.metrics.enter_wasm();
         if let Err(e) = self.store.set_fuel(fuel) {
             return Err(failure(ErrorKind::Host, format!("{e:#}")));
@@ -118,7 +128,12 @@ impl Guest {
         let dst = (ptr as u32 as usize)
             .checked_add(args.len())
             .and_then(|end| mem.get_mut(ptr as u32 as usize..end))
-            .ok_or_else(|| failure(ErrorKind::Trap, "__interstice_alloc returned a buffer outside memory"))?;
+            .ok_or_else(|| {
+                failure(
+                    ErrorKind::Trap,
+                    "__interstice_alloc returned a buffer outside memory",
+                )
+            })?;
         dst.copy_from_slice(args);
         let packed = self
             .call
@@ -149,10 +164,7 @@ impl Guest {
             ),
             Some(_) if st.limiter.denied => failure(
                 ErrorKind::Memory,
-                format!(
-                    "memory cap of {} bytes reached ({err})",
-                    st.limiter.cap
-                ),
+                format!("memory cap of {} bytes reached ({err})", st.limiter.cap),
             ),
             Some(Trap::StackOverflow) => failure(ErrorKind::Trap, "stack overflow"),
             Some(t) => failure(ErrorKind::Trap, t.to_string()),
@@ -176,14 +188,21 @@ fn decode_result(rs: &ReducerSchema, bytes: &[u8]) -> Result<Vec<u8>, Failure> {
         r.finish()?;
         Ok::<_, interstice_abi::AbiError>((tag, start, value))
     })();
-    let (tag, _, value) = parsed
-        .map_err(|e| failure(ErrorKind::Host, format!("reducer result is not [tag, value]: {e}")))?;
+    let (tag, _, value) = parsed.map_err(|e| {
+        failure(
+            ErrorKind::Host,
+            format!("reducer result is not [tag, value]: {e}"),
+        )
+    })?;
     match tag {
         abi::RESULT_OK => {
             rs.returns.validate_exact(value).map_err(|e| {
                 failure(
                     ErrorKind::Host,
-                    format!("return value does not match {}: {e}", rs.returns.display_name()),
+                    format!(
+                        "return value does not match {}: {e}",
+                        rs.returns.display_name()
+                    ),
                 )
             })?;
             Ok(value.to_vec())
@@ -195,10 +214,12 @@ fn decode_result(rs: &ReducerSchema, bytes: &[u8]) -> Result<Vec<u8>, Failure> {
                         serde_json::Value::String(s) => s,
                         other => other.to_string(),
                     },
-                    Err(e) => return Err(failure(
-                        ErrorKind::Host,
-                        format!("error value does not match {}: {e}", ty.display_name()),
-                    )),
+                    Err(e) => {
+                        return Err(failure(
+                            ErrorKind::Host,
+                            format!("error value does not match {}: {e}", ty.display_name()),
+                        ))
+                    }
                 },
                 None => "error".to_string(),
             };
@@ -208,6 +229,9 @@ fn decode_result(rs: &ReducerSchema, bytes: &[u8]) -> Result<Vec<u8>, Failure> {
                 value: Some(value.to_vec()),
             })
         }
-        other => Err(failure(ErrorKind::Host, format!("unknown result tag {other}"))),
+        other => Err(failure(
+            ErrorKind::Host,
+            format!("unknown result tag {other}"),
+        )),
     }
 }

@@ -269,10 +269,18 @@ fn link_misc(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             let text = String::from_utf8_lossy(&mem[r]);
             let module = st.env.as_ref().map(|e| e.name.clone()).unwrap_or_default();
             match level {
-                abi::level::ERROR => tracing::error!(target: "interstice::guest", module = %module, "{text}"),
-                abi::level::WARN => tracing::warn!(target: "interstice::guest", module = %module, "{text}"),
-                abi::level::INFO => tracing::info!(target: "interstice::guest", module = %module, "{text}"),
-                abi::level::DEBUG => tracing::debug!(target: "interstice::guest", module = %module, "{text}"),
+                abi::level::ERROR => {
+                    tracing::error!(target: "interstice::guest", module = %module, "{text}")
+                }
+                abi::level::WARN => {
+                    tracing::warn!(target: "interstice::guest", module = %module, "{text}")
+                }
+                abi::level::INFO => {
+                    tracing::info!(target: "interstice::guest", module = %module, "{text}")
+                }
+                abi::level::DEBUG => {
+                    tracing::debug!(target: "interstice::guest", module = %module, "{text}")
+                }
                 _ => tracing::trace!(target: "interstice::guest", module = %module, "{text}"),
             }
             Ok(())
@@ -418,7 +426,9 @@ fn decode_call<'a>(
         return bad(format!("{module}.{reducer}: {hint}"));
     }
     if let Err(e) = params_type(rs).validate_exact(args) {
-        return bad(format!("arguments for {module}.{reducer} do not match its parameters: {e}"));
+        return bad(format!(
+            "arguments for {module}.{reducer} do not match its parameters: {e}"
+        ));
     }
     Ok((module.to_owned(), reducer.to_owned(), idx, args))
 }
@@ -493,7 +503,13 @@ fn link_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
 /// Runs a read reducer of another module now, blocking this module's thread
 /// until it answers. Deadlock-free because dependencies are acyclic and each
 /// module has its own thread.
-fn run_read_call(env: &ModuleEnv, module: &str, reducer: &str, idx: u32, args: Vec<u8>) -> Res<Vec<u8>> {
+fn run_read_call(
+    env: &ModuleEnv,
+    module: &str,
+    reducer: &str,
+    idx: u32,
+    args: Vec<u8>,
+) -> Res<Vec<u8>> {
     let Some(target) = env.shared.module(module) else {
         return bad(format!("call to unknown module `{module}`"));
     };
@@ -505,7 +521,10 @@ fn run_read_call(env: &ModuleEnv, module: &str, reducer: &str, idx: u32, args: V
     });
     match rx.recv() {
         Ok(Ok(result)) => Ok(result),
-        Ok(Err(f)) => bad(format!("read call to {module}.{reducer} failed: {}", f.message)),
+        Ok(Err(f)) => bad(format!(
+            "read call to {module}.{reducer} failed: {}",
+            f.message
+        )),
         Err(_) => bad(format!("read call to {module}.{reducer}: module stopped")),
     }
 }

@@ -97,8 +97,12 @@ fn logged_mutations(tables: &Tables, changes: &[Change]) -> Vec<Mutation> {
         .map(|c| Mutation {
             table: c.table,
             op: match c.event {
-                RowEvent::Insert => MutationOp::Insert(c.new.as_deref().unwrap_or_default().to_vec()),
-                RowEvent::Update => MutationOp::Update(c.new.as_deref().unwrap_or_default().to_vec()),
+                RowEvent::Insert => {
+                    MutationOp::Insert(c.new.as_deref().unwrap_or_default().to_vec())
+                }
+                RowEvent::Update => {
+                    MutationOp::Update(c.new.as_deref().unwrap_or_default().to_vec())
+                }
                 RowEvent::Delete => MutationOp::Delete(c.key_value.to_vec()),
             },
         })

@@ -92,7 +92,9 @@ impl<'a> Replayer<'a> {
             .compile_known(&wasm, Arc::new(schema), Some(self.cache_dir))
             .map_err(|e| fail(e.to_string()))?;
         if compiled.wasm_hash != i.wasm_hash {
-            return Err(fail("stored module binary does not match its logged hash".into()));
+            return Err(fail(
+                "stored module binary does not match its logged hash".into(),
+            ));
         }
         if let Some(init) = self.subs.add_module(&compiled.schema) {
             self.outstanding.insert((i.ts, 0), init);
@@ -110,7 +112,10 @@ impl<'a> Replayer<'a> {
             return Err(RuntimeError::Replay {
                 ts: c.ts,
                 module: c.module.clone(),
-                reason: format!("commit of {}.{} before the module was installed", c.module, c.reducer),
+                reason: format!(
+                    "commit of {}.{} before the module was installed",
+                    c.module, c.reducer
+                ),
             });
         };
         let depth = consumed_key(&c.cause, &self.install_ts, &c.module)
@@ -123,13 +128,18 @@ impl<'a> Replayer<'a> {
         let module = &mut self.modules[idx].1;
         let mut changes = Vec::with_capacity(c.mutations.len());
         for m in &c.mutations {
-            let (event, old, new) = module.tables.apply_logged(m.table, &m.op).map_err(|e| {
-                RuntimeError::Replay {
-                    ts: c.ts,
-                    module: c.module.clone(),
-                    reason: format!("{}.{}: mutation of table #{} does not apply: {e:?}", c.module, c.reducer, m.table),
-                }
-            })?;
+            let (event, old, new) =
+                module
+                    .tables
+                    .apply_logged(m.table, &m.op)
+                    .map_err(|e| RuntimeError::Replay {
+                        ts: c.ts,
+                        module: c.module.clone(),
+                        reason: format!(
+                            "{}.{}: mutation of table #{} does not apply: {e:?}",
+                            c.module, c.reducer, m.table
+                        ),
+                    })?;
             changes.push(Change {
                 table: m.table,
                 event,
@@ -154,6 +164,8 @@ impl<'a> Replayer<'a> {
 
     /// The deliveries still pending, in the order they must run.
     pub fn pending(&mut self) -> Vec<Delivery> {
-        std::mem::take(&mut self.outstanding).into_values().collect()
+        std::mem::take(&mut self.outstanding)
+            .into_values()
+            .collect()
     }
 }

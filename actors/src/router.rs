@@ -144,15 +144,16 @@ impl Handler<Route> for Router {
                     if !c.ok {
                         continue;
                     }
-                    for (_, d) in self.subs.for_commit(
-                        &c.module, &c.schema, ts, c.depth, &c.calls, &c.changes,
-                    ) {
+                    for (_, d) in self
+                        .subs
+                        .for_commit(&c.module, &c.schema, ts, c.depth, &c.calls, &c.changes)
+                    {
                         self.deliver(d);
                     }
                     for ch in &c.changes {
                         let table = &c.schema.tables[ch.table as usize];
                         let key = (c.module.to_string(), table.name.clone());
-                        if !self.external.get(&key).is_some_and(|l| !l.is_empty()) {
+                        if self.external.get(&key).is_none_or(|l| l.is_empty()) {
                             continue;
                         }
                         let row_type = Arc::new(table.row_type());
@@ -202,7 +203,10 @@ impl Handler<ResumePending> for Router {
 
     fn handle(&mut self, msg: ResumePending, _ctx: &mut Self::Context) {
         if !msg.0.is_empty() {
-            tracing::info!("resuming {} deliveries pending at the last shutdown", msg.0.len());
+            tracing::info!(
+                "resuming {} deliveries pending at the last shutdown",
+                msg.0.len()
+            );
         }
         for d in msg.0 {
             self.deliver(d);

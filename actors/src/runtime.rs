@@ -17,7 +17,7 @@ use crate::config::{Durability, Limits, RuntimeConfig};
 use crate::engine::{CompiledModule, WasmHost};
 use crate::error::{ReducerError, RuntimeError};
 use crate::messages::{
-    Completed, ExecError, Execute, Failure, FlushLog, HashState, Query, ResumePending, Responder,
+    Completed, ExecError, Execute, Failure, FlushLog, HashState, Query, Responder, ResumePending,
     Sequenced, StopModule, Summary,
 };
 use crate::module_actor::ModuleActor;
@@ -311,10 +311,7 @@ impl Runtime {
     }
 
     fn installed_wasm_hash(&self, name: &str) -> Option<[u8; 32]> {
-        self.inner
-            .shared
-            .module(name)
-            .map(|e| e.wasm_hash)
+        self.inner.shared.module(name).map(|e| e.wasm_hash)
     }
 
     fn lookup(
@@ -339,7 +336,11 @@ impl Runtime {
             return Err(RuntimeError::WrongMode {
                 module: module.to_owned(),
                 reducer: reducer.to_owned(),
-                mode: if rs.mode == ReducerMode::Read { "read" } else { "write" },
+                mode: if rs.mode == ReducerMode::Read {
+                    "read"
+                } else {
+                    "write"
+                },
                 hint: if rs.mode == ReducerMode::Read {
                     "use read() (it never writes the log)"
                 } else {
@@ -700,7 +701,11 @@ fn arg_error(module: &str, rs: &ReducerSchema, index: usize, reason: String) -> 
     }
 }
 
-fn encode_args(module: &str, rs: &ReducerSchema, args: Vec<Value>) -> Result<Vec<u8>, RuntimeError> {
+fn encode_args(
+    module: &str,
+    rs: &ReducerSchema,
+    args: Vec<Value>,
+) -> Result<Vec<u8>, RuntimeError> {
     if args.len() != rs.params.len() {
         return Err(RuntimeError::ArgCount {
             module: module.to_owned(),
@@ -788,12 +793,21 @@ fn check_dependency_cycle(shared: &Shared, schema: &ModuleSchema) -> Result<(), 
 /// that table's row type.
 fn check_subscriptions(shared: &Shared, schema: &ModuleSchema) -> Result<(), RuntimeError> {
     for r in &schema.reducers {
-        let Some(interstice_abi::Trigger::Table { module, table, event }) = &r.trigger else {
+        let Some(interstice_abi::Trigger::Table {
+            module,
+            table,
+            event,
+        }) = &r.trigger
+        else {
             continue;
         };
         let bad = |reason: String| RuntimeError::BadSubscription {
             module: schema.name.clone(),
-            reason: format!("reducer `{}` on {module}.{table}.{}: {reason}", r.name, event.as_str()),
+            reason: format!(
+                "reducer `{}` on {module}.{table}.{}: {reason}",
+                r.name,
+                event.as_str()
+            ),
         };
         let source_schema = if module == &schema.name {
             Arc::new(schema.clone())
@@ -837,14 +851,19 @@ fn same_shape(a: &Type, b: &Type) -> bool {
     };
     match (a, b) {
         (T::Option(x), T::Option(y)) | (T::Vec(x), T::Vec(y)) => same_shape(x, y),
-        (T::Tuple(x), T::Tuple(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_shape(p, q)),
+        (T::Tuple(x), T::Tuple(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_shape(p, q))
+        }
         (T::Struct(x), T::Struct(y)) => fields_eq(&x.fields, &y.fields),
         (T::Struct(x), T::Tuple(y)) | (T::Tuple(y), T::Struct(x)) => {
             x.fields.len() == y.len() && x.fields.iter().zip(y).all(|(p, q)| same_shape(&p.ty, q))
         }
         (T::Enum(x), T::Enum(y)) => {
             x.variants.len() == y.variants.len()
-                && x.variants.iter().zip(&y.variants).all(|(p, q)| fields_eq(&p.fields, &q.fields))
+                && x.variants
+                    .iter()
+                    .zip(&y.variants)
+                    .all(|(p, q)| fields_eq(&p.fields, &q.fields))
         }
         _ => a == b,
     }

@@ -166,7 +166,9 @@ impl Shared {
     }
 
     pub fn sequencer(&self) -> &Addr<Sequencer> {
-        self.sequencer.get().expect("sequencer started before modules")
+        self.sequencer
+            .get()
+            .expect("sequencer started before modules")
     }
 }
 

@@ -83,15 +83,17 @@ pub(crate) fn start(
                 let log_arb = Arbiter::new();
                 let seq_arb = Arbiter::new();
                 let sh = shared.clone();
-                let router =
-                    Router::start_in_arbiter(&router_arb.handle(), move |_| Router::new(sh, subs, last_ts));
+                let router = Router::start_in_arbiter(&router_arb.handle(), move |_| {
+                    Router::new(sh, subs, last_ts)
+                });
                 let (sh, r) = (shared.clone(), router.clone());
                 let log = LogWriter::start_in_arbiter(&log_arb.handle(), move |_| {
                     LogWriter::new(writer, sh, durability, r, last_ts)
                 });
                 let (sh, l, r) = (shared.clone(), log.clone(), router.clone());
-                let sequencer =
-                    Sequencer::start_in_arbiter(&seq_arb.handle(), move |_| Sequencer::new(sh, l, r));
+                let sequencer = Sequencer::start_in_arbiter(&seq_arb.handle(), move |_| {
+                    Sequencer::new(sh, l, r)
+                });
                 let _ = shared.sequencer.set(sequencer);
                 let supervisor = Supervisor {
                     arbiters: vec![router_arb, log_arb, seq_arb],

@@ -64,7 +64,11 @@ impl Table {
     /// Validates a row against the schema (canonical encoding, column types)
     /// and computes its key. With `assign`, an `auto_inc` key of 0 is replaced
     /// by the next id.
-    fn check_row(&self, bytes: &[u8], assign: bool) -> Result<(CheckedRow, Option<u128>), AbiError> {
+    fn check_row(
+        &self,
+        bytes: &[u8],
+        assign: bool,
+    ) -> Result<(CheckedRow, Option<u128>), AbiError> {
         let mut r = Reader::new(bytes);
         r.array_of(self.columns.len())?;
         let mut key_range = 0..0;
@@ -237,7 +241,11 @@ impl Tables {
             key_value: row[checked.key_value].into(),
             new: Some(row),
         });
-        Ok(self.changes.last().and_then(|c| c.new.as_deref()).expect("just pushed"))
+        Ok(self
+            .changes
+            .last()
+            .and_then(|c| c.new.as_deref())
+            .expect("just pushed"))
     }
 
     /// Replaces the row with the same key; false if there is none.

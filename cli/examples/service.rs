@@ -25,7 +25,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::args()
         .nth(1)
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("interstice-service-{}", std::process::id())));
+        .unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("interstice-service-{}", std::process::id()))
+        });
     let wasm = interstice_cli::guest_build::build_module(
         &interstice_cli::guest_build::modules_dir().join("bank"),
     )?;
@@ -46,7 +48,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut ids = Vec::new();
     for i in 0..ACCOUNTS {
         let out = rt
-            .call("bank", "open_account", vec![format!("user{i}").into(), 1_000u64.into()])
+            .call(
+                "bank",
+                "open_account",
+                vec![format!("user{i}").into(), 1_000u64.into()],
+            )
             .await?;
         ids.push(out.value);
     }
@@ -85,8 +91,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         elapsed,
         ops as f64 / elapsed.as_secs_f64()
     );
-    println!("total money = {} (expected {})", total.to_json(), ACCOUNTS * 1_000);
-    assert_eq!(total.to_json(), serde_json::json!(ACCOUNTS * 1_000), "money must be conserved");
+    println!(
+        "total money = {} (expected {})",
+        total.to_json(),
+        ACCOUNTS * 1_000
+    );
+    assert_eq!(
+        total.to_json(),
+        serde_json::json!(ACCOUNTS * 1_000),
+        "money must be conserved"
+    );
     rt.shutdown().await?;
     consumer.await?;
     println!(

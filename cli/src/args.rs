@@ -85,6 +85,22 @@ pub enum Command {
         /// The .wasm file.
         wasm: PathBuf,
     },
+    /// Measure throughput and latency of the hot paths (release builds only
+    /// give meaningful figures).
+    Bench {
+        /// Tiny sizes, for CI.
+        #[arg(long)]
+        quick: bool,
+        /// Write a JSON report here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Concurrent callers.
+        #[arg(long, default_value_t = 64)]
+        callers: usize,
+        /// Rounds per workload (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// The tour: modules, reducers, a cross-module call, a subscription, a
     /// rollback, a restart and a replay.
     Demo {

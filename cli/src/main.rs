@@ -28,6 +28,20 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         } => commands::call::run(&dir, &module, &reducer, &args).await,
         Command::Run { dir, wasm } => commands::run::run(&dir, &wasm).await,
         Command::Schema { wasm } => commands::schema::run(&wasm),
+        Command::Bench {
+            quick,
+            out,
+            callers,
+            rounds,
+        } => {
+            commands::bench::run(&commands::bench::BenchOpts {
+                quick,
+                out,
+                callers,
+                rounds,
+            })
+            .await
+        }
         Command::Demo {
             data_dir,
             modules_dir,
@@ -38,7 +52,10 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
 fn main() {
     let cli = Cli::parse();
     init_tracing(&cli.log_level, cli.log_format);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             output::error(format!("cannot start the async runtime: {e}"));

@@ -19,6 +19,7 @@
 //! panics, and damage is reported with the segment, byte offset and
 //! timestamp.
 
+mod batch_parse;
 pub mod datadir;
 pub mod error;
 pub mod reader;

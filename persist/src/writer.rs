@@ -15,8 +15,9 @@ use std::sync::Arc;
 
 use tracing::{debug, error, info, warn};
 
+use crate::batch_parse::decode_payload;
 use crate::error::PersistError;
-use crate::reader::{decode_payload, read_batches, read_log, SegmentInfo, TornTail};
+use crate::reader::{read_batches, read_log, SegmentInfo, TornTail};
 use crate::record::{Hash, LogEntry};
 use crate::segment::{
     batch_hash, segment_name, BatchHeader, SegmentHeader, BATCH_HEADER_LEN, SEGMENT_HEADER_LEN,

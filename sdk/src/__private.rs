@@ -170,7 +170,9 @@ impl<'a> ArgReader<'a> {
     pub fn new(reducer: &'static str, bytes: &'a [u8], n: usize) -> Self {
         let mut r = Reader::new(bytes);
         if let Err(e) = r.array_of(n) {
-            panic!("interstice: reducer `{reducer}` takes {n} argument(s); bad argument array: {e}");
+            panic!(
+                "interstice: reducer `{reducer}` takes {n} argument(s); bad argument array: {e}"
+            );
         }
         ArgReader { reducer, r }
     }
@@ -189,7 +191,10 @@ impl<'a> ArgReader<'a> {
     /// Checks nothing follows the arguments.
     pub fn finish(self) {
         if let Err(e) = self.r.finish() {
-            panic!("interstice: reducer `{}`: bad argument array: {e}", self.reducer);
+            panic!(
+                "interstice: reducer `{}`: bad argument array: {e}",
+                self.reducer
+            );
         }
     }
 }

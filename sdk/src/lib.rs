@@ -56,11 +56,13 @@ pub use interstice_abi as abi;
 pub use interstice_abi::cbor::{Reader, Writer};
 pub use interstice_abi::{AbiError, Args, Bytes, IntersticeType, Type};
 
-pub use context::{Level, ReadContext, WriteContext};
 #[doc(hidden)]
 pub use context::WriteCallFromRead;
+pub use context::{Level, ReadContext, WriteContext};
 pub use rng::ContextRng;
-pub use table::{ReadTableHandle, ReadTables, Table, TableHandle, TableId, TableIter, Tables, WriteTables};
+pub use table::{
+    ReadTableHandle, ReadTables, Table, TableHandle, TableId, TableIter, Tables, WriteTables,
+};
 
 pub use interstice_sdk_macros::{interstice_module, reducer, table, IntersticeType};
 

@@ -96,7 +96,9 @@ fn table_id(t: u32) -> i32 {
 /// Inserts an encoded row; returns the stored row's encoding.
 pub fn insert(table: u32, row: &[u8]) -> Vec<u8> {
     // SAFETY: the host reads `row` within its bounds.
-    take_return(unsafe { imports::table_insert(table_id(table), ptr(row.as_ptr()), len(row.len())) })
+    take_return(unsafe {
+        imports::table_insert(table_id(table), ptr(row.as_ptr()), len(row.len()))
+    })
 }
 
 /// Inserts an encoded row without reading the stored row back.

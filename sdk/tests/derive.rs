@@ -66,10 +66,7 @@ fn struct_is_an_array_of_fields_in_order() {
         })
     );
     // Tuple struct: positional field names.
-    assert_eq!(
-        check(&Pair("a".into(), None)),
-        vec![0x82, 0x61, b'a', 0xf6]
-    );
+    assert_eq!(check(&Pair("a".into(), None)), vec![0x82, 0x61, b'a', 0xf6]);
     assert_eq!(
         Pair::ty(),
         Type::Struct(StructType {
@@ -122,7 +119,10 @@ fn enum_is_variant_index_then_fields() {
 fn nested_types_roundtrip() {
     let v = Nested {
         shapes: vec![Shape::Empty, Shape::Rect { w: 1, h: u32::MAX }],
-        origin: Some(Point { x: 255, y: i32::MIN }),
+        origin: Some(Point {
+            x: 255,
+            y: i32::MIN,
+        }),
         pairs: vec![(7, Pair("z".into(), Some(u64::MAX)))],
         blob: Bytes(vec![0, 1, 2]),
         wide: (u128::MAX, i128::MIN),

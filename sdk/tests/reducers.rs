@@ -84,7 +84,15 @@ fn schema_is_complete_and_valid() {
     let names: Vec<_> = s.reducers.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(
         names,
-        ["add", "checked_half", "nothing", "lookup", "on_memo", "on_memo_update", "setup"]
+        [
+            "add",
+            "checked_half",
+            "nothing",
+            "lookup",
+            "on_memo",
+            "on_memo_update",
+            "setup"
+        ]
     );
     let add = &s.reducers[0];
     assert_eq!(add.mode, ReducerMode::Write);
@@ -98,7 +106,10 @@ fn schema_is_complete_and_valid() {
     let lookup = &s.reducers[3];
     assert_eq!(lookup.mode, ReducerMode::Read);
     assert_eq!(lookup.params[0].name, "key", "a leading `_` is dropped");
-    assert_eq!(lookup.params[1].name, "arg1", "patterns get positional names");
+    assert_eq!(
+        lookup.params[1].name, "arg1",
+        "patterns get positional names"
+    );
     assert_eq!(lookup.params[1].ty, Type::Tuple(vec![Type::U8, Type::U8]));
     assert_eq!(
         s.reducers[4].trigger,
@@ -112,7 +123,10 @@ fn schema_is_complete_and_valid() {
     assert_eq!(s.reducers[6].trigger, Some(Trigger::Init));
     // The canonical bytes decode back to the same schema.
     let bytes = s.canonical_bytes();
-    assert_eq!(interstice_sdk::abi::ModuleSchema::decode(&bytes).unwrap(), s);
+    assert_eq!(
+        interstice_sdk::abi::ModuleSchema::decode(&bytes).unwrap(),
+        s
+    );
 }
 
 #[test]
@@ -169,8 +183,8 @@ fn bad_arguments_panic_with_the_reducer_name() {
         w.array(1);
         w.u64(1);
     });
-    let err = std::panic::catch_unwind(|| run::<__interstice_reducer_add>(&wrong_count))
-        .unwrap_err();
+    let err =
+        std::panic::catch_unwind(|| run::<__interstice_reducer_add>(&wrong_count)).unwrap_err();
     let msg = err.downcast_ref::<String>().unwrap();
     assert!(msg.contains("reducer `add` takes 2 argument(s)"), "{msg}");
 
@@ -179,8 +193,8 @@ fn bad_arguments_panic_with_the_reducer_name() {
         w.str("x");
         w.u64(1);
     });
-    let err = std::panic::catch_unwind(|| run::<__interstice_reducer_add>(&wrong_type))
-        .unwrap_err();
+    let err =
+        std::panic::catch_unwind(|| run::<__interstice_reducer_add>(&wrong_type)).unwrap_err();
     let msg = err.downcast_ref::<String>().unwrap();
     assert!(msg.contains("argument `a` is not a u32"), "{msg}");
 

@@ -1,1 +1,213 @@
-//! Tests: cli.
+//! Tests: cli. The shell workflow with the real `interstice` binary: load,
+//! call, read, errors and exit codes, schema, build.
+
+use std::path::Path;
+
+use crate::support::{
+    cli_call, expect_ok, interstice, log_entries, log_size, stderr_of, stdout_of, tempdir,
+    wasm_path,
+};
+
+/// `interstice load --data-dir DIR bank.wasm`, then alice (100) and bob (50).
+fn bank_with_two_accounts(dir: &Path) {
+    let out = interstice([
+        "load".as_ref(),
+        "--data-dir".as_ref(),
+        dir.as_os_str(),
+        wasm_path("bank").as_os_str(),
+    ]);
+    let loaded = expect_ok(&out, "load bank");
+    assert!(loaded.contains("loaded bank"), "load output: {loaded}");
+    let alice = cli_call(dir, "bank", "open_account", &["\"alice\"", "100"]);
+    assert_eq!(expect_ok(&alice, "open alice"), "1");
+    let bob = cli_call(dir, "bank", "open_account", &["\"bob\"", "50"]);
+    assert_eq!(expect_ok(&bob, "open bob"), "2");
+}
+
+fn balance(dir: &Path, id: u64) -> String {
+    let out = cli_call(dir, "bank", "balance", &[&id.to_string()]);
+    expect_ok(&out, &format!("balance {id}"))
+}
+
+#[test]
+fn shell_workflow_state_survives_between_commands() {
+    let d = tempdir();
+    let dir = d.path();
+    bank_with_two_accounts(dir);
+
+    // Each command is its own process: state comes back from the log.
+    let out = cli_call(dir, "bank", "transfer", &["1", "2", "30"]);
+    assert_eq!(expect_ok(&out, "transfer"), "null", "transfer returns ()");
+    assert_eq!(balance(dir, 1), "70");
+    assert_eq!(balance(dir, 2), "80");
+    let out = cli_call(dir, "bank", "deposit", &["2", "5"]);
+    assert_eq!(
+        expect_ok(&out, "deposit"),
+        "85",
+        "deposit returns the new balance"
+    );
+    assert_eq!(
+        expect_ok(&cli_call(dir, "bank", "total", &[]), "total"),
+        "155"
+    );
+
+    // Loading the same binary again is a no-op, and keeps the state.
+    let again = interstice([
+        "load".as_ref(),
+        "--data-dir".as_ref(),
+        dir.as_os_str(),
+        wasm_path("bank").as_os_str(),
+    ]);
+    expect_ok(&again, "load bank again");
+    assert_eq!(balance(dir, 1), "70");
+    assert_eq!(balance(dir, 2), "85");
+}
+
+#[test]
+fn failed_reducer_exits_nonzero_and_changes_nothing() {
+    let d = tempdir();
+    let dir = d.path();
+    bank_with_two_accounts(dir);
+    let size_before = log_size(dir);
+
+    // bob has 50; transfer debits first, then fails: the debit must roll back.
+    let out = cli_call(dir, "bank", "transfer", &["2", "1", "1000"]);
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("insufficient funds"), "stderr: {err}");
+    assert!(
+        stdout_of(&out).trim().is_empty(),
+        "stdout: {}",
+        stdout_of(&out)
+    );
+
+    assert_eq!(balance(dir, 1), "100");
+    assert_eq!(balance(dir, 2), "50");
+    assert_eq!(
+        expect_ok(&cli_call(dir, "bank", "total", &[]), "total"),
+        "150"
+    );
+
+    // The failure is recorded (with its outcome), but carries no mutation.
+    let entries = log_entries(dir);
+    let failed: Vec<_> = entries
+        .iter()
+        .filter_map(|e| match e {
+            interstice_persist::LogEntry::Commit(c) if c.reducer == "transfer" => Some(c),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed.len(), 1, "one transfer entry");
+    assert!(
+        matches!(failed[0].outcome, interstice_persist::Outcome::Err { .. }),
+        "outcome: {:?}",
+        failed[0].outcome
+    );
+    assert!(
+        failed[0].mutations.is_empty(),
+        "a rolled-back call logs no mutation"
+    );
+    assert!(log_size(dir) >= size_before);
+}
+
+#[test]
+fn read_reducer_never_writes_the_log() {
+    let d = tempdir();
+    let dir = d.path();
+    bank_with_two_accounts(dir);
+    let (size, count) = (log_size(dir), log_entries(dir).len());
+    assert!(
+        count >= 3,
+        "install + two accounts are logged, got {count} entries"
+    );
+
+    for _ in 0..3 {
+        assert_eq!(balance(dir, 1), "100");
+    }
+    assert_eq!(
+        expect_ok(&cli_call(dir, "bank", "total", &[]), "total"),
+        "150"
+    );
+    assert_eq!(log_size(dir), size, "reads changed the log's size");
+    assert_eq!(log_entries(dir).len(), count, "reads added log entries");
+
+    // The measurement is sensitive: a write does change it.
+    expect_ok(&cli_call(dir, "bank", "deposit", &["1", "1"]), "deposit");
+    assert!(log_size(dir) > size);
+    assert_eq!(log_entries(dir).len(), count + 1);
+}
+
+#[test]
+fn unquoted_string_argument_exits_2_and_says_to_quote() {
+    let d = tempdir();
+    let dir = d.path();
+    bank_with_two_accounts(dir);
+    let size = log_size(dir);
+
+    let out = cli_call(dir, "bank", "open_account", &["carol", "10"]);
+    assert_eq!(out.status.code(), Some(2), "stderr: {}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("not JSON"), "stderr: {err}");
+    assert!(err.contains("strings need quotes"), "stderr: {err}");
+    assert!(
+        err.contains("'\"alice\"'"),
+        "stderr shows how to quote: {err}"
+    );
+    assert_eq!(log_size(dir), size, "a refused call wrote the log");
+    assert_eq!(
+        expect_ok(&cli_call(dir, "bank", "total", &[]), "total"),
+        "150"
+    );
+}
+
+#[test]
+fn unknown_module_exits_nonzero_and_names_it() {
+    let d = tempdir();
+    let dir = d.path();
+    bank_with_two_accounts(dir);
+    let out = cli_call(dir, "nosuch", "balance", &["1"]);
+    assert_eq!(out.status.code(), Some(2), "stderr: {}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("unknown module"), "stderr: {err}");
+    assert!(err.contains("nosuch"), "stderr: {err}");
+
+    // On an empty data directory too.
+    let empty = tempdir();
+    let out = cli_call(empty.path(), "bank", "balance", &["1"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr_of(&out).contains("unknown module"),
+        "stderr: {}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
+fn schema_prints_json() {
+    let out = interstice(["schema".as_ref(), wasm_path("bank").as_os_str()]);
+    let text = expect_ok(&out, "schema");
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("schema output is not JSON ({e}): {text}"));
+    assert_eq!(v["name"], "bank");
+    assert_eq!(v["version"], "0.1.0");
+    assert_eq!(v["schema_hash"].as_str().map(str::len), Some(64), "{v}");
+    assert!(text.contains("\"open_account\""), "{text}");
+    assert!(text.contains("\"accounts\""), "{text}");
+}
+
+#[test]
+fn build_prints_the_wasm_path_last() {
+    let src = interstice_cli::guest_build::modules_dir().join("bank");
+    let out = interstice(["build".as_ref(), src.as_os_str()]);
+    let text = expect_ok(&out, "build");
+    let last = text.lines().last().expect("build printed something");
+    let path = Path::new(last);
+    assert!(
+        path.is_file(),
+        "last line is not a file: {last}\nfull output: {text}"
+    );
+    assert_eq!(path.file_name().and_then(|n| n.to_str()), Some("bank.wasm"));
+    let info = interstice_actors::inspect_module(&std::fs::read(path).expect("reading the wasm"))
+        .expect("the built wasm is a valid module");
+    assert_eq!(info.name, "bank");
+}

@@ -17,7 +17,15 @@ pub fn wasm_dir() -> &'static Path {
         // Building the workspace builds every module in one cargo run.
         let any = interstice_cli::guest_build::build_module(&modules.join("hello"))
             .expect("building guest modules");
-        for m in ["caller", "bank", "testing/t_hostile", "testing/t_cycle_a", "testing/t_cycle_b", "testing/t_nondet", "testing/t_busy"] {
+        for m in [
+            "caller",
+            "bank",
+            "testing/t_hostile",
+            "testing/t_cycle_a",
+            "testing/t_cycle_b",
+            "testing/t_nondet",
+            "testing/t_busy",
+        ] {
             interstice_cli::guest_build::build_module(&modules.join(m))
                 .unwrap_or_else(|e| panic!("building {m}: {e}"));
         }
@@ -92,7 +100,400 @@ where
 {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     while !f().await {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for: {what}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// One reducer of a hand-written wat module (see [`raw_module`]): no
+/// parameters, returns `()`.
+pub struct RawReducer<'a> {
+    /// Reducer name.
+    pub name: &'a str,
+    /// Read or write.
+    pub mode: interstice_actors::ReducerMode,
+    /// wat instructions run when the reducer is called; they must leave the
+    /// stack empty. `$reducer` holds the reducer's index.
+    pub body: &'a str,
+}
+
+/// Guest memory layout of [`raw_module`].
+pub mod raw {
+    /// Where `[0, null]` (an `Ok(())` result) sits.
+    pub const RESULT_OK: u32 = 64;
+    /// Where extra data (`raw_module`'s `data` argument) goes.
+    pub const DATA: u32 = 256;
+    /// The argument buffer `__interstice_alloc` hands out.
+    pub const ARGS: u32 = 2048;
+    /// Where the schema CBOR sits.
+    pub const SCHEMA: u32 = 8192;
+}
+
+/// A wat string literal of `bytes`.
+pub fn wat_bytes(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("\\{b:02x}")).collect()
+}
+
+/// A schema for a module `name` with the given tableless reducers.
+pub fn raw_schema(name: &str, reducers: &[RawReducer<'_>]) -> interstice_abi::ModuleSchema {
+    interstice_abi::ModuleSchema {
+        abi_version: interstice_abi::ABI_VERSION,
+        name: name.to_owned(),
+        version: "0.1.0".to_owned(),
+        dependencies: Vec::new(),
+        tables: Vec::new(),
+        reducers: reducers
+            .iter()
+            .map(|r| interstice_abi::ReducerSchema {
+                name: r.name.to_owned(),
+                mode: r.mode,
+                params: Vec::new(),
+                returns: interstice_abi::Type::Unit,
+                error: None,
+                trigger: None,
+            })
+            .collect(),
+    }
+}
+
+/// The wat text of a hand-written Interstice module: every export the host
+/// requires, the schema of [`raw_schema`], `imports` (wat import
+/// declarations), `data` placed at [`raw::DATA`], and a
+/// `__interstice_call` that runs the called reducer's `body` and returns
+/// `Ok(())`. `abi_version` is what `__interstice_abi_version` returns.
+pub fn raw_module_wat(
+    name: &str,
+    abi_version: i32,
+    imports: &str,
+    data: &[u8],
+    reducers: &[RawReducer<'_>],
+) -> String {
+    let schema = raw_schema(name, reducers).canonical_bytes();
+    let packed_schema = ((raw::SCHEMA as u64) << 32) | schema.len() as u64;
+    let packed_ok = ((raw::RESULT_OK as u64) << 32) | 3;
+    let mut dispatch = String::new();
+    for (i, r) in reducers.iter().enumerate() {
+        dispatch.push_str(&format!(
+            "    (if (i32.eq (local.get $reducer) (i32.const {i})) (then {}))\n",
+            r.body
+        ));
+    }
+    format!(
+        r#"(module
+  {imports}
+  (memory (export "memory") 1)
+  (data (i32.const {result_ok}) "\82\00\f6")
+  (data (i32.const {data_at}) "{data}")
+  (data (i32.const {schema_at}) "{schema}")
+  (func (export "__interstice_abi_version") (result i32) (i32.const {abi_version}))
+  (func (export "__interstice_schema") (result i64) (i64.const {packed_schema}))
+  (func (export "__interstice_alloc") (param i32) (result i32) (i32.const {args_at}))
+  (func (export "__interstice_call") (param $reducer i32) (param $ptr i32) (param $len i32) (result i64)
+{dispatch}    (i64.const {packed_ok}))
+)"#,
+        result_ok = raw::RESULT_OK,
+        data_at = raw::DATA,
+        data = wat_bytes(data),
+        schema_at = raw::SCHEMA,
+        schema = wat_bytes(&schema),
+        args_at = raw::ARGS,
+    )
+}
+
+/// [`raw_module_wat`], assembled to wasm bytes.
+pub fn raw_module(name: &str, imports: &str, data: &[u8], reducers: &[RawReducer<'_>]) -> Vec<u8> {
+    wat::parse_str(raw_module_wat(
+        name,
+        interstice_abi::ABI_VERSION as i32,
+        imports,
+        data,
+        reducers,
+    ))
+    .expect("valid wat")
+}
+
+/// The CBOR of a call target `[module, reducer, [string arg]]`, as
+/// `call_async` and `call_read` take it.
+pub fn call_target(module: &str, reducer: &str, arg: &str) -> Vec<u8> {
+    let mut w = interstice_abi::cbor::Writer::new();
+    w.array(3);
+    w.str(module);
+    w.str(reducer);
+    w.array(1);
+    w.str(arg);
+    w.into_vec()
+}
+
+/// The commit records of a log, in order.
+pub fn commits(entries: &[interstice_persist::LogEntry]) -> Vec<&interstice_persist::CommitRecord> {
+    entries
+        .iter()
+        .filter_map(|e| match e {
+            interstice_persist::LogEntry::Commit(c) => Some(c),
+            interstice_persist::LogEntry::Install(_) => None,
+        })
+        .collect()
+}
+
+/// The `u64` in a call's output, or a panic naming what it was.
+pub fn as_u64(v: &Value) -> u64 {
+    match v {
+        Value::U64(n) => *n,
+        other => panic!("expected a u64, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Process-level helpers: the `interstice` binary as a command and as a
+// JSON-lines server, and the on-disk log (used by cli, durability, recovery).
+// ---------------------------------------------------------------------------
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+
+/// Runs `interstice ARGS…` to completion and returns its output.
+pub fn interstice<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    Command::new(bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running the interstice binary")
+}
+
+/// Runs `interstice call --data-dir DIR MODULE REDUCER ARGS…`.
+pub fn cli_call(dir: &Path, module: &str, reducer: &str, args: &[&str]) -> Output {
+    let mut v: Vec<&OsStr> = vec![
+        "call".as_ref(),
+        "--data-dir".as_ref(),
+        dir.as_os_str(),
+        module.as_ref(),
+        reducer.as_ref(),
+    ];
+    v.extend(args.iter().map(|a| OsStr::new(a)));
+    interstice(v)
+}
+
+/// Stdout of a finished command, as text.
+pub fn stdout_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Stderr of a finished command, as text.
+pub fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Panics with the command's output unless it exited 0; returns its stdout
+/// trimmed.
+pub fn expect_ok(out: &Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what}: expected success, got {}\nstdout: {}\nstderr: {}",
+        out.status,
+        stdout_of(out),
+        stderr_of(out)
+    );
+    stdout_of(out).trim().to_owned()
+}
+
+/// Every verified entry of the log in `data_dir/log`, in order (stops
+/// without error at a torn tail). Shared by several test modules.
+pub fn log_entries(data_dir: &Path) -> Vec<interstice_persist::LogEntry> {
+    let storage = interstice_persist::FileStorage::new(data_dir.join("log"));
+    let mut entries = Vec::new();
+    interstice_persist::read_log(&storage, |e| {
+        entries.push(e);
+        Ok::<(), interstice_persist::PersistError>(())
+    })
+    .expect("reading the log");
+    entries
+}
+
+/// The segment files of `data_dir/log`, sorted by name.
+pub fn segment_files(data_dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(data_dir.join("log"))
+        .expect("listing the log directory")
+        .map(|e| e.expect("log directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Total bytes of the log's segment files.
+pub fn log_size(data_dir: &Path) -> u64 {
+    segment_files(data_dir)
+        .iter()
+        .map(|p| std::fs::metadata(p).expect("segment metadata").len())
+        .sum()
+}
+
+/// A running `interstice run` server driven over its stdin/stdout.
+pub struct Server {
+    /// The child process.
+    pub child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<serde_json::Value>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+    /// The `{"ready": true, …}` line.
+    pub ready: serde_json::Value,
+}
+
+impl Server {
+    /// Starts `interstice run --data-dir DIR EXTRA… MODULES…` and waits for
+    /// its ready line.
+    pub fn start(dir: &Path, extra: &[&str], modules: &[&str]) -> Server {
+        let mut cmd = Command::new(bin());
+        cmd.arg("run").arg("--data-dir").arg(dir).args(extra);
+        for m in modules {
+            cmd.arg(wasm_path(m));
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawning interstice run");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let v = serde_json::from_str(&line).unwrap_or(serde_json::Value::String(line));
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut s);
+            s
+        });
+        let mut server = Server {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            stderr: Some(stderr),
+            ready: serde_json::Value::Null,
+        };
+        match server.recv(Duration::from_secs(120)) {
+            Some(v) if v["ready"] == true => server.ready = v,
+            other => {
+                let (_, err) = server.kill();
+                panic!("interstice run did not become ready: got {other:?}\nstderr: {err}");
+            }
+        }
+        server
+    }
+
+    /// Writes request lines (one write, no waiting for replies).
+    pub fn send(&mut self, requests: &[serde_json::Value]) {
+        let mut buf = String::new();
+        for r in requests {
+            buf.push_str(&r.to_string());
+            buf.push('\n');
+        }
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        stdin.write_all(buf.as_bytes()).expect("writing requests");
+        stdin.flush().expect("flushing requests");
+    }
+
+    /// The next stdout line (parsed as JSON), or `None` on timeout or end.
+    pub fn recv(&self, timeout: Duration) -> Option<serde_json::Value> {
+        self.lines.recv_timeout(timeout).ok()
+    }
+
+    /// Sends one request and waits for its reply (by `id`).
+    pub fn request(&mut self, req: serde_json::Value) -> serde_json::Value {
+        let id = req["id"].clone();
+        self.send(&[req]);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.recv(left) {
+                Some(v) if v["id"] == id => return v,
+                Some(_) => continue,
+                None => panic!("no reply to request {id}"),
+            }
+        }
+    }
+
+    /// Closes stdin (end of input).
+    pub fn close_input(&mut self) {
+        self.stdin.take();
+    }
+
+    /// SIGKILLs the server; returns every line it had written that was not
+    /// read yet, and its stderr.
+    pub fn kill(&mut self) -> (Vec<serde_json::Value>, String) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.stdin.take();
+        let rest = self.drain();
+        (rest, self.stderr_text())
+    }
+
+    /// Waits (up to `timeout`) for the server to exit by itself; returns its
+    /// status, the unread lines and its stderr. Kills it and panics on timeout.
+    pub fn wait(&mut self, timeout: Duration) -> (ExitStatus, Vec<serde_json::Value>, String) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for the server") {
+                let rest = self.drain();
+                return (status, rest, self.stderr_text());
+            }
+            if Instant::now() > deadline {
+                let (_, err) = self.kill();
+                panic!("interstice run did not exit within {timeout:?}\nstderr: {err}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn drain(&mut self) -> Vec<serde_json::Value> {
+        // The reader thread ends at EOF, which follows the process's exit.
+        let mut rest = Vec::new();
+        while let Ok(v) = self.lines.recv_timeout(Duration::from_secs(10)) {
+            rest.push(v);
+        }
+        rest
+    }
+
+    fn stderr_text(&mut self) -> String {
+        self.stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The [`interstice_actors::ReducerError`] of a failed call, or a panic
+/// saying what came back instead.
+pub fn reducer_error(
+    r: Result<interstice_actors::CallOutput, interstice_actors::RuntimeError>,
+) -> interstice_actors::ReducerError {
+    match r {
+        Err(interstice_actors::RuntimeError::Reducer { error, .. }) => error,
+        other => panic!("expected a reducer error, got {other:?}"),
     }
 }

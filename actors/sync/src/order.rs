@@ -83,7 +83,11 @@ impl<T> CommitOrder<T> {
 
     /// Number of completed items still waiting for an earlier timestamp.
     pub fn waiting(&self) -> usize {
-        self.state.lock().expect("commit order lock poisoned").waiting.len()
+        self.state
+            .lock()
+            .expect("commit order lock poisoned")
+            .waiting
+            .len()
     }
 }
 
@@ -98,7 +102,9 @@ mod tests {
         assert_eq!(ts, vec![1, 2, 3, 4, 5]);
         let mut out = Vec::new();
         for t in [3, 1, 5, 2, 4] {
-            order.complete(t, t * 10, |ts, v| out.push((ts, v))).unwrap();
+            order
+                .complete(t, t * 10, |ts, v| out.push((ts, v)))
+                .unwrap();
         }
         assert_eq!(out, vec![(1, 10), (2, 20), (3, 30), (4, 40), (5, 50)]);
         assert_eq!(order.waiting(), 0);

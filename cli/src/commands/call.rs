@@ -21,10 +21,18 @@ pub fn parse_args(args: &[String]) -> Result<Vec<serde_json::Value>, CliError> {
 }
 
 /// Calls (or reads, by the reducer's mode) and prints the result as JSON.
-pub async fn run(dir: &DataDirArgs, module: &str, reducer: &str, args: &[String]) -> Result<(), CliError> {
+pub async fn run(
+    dir: &DataDirArgs,
+    module: &str,
+    reducer: &str,
+    args: &[String],
+) -> Result<(), CliError> {
     let args = parse_args(args)?;
     let rt = open(dir).await?;
-    let res = rt.call_json(module, reducer, &args).await.map_err(CliError::from);
+    let res = rt
+        .call_json(module, reducer, &args)
+        .await
+        .map_err(CliError::from);
     let out = close(&rt, res).await?;
     output::result(out.to_json());
     Ok(())

@@ -72,13 +72,18 @@ pub async fn run(data_dir: &Path, modules: Option<&Path>) -> Result<(), CliError
     say(format!("   state hash before restart: {}", hex(&before)));
     say(format!("   state hash after replay:   {}", hex(&after)));
     let res = if before != after {
-        Err(CliError::Demo("state hash changed across the restart".into()))
+        Err(CliError::Demo(
+            "state hash changed across the restart".into(),
+        ))
     } else if m.instantiations != 0 {
         Err(CliError::Demo("replay instantiated wasm".into()))
     } else {
         say("   they match: replay restored the exact state without running any wasm");
         let total = rt.read("bank", "total", vec![]).await?;
-        say(format!("   bank.total() after restart = {}", total.to_json()));
+        say(format!(
+            "   bank.total() after restart = {}",
+            total.to_json()
+        ));
         Ok(())
     };
     rt.shutdown().await?;
@@ -90,7 +95,11 @@ pub async fn run(data_dir: &Path, modules: Option<&Path>) -> Result<(), CliError
 /// Wipes the demo directory, refusing to touch anything that is not one.
 fn fresh_dir(dir: &Path) -> Result<(), CliError> {
     if dir.exists() {
-        let looks_ours = dir.join("log").is_dir() || dir.read_dir().map(|mut d| d.next().is_none()).unwrap_or(false);
+        let looks_ours = dir.join("log").is_dir()
+            || dir
+                .read_dir()
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false);
         if !looks_ours {
             return Err(CliError::Usage(format!(
                 "{} exists and is not an Interstice data directory; choose another --data-dir",
@@ -102,7 +111,12 @@ fn fresh_dir(dir: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn show(rt: &Runtime, module: &str, reducer: &str, args: Vec<Value>) -> Result<serde_json::Value, CliError> {
+async fn show(
+    rt: &Runtime,
+    module: &str,
+    reducer: &str,
+    args: Vec<Value>,
+) -> Result<serde_json::Value, CliError> {
     let shown: Vec<String> = args
         .iter()
         .map(|v| match v {
@@ -120,7 +134,10 @@ async fn show(rt: &Runtime, module: &str, reducer: &str, args: Vec<Value>) -> Re
         Some(interstice_abi::ReducerMode::Read) => rt.read(module, reducer, args).await?,
         _ => rt.call(module, reducer, args).await?,
     };
-    let ts = out.ts.map(|t| format!("  [committed at ts {t}]")).unwrap_or_default();
+    let ts = out
+        .ts
+        .map(|t| format!("  [committed at ts {t}]"))
+        .unwrap_or_default();
     say(format!(
         "   {module}.{reducer}({}) -> {}{ts}",
         shown.join(", "),
@@ -162,16 +179,34 @@ async fn tour(rt: &Runtime) -> Result<[u8; 32], CliError> {
     show(rt, "hello", "last_greeting", vec![]).await?;
 
     say("== bank: transfers, and one that fails and rolls back");
-    let alice = show(rt, "bank", "open_account", vec!["alice".into(), 100u64.into()]).await?;
+    let alice = show(
+        rt,
+        "bank",
+        "open_account",
+        vec!["alice".into(), 100u64.into()],
+    )
+    .await?;
     let bob = show(rt, "bank", "open_account", vec!["bob".into(), 50u64.into()]).await?;
     let id = |j: &serde_json::Value| Value::U64(j.as_u64().unwrap_or(0));
-    show(rt, "bank", "transfer", vec![id(&alice), id(&bob), 30u64.into()]).await?;
+    show(
+        rt,
+        "bank",
+        "transfer",
+        vec![id(&alice), id(&bob), 30u64.into()],
+    )
+    .await?;
     let total_before = show(rt, "bank", "total", vec![]).await?;
     match rt
-        .call("bank", "transfer", vec![id(&bob), id(&alice), 1000u64.into()])
+        .call(
+            "bank",
+            "transfer",
+            vec![id(&bob), id(&alice), 1000u64.into()],
+        )
         .await
     {
-        Err(e @ RuntimeError::Reducer { .. }) => say(format!("   bank.transfer(bob -> alice, 1000) failed: {e}")),
+        Err(e @ RuntimeError::Reducer { .. }) => {
+            say(format!("   bank.transfer(bob -> alice, 1000) failed: {e}"))
+        }
         Ok(_) => return Err(CliError::Demo("an overdraft transfer succeeded".into())),
         Err(e) => return Err(e.into()),
     }
@@ -179,7 +214,9 @@ async fn tour(rt: &Runtime) -> Result<[u8; 32], CliError> {
     show(rt, "bank", "balance", vec![id(&bob)]).await?;
     let total_after = show(rt, "bank", "total", vec![]).await?;
     if total_before != total_after {
-        return Err(CliError::Demo("the failed transfer changed balances".into()));
+        return Err(CliError::Demo(
+            "the failed transfer changed balances".into(),
+        ));
     }
     say("   balances unchanged: the failed transfer's debit was rolled back");
 

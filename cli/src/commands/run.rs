@@ -18,8 +18,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use interstice_actors::Runtime;
 use interstice_abi::ReducerMode;
+use interstice_actors::Runtime;
 use serde_json::{json, Value as Json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, Semaphore};
@@ -72,7 +72,11 @@ async fn serve(rt: &Runtime, wasm: &[PathBuf]) -> Result<(), CliError> {
         if line.trim().is_empty() {
             continue;
         }
-        let permit = permits.clone().acquire_owned().await.expect("semaphore open");
+        let permit = permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphore open");
         let (rt, out) = (rt.clone(), out_tx.clone());
         tasks.spawn(async move {
             let reply = handle(&rt, &line, &out).await;
@@ -111,7 +115,13 @@ fn fail(id: &Json, kind: &str, message: String) -> Json {
 async fn handle(rt: &Runtime, line: &str, out: &mpsc::UnboundedSender<Json>) -> Json {
     let req: Json = match serde_json::from_str(line) {
         Ok(v) => v,
-        Err(e) => return fail(&Json::Null, "BadRequest", format!("request is not JSON: {e}")),
+        Err(e) => {
+            return fail(
+                &Json::Null,
+                "BadRequest",
+                format!("request is not JSON: {e}"),
+            )
+        }
     };
     let id = req.get("id").cloned().unwrap_or(Json::Null);
     let s = |k: &str| req.get(k).and_then(Json::as_str).unwrap_or("").to_owned();
@@ -131,7 +141,11 @@ async fn handle(rt: &Runtime, line: &str, out: &mpsc::UnboundedSender<Json>) -> 
                             .is_some_and(|(_, r)| r.mode == ReducerMode::Write)
                 });
                 if is_write {
-                    return fail(&id, "WrongMode", format!("{module}.{reducer} is a write reducer; use op \"call\""));
+                    return fail(
+                        &id,
+                        "WrongMode",
+                        format!("{module}.{reducer} is a write reducer; use op \"call\""),
+                    );
                 }
             }
             match rt.call_json(&module, &reducer, &args).await {
@@ -146,7 +160,10 @@ async fn handle(rt: &Runtime, line: &str, out: &mpsc::UnboundedSender<Json>) -> 
                     let (out, id2) = (out.clone(), id.clone());
                     tokio::spawn(async move {
                         while let Some(change) = stream.next().await {
-                            if out.send(json!({"id": id2, "event": change.to_json()})).is_err() {
+                            if out
+                                .send(json!({"id": id2, "event": change.to_json()}))
+                                .is_err()
+                            {
                                 break;
                             }
                         }
@@ -175,4 +192,3 @@ async fn handle(rt: &Runtime, line: &str, out: &mpsc::UnboundedSender<Json>) -> 
         ),
     }
 }
-

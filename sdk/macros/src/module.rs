@@ -78,7 +78,9 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
     if !valid_ident(&name) {
         return Err(error(
             &decl.name,
-            format!("module name `{name}` must match [a-z][a-z0-9_]* (lowercase letters, digits, `_`)"),
+            format!(
+                "module name `{name}` must match [a-z][a-z0-9_]* (lowercase letters, digits, `_`)"
+            ),
         ));
     }
     let version = match &decl.version {
@@ -90,7 +92,10 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
     for d in &decl.dependencies {
         let dv = d.value();
         if !valid_ident(&dv) {
-            return Err(error(d, format!("module name `{dv}` must match [a-z][a-z0-9_]*")));
+            return Err(error(
+                d,
+                format!("module name `{dv}` must match [a-z][a-z0-9_]*"),
+            ));
         }
         if dv == name {
             return Err(error(d, "a module cannot depend on itself"));
@@ -144,9 +149,8 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
         }
     });
     let module_doc = format!(" The name of this module, `{name}`.");
-    let reducers_doc = format!(
-        " Names of the reducers of module `{name}`, for `ctx.call` and `ctx.read_call`."
-    );
+    let reducers_doc =
+        format!(" Names of the reducers of module `{name}`, for `ctx.call` and `ctx.read_call`.");
 
     Ok(quote! {
         #[doc = #module_doc]

@@ -108,10 +108,16 @@ pub fn expand(attr: TokenStream, func: ItemFn) -> syn::Result<TokenStream> {
     let name = unraw(fn_ident);
 
     if name.starts_with("__") {
-        return Err(error(fn_ident, "reducer names starting with `__` are reserved"));
+        return Err(error(
+            fn_ident,
+            "reducer names starting with `__` are reserved",
+        ));
     }
     if let Some(a) = &sig.asyncness {
-        return Err(error(a, "reducers cannot be `async`: a reducer is one synchronous transaction"));
+        return Err(error(
+            a,
+            "reducers cannot be `async`: a reducer is one synchronous transaction",
+        ));
     }
     if let Some(u) = &sig.unsafety {
         return Err(error(u, "reducers cannot be `unsafe fn`"));
@@ -144,22 +150,27 @@ pub fn expand(attr: TokenStream, func: ItemFn) -> syn::Result<TokenStream> {
             return Err(error(
                 sig,
                 match opts.mode {
-                    Mode::Write => "a reducer's first parameter is its context: `ctx: &mut WriteContext`",
-                    Mode::Read => "a read reducer's first parameter is its context: `ctx: &ReadContext`",
+                    Mode::Write => {
+                        "a reducer's first parameter is its context: `ctx: &mut WriteContext`"
+                    }
+                    Mode::Read => {
+                        "a read reducer's first parameter is its context: `ctx: &ReadContext`"
+                    }
                 },
             ))
         }
     };
     let ctx = context_of(ctx_ty);
     match (opts.mode, ctx.as_ref().map(|(m, n)| (*m, n.as_str()))) {
-        (Mode::Write, Some((true, "WriteContext"))) | (Mode::Read, Some((false, "ReadContext"))) => {}
+        (Mode::Write, Some((true, "WriteContext")))
+        | (Mode::Read, Some((false, "ReadContext"))) => {}
         (Mode::Write, Some((_, "ReadContext"))) => {
             return Err(error(
                 ctx_ty,
                 format!(
-                    "`{name}` is a write reducer, so its context is `&mut WriteContext`; to declare \
+                "`{name}` is a write reducer, so its context is `&mut WriteContext`; to declare \
                      a read-only reducer write #[reducer(mode = \"read\")]"
-                ),
+            ),
             ))
         }
         (Mode::Write, Some((false, "WriteContext"))) => {
@@ -169,14 +180,17 @@ pub fn expand(attr: TokenStream, func: ItemFn) -> syn::Result<TokenStream> {
             return Err(error(
                 ctx_ty,
                 format!(
-                    "`{name}` is a read reducer (mode = \"read\"), so its context is `&ReadContext`: \
+                "`{name}` is a read reducer (mode = \"read\"), so its context is `&ReadContext`: \
                      a read reducer cannot write and never gets a `WriteContext` (remove \
                      `mode = \"read\"` to make it a write reducer)"
-                ),
+            ),
             ))
         }
         (Mode::Read, Some((true, "ReadContext"))) => {
-            return Err(error(ctx_ty, "a read reducer takes `&ReadContext`, not `&mut ReadContext`"))
+            return Err(error(
+                ctx_ty,
+                "a read reducer takes `&ReadContext`, not `&mut ReadContext`",
+            ))
         }
         (Mode::Write, _) => {
             return Err(error(
@@ -310,7 +324,14 @@ pub fn expand(attr: TokenStream, func: ItemFn) -> syn::Result<TokenStream> {
     let trigger = match &opts.trigger {
         None => quote!(::core::option::Option::None),
         Some((_, Trigger::Init)) => quote!(::core::option::Option::Some(#sdk::abi::Trigger::Init)),
-        Some((_, Trigger::Table { module, table, event })) => {
+        Some((
+            _,
+            Trigger::Table {
+                module,
+                table,
+                event,
+            },
+        )) => {
             let event = match event {
                 RowEvent::Insert => quote!(#sdk::abi::RowEvent::Insert),
                 RowEvent::Update => quote!(#sdk::abi::RowEvent::Update),
@@ -333,7 +354,7 @@ pub fn expand(attr: TokenStream, func: ItemFn) -> syn::Result<TokenStream> {
         #func
 
         #[doc(hidden)]
-        #[allow(non_camel_case_types, dead_code)]
+        #[allow(non_camel_case_types)]
         #vis enum #marker {}
 
         const _: () = {

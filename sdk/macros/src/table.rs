@@ -89,7 +89,9 @@ fn parse_index(attr: &Attribute) -> syn::Result<IndexKind> {
                 } else if meta.path.is_ident("unique") {
                     IndexKind::Unique
                 } else {
-                    return Err(meta.error("unknown index kind: expected `btree`, `hash` or `unique`"));
+                    return Err(
+                        meta.error("unknown index kind: expected `btree`, `hash` or `unique`")
+                    );
                 };
                 Ok(())
             })?;
@@ -122,7 +124,9 @@ pub fn expand(attr: TokenStream, mut item: ItemStruct) -> syn::Result<TokenStrea
     if !interstice_abi::schema::valid_ident(&name) {
         return Err(syn::Error::new(
             name_span,
-            format!("table name `{name}` must match [a-z][a-z0-9_]* (lowercase letters, digits, `_`)"),
+            format!(
+                "table name `{name}` must match [a-z][a-z0-9_]* (lowercase letters, digits, `_`)"
+            ),
         ));
     }
     let accessor: Ident = syn::parse_str(&name).map_err(|_| {
@@ -162,7 +166,10 @@ pub fn expand(attr: TokenStream, mut item: ItemStruct) -> syn::Result<TokenStrea
                     Err(e) => push_err(e),
                 }
             } else if attr.path().is_ident("auto_inc") {
-                push_err(error(&attr, "write `#[primary_key(auto_inc)]` on the key field"));
+                push_err(error(
+                    &attr,
+                    "write `#[primary_key(auto_inc)]` on the key field",
+                ));
             } else {
                 kept.push(attr);
             }

@@ -30,7 +30,10 @@ pub fn check_type(ty: &Type) -> syn::Result<()> {
             ty,
             "fixed-size arrays are not Interstice types: use `Vec<T>` (or `Bytes` for bytes)",
         )),
-        Type::BareFn(_) => Err(error(ty, "function pointers cannot cross the Interstice ABI")),
+        Type::BareFn(_) => Err(error(
+            ty,
+            "function pointers cannot cross the Interstice ABI",
+        )),
         Type::TraitObject(_) | Type::ImplTrait(_) => Err(error(
             ty,
             "trait objects and `impl Trait` are not Interstice types: use a concrete type",
@@ -41,7 +44,10 @@ pub fn check_type(ty: &Type) -> syn::Result<()> {
         Type::Group(g) => check_type(&g.elem),
         Type::Tuple(t) => {
             if t.elems.len() > 8 {
-                return Err(error(ty, "tuples of more than 8 elements are not Interstice types"));
+                return Err(error(
+                    ty,
+                    "tuples of more than 8 elements are not Interstice types",
+                ));
             }
             t.elems.iter().try_for_each(check_type)
         }
@@ -75,7 +81,9 @@ pub fn check_type(ty: &Type) -> syn::Result<()> {
                         if let Some(GenericArgument::Type(inner)) = args.args.first() {
                             let ambiguous = match inner {
                                 Type::Tuple(t) => t.elems.is_empty(),
-                                Type::Path(ip) => ip.path.segments.last().is_some_and(|s| s.ident == "Option"),
+                                Type::Path(ip) => {
+                                    ip.path.segments.last().is_some_and(|s| s.ident == "Option")
+                                }
                                 _ => false,
                             };
                             if ambiguous {
@@ -122,7 +130,8 @@ pub fn snake_case(s: &str) -> String {
     let chars: Vec<char> = s.chars().collect();
     for (i, c) in chars.iter().enumerate() {
         if c.is_uppercase() {
-            let prev_lower = i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
+            let prev_lower =
+                i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
             let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
             let prev_upper = i > 0 && chars[i - 1].is_uppercase();
             if i > 0 && (prev_lower || (prev_upper && next_lower)) {
