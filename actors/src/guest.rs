@@ -89,7 +89,21 @@ impl Guest {
         std::mem::swap(&mut st.tables, tables);
         st.tx.begin(mode, recorded);
         st.limiter.denied = false;
-        let result = self.run(reducer, args, fuel);
+        // A panic in host code is a bug; contain it so the tables are swapped
+        // back (and rolled back by the caller) and the timestamp this call
+        // holds is still completed, so the sequencer never stalls.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.run(reducer, args, fuel)
+        }))
+        .unwrap_or_else(|panic| {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!("host panic during a reducer call: {msg}");
+            Err(failure(ErrorKind::Host, format!("internal host error: {msg}")))
+        });
         let st = self.store.data_mut();
         std::mem::swap(&mut st.tables, tables);
         let tx = std::mem::replace(&mut st.tx, TxState::new());

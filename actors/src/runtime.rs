@@ -284,14 +284,18 @@ impl Runtime {
             wasm_hash: compiled.wasm_hash,
         };
         let schema_hash = compiled.schema_hash;
-        register_module(
+        let entry = spawn_entry(
             shared,
             &self.inner.host,
             &self.inner.supervisor,
             compiled,
             Tables::new(&schema.tables),
         )?;
+        // The install's timestamp is taken before the module becomes
+        // visible, so no call to it can be sequenced before its install; and
+        // it is visible before the router sees the install (for init).
         let ts = shared.order.allocate();
+        shared.registry.insert(schema.name.clone(), entry);
         let mut w = Writer::new();
         encode_entry(&LogEntry::Install(ModuleInstall { ts, ..install }), &mut w);
         shared.sequencer().do_send(Completed {
@@ -665,6 +669,20 @@ fn register_module(
     compiled: CompiledModule,
     tables: Tables,
 ) -> Result<(), RuntimeError> {
+    let name = compiled.schema.name.clone();
+    let entry = spawn_entry(shared, host, supervisor, compiled, tables)?;
+    shared.registry.insert(name, entry);
+    Ok(())
+}
+
+/// Starts a module actor and returns its registry entry (not yet inserted).
+fn spawn_entry(
+    shared: &Arc<Shared>,
+    host: &Arc<WasmHost>,
+    supervisor: &actix::Addr<system::Supervisor>,
+    compiled: CompiledModule,
+    tables: Tables,
+) -> Result<Arc<ModuleEntry>, RuntimeError> {
     let schema = compiled.schema.clone();
     let env = Arc::new(ModuleEnv {
         name: schema.name.as_str().into(),
@@ -675,16 +693,12 @@ fn register_module(
     let addr = spawn_module(supervisor, move || {
         ModuleActor::new(env, host, compiled, tables)
     })?;
-    shared.registry.insert(
-        schema.name.clone(),
-        Arc::new(ModuleEntry {
-            schema,
-            schema_hash,
-            wasm_hash,
-            addr,
-        }),
-    );
-    Ok(())
+    Ok(Arc::new(ModuleEntry {
+        schema,
+        schema_hash,
+        wasm_hash,
+        addr,
+    }))
 }
 
 fn arg_error(module: &str, rs: &ReducerSchema, index: usize, reason: String) -> RuntimeError {

@@ -309,16 +309,31 @@ unsafe fn free(ptr: *mut u8, len: usize) {
     }
 }
 
+/// The host keeps at most this much of a panic message (`docs/ABI.md` §4).
+const MAX_PANIC_MESSAGE: usize = 64 * 1024;
+
+/// Cuts `s` to at most `max` bytes, at a character boundary.
+fn truncate(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+}
+
 fn install_panic_hook() {
     if HOOK_INSTALLED.with(|h| h.replace(true)) {
         return;
     }
     std::panic::set_hook(Box::new(|info| {
         let msg = info.payload_as_str().unwrap_or("Box<dyn Any>");
-        let msg = match info.location() {
+        let mut msg = match info.location() {
             Some(l) => format!("{msg} (at {}:{}:{})", l.file(), l.line(), l.column()),
             None => msg.to_owned(),
         };
+        truncate(&mut msg, MAX_PANIC_MESSAGE);
         sys::panic(&msg);
     }));
 }
@@ -379,6 +394,16 @@ mod tests {
         write_unit(&mut w);
         assert_eq!(decode_result::<(), ()>(w.as_slice()).unwrap(), Ok(()));
         assert!(decode_result::<u64, ()>(w.as_slice()).is_err());
+    }
+
+    #[test]
+    fn panic_messages_are_cut_at_a_char_boundary() {
+        let mut s = "é".repeat(10);
+        truncate(&mut s, 5);
+        assert_eq!(s, "éé");
+        let mut s = "short".to_string();
+        truncate(&mut s, 64);
+        assert_eq!(s, "short");
     }
 
     #[test]

@@ -79,8 +79,8 @@ impl WriteContext {
     ///
     /// The call is asynchronous: it is recorded in this transaction's commit
     /// and delivered after it, exactly once; if this transaction rolls back
-    /// the call is never made. The host checks the reducer and the argument
-    /// types when the call is delivered.
+    /// the call is never made. The host checks the target reducer and the
+    /// argument types when the call is queued.
     pub fn call(&self, module: &str, reducer: &str, args: impl Args) {
         sys::call_async(&encode_call(module, reducer, &args));
     }

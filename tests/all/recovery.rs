@@ -180,6 +180,26 @@ async fn garbage_after_the_last_batch_is_cut() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn torn_header_of_a_new_segment_is_removed() {
+    let d = tempdir();
+    let dir = d.path();
+    let history = bank_history(dir).await;
+    let last = batches(dir).last().expect("batches").clone();
+    let seg = segment_path(dir, &last);
+    let valid_len = file_len(&seg);
+    let (last_ts, expected) = *history.last().expect("history");
+    // A crash while starting the next segment: its header is half written.
+    let torn = dir.join("log").join(format!("{:020}.log", last_ts + 1));
+    std::fs::write(&torn, b"INTRSTCE\x01\x00\x00\x00\x00\x00").expect("writing a torn header");
+    check_recovers(dir, &seg, valid_len, expected, last_ts + 1).await;
+    assert!(
+        !torn.exists(),
+        "the torn segment {} was not removed",
+        torn.display()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn corruption_in_the_middle_refuses_to_open() {
     let d = tempdir();
     let dir = d.path();
@@ -327,6 +347,11 @@ async fn pending_deliveries_resume_after_sigkill_exactly_once() {
         srv.kill();
         let chain = Chain::of(dir);
         assert!(chain.caller_install > 0, "caller is installed");
+        eprintln!(
+            "round {round}: {} greets committed, {} deliveries pending at the kill",
+            chain.greets.len(),
+            chain.pending()
+        );
         if chain.pending() > 0 {
             crashed_with_pending += 1;
         }

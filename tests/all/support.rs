@@ -257,7 +257,6 @@ use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-
 /// Runs `interstice ARGS…` to completion and returns its output.
 pub fn interstice<I, S>(args: I) -> Output
 where
@@ -429,6 +428,11 @@ impl Server {
                 None => panic!("no reply to request {id}"),
             }
         }
+    }
+
+    /// Takes the server's stdin, e.g. to feed it from another thread.
+    pub fn take_input(&mut self) -> ChildStdin {
+        self.stdin.take().expect("stdin is open")
     }
 
     /// Closes stdin (end of input).

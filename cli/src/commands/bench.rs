@@ -114,7 +114,11 @@ pub async fn run(opts: &BenchOpts) -> Result<(), CliError> {
 
     output::say(format!(
         "interstice bench: {} build, {callers} callers, {rounds} rounds{}",
-        if cfg!(debug_assertions) { "debug" } else { "release" },
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
         if opts.quick { " (quick)" } else { "" }
     ));
 
@@ -122,7 +126,8 @@ pub async fn run(opts: &BenchOpts) -> Result<(), CliError> {
     let mut lat = Vec::with_capacity(latency_calls);
     for _ in 0..latency_calls {
         let t = Instant::now();
-        rt.call_encoded("t_hostile", "noop", noop_args.clone()).await?;
+        rt.call_encoded("t_hostile", "noop", noop_args.clone())
+            .await?;
         lat.push(t.elapsed());
     }
     lat.sort();
@@ -132,12 +137,25 @@ pub async fn run(opts: &BenchOpts) -> Result<(), CliError> {
         p99_us: percentile(&lat, 0.99),
     };
 
-    let noop = concurrent(&rt, "t_hostile", "noop", callers, per_caller, rounds, Arc::new(move |_, _| noop_args.clone())).await?;
+    let noop = concurrent(
+        &rt,
+        "t_hostile",
+        "noop",
+        callers,
+        per_caller,
+        rounds,
+        Arc::new(move |_, _| noop_args.clone()),
+    )
+    .await?;
 
     let mut ids = Vec::new();
     for i in 0..callers {
         let out = rt
-            .call("bank", "open_account", vec![format!("acct{i}").into(), 0u64.into()])
+            .call(
+                "bank",
+                "open_account",
+                vec![format!("acct{i}").into(), 0u64.into()],
+            )
             .await?;
         ids.push(out.to_json().as_u64().unwrap_or(0));
     }
@@ -161,7 +179,10 @@ pub async fn run(opts: &BenchOpts) -> Result<(), CliError> {
         ("noop (concurrent callers, durable)", &noop),
         ("bank.deposit (concurrent callers, durable)", &deposit),
     ];
-    output::say(format!("{:<44} {:>12} {:>10} {:>10}", "workload", "ops/s (med)", "p50 µs", "p99 µs"));
+    output::say(format!(
+        "{:<44} {:>12} {:>10} {:>10}",
+        "workload", "ops/s (med)", "p50 µs", "p99 µs"
+    ));
     for (name, s) in rows {
         output::say(format!(
             "{name:<44} {:>12.0} {:>10.1} {:>10.1}",
@@ -175,7 +196,11 @@ pub async fn run(opts: &BenchOpts) -> Result<(), CliError> {
             "params": {"callers": callers, "rounds": rounds, "per_caller": per_caller, "quick": opts.quick},
             "results": rows.iter().map(|(n, s)| json!({"workload": n, "ops_per_sec_median": s.median_per_sec, "p50_us": s.p50_us, "p99_us": s.p99_us})).collect::<Vec<_>>(),
         });
-        std::fs::write(path, serde_json::to_string_pretty(&report).unwrap_or_default()).map_err(|source| CliError::File {
+        std::fs::write(
+            path,
+            serde_json::to_string_pretty(&report).unwrap_or_default(),
+        )
+        .map_err(|source| CliError::File {
             path: path.display().to_string(),
             source,
         })?;

@@ -230,10 +230,8 @@ pub fn expand(attr: TokenStream, mut item: ItemStruct) -> syn::Result<TokenStrea
     let vis = &item.vis;
     let ext = format_ident!("{}TableExt", ident);
     let doc_ext = format!(
-        " Typed access to the `{name}` table: `ctx.tables.{name}()` gives a read-write \
-         [`TableHandle`]({sdk_path}::TableHandle) in a write reducer and a read-only \
-         [`ReadTableHandle`]({sdk_path}::ReadTableHandle) in a read reducer.",
-        sdk_path = "::interstice_sdk"
+        " Typed access to the `{name}` table: `ctx.tables.{name}()` is a read-write \
+         `TableHandle` in a write reducer and a read-only `ReadTableHandle` in a read reducer."
     );
     let doc_fn = format!(" The `{name}` table.");
 
