@@ -629,7 +629,15 @@ mod tests {
 
     #[test]
     fn signed_and_wide_integers() {
-        for v in [0i128, -1, 1, i64::MIN as i128, i64::MAX as i128, i128::MIN, i128::MAX] {
+        for v in [
+            0i128,
+            -1,
+            1,
+            i64::MIN as i128,
+            i64::MAX as i128,
+            i128::MIN,
+            i128::MAX,
+        ] {
             let mut w = Writer::new();
             w.i128(v);
             let b = w.into_vec();

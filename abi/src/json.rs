@@ -218,14 +218,26 @@ fn fields_from_json(owner: &str, fields: &[Field], j: &Json) -> Result<Vec<Value
                 })
                 .collect()
         }
-        other => Err(format!("expected {owner} as an object, found {}", short(other))),
+        other => Err(format!(
+            "expected {owner} as an object, found {}",
+            short(other)
+        )),
     }
 }
 
 fn fields_to_json(vs: &[Value], fields: &[Field]) -> Json {
     // Tuple-like fields (named `0`, `1`, …) render as an array.
-    if fields.iter().enumerate().all(|(i, f)| f.name == i.to_string()) {
-        return Json::Array(vs.iter().zip(fields).map(|(v, f)| v.to_json(&f.ty)).collect());
+    if fields
+        .iter()
+        .enumerate()
+        .all(|(i, f)| f.name == i.to_string())
+    {
+        return Json::Array(
+            vs.iter()
+                .zip(fields)
+                .map(|(v, f)| v.to_json(&f.ty))
+                .collect(),
+        );
     }
     let mut m = Map::new();
     for (v, f) in vs.iter().zip(fields) {

@@ -247,9 +247,13 @@ impl ModuleSchema {
                 c.ty.check_well_formed()?;
             }
             for ix in &t.indexes {
-                if ix.columns.is_empty() || ix.columns.iter().any(|c| *c as usize >= t.columns.len())
+                if ix.columns.is_empty()
+                    || ix.columns.iter().any(|c| *c as usize >= t.columns.len())
                 {
-                    return bad(format!("table `{}`: index `{}` has bad columns", t.name, ix.name));
+                    return bad(format!(
+                        "table `{}`: index `{}` has bad columns",
+                        t.name, ix.name
+                    ));
                 }
             }
         }
@@ -269,7 +273,10 @@ impl ModuleSchema {
             }
             match (&r.trigger, r.mode) {
                 (Some(_), ReducerMode::Read) => {
-                    return bad(format!("reducer `{}`: triggers must be write reducers", r.name))
+                    return bad(format!(
+                        "reducer `{}`: triggers must be write reducers",
+                        r.name
+                    ))
                 }
                 (Some(Trigger::Init), _) if !r.params.is_empty() => {
                     return bad(format!("init reducer `{}` must take no arguments", r.name))
@@ -374,7 +381,10 @@ mod tests {
         assert_eq!(Trigger::parse("init").unwrap(), Trigger::Init);
         assert!(matches!(
             Trigger::parse("hello.greetings.insert").unwrap(),
-            Trigger::Table { event: RowEvent::Insert, .. }
+            Trigger::Table {
+                event: RowEvent::Insert,
+                ..
+            }
         ));
         assert!(Trigger::parse("hello.greetings").is_err());
         assert!(Trigger::parse("a.b.upsert").is_err());

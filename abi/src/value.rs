@@ -214,15 +214,16 @@ impl Value {
     /// narrowing (so `Value::U64(5)` is accepted for a `u32` parameter).
     /// Fails with a message naming both types on any other mismatch.
     pub fn coerce(self, ty: &Type) -> Result<Value, String> {
-        let mismatch = |v: &Value| {
-            format!(
-                "expected {}, found {}",
-                ty.display_name(),
-                v.kind_name()
-            )
-        };
+        let mismatch =
+            |v: &Value| format!("expected {}, found {}", ty.display_name(), v.kind_name());
         if let Some(i) = self.as_i128_lossless() {
-            let fits = |ok: bool, v: Value| if ok { Ok(v) } else { Err(format!("{i} does not fit {}", ty.display_name())) };
+            let fits = |ok: bool, v: Value| {
+                if ok {
+                    Ok(v)
+                } else {
+                    Err(format!("{i} does not fit {}", ty.display_name()))
+                }
+            };
             return match ty {
                 Type::U8 => fits(u8::try_from(i).is_ok(), Value::U8(i as u8)),
                 Type::U16 => fits(u16::try_from(i).is_ok(), Value::U16(i as u16)),

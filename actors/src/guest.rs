@@ -102,7 +102,10 @@ impl Guest {
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
             tracing::error!("host panic during a reducer call: {msg}");
-            Err(failure(ErrorKind::Host, format!("internal host error: {msg}")))
+            Err(failure(
+                ErrorKind::Host,
+                format!("internal host error: {msg}"),
+            ))
         });
         let st = self.store.data_mut();
         std::mem::swap(&mut st.tables, tables);
