@@ -136,9 +136,10 @@ impl Handler<Route> for Router {
         for (ts, summary) in msg.0 {
             match summary {
                 Summary::Install(schema) => {
-                    if let Some(init) = self.subs.add_module(&schema) {
-                        self.deliver(init);
-                    }
+                    // A live install's init call is queued by the loader
+                    // itself (before the module is visible); replay resumes
+                    // one that never ran through `ResumePending`.
+                    let _init = self.subs.add_module(&schema);
                 }
                 Summary::Commit(c) => {
                     if !c.ok {

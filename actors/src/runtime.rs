@@ -295,6 +295,26 @@ impl Runtime {
         // visible, so no call to it can be sequenced before its install; and
         // it is visible before the router sees the install (for init).
         let ts = shared.order.allocate();
+        // The init reducer is queued before the module becomes visible, so
+        // it runs before any call (the module's mailbox is FIFO), and after
+        // the install in timestamp order.
+        let init = schema
+            .reducers
+            .iter()
+            .position(|r| r.trigger == Some(interstice_abi::Trigger::Init))
+            .map(|idx| {
+                let (tx, rx) = oneshot::channel();
+                let mut args = Writer::new();
+                args.array(0);
+                entry.addr.do_send(Execute {
+                    reducer: idx as u32,
+                    args: args.into_vec(),
+                    cause: Cause::Init,
+                    depth: 0,
+                    reply: Some(Responder::tokio(tx)),
+                });
+                rx
+            });
         shared.registry.insert(schema.name.clone(), entry);
         let mut w = Writer::new();
         encode_entry(&LogEntry::Install(ModuleInstall { ts, ..install }), &mut w);
@@ -310,6 +330,20 @@ impl Runtime {
             .wait(ts)
             .await
             .map_err(|e| RuntimeError::StorageFault(e.0))?;
+        if let Some(rx) = init {
+            match rx.await.map_err(|_| RuntimeError::Shutdown)? {
+                Ok((init_ts, _)) => shared
+                    .watermark
+                    .wait(init_ts)
+                    .await
+                    .map_err(|e| RuntimeError::StorageFault(e.0))?,
+                Err(ExecError::Failed(f)) => tracing::warn!(
+                    module = %schema.name,
+                    "init reducer failed and was rolled back: {}", f.message
+                ),
+                Err(ExecError::Poisoned(f)) => return Err(RuntimeError::StorageFault(f)),
+            }
+        }
         tracing::info!(module = %schema.name, version = %schema.version, ts, "module installed");
         Ok(info(&schema, schema_hash))
     }

@@ -62,7 +62,11 @@ fn main() {
             std::process::exit(1);
         }
     };
-    if let Err(e) = rt.block_on(dispatch(cli)) {
+    let result = rt.block_on(dispatch(cli));
+    // `run` reads stdin on a blocking thread that cannot be cancelled; do not
+    // wait for it after a signal (everything was flushed by now).
+    rt.shutdown_timeout(std::time::Duration::from_millis(100));
+    if let Err(e) = result {
         output::error(&e);
         std::process::exit(e.exit_code());
     }

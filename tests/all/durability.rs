@@ -285,9 +285,6 @@ async fn run_flushes_at_end_of_input_none() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "bug: after SIGTERM `run` shuts the runtime down but the process hangs until \
-            stdin yields a line or EOF (dropping the tokio runtime in cli/src/main.rs waits \
-            for the uncancellable blocking stdin read of commands/run.rs)"]
 async fn run_exits_cleanly_on_sigterm() {
     let d = tempdir();
     let dir = d.path();

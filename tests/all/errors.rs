@@ -18,6 +18,17 @@ async fn still_works(rt: &Runtime) {
     assert!(out.ts.is_some());
 }
 
+/// Waits until `n` log entries (installs, hello's init…) are durable, so
+/// that nothing is in flight.
+async fn settled(rt: &Runtime, n: u64) {
+    let rt = rt.clone();
+    crate::support::eventually(20, &format!("{n} durable entries"), move || {
+        let rt = rt.clone();
+        async move { rt.durable_ts() == n }
+    })
+    .await;
+}
+
 /// Every reducer of the raw test modules: a no-op write reducer.
 const NOOP: RawReducer<'static> = RawReducer {
     name: "noop",
@@ -88,6 +99,7 @@ async fn unknown_reducer_and_table() {
 async fn wrong_argument_count() {
     let dir = tempdir();
     let rt = open_with(dir.path(), &["hello", "bank"]).await;
+    settled(&rt, 3).await;
     let before = rt.durable_ts();
     let e = rt.call("hello", "hello", vec![]).await.unwrap_err();
     assert!(
@@ -151,6 +163,7 @@ async fn wrong_argument_count() {
 async fn wrong_argument_type() {
     let dir = tempdir();
     let rt = open_with(dir.path(), &["hello", "bank"]).await;
+    settled(&rt, 3).await;
     let before = rt.durable_ts();
     let e = rt.call("hello", "hello", vec![u(5)]).await.unwrap_err();
     assert!(
@@ -471,4 +484,183 @@ async fn a_bad_pointer_in_a_host_call_is_a_host_error() {
     rt.call("t_badptr", "noop", vec![]).await.expect("noop");
     still_works(&rt).await;
     rt.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_after_shutdown_are_refused() {
+    let dir = tempdir();
+    let rt = open_with(dir.path(), &["hello"]).await;
+    let clone = rt.clone();
+    rt.shutdown().await.unwrap();
+    // Shutting down twice is fine.
+    clone.shutdown().await.unwrap();
+    let e = clone
+        .call("hello", "hello", vec![s("x")])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RuntimeError::Shutdown), "{e:?}");
+    let e = clone
+        .read("hello", "greeting_count", vec![])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RuntimeError::Shutdown), "{e:?}");
+    let e = clone.load_module(wasm("bank")).await.unwrap_err();
+    assert!(matches!(e, RuntimeError::Shutdown), "{e:?}");
+    let e = clone.subscribe("hello", "greetings").unwrap_err();
+    assert!(matches!(e, RuntimeError::Shutdown), "{e:?}");
+    // The data directory was released: it opens again.
+    let rt = open(dir.path()).await;
+    rt.call("hello", "hello", vec![s("again")]).await.unwrap();
+    rt.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_results_and_writes_in_reads_are_refused() {
+    let dir = tempdir();
+    let rt = open(dir.path()).await;
+    // At DATA: `[0, 5]` (a u64 where `()` is declared), then `[7, null]`
+    // (an unknown result tag), then a call target for call_async.
+    let target = crate::support::call_target("hello", "hello", "from a read");
+    let data = [&[0x82, 0x00, 0x05, 0x82, 0x07, 0xf6][..], &target].concat();
+    let at = crate::support::raw::DATA as u64;
+    let ret = |ptr: u64, len: u64| format!("(return (i64.const {}))", (ptr << 32) | len);
+    let wrong_type = ret(at, 3);
+    let bad_tag = ret(at + 3, 3);
+    let outside = ret(0x7fff_0000, 16);
+    let insert_in_read =
+        "(drop (call $insert (i32.const 0) (i32.const 0) (i32.const 1)))".to_owned();
+    let call_in_read = format!(
+        "(call $call_async (i32.const {}) (i32.const {}))",
+        at + 6,
+        target.len()
+    );
+    let imports = r#"(import "interstice" "table_insert" (func $insert (param i32 i32 i32) (result i64)))
+  (import "interstice" "call_async" (func $call_async (param i32 i32)))"#;
+    let cases: [(&str, ReducerMode, &str, ErrorKind, &str); 5] = [
+        (
+            "wrong_type",
+            ReducerMode::Write,
+            &wrong_type,
+            ErrorKind::Host,
+            "does not match",
+        ),
+        (
+            "bad_tag",
+            ReducerMode::Write,
+            &bad_tag,
+            ErrorKind::Host,
+            "result tag",
+        ),
+        (
+            "outside",
+            ReducerMode::Write,
+            &outside,
+            ErrorKind::Trap,
+            "outside guest memory",
+        ),
+        (
+            "insert_in_read",
+            ReducerMode::Read,
+            &insert_in_read,
+            ErrorKind::Host,
+            "read reducer",
+        ),
+        (
+            "call_in_read",
+            ReducerMode::Read,
+            &call_in_read,
+            ErrorKind::Host,
+            "read reducer",
+        ),
+    ];
+    let mut reducers = vec![NOOP];
+    reducers.extend(cases.iter().map(|(name, mode, body, _, _)| RawReducer {
+        name,
+        mode: *mode,
+        body,
+    }));
+    rt.load_module(wasm("hello")).await.unwrap();
+    rt.load_module(raw_module("t_rawresult", imports, &data, &reducers))
+        .await
+        .unwrap();
+    let before = rt.metrics();
+    for (name, mode, _, kind, text) in cases {
+        let result = match mode {
+            ReducerMode::Write => rt.call("t_rawresult", name, vec![]).await,
+            ReducerMode::Read => rt.read("t_rawresult", name, vec![]).await,
+        };
+        let err = reducer_error(result);
+        assert_eq!(err.kind, kind, "{name}: {err:?}");
+        assert!(err.message.contains(text), "{name}: {}", err.message);
+        rt.call("t_rawresult", "noop", vec![])
+            .await
+            .unwrap_or_else(|e| panic!("noop after {name}: {e}"));
+    }
+    let after = rt.metrics();
+    assert_eq!(
+        after.rollbacks - before.rollbacks,
+        3,
+        "the three writes rolled back"
+    );
+    rt.shutdown().await.unwrap();
+
+    // The read's async call went nowhere: hello only has its init greeting.
+    let rt = open(dir.path()).await;
+    let n = rt.read("hello", "greeting_count", vec![]).await.unwrap();
+    assert_eq!(n.value, u(1));
+    rt.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_code_under_a_loaded_name_and_dangling_subscriptions_are_refused() {
+    let dir = tempdir();
+    let rt = open(dir.path()).await;
+    // caller subscribes to hello.greetings: hello must be loaded first.
+    let e = rt.load_module(wasm("caller")).await.unwrap_err();
+    assert!(
+        matches!(&e, RuntimeError::BadSubscription { module, reason }
+            if module == "caller" && reason.contains("hello")),
+        "{e:?}"
+    );
+    assert!(rt.modules().is_empty());
+
+    rt.load_module(wasm("hello")).await.unwrap();
+    let rt2 = rt.clone();
+    crate::support::eventually(10, "hello's init greeting", move || {
+        let rt = rt2.clone();
+        async move {
+            rt.read("hello", "greeting_count", vec![])
+                .await
+                .unwrap()
+                .value
+                == u(1)
+        }
+    })
+    .await;
+    // The same binary again is a no-op…
+    rt.load_module(wasm("hello")).await.unwrap();
+    // …other code under the same name is refused.
+    let impostor = raw_module("hello", "", &[], &[NOOP]);
+    let e = rt.load_module(impostor).await.unwrap_err();
+    assert!(
+        matches!(&e, RuntimeError::ModuleExists(m) if m == "hello"),
+        "{e:?}"
+    );
+    rt.load_module(wasm("caller"))
+        .await
+        .expect("caller loads once hello is there");
+    // hello is still the real one.
+    let out = rt.call("hello", "hello", vec![s("real")]).await.unwrap();
+    assert_eq!(out.value, u(2), "init greeted first; this is greeting 2");
+    rt.shutdown().await.unwrap();
+
+    let entries = crate::support::log_entries(dir.path());
+    let installs: Vec<String> = entries
+        .iter()
+        .filter_map(|e| match e {
+            interstice_persist::LogEntry::Install(i) => Some(i.name.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(installs, ["hello", "caller"], "one install each");
 }

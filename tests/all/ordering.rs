@@ -286,3 +286,145 @@ async fn async_calls_and_triggers_arrive_exactly_once_in_order() {
         "every insert fired exactly one trigger, in source-ts order"
     );
 }
+
+/// A wat module whose `on_tick` trigger inserts into the very table it
+/// listens to: a subscription cycle only the depth limit stops. `start`
+/// inserts the first row.
+fn self_triggering_module() -> Vec<u8> {
+    use interstice_abi::{
+        Field, ModuleSchema, Persistence, ReducerMode, ReducerSchema, RowEvent, StructType,
+        TableSchema, Trigger, Type,
+    };
+    let id = Field {
+        name: "id".into(),
+        ty: Type::U64,
+    };
+    let reducer = |name: &str, params: Vec<Field>, trigger: Option<Trigger>| ReducerSchema {
+        name: name.into(),
+        mode: ReducerMode::Write,
+        params,
+        returns: Type::Unit,
+        error: None,
+        trigger,
+    };
+    let schema = ModuleSchema {
+        abi_version: interstice_abi::ABI_VERSION,
+        name: "t_loop".into(),
+        version: "0.1.0".into(),
+        dependencies: Vec::new(),
+        tables: vec![TableSchema {
+            name: "ticks".into(),
+            version: 1,
+            columns: vec![id.clone()],
+            primary_key: 0,
+            auto_inc: true,
+            persistence: Persistence::Logged,
+            indexes: Vec::new(),
+        }],
+        reducers: vec![
+            reducer("start", Vec::new(), None),
+            reducer(
+                "on_tick",
+                vec![Field {
+                    name: "row".into(),
+                    ty: Type::Struct(StructType {
+                        name: "Tick".into(),
+                        fields: vec![id],
+                    }),
+                }],
+                Some(Trigger::Table {
+                    module: "t_loop".into(),
+                    table: "ticks".into(),
+                    event: RowEvent::Insert,
+                }),
+            ),
+        ],
+    };
+    // The row `[0]`: the host assigns the auto_inc id.
+    let insert = format!(
+        "(drop (call $insert (i32.const 0) (i32.const {}) (i32.const 2)))",
+        crate::support::raw::DATA
+    );
+    let text = crate::support::raw_module_wat_for(
+        &schema,
+        interstice_abi::ABI_VERSION as i32,
+        r#"(import "interstice" "table_insert" (func $insert (param i32 i32 i32) (result i64)))"#,
+        &[0x81, 0x00],
+        &[&insert, &insert],
+    );
+    wat::parse_str(text).expect("valid wat")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_cycle_is_cut_by_the_depth_limit() {
+    const DEPTH: u32 = 6;
+    let dir = tempdir();
+    let limits = interstice_actors::Limits {
+        max_trigger_depth: DEPTH,
+        ..interstice_actors::Limits::default()
+    };
+    let rt = crate::support::open_with_limits(dir.path(), limits).await;
+    rt.load_module(self_triggering_module()).await.unwrap();
+    let start = rt.call("t_loop", "start", vec![]).await.unwrap();
+    let start_ts = start.ts.unwrap();
+    rt.shutdown().await.unwrap();
+    // Whatever the shutdown left pending runs after a reopen, exactly once.
+    let rt = crate::support::open_with_limits(dir.path(), limits).await;
+    rt.shutdown().await.unwrap();
+
+    let entries = log_entries(dir.path());
+    let all = commits(&entries);
+    let ticks: Vec<&CommitRecord> = all
+        .iter()
+        .copied()
+        .filter(|c| c.reducer == "on_tick")
+        .collect();
+    assert_eq!(
+        ticks.len(),
+        DEPTH as usize,
+        "one trigger per level down to the depth limit, then none"
+    );
+    // A chain: each trigger is caused by the commit before it.
+    let mut source = start_ts;
+    for t in &ticks {
+        assert!(matches!(t.outcome, Outcome::Ok(_)), "{:?}", t.outcome);
+        assert_eq!(
+            t.cause,
+            Cause::Trigger {
+                module: "t_loop".into(),
+                ts: source,
+                index: 0
+            }
+        );
+        assert_eq!(t.mutations.len(), 1);
+        source = t.ts;
+    }
+    let stamps: Vec<u64> = entries.iter().map(LogEntry::ts).collect();
+    assert_eq!(stamps, (1..=stamps.len() as u64).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_runs_before_the_first_call_after_load() {
+    // `Runtime::load_module` says it "installs a module; runs its init
+    // reducer". So the first call made after it returns must see init's
+    // work: hello's init greeting gets id 1 and the caller's greeting 2.
+    // The race is narrow, so try many fresh runtimes; without fsync the
+    // install is acknowledged sooner, which widens it.
+    for round in 0..40 {
+        let dir = tempdir();
+        let rt = interstice_actors::Runtime::builder()
+            .data_dir(dir.path())
+            .durability(interstice_actors::Durability::None)
+            .open()
+            .await
+            .unwrap();
+        rt.load_module(wasm("hello")).await.unwrap();
+        let id = rt.call("hello", "hello", vec![s("first")]).await.unwrap();
+        rt.shutdown().await.unwrap();
+        assert_eq!(
+            id.value,
+            u(2),
+            "round {round}: a call right after load_module ran before hello's init"
+        );
+    }
+}

@@ -64,9 +64,9 @@ async fn replay_runs_no_wasm_and_restores_the_state() {
     wait_for(&rt, "hello", "greeting_count", 7).await;
     let hash = rt.state_hash().await.unwrap();
     let modules: Vec<String> = rt.modules().into_iter().map(|m| m.name).collect();
-    let last = rt.durable_ts();
     assert!(rt.metrics().instantiations > 0);
     rt.shutdown().await.unwrap();
+    let last = log_entries(dir.path()).len() as u64;
 
     let rt = open(dir.path()).await;
     let m = rt.metrics();
@@ -233,6 +233,14 @@ async fn reads_never_write_the_log() {
         .unwrap()
         .value;
     rt.call("hello", "hello", vec![s("a")]).await.unwrap();
+    // Three installs, hello's init, the two calls and caller's trigger:
+    // wait until all seven are durable, so nothing is in flight.
+    let rt2 = rt.clone();
+    eventually(20, "seven durable entries", move || {
+        let rt = rt2.clone();
+        async move { rt.durable_ts() == 7 }
+    })
+    .await;
     wait_for(&rt, "caller", "seen_count", 1).await;
 
     let reads = |rt: Runtime, id: Value| async move {

@@ -6,8 +6,8 @@ use interstice_actors::{ErrorKind, Limits, ReducerMode, Runtime, Value};
 use interstice_persist::{Cause, Outcome};
 
 use crate::support::{
-    as_u64, call_target, commits, eventually, log_entries, open_with, open_with_limits, raw_module,
-    reducer_error, s, tempdir, u, wasm, RawReducer,
+    as_u64, call_target, commits, eventually, log_entries, open, open_with, open_with_limits,
+    raw_module, raw_module_wat_for, reducer_error, s, tempdir, u, wasm, RawReducer,
 };
 
 async fn mark_count(rt: &Runtime) -> u64 {
@@ -346,4 +346,163 @@ async fn a_rolled_back_transactions_async_calls_do_not_happen() {
             index: 0
         }
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_constraint_violation_rolls_back_the_whole_transaction() {
+    use interstice_abi::{Field, ModuleSchema, Persistence, ReducerSchema, TableSchema, Type};
+    let reducer = |name: &str| ReducerSchema {
+        name: name.into(),
+        mode: ReducerMode::Write,
+        params: Vec::new(),
+        returns: Type::Unit,
+        error: None,
+        trigger: None,
+    };
+    let schema = ModuleSchema {
+        abi_version: interstice_abi::ABI_VERSION,
+        name: "t_rows".into(),
+        version: "0.1.0".into(),
+        dependencies: Vec::new(),
+        tables: vec![TableSchema {
+            name: "rows".into(),
+            version: 1,
+            columns: vec![
+                Field {
+                    name: "id".into(),
+                    ty: Type::U64,
+                },
+                Field {
+                    name: "v".into(),
+                    ty: Type::U64,
+                },
+            ],
+            primary_key: 0,
+            auto_inc: false,
+            persistence: Persistence::Logged,
+            indexes: Vec::new(),
+        }],
+        reducers: vec![
+            reducer("insert_a"),
+            reducer("insert_b_then_dup"),
+            reducer("insert_b"),
+        ],
+    };
+    // Rows [1, 7], [2, 8] and [1, 9] (a duplicate key of the first).
+    let data = [0x82, 1, 7, 0x82, 2, 8, 0x82, 1, 9];
+    let at = crate::support::raw::DATA;
+    let insert = |offset: u32| {
+        format!(
+            "(drop (call $insert (i32.const 0) (i32.const {}) (i32.const 3)))",
+            at + offset
+        )
+    };
+    let bodies = [insert(0), format!("{} {}", insert(3), insert(6)), insert(3)];
+    let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
+    let text = raw_module_wat_for(
+        &schema,
+        interstice_abi::ABI_VERSION as i32,
+        r#"(import "interstice" "table_insert" (func $insert (param i32 i32 i32) (result i64)))"#,
+        &data,
+        &bodies,
+    );
+    let dir = tempdir();
+    let rt = open(dir.path()).await;
+    rt.load_module(wat::parse_str(&text).unwrap())
+        .await
+        .unwrap();
+    let empty = rt.state_hash().await.unwrap();
+    rt.call("t_rows", "insert_a", vec![]).await.unwrap();
+    let one_row = rt.state_hash().await.unwrap();
+    assert_ne!(one_row, empty);
+
+    // Inserting row 1 again is a constraint violation.
+    let err = reducer_error(rt.call("t_rows", "insert_a", vec![]).await);
+    assert_eq!(err.kind, ErrorKind::Constraint, "{err:?}");
+    // So is the second insert of this one; its first insert (row 2) goes too.
+    let err = reducer_error(rt.call("t_rows", "insert_b_then_dup", vec![]).await);
+    assert_eq!(err.kind, ErrorKind::Constraint, "{err:?}");
+    assert_eq!(
+        rt.state_hash().await.unwrap(),
+        one_row,
+        "row 2 was rolled back"
+    );
+    // Row 2 really is absent: inserting it alone succeeds.
+    rt.call("t_rows", "insert_b", vec![])
+        .await
+        .expect("row 2 was not left behind");
+    let two_rows = rt.state_hash().await.unwrap();
+    assert_ne!(two_rows, one_row);
+    rt.shutdown().await.unwrap();
+
+    // Replay agrees: only the committed rows are in the log.
+    let rt = open(dir.path()).await;
+    assert_eq!(rt.state_hash().await.unwrap(), two_rows);
+    rt.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_reads_and_stack_overflows_are_stopped() {
+    let dir = tempdir();
+    let rt = open(dir.path()).await;
+    let recurse = "(drop (call $call (local.get $reducer) (local.get $ptr) (local.get $len)))";
+    let wasm = raw_module(
+        "t_rawhostile",
+        "",
+        &[],
+        &[
+            RawReducer {
+                name: "ok",
+                mode: ReducerMode::Read,
+                body: "",
+            },
+            RawReducer {
+                name: "spin_read",
+                mode: ReducerMode::Read,
+                body: "(loop $forever (br $forever))",
+            },
+            RawReducer {
+                name: "trap_read",
+                mode: ReducerMode::Read,
+                body: "(unreachable)",
+            },
+            RawReducer {
+                name: "recurse_read",
+                mode: ReducerMode::Read,
+                body: recurse,
+            },
+            RawReducer {
+                name: "recurse",
+                mode: ReducerMode::Write,
+                body: recurse,
+            },
+        ],
+    );
+    rt.load_module(wasm).await.unwrap();
+    rt.read("t_rawhostile", "ok", vec![]).await.unwrap();
+    for (reducer, kind, write) in [
+        ("spin_read", ErrorKind::Budget, false),
+        ("trap_read", ErrorKind::Trap, false),
+        ("recurse_read", ErrorKind::Trap, false),
+        ("recurse", ErrorKind::Trap, true),
+    ] {
+        let result = if write {
+            rt.call("t_rawhostile", reducer, vec![]).await
+        } else {
+            rt.read("t_rawhostile", reducer, vec![]).await
+        };
+        let err = reducer_error(result);
+        assert_eq!(err.kind, kind, "{reducer}: {err:?}");
+        if reducer.starts_with("recurse") {
+            assert!(
+                err.message.contains("stack overflow"),
+                "{reducer}: {}",
+                err.message
+            );
+        }
+        rt.read("t_rawhostile", "ok", vec![])
+            .await
+            .unwrap_or_else(|e| panic!("a read after {reducer}: {e}"));
+    }
+    rt.shutdown().await.unwrap();
 }

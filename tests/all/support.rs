@@ -171,14 +171,33 @@ pub fn raw_module_wat(
     data: &[u8],
     reducers: &[RawReducer<'_>],
 ) -> String {
-    let schema = raw_schema(name, reducers).canonical_bytes();
+    let bodies: Vec<&str> = reducers.iter().map(|r| r.body).collect();
+    raw_module_wat_for(
+        &raw_schema(name, reducers),
+        abi_version,
+        imports,
+        data,
+        &bodies,
+    )
+}
+
+/// [`raw_module_wat`] with any schema (tables, parameters, …): `bodies[i]`
+/// is the wat of reducer `i`. `__interstice_call` is `$call`, so a body can
+/// call it again.
+pub fn raw_module_wat_for(
+    schema: &interstice_abi::ModuleSchema,
+    abi_version: i32,
+    imports: &str,
+    data: &[u8],
+    bodies: &[&str],
+) -> String {
+    let schema = schema.canonical_bytes();
     let packed_schema = ((raw::SCHEMA as u64) << 32) | schema.len() as u64;
     let packed_ok = ((raw::RESULT_OK as u64) << 32) | 3;
     let mut dispatch = String::new();
-    for (i, r) in reducers.iter().enumerate() {
+    for (i, body) in bodies.iter().enumerate() {
         dispatch.push_str(&format!(
-            "    (if (i32.eq (local.get $reducer) (i32.const {i})) (then {}))\n",
-            r.body
+            "    (if (i32.eq (local.get $reducer) (i32.const {i})) (then {body}))\n"
         ));
     }
     format!(
@@ -191,7 +210,7 @@ pub fn raw_module_wat(
   (func (export "__interstice_abi_version") (result i32) (i32.const {abi_version}))
   (func (export "__interstice_schema") (result i64) (i64.const {packed_schema}))
   (func (export "__interstice_alloc") (param i32) (result i32) (i32.const {args_at}))
-  (func (export "__interstice_call") (param $reducer i32) (param $ptr i32) (param $len i32) (result i64)
+  (func $call (export "__interstice_call") (param $reducer i32) (param $ptr i32) (param $len i32) (result i64)
 {dispatch}    (i64.const {packed_ok}))
 )"#,
         result_ok = raw::RESULT_OK,
@@ -279,7 +298,7 @@ pub fn cli_call(dir: &Path, module: &str, reducer: &str, args: &[&str]) -> Outpu
         module.as_ref(),
         reducer.as_ref(),
     ];
-    v.extend(args.iter().map(|a| OsStr::new(a)));
+    v.extend(args.iter().map(OsStr::new));
     interstice(v)
 }
 
