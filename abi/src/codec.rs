@@ -10,6 +10,11 @@ use crate::AbiError;
 ///
 /// `encode` must produce exactly the canonical encoding that
 /// [`Type::validate`] accepts for `Self::ty()`, and `decode` must accept it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot cross the Interstice ABI",
+    label = "not an Interstice type",
+    note = "use a primitive, String, Bytes, Option, Vec, a tuple, or a type with #[derive(IntersticeType)]"
+)]
 pub trait IntersticeType: Sized {
     /// The Interstice type of `Self`.
     fn ty() -> Type;

@@ -139,8 +139,10 @@ impl Trigger {
             "delete" => RowEvent::Delete,
             other => return Err(format!("unknown row event `{other}` in `{s}`")),
         };
-        if module.is_empty() || table.is_empty() {
-            return Err(format!("`{s}` names an empty module or table"));
+        if !valid_ident(module) || !valid_ident(table) {
+            return Err(format!(
+                "`{s}`: module and table names must be [a-z][a-z0-9_]*"
+            ));
         }
         Ok(Trigger::Table {
             module: (*module).to_owned(),

@@ -285,14 +285,24 @@ fn check_imports(
 ) -> Result<(), RuntimeError> {
     let mut store = Store::new(engine, HostState::new(None, 0));
     for import in module.imports() {
-        if import.module() != abi::IMPORT_MODULE
-            || linker
-                .get(&mut store, import.module(), import.name())
-                .is_err()
-        {
+        let provided = if import.module() == abi::IMPORT_MODULE {
+            linker.get(&mut store, import.module(), import.name()).ok()
+        } else {
+            None
+        };
+        let Some(provided) = provided else {
             return Err(RuntimeError::UnknownImport {
                 module: import.module().to_owned(),
                 name: import.name().to_owned(),
+            });
+        };
+        let wanted = describe(Some(&import.ty()));
+        let found = describe(Some(&provided.ty(&store)));
+        if wanted != found {
+            return Err(RuntimeError::ImportMismatch {
+                name: import.name().to_owned(),
+                expected: found,
+                found: wanted,
             });
         }
     }

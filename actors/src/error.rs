@@ -109,6 +109,16 @@ pub enum RuntimeError {
         /// Import name.
         name: String,
     },
+    /// The module imports a host call with the wrong signature.
+    #[error("module imports `interstice::{name}` as {found}, but the host provides {expected}")]
+    ImportMismatch {
+        /// Import name.
+        name: String,
+        /// What the host provides.
+        expected: String,
+        /// What the module declared.
+        found: String,
+    },
     /// ABI version mismatch or an invalid schema.
     #[error(transparent)]
     Abi(#[from] interstice_abi::AbiError),

@@ -389,7 +389,8 @@ async fn unknown_host_import() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, RuntimeError::MalformedWasm(m) if m.contains("table_get")),
+        matches!(&e, RuntimeError::ImportMismatch { name, .. } if name == "table_get")
+            && e.to_string().contains("(param i32)"),
         "{e:?}"
     );
     assert!(rt.modules().is_empty());

@@ -41,18 +41,6 @@ fn parse_options(attr: TokenStream) -> syn::Result<Options> {
             let lit: LitStr = meta.value()?.parse()?;
             let trigger = Trigger::parse(&lit.value())
                 .map_err(|e| syn::Error::new(lit.span(), format!("invalid trigger: {e}")))?;
-            if let Trigger::Table { module, table, .. } = &trigger {
-                for (what, name) in [("module", module), ("table", table)] {
-                    if !interstice_abi::schema::valid_ident(name) {
-                        return Err(syn::Error::new(
-                            lit.span(),
-                            format!(
-                                "invalid trigger: {what} name `{name}` must match [a-z][a-z0-9_]*"
-                            ),
-                        ));
-                    }
-                }
-            }
             opts.trigger = Some((lit, trigger));
         } else {
             return Err(meta.error(
