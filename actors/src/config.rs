@@ -75,4 +75,7 @@ pub struct RuntimeConfig {
     pub limits: Limits,
     /// Log segment size before rotation.
     pub segment_size: u64,
+    /// Where the log lives. `None` (the default): `log/` in the data
+    /// directory. Tests inject a fault-injecting backend here.
+    pub log_storage: Option<std::sync::Arc<dyn interstice_persist::Storage>>,
 }

@@ -58,6 +58,13 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Keeps the log in `storage` instead of the data directory's `log/`
+    /// (for fault injection: `interstice_persist::FaultyStorage`).
+    pub fn log_storage(mut self, storage: Arc<dyn interstice_persist::Storage>) -> Self {
+        self.config.log_storage = Some(storage);
+        self
+    }
+
     /// Opens the runtime: locks the data directory, replays the log (without
     /// running wasm), starts the actors and resumes pending deliveries.
     pub async fn open(self) -> Result<Runtime, RuntimeError> {
@@ -163,6 +170,7 @@ impl Runtime {
                 durability: Durability::Sync,
                 limits: Limits::default(),
                 segment_size: 64 << 20,
+                log_storage: None,
             },
         }
     }
@@ -179,8 +187,12 @@ impl Runtime {
             &cache_dir,
             config.limits.max_trigger_depth,
         );
+        let storage = config
+            .log_storage
+            .clone()
+            .unwrap_or_else(|| data_dir.log_storage());
         let (writer, recovered) = interstice_persist::LogWriter::open_replaying(
-            data_dir.log_storage(),
+            storage,
             WriterOptions {
                 segment_size: config.segment_size,
                 ..WriterOptions::default()
