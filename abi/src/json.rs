@@ -130,7 +130,7 @@ impl Value {
                 }
                 None => Json::Null,
             },
-            (v, _) => match v.as_i128_for_json() {
+            (v, _) => match v.as_i128_lossless() {
                 Some(i) if i.abs() < SAFE_INT => Json::Number(Number::from(i as i64)),
                 Some(i) => Json::String(i.to_string()),
                 None => match v {
@@ -139,22 +139,6 @@ impl Value {
                 },
             },
         }
-    }
-
-    fn as_i128_for_json(&self) -> Option<i128> {
-        Some(match *self {
-            Value::U8(v) => v as i128,
-            Value::U16(v) => v as i128,
-            Value::U32(v) => v as i128,
-            Value::U64(v) => v as i128,
-            Value::U128(v) => i128::try_from(v).ok()?,
-            Value::I8(v) => v as i128,
-            Value::I16(v) => v as i128,
-            Value::I32(v) => v as i128,
-            Value::I64(v) => v as i128,
-            Value::I128(v) => v,
-            _ => return None,
-        })
     }
 }
 

@@ -290,7 +290,8 @@ impl Value {
         }
     }
 
-    fn as_i128_lossless(&self) -> Option<i128> {
+    /// The value as an `i128` if it is an integer that fits one.
+    pub(crate) fn as_i128_lossless(&self) -> Option<i128> {
         Some(match *self {
             Value::U8(v) => v as i128,
             Value::U16(v) => v as i128,

@@ -364,6 +364,26 @@ impl Runtime {
         self.inner.shared.module(name).map(|e| e.wasm_hash)
     }
 
+    /// The module entry and reducer index for `module.reducer`.
+    fn find_reducer(
+        &self,
+        module: &str,
+        reducer: &str,
+    ) -> Result<(Arc<ModuleEntry>, u32), RuntimeError> {
+        let entry = self
+            .inner
+            .shared
+            .module(module)
+            .ok_or_else(|| RuntimeError::UnknownModule(module.to_owned()))?;
+        let (idx, _) = entry
+            .reducer(reducer)
+            .ok_or_else(|| RuntimeError::UnknownReducer {
+                module: module.to_owned(),
+                reducer: reducer.to_owned(),
+            })?;
+        Ok((entry, idx))
+    }
+
     fn lookup(
         &self,
         module: &str,
@@ -371,17 +391,8 @@ impl Runtime {
         want: ReducerMode,
     ) -> Result<(Arc<ModuleEntry>, u32), RuntimeError> {
         self.check_open()?;
-        let entry = self
-            .inner
-            .shared
-            .module(module)
-            .ok_or_else(|| RuntimeError::UnknownModule(module.to_owned()))?;
-        let (idx, rs) = entry
-            .reducer(reducer)
-            .ok_or_else(|| RuntimeError::UnknownReducer {
-                module: module.to_owned(),
-                reducer: reducer.to_owned(),
-            })?;
+        let (entry, idx) = self.find_reducer(module, reducer)?;
+        let rs = &entry.schema.reducers[idx as usize];
         if rs.mode != want {
             return Err(RuntimeError::WrongMode {
                 module: module.to_owned(),
@@ -406,7 +417,7 @@ impl Runtime {
                 hint: "the runtime calls it when its event happens",
             });
         }
-        Ok((entry.clone(), idx))
+        Ok((entry, idx))
     }
 
     /// Calls a write reducer: one transaction, acknowledged per the
@@ -530,17 +541,8 @@ impl Runtime {
         reducer: &str,
         args: &[serde_json::Value],
     ) -> Result<CallOutput, RuntimeError> {
-        let entry = self
-            .inner
-            .shared
-            .module(module)
-            .ok_or_else(|| RuntimeError::UnknownModule(module.to_owned()))?;
-        let (_, rs) = entry
-            .reducer(reducer)
-            .ok_or_else(|| RuntimeError::UnknownReducer {
-                module: module.to_owned(),
-                reducer: reducer.to_owned(),
-            })?;
+        let (entry, idx) = self.find_reducer(module, reducer)?;
+        let rs = &entry.schema.reducers[idx as usize];
         if args.len() != rs.params.len() {
             return Err(RuntimeError::ArgCount {
                 module: module.to_owned(),
