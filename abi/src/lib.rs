@@ -16,6 +16,7 @@ pub mod host;
 #[cfg(feature = "json")]
 pub mod json;
 pub mod schema;
+pub mod schema_diff;
 pub mod types;
 pub mod value;
 
