@@ -3,17 +3,38 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// When a write is acknowledged.
+/// When a write is acknowledged (`docs/DURABILITY.md`).
+///
+/// A commit is *acknowledged* when [`crate::Runtime::call`] returns it (or
+/// `interstice run` writes its reply). In every mode:
+///
+/// - a **process crash** (SIGKILL, abort, panic) loses no acknowledged
+///   commit: it was written to the OS before it was acknowledged;
+/// - recovery never shows a partial commit or a partial batch: the log is
+///   cut back to its last complete, hash-verified batch, and the state is
+///   the replay of exactly the commits in the log;
+/// - a failed write or fsync is never acknowledged: the call gets
+///   [`crate::RuntimeError::StorageFault`], and the runtime refuses every
+///   later write until it is reopened.
+///
+/// The modes differ in what an **OS crash or power loss** can lose (with a
+/// disk that honours fsync).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
-    /// Acknowledge only after the commit is fsynced (group commit). The default.
+    /// Acknowledge only after the commit's batch is fsynced (group commit:
+    /// one fsync covers every batch that arrived meanwhile). The default.
+    /// Power loss loses no acknowledged commit.
     #[default]
     Sync,
-    /// Acknowledge after the write reaches the OS; fsync every interval.
-    /// A crash can lose up to one interval of acknowledged commits (a power
-    /// loss can; a process crash cannot, since the OS has the bytes).
+    /// Acknowledge once the batch is written to the OS; fsync every
+    /// interval. Power loss can lose the commits acknowledged since the last
+    /// completed fsync: about one interval (plus the time that fsync took).
     Periodic(Duration),
-    /// Acknowledge after the write reaches the OS; never fsync explicitly.
+    /// Acknowledge once the batch is written to the OS; never fsync for the
+    /// sake of commits. The log is fsynced only when a segment is closed
+    /// (rotation), when it is opened and at a clean shutdown, so power loss
+    /// can lose every commit acknowledged since the last of those: there is
+    /// no time bound (the OS's own write-back usually lands within seconds).
     None,
 }
 
@@ -78,4 +99,10 @@ pub struct RuntimeConfig {
     /// Where the log lives. `None` (the default): `log/` in the data
     /// directory. Tests inject a fault-injecting backend here.
     pub log_storage: Option<std::sync::Arc<dyn interstice_persist::Storage>>,
+    /// Inspection: replay only the entries up to this timestamp and open
+    /// read-only (appending after a truncated replay would fork history).
+    pub stop_at: Option<u64>,
+    /// Recovery: replay the valid prefix of a damaged log, then resume at
+    /// this later position, accepting the chain break there; read-only.
+    pub skip_to_log_offset: Option<interstice_persist::LogPosition>,
 }

@@ -151,6 +151,10 @@ pub enum RuntimeError {
     /// A storage fault: the runtime refuses writes until it is reopened.
     #[error("storage fault: {0}; the runtime refuses writes until it is reopened")]
     StorageFault(String),
+    /// The runtime was opened read-only (`stop_at`, `skip_to_log_offset`):
+    /// it refuses every write.
+    #[error("the runtime is read-only: {0}")]
+    ReadOnly(String),
     /// An error from the persistence layer (opening, replaying the log).
     #[error(transparent)]
     Persist(#[from] PersistError),

@@ -52,6 +52,13 @@ pub(crate) struct Recorded {
     pub inputs: std::collections::VecDeque<Nondet>,
 }
 
+/// The tail of the error a re-executed read call traps with when no
+/// recorded input is left. A read call that failed live has no recorded
+/// result (its transaction failed with the read call's error and recorded
+/// nothing for it), so `replay-check` accepts this error in place of a
+/// logged `read call to M.R…` host error.
+pub(crate) const UNRECORDED_READ: &str = "failed when logged (no recorded result to feed back)";
+
 /// An open scan over a table.
 #[derive(Debug)]
 pub(crate) struct Scan {

@@ -11,7 +11,7 @@ use interstice_abi::ReducerMode;
 use interstice_persist::{ErrorKind, Nondet, OutboundCall};
 use wasmtime::{Caller, Linker};
 
-use crate::host_state::{HostState, HostTrap, Scan, TxMode};
+use crate::host_state::{HostState, HostTrap, Scan, TxMode, UNRECORDED_READ};
 use crate::messages::{Query, Responder};
 use crate::shared::{params_type, ModuleEnv};
 use crate::table::TableOpError;
@@ -393,11 +393,13 @@ fn derive_seed(st: &HostState) -> [u8; 32] {
     *h.finalize().as_bytes()
 }
 
-/// Decodes `[module, reducer, args]` and checks it against the registry.
+/// Decodes `[module, reducer, args]` and checks it against the modules
+/// loaded when the transaction at `ts` runs.
 fn decode_call<'a>(
     env: &ModuleEnv,
     bytes: &'a [u8],
     want: ReducerMode,
+    ts: Option<u64>,
 ) -> Res<(String, String, u32, &'a [u8])> {
     let mut r = Reader::new(bytes);
     let parsed = (|| {
@@ -412,7 +414,7 @@ fn decode_call<'a>(
         Ok(p) => p,
         Err(e) => return bad(format!("call target is not [module, reducer, args]: {e}")),
     };
-    let Some(target) = env.shared.module(module) else {
+    let Some(target) = env.shared.module_schema(module, ts) else {
         return bad(format!("call to unknown module `{module}`"));
     };
     let Some((idx, rs)) = target.reducer(reducer) else {
@@ -440,10 +442,11 @@ fn link_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         abi::CALL_ASYNC,
         |mut c: Caller<'_, HostState>, ptr: i32, len: i32| -> Res<()> {
             let (mem, st) = parts(&mut c)?;
-            require_write(st, "call_async")?;
+            let ts = require_write(st, "call_async")?;
             let r = slice(mem, ptr, len, "call_async")?;
             let env = env(st)?;
-            let (module, reducer, _, args) = decode_call(&env, &mem[r], ReducerMode::Write)?;
+            let (module, reducer, _, args) =
+                decode_call(&env, &mem[r], ReducerMode::Write, Some(ts))?;
             if st.tx.calls.len() >= 10_000 {
                 return bad("more than 10000 async calls in one transaction");
             }
@@ -463,7 +466,12 @@ fn link_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             require_running(st, "call_read")?;
             let r = slice(mem, ptr, len, "call_read")?;
             let env = env(st)?;
-            let (module, reducer, idx, args) = decode_call(&env, &mem[r], ReducerMode::Read)?;
+            let ts = match st.tx.mode {
+                TxMode::Write { ts } => Some(ts),
+                _ => None,
+            };
+            let (module, reducer, idx, args) =
+                decode_call(&env, &mem[r], ReducerMode::Read, ts)?;
             if !env.schema.dependencies.iter().any(|d| d == &module) {
                 return bad(format!(
                     "read call to `{module}`, which `{}` does not declare as a dependency",
@@ -478,6 +486,7 @@ fn link_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                         args: a2,
                         result,
                     }) if m2 == module && r2 == reducer && a2 == args => result,
+                    None => return bad(format!("read call to {module}.{reducer}: {UNRECORDED_READ}")),
                     other => {
                         return bad(format!(
                             "re-execution diverged: read call to {module}.{reducer}, the log recorded {other:?}"

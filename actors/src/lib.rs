@@ -7,7 +7,8 @@
 //! hash-chained log and made durable ([`log_writer`]) before it is
 //! acknowledged; its async calls and the triggers it fires are delivered in
 //! timestamp order by the subscription router ([`router`]). On open the log
-//! is replayed without running any wasm ([`replay`]).
+//! is replayed without running any wasm ([`replay`]). [`replay_check()`]
+//! re-executes a log against its module binaries to check it is deterministic.
 //!
 //! Embed it through [`Runtime`]:
 //!
@@ -35,17 +36,23 @@ mod log_writer;
 mod messages;
 mod module_actor;
 mod replay;
+mod replay_check;
 mod router;
 mod runtime;
 mod sequencer;
 mod shared;
 mod system;
 mod table;
+mod transaction;
 
 pub use config::{Durability, Limits, RuntimeConfig};
 pub use error::{ReducerError, RuntimeError};
 pub use interstice_abi::{ReducerMode, RowEvent, Type, Value};
 pub use interstice_persist::ErrorKind;
+pub use replay_check::{
+    replay_check, Difference, Divergence, ModuleCheck, Observed, ReplayCheckOptions,
+    ReplayCheckReport,
+};
 pub use router::RowChange;
 pub use runtime::{inspect_module, CallOutput, ModuleInfo, Runtime, RuntimeBuilder};
 pub use shared::Metrics;

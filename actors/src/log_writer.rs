@@ -6,6 +6,7 @@
 //! drained (a `notify`-ed message runs after all queued batches), so every
 //! batch that arrived meanwhile shares it. Any write or fsync error poisons
 //! the runtime: waiters are failed and no later write is acknowledged.
+//! A read-only runtime has no writer (and refuses writes before they get here).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -24,7 +25,8 @@ struct SyncNow;
 
 /// The log-writer actor.
 pub(crate) struct LogWriter {
-    writer: interstice_persist::LogWriter,
+    /// `None` in a read-only runtime.
+    writer: Option<interstice_persist::LogWriter>,
     shared: Arc<Shared>,
     durability: Durability,
     router: Addr<Router>,
@@ -35,7 +37,7 @@ pub(crate) struct LogWriter {
 
 impl LogWriter {
     pub fn new(
-        writer: interstice_persist::LogWriter,
+        writer: Option<interstice_persist::LogWriter>,
         shared: Arc<Shared>,
         durability: Durability,
         router: Addr<Router>,
@@ -61,7 +63,10 @@ impl LogWriter {
         if self.written_ts <= self.synced_ts || self.shared.fault().is_some() {
             return;
         }
-        match self.writer.sync() {
+        let Some(writer) = self.writer.as_mut() else {
+            return;
+        };
+        match writer.sync() {
             Ok(()) => {
                 self.shared.metrics.fsyncs.fetch_add(1, Ordering::Relaxed);
                 self.synced_ts = self.written_ts;
@@ -100,10 +105,11 @@ impl Handler<AppendBatch> for LogWriter {
         if self.shared.fault().is_some() {
             return;
         }
-        if let Err(e) = self
-            .writer
-            .append_batch(msg.first_ts, msg.count, &msg.payload)
-        {
+        let Some(writer) = self.writer.as_mut() else {
+            self.fail("the log is open read-only".into());
+            return;
+        };
+        if let Err(e) = writer.append_batch(msg.first_ts, msg.count, &msg.payload) {
             self.fail(format!("writing the log failed: {e}"));
             return;
         }

@@ -8,28 +8,25 @@ use std::sync::Arc;
 use actix::{Actor, ActorContext, Context, Handler};
 use interstice_abi::cbor::Writer;
 use interstice_abi::host as abi;
-use interstice_abi::RowEvent;
-use interstice_persist::{
-    encode_entry, CommitRecord, ErrorKind, LogEntry, Mutation, MutationOp, Outcome,
-};
+use interstice_persist::{encode_entry, CommitRecord, ErrorKind, LogEntry};
 
 use crate::engine::{CompiledModule, WasmHost};
-use crate::guest::{CallEffects, Guest};
-use crate::host_state::{Recorded, TxMode, TxState};
+use crate::host_state::TxMode;
 use crate::messages::{
     CommitSummary, Completed, ExecError, Execute, Failure, HashState, Query, Sequenced, StopModule,
     Summary,
 };
 use crate::shared::ModuleEnv;
-use crate::table::{Change, Tables};
+use crate::table::Tables;
+use crate::transaction::{logged_mutations, run_write, GuestSlot, TxOutput};
 
 /// The actor that owns one module.
 pub(crate) struct ModuleActor {
     env: Arc<ModuleEnv>,
-    host: Arc<WasmHost>,
-    compiled: CompiledModule,
+    /// The module's instance: created by its first call (replay never
+    /// instantiates, so a replayed runtime has none until then).
+    slot: GuestSlot,
     tables: Tables,
-    guest: Option<Guest>,
 }
 
 impl ModuleActor {
@@ -40,44 +37,10 @@ impl ModuleActor {
         tables: Tables,
     ) -> Self {
         Self {
+            slot: GuestSlot::new(env.clone(), host, compiled),
             env,
-            host,
-            compiled,
             tables,
-            guest: None,
         }
-    }
-
-    /// Runs one reducer call in wasm, instantiating lazily. Replay never gets
-    /// here, so a replayed runtime has no instance until its first call.
-    fn call(
-        &mut self,
-        idx: u32,
-        args: &[u8],
-        mode: TxMode,
-        recorded: Option<Recorded>,
-    ) -> (Result<Vec<u8>, Failure>, TxState) {
-        if self.guest.is_none() {
-            match Guest::instantiate(&self.host, &self.compiled, self.env.clone()) {
-                Ok(g) => self.guest = Some(g),
-                Err(f) => return (Err(f), TxState::new()),
-            }
-        }
-        let guest = self.guest.as_mut().expect("instantiated above");
-        let schema = self.env.schema.clone();
-        let rs = &schema.reducers[idx as usize];
-        let (result, CallEffects { tx }, discard) = guest.invoke(
-            &mut self.tables,
-            (idx, rs),
-            args,
-            mode,
-            recorded,
-            self.host.limits.fuel,
-        );
-        if discard {
-            self.guest = None;
-        }
-        (result, tx)
     }
 }
 
@@ -87,26 +50,6 @@ impl Actor for ModuleActor {
     fn stopped(&mut self, _ctx: &mut Self::Context) {
         actix::Arbiter::current().stop();
     }
-}
-
-/// The mutations of `changes` that go to the log (logged tables only).
-fn logged_mutations(tables: &Tables, changes: &[Change]) -> Vec<Mutation> {
-    changes
-        .iter()
-        .filter(|c| tables.table(c.table).is_some_and(|t| t.is_logged()))
-        .map(|c| Mutation {
-            table: c.table,
-            op: match c.event {
-                RowEvent::Insert => {
-                    MutationOp::Insert(c.new.as_deref().unwrap_or_default().to_vec())
-                }
-                RowEvent::Update => {
-                    MutationOp::Update(c.new.as_deref().unwrap_or_default().to_vec())
-                }
-                RowEvent::Delete => MutationOp::Delete(c.key_value.to_vec()),
-            },
-        })
-        .collect()
 }
 
 impl Handler<Execute> for ModuleActor {
@@ -126,35 +69,36 @@ impl Handler<Execute> for ModuleActor {
         };
         let reducer = rs.name.clone();
         let ts = shared.order.allocate();
-        self.tables.begin();
-        let (result, tx) = self.call(msg.reducer, &msg.args, TxMode::Write { ts }, None);
-        let (outcome, changes, calls) = match &result {
-            Ok(v) => {
-                shared.metrics.commits.fetch_add(1, Ordering::Relaxed);
-                (Outcome::Ok(v.clone()), self.tables.commit(), tx.calls)
-            }
+        let out = run_write(
+            &mut self.slot,
+            &mut self.tables,
+            msg.reducer,
+            &msg.args,
+            ts,
+            None,
+        );
+        let outcome = out.outcome();
+        let TxOutput {
+            result,
+            changes,
+            calls,
+            nondet,
+        } = out;
+        match &result {
+            Ok(_) => shared.metrics.commits.fetch_add(1, Ordering::Relaxed),
             Err(f) => {
-                self.tables.rollback();
-                shared.metrics.rollbacks.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(module = %self.env.name, %reducer, ts, kind = ?f.kind, "rolled back: {}", f.message);
-                (
-                    Outcome::Err {
-                        kind: f.kind,
-                        message: f.message.clone(),
-                    },
-                    Vec::new(),
-                    Vec::new(),
-                )
+                shared.metrics.rollbacks.fetch_add(1, Ordering::Relaxed)
             }
         };
         let record = CommitRecord {
             ts,
             module: self.env.name.to_string(),
-            schema_hash: self.compiled.schema_hash,
+            schema_hash: self.slot.compiled.schema_hash,
             reducer,
             args: msg.args,
             cause: msg.cause,
-            nondet: tx.nondet,
+            nondet,
             outcome,
             mutations: logged_mutations(&self.tables, &changes),
             calls: calls.clone(),
@@ -197,7 +141,9 @@ impl Handler<Query> for ModuleActor {
             }));
             return;
         }
-        let (result, _) = self.call(msg.reducer, &msg.args, TxMode::Read, None);
+        let (result, _) =
+            self.slot
+                .call(&mut self.tables, msg.reducer, &msg.args, TxMode::Read, None);
         let tagged = |tag: u64, v: &[u8]| {
             let mut w = Writer::new();
             w.array(2);

@@ -78,24 +78,11 @@ impl<'a> Replayer<'a> {
         if self.index.contains_key(&i.name) {
             return Err(fail("module installed twice".into()));
         }
-        let schema = ModuleSchema::decode(&i.schema)
-            .map_err(|e| fail(format!("logged schema is invalid: {e}")))?;
-        if schema.hash() != i.schema_hash {
-            return Err(fail("logged schema does not match its logged hash".into()));
-        }
         let wasm = self
             .data_dir
             .load_module(&i.wasm_hash)
             .map_err(|e| fail(format!("installed module binary is missing: {e}")))?;
-        let compiled = self
-            .host
-            .compile_known(&wasm, Arc::new(schema), Some(self.cache_dir))
-            .map_err(|e| fail(e.to_string()))?;
-        if compiled.wasm_hash != i.wasm_hash {
-            return Err(fail(
-                "stored module binary does not match its logged hash".into(),
-            ));
-        }
+        let compiled = compile_install(self.host, &i, &wasm, Some(self.cache_dir))?;
         if let Some(init) = self.subs.add_module(&compiled.schema) {
             self.outstanding.insert((i.ts, 0), init);
         }
@@ -168,4 +155,35 @@ impl<'a> Replayer<'a> {
             .into_values()
             .collect()
     }
+}
+
+/// Compiles an installed module's binary with the schema logged by its
+/// install (so no guest code runs), checking the schema against its logged
+/// hash and the binary against its logged hash. Shared by replay and
+/// `replay-check`.
+pub(crate) fn compile_install(
+    host: &WasmHost,
+    i: &ModuleInstall,
+    wasm: &[u8],
+    cache_dir: Option<&Path>,
+) -> Result<CompiledModule, RuntimeError> {
+    let fail = |reason: String| RuntimeError::Replay {
+        ts: i.ts,
+        module: i.name.clone(),
+        reason,
+    };
+    let schema = ModuleSchema::decode(&i.schema)
+        .map_err(|e| fail(format!("logged schema is invalid: {e}")))?;
+    if schema.hash() != i.schema_hash {
+        return Err(fail("logged schema does not match its logged hash".into()));
+    }
+    let compiled = host
+        .compile_known(wasm, Arc::new(schema), cache_dir)
+        .map_err(|e| fail(e.to_string()))?;
+    if compiled.wasm_hash != i.wasm_hash {
+        return Err(fail(
+            "stored module binary does not match its logged hash".into(),
+        ));
+    }
+    Ok(compiled)
 }

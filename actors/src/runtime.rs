@@ -65,6 +65,26 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Inspection: replays only the log entries with timestamps up to `ts`
+    /// and opens **read-only** — every write is refused with
+    /// [`RuntimeError::ReadOnly`], since appending after a truncated replay
+    /// would fork the log's history. The log is not changed (not even a torn
+    /// tail is cut).
+    pub fn stop_at(mut self, ts: u64) -> Self {
+        self.config.stop_at = Some(ts);
+        self
+    }
+
+    /// Recovery: replays the valid prefix of a damaged log up to its first
+    /// problem, then resumes at `pos` (a later segment start, or the offset
+    /// of a later complete batch), accepting the chain break there and
+    /// verifying again from there on. Opens **read-only**, like
+    /// [`RuntimeBuilder::stop_at`]; the log is not changed.
+    pub fn skip_to_log_offset(mut self, pos: interstice_persist::LogPosition) -> Self {
+        self.config.skip_to_log_offset = Some(pos);
+        self
+    }
+
     /// Opens the runtime: locks the data directory, replays the log (without
     /// running wasm), starts the actors and resumes pending deliveries.
     pub async fn open(self) -> Result<Runtime, RuntimeError> {
@@ -171,6 +191,8 @@ impl Runtime {
                 limits: Limits::default(),
                 segment_size: 64 << 20,
                 log_storage: None,
+                stop_at: None,
+                skip_to_log_offset: None,
             },
         }
     }
@@ -191,19 +213,11 @@ impl Runtime {
             .log_storage
             .clone()
             .unwrap_or_else(|| data_dir.log_storage());
-        let (writer, recovered) = interstice_persist::LogWriter::open_replaying(
-            storage,
-            WriterOptions {
-                segment_size: config.segment_size,
-                ..WriterOptions::default()
-            },
-            |entry| replayer.apply(entry),
-        )?;
-        let shared = Arc::new(Shared::new(
-            recovered.next_ts,
-            data_dir.secret(),
-            config.limits,
-        ));
+        let log = open_log(&config, storage, |entry| replayer.apply(entry))?;
+        let shared = Arc::new(Shared::new(log.next_ts, data_dir.secret(), config.limits));
+        if let Some(reason) = log.read_only {
+            shared.set_read_only(reason);
+        }
         shared
             .metrics
             .replayed_entries
@@ -216,8 +230,8 @@ impl Runtime {
         let modules = std::mem::take(&mut replayer.modules);
         let subs = replayer.subs.clone();
         drop(replayer);
-        let last_ts = recovered.next_ts - 1;
-        let handles = system::start(shared.clone(), writer, config.durability, subs, last_ts)?;
+        let last_ts = log.next_ts - 1;
+        let handles = system::start(shared.clone(), log.writer, config.durability, subs, last_ts)?;
         for (name, m) in modules {
             register_module(&shared, &host, &handles.supervisor, m.compiled, m.tables)?;
             tracing::debug!(module = %name, "module restored");
@@ -279,6 +293,9 @@ impl Runtime {
         }
         check_dependency_cycle(shared, &schema)?;
         check_subscriptions(shared, &schema)?;
+        if let Some(r) = shared.read_only.get() {
+            return Err(RuntimeError::ReadOnly(r.clone()));
+        }
         if let Some(f) = shared.fault() {
             return Err(RuntimeError::StorageFault(f));
         }
@@ -462,6 +479,9 @@ impl Runtime {
         idx: u32,
         args: Vec<u8>,
     ) -> Result<(u64, Vec<u8>), RuntimeError> {
+        if let Some(r) = self.inner.shared.read_only.get() {
+            return Err(RuntimeError::ReadOnly(r.clone()));
+        }
         if let Some(f) = self.inner.shared.fault() {
             return Err(RuntimeError::StorageFault(f));
         }
@@ -634,6 +654,12 @@ impl Runtime {
         self.inner.shared.metrics.snapshot()
     }
 
+    /// Why the runtime refuses writes, if it was opened read-only
+    /// ([`RuntimeBuilder::stop_at`], [`RuntimeBuilder::skip_to_log_offset`]).
+    pub fn read_only(&self) -> Option<String> {
+        self.inner.shared.read_only.get().cloned()
+    }
+
     /// The highest durable timestamp.
     pub fn durable_ts(&self) -> u64 {
         self.inner.shared.watermark.get()
@@ -699,6 +725,80 @@ impl Runtime {
         self.inner.data_dir.lock().expect("data dir lock").take();
         result
     }
+}
+
+/// The log as [`Runtime::open_with`] found it.
+struct OpenedLog {
+    /// `None` when opened read-only.
+    writer: Option<interstice_persist::LogWriter>,
+    /// One past the last replayed timestamp.
+    next_ts: u64,
+    /// Why writes are refused, when opened read-only.
+    read_only: Option<String>,
+}
+
+/// Opens the log for appending (cutting a torn tail), replaying it into
+/// `on_entry`; or, with `stop_at` / `skip_to_log_offset`, reads the part
+/// asked for without changing anything and opens read-only.
+fn open_log(
+    config: &RuntimeConfig,
+    storage: Arc<dyn interstice_persist::Storage>,
+    on_entry: impl FnMut(LogEntry) -> Result<(), RuntimeError>,
+) -> Result<OpenedLog, RuntimeError> {
+    if config.stop_at.is_none() && config.skip_to_log_offset.is_none() {
+        let opts = WriterOptions {
+            segment_size: config.segment_size,
+            ..WriterOptions::default()
+        };
+        let (writer, recovered) =
+            interstice_persist::LogWriter::open_replaying(storage, opts, on_entry)?;
+        return Ok(OpenedLog {
+            writer: Some(writer),
+            next_ts: recovered.next_ts,
+            read_only: None,
+        });
+    }
+    let opts = interstice_persist::ReadOptions {
+        stop_at: config.stop_at,
+        resume_at: config.skip_to_log_offset.clone(),
+    };
+    let report = interstice_persist::read_log_with(&*storage, &opts, on_entry)?;
+    let mut how = Vec::new();
+    if let Some(ts) = config.stop_at {
+        how.push(format!(
+            "replayed up to timestamp {} only (stop at {ts})",
+            report.last_ts
+        ));
+    }
+    if let Some(skip) = &report.skipped {
+        let after = skip
+            .first_ts_after
+            .map_or("nothing after it".to_owned(), |t| format!("timestamp {t}"));
+        tracing::warn!(
+            damage = %skip.damage,
+            resumed_at = %skip.resumed_at,
+            "skipped a damaged region of the log: replayed up to timestamp {}, resumed at {} \
+             ({after})",
+            skip.last_ts_before,
+            skip.resumed_at
+        );
+        how.push(format!(
+            "skipped the damaged log region after timestamp {} ({}), resuming at {} ({after})",
+            skip.last_ts_before, skip.damage, skip.resumed_at
+        ));
+    }
+    if let Some(t) = &report.summary.torn_tail {
+        tracing::warn!("the log ends in a {t}; left in place (read-only)");
+    }
+    Ok(OpenedLog {
+        writer: None,
+        next_ts: report.last_ts + 1,
+        read_only: Some(format!(
+            "opened for inspection: {}; writing now would fork the log's history, so writes \
+             are refused (reopen without stop-at / skip-to-log-offset to write)",
+            how.join("; ")
+        )),
+    })
 }
 
 fn info(schema: &Arc<ModuleSchema>, hash: [u8; 32]) -> ModuleInfo {

@@ -115,6 +115,13 @@ pub(crate) struct Shared {
     pub limits: Limits,
     pub metrics: MetricsInner,
     pub sequencer: OnceLock<Addr<Sequencer>>,
+    /// Why the runtime refuses writes although storage is fine (opened
+    /// read-only: `stop_at`, `skip_to_log_offset`).
+    pub read_only: OnceLock<String>,
+    /// Set only when modules run outside a live runtime (`replay-check`):
+    /// every module host calls can name, with the timestamp of its install
+    /// and its schema. A live runtime (`None`) looks modules up in `registry`.
+    pub offline_peers: Option<DashMap<String, (u64, Arc<ModuleSchema>)>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -138,6 +145,8 @@ impl Shared {
             limits,
             metrics: MetricsInner::default(),
             sequencer: OnceLock::new(),
+            read_only: OnceLock::new(),
+            offline_peers: None,
         }
     }
 
@@ -152,6 +161,17 @@ impl Shared {
         self.watermark.fail(reason);
     }
 
+    /// Opens read-only: every write (calls, loads, pending deliveries) is
+    /// refused with `reason`. The watermark is not failed: nothing is lost.
+    pub fn set_read_only(&self, reason: String) {
+        let _ = self.read_only.set(reason.clone());
+        let mut f = self.fault.lock().expect("fault lock");
+        if f.is_none() {
+            *f = Some(reason);
+        }
+        self.poisoned.store(true, Ordering::SeqCst);
+    }
+
     /// The storage fault, if any.
     pub fn fault(&self) -> Option<String> {
         if self.poisoned.load(Ordering::SeqCst) {
@@ -163,6 +183,19 @@ impl Shared {
 
     pub fn module(&self, name: &str) -> Option<Arc<ModuleEntry>> {
         self.registry.get(name).map(|e| e.value().clone())
+    }
+
+    /// The schema of module `name` as a host call of the transaction at `ts`
+    /// sees it: from the registry in a live runtime; offline, a module
+    /// counts as loaded once its install precedes `ts`.
+    pub fn module_schema(&self, name: &str, ts: Option<u64>) -> Option<Arc<ModuleSchema>> {
+        match &self.offline_peers {
+            None => self.module(name).map(|e| e.schema.clone()),
+            Some(peers) => peers
+                .get(name)
+                .filter(|p| ts.is_none_or(|ts| p.0 < ts))
+                .map(|p| p.1.clone()),
+        }
     }
 
     pub fn sequencer(&self) -> &Addr<Sequencer> {

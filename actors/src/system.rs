@@ -68,7 +68,7 @@ pub(crate) struct SystemHandles {
 /// Starts the actix system thread and the fixed actors.
 pub(crate) fn start(
     shared: Arc<Shared>,
-    writer: interstice_persist::LogWriter,
+    writer: Option<interstice_persist::LogWriter>,
     durability: Durability,
     subs: Subscriptions,
     last_ts: u64,

@@ -30,6 +30,15 @@ pub enum LogFormat {
     Json,
 }
 
+/// How a command that produces a report prints it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object.
+    Json,
+}
+
 /// Options shared by commands that open a data directory.
 #[derive(Debug, clap::Args)]
 pub struct DataDirArgs {
@@ -42,6 +51,26 @@ pub struct DataDirArgs {
 }
 
 fn parse_durability(s: &str) -> Result<Durability, String> {
+    s.parse()
+}
+
+/// `run` options that open the state as of a point of the log, read-only.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ReplayArgs {
+    /// Inspect the state as of timestamp TS: replay only the log entries up
+    /// to TS, then serve read-only (writes are refused: appending after a
+    /// truncated replay would fork the log's history).
+    #[arg(long, value_name = "TS")]
+    pub stop_at: Option<u64>,
+    /// Recovery: replay the valid prefix of a damaged log, then resume at
+    /// this later position (a segment file name or first timestamp, and a
+    /// byte offset where a complete batch starts, or 0 for the segment's
+    /// start), accepting the chain break there; serves read-only.
+    #[arg(long, value_name = "SEGMENT:OFFSET", value_parser = parse_position)]
+    pub skip_to_log_offset: Option<interstice_persist::LogPosition>,
+}
+
+fn parse_position(s: &str) -> Result<interstice_persist::LogPosition, String> {
     s.parse()
 }
 
@@ -77,16 +106,49 @@ pub enum Command {
     Run {
         #[command(flatten)]
         dir: DataDirArgs,
+        #[command(flatten)]
+        replay: ReplayArgs,
         /// Modules to load first.
         wasm: Vec<PathBuf>,
+    },
+    /// Verify the whole log: report every problem with its segment, byte
+    /// offset and timestamp (exit code 1 if there is any), or a summary.
+    /// Without --repair it only reads (no lock is taken).
+    CheckLog {
+        /// The data directory.
+        dir: PathBuf,
+        /// Keep the valid prefix and move everything after the first problem
+        /// into `<segment>.broken` files (never deletes a byte), so the log
+        /// opens again. Takes the data directory's lock.
+        #[arg(long)]
+        repair: bool,
+    },
+    /// Re-execute every logged transaction against the installed module
+    /// binaries, feeding back the recorded non-deterministic inputs, and
+    /// compare each with the log; report the first divergence (exit code 1).
+    /// Read-only: safe on a directory a runtime has open.
+    ReplayCheck {
+        /// The data directory.
+        dir: PathBuf,
+        /// Report format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+        /// Fuel budget per call the log was written with (default: the
+        /// runtime's default).
+        #[arg(long)]
+        fuel: Option<u64>,
+        /// Memory cap per instance, in bytes, the log was written with
+        /// (default: the runtime's default).
+        #[arg(long)]
+        memory_bytes: Option<usize>,
     },
     /// Print a module's schema (from a .wasm file) as JSON.
     Schema {
         /// The .wasm file.
         wasm: PathBuf,
     },
-    /// Measure throughput and latency of the hot paths (release builds only
-    /// give meaningful figures).
+    /// Measure the workloads against their baselines: prints a table, writes
+    /// JSON with --out (release builds only give meaningful figures).
     Bench {
         /// Tiny sizes, for CI.
         #[arg(long)]
@@ -100,6 +162,13 @@ pub enum Command {
         /// Rounds per workload (the median is reported).
         #[arg(long, default_value_t = 5)]
         rounds: usize,
+        /// Run only these workloads (comma-separated): noop, transfer,
+        /// insert, scale, fanout, replay, memory.
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Skip the baselines (to profile the runtime's workloads alone).
+        #[arg(long)]
+        no_baselines: bool,
     },
     /// The tour: modules, reducers, a cross-module call, a subscription, a
     /// rollback, a restart and a replay.

@@ -14,6 +14,9 @@ pub enum CliError {
     /// The runtime refused or failed.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    /// The log or the data directory (`check-log`).
+    #[error(transparent)]
+    Persist(#[from] interstice_persist::PersistError),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     File {
@@ -28,6 +31,12 @@ pub enum CliError {
     /// The demo's own checks failed.
     #[error("demo check failed: {0}")]
     Demo(String),
+    /// A check ran and found a problem; its report is on stdout (exit code 1).
+    #[error("{0}")]
+    CheckFailed(String),
+    /// A benchmark could not run or its own checks failed.
+    #[error("bench: {0}")]
+    Bench(String),
 }
 
 impl CliError {

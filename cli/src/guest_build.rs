@@ -58,11 +58,62 @@ pub fn build_module(dir: &Path) -> Result<PathBuf, CliError> {
         )));
     }
     ensure_wasm_target()?;
+    let manifest_abs = manifest.canonicalize().unwrap_or_else(|_| manifest.clone());
+    let built = cargo_build_wasm(&manifest, &[])?;
+    built
+        .into_iter()
+        .rev()
+        .find(|a| a.manifest == manifest_abs)
+        .map(|a| a.wasm)
+        .ok_or_else(|| {
+            CliError::Build(format!(
+                "cargo built {} but produced no .wasm: is it a `crate-type = [\"cdylib\"]` crate?",
+                manifest.display()
+            ))
+        })
+}
+
+/// Builds the named packages of the workspace whose root manifest is
+/// `workspace` in one cargo run (cargo builds them in parallel) and returns
+/// each package's `.wasm`, by crate name (`-` as `_`).
+pub fn build_packages(
+    workspace: &Path,
+    packages: &[&str],
+) -> Result<std::collections::HashMap<String, PathBuf>, CliError> {
+    ensure_wasm_target()?;
+    let built = cargo_build_wasm(workspace, packages)?;
+    let mut out = std::collections::HashMap::new();
+    for a in built {
+        out.insert(a.name, a.wasm);
+    }
+    for p in packages {
+        if !out.contains_key(&p.replace('-', "_")) {
+            return Err(CliError::Build(format!(
+                "cargo built {} but produced no .wasm for package {p}",
+                workspace.display()
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// One `.wasm` cargo produced.
+struct WasmArtifact {
+    manifest: PathBuf,
+    name: String,
+    wasm: PathBuf,
+}
+
+/// `cargo build --release --target wasm32-unknown-unknown` of `manifest`
+/// (with `-p` for each of `packages`), and the cdylib `.wasm` files it
+/// reported.
+fn cargo_build_wasm(manifest: &Path, packages: &[&str]) -> Result<Vec<WasmArtifact>, CliError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
         .args(["build", "--release", "--target", WASM_TARGET])
         .arg("--manifest-path")
-        .arg(&manifest)
+        .arg(manifest)
+        .args(packages.iter().flat_map(|p| ["-p", p]))
         .args(["--message-format", "json-render-diagnostics"])
         // Host-specific flags (target-cpu, --cfg loom, coverage) must not
         // leak into the guest build.
@@ -79,8 +130,7 @@ pub fn build_module(dir: &Path) -> Result<PathBuf, CliError> {
             out.status
         )));
     }
-    let manifest = manifest.canonicalize().unwrap_or(manifest);
-    let mut wasm = None;
+    let mut built = Vec::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
@@ -88,29 +138,30 @@ pub fn build_module(dir: &Path) -> Result<PathBuf, CliError> {
         if msg["reason"] != "compiler-artifact" {
             continue;
         }
-        let is_ours = msg["manifest_path"]
-            .as_str()
-            .is_some_and(|p| Path::new(p) == manifest);
         let is_cdylib = msg["target"]["kind"]
             .as_array()
             .is_some_and(|k| k.iter().any(|k| k == "cdylib"));
-        if !(is_ours && is_cdylib) {
+        if !is_cdylib {
             continue;
         }
+        let manifest = PathBuf::from(msg["manifest_path"].as_str().unwrap_or_default());
+        let name = msg["target"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .replace('-', "_");
         if let Some(files) = msg["filenames"].as_array() {
             for f in files.iter().filter_map(|f| f.as_str()) {
                 if f.ends_with(".wasm") {
-                    wasm = Some(PathBuf::from(f));
+                    built.push(WasmArtifact {
+                        manifest: manifest.clone(),
+                        name: name.clone(),
+                        wasm: PathBuf::from(f),
+                    });
                 }
             }
         }
     }
-    wasm.ok_or_else(|| {
-        CliError::Build(format!(
-            "cargo built {} but produced no .wasm: is it a `crate-type = [\"cdylib\"]` crate?",
-            manifest.display()
-        ))
-    })
+    Ok(built)
 }
 
 /// The example modules' source folder: `modules/` of this repository.

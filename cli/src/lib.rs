@@ -2,7 +2,8 @@
 //! tests can reuse its guest-module builder.
 //!
 //! Commands: `build`, `load`, `call`, `run` (JSON-lines server on stdin and
-//! stdout), `schema`, `demo`. See `interstice --help`.
+//! stdout), `check-log` (verify and repair the log), `schema`, `replay-check`,
+//! `demo`. See `interstice --help`.
 
 pub mod args;
 pub mod commands;

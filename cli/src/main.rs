@@ -26,19 +26,35 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             reducer,
             args,
         } => commands::call::run(&dir, &module, &reducer, &args).await,
-        Command::Run { dir, wasm } => commands::run::run(&dir, &wasm).await,
+        Command::Run { dir, replay, wasm } => commands::run::run(&dir, &replay, &wasm).await,
+        Command::CheckLog { dir, repair } => commands::check_log::run(&dir, repair),
         Command::Schema { wasm } => commands::schema::run(&wasm),
+        Command::ReplayCheck {
+            dir,
+            format,
+            fuel,
+            memory_bytes,
+        } => commands::replay_check::run(&commands::replay_check::ReplayCheckArgs {
+            dir: &dir,
+            format,
+            fuel,
+            memory_bytes,
+        }),
         Command::Bench {
             quick,
             out,
             callers,
             rounds,
+            only,
+            no_baselines,
         } => {
             commands::bench::run(&commands::bench::BenchOpts {
                 quick,
                 out,
                 callers,
                 rounds,
+                only,
+                baselines: !no_baselines,
             })
             .await
         }

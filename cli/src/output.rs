@@ -14,6 +14,12 @@ pub fn say(line: impl std::fmt::Display) {
     println!("{line}");
 }
 
+/// Prints a progress line on stderr (callers print progress only when
+/// stderr is a terminal).
+pub fn progress(line: impl std::fmt::Display) {
+    eprintln!("{line}");
+}
+
 /// Prints an error on stderr.
 pub fn error(line: impl std::fmt::Display) {
     eprintln!("error: {line}");

@@ -83,6 +83,20 @@ pub enum PersistError {
         reason: String,
     },
 
+    /// A read cannot resume at the given log position
+    /// ([`crate::ReadOptions::resume_at`]).
+    #[error("cannot resume reading the log at {position}: {reason}")]
+    InvalidPosition {
+        /// The position, `SEGMENT:OFFSET`.
+        position: String,
+        /// Why not.
+        reason: String,
+    },
+
+    /// `repair` refused to change the log (nothing was changed).
+    #[error("cannot repair the log: {0}")]
+    Unrepairable(String),
+
     /// The data directory is in use by another process (or another handle).
     #[error("data directory {} is locked by another process ({holder})", path.display())]
     Locked {

@@ -12,6 +12,8 @@
 //!   tail and returns what it [`Recovered`].
 //! - [`reader`]: streaming verification ([`read_log`], [`read_batches`]) and
 //!   [`check`], which lists every problem for `check-log`.
+//! - [`repair`]: `check-log --repair`: keeps the valid prefix and moves
+//!   the rest of the log into `.broken` files, never deleting a byte.
 //! - [`DataDir`]: the locked data directory with `log/`, `modules/` and
 //!   the `SECRET`.
 //!
@@ -24,6 +26,7 @@ pub mod datadir;
 pub mod error;
 pub mod reader;
 pub mod record;
+pub mod repair;
 pub mod segment;
 pub mod storage;
 pub mod storage_faulty;
@@ -33,16 +36,21 @@ pub mod writer;
 #[cfg(test)]
 mod test_support;
 
+#[cfg(test)]
+mod bitflip_tests;
+
 pub use datadir::DataDir;
 pub use error::PersistError;
 pub use reader::{
-    check, read_batches, read_log, scan, Batch, LogSummary, Problem, ProblemKind, SegmentInfo,
-    TornTail,
+    check, read_batches, read_batches_with, read_log, read_log_with, scan, valid_prefix, Batch,
+    LogPosition, LogSummary, Problem, ProblemKind, ReadOptions, ReadReport, SegmentInfo,
+    SkippedRegion, TornTail, ValidPrefix,
 };
 pub use record::{
     decode_entry, encode_batch_payload, encode_entry, Cause, CommitRecord, ErrorKind, Hash,
     LogEntry, ModuleInstall, Mutation, MutationOp, Nondet, OutboundCall, Outcome,
 };
+pub use repair::{repair, MovedBytes, RepairReport, BROKEN_SUFFIX};
 pub use storage::{SegmentFile, Storage};
 pub use storage_faulty::{
     CrashMode, Fault, FaultPlan, FaultRule, FaultyStorage, InjectedFault, Op, Trigger,

@@ -236,6 +236,24 @@ struct Scanner<'f, E> {
     problems: Vec<Problem>,
     fatal: Option<PersistError>,
     summary: LogSummary,
+    /// Stop quietly before the first batch that starts after this timestamp.
+    stop_after_ts: Option<u64>,
+    /// Stop quietly on reaching this position: (segment `first_ts`, byte offset).
+    bound: Option<(u64, usize)>,
+    /// Which limit stopped the scan, if one did.
+    reached: Option<Limit>,
+    /// The segment being read (for locating where a strict scan stopped).
+    current: Option<String>,
+    /// Set when a skipping read resumes; the first batch after it is recorded.
+    resuming: bool,
+    first_resumed_ts: Option<u64>,
+}
+
+/// A limit that ends a strict scan early, without error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Limit {
+    StopAt,
+    Bound,
 }
 
 fn corrupt(segment: &str, offset: u64, ts: Option<u64>, reason: impl Into<String>) -> Issue {
@@ -247,7 +265,26 @@ fn corrupt(segment: &str, offset: u64, ts: Option<u64>, reason: impl Into<String
     })
 }
 
-impl<E: From<PersistError>> Scanner<'_, E> {
+impl<'f, E: From<PersistError>> Scanner<'f, E> {
+    fn new(mode: Mode, on_batch: &'f mut dyn FnMut(Batch<'_>) -> Result<(), E>) -> Self {
+        Scanner {
+            mode,
+            on_batch,
+            next_ts: Some(1),
+            prev_hash: Some(GENESIS_HASH),
+            prev_segment: None,
+            problems: Vec::new(),
+            fatal: None,
+            summary: LogSummary::empty(),
+            stop_after_ts: None,
+            bound: None,
+            reached: None,
+            current: None,
+            resuming: false,
+            first_resumed_ts: None,
+        }
+    }
+
     fn report(&mut self, issue: Issue) -> Flow {
         match self.mode {
             Mode::Strict => {
@@ -272,8 +309,40 @@ impl<E: From<PersistError>> Scanner<'_, E> {
                 return Ok(());
             }
         };
+        self.run_segments(storage, &segs, 0)
+    }
+
+    /// True if a limit says to stop before reading at `at` in the segment
+    /// starting at `seg_ts`; records which.
+    fn at_limit(&mut self, seg_ts: u64, at: usize) -> bool {
+        let past_ts = self
+            .stop_after_ts
+            .is_some_and(|limit| self.next_ts.is_some_and(|t| t > limit));
+        let past_bound = self
+            .bound
+            .is_some_and(|(b_ts, b_at)| seg_ts > b_ts || (seg_ts == b_ts && at >= b_at));
+        self.reached = if past_ts {
+            Some(Limit::StopAt)
+        } else if past_bound {
+            Some(Limit::Bound)
+        } else {
+            None
+        };
+        self.reached.is_some()
+    }
+
+    fn run_segments(
+        &mut self,
+        storage: &dyn Storage,
+        segs: &[(u64, String)],
+        from: usize,
+    ) -> Result<(), E> {
         let n = segs.len();
-        for (i, (name_ts, name)) in segs.iter().enumerate() {
+        for (i, (name_ts, name)) in segs.iter().enumerate().skip(from) {
+            if self.at_limit(*name_ts, 0) {
+                return Ok(());
+            }
+            self.current = Some(name.clone());
             let data = match storage.read(name) {
                 Ok(d) => d,
                 Err(e) => {
@@ -424,9 +493,29 @@ impl<E: From<PersistError>> Scanner<'_, E> {
             valid_len: SEGMENT_HEADER_LEN as u64,
             batches: 0,
         };
-        let mut at = SEGMENT_HEADER_LEN;
+        let flow = self.records(name, name_ts, data, SEGMENT_HEADER_LEN, is_last, &mut info)?;
+        self.summary.segments.push(info);
+        Ok(flow)
+    }
+
+    /// Reads the batch records of a segment from byte `start` on.
+    fn records(
+        &mut self,
+        name: &str,
+        name_ts: u64,
+        data: &[u8],
+        start: usize,
+        is_last: bool,
+        info: &mut SegmentInfo,
+    ) -> Result<Flow, E> {
+        let len = data.len();
+        let mut at = start;
         let mut flow = Flow::Continue;
         while at < len {
+            if self.at_limit(name_ts, at) {
+                flow = Flow::Stop;
+                break;
+            }
             match parse_record(data, at, self.prev_hash.as_ref()) {
                 Ok(raw) => {
                     let end = at + raw.header.record_len() as usize;
@@ -487,7 +576,6 @@ impl<E: From<PersistError>> Scanner<'_, E> {
                 }
             }
         }
-        self.summary.segments.push(info);
         Ok(flow)
     }
 
@@ -532,6 +620,9 @@ impl<E: From<PersistError>> Scanner<'_, E> {
                 return Ok(self.report(issue));
             }
         };
+        if self.resuming && self.first_resumed_ts.is_none() {
+            self.first_resumed_ts = Some(h.first_ts);
+        }
         self.summary.batches += 1;
         self.summary.entries += u64::from(h.count);
         self.summary.next_ts = next;
@@ -554,16 +645,7 @@ fn run_scan<E: From<PersistError>>(
     mode: Mode,
     on_batch: &mut dyn FnMut(Batch<'_>) -> Result<(), E>,
 ) -> Result<(LogSummary, Vec<Problem>), E> {
-    let mut s = Scanner {
-        mode,
-        on_batch,
-        next_ts: Some(1),
-        prev_hash: Some(GENESIS_HASH),
-        prev_segment: None,
-        problems: Vec::new(),
-        fatal: None,
-        summary: LogSummary::empty(),
-    };
+    let mut s = Scanner::new(mode, on_batch);
     s.run(storage)?;
     if let Some(e) = s.fatal {
         return Err(E::from(e));
@@ -609,6 +691,381 @@ pub fn check(storage: &dyn Storage) -> Vec<Problem> {
     }
 }
 
+// ---------------------------------------------------------------------------
+// Partial reads: stopping at a timestamp, skipping a damaged region
+// (`docs/LOG_FORMAT.md` §6, "Reading part of a log"). Read-only: they never
+// change the storage, not even to cut a torn tail.
+// ---------------------------------------------------------------------------
+
+/// A position in the log: a segment file and a byte offset in it. Written
+/// `SEGMENT:OFFSET`, where `SEGMENT` is the segment's file name
+/// (`00000000000000000042.log`) or just its first timestamp (`42`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LogPosition {
+    /// Segment file name.
+    pub segment: String,
+    /// Byte offset in the segment; anything below 64 means "the segment's
+    /// start" (its header).
+    pub offset: u64,
+}
+
+impl fmt::Display for LogPosition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.segment, self.offset)
+    }
+}
+
+impl std::str::FromStr for LogPosition {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "`{s}` is not a log position: use SEGMENT:OFFSET, e.g. \
+                 00000000000000000001.log:1234 or 1:1234"
+            )
+        };
+        let (seg, off) = s.rsplit_once(':').ok_or_else(bad)?;
+        let offset: u64 = off.trim().parse().map_err(|_| bad())?;
+        let seg = seg.trim();
+        let segment = if crate::segment::parse_segment_name(seg).is_some() {
+            seg.to_owned()
+        } else {
+            let ts: u64 = seg.parse().map_err(|_| bad())?;
+            crate::segment::segment_name(ts)
+        };
+        Ok(LogPosition { segment, offset })
+    }
+}
+
+/// What part of the log [`read_batches_with`] reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Pass on only entries with a timestamp up to this one, and stop
+    /// reading there: damage after it is never looked at.
+    pub stop_at: Option<u64>,
+    /// Recovery: read the valid prefix of the log up to its first problem
+    /// (corruption or a torn record), then resume at this later position,
+    /// where a complete batch (or, at offset 0, a segment) must start. The
+    /// chain break there is accepted; the log is verified again from there
+    /// on.
+    pub resume_at: Option<LogPosition>,
+}
+
+/// What a [`read_batches_with`] skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedRegion {
+    /// The problem that ended the valid prefix.
+    pub damage: Problem,
+    /// The last timestamp read before the damage (0: none).
+    pub last_ts_before: u64,
+    /// Where reading resumed.
+    pub resumed_at: LogPosition,
+    /// The first timestamp read after resuming, if anything was.
+    pub first_ts_after: Option<u64>,
+}
+
+/// What [`read_batches_with`] read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadReport {
+    /// The verified parts read (after a skip, `next_ts` and `last_hash`
+    /// describe the end of what was read after resuming). A torn tail at
+    /// the end is reported, not cut.
+    pub summary: LogSummary,
+    /// The last timestamp passed on (0: none).
+    pub last_ts: u64,
+    /// True if reading stopped at [`ReadOptions::stop_at`]; later entries
+    /// may exist.
+    pub stopped_at_limit: bool,
+    /// The damaged region skipped, with [`ReadOptions::resume_at`].
+    pub skipped: Option<SkippedRegion>,
+}
+
+/// Streams the verified batches of part of the log (see [`ReadOptions`]),
+/// without changing anything. Each batch's `entries` hold only entries up
+/// to [`ReadOptions::stop_at`].
+///
+/// Errors as [`read_batches`]; with `resume_at`, also
+/// [`PersistError::InvalidPosition`] when reading cannot resume there, or
+/// when the log has no damage before it (nothing to skip). Batches before
+/// an error have already been passed on.
+pub fn read_batches_with<E: From<PersistError>>(
+    storage: &dyn Storage,
+    opts: &ReadOptions,
+    mut on_batch: impl FnMut(Batch<'_>) -> Result<(), E>,
+) -> Result<ReadReport, E> {
+    let mut last_ts = 0u64;
+    let mut held_back = false;
+    let stop_at = opts.stop_at;
+    let mut pass = |mut batch: Batch<'_>| -> Result<(), E> {
+        if let Some(limit) = stop_at {
+            let n = batch.entries.len();
+            batch.entries.retain(|e| e.ts() <= limit);
+            held_back |= batch.entries.len() < n;
+        }
+        if let Some(e) = batch.entries.last() {
+            last_ts = e.ts();
+        }
+        on_batch(batch)
+    };
+    let mut s = Scanner::new(Mode::Strict, &mut pass);
+    s.stop_after_ts = stop_at;
+    let segs = list_segments(storage)?;
+    let Some(pos) = &opts.resume_at else {
+        s.run_segments(storage, &segs, 0)?;
+        if let Some(e) = s.fatal.take() {
+            return Err(E::from(e));
+        }
+        let reached_stop_at = s.reached == Some(Limit::StopAt);
+        let summary = std::mem::replace(&mut s.summary, LogSummary::empty());
+        drop(s);
+        return Ok(ReadReport {
+            summary,
+            last_ts,
+            stopped_at_limit: reached_stop_at || held_back,
+            skipped: None,
+        });
+    };
+
+    let invalid = |reason: String| PersistError::InvalidPosition {
+        position: pos.to_string(),
+        reason,
+    };
+    let Some(idx) = segs.iter().position(|(_, n)| *n == pos.segment) else {
+        return Err(E::from(invalid(format!(
+            "the log has no segment {}",
+            pos.segment
+        ))));
+    };
+    let offset = match usize::try_from(pos.offset) {
+        Ok(o) if o >= SEGMENT_HEADER_LEN => o,
+        _ => 0,
+    };
+    // Phase 1: the valid prefix, up to the first problem or the position.
+    s.bound = Some((segs[idx].0, offset));
+    s.run_segments(storage, &segs, 0)?;
+    s.bound = None;
+    let damage = match (s.fatal.take(), s.summary.torn_tail.take()) {
+        (Some(e @ PersistError::Io { .. }), _) => return Err(E::from(e)),
+        (Some(e), _) => Problem::from(Issue::Error(e)),
+        (None, Some(t)) => Problem::from(Issue::Torn(t)),
+        (None, None) => {
+            let reached_stop_at = s.reached == Some(Limit::StopAt);
+            if reached_stop_at {
+                // The stop timestamp came first: there was nothing to skip yet.
+                let summary = std::mem::replace(&mut s.summary, LogSummary::empty());
+                drop(s);
+                return Ok(ReadReport {
+                    summary,
+                    last_ts,
+                    stopped_at_limit: true,
+                    skipped: None,
+                });
+            }
+            return Err(E::from(invalid(
+                "the log has no damage before this position, so there is nothing to skip \
+                 (`interstice check-log` shows where the damage is)"
+                    .into(),
+            )));
+        }
+    };
+    let last_ts_before = s.summary.next_ts - 1;
+    // Phase 2: resume at the position, verifying from there on.
+    s.resume(storage, &segs, idx, offset, s.summary.next_ts, &invalid)?;
+    if let Some(e) = s.fatal.take() {
+        return Err(E::from(e));
+    }
+    let reached_stop_at = s.reached == Some(Limit::StopAt);
+    let first_ts_after = s.first_resumed_ts;
+    let summary = std::mem::replace(&mut s.summary, LogSummary::empty());
+    drop(s);
+    Ok(ReadReport {
+        summary,
+        last_ts,
+        stopped_at_limit: reached_stop_at || held_back,
+        skipped: Some(SkippedRegion {
+            damage,
+            last_ts_before,
+            resumed_at: pos.clone(),
+            first_ts_after,
+        }),
+    })
+}
+
+/// [`read_batches_with`], entry by entry.
+pub fn read_log_with<E: From<PersistError>>(
+    storage: &dyn Storage,
+    opts: &ReadOptions,
+    mut on_entry: impl FnMut(LogEntry) -> Result<(), E>,
+) -> Result<ReadReport, E> {
+    read_batches_with(storage, opts, |batch| {
+        batch.entries.into_iter().try_for_each(&mut on_entry)
+    })
+}
+
+impl<E: From<PersistError>> Scanner<'_, E> {
+    /// Phase 2 of a skipping read: starts reading again at byte `offset` of
+    /// `segs[idx]` (0: at its header), with the chain unanchored, then reads
+    /// the rest of the log as usual. `min_ts`: where the valid prefix ended.
+    fn resume(
+        &mut self,
+        storage: &dyn Storage,
+        segs: &[(u64, String)],
+        idx: usize,
+        offset: usize,
+        min_ts: u64,
+        invalid: &dyn Fn(String) -> PersistError,
+    ) -> Result<(), E> {
+        let (name_ts, name) = &segs[idx];
+        let data = storage
+            .read(name)
+            .map_err(|e| PersistError::io(format!("reading log segment {name}"), e))?;
+        let header = SegmentHeader::decode(&data).map_err(|e| {
+            invalid(format!(
+                "the segment's header is damaged ({e}); resume at a later segment"
+            ))
+        })?;
+        if header.first_ts != *name_ts {
+            return Err(E::from(invalid(format!(
+                "the segment's header says it starts at timestamp {}, its name says {name_ts}",
+                header.first_ts
+            ))));
+        }
+        let start = offset.max(SEGMENT_HEADER_LEN);
+        if start > data.len() {
+            return Err(E::from(invalid(format!(
+                "the segment is only {} bytes long",
+                data.len()
+            ))));
+        }
+        if offset < SEGMENT_HEADER_LEN {
+            // At a segment start, its header anchors the chain again.
+            if header.first_ts < min_ts {
+                return Err(E::from(invalid(format!(
+                    "the segment starts at timestamp {}, but the valid prefix already \
+                     reaches {}: resume after the damage",
+                    header.first_ts,
+                    min_ts - 1
+                ))));
+            }
+            self.next_ts = Some(header.first_ts);
+            self.prev_hash = Some(header.prev_hash);
+        } else {
+            // Mid-segment, the batch there is taken on trust if it is
+            // complete and its entries decode and are numbered right; its
+            // stored hash anchors the chain from there on.
+            let raw = parse_record(&data, start, None).map_err(|bad| {
+                invalid(format!("no complete batch starts there ({})", bad.reason))
+            })?;
+            let h = raw.header;
+            if h.first_ts < min_ts {
+                return Err(E::from(invalid(format!(
+                    "the batch there starts at timestamp {}, but the valid prefix already \
+                     reaches {}: resume after the damage",
+                    h.first_ts,
+                    min_ts - 1
+                ))));
+            }
+            decode_payload(raw.payload, h.first_ts, h.count).map_err(|(ts, reason)| {
+                invalid(format!(
+                    "the batch there does not decode (timestamp {ts}: {reason})"
+                ))
+            })?;
+            self.next_ts = None;
+            self.prev_hash = None;
+        }
+        self.prev_segment = Some(name.clone());
+        self.current = Some(name.clone());
+        self.resuming = true;
+        let mut info = SegmentInfo {
+            name: name.clone(),
+            first_ts: header.first_ts,
+            valid_len: start as u64,
+            batches: 0,
+        };
+        let flow = self.records(
+            name,
+            *name_ts,
+            &data,
+            start,
+            idx + 1 == segs.len(),
+            &mut info,
+        )?;
+        self.summary.segments.push(info);
+        if flow == Flow::Continue {
+            self.run_segments(storage, segs, idx + 1)?;
+        }
+        Ok(())
+    }
+}
+
+/// Where the valid prefix of a log ends (see [`valid_prefix`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidPrefix {
+    /// The valid prefix: its segments (the damaged one cut at the damage),
+    /// batches, entries and `next_ts`.
+    pub summary: LogSummary,
+    /// The first problem, if the log has one.
+    pub damage: Option<Problem>,
+    /// Where the damage starts: the segment and the byte offset of the first
+    /// byte not in the valid prefix (0: the whole segment).
+    pub cut: Option<LogPosition>,
+    /// The segments after the damaged one (all outside the valid prefix).
+    pub later_segments: Vec<String>,
+}
+
+/// Reads the log strictly up to its first problem (a torn tail counts) and
+/// says where the valid prefix ends. Never changes anything. Fails on I/O
+/// errors and on a segment of an unsupported version.
+pub fn valid_prefix(storage: &dyn Storage) -> Result<ValidPrefix, PersistError> {
+    let mut noop = |_: Batch<'_>| Ok::<(), PersistError>(());
+    let mut s = Scanner::new(Mode::Strict, &mut noop);
+    let segs = list_segments(storage)?;
+    s.run_segments(storage, &segs, 0)?;
+    let damage = match (s.fatal.take(), s.summary.torn_tail.clone()) {
+        (Some(e @ (PersistError::Io { .. } | PersistError::UnsupportedVersion { .. })), _) => {
+            return Err(e)
+        }
+        (Some(e), _) => Some(Problem::from(Issue::Error(e))),
+        (None, Some(t)) => Some(Problem::from(Issue::Torn(t))),
+        (None, None) => None,
+    };
+    let mut summary = std::mem::replace(&mut s.summary, LogSummary::empty());
+    let (cut, later_segments) = match (&damage, &s.current) {
+        (Some(_), Some(current)) => {
+            // The damaged segment is listed only if its header was sound.
+            let offset = match summary.segments.last() {
+                Some(info) if info.name == *current => info.valid_len,
+                _ => 0,
+            };
+            let idx = segs
+                .iter()
+                .position(|(_, n)| n == current)
+                .unwrap_or(segs.len());
+            let later = segs.iter().skip(idx + 1).map(|(_, n)| n.clone()).collect();
+            (
+                Some(LogPosition {
+                    segment: current.clone(),
+                    offset,
+                }),
+                later,
+            )
+        }
+        _ => (None, Vec::new()),
+    };
+    summary.torn_tail = None;
+    Ok(ValidPrefix {
+        summary,
+        damage,
+        cut,
+        later_segments,
+    })
+}
+
 #[cfg(test)]
 #[path = "reader_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "reader_partial_tests.rs"]
+mod partial_tests;

@@ -6,11 +6,15 @@
 
 mod support;
 
+mod bench;
 mod cli;
 mod concurrency;
+mod crash;
 mod durability;
 mod errors;
+mod faults;
 mod ordering;
 mod recovery;
 mod replay;
+mod replay_check;
 mod rollback;

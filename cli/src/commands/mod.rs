@@ -3,8 +3,10 @@
 pub mod bench;
 pub mod build;
 pub mod call;
+pub mod check_log;
 pub mod demo;
 pub mod load;
+pub mod replay_check;
 pub mod run;
 pub mod schema;
 
@@ -41,6 +43,7 @@ pub fn error_json(e: &RuntimeError) -> serde_json::Value {
         RuntimeError::ArgCount { .. } | RuntimeError::ArgType { .. } => "BadArguments".into(),
         RuntimeError::WrongMode { .. } => "WrongMode".into(),
         RuntimeError::StorageFault(_) => "StorageFault".into(),
+        RuntimeError::ReadOnly(_) => "ReadOnly".into(),
         RuntimeError::Shutdown => "Shutdown".into(),
         _ => "Error".into(),
     };

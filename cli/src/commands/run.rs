@@ -25,7 +25,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::args::DataDirArgs;
+use crate::args::{DataDirArgs, ReplayArgs};
 use crate::commands::{close, error_json, open};
 use crate::error::{read_file, CliError};
 use crate::output;
@@ -33,9 +33,24 @@ use crate::output;
 /// Most requests served at once.
 const MAX_IN_FLIGHT: usize = 1024;
 
-/// Serves until end of input or a signal.
-pub async fn run(dir: &DataDirArgs, wasm: &[PathBuf]) -> Result<(), CliError> {
-    let rt = open(dir).await?;
+/// Serves until end of input or a signal. With `--stop-at` or
+/// `--skip-to-log-offset` the runtime is read-only: write requests get an
+/// error of kind `ReadOnly`, and the ready line says why (`"read_only"`).
+pub async fn run(dir: &DataDirArgs, replay: &ReplayArgs, wasm: &[PathBuf]) -> Result<(), CliError> {
+    let rt = if replay.stop_at.is_none() && replay.skip_to_log_offset.is_none() {
+        open(dir).await?
+    } else {
+        let mut b = Runtime::builder()
+            .data_dir(&dir.data_dir)
+            .durability(dir.durability);
+        if let Some(ts) = replay.stop_at {
+            b = b.stop_at(ts);
+        }
+        if let Some(pos) = &replay.skip_to_log_offset {
+            b = b.skip_to_log_offset(pos.clone());
+        }
+        b.open().await?
+    };
     let res = serve(&rt, wasm).await;
     close(&rt, res).await
 }
@@ -56,7 +71,11 @@ async fn serve(rt: &Runtime, wasm: &[PathBuf]) -> Result<(), CliError> {
         }
     });
     let modules: Vec<String> = rt.modules().into_iter().map(|m| m.name).collect();
-    let _ = out_tx.send(json!({"ready": true, "modules": modules, "durable_ts": rt.durable_ts()}));
+    let mut ready = json!({"ready": true, "modules": modules, "durable_ts": rt.durable_ts()});
+    if let Some(why) = rt.read_only() {
+        ready["read_only"] = json!(why);
+    }
+    let _ = out_tx.send(ready);
 
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut tasks = JoinSet::new();

@@ -1,0 +1,318 @@
+//! The determinism check (`interstice replay-check`): re-executes every
+//! logged write transaction against the installed module binaries, feeding
+//! back the recorded non-deterministic inputs, and compares each result with
+//! its log record byte for byte.
+//!
+//! - **Read-only.** The log is read with [`read_log`] over a plain
+//!   [`FileStorage`] on `DIR/log`, and binaries straight from
+//!   `DIR/modules/`; nothing is written (not even the compiled-module cache)
+//!   and the directory lock is not taken, so it is safe on a live directory.
+//!   It checks a consistent prefix: every batch up to the first one that is
+//!   incomplete (a live writer's batch in flight reads as a torn tail, where
+//!   reading stops), each verified against the hash chain.
+//! - **Same code as the live runtime.** A transaction runs through
+//!   [`run_write`] — the module actor's instance life cycle, commit and
+//!   rollback — and its mutations are encoded by [`logged_mutations`].
+//!   Each module gets one instance for the whole check (so guest `static`s
+//!   behave as in one uninterrupted process), replaced after a trap as live.
+//!   Tables start empty at the install and advance by the re-executed
+//!   transactions, which match the log's mutations or stop the check of that
+//!   module — so they are the tables the log itself rebuilds.
+//! - **Parallel per module, and why that is sound.** A transaction reads
+//!   only its own module's tables, its arguments, and its non-deterministic
+//!   inputs: time, rng seed *and the results of its read calls to other
+//!   modules* are all recorded in its commit and fed back, so no other
+//!   module's state is ever consulted. Async calls and triggers are inputs
+//!   too: each delivery is its own logged commit with its arguments. So a
+//!   module's re-execution depends only on its own commits, in timestamp
+//!   order: commits are partitioned by module and each module is checked on
+//!   its own thread, fed by the log reader through a bounded channel. The
+//!   only cross-module question a host call asks — "is module M loaded?",
+//!   for a call's target — is answered from the installs read so far (a
+//!   module counts as loaded for transactions after its install).
+//! - **Report.** Each module stops at its own first divergence; the report's
+//!   divergence is the one with the smallest timestamp.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use interstice_abi::ModuleSchema;
+use interstice_persist::{read_log, CommitRecord, FileStorage, LogEntry, ModuleInstall, Outcome};
+
+mod divergence;
+mod report;
+
+pub use divergence::{Difference, Divergence, Observed};
+pub use report::{ModuleCheck, ReplayCheckOptions, ReplayCheckReport};
+
+use crate::engine::WasmHost;
+use crate::error::RuntimeError;
+use crate::host_state::Recorded;
+use crate::replay::compile_install;
+use crate::shared::{ModuleEnv, Shared};
+use crate::table::Tables;
+use crate::transaction::{logged_mutations, run_write, GuestSlot};
+use divergence::{compare, Reexecuted};
+
+/// Commits buffered per module between the log reader and its checker.
+const CHANNEL_DEPTH: usize = 1024;
+
+/// What the checking threads share.
+struct Ctx<'a> {
+    dir: &'a Path,
+    host: Arc<WasmHost>,
+    shared: Arc<Shared>,
+    opts: &'a ReplayCheckOptions,
+    checked: AtomicU64,
+    /// A checker failed (not diverged): stop feeding anyone.
+    abort: AtomicBool,
+}
+
+/// One module's checker as the log reader sees it.
+struct Worker<'scope> {
+    tx: std::sync::mpsc::SyncSender<CommitRecord>,
+    handle: std::thread::ScopedJoinHandle<'scope, Result<Checked, RuntimeError>>,
+    install_ts: u64,
+    commits: u64,
+}
+
+/// A module's result: its counts and its first divergence.
+type Checked = (ModuleCheck, Option<Divergence>);
+
+/// The determinism check: re-executes every logged transaction of the data
+/// directory `dir` against its installed module binary, feeding back the
+/// recorded time, rng seeds and read-call results, and compares the
+/// mutations, outbound calls and outcome with the log record, byte for byte.
+/// Read-only (no lock, no writes), so it is safe on a directory a runtime
+/// has open; it checks the consistent prefix of the log readable now.
+/// Modules are checked in parallel; each stops at its first divergence and
+/// the report names the earliest (`docs/ARCHITECTURE.md`, "Determinism
+/// check").
+///
+/// `Err` means the check could not run (unreadable or corrupt log, missing
+/// module binary); a divergence is a finished check whose
+/// [`ReplayCheckReport::ok`] is false.
+pub fn replay_check(
+    dir: &Path,
+    opts: &ReplayCheckOptions,
+) -> Result<ReplayCheckReport, RuntimeError> {
+    let log_dir = dir.join("log");
+    if !log_dir.is_dir() {
+        return Err(RuntimeError::Io(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!(
+                "{}: not an Interstice data directory (no log/)",
+                dir.display()
+            ),
+        )));
+    }
+    let mut shared = Shared::new(1, [0; 32], opts.limits);
+    shared.offline_peers = Some(DashMap::new());
+    let ctx = Ctx {
+        dir,
+        host: Arc::new(WasmHost::new(opts.limits)?),
+        shared: Arc::new(shared),
+        opts,
+        checked: AtomicU64::new(0),
+        abort: AtomicBool::new(false),
+    };
+    let storage = FileStorage::new(log_dir);
+    std::thread::scope(|s| {
+        let mut workers: HashMap<String, Worker<'_>> = HashMap::new();
+        let read = read_log(&storage, |entry| -> Result<(), RuntimeError> {
+            match entry {
+                LogEntry::Install(i) => {
+                    let w = start_worker(s, &ctx, i, &workers)?;
+                    workers.insert(w.0, w.1);
+                }
+                LogEntry::Commit(c) => {
+                    let Some(w) = workers.get_mut(&c.module) else {
+                        return Err(RuntimeError::Replay {
+                            ts: c.ts,
+                            reason: format!(
+                                "commit of {}.{} before the module was installed",
+                                c.module, c.reducer
+                            ),
+                            module: c.module,
+                        });
+                    };
+                    w.commits += 1;
+                    if !ctx.abort.load(Ordering::Relaxed) {
+                        // A checker that stopped (diverged) takes no more.
+                        let _ = w.tx.send(c);
+                    }
+                }
+            }
+            Ok(())
+        });
+        let mut results = Vec::new();
+        for (name, w) in workers {
+            drop(w.tx);
+            let joined = w.handle.join().unwrap_or_else(|_| {
+                Err(RuntimeError::Engine(format!(
+                    "replay-check of module {name} panicked"
+                )))
+            });
+            results.push((w.install_ts, name, w.commits, joined));
+        }
+        let summary = read?;
+        results.sort_by_key(|r| r.0);
+        let mut report = ReplayCheckReport {
+            checked: 0,
+            entries: summary.entries,
+            last_ts: summary.next_ts - 1,
+            modules: BTreeMap::new(),
+            divergence: None,
+        };
+        for (_, name, commits, result) in results {
+            let (mut m, divergence) = result?;
+            m.commits = commits;
+            report.checked += m.checked;
+            if let Some(d) = divergence {
+                if report
+                    .divergence
+                    .as_ref()
+                    .is_none_or(|first| d.ts < first.ts)
+                {
+                    report.divergence = Some(d);
+                }
+            }
+            report.modules.insert(name, m);
+        }
+        Ok(report)
+    })
+}
+
+/// Registers an install and starts its module's checker.
+fn start_worker<'scope, 'env: 'scope>(
+    s: &'scope std::thread::Scope<'scope, 'env>,
+    ctx: &'scope Ctx<'scope>,
+    i: ModuleInstall,
+    workers: &HashMap<String, Worker<'scope>>,
+) -> Result<(String, Worker<'scope>), RuntimeError> {
+    let fail = |reason: String| RuntimeError::Replay {
+        ts: i.ts,
+        module: i.name.clone(),
+        reason,
+    };
+    if workers.contains_key(&i.name) {
+        return Err(fail("module installed twice".into()));
+    }
+    let schema = ModuleSchema::decode(&i.schema)
+        .map_err(|e| fail(format!("logged schema is invalid: {e}")))?;
+    if let Some(peers) = &ctx.shared.offline_peers {
+        peers.insert(i.name.clone(), (i.ts, Arc::new(schema)));
+    }
+    let (tx, rx) = sync_channel(CHANNEL_DEPTH);
+    let (name, install_ts) = (i.name.clone(), i.ts);
+    let handle = std::thread::Builder::new()
+        .name(format!("replay-check {name}"))
+        .spawn_scoped(s, move || {
+            let r = check_module(ctx, i, rx);
+            if r.is_err() {
+                ctx.abort.store(true, Ordering::Relaxed);
+            }
+            r
+        })?;
+    let worker = Worker {
+        tx,
+        handle,
+        install_ts,
+        commits: 0,
+    };
+    Ok((name, worker))
+}
+
+/// Checks one module's commits, in order, until the first divergence.
+fn check_module(
+    ctx: &Ctx<'_>,
+    install: ModuleInstall,
+    rx: Receiver<CommitRecord>,
+) -> Result<Checked, RuntimeError> {
+    let hex = blake3::Hash::from(install.wasm_hash).to_hex();
+    let path = ctx.dir.join("modules").join(format!("{hex}.wasm"));
+    let wasm = std::fs::read(&path).map_err(|e| RuntimeError::Replay {
+        ts: install.ts,
+        module: install.name.clone(),
+        reason: format!("installed module binary {}: {e}", path.display()),
+    })?;
+    // No cache directory: the check never writes into the data directory.
+    let compiled = compile_install(&ctx.host, &install, &wasm, None)?;
+    let schema = compiled.schema.clone();
+    let env = Arc::new(ModuleEnv {
+        name: schema.name.as_str().into(),
+        schema: schema.clone(),
+        shared: ctx.shared.clone(),
+    });
+    let mut slot = GuestSlot::new(env, ctx.host.clone(), compiled);
+    let mut tables = Tables::new(&schema.tables);
+    let mut m = ModuleCheck::default();
+    for c in rx {
+        m.checked += 1;
+        let differences = check_commit(&mut slot, &mut tables, &ctx.shared, &c);
+        let n = ctx.checked.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(progress) = &ctx.opts.progress {
+            if n.is_multiple_of(ctx.opts.progress_every.max(1)) {
+                progress(n);
+            }
+        }
+        if !differences.is_empty() {
+            m.divergence_ts = Some(c.ts);
+            let d = Divergence {
+                ts: c.ts,
+                module: c.module,
+                reducer: c.reducer,
+                differences,
+            };
+            return Ok((m, Some(d)));
+        }
+        if matches!(c.outcome, Outcome::Err { .. }) {
+            m.failed += 1;
+        }
+    }
+    Ok((m, None))
+}
+
+/// Re-executes one commit; returns how it differs from its record.
+fn check_commit(
+    slot: &mut GuestSlot,
+    tables: &mut Tables,
+    shared: &Shared,
+    c: &CommitRecord,
+) -> Vec<Difference> {
+    let schema = slot.env.schema.clone();
+    let text = |s: String| Observed::Text(s);
+    if c.schema_hash != slot.compiled.schema_hash {
+        return vec![Difference {
+            what: "schema hash".into(),
+            expected: text(blake3::Hash::from(c.schema_hash).to_hex().to_string()),
+            actual: text(
+                blake3::Hash::from(slot.compiled.schema_hash)
+                    .to_hex()
+                    .to_string(),
+            ),
+        }];
+    }
+    let Some((idx, _)) = schema.reducer(&c.reducer) else {
+        return vec![Difference {
+            what: "reducer".into(),
+            expected: text(c.reducer.clone()),
+            actual: text("no such reducer in the installed schema".into()),
+        }];
+    };
+    let recorded = Recorded {
+        inputs: c.nondet.iter().cloned().collect(),
+    };
+    let out = run_write(slot, tables, idx, &c.args, c.ts, Some(recorded));
+    let actual = Reexecuted {
+        outcome: out.outcome(),
+        mutations: logged_mutations(tables, &out.changes),
+        calls: out.calls,
+        nondet: out.nondet,
+    };
+    compare(&schema, shared, c, &actual)
+}

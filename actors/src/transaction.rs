@@ -1,0 +1,143 @@
+//! One write transaction against a module's instance and tables, shared by
+//! the live module actor and `replay-check`, so that re-execution runs the
+//! very code the live runtime ran: the same instance life cycle (created
+//! lazily, discarded after a trap), the same commit/rollback, the same
+//! encoding of the logged mutations.
+
+use std::sync::Arc;
+
+use interstice_abi::RowEvent;
+use interstice_persist::{Mutation, MutationOp, Nondet, OutboundCall, Outcome};
+
+use crate::engine::{CompiledModule, WasmHost};
+use crate::guest::{CallEffects, Guest};
+use crate::host_state::{Recorded, TxMode, TxState};
+use crate::messages::Failure;
+use crate::shared::ModuleEnv;
+use crate::table::{Change, Tables};
+
+/// A module's instance, created on first use and discarded after any
+/// failure that may have left the guest's memory inconsistent, so the next
+/// call starts from a fresh instance.
+pub(crate) struct GuestSlot {
+    pub env: Arc<ModuleEnv>,
+    pub host: Arc<WasmHost>,
+    pub compiled: CompiledModule,
+    guest: Option<Guest>,
+}
+
+impl GuestSlot {
+    pub fn new(env: Arc<ModuleEnv>, host: Arc<WasmHost>, compiled: CompiledModule) -> Self {
+        Self {
+            env,
+            host,
+            compiled,
+            guest: None,
+        }
+    }
+
+    /// Runs reducer `idx` in wasm on `tables` (no commit or rollback here).
+    pub fn call(
+        &mut self,
+        tables: &mut Tables,
+        idx: u32,
+        args: &[u8],
+        mode: TxMode,
+        recorded: Option<Recorded>,
+    ) -> (Result<Vec<u8>, Failure>, TxState) {
+        if self.guest.is_none() {
+            match Guest::instantiate(&self.host, &self.compiled, self.env.clone()) {
+                Ok(g) => self.guest = Some(g),
+                Err(f) => return (Err(f), TxState::new()),
+            }
+        }
+        let guest = self.guest.as_mut().expect("instantiated above");
+        let schema = self.env.schema.clone();
+        let rs = &schema.reducers[idx as usize];
+        let (result, CallEffects { tx }, discard) = guest.invoke(
+            tables,
+            (idx, rs),
+            args,
+            mode,
+            recorded,
+            self.host.limits.fuel,
+        );
+        if discard {
+            self.guest = None;
+        }
+        (result, tx)
+    }
+}
+
+/// What a write transaction did, after it was committed or rolled back.
+pub(crate) struct TxOutput {
+    /// The encoded `Ok` value, or the failure.
+    pub result: Result<Vec<u8>, Failure>,
+    /// The committed changes (none after a rollback).
+    pub changes: Vec<Change>,
+    /// The queued async calls (none after a rollback).
+    pub calls: Vec<OutboundCall>,
+    /// The non-deterministic inputs the call used, in order.
+    pub nondet: Vec<Nondet>,
+}
+
+impl TxOutput {
+    /// The outcome as the log records it.
+    pub fn outcome(&self) -> Outcome {
+        match &self.result {
+            Ok(v) => Outcome::Ok(v.clone()),
+            Err(f) => Outcome::Err {
+                kind: f.kind,
+                message: f.message.clone(),
+            },
+        }
+    }
+}
+
+/// Runs write reducer `idx` as one transaction at `ts`: commits on success,
+/// rolls every change back on any failure. `recorded` feeds back logged
+/// non-deterministic inputs (re-execution); `None` takes them live.
+pub(crate) fn run_write(
+    slot: &mut GuestSlot,
+    tables: &mut Tables,
+    idx: u32,
+    args: &[u8],
+    ts: u64,
+    recorded: Option<Recorded>,
+) -> TxOutput {
+    tables.begin();
+    let (result, tx) = slot.call(tables, idx, args, TxMode::Write { ts }, recorded);
+    let (changes, calls) = match &result {
+        Ok(_) => (tables.commit(), tx.calls),
+        Err(_) => {
+            tables.rollback();
+            (Vec::new(), Vec::new())
+        }
+    };
+    TxOutput {
+        result,
+        changes,
+        calls,
+        nondet: tx.nondet,
+    }
+}
+
+/// The mutations of `changes` that go to the log (logged tables only).
+pub(crate) fn logged_mutations(tables: &Tables, changes: &[Change]) -> Vec<Mutation> {
+    changes
+        .iter()
+        .filter(|c| tables.table(c.table).is_some_and(|t| t.is_logged()))
+        .map(|c| Mutation {
+            table: c.table,
+            op: match c.event {
+                RowEvent::Insert => {
+                    MutationOp::Insert(c.new.as_deref().unwrap_or_default().to_vec())
+                }
+                RowEvent::Update => {
+                    MutationOp::Update(c.new.as_deref().unwrap_or_default().to_vec())
+                }
+                RowEvent::Delete => MutationOp::Delete(c.key_value.to_vec()),
+            },
+        })
+        .collect()
+}

@@ -1,0 +1,242 @@
+//! `replay`: opening a data directory whose log holds 1M transfer commits
+//! (`b_bank.transfer`, two row updates each): startup time (`open()`, which
+//! replays the whole log without running wasm) and replayed mutations per
+//! second (`Metrics::replayed_mutations` / open time).
+//!
+//! The log is made the fastest honest way: the runtime installs `b_bank`,
+//! seeds the accounts and commits one real transfer; then the commits are
+//! appended with `persist::LogWriter` as the runtime would have written them
+//! — the first synthetic record is checked to be identical to the real
+//! one, balances are tracked so every logged row is the true new row, and
+//! after the replay sampled balances are read back through the runtime.
+
+use std::time::Instant;
+
+use interstice_abi::cbor::Writer;
+use interstice_abi::IntersticeType;
+use interstice_actors::Durability;
+use interstice_persist::{
+    encode_entry, read_log, Cause, CommitRecord, DataDir, Hash, LogEntry, LogWriter, Mutation,
+    MutationOp, Outcome, PersistError, WriterOptions,
+};
+use serde_json::json;
+
+use super::driver;
+use super::report::{Ratio, Role, Row, WorkloadReport};
+use super::zipf::{Rng, Zipf};
+use super::{guests, workload, Ctx};
+use crate::error::CliError;
+
+/// Entries per logged batch (about one group commit of 64 callers).
+const BATCH: u32 = 64;
+
+/// The commit `b_bank.transfer(from, to, 1)` at `ts` logs, given the
+/// balances before it (which it updates).
+fn transfer_commit(ts: u64, schema_hash: Hash, from: u64, to: u64, bal: &mut [u64]) -> LogEntry {
+    bal[from as usize] -= 1;
+    let debit = (from, bal[from as usize]).to_bytes();
+    bal[to as usize] += 1;
+    let credit = (to, bal[to as usize]).to_bytes();
+    LogEntry::Commit(CommitRecord {
+        ts,
+        module: "b_bank".into(),
+        schema_hash,
+        reducer: "transfer".into(),
+        args: (from, to, 1u64).to_bytes(),
+        cause: Cause::External,
+        nondet: Vec::new(),
+        outcome: Outcome::Ok(().to_bytes()),
+        mutations: vec![
+            Mutation {
+                table: 0,
+                op: MutationOp::Update(debit),
+            },
+            Mutation {
+                table: 0,
+                op: MutationOp::Update(credit),
+            },
+        ],
+        calls: Vec::new(),
+    })
+}
+
+fn persist_err(e: PersistError) -> CliError {
+    CliError::Bench(format!("replay: writing the log: {e}"))
+}
+
+/// Appends `commits` transfer commits to the log in `dir` (the runtime must
+/// be closed). Checks the runtime's own last commit, `transfer(0, 1, 1)`,
+/// against the record this function would write. Returns the balances and
+/// the log's entry count.
+fn generate(
+    dir: &std::path::Path,
+    accounts: u64,
+    commits: u64,
+    progress: &dyn Fn(String),
+) -> Result<(Vec<u64>, u64), CliError> {
+    let data = DataDir::open(dir, false).map_err(persist_err)?;
+    let storage = data.log_storage();
+    let mut last = None;
+    read_log(&*storage, |e| {
+        last = Some(e);
+        Ok::<(), PersistError>(())
+    })
+    .map_err(persist_err)?;
+    let Some(LogEntry::Commit(real)) = last else {
+        return Err(CliError::Bench(
+            "replay: the log does not end with the real transfer".into(),
+        ));
+    };
+    let initial = driver::bench_initial_balance();
+    let mut bal = vec![initial; accounts as usize];
+    let synthetic = transfer_commit(real.ts, real.schema_hash, 0, 1, &mut bal);
+    if synthetic != LogEntry::Commit(real.clone()) {
+        return Err(CliError::Bench(format!(
+            "replay: the synthetic transfer record differs from the runtime's:\n  \
+             runtime:   {real:?}\n  synthetic: {synthetic:?}"
+        )));
+    }
+    let (mut writer, recovered) =
+        LogWriter::open(storage, WriterOptions::default()).map_err(persist_err)?;
+    let mut ts = recovered.next_ts;
+    let zipf = Zipf::new(accounts, 0.0);
+    let mut rng = Rng::new(42);
+    let mut done = 0u64;
+    while done < commits {
+        let count = (commits - done).min(u64::from(BATCH)) as u32;
+        let mut w = Writer::new();
+        for i in 0..u64::from(count) {
+            let (from, to) = (zipf.sample(&mut rng), zipf.sample(&mut rng));
+            encode_entry(
+                &transfer_commit(ts + i, real.schema_hash, from, to, &mut bal),
+                &mut w,
+            );
+        }
+        writer
+            .append_batch(ts, count, w.as_slice())
+            .map_err(persist_err)?;
+        ts += u64::from(count);
+        done += u64::from(count);
+        if done % (1 << 17) < u64::from(BATCH) {
+            progress(format!("writing the log: {done}/{commits} commits"));
+        }
+    }
+    writer.sync().map_err(persist_err)?;
+    Ok((bal, ts - 1))
+}
+
+/// Runs the workload.
+pub async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
+    let s = &ctx.sizes;
+    let accounts = s.accounts;
+    let mut report = workload(
+        "replay",
+        json!({
+            "commits": s.replay_commits,
+            "mutations_per_commit": 2,
+            "accounts": accounts,
+            "entries_per_batch": BATCH,
+            "rounds": s.rounds,
+        }),
+    );
+    let dir = ctx.scratch.path("replay");
+    {
+        let rt = guests::open(&dir, Durability::Sync).await?;
+        ctx.guests.load(&rt, &["b_bank"]).await?;
+        ctx.progress.step(format!("seeding {accounts} accounts"));
+        driver::seed_accounts(&rt, "b_bank", accounts, s.seed_batch).await?;
+        rt.call_encoded("b_bank", "transfer", (0u64, 1u64, 1u64).to_bytes())
+            .await?;
+        rt.shutdown().await?;
+    }
+    let (commits, gen_dir) = (s.replay_commits, dir.clone());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let gen = tokio::task::spawn_blocking(move || {
+        generate(&gen_dir, accounts, commits, &move |m| {
+            let _ = tx.send(m);
+        })
+    });
+    tokio::pin!(gen);
+    let (balances, entries) = loop {
+        tokio::select! {
+            Some(msg) = rx.recv() => ctx.progress.step(msg),
+            done = &mut gen => break done.map_err(|e| CliError::Bench(e.to_string()))??,
+        }
+    };
+    let log_bytes: u64 = std::fs::read_dir(dir.join("log"))?
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+
+    let mut rates = Vec::new();
+    let mut startup_ms = Vec::new();
+    let mut mutations = 0;
+    for i in 0..s.rounds {
+        ctx.progress
+            .step(format!("open (replay): round {}/{}", i + 1, s.rounds));
+        let start = Instant::now();
+        let rt = guests::open(&dir, Durability::Sync).await?;
+        let elapsed = start.elapsed().as_secs_f64();
+        let m = rt.metrics();
+        if m.replayed_entries != entries {
+            return Err(CliError::Bench(format!(
+                "replay: {} entries replayed, the log has {entries}",
+                m.replayed_entries
+            )));
+        }
+        mutations = m.replayed_mutations;
+        rates.push(m.replayed_mutations as f64 / elapsed);
+        startup_ms.push(elapsed * 1e3);
+        if i == 0 {
+            let step = (accounts / 64).max(1);
+            for id in (0..accounts).step_by(step as usize).chain([1]) {
+                let out = rt.read("b_bank", "balance", vec![id.into()]).await?;
+                if out.to_json().as_u64() != Some(balances[id as usize]) {
+                    return Err(CliError::Bench(format!(
+                        "replay: account {id} has {} after replay, expected {}",
+                        out.to_json(),
+                        balances[id as usize]
+                    )));
+                }
+            }
+        }
+        rt.shutdown().await?;
+    }
+    ctx.scratch.remove(&dir);
+    let note = format!(
+        "{} commits, {} entries, {:.0} MB of log",
+        s.replay_commits,
+        entries,
+        log_bytes as f64 / 1e6
+    );
+    let rate = Row::new(
+        "replay: mutations/s during open",
+        Role::Interstice,
+        "mutations/s",
+        rates,
+        None,
+        note.clone(),
+    )
+    .with("mutations", mutations)
+    .with("entries", entries)
+    .with("log_bytes", log_bytes);
+    let startup = Row::new(
+        "replay: startup (open) time",
+        Role::Interstice,
+        "ms",
+        startup_ms,
+        None,
+        note,
+    );
+    report.ratios.push(
+        Ratio::figure("replay mutations/s", rate.median, "mutations/s").at_least(3_000_000.0),
+    );
+    report.ratios.push(Ratio::figure(
+        "entries replayed per second",
+        entries as f64 / (startup.median / 1e3),
+        "entries/s",
+    ));
+    report.rows.push(rate);
+    report.rows.push(startup);
+    Ok(report)
+}
