@@ -1,0 +1,230 @@
+//! [`RuntimeBuilder`] and opening a runtime: lock, replay, start the actors.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use interstice_persist::{DataDir, LogEntry, WriterOptions};
+
+use crate::config::{Durability, Limits, RuntimeConfig};
+use crate::engine::WasmHost;
+use crate::error::RuntimeError;
+use crate::messages::ResumePending;
+use crate::replay::Replayer;
+use crate::shared::Shared;
+use crate::system::{self};
+
+use super::load::register_module;
+use super::{Inner, Runtime};
+
+/// Builds a [`Runtime`].
+#[derive(Debug, Clone)]
+pub struct RuntimeBuilder {
+    pub(super) config: RuntimeConfig,
+}
+
+impl RuntimeBuilder {
+    /// Sets the data directory (created if missing).
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.data_dir = dir.into();
+        self
+    }
+
+    /// Sets the durability mode (default: [`Durability::Sync`]).
+    pub fn durability(mut self, d: Durability) -> Self {
+        self.config.durability = d;
+        self
+    }
+
+    /// Sets the per-call limits.
+    pub fn limits(mut self, l: Limits) -> Self {
+        self.config.limits = l;
+        self
+    }
+
+    /// Sets the log segment size.
+    pub fn segment_size(mut self, bytes: u64) -> Self {
+        self.config.segment_size = bytes;
+        self
+    }
+
+    /// Keeps the log in `storage` instead of the data directory's `log/`
+    /// (for fault injection: `interstice_persist::FaultyStorage`).
+    pub fn log_storage(mut self, storage: Arc<dyn interstice_persist::Storage>) -> Self {
+        self.config.log_storage = Some(storage);
+        self
+    }
+
+    /// Inspection: replays only the log entries with timestamps up to `ts`
+    /// and opens **read-only** — every write is refused with
+    /// [`RuntimeError::ReadOnly`], since appending after a truncated replay
+    /// would fork the log's history. The log is not changed (not even a torn
+    /// tail is cut).
+    pub fn stop_at(mut self, ts: u64) -> Self {
+        self.config.stop_at = Some(ts);
+        self
+    }
+
+    /// Recovery: replays the valid prefix of a damaged log up to its first
+    /// problem, then resumes at `pos` (a later segment start, or the offset
+    /// of a later complete batch), accepting the chain break there and
+    /// verifying again from there on. Opens **read-only**, like
+    /// [`RuntimeBuilder::stop_at`]; the log is not changed.
+    pub fn skip_to_log_offset(mut self, pos: interstice_persist::LogPosition) -> Self {
+        self.config.skip_to_log_offset = Some(pos);
+        self
+    }
+
+    /// Opens the runtime: locks the data directory, replays the log (without
+    /// running wasm), starts the actors and resumes pending deliveries.
+    pub async fn open(self) -> Result<Runtime, RuntimeError> {
+        tokio::task::spawn_blocking(move || self.open_blocking())
+            .await
+            .map_err(|e| RuntimeError::Engine(format!("open task failed: {e}")))?
+    }
+
+    /// [`RuntimeBuilder::open`] for callers outside an async context.
+    pub fn open_blocking(self) -> Result<Runtime, RuntimeError> {
+        Runtime::open_with(self.config)
+    }
+}
+
+impl Runtime {
+    fn open_with(config: RuntimeConfig) -> Result<Runtime, RuntimeError> {
+        let started = std::time::Instant::now();
+        let data_dir = DataDir::open(&config.data_dir, true)?;
+        let cache_dir = config.data_dir.join("cache");
+        std::fs::create_dir_all(&cache_dir)?;
+        let host = Arc::new(WasmHost::new(config.limits)?);
+        let mut replayer = Replayer::new(
+            &host,
+            &data_dir,
+            &cache_dir,
+            config.limits.max_trigger_depth,
+        );
+        let storage = config
+            .log_storage
+            .clone()
+            .unwrap_or_else(|| data_dir.log_storage());
+        let log = open_log(&config, storage, |entry| replayer.apply(entry))?;
+        let shared = Arc::new(Shared::new(log.next_ts, data_dir.secret(), config.limits));
+        if let Some(reason) = log.read_only {
+            shared.set_read_only(reason);
+        }
+        shared
+            .metrics
+            .replayed_entries
+            .store(replayer.entries, Ordering::Relaxed);
+        shared
+            .metrics
+            .replayed_mutations
+            .store(replayer.mutations, Ordering::Relaxed);
+        let pending = replayer.pending();
+        let modules = std::mem::take(&mut replayer.modules);
+        let subs = replayer.subs.clone();
+        drop(replayer);
+        let last_ts = log.next_ts - 1;
+        let handles = system::start(shared.clone(), log.writer, config.durability, subs, last_ts)?;
+        for (name, m) in modules {
+            register_module(&shared, &host, &handles.supervisor, m.compiled, m.tables)?;
+            tracing::debug!(module = %name, "module restored");
+        }
+        handles.router.do_send(ResumePending(pending));
+        let metrics = shared.metrics.snapshot();
+        tracing::info!(
+            data_dir = %config.data_dir.display(),
+            entries = metrics.replayed_entries,
+            mutations = metrics.replayed_mutations,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "runtime open"
+        );
+        Ok(Runtime {
+            inner: Arc::new(Inner {
+                supervisor: handles.supervisor.clone(),
+                router: handles.router.clone(),
+                log: handles.log.clone(),
+                handles: Mutex::new(Some(handles)),
+                shared,
+                host,
+                data_dir: Mutex::new(Some(data_dir)),
+                cache_dir,
+                load_lock: tokio::sync::Mutex::new(()),
+                closed: AtomicBool::new(false),
+            }),
+        })
+    }
+}
+
+/// The log as [`Runtime::open_with`] found it.
+struct OpenedLog {
+    /// `None` when opened read-only.
+    writer: Option<interstice_persist::LogWriter>,
+    /// One past the last replayed timestamp.
+    next_ts: u64,
+    /// Why writes are refused, when opened read-only.
+    read_only: Option<String>,
+}
+
+/// Opens the log for appending (cutting a torn tail), replaying it into
+/// `on_entry`; or, with `stop_at` / `skip_to_log_offset`, reads the part
+/// asked for without changing anything and opens read-only.
+fn open_log(
+    config: &RuntimeConfig,
+    storage: Arc<dyn interstice_persist::Storage>,
+    on_entry: impl FnMut(LogEntry) -> Result<(), RuntimeError>,
+) -> Result<OpenedLog, RuntimeError> {
+    if config.stop_at.is_none() && config.skip_to_log_offset.is_none() {
+        let opts = WriterOptions {
+            segment_size: config.segment_size,
+            ..WriterOptions::default()
+        };
+        let (writer, recovered) =
+            interstice_persist::LogWriter::open_replaying(storage, opts, on_entry)?;
+        return Ok(OpenedLog {
+            writer: Some(writer),
+            next_ts: recovered.next_ts,
+            read_only: None,
+        });
+    }
+    let opts = interstice_persist::ReadOptions {
+        stop_at: config.stop_at,
+        resume_at: config.skip_to_log_offset.clone(),
+    };
+    let report = interstice_persist::read_log_with(&*storage, &opts, on_entry)?;
+    let mut how = Vec::new();
+    if let Some(ts) = config.stop_at {
+        how.push(format!(
+            "replayed up to timestamp {} only (stop at {ts})",
+            report.last_ts
+        ));
+    }
+    if let Some(skip) = &report.skipped {
+        let after = skip
+            .first_ts_after
+            .map_or("nothing after it".to_owned(), |t| format!("timestamp {t}"));
+        tracing::warn!(
+            damage = %skip.damage,
+            resumed_at = %skip.resumed_at,
+            "skipped a damaged region of the log: replayed up to timestamp {}, resumed at {} \
+             ({after})",
+            skip.last_ts_before,
+            skip.resumed_at
+        );
+        how.push(format!(
+            "skipped the damaged log region after timestamp {} ({}), resuming at {} ({after})",
+            skip.last_ts_before, skip.damage, skip.resumed_at
+        ));
+    }
+    if let Some(t) = &report.summary.torn_tail {
+        tracing::warn!("the log ends in a {t}; left in place (read-only)");
+    }
+    Ok(OpenedLog {
+        writer: None,
+        next_ts: report.last_ts + 1,
+        read_only: Some(format!(
+            "opened for inspection: {}; writing now would fork the log's history, so writes \
+             are refused (reopen without stop-at / skip-to-log-offset to write)",
+            how.join("; ")
+        )),
+    })
+}

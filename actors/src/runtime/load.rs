@@ -1,0 +1,319 @@
+//! Loading modules: compile, validate, check dependencies and subscriptions,
+//! install (logged), start the module actor, run `init`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use interstice_abi::cbor::Writer;
+use interstice_abi::{ModuleSchema, Type};
+use interstice_persist::{encode_entry, Cause, LogEntry, ModuleInstall};
+use tokio::sync::oneshot;
+
+use crate::config::Limits;
+use crate::engine::{CompiledModule, WasmHost};
+use crate::error::RuntimeError;
+use crate::messages::{Completed, ExecError, Execute, Responder, Sequenced, Summary};
+use crate::module_actor::ModuleActor;
+use crate::shared::{ModuleEntry, ModuleEnv, Shared};
+use crate::system::{self, SpawnModule};
+use crate::table::Tables;
+
+use super::{info, ModuleInfo, Runtime};
+
+impl Runtime {
+    /// Compiles, validates and installs a module; runs its init reducer.
+    /// Loading the same binary again is a no-op.
+    pub async fn load_module(&self, wasm: impl Into<Vec<u8>>) -> Result<ModuleInfo, RuntimeError> {
+        self.check_open()?;
+        let wasm = wasm.into();
+        let _guard = self.inner.load_lock.lock().await;
+        let host = self.inner.host.clone();
+        let cache = self.inner.cache_dir.clone();
+        let (compiled, wasm) = tokio::task::spawn_blocking(move || {
+            host.compile(&wasm, Some(&cache)).map(|c| (c, wasm))
+        })
+        .await
+        .map_err(|e| RuntimeError::Engine(format!("compile task failed: {e}")))??;
+        let shared = &self.inner.shared;
+        let schema = compiled.schema.clone();
+        if let Some(existing) = shared.module(&schema.name) {
+            if existing.schema_hash == compiled.schema_hash
+                && self.installed_wasm_hash(&schema.name) == Some(compiled.wasm_hash)
+            {
+                return Ok(info(&existing.schema, existing.schema_hash));
+            }
+            return Err(RuntimeError::ModuleExists(schema.name.clone()));
+        }
+        check_dependency_cycle(shared, &schema)?;
+        check_subscriptions(shared, &schema)?;
+        if let Some(r) = shared.read_only.get() {
+            return Err(RuntimeError::ReadOnly(r.clone()));
+        }
+        if let Some(f) = shared.fault() {
+            return Err(RuntimeError::StorageFault(f));
+        }
+        {
+            let dir = self.inner.data_dir.lock().expect("data dir lock");
+            let dir = dir.as_ref().ok_or(RuntimeError::Shutdown)?;
+            dir.store_module(&wasm)?;
+        }
+        let install = ModuleInstall {
+            ts: 0,
+            name: schema.name.clone(),
+            version: schema.version.clone(),
+            schema: schema.canonical_bytes(),
+            schema_hash: compiled.schema_hash,
+            wasm_hash: compiled.wasm_hash,
+        };
+        let schema_hash = compiled.schema_hash;
+        let entry = spawn_entry(
+            shared,
+            &self.inner.host,
+            &self.inner.supervisor,
+            compiled,
+            Tables::new(&schema.tables),
+        )?;
+        // The install's timestamp is taken before the module becomes
+        // visible, so no call to it can be sequenced before its install; and
+        // it is visible before the router sees the install (for init).
+        let ts = shared.order.allocate();
+        // The init reducer is queued before the module becomes visible, so
+        // it runs before any call (the module's mailbox is FIFO), and after
+        // the install in timestamp order.
+        let init = schema
+            .reducers
+            .iter()
+            .position(|r| r.trigger == Some(interstice_abi::Trigger::Init))
+            .map(|idx| {
+                let (tx, rx) = oneshot::channel();
+                let mut args = Writer::new();
+                args.array(0);
+                entry.addr.do_send(Execute {
+                    reducer: idx as u32,
+                    args: args.into_vec(),
+                    cause: Cause::Init,
+                    depth: 0,
+                    reply: Some(Responder::tokio(tx)),
+                });
+                rx
+            });
+        shared.registry.insert(schema.name.clone(), entry);
+        let mut w = Writer::new();
+        encode_entry(&LogEntry::Install(ModuleInstall { ts, ..install }), &mut w);
+        shared.sequencer().do_send(Completed {
+            ts,
+            item: Sequenced {
+                entry: w.into_vec(),
+                summary: Summary::Install(schema.clone()),
+            },
+        });
+        shared
+            .watermark
+            .wait(ts)
+            .await
+            .map_err(|e| RuntimeError::StorageFault(e.0))?;
+        if let Some(rx) = init {
+            match rx.await.map_err(|_| RuntimeError::Shutdown)? {
+                Ok((init_ts, _)) => shared
+                    .watermark
+                    .wait(init_ts)
+                    .await
+                    .map_err(|e| RuntimeError::StorageFault(e.0))?,
+                Err(ExecError::Failed(f)) => tracing::warn!(
+                    module = %schema.name,
+                    "init reducer failed and was rolled back: {}", f.message
+                ),
+                Err(ExecError::Poisoned(f)) => return Err(RuntimeError::StorageFault(f)),
+            }
+        }
+        tracing::info!(module = %schema.name, version = %schema.version, ts, "module installed");
+        Ok(info(&schema, schema_hash))
+    }
+
+    fn installed_wasm_hash(&self, name: &str) -> Option<[u8; 32]> {
+        self.inner.shared.module(name).map(|e| e.wasm_hash)
+    }
+}
+
+fn spawn_module(
+    supervisor: &actix::Addr<system::Supervisor>,
+    build: impl FnOnce() -> ModuleActor + Send + 'static,
+) -> Result<actix::Addr<ModuleActor>, RuntimeError> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    supervisor.do_send(SpawnModule {
+        build: Box::new(build),
+        reply: Responder::std(tx),
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .map_err(|_| RuntimeError::Engine("the supervisor did not start the module actor".into()))
+}
+
+pub(super) fn register_module(
+    shared: &Arc<Shared>,
+    host: &Arc<WasmHost>,
+    supervisor: &actix::Addr<system::Supervisor>,
+    compiled: CompiledModule,
+    tables: Tables,
+) -> Result<(), RuntimeError> {
+    let name = compiled.schema.name.clone();
+    let entry = spawn_entry(shared, host, supervisor, compiled, tables)?;
+    shared.registry.insert(name, entry);
+    Ok(())
+}
+
+/// Starts a module actor and returns its registry entry (not yet inserted).
+fn spawn_entry(
+    shared: &Arc<Shared>,
+    host: &Arc<WasmHost>,
+    supervisor: &actix::Addr<system::Supervisor>,
+    compiled: CompiledModule,
+    tables: Tables,
+) -> Result<Arc<ModuleEntry>, RuntimeError> {
+    let schema = compiled.schema.clone();
+    let env = Arc::new(ModuleEnv {
+        name: schema.name.as_str().into(),
+        schema: schema.clone(),
+        shared: shared.clone(),
+    });
+    let (host, schema_hash, wasm_hash) = (host.clone(), compiled.schema_hash, compiled.wasm_hash);
+    let addr = spawn_module(supervisor, move || {
+        ModuleActor::new(env, host, compiled, tables)
+    })?;
+    Ok(Arc::new(ModuleEntry {
+        schema,
+        schema_hash,
+        wasm_hash,
+        addr,
+    }))
+}
+
+/// Refuses a module whose dependencies would close a cycle; names it.
+fn check_dependency_cycle(shared: &Shared, schema: &ModuleSchema) -> Result<(), RuntimeError> {
+    fn walk(
+        shared: &Shared,
+        new: &ModuleSchema,
+        at: &str,
+        path: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        let deps: Vec<String> = if at == new.name {
+            new.dependencies.clone()
+        } else {
+            shared
+                .module(at)
+                .map(|e| e.schema.dependencies.clone())
+                .unwrap_or_default()
+        };
+        for d in deps {
+            if d == new.name {
+                let mut cycle = path.clone();
+                cycle.push(d);
+                return Some(cycle);
+            }
+            if path.contains(&d) {
+                continue;
+            }
+            path.push(d.clone());
+            if let Some(c) = walk(shared, new, &d, path) {
+                return Some(c);
+            }
+            path.pop();
+        }
+        None
+    }
+    let mut path = vec![schema.name.clone()];
+    match walk(shared, schema, &schema.name, &mut path) {
+        Some(cycle) => Err(RuntimeError::DependencyCycle(cycle.join(" -> "))),
+        None => Ok(()),
+    }
+}
+
+/// Every table trigger must name a loaded module's logged table, and take
+/// that table's row type.
+fn check_subscriptions(shared: &Shared, schema: &ModuleSchema) -> Result<(), RuntimeError> {
+    for r in &schema.reducers {
+        let Some(interstice_abi::Trigger::Table {
+            module,
+            table,
+            event,
+        }) = &r.trigger
+        else {
+            continue;
+        };
+        let bad = |reason: String| RuntimeError::BadSubscription {
+            module: schema.name.clone(),
+            reason: format!(
+                "reducer `{}` on {module}.{table}.{}: {reason}",
+                r.name,
+                event.as_str()
+            ),
+        };
+        let source_schema = if module == &schema.name {
+            Arc::new(schema.clone())
+        } else {
+            shared
+                .module(module)
+                .map(|e| e.schema.clone())
+                .ok_or_else(|| bad(format!("module `{module}` is not loaded; load it first")))?
+        };
+        let (_, t) = source_schema
+            .table(table)
+            .ok_or_else(|| bad(format!("module `{module}` has no table `{table}`")))?;
+        if t.persistence != interstice_abi::Persistence::Logged {
+            return Err(bad("ephemeral tables do not fire triggers".into()));
+        }
+        let row = t.row_type();
+        for p in &r.params {
+            if !same_shape(&p.ty, &row) {
+                return Err(bad(format!(
+                    "parameter `{}` is {}, but rows of {module}.{table} are ({})",
+                    p.name,
+                    p.ty.display_name(),
+                    t.columns
+                        .iter()
+                        .map(|c| c.ty.display_name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Structural equality that ignores type and field names (encodings are
+/// positional, so a subscriber may name its copy of a row type freely).
+fn same_shape(a: &Type, b: &Type) -> bool {
+    use Type as T;
+    let fields_eq = |x: &[interstice_abi::Field], y: &[interstice_abi::Field]| {
+        x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_shape(&p.ty, &q.ty))
+    };
+    match (a, b) {
+        (T::Option(x), T::Option(y)) | (T::Vec(x), T::Vec(y)) => same_shape(x, y),
+        (T::Tuple(x), T::Tuple(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_shape(p, q))
+        }
+        (T::Struct(x), T::Struct(y)) => fields_eq(&x.fields, &y.fields),
+        (T::Struct(x), T::Tuple(y)) | (T::Tuple(y), T::Struct(x)) => {
+            x.fields.len() == y.len() && x.fields.iter().zip(y).all(|(p, q)| same_shape(&p.ty, q))
+        }
+        (T::Enum(x), T::Enum(y)) => {
+            x.variants.len() == y.variants.len()
+                && x.variants
+                    .iter()
+                    .zip(&y.variants)
+                    .all(|(p, q)| fields_eq(&p.fields, &q.fields))
+        }
+        _ => a == b,
+    }
+}
+
+/// Compiles and validates a module binary outside any runtime (exports,
+/// imports, ABI version, schema) and returns what it declares.
+pub fn inspect_module(wasm: &[u8]) -> Result<ModuleInfo, RuntimeError> {
+    let host = WasmHost::new(Limits {
+        max_instances: 2,
+        ..Limits::default()
+    })?;
+    let compiled = host.compile(wasm, None)?;
+    Ok(info(&compiled.schema, compiled.schema_hash))
+}

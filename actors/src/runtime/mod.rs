@@ -1,0 +1,540 @@
+//! The embedding API: [`Runtime`], a `Send + Sync + Clone` handle with async
+//! methods. Building and opening live in `builder.rs`, loading modules in
+//! `load.rs`.
+
+mod builder;
+mod load;
+
+pub use builder::RuntimeBuilder;
+pub use load::inspect_module;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use interstice_abi::cbor::{Reader, Writer};
+use interstice_abi::host as abi;
+use interstice_abi::{ModuleSchema, ReducerMode, ReducerSchema, Type, Value};
+use interstice_persist::{Cause, DataDir};
+use tokio::sync::oneshot;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+
+use crate::config::{Durability, Limits, RuntimeConfig};
+use crate::engine::WasmHost;
+use crate::error::{ReducerError, RuntimeError};
+use crate::messages::{
+    ExecError, Execute, Failure, FlushLog, HashState, Query, Responder, StopModule,
+};
+use crate::router::{RowChange, SubscribeTable};
+use crate::shared::{params_type, Metrics, ModuleEntry, Shared};
+use crate::system::{self, SystemHandles};
+
+/// A module as loaded.
+#[derive(Debug, Clone)]
+pub struct ModuleInfo {
+    /// Module name.
+    pub name: String,
+    /// Declared version.
+    pub version: String,
+    /// Full schema.
+    pub schema: Arc<ModuleSchema>,
+    /// blake3 of the canonical schema.
+    pub schema_hash: [u8; 32],
+}
+
+/// The result of a successful call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallOutput {
+    /// Commit timestamp (`None` for reads).
+    pub ts: Option<u64>,
+    /// The returned value.
+    pub value: Value,
+    /// Its type.
+    pub ty: Type,
+}
+
+impl CallOutput {
+    /// The value as JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        self.value.to_json(&self.ty)
+    }
+}
+
+/// A running Interstice runtime. Cheap to clone; every clone drives the
+/// same runtime. Call [`Runtime::shutdown`] to flush and release the data
+/// directory.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    host: Arc<WasmHost>,
+    data_dir: Mutex<Option<DataDir>>,
+    cache_dir: PathBuf,
+    handles: Mutex<Option<SystemHandles>>,
+    supervisor: actix::Addr<system::Supervisor>,
+    router: actix::Addr<crate::router::Router>,
+    log: actix::Addr<crate::log_writer::LogWriter>,
+    load_lock: tokio::sync::Mutex<()>,
+    closed: AtomicBool,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("shared", &self.inner.shared)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(h) = self.handles.lock().ok().and_then(|mut h| h.take()) {
+            h.system.stop();
+        }
+    }
+}
+
+impl Runtime {
+    /// A builder with defaults: data directory `./interstice-data`, `sync`
+    /// durability, default limits, 64 MiB segments.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder {
+            config: RuntimeConfig {
+                data_dir: PathBuf::from("interstice-data"),
+                durability: Durability::Sync,
+                limits: Limits::default(),
+                segment_size: 64 << 20,
+                log_storage: None,
+                stop_at: None,
+                skip_to_log_offset: None,
+            },
+        }
+    }
+
+    fn check_open(&self) -> Result<(), RuntimeError> {
+        if self.inner.closed.load(Ordering::SeqCst) {
+            return Err(RuntimeError::Shutdown);
+        }
+        Ok(())
+    }
+
+    /// The module entry and reducer index for `module.reducer`.
+    fn find_reducer(
+        &self,
+        module: &str,
+        reducer: &str,
+    ) -> Result<(Arc<ModuleEntry>, u32), RuntimeError> {
+        let entry = self
+            .inner
+            .shared
+            .module(module)
+            .ok_or_else(|| RuntimeError::UnknownModule(module.to_owned()))?;
+        let (idx, _) = entry
+            .reducer(reducer)
+            .ok_or_else(|| RuntimeError::UnknownReducer {
+                module: module.to_owned(),
+                reducer: reducer.to_owned(),
+            })?;
+        Ok((entry, idx))
+    }
+
+    fn lookup(
+        &self,
+        module: &str,
+        reducer: &str,
+        want: ReducerMode,
+    ) -> Result<(Arc<ModuleEntry>, u32), RuntimeError> {
+        self.check_open()?;
+        let (entry, idx) = self.find_reducer(module, reducer)?;
+        let rs = &entry.schema.reducers[idx as usize];
+        if rs.mode != want {
+            return Err(RuntimeError::WrongMode {
+                module: module.to_owned(),
+                reducer: reducer.to_owned(),
+                mode: if rs.mode == ReducerMode::Read {
+                    "read"
+                } else {
+                    "write"
+                },
+                hint: if rs.mode == ReducerMode::Read {
+                    "use read() (it never writes the log)"
+                } else {
+                    "use call() (it commits a transaction)"
+                },
+            });
+        }
+        if rs.trigger.is_some() {
+            return Err(RuntimeError::WrongMode {
+                module: module.to_owned(),
+                reducer: reducer.to_owned(),
+                mode: "trigger",
+                hint: "the runtime calls it when its event happens",
+            });
+        }
+        Ok((entry, idx))
+    }
+
+    /// Calls a write reducer: one transaction, acknowledged per the
+    /// durability mode (by default after the commit is fsynced).
+    pub async fn call(
+        &self,
+        module: &str,
+        reducer: &str,
+        args: Vec<Value>,
+    ) -> Result<CallOutput, RuntimeError> {
+        let (entry, idx) = self.lookup(module, reducer, ReducerMode::Write)?;
+        let rs = &entry.schema.reducers[idx as usize];
+        let bytes = encode_args(module, rs, args)?;
+        let (ts, value) = self.execute(&entry, idx, bytes).await?;
+        Ok(CallOutput {
+            ts: Some(ts),
+            value: decode_value(&rs.returns, &value)?,
+            ty: rs.returns.clone(),
+        })
+    }
+
+    /// Calls a write reducer with arguments already encoded as the CBOR
+    /// argument array (`docs/ABI.md` §2). Returns the commit timestamp and
+    /// the encoded return value. The fast path for benchmarks and bridges.
+    pub async fn call_encoded(
+        &self,
+        module: &str,
+        reducer: &str,
+        args: Vec<u8>,
+    ) -> Result<(u64, Vec<u8>), RuntimeError> {
+        let (entry, idx) = self.lookup(module, reducer, ReducerMode::Write)?;
+        let rs = &entry.schema.reducers[idx as usize];
+        params_type(rs)
+            .validate_exact(&args)
+            .map_err(|e| arg_error(module, rs, 0, e.to_string()))?;
+        self.execute(&entry, idx, args).await
+    }
+
+    async fn execute(
+        &self,
+        entry: &ModuleEntry,
+        idx: u32,
+        args: Vec<u8>,
+    ) -> Result<(u64, Vec<u8>), RuntimeError> {
+        if let Some(r) = self.inner.shared.read_only.get() {
+            return Err(RuntimeError::ReadOnly(r.clone()));
+        }
+        if let Some(f) = self.inner.shared.fault() {
+            return Err(RuntimeError::StorageFault(f));
+        }
+        let (tx, rx) = oneshot::channel();
+        entry.addr.do_send(Execute {
+            reducer: idx,
+            args,
+            cause: Cause::External,
+            depth: 0,
+            reply: Some(Responder::tokio(tx)),
+        });
+        let rs = &entry.schema.reducers[idx as usize];
+        match rx.await.map_err(|_| RuntimeError::Shutdown)? {
+            Ok((ts, value)) => {
+                self.inner
+                    .shared
+                    .watermark
+                    .wait(ts)
+                    .await
+                    .map_err(|e| RuntimeError::StorageFault(e.0))?;
+                Ok((ts, value))
+            }
+            Err(ExecError::Failed(f)) => Err(reducer_error(&entry.schema.name, rs, f)),
+            Err(ExecError::Poisoned(f)) => Err(RuntimeError::StorageFault(f)),
+        }
+    }
+
+    /// Calls a read reducer. Never writes the log.
+    pub async fn read(
+        &self,
+        module: &str,
+        reducer: &str,
+        args: Vec<Value>,
+    ) -> Result<CallOutput, RuntimeError> {
+        let (entry, idx) = self.lookup(module, reducer, ReducerMode::Read)?;
+        let rs = &entry.schema.reducers[idx as usize];
+        let bytes = encode_args(module, rs, args)?;
+        let (tx, rx) = oneshot::channel();
+        entry.addr.do_send(Query {
+            reducer: idx,
+            args: bytes,
+            reply: Responder::tokio(tx),
+        });
+        let tagged = rx
+            .await
+            .map_err(|_| RuntimeError::Shutdown)?
+            .map_err(|f| reducer_error(module, rs, f))?;
+        let mut r = Reader::new(&tagged);
+        let (tag, value) = (|| {
+            r.array_of(2)?;
+            let tag = r.u64()?;
+            Ok::<_, interstice_abi::AbiError>((tag, r.skip()?))
+        })()?;
+        if tag == abi::RESULT_ERR {
+            return Err(reducer_error(
+                module,
+                rs,
+                Failure {
+                    kind: interstice_persist::ErrorKind::UserError,
+                    message: String::new(),
+                    value: Some(value.to_vec()),
+                },
+            ));
+        }
+        Ok(CallOutput {
+            ts: None,
+            value: decode_value(&rs.returns, value)?,
+            ty: rs.returns.clone(),
+        })
+    }
+
+    /// [`Runtime::call`] or [`Runtime::read`] (by the reducer's mode) with
+    /// JSON arguments, one JSON value per parameter.
+    pub async fn call_json(
+        &self,
+        module: &str,
+        reducer: &str,
+        args: &[serde_json::Value],
+    ) -> Result<CallOutput, RuntimeError> {
+        let (entry, idx) = self.find_reducer(module, reducer)?;
+        let rs = &entry.schema.reducers[idx as usize];
+        if args.len() != rs.params.len() {
+            return Err(RuntimeError::ArgCount {
+                module: module.to_owned(),
+                reducer: reducer.to_owned(),
+                expected: rs.params.len(),
+                got: args.len(),
+            });
+        }
+        let values = rs
+            .params
+            .iter()
+            .zip(args)
+            .enumerate()
+            .map(|(i, (p, j))| Value::from_json(&p.ty, j).map_err(|e| arg_error(module, rs, i, e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        match rs.mode {
+            ReducerMode::Write => self.call(module, reducer, values).await,
+            ReducerMode::Read => self.read(module, reducer, values).await,
+        }
+    }
+
+    /// A stream of committed (durable) changes to `module.table`, from now on.
+    pub fn subscribe(
+        &self,
+        module: &str,
+        table: &str,
+    ) -> Result<UnboundedReceiverStream<RowChange>, RuntimeError> {
+        self.check_open()?;
+        let entry = self
+            .inner
+            .shared
+            .module(module)
+            .ok_or_else(|| RuntimeError::UnknownModule(module.to_owned()))?;
+        if entry.schema.table(table).is_none() {
+            return Err(RuntimeError::UnknownTable {
+                module: module.to_owned(),
+                table: table.to_owned(),
+            });
+        }
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        self.inner.router.do_send(SubscribeTable {
+            module: module.to_owned(),
+            table: table.to_owned(),
+            sender: tx,
+        });
+        Ok(UnboundedReceiverStream::new(rx))
+    }
+
+    /// The loaded modules, by name.
+    pub fn modules(&self) -> Vec<ModuleInfo> {
+        let mut v: Vec<ModuleInfo> = self
+            .inner
+            .shared
+            .registry
+            .iter()
+            .map(|e| info(&e.schema, e.schema_hash))
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// A hash of every module's logged tables: equal states hash equal. Used
+    /// to show that replay restores the exact state.
+    pub async fn state_hash(&self) -> Result<[u8; 32], RuntimeError> {
+        let mut parts = Vec::new();
+        for m in self.modules() {
+            let entry = self
+                .inner
+                .shared
+                .module(&m.name)
+                .ok_or(RuntimeError::UnknownModule(m.name))?;
+            let (tx, rx) = oneshot::channel();
+            entry.addr.do_send(HashState {
+                reply: Responder::tokio(tx),
+            });
+            parts.push(rx.await.map_err(|_| RuntimeError::Shutdown)?);
+        }
+        parts.sort();
+        let mut h = blake3::Hasher::new();
+        for (name, hash) in parts {
+            h.update(name.as_bytes());
+            h.update(&hash);
+        }
+        Ok(*h.finalize().as_bytes())
+    }
+
+    /// Counters (instantiations, wasm calls, commits, fsyncs, replay).
+    pub fn metrics(&self) -> Metrics {
+        self.inner.shared.metrics.snapshot()
+    }
+
+    /// Why the runtime refuses writes, if it was opened read-only
+    /// ([`RuntimeBuilder::stop_at`], [`RuntimeBuilder::skip_to_log_offset`]).
+    pub fn read_only(&self) -> Option<String> {
+        self.inner.shared.read_only.get().cloned()
+    }
+
+    /// The highest durable timestamp.
+    pub fn durable_ts(&self) -> u64 {
+        self.inner.shared.watermark.get()
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> Option<PathBuf> {
+        self.inner
+            .data_dir
+            .lock()
+            .ok()
+            .and_then(|d| d.as_ref().map(|d| d.path().to_path_buf()))
+    }
+
+    /// Stops taking calls, waits for in-flight work (including triggers and
+    /// async calls it causes, up to `timeout`), makes everything durable,
+    /// stops the actors and releases the data directory. Deliveries not run
+    /// by then are run after the next open, exactly once.
+    pub async fn shutdown(&self) -> Result<(), RuntimeError> {
+        self.shutdown_within(Duration::from_secs(10)).await
+    }
+
+    /// [`Runtime::shutdown`] with an explicit quiescence timeout.
+    pub async fn shutdown_within(&self, timeout: Duration) -> Result<(), RuntimeError> {
+        if self.inner.closed.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        let shared = &self.inner.shared;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut result = Ok(());
+        loop {
+            let target = shared.order.peek_next() - 1;
+            let (tx, rx) = oneshot::channel();
+            self.inner.log.do_send(FlushLog {
+                reply: Responder::tokio(tx),
+            });
+            let _ = rx.await;
+            match tokio::time::timeout_at(deadline, shared.watermark.wait(target)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    result = Err(RuntimeError::StorageFault(e.0));
+                    break;
+                }
+                Err(_) => {
+                    tracing::warn!("shutdown: in-flight work did not finish in {timeout:?}");
+                    break;
+                }
+            }
+            // Let deliveries caused by what just committed start.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if shared.order.peek_next() - 1 == target && shared.order.waiting() == 0 {
+                break;
+            }
+        }
+        for e in shared.registry.iter() {
+            e.addr.do_send(StopModule);
+        }
+        let handles = self.inner.handles.lock().expect("handles lock").take();
+        if let Some(h) = handles {
+            h.system.stop();
+            let _ = tokio::task::spawn_blocking(move || h.thread.join()).await;
+        }
+        self.inner.data_dir.lock().expect("data dir lock").take();
+        result
+    }
+}
+
+fn info(schema: &Arc<ModuleSchema>, hash: [u8; 32]) -> ModuleInfo {
+    ModuleInfo {
+        name: schema.name.clone(),
+        version: schema.version.clone(),
+        schema: schema.clone(),
+        schema_hash: hash,
+    }
+}
+
+fn arg_error(module: &str, rs: &ReducerSchema, index: usize, reason: String) -> RuntimeError {
+    RuntimeError::ArgType {
+        module: module.to_owned(),
+        reducer: rs.name.clone(),
+        index,
+        param: rs
+            .params
+            .get(index)
+            .map(|p| p.name.clone())
+            .unwrap_or_default(),
+        reason,
+    }
+}
+
+fn encode_args(
+    module: &str,
+    rs: &ReducerSchema,
+    args: Vec<Value>,
+) -> Result<Vec<u8>, RuntimeError> {
+    if args.len() != rs.params.len() {
+        return Err(RuntimeError::ArgCount {
+            module: module.to_owned(),
+            reducer: rs.name.clone(),
+            expected: rs.params.len(),
+            got: args.len(),
+        });
+    }
+    let mut w = Writer::new();
+    w.array(args.len());
+    for (i, (v, p)) in args.into_iter().zip(&rs.params).enumerate() {
+        v.coerce(&p.ty)
+            .map_err(|e| arg_error(module, rs, i, e))?
+            .encode(&mut w);
+    }
+    Ok(w.into_vec())
+}
+
+fn decode_value(ty: &Type, bytes: &[u8]) -> Result<Value, RuntimeError> {
+    Ok(Value::decode_exact(ty, bytes)?)
+}
+
+fn reducer_error(module: &str, rs: &ReducerSchema, f: Failure) -> RuntimeError {
+    let value = match (&f.value, &rs.error) {
+        (Some(bytes), Some(ty)) => Value::decode_exact(ty, bytes).ok().map(|v| v.to_json(ty)),
+        _ => None,
+    };
+    let message = match (&value, f.message.is_empty()) {
+        (Some(serde_json::Value::String(s)), true) => s.clone(),
+        (Some(v), true) => v.to_string(),
+        _ => f.message,
+    };
+    RuntimeError::Reducer {
+        module: module.to_owned(),
+        reducer: rs.name.clone(),
+        error: ReducerError {
+            kind: f.kind,
+            message,
+            value,
+        },
+    }
+}
