@@ -6,7 +6,8 @@ use interstice_actors::{Runtime, Value};
 use interstice_persist::{Cause, LogEntry};
 
 use crate::support::{
-    as_u64, commits, eventually, log_entries, open, open_with, reducer_error, s, tempdir, u,
+    as_u64, commits, eventually, log_entries, open, open_account, open_with, reducer_error, s,
+    tempdir, u,
 };
 
 async fn read_u64(rt: &Runtime, module: &str, reducer: &str, args: Vec<Value>) -> u64 {
@@ -37,16 +38,8 @@ async fn replay_runs_no_wasm_and_restores_the_state() {
             .await
             .unwrap();
     }
-    let alice = rt
-        .call("bank", "open_account", vec![s("alice"), u(100)])
-        .await
-        .unwrap()
-        .value;
-    let bob = rt
-        .call("bank", "open_account", vec![s("bob"), u(0)])
-        .await
-        .unwrap()
-        .value;
+    let alice = open_account(&rt, "alice", 100).await;
+    let bob = open_account(&rt, "bob", 0).await;
     rt.call("bank", "transfer", vec![alice.clone(), bob.clone(), u(40)])
         .await
         .unwrap();
@@ -139,13 +132,7 @@ async fn auto_inc_ids_continue_after_replay() {
     );
     // A rolled-back insert neither keeps its id nor burns one.
     reducer_error(rt.call("t_hostile", "fail", vec![]).await);
-    assert_eq!(
-        rt.call("bank", "open_account", vec![s("alice"), u(1)])
-            .await
-            .unwrap()
-            .value,
-        u(1)
-    );
+    assert_eq!(open_account(&rt, "alice", 1).await, u(1));
     reducer_error(rt.call("bank", "open_account", vec![s(""), u(1)]).await);
     rt.shutdown().await.unwrap();
 
@@ -168,10 +155,7 @@ async fn auto_inc_ids_continue_after_replay() {
             "round {round}: t_hostile ids continue"
         );
         assert_eq!(
-            rt.call("bank", "open_account", vec![s("again"), u(1)])
-                .await
-                .unwrap()
-                .value,
+            open_account(&rt, "again", 1).await,
             u(2 + round),
             "round {round}: bank ids continue"
         );
@@ -227,11 +211,7 @@ async fn reads_never_write_the_log() {
     let dir = tempdir();
     let rt = open_with(dir.path(), &["hello", "bank", "caller"]).await;
     wait_for(&rt, "hello", "greeting_count", 1).await;
-    let id = rt
-        .call("bank", "open_account", vec![s("alice"), u(5)])
-        .await
-        .unwrap()
-        .value;
+    let id = open_account(&rt, "alice", 5).await;
     rt.call("hello", "hello", vec![s("a")]).await.unwrap();
     // Three installs, hello's init, the two calls and caller's trigger:
     // wait until all seven are durable, so nothing is in flight.

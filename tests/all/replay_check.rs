@@ -14,7 +14,7 @@ use interstice_actors::{
 use interstice_persist::{Nondet, Outcome};
 
 use crate::support::{
-    as_u64, commits, eventually, expect_ok, interstice, log_entries, open, open_with,
+    as_u64, commits, eventually, expect_ok, interstice, log_entries, open, open_account, open_with,
     open_with_limits, raw, raw_module_wat_for, raw_schema, reducer_error, s, stdout_of, tempdir, u,
     RawReducer,
 };
@@ -142,16 +142,8 @@ async fn a_deterministic_log_re_executes_exactly() {
     }
     rt.call("hello", "hello", vec![s("cy")]).await.unwrap();
     // Money, a failed transfer (it wrote before failing) and a user error.
-    let alice = rt
-        .call("bank", "open_account", vec![s("alice"), u(100)])
-        .await
-        .unwrap()
-        .value;
-    let bob = rt
-        .call("bank", "open_account", vec![s("bob"), u(0)])
-        .await
-        .unwrap()
-        .value;
+    let alice = open_account(&rt, "alice", 100).await;
+    let bob = open_account(&rt, "bob", 0).await;
     rt.call("bank", "transfer", vec![alice.clone(), bob.clone(), u(30)])
         .await
         .unwrap();

@@ -6,8 +6,9 @@ use interstice_actors::{ErrorKind, Limits, ReducerMode, Runtime, Value};
 use interstice_persist::{Cause, Outcome};
 
 use crate::support::{
-    as_u64, call_target, commits, eventually, log_entries, open, open_with, open_with_limits,
-    raw_module, raw_module_wat_for, reducer_error, s, tempdir, u, wasm, RawReducer,
+    as_u64, call_target, commits, eventually, log_entries, open, open_account, open_with,
+    open_with_limits, raw_module, raw_module_wat_for, reducer_error, s, tempdir, u, wasm,
+    RawReducer,
 };
 
 async fn mark_count(rt: &Runtime) -> u64 {
@@ -189,16 +190,8 @@ async fn a_reducer_that_writes_then_traps_leaves_no_row() {
 async fn a_failed_transfer_leaves_both_balances_unchanged() {
     let dir = tempdir();
     let rt = open_with(dir.path(), &["bank"]).await;
-    let alice = rt
-        .call("bank", "open_account", vec![s("alice"), u(100)])
-        .await
-        .unwrap()
-        .value;
-    let bob = rt
-        .call("bank", "open_account", vec![s("bob"), u(5)])
-        .await
-        .unwrap()
-        .value;
+    let alice = open_account(&rt, "alice", 100).await;
+    let bob = open_account(&rt, "bob", 5).await;
     let balance = |id: Value| {
         let rt = rt.clone();
         async move { as_u64(&rt.read("bank", "balance", vec![id]).await.unwrap().value) }

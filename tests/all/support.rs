@@ -520,3 +520,11 @@ pub fn reducer_error(
         other => panic!("expected a reducer error, got {other:?}"),
     }
 }
+
+/// Opens a bank account and returns its id.
+pub async fn open_account(rt: &Runtime, owner: &str, initial: u64) -> Value {
+    rt.call("bank", "open_account", vec![s(owner), u(initial)])
+        .await
+        .expect("open_account")
+        .value
+}
