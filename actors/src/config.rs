@@ -105,4 +105,33 @@ pub struct RuntimeConfig {
     /// Recovery: replay the valid prefix of a damaged log, then resume at
     /// this later position, accepting the chain break there; read-only.
     pub skip_to_log_offset: Option<interstice_persist::LogPosition>,
+    /// When snapshots are taken and how many are kept.
+    pub snapshots: SnapshotPolicy,
+}
+
+/// When the runtime takes snapshots (`docs/SNAPSHOT_FORMAT.md`) and how
+/// many it keeps. Startup uses the newest valid snapshot whatever this says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotPolicy {
+    /// Run the snapshotter (needed for [`crate::Runtime::snapshot_now`]).
+    /// Set by the two thresholds; off by default, since the snapshotter
+    /// keeps a second copy of the logged state.
+    pub enabled: bool,
+    /// Take a snapshot once this many log entries were written since the last.
+    pub every_commits: Option<u64>,
+    /// Take a snapshot once this many log bytes were written since the last.
+    pub every_bytes: Option<u64>,
+    /// Snapshots kept by retention (at least 1).
+    pub keep: usize,
+}
+
+impl Default for SnapshotPolicy {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            every_commits: None,
+            every_bytes: None,
+            keep: 2,
+        }
+    }
 }

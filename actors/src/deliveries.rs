@@ -34,8 +34,14 @@ pub(crate) struct Subscriptions {
 pub(crate) type DeliveryKey = (u64, u32);
 
 impl Subscriptions {
-    /// Registers a module's triggers. Returns its init delivery, if any.
+    /// Registers a module's triggers, replacing those of an earlier
+    /// version of the module (an upgrade). Returns its init delivery, if
+    /// any.
     pub fn add_module(&mut self, schema: &ModuleSchema) -> Option<Delivery> {
+        self.by_source.retain(|_, list| {
+            list.retain(|(m, _)| m != &schema.name);
+            !list.is_empty()
+        });
         self.logged.insert(
             schema.name.clone(),
             schema
@@ -183,3 +189,86 @@ pub(crate) fn consumed_key(
 
 /// Deliveries expected but not yet seen, in key order.
 pub(crate) type Outstanding = BTreeMap<DeliveryKey, Delivery>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use interstice_abi::codec::field;
+    use interstice_abi::{ReducerMode, ReducerSchema, TableSchema, Type, ABI_VERSION};
+
+    fn schema(name: &str, tables: &[&str], watch: &[(&str, &str)]) -> ModuleSchema {
+        ModuleSchema {
+            abi_version: ABI_VERSION,
+            name: name.into(),
+            version: "1".into(),
+            dependencies: vec![],
+            tables: tables
+                .iter()
+                .map(|t| TableSchema {
+                    name: (*t).into(),
+                    version: 1,
+                    columns: vec![field("id", Type::U64)],
+                    primary_key: 0,
+                    auto_inc: false,
+                    persistence: Persistence::Logged,
+                    indexes: vec![],
+                })
+                .collect(),
+            reducers: watch
+                .iter()
+                .map(|(reducer, table)| ReducerSchema {
+                    name: (*reducer).into(),
+                    mode: ReducerMode::Write,
+                    params: vec![],
+                    returns: Type::Unit,
+                    error: None,
+                    trigger: Some(Trigger::Table {
+                        module: "src".into(),
+                        table: (*table).into(),
+                        event: RowEvent::Insert,
+                    }),
+                })
+                .collect(),
+        }
+    }
+
+    fn insert_into(table: u32) -> Change {
+        Change {
+            table,
+            event: RowEvent::Insert,
+            key: Box::default(),
+            old: None,
+            new: Some(vec![0x81, 0x01].into_boxed_slice()),
+            key_value: Box::default(),
+        }
+    }
+
+    #[test]
+    fn a_new_version_replaces_its_subscriptions() {
+        let src = schema("src", &["a", "b"], &[]);
+        let mut subs = Subscriptions::default();
+        subs.add_module(&src);
+        subs.add_module(&schema("sub", &[], &[("on_a", "a")]));
+        subs.add_module(&schema("other", &[], &[("on_a", "a")]));
+        let targets = |subs: &Subscriptions, table: u32| -> Vec<(String, String)> {
+            subs.for_commit("src", &src, 5, 0, &[], &[insert_into(table)])
+                .into_iter()
+                .map(|(_, d)| (d.target, d.reducer))
+                .collect()
+        };
+        assert_eq!(
+            targets(&subs, 0),
+            vec![
+                ("other".into(), "on_a".into()),
+                ("sub".into(), "on_a".into())
+            ]
+        );
+        // Version 2 of `sub` watches `b` instead of `a`, under a new name.
+        subs.add_module(&schema("sub", &[], &[("on_b", "b")]));
+        assert_eq!(targets(&subs, 0), vec![("other".into(), "on_a".into())]);
+        assert_eq!(targets(&subs, 1), vec![("sub".into(), "on_b".into())]);
+        // Adding the same version again does not deliver twice.
+        subs.add_module(&schema("sub", &[], &[("on_b", "b")]));
+        assert_eq!(targets(&subs, 1).len(), 1);
+    }
+}

@@ -125,11 +125,18 @@ pub enum RuntimeError {
     /// Loading the module would close a dependency cycle.
     #[error("dependency cycle: {0}")]
     DependencyCycle(String),
-    /// A module with that name but other code is already loaded.
-    #[error(
-        "module `{0}` is already loaded with different code (hot reload is not supported yet)"
-    )]
-    ModuleExists(String),
+    /// A new version of a loaded module cannot take over the old version's
+    /// data (or another module still subscribes to a table it removes). The
+    /// old version keeps running; nothing was changed.
+    #[error("module `{module}`: table `{table}`: {change}")]
+    IncompatibleSchema {
+        /// Module.
+        module: String,
+        /// The first table whose change is unsafe.
+        table: String,
+        /// What changed, and why that is refused.
+        change: String,
+    },
     /// A subscription that cannot be satisfied.
     #[error("bad subscription in module `{module}`: {reason}")]
     BadSubscription {
@@ -171,6 +178,9 @@ pub enum RuntimeError {
     /// The runtime was shut down.
     #[error("the runtime is shut down")]
     Shutdown,
+    /// A snapshot could not be taken (`Runtime::snapshot_now`).
+    #[error("snapshot: {0}")]
+    Snapshot(String),
     /// A wasmtime engine error outside any reducer.
     #[error("wasm engine: {0}")]
     Engine(String),

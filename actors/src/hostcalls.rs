@@ -522,9 +522,14 @@ fn run_read_call(
     let Some(target) = env.shared.module(module) else {
         return bad(format!("call to unknown module `{module}`"));
     };
+    // The index and the hash from the same registry entry; the actor
+    // re-resolves the name if the module was upgraded since.
+    let idx = target.reducer(reducer).map_or(idx, |(i, _)| i);
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     target.addr.do_send(Query {
         reducer: idx,
+        schema_hash: target.schema_hash,
+        name: reducer.to_owned(),
         args,
         reply: Responder::std(tx),
     });

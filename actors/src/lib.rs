@@ -41,11 +41,12 @@ mod router;
 mod runtime;
 mod sequencer;
 mod shared;
+mod snapshot;
 mod system;
 mod table;
 mod transaction;
 
-pub use config::{Durability, Limits, RuntimeConfig};
+pub use config::{Durability, Limits, RuntimeConfig, SnapshotPolicy};
 pub use error::{ReducerError, RuntimeError};
 pub use interstice_abi::{ReducerMode, RowEvent, Type, Value};
 pub use interstice_persist::ErrorKind;

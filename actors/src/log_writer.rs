@@ -17,6 +17,32 @@ use crate::config::Durability;
 use crate::messages::{AppendBatch, Durable, FlushLog};
 use crate::router::Router;
 use crate::shared::Shared;
+use crate::snapshot::{SnapMsg, SnapshotReply};
+
+/// Write a snapshot of the state at the durable end of the log, and reply
+/// with its timestamp ([`crate::Runtime::snapshot_now`]).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct SnapshotNow {
+    pub reply: SnapshotReply,
+}
+
+/// The log-writer's side of snapshots: feeds the snapshotter and decides
+/// when one is due.
+pub(crate) struct SnapshotFeed {
+    pub tx: std::sync::mpsc::Sender<SnapMsg>,
+    pub every_commits: Option<u64>,
+    pub every_bytes: Option<u64>,
+    pub commits_since: u64,
+    pub bytes_since: u64,
+}
+
+impl SnapshotFeed {
+    fn due(&self) -> bool {
+        self.every_commits.is_some_and(|n| self.commits_since >= n)
+            || self.every_bytes.is_some_and(|b| self.bytes_since >= b)
+    }
+}
 
 /// fsync what was written.
 #[derive(Message)]
@@ -33,6 +59,7 @@ pub(crate) struct LogWriter {
     written_ts: u64,
     synced_ts: u64,
     sync_scheduled: bool,
+    snapshots: Option<SnapshotFeed>,
 }
 
 impl LogWriter {
@@ -42,6 +69,7 @@ impl LogWriter {
         durability: Durability,
         router: Addr<Router>,
         last_ts: u64,
+        snapshots: Option<SnapshotFeed>,
     ) -> Self {
         Self {
             writer,
@@ -51,6 +79,7 @@ impl LogWriter {
             written_ts: last_ts,
             synced_ts: last_ts,
             sync_scheduled: false,
+            snapshots,
         }
     }
 
@@ -73,8 +102,37 @@ impl LogWriter {
                 if self.durability == Durability::Sync {
                     self.publish(self.synced_ts);
                 }
+                if self.snapshots.as_ref().is_some_and(SnapshotFeed::due) {
+                    self.take_snapshot(None);
+                }
             }
             Err(e) => self.fail(format!("fsync of the log failed: {e}")),
+        }
+    }
+
+    /// Asks for a snapshot at the synced end of the log (everything
+    /// forwarded so far). Only after a successful sync.
+    fn take_snapshot(&mut self, reply: Option<SnapshotReply>) {
+        let ts = self.synced_ts;
+        match self.snapshots.as_mut() {
+            Some(feed) => {
+                feed.commits_since = 0;
+                feed.bytes_since = 0;
+                if let Err(e) = feed.tx.send(SnapMsg::Take { ts, reply }) {
+                    if let SnapMsg::Take { reply: Some(r), .. } = e.0 {
+                        let _ = r.send(Err("the snapshotter has stopped".into()));
+                    }
+                }
+            }
+            None => {
+                if let Some(r) = reply {
+                    let _ = r.send(Err(
+                        "snapshots are not enabled (RuntimeBuilder::snapshots, \
+                         snapshot_every_commits or snapshot_every_bytes)"
+                            .into(),
+                    ));
+                }
+            }
         }
     }
 
@@ -109,11 +167,27 @@ impl Handler<AppendBatch> for LogWriter {
             self.fail("the log is open read-only".into());
             return;
         };
-        if let Err(e) = writer.append_batch(msg.first_ts, msg.count, &msg.payload) {
-            self.fail(format!("writing the log failed: {e}"));
-            return;
-        }
+        let hash = match writer.append_batch(msg.first_ts, msg.count, &msg.payload) {
+            Ok(hash) => hash,
+            Err(e) => {
+                self.fail(format!("writing the log failed: {e}"));
+                return;
+            }
+        };
         self.written_ts = msg.first_ts + msg.count as u64 - 1;
+        let mut snapshot_due = false;
+        if let Some(feed) = self.snapshots.as_mut() {
+            feed.commits_since += u64::from(msg.count);
+            feed.bytes_since +=
+                (interstice_persist::segment::BATCH_HEADER_LEN + msg.payload.len()) as u64;
+            let _ = feed.tx.send(SnapMsg::Batch {
+                first_ts: msg.first_ts,
+                count: msg.count,
+                payload: msg.payload,
+                hash,
+            });
+            snapshot_due = feed.due();
+        }
         match self.durability {
             Durability::Sync => {
                 if !self.sync_scheduled {
@@ -121,8 +195,33 @@ impl Handler<AppendBatch> for LogWriter {
                     ctx.notify(SyncNow);
                 }
             }
-            Durability::Periodic(_) | Durability::None => self.publish(self.written_ts),
+            Durability::Periodic(_) | Durability::None => {
+                self.publish(self.written_ts);
+                // A snapshot must not be newer than the durable log: sync now.
+                if snapshot_due {
+                    self.sync();
+                }
+            }
         }
+    }
+}
+
+impl Handler<SnapshotNow> for LogWriter {
+    type Result = ();
+
+    fn handle(&mut self, msg: SnapshotNow, _ctx: &mut Self::Context) {
+        self.sync();
+        if let Some(fault) = self.shared.fault() {
+            let _ = msg
+                .reply
+                .send(Err(format!("the log has a storage fault: {fault}")));
+            return;
+        }
+        if self.writer.is_none() {
+            let _ = msg.reply.send(Err("the runtime is read-only".into()));
+            return;
+        }
+        self.take_snapshot(Some(msg.reply));
     }
 }
 

@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use actix::Message;
 use interstice_abi::ModuleSchema;
-use interstice_persist::{Cause, ErrorKind, OutboundCall};
+use interstice_persist::{Cause, ErrorKind, Hash, ModuleInstall, OutboundCall};
 
+use crate::engine::CompiledModule;
 use crate::table::Change;
 
 /// A one-shot reply channel of any flavour (tokio oneshot for async callers,
@@ -59,13 +60,30 @@ pub(crate) enum ExecError {
     Failed(Failure),
     /// The runtime refuses writes after a storage fault.
     Poisoned(String),
+    /// The call was checked against a schema the module no longer has (it
+    /// was upgraded meanwhile): nothing ran, no timestamp was taken; look
+    /// the reducer up again and retry.
+    Stale,
+}
+
+/// Which reducer an [`Execute`] runs.
+#[derive(Debug, Clone)]
+pub(crate) enum Target {
+    /// By index, with the arguments checked against the schema whose hash
+    /// this is (calls, init). Refused as [`ExecError::Stale`] if the module
+    /// now has another schema.
+    Index { reducer: u32, schema_hash: Hash },
+    /// By name, resolved by the module actor against its current schema
+    /// (router deliveries). A name or arguments that no longer fit are
+    /// logged as a failed commit, so the delivery is consumed exactly once.
+    Name(String),
 }
 
 /// Run a write reducer as one transaction.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct Execute {
-    pub reducer: u32,
+    pub target: Target,
     pub args: Vec<u8>,
     pub cause: Cause,
     /// Trigger depth: 0 for external calls and init.
@@ -81,8 +99,44 @@ pub(crate) type QueryReply = Result<Vec<u8>, Failure>;
 #[rtype(result = "()")]
 pub(crate) struct Query {
     pub reducer: u32,
+    /// The schema `reducer` was looked up in. If the module has another
+    /// schema now (an upgrade raced with the read), the actor resolves
+    /// `name` again against its current one.
+    pub schema_hash: Hash,
+    pub name: String,
     pub args: Vec<u8>,
     pub reply: Responder<QueryReply>,
+}
+
+/// The number of rows in each of the module's tables, by name.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct TableRows {
+    pub reply: Responder<Vec<(String, u64)>>,
+}
+
+/// Switch the module to a new version of its code (an accepted upgrade).
+/// The actor re-checks the schema diff against its tables, takes the
+/// install's timestamp itself (so every commit of the old code is before it
+/// and every commit of the new code after it), remaps its tables, swaps in
+/// the new code, hands the `Install` entry to the sequencer and replies with
+/// the install's timestamp — or with the incompatibility `(table, change)`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Upgrade {
+    pub compiled: CompiledModule,
+    /// The install record (its `ts` is filled in by the actor).
+    pub install: ModuleInstall,
+    pub reply: Responder<Result<u64, UpgradeRefused>>,
+}
+
+/// Why the module actor refused an [`Upgrade`].
+#[derive(Debug, Clone)]
+pub(crate) enum UpgradeRefused {
+    /// `(table, change)`: the first incompatible change.
+    Incompatible(String, String),
+    /// The runtime refuses writes.
+    Poisoned(String),
 }
 
 /// Hash the module's logged tables.

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use interstice_abi::schema_diff::SchemaDiff;
 use interstice_abi::ModuleSchema;
 use interstice_persist::{CommitRecord, DataDir, LogEntry, ModuleInstall, Outcome};
 
@@ -60,6 +61,84 @@ impl<'a> Replayer<'a> {
         }
     }
 
+    /// A replayer that continues from a snapshot's state instead of an
+    /// empty one: each module is compiled from its stored binary with the
+    /// schema the snapshot recorded (no guest code runs), its tables are the
+    /// snapshot's, and the snapshot's pending deliveries are outstanding.
+    pub fn from_snapshot(
+        host: &'a WasmHost,
+        data_dir: &'a DataDir,
+        cache_dir: &'a Path,
+        max_depth: u32,
+        snap: &interstice_persist::Snapshot,
+    ) -> Result<Self, RuntimeError> {
+        let mut r = Self::new(host, data_dir, cache_dir, max_depth);
+        for m in &snap.modules {
+            let install = ModuleInstall {
+                ts: m.install_ts,
+                name: m.name.clone(),
+                version: m.version.clone(),
+                schema: m.schema.clone(),
+                schema_hash: m.schema_hash,
+                wasm_hash: m.wasm_hash,
+            };
+            let fail = |reason: String| RuntimeError::Replay {
+                ts: snap.ts,
+                module: m.name.clone(),
+                reason,
+            };
+            if r.index.contains_key(&m.name) {
+                return Err(fail("module twice in the snapshot".into()));
+            }
+            let wasm = data_dir
+                .load_module(&m.wasm_hash)
+                .map_err(|e| fail(format!("module binary is missing: {e}")))?;
+            let compiled = compile_install(host, &install, &wasm, Some(cache_dir))?;
+            let tables = Tables::restore(&compiled.schema.tables, &m.tables).map_err(fail)?;
+            let _ = r.subs.add_module(&compiled.schema);
+            r.install_ts.insert(m.name.clone(), m.install_ts);
+            r.index.insert(m.name.clone(), r.modules.len());
+            r.modules
+                .push((m.name.clone(), ReplayedModule { compiled, tables }));
+        }
+        for d in &snap.pending {
+            r.outstanding.insert(
+                (d.source_ts, d.index),
+                Delivery {
+                    target: d.target.clone(),
+                    reducer: d.reducer.clone(),
+                    args: d.args.clone(),
+                    cause: d.cause.clone(),
+                    depth: d.depth,
+                },
+            );
+        }
+        Ok(r)
+    }
+
+    /// The replayed state as a snapshot at `ts` (every entry up to `ts`
+    /// applied; `hash` is the log's batch hash at `ts`).
+    pub fn snapshot(
+        &self,
+        ts: u64,
+        hash: interstice_persist::Hash,
+    ) -> interstice_persist::Snapshot {
+        crate::snapshot::build(
+            ts,
+            hash,
+            self.modules
+                .iter()
+                .map(|(name, m)| crate::snapshot::ModuleState {
+                    name,
+                    install_ts: self.install_ts.get(name).copied().unwrap_or(0),
+                    schema: &m.compiled.schema,
+                    wasm_hash: m.compiled.wasm_hash,
+                    tables: &m.tables,
+                }),
+            &self.outstanding,
+        )
+    }
+
     /// Applies one log entry.
     pub fn apply(&mut self, entry: LogEntry) -> Result<(), RuntimeError> {
         self.entries += 1;
@@ -75,8 +154,8 @@ impl<'a> Replayer<'a> {
             module: i.name.clone(),
             reason,
         };
-        if self.index.contains_key(&i.name) {
-            return Err(fail("module installed twice".into()));
+        if let Some(&idx) = self.index.get(&i.name) {
+            return self.upgrade(idx, i);
         }
         let wasm = self
             .data_dir
@@ -91,6 +170,39 @@ impl<'a> Replayer<'a> {
         let tables = Tables::new(&compiled.schema.tables);
         self.modules
             .push((i.name, ReplayedModule { compiled, tables }));
+        Ok(())
+    }
+
+    /// An `Install` of a module already installed: an upgrade. The diff is
+    /// checked again (the live runtime refused incompatible ones), the
+    /// replayed tables are remapped by name to the new schema, and later
+    /// commits apply with the new code's schema (their mutations were
+    /// logged with its table indexes). Init is not pending again.
+    fn upgrade(&mut self, idx: usize, i: ModuleInstall) -> Result<(), RuntimeError> {
+        let fail = |reason: String| RuntimeError::Replay {
+            ts: i.ts,
+            module: i.name.clone(),
+            reason,
+        };
+        let wasm = self
+            .data_dir
+            .load_module(&i.wasm_hash)
+            .map_err(|e| fail(format!("installed module binary is missing: {e}")))?;
+        let compiled = compile_install(self.host, &i, &wasm, Some(self.cache_dir))?;
+        let module = &mut self.modules[idx].1;
+        if let Some((table, change)) =
+            SchemaDiff::between(&module.compiled.schema, &compiled.schema)
+                .first_incompatibility(|t| module.tables.rows_of(t))
+        {
+            return Err(fail(format!(
+                "incompatible upgrade of module `{}`: table `{table}`: {change}",
+                i.name
+            )));
+        }
+        module.tables.remap(&compiled.schema.tables);
+        module.compiled = compiled;
+        // The new version's triggers replace the old one's.
+        let _init = self.subs.add_module(&module.compiled.schema);
         Ok(())
     }
 

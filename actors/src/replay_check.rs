@@ -40,8 +40,11 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 
 use dashmap::DashMap;
+use interstice_abi::schema_diff::SchemaDiff;
 use interstice_abi::ModuleSchema;
-use interstice_persist::{read_log, CommitRecord, FileStorage, LogEntry, ModuleInstall, Outcome};
+use interstice_persist::{
+    read_log, Cause, CommitRecord, ErrorKind, FileStorage, LogEntry, ModuleInstall, Outcome,
+};
 
 mod divergence;
 mod report;
@@ -55,7 +58,7 @@ use crate::host_state::Recorded;
 use crate::replay::compile_install;
 use crate::shared::{ModuleEnv, Shared};
 use crate::table::Tables;
-use crate::transaction::{logged_mutations, run_write, GuestSlot};
+use crate::transaction::{logged_mutations, resolve_delivery, run_write, GuestSlot};
 use divergence::{compare, Reexecuted};
 
 /// Commits buffered per module between the log reader and its checker.
@@ -72,9 +75,16 @@ struct Ctx<'a> {
     abort: AtomicBool,
 }
 
+/// What the log reader feeds a module's checker, in log order.
+enum Item {
+    Commit(CommitRecord),
+    /// A later `Install` of the module: an upgrade to new code.
+    Upgrade(ModuleInstall),
+}
+
 /// One module's checker as the log reader sees it.
 struct Worker<'scope> {
-    tx: std::sync::mpsc::SyncSender<CommitRecord>,
+    tx: std::sync::mpsc::SyncSender<Item>,
     handle: std::thread::ScopedJoinHandle<'scope, Result<Checked, RuntimeError>>,
     install_ts: u64,
     commits: u64,
@@ -94,7 +104,7 @@ type Checked = (ModuleCheck, Option<Divergence>);
 /// check").
 ///
 /// `Err` means the check could not run (unreadable or corrupt log, missing
-/// module binary); a divergence is a finished check whose
+/// module binary, or a log whose start retention deleted); a divergence is a finished check whose
 /// [`ReplayCheckReport::ok`] is false.
 pub fn replay_check(
     dir: &Path,
@@ -109,6 +119,20 @@ pub fn replay_check(
                 dir.display()
             ),
         )));
+    }
+    // Re-execution needs every commit from the first install on: a log whose
+    // start retention deleted (covered by a snapshot) cannot be checked.
+    if let Some(&(first, _)) =
+        interstice_persist::reader::list_segments(&FileStorage::new(log_dir.clone()))?.first()
+    {
+        if first > 1 {
+            return Err(RuntimeError::Snapshot(format!(
+                "replay-check re-executes the whole log, but {} now starts at timestamp {first}: \
+                 retention deleted the segments before it (a snapshot covers them); the first \
+                 available timestamp is {first}",
+                log_dir.display()
+            )));
+        }
     }
     let mut shared = Shared::new(1, [0; 32], opts.limits);
     shared.offline_peers = Some(DashMap::new());
@@ -126,8 +150,23 @@ pub fn replay_check(
         let read = read_log(&storage, |entry| -> Result<(), RuntimeError> {
             match entry {
                 LogEntry::Install(i) => {
-                    let w = start_worker(s, &ctx, i, &workers)?;
-                    workers.insert(w.0, w.1);
+                    if let Some(w) = workers.get(&i.name) {
+                        // An upgrade: the module counts as loaded from its
+                        // first install on, with the newest schema.
+                        if let (Some(peers), Ok(schema)) =
+                            (&ctx.shared.offline_peers, ModuleSchema::decode(&i.schema))
+                        {
+                            if let Some(mut p) = peers.get_mut(&i.name) {
+                                p.1 = Arc::new(schema);
+                            }
+                        }
+                        if !ctx.abort.load(Ordering::Relaxed) {
+                            let _ = w.tx.send(Item::Upgrade(i));
+                        }
+                    } else {
+                        let w = start_worker(s, &ctx, i, &workers)?;
+                        workers.insert(w.0, w.1);
+                    }
                 }
                 LogEntry::Commit(c) => {
                     let Some(w) = workers.get_mut(&c.module) else {
@@ -143,7 +182,7 @@ pub fn replay_check(
                     w.commits += 1;
                     if !ctx.abort.load(Ordering::Relaxed) {
                         // A checker that stopped (diverged) takes no more.
-                        let _ = w.tx.send(c);
+                        let _ = w.tx.send(Item::Commit(c));
                     }
                 }
             }
@@ -231,27 +270,34 @@ fn start_worker<'scope, 'env: 'scope>(
 fn check_module(
     ctx: &Ctx<'_>,
     install: ModuleInstall,
-    rx: Receiver<CommitRecord>,
+    rx: Receiver<Item>,
 ) -> Result<Checked, RuntimeError> {
-    let hex = blake3::Hash::from(install.wasm_hash).to_hex();
-    let path = ctx.dir.join("modules").join(format!("{hex}.wasm"));
-    let wasm = std::fs::read(&path).map_err(|e| RuntimeError::Replay {
-        ts: install.ts,
-        module: install.name.clone(),
-        reason: format!("installed module binary {}: {e}", path.display()),
-    })?;
-    // No cache directory: the check never writes into the data directory.
-    let compiled = compile_install(&ctx.host, &install, &wasm, None)?;
-    let schema = compiled.schema.clone();
-    let env = Arc::new(ModuleEnv {
-        name: schema.name.as_str().into(),
-        schema: schema.clone(),
-        shared: ctx.shared.clone(),
-    });
-    let mut slot = GuestSlot::new(env, ctx.host.clone(), compiled);
-    let mut tables = Tables::new(&schema.tables);
+    let mut slot = load_slot(ctx, &install)?;
+    let mut tables = Tables::new(&slot.env.schema.tables);
     let mut m = ModuleCheck::default();
-    for c in rx {
+    for item in rx {
+        let c = match item {
+            Item::Commit(c) => c,
+            Item::Upgrade(i) => {
+                let next = load_slot(ctx, &i)?;
+                if let Some((table, change)) =
+                    SchemaDiff::between(&slot.env.schema, &next.env.schema)
+                        .first_incompatibility(|t| tables.rows_of(t))
+                {
+                    return Err(RuntimeError::Replay {
+                        ts: i.ts,
+                        reason: format!(
+                            "incompatible upgrade of module `{}`: table `{table}`: {change}",
+                            i.name
+                        ),
+                        module: i.name,
+                    });
+                }
+                tables.remap(&next.env.schema.tables);
+                slot = next;
+                continue;
+            }
+        };
         m.checked += 1;
         let differences = check_commit(&mut slot, &mut tables, &ctx.shared, &c);
         let n = ctx.checked.fetch_add(1, Ordering::Relaxed) + 1;
@@ -277,6 +323,26 @@ fn check_module(
     Ok((m, None))
 }
 
+/// Compiles an install's binary (no cache directory: the check never writes
+/// into the data directory) and gives it a fresh instance slot.
+fn load_slot(ctx: &Ctx<'_>, install: &ModuleInstall) -> Result<GuestSlot, RuntimeError> {
+    let hex = blake3::Hash::from(install.wasm_hash).to_hex();
+    let path = ctx.dir.join("modules").join(format!("{hex}.wasm"));
+    let wasm = std::fs::read(&path).map_err(|e| RuntimeError::Replay {
+        ts: install.ts,
+        module: install.name.clone(),
+        reason: format!("installed module binary {}: {e}", path.display()),
+    })?;
+    let compiled = compile_install(&ctx.host, install, &wasm, None)?;
+    let schema = compiled.schema.clone();
+    let env = Arc::new(ModuleEnv {
+        name: schema.name.as_str().into(),
+        schema,
+        shared: ctx.shared.clone(),
+    });
+    Ok(GuestSlot::new(env, ctx.host.clone(), compiled))
+}
+
 /// Re-executes one commit; returns how it differs from its record.
 fn check_commit(
     slot: &mut GuestSlot,
@@ -297,12 +363,33 @@ fn check_commit(
             ),
         }];
     }
-    let Some((idx, _)) = schema.reducer(&c.reducer) else {
-        return vec![Difference {
-            what: "reducer".into(),
-            expected: text(c.reducer.clone()),
-            actual: text("no such reducer in the installed schema".into()),
-        }];
+    let idx = if matches!(c.cause, Cause::Call { .. } | Cause::Trigger { .. }) {
+        // A delivery: resolved by name, as the module actor does; one that
+        // no longer fits the (upgraded) module is a logged failure.
+        match resolve_delivery(&schema, &c.reducer, &c.args) {
+            Ok((idx, _)) => idx,
+            Err((_, message)) => {
+                let actual = Reexecuted {
+                    outcome: Outcome::Err {
+                        kind: ErrorKind::Host,
+                        message,
+                    },
+                    mutations: Vec::new(),
+                    calls: Vec::new(),
+                    nondet: Vec::new(),
+                };
+                return compare(&schema, shared, c, &actual);
+            }
+        }
+    } else {
+        let Some((idx, _)) = schema.reducer(&c.reducer) else {
+            return vec![Difference {
+                what: "reducer".into(),
+                expected: text(c.reducer.clone()),
+                actual: text("no such reducer in the installed schema".into()),
+            }];
+        };
+        idx
     };
     let recorded = Recorded {
         inputs: c.nondet.iter().cloned().collect(),

@@ -17,7 +17,7 @@ use interstice_abi::{RowEvent, Type, Value};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::deliveries::Subscriptions;
-use crate::messages::{Delivery, Durable, Execute, ResumePending, Route, Summary};
+use crate::messages::{Delivery, Durable, Execute, ResumePending, Route, Summary, Target};
 use crate::shared::Shared;
 
 /// A committed change to a table, as external subscribers see it.
@@ -99,12 +99,10 @@ impl Router {
             tracing::error!(target = %d.target, "delivery to a module that is not loaded");
             return;
         };
-        let Some((idx, _)) = entry.reducer(&d.reducer) else {
-            tracing::error!(target = %d.target, reducer = %d.reducer, "delivery to an unknown reducer");
-            return;
-        };
+        // Resolved by name in the module actor, against the schema it has
+        // when the delivery runs (the module may be upgraded meanwhile).
         entry.addr.do_send(Execute {
-            reducer: idx,
+            target: Target::Name(d.reducer),
             args: d.args,
             cause: d.cause,
             depth: d.depth,
@@ -138,7 +136,8 @@ impl Handler<Route> for Router {
                 Summary::Install(schema) => {
                     // A live install's init call is queued by the loader
                     // itself (before the module is visible); replay resumes
-                    // one that never ran through `ResumePending`.
+                    // one that never ran through `ResumePending`. An
+                    // upgrade's install replaces the module's subscriptions.
                     let _init = self.subs.add_module(&schema);
                 }
                 Summary::Commit(c) => {

@@ -72,6 +72,7 @@ pub(crate) fn start(
     durability: Durability,
     subs: Subscriptions,
     last_ts: u64,
+    snapshots: Option<crate::log_writer::SnapshotFeed>,
 ) -> Result<SystemHandles, RuntimeError> {
     let (tx, rx) = mpsc::channel();
     let thread = std::thread::Builder::new()
@@ -88,7 +89,7 @@ pub(crate) fn start(
                 });
                 let (sh, r) = (shared.clone(), router.clone());
                 let log = LogWriter::start_in_arbiter(&log_arb.handle(), move |_| {
-                    LogWriter::new(writer, sh, durability, r, last_ts)
+                    LogWriter::new(writer, sh, durability, r, last_ts, snapshots)
                 });
                 let (sh, l, r) = (shared.clone(), log.clone(), router.clone());
                 let sequencer = Sequencer::start_in_arbiter(&seq_arb.handle(), move |_| {

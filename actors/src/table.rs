@@ -196,6 +196,50 @@ impl Tables {
         }
     }
 
+    /// Switches to a new version of the module's schema (an upgrade that
+    /// was checked compatible): each table of `schemas` takes over the rows
+    /// and the `auto_inc` counter of the old table of the same name, new
+    /// tables start empty, old tables not in `schemas` are dropped. Only
+    /// between transactions.
+    pub fn remap(&mut self, schemas: &[TableSchema]) {
+        debug_assert!(self.changes.is_empty(), "remap inside a transaction");
+        let mut old: std::collections::HashMap<String, Table> = std::mem::take(&mut self.tables)
+            .into_iter()
+            .map(|t| (t.name().to_owned(), t))
+            .collect();
+        self.tables = schemas
+            .iter()
+            .map(|s| {
+                let schema = Arc::new(s.clone());
+                match old.remove(&s.name) {
+                    Some(mut t) => {
+                        t.schema = schema;
+                        t
+                    }
+                    None => Table::new(schema),
+                }
+            })
+            .collect();
+        self.changes.clear();
+        self.auto_inc_before.clear();
+    }
+
+    /// The number of rows of the table named `name` (0 if there is none).
+    pub fn rows_of(&self, name: &str) -> u64 {
+        self.tables
+            .iter()
+            .find(|t| t.name() == name)
+            .map_or(0, |t| t.len() as u64)
+    }
+
+    /// `(name, rows)` for every table, in schema order.
+    pub fn row_counts(&self) -> Vec<(String, u64)> {
+        self.tables
+            .iter()
+            .map(|t| (t.name().to_owned(), t.len() as u64))
+            .collect()
+    }
+
     /// A table by index.
     pub fn table(&self, idx: u32) -> Option<&Table> {
         self.tables.get(idx as usize)
@@ -355,6 +399,56 @@ impl Tables {
         })
     }
 
+    /// The logged tables' rows and `auto_inc` counters, for a snapshot
+    /// (rows are copied as stored, never re-encoded).
+    pub fn export_logged(&self) -> Vec<interstice_persist::SnapshotTable> {
+        self.tables
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.is_logged())
+            .map(|(i, t)| interstice_persist::SnapshotTable {
+                index: i as u32,
+                next_auto_inc: t.next_auto_inc,
+                rows: t
+                    .rows
+                    .iter()
+                    .map(|(k, v)| (k.to_vec(), v.to_vec()))
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// Tables for `schemas` holding a snapshot's rows and counters. The
+    /// snapshot's checksum vouches for the bytes, so rows are not decoded
+    /// again; a table index that is not a logged table of `schemas`, or keys
+    /// out of order, are refused.
+    pub fn restore(
+        schemas: &[TableSchema],
+        saved: &[interstice_persist::SnapshotTable],
+    ) -> Result<Tables, String> {
+        let mut out = Tables::new(schemas);
+        for st in saved {
+            let Some(t) = out.tables.get_mut(st.index as usize) else {
+                return Err(format!("table #{} is not in the schema", st.index));
+            };
+            if !t.is_logged() {
+                return Err(format!("table #{} is not a logged table", st.index));
+            }
+            t.next_auto_inc = st.next_auto_inc;
+            for (k, v) in &st.rows {
+                if t.rows
+                    .last_key_value()
+                    .is_some_and(|(last, _)| **last >= **k)
+                {
+                    return Err(format!("table #{}: row keys out of order", st.index));
+                }
+                t.rows
+                    .insert(k.clone().into_boxed_slice(), v.clone().into_boxed_slice());
+            }
+        }
+        Ok(out)
+    }
+
     /// A blake3 hash over every logged table's rows and counters: equal
     /// states hash equal. Ephemeral tables are left out (they do not survive
     /// a restart by design).
@@ -389,6 +483,40 @@ mod tests {
             persistence: Persistence::Logged,
             indexes: vec![],
         }])
+    }
+
+    #[test]
+    fn remap_keeps_rows_and_counters_by_name() {
+        let mut t = accounts();
+        t.begin();
+        t.insert(0, &(0u64, 10u64).to_bytes()).unwrap();
+        t.insert(0, &(0u64, 20u64).to_bytes()).unwrap();
+        t.commit();
+        let audit = TableSchema {
+            name: "audit".into(),
+            version: 1,
+            columns: vec![field("id", Type::U64)],
+            primary_key: 0,
+            auto_inc: false,
+            persistence: Persistence::Logged,
+            indexes: vec![],
+        };
+        // The new schema puts a new table first: `accounts` moves to #1.
+        let kept = t.table(0).unwrap().schema.as_ref().clone();
+        t.remap(&[audit, kept.clone()]);
+        assert_eq!(
+            t.row_counts(),
+            vec![("audit".into(), 0), ("accounts".into(), 2)]
+        );
+        assert_eq!(t.rows_of("accounts"), 2);
+        t.begin();
+        let row = t.insert(1, &(0u64, 5u64).to_bytes()).unwrap().to_vec();
+        assert_eq!(<(u64, u64)>::from_bytes(&row).unwrap(), (3, 5));
+        t.commit();
+        // Dropping `audit` (empty) and keeping `accounts`.
+        t.remap(&[kept]);
+        assert_eq!(t.row_counts(), vec![("accounts".into(), 3)]);
+        assert_eq!(t.rows_of("audit"), 0);
     }
 
     #[test]

@@ -6,14 +6,14 @@
 
 use std::sync::Arc;
 
-use interstice_abi::RowEvent;
+use interstice_abi::{ModuleSchema, RowEvent};
 use interstice_persist::{Mutation, MutationOp, Nondet, OutboundCall, Outcome};
 
 use crate::engine::{CompiledModule, WasmHost};
 use crate::guest::{CallEffects, Guest};
 use crate::host_state::{Recorded, TxMode, TxState};
 use crate::messages::Failure;
-use crate::shared::ModuleEnv;
+use crate::shared::{params_type, ModuleEnv};
 use crate::table::{Change, Tables};
 
 /// A module's instance, created on first use and discarded after any
@@ -140,4 +140,79 @@ pub(crate) fn logged_mutations(tables: &Tables, changes: &[Change]) -> Vec<Mutat
             },
         })
         .collect()
+}
+
+/// Resolves a delivery's reducer (an async call or a trigger) by name
+/// against the module's current schema: `(index, name)`, or `(name, why)`
+/// when the reducer no longer exists or its arguments no longer fit (the
+/// module was upgraded since the delivery was made). The module actor logs
+/// the latter as a failed commit ([`ErrorKind::Host`]), so the delivery is
+/// consumed exactly once; `replay-check` resolves the same way.
+///
+/// [`ErrorKind::Host`]: interstice_persist::ErrorKind::Host
+pub(crate) fn resolve_delivery(
+    schema: &ModuleSchema,
+    name: &str,
+    args: &[u8],
+) -> Result<(u32, String), (String, String)> {
+    let Some((idx, rs)) = schema.reducer(name) else {
+        return Err((
+            name.to_owned(),
+            format!(
+                "delivery to {}.{name}: version {} of the module has no reducer `{name}`",
+                schema.name, schema.version
+            ),
+        ));
+    };
+    if let Err(e) = params_type(rs).validate_exact(args) {
+        return Err((
+            name.to_owned(),
+            format!(
+                "delivery to {}.{name}: its arguments do not fit the parameters of version {} \
+                 of the module: {e}",
+                schema.name, schema.version
+            ),
+        ));
+    }
+    Ok((idx, rs.name.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use interstice_abi::codec::field;
+    use interstice_abi::{ReducerMode, ReducerSchema, Type, ABI_VERSION};
+
+    #[test]
+    fn deliveries_that_no_longer_fit_are_named() {
+        let schema = ModuleSchema {
+            abi_version: ABI_VERSION,
+            name: "m".into(),
+            version: "2".into(),
+            dependencies: vec![],
+            tables: vec![],
+            reducers: vec![ReducerSchema {
+                name: "put".into(),
+                mode: ReducerMode::Write,
+                params: vec![field("id", Type::U64)],
+                returns: Type::Unit,
+                error: None,
+                trigger: None,
+            }],
+        };
+        let one = [0x81, 0x01]; // [1]
+        assert_eq!(
+            resolve_delivery(&schema, "put", &one),
+            Ok((0, "put".into()))
+        );
+        let (name, why) = resolve_delivery(&schema, "gone", &one).unwrap_err();
+        assert_eq!(name, "gone");
+        assert!(
+            why.contains("version 2") && why.contains("no reducer `gone`"),
+            "{why}"
+        );
+        let text = [0x81, 0x61, b'x']; // ["x"]
+        let (_, why) = resolve_delivery(&schema, "put", &text).unwrap_err();
+        assert!(why.contains("do not fit"), "{why}");
+    }
 }

@@ -54,6 +54,26 @@ fn parse_durability(s: &str) -> Result<Durability, String> {
     s.parse()
 }
 
+/// `run` options for segment rotation, snapshots and retention
+/// (`docs/SNAPSHOT_FORMAT.md`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SnapshotArgs {
+    /// Take a snapshot every N log entries; retention then deletes the log
+    /// segments the oldest kept snapshot covers.
+    #[arg(long, value_name = "N")]
+    pub snapshot_every: Option<u64>,
+    /// Take a snapshot every BYTES of log written.
+    #[arg(long, value_name = "BYTES")]
+    pub snapshot_every_bytes: Option<u64>,
+    /// Snapshots retention keeps (default 2).
+    #[arg(long, value_name = "K")]
+    pub keep_snapshots: Option<usize>,
+    /// Start a new log segment once the current one would exceed BYTES
+    /// (default 64 MiB).
+    #[arg(long, value_name = "BYTES")]
+    pub segment_size: Option<u64>,
+}
+
 /// `run` options that open the state as of a point of the log, read-only.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ReplayArgs {
@@ -108,6 +128,8 @@ pub enum Command {
         dir: DataDirArgs,
         #[command(flatten)]
         replay: ReplayArgs,
+        #[command(flatten)]
+        snapshots: SnapshotArgs,
         /// Modules to load first.
         wasm: Vec<PathBuf>,
     },

@@ -26,7 +26,12 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             reducer,
             args,
         } => commands::call::run(&dir, &module, &reducer, &args).await,
-        Command::Run { dir, replay, wasm } => commands::run::run(&dir, &replay, &wasm).await,
+        Command::Run {
+            dir,
+            replay,
+            snapshots,
+            wasm,
+        } => commands::run::run(&dir, &replay, &snapshots, &wasm).await,
         Command::CheckLog { dir, repair } => commands::check_log::run(&dir, repair),
         Command::Schema { wasm } => commands::schema::run(&wasm),
         Command::ReplayCheck {

@@ -132,6 +132,26 @@ pub enum PersistError {
         /// The blake3 hash of what was read, in hex.
         actual: String,
     },
+
+    /// The log does not continue a snapshot's state (it ends before the
+    /// snapshot's timestamp, starts after it, or its hash there differs).
+    #[error("the log does not continue the snapshot at timestamp {ts}: {reason}")]
+    LogStartMismatch {
+        /// The snapshot's timestamp.
+        ts: u64,
+        /// What does not match.
+        reason: String,
+    },
+
+    /// A snapshot file does not verify (bad magic, version, checksum, or
+    /// body) or does not fit the log it is meant to shorten; startup skips it.
+    #[error("snapshot {file} is unusable: {reason}")]
+    SnapshotInvalid {
+        /// Snapshot file name.
+        file: String,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 fn describe_ts(ts: Option<u64>) -> String {

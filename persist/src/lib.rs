@@ -14,6 +14,8 @@
 //!   [`check`], which lists every problem for `check-log`.
 //! - [`repair`]: `check-log --repair`: keeps the valid prefix and moves
 //!   the rest of the log into `.broken` files, never deleting a byte.
+//! - [`snapshot`]: snapshot files (`docs/SNAPSHOT_FORMAT.md`): the
+//!   replayed state at a timestamp, and retention decisions.
 //! - [`DataDir`]: the locked data directory with `log/`, `modules/` and
 //!   the `SECRET`.
 //!
@@ -28,6 +30,7 @@ pub mod reader;
 pub mod record;
 pub mod repair;
 pub mod segment;
+pub mod snapshot;
 pub mod storage;
 pub mod storage_faulty;
 pub mod storage_file;
@@ -42,15 +45,20 @@ mod bitflip_tests;
 pub use datadir::DataDir;
 pub use error::PersistError;
 pub use reader::{
-    check, read_batches, read_batches_with, read_log, read_log_with, scan, valid_prefix, Batch,
-    LogPosition, LogSummary, Problem, ProblemKind, ReadOptions, ReadReport, SegmentInfo,
-    SkippedRegion, TornTail, ValidPrefix,
+    check, check_from, read_batches, read_batches_from, read_batches_with, read_log, read_log_with,
+    scan, valid_prefix, Batch, LogPosition, LogStart, LogSummary, Problem, ProblemKind,
+    ReadOptions, ReadReport, SegmentInfo, SkippedRegion, TornTail, ValidPrefix,
 };
 pub use record::{
     decode_entry, encode_batch_payload, encode_entry, Cause, CommitRecord, ErrorKind, Hash,
     LogEntry, ModuleInstall, Mutation, MutationOp, Nondet, OutboundCall, Outcome,
 };
 pub use repair::{repair, MovedBytes, RepairReport, BROKEN_SUFFIX};
+pub use snapshot::{
+    decode_snapshot, encode_snapshot, list_snapshots, plan_retention, read_snapshot,
+    remove_snapshot, write_snapshot, PendingDelivery, RetentionPlan, Snapshot, SnapshotModule,
+    SnapshotTable, SNAPSHOTS_DIR,
+};
 pub use storage::{SegmentFile, Storage};
 pub use storage_faulty::{
     CrashMode, Fault, FaultPlan, FaultRule, FaultyStorage, InjectedFault, Op, Trigger,

@@ -247,6 +247,28 @@ struct Scanner<'f, E> {
     /// Set when a skipping read resumes; the first batch after it is recorded.
     resuming: bool,
     first_resumed_ts: Option<u64>,
+    /// Where a snapshot leaves off: entries up to its timestamp are verified
+    /// but not passed on, and the log may start later than timestamp 1.
+    start: Option<LogStart>,
+    /// Index (in the segment list) of the first segment read.
+    first_index: usize,
+    /// Set once the chain position at `start` has been checked.
+    start_reached: bool,
+}
+
+/// Where a log read starts when a snapshot covers the entries before it:
+/// every entry with a timestamp ≤ `ts` is already applied, and the batch
+/// ending at `ts` has hash `hash` (the genesis hash for `ts == 0`). The log
+/// may then begin with any segment whose first timestamp is ≤ `ts + 1`;
+/// the chain must pass through `(ts, hash)` at a batch boundary (or a
+/// segment header starting at `ts + 1` must chain from `hash`), and it must
+/// reach `ts`: a log that ends earlier does not continue the snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogStart {
+    /// The snapshot's timestamp.
+    pub ts: u64,
+    /// The hash of the log batch ending at `ts`.
+    pub hash: Hash,
 }
 
 /// A limit that ends a strict scan early, without error.
@@ -282,6 +304,29 @@ impl<'f, E: From<PersistError>> Scanner<'f, E> {
             current: None,
             resuming: false,
             first_resumed_ts: None,
+            start: None,
+            first_index: 0,
+            start_reached: false,
+        }
+    }
+
+    fn start_mismatch(&mut self, reason: String) -> Flow {
+        let ts = self.start.map_or(0, |s| s.ts);
+        // Reported once; in check mode the rest is read as it comes.
+        self.start_reached = true;
+        self.report(Issue::Error(PersistError::LogStartMismatch { ts, reason }))
+    }
+
+    /// After the scan: a read from a snapshot must have reached its timestamp.
+    fn finish_start(&mut self) {
+        if let Some(st) = self.start {
+            if !self.start_reached && self.fatal.is_none() {
+                let last = self.summary.next_ts.saturating_sub(1);
+                let _ = self.start_mismatch(format!(
+                    "the log ends at timestamp {last}, before the snapshot's timestamp {}",
+                    st.ts
+                ));
+            }
         }
     }
 
@@ -309,7 +354,15 @@ impl<'f, E: From<PersistError>> Scanner<'f, E> {
                 return Ok(());
             }
         };
-        self.run_segments(storage, &segs, 0)
+        let from = match self.start {
+            Some(st) => segs
+                .iter()
+                .rposition(|(t, _)| *t <= st.ts.saturating_add(1))
+                .unwrap_or(0),
+            None => 0,
+        };
+        self.first_index = from;
+        self.run_segments(storage, &segs, from)
     }
 
     /// True if a limit says to stop before reading at `at` in the segment
@@ -354,7 +407,8 @@ impl<'f, E: From<PersistError>> Scanner<'f, E> {
                     continue;
                 }
             };
-            if self.segment(name, *name_ts, &data, i == 0, i + 1 == n)? == Flow::Stop {
+            let is_first = i == self.first_index;
+            if self.segment(name, *name_ts, &data, is_first, i + 1 == n)? == Flow::Stop {
                 return Ok(());
             }
         }
@@ -424,7 +478,34 @@ impl<'f, E: From<PersistError>> Scanner<'f, E> {
                 return Ok(Flow::Stop);
             }
         }
-        if is_first {
+        if let (true, Some(st)) = (is_first, self.start) {
+            let from = st.ts.saturating_add(1);
+            if header.first_ts > from {
+                let reason = format!(
+                    "the log's first segment {name} starts at timestamp {}, after the snapshot's \
+                     timestamp {} + 1: entries {from}..{} are missing",
+                    header.first_ts,
+                    st.ts,
+                    header.first_ts - 1
+                );
+                if self.start_mismatch(reason) == Flow::Stop {
+                    return Ok(Flow::Stop);
+                }
+            } else if header.first_ts == from {
+                if header.prev_hash != st.hash {
+                    let reason = format!(
+                        "segment {name} starts at timestamp {from} but does not chain from the \
+                         snapshot's hash"
+                    );
+                    if self.start_mismatch(reason) == Flow::Stop {
+                        return Ok(Flow::Stop);
+                    }
+                }
+                self.start_reached = true;
+                self.summary.next_ts = from;
+                self.summary.last_hash = st.hash;
+            }
+        } else if is_first {
             if header.first_ts != 1 || header.prev_hash != GENESIS_HASH {
                 let issue = corrupt(
                     name,
@@ -620,6 +701,31 @@ impl<'f, E: From<PersistError>> Scanner<'f, E> {
                 return Ok(self.report(issue));
             }
         };
+        if let (false, Some(st)) = (self.start_reached, self.start) {
+            let last = next - 1;
+            self.summary.batches += 1;
+            self.summary.entries += u64::from(h.count);
+            self.summary.next_ts = next;
+            self.summary.last_hash = h.hash;
+            if last < st.ts {
+                return Ok(Flow::Continue);
+            }
+            if last > st.ts {
+                return Ok(self.start_mismatch(format!(
+                    "batch {}..={last} in {segment} at byte {offset} spans the snapshot's \
+                     timestamp {}",
+                    h.first_ts, st.ts
+                )));
+            }
+            if h.hash != st.hash {
+                return Ok(self.start_mismatch(format!(
+                    "the log's batch ending at timestamp {last} ({segment} at byte {offset}) \
+                     has a different hash than the snapshot records"
+                )));
+            }
+            self.start_reached = true;
+            return Ok(Flow::Continue);
+        }
         if self.resuming && self.first_resumed_ts.is_none() {
             self.first_resumed_ts = Some(h.first_ts);
         }
@@ -643,10 +749,13 @@ impl<'f, E: From<PersistError>> Scanner<'f, E> {
 fn run_scan<E: From<PersistError>>(
     storage: &dyn Storage,
     mode: Mode,
+    start: Option<LogStart>,
     on_batch: &mut dyn FnMut(Batch<'_>) -> Result<(), E>,
 ) -> Result<(LogSummary, Vec<Problem>), E> {
     let mut s = Scanner::new(mode, on_batch);
+    s.start = start;
     s.run(storage)?;
+    s.finish_start();
     if let Some(e) = s.fatal {
         return Err(E::from(e));
     }
@@ -663,7 +772,20 @@ pub fn read_batches<E: From<PersistError>>(
     storage: &dyn Storage,
     mut on_batch: impl FnMut(Batch<'_>) -> Result<(), E>,
 ) -> Result<LogSummary, E> {
-    run_scan(storage, Mode::Strict, &mut on_batch).map(|(summary, _)| summary)
+    read_batches_from(storage, None, &mut on_batch)
+}
+
+/// As [`read_batches`], but from a snapshot's position (see [`LogStart`]):
+/// batches up to `start.ts` are verified, not passed on. With `None`, the
+/// log must start at timestamp 1, as for [`read_batches`]. A log that does
+/// not continue the snapshot is [`PersistError::LogStartMismatch`], raised
+/// before any batch is passed on.
+pub fn read_batches_from<E: From<PersistError>>(
+    storage: &dyn Storage,
+    start: Option<LogStart>,
+    mut on_batch: impl FnMut(Batch<'_>) -> Result<(), E>,
+) -> Result<LogSummary, E> {
+    run_scan(storage, Mode::Strict, start, &mut on_batch).map(|(summary, _)| summary)
 }
 
 /// Streams every verified entry of the log, in timestamp order (see
@@ -685,7 +807,15 @@ pub fn scan(storage: &dyn Storage) -> Result<LogSummary, PersistError> {
 /// Reports every problem in the log, with its location, without changing
 /// anything. An empty list means the log is sound.
 pub fn check(storage: &dyn Storage) -> Vec<Problem> {
-    match run_scan(storage, Mode::Check, &mut |_| Ok::<(), PersistError>(())) {
+    check_from(storage, None)
+}
+
+/// As [`check`], for a log whose start is covered by a snapshot (see
+/// [`LogStart`]).
+pub fn check_from(storage: &dyn Storage, start: Option<LogStart>) -> Vec<Problem> {
+    match run_scan(storage, Mode::Check, start, &mut |_| {
+        Ok::<(), PersistError>(())
+    }) {
         Ok((_, problems)) => problems,
         Err(e) => vec![Issue::Error(e).into()],
     }
@@ -1069,3 +1199,7 @@ mod tests;
 #[cfg(test)]
 #[path = "reader_partial_tests.rs"]
 mod partial_tests;
+
+#[cfg(test)]
+#[path = "reader_start_tests.rs"]
+mod start_tests;

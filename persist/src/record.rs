@@ -262,7 +262,7 @@ pub fn encode_entry(entry: &LogEntry, w: &mut Writer) {
     }
 }
 
-fn encode_cause(cause: &Cause, w: &mut Writer) {
+pub(crate) fn encode_cause(cause: &Cause, w: &mut Writer) {
     match cause {
         Cause::External => {
             w.array(1);
@@ -464,7 +464,7 @@ fn enum_head(r: &mut Reader<'_>, what: &str) -> Result<(u64, usize, usize)> {
     Ok((r.u64()?, len, at))
 }
 
-fn decode_cause(r: &mut Reader<'_>) -> Result<Cause> {
+pub(crate) fn decode_cause(r: &mut Reader<'_>) -> Result<Cause> {
     let (tag, len, at) = enum_head(r, "cause")?;
     match tag {
         0 => {

@@ -61,6 +61,17 @@ pub struct RepairReport {
 /// segment of an unsupported format version or with unreadable files. The
 /// caller must hold the data directory's lock.
 pub fn repair(storage: &dyn Storage) -> Result<RepairReport, PersistError> {
+    // A log whose start retention deleted (a snapshot covers it) would read
+    // as damaged from its first segment on: never move it all away.
+    if let Some(&(first, _)) = crate::reader::list_segments(storage)?.first() {
+        if first > 1 {
+            return Err(PersistError::Unrepairable(format!(
+                "the log starts at timestamp {first}, not 1 (retention deleted the segments \
+                 before it, which a snapshot covers); repair only handles a log that starts at \
+                 timestamp 1; nothing was changed"
+            )));
+        }
+    }
     let problems = check(storage);
     if let Some(p) = problems
         .iter()

@@ -17,7 +17,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::batch_parse::decode_payload;
 use crate::error::PersistError;
-use crate::reader::{read_batches, read_log, SegmentInfo, TornTail};
+use crate::reader::{read_batches, read_batches_from, LogStart, SegmentInfo, TornTail};
 use crate::record::{Hash, LogEntry};
 use crate::segment::{
     batch_hash, segment_name, BatchHeader, SegmentHeader, BATCH_HEADER_LEN, SEGMENT_HEADER_LEN,
@@ -132,7 +132,24 @@ impl LogWriter {
         opts: WriterOptions,
         on_entry: impl FnMut(LogEntry) -> Result<(), E>,
     ) -> Result<(LogWriter, Recovered), E> {
-        let mut summary = read_log(&*storage, on_entry)?;
+        Self::open_replaying_from(storage, opts, None, on_entry)
+    }
+
+    /// As [`LogWriter::open_replaying`], for a log whose beginning a
+    /// snapshot covers: entries up to `start.ts` are verified but not passed
+    /// on, and earlier segments may have been deleted by retention (see
+    /// [`LogStart`]). If the log does not continue the snapshot, fails with
+    /// [`PersistError::LogStartMismatch`] before passing on any entry and
+    /// without changing the log.
+    pub fn open_replaying_from<E: From<PersistError>>(
+        storage: Arc<dyn Storage>,
+        opts: WriterOptions,
+        start: Option<LogStart>,
+        mut on_entry: impl FnMut(LogEntry) -> Result<(), E>,
+    ) -> Result<(LogWriter, Recovered), E> {
+        let mut summary = read_batches_from(&*storage, start, |batch| {
+            batch.entries.into_iter().try_for_each(&mut on_entry)
+        })?;
         if let Some(torn) = &summary.torn_tail {
             cut_torn_tail(&*storage, torn)?;
         }

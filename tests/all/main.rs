@@ -18,3 +18,5 @@ mod recovery;
 mod replay;
 mod replay_check;
 mod rollback;
+mod snapshots;
+mod upgrade;

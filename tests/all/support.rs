@@ -25,6 +25,10 @@ pub fn wasm_dir() -> &'static Path {
             "testing/t_cycle_b",
             "testing/t_nondet",
             "testing/t_busy",
+            "testing/t_upgrade_v1",
+            "testing/t_upgrade_v2",
+            "testing/t_upgrade_bad_type",
+            "testing/t_upgrade_drop",
         ] {
             interstice_cli::guest_build::build_module(&modules.join(m))
                 .unwrap_or_else(|e| panic!("building {m}: {e}"));

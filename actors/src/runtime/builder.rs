@@ -4,14 +4,19 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use interstice_persist::{DataDir, LogEntry, WriterOptions};
+use interstice_persist::{
+    list_snapshots, read_snapshot, DataDir, LogEntry, LogStart, PersistError, WriterOptions,
+    SNAPSHOTS_DIR,
+};
 
 use crate::config::{Durability, Limits, RuntimeConfig};
 use crate::engine::WasmHost;
 use crate::error::RuntimeError;
+use crate::log_writer::SnapshotFeed;
 use crate::messages::ResumePending;
 use crate::replay::Replayer;
 use crate::shared::Shared;
+use crate::snapshot::{Shadow, SnapshotterConfig, SnapshotterHandle};
 use crate::system::{self};
 
 use super::load::register_module;
@@ -45,6 +50,34 @@ impl RuntimeBuilder {
     /// Sets the log segment size.
     pub fn segment_size(mut self, bytes: u64) -> Self {
         self.config.segment_size = bytes;
+        self
+    }
+
+    /// Takes a snapshot every `n` log entries (and enables snapshots).
+    pub fn snapshot_every_commits(mut self, n: u64) -> Self {
+        self.config.snapshots.enabled = true;
+        self.config.snapshots.every_commits = Some(n.max(1));
+        self
+    }
+
+    /// Takes a snapshot every `bytes` of log written (and enables snapshots).
+    pub fn snapshot_every_bytes(mut self, bytes: u64) -> Self {
+        self.config.snapshots.enabled = true;
+        self.config.snapshots.every_bytes = Some(bytes.max(1));
+        self
+    }
+
+    /// Runs the snapshotter without a threshold, for
+    /// [`Runtime::snapshot_now`] only.
+    pub fn snapshots(mut self, enabled: bool) -> Self {
+        self.config.snapshots.enabled = enabled;
+        self
+    }
+
+    /// How many snapshots retention keeps (default 2, at least 1). Log
+    /// segments the oldest kept snapshot fully covers are deleted.
+    pub fn keep_snapshots(mut self, k: usize) -> Self {
+        self.config.snapshots.keep = k.max(1);
         self
     }
 
@@ -96,17 +129,65 @@ impl Runtime {
         let cache_dir = config.data_dir.join("cache");
         std::fs::create_dir_all(&cache_dir)?;
         let host = Arc::new(WasmHost::new(config.limits)?);
-        let mut replayer = Replayer::new(
-            &host,
-            &data_dir,
-            &cache_dir,
-            config.limits.max_trigger_depth,
-        );
+        let max_depth = config.limits.max_trigger_depth;
         let storage = config
             .log_storage
             .clone()
             .unwrap_or_else(|| data_dir.log_storage());
-        let log = open_log(&config, storage, |entry| replayer.apply(entry))?;
+        let snaps_dir = config.data_dir.join(SNAPSHOTS_DIR);
+        // Inspection and recovery opens read the log as it is, from the start.
+        let partial = config.stop_at.is_some() || config.skip_to_log_offset.is_some();
+        let candidates = if partial {
+            Vec::new()
+        } else {
+            list_snapshots(&snaps_dir)?
+        };
+        let mut opened = None;
+        for (_, path) in candidates {
+            let file = path.display().to_string();
+            let snap = match read_snapshot(&path) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(file = %file, "skipping snapshot: {e}");
+                    continue;
+                }
+            };
+            let mut replayer =
+                match Replayer::from_snapshot(&host, &data_dir, &cache_dir, max_depth, &snap) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::warn!(file = %file, "skipping snapshot: {e}");
+                        continue;
+                    }
+                };
+            let start = LogStart {
+                ts: snap.ts,
+                hash: snap.log_hash,
+            };
+            match open_log(&config, storage.clone(), Some(start), |entry| {
+                replayer.apply(entry)
+            }) {
+                Ok(log) => {
+                    tracing::info!(file = %file, ts = snap.ts, "starting from snapshot");
+                    opened = Some((replayer, log));
+                    break;
+                }
+                Err(RuntimeError::Persist(e @ PersistError::LogStartMismatch { .. })) => {
+                    tracing::warn!(file = %file, "skipping snapshot: {e}");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let (mut replayer, log) = match opened {
+            Some(found) => found,
+            None => {
+                let mut replayer = Replayer::new(&host, &data_dir, &cache_dir, max_depth);
+                let log = open_log(&config, storage.clone(), None, |entry| {
+                    replayer.apply(entry)
+                })?;
+                (replayer, log)
+            }
+        };
         let shared = Arc::new(Shared::new(log.next_ts, data_dir.secret(), config.limits));
         if let Some(reason) = log.read_only {
             shared.set_read_only(reason);
@@ -119,12 +200,41 @@ impl Runtime {
             .metrics
             .replayed_mutations
             .store(replayer.mutations, Ordering::Relaxed);
+        let last_ts = log.next_ts - 1;
+        let snapshotter = match (&log.writer, config.snapshots.enabled) {
+            (Some(_), true) => {
+                let snap = replayer.snapshot(last_ts, log.last_hash);
+                let shadow = Shadow::from_snapshot(&snap, max_depth).map_err(|e| {
+                    RuntimeError::Snapshot(format!("cannot build the snapshot state: {e}"))
+                })?;
+                let cfg = SnapshotterConfig {
+                    dir: snaps_dir,
+                    keep: config.snapshots.keep.max(1),
+                    storage: storage.clone(),
+                };
+                Some(SnapshotterHandle::spawn(shadow, cfg)?)
+            }
+            _ => None,
+        };
+        let feed = snapshotter.as_ref().map(|h| SnapshotFeed {
+            tx: h.sender(),
+            every_commits: config.snapshots.every_commits,
+            every_bytes: config.snapshots.every_bytes,
+            commits_since: 0,
+            bytes_since: 0,
+        });
         let pending = replayer.pending();
         let modules = std::mem::take(&mut replayer.modules);
         let subs = replayer.subs.clone();
         drop(replayer);
-        let last_ts = log.next_ts - 1;
-        let handles = system::start(shared.clone(), log.writer, config.durability, subs, last_ts)?;
+        let handles = system::start(
+            shared.clone(),
+            log.writer,
+            config.durability,
+            subs,
+            last_ts,
+            feed,
+        )?;
         for (name, m) in modules {
             register_module(&shared, &host, &handles.supervisor, m.compiled, m.tables)?;
             tracing::debug!(module = %name, "module restored");
@@ -144,6 +254,7 @@ impl Runtime {
                 router: handles.router.clone(),
                 log: handles.log.clone(),
                 handles: Mutex::new(Some(handles)),
+                snapshotter: Mutex::new(snapshotter),
                 shared,
                 host,
                 data_dir: Mutex::new(Some(data_dir)),
@@ -161,6 +272,8 @@ struct OpenedLog {
     writer: Option<interstice_persist::LogWriter>,
     /// One past the last replayed timestamp.
     next_ts: u64,
+    /// The log's hash at `next_ts - 1`.
+    last_hash: interstice_persist::Hash,
     /// Why writes are refused, when opened read-only.
     read_only: Option<String>,
 }
@@ -171,6 +284,7 @@ struct OpenedLog {
 fn open_log(
     config: &RuntimeConfig,
     storage: Arc<dyn interstice_persist::Storage>,
+    start: Option<LogStart>,
     on_entry: impl FnMut(LogEntry) -> Result<(), RuntimeError>,
 ) -> Result<OpenedLog, RuntimeError> {
     if config.stop_at.is_none() && config.skip_to_log_offset.is_none() {
@@ -179,10 +293,11 @@ fn open_log(
             ..WriterOptions::default()
         };
         let (writer, recovered) =
-            interstice_persist::LogWriter::open_replaying(storage, opts, on_entry)?;
+            interstice_persist::LogWriter::open_replaying_from(storage, opts, start, on_entry)?;
         return Ok(OpenedLog {
             writer: Some(writer),
             next_ts: recovered.next_ts,
+            last_hash: recovered.last_hash,
             read_only: None,
         });
     }
@@ -221,6 +336,7 @@ fn open_log(
     Ok(OpenedLog {
         writer: None,
         next_ts: report.last_ts + 1,
+        last_hash: report.summary.last_hash,
         read_only: Some(format!(
             "opened for inspection: {}; writing now would fork the log's history, so writes \
              are refused (reopen without stop-at / skip-to-log-offset to write)",

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use interstice_abi::cbor::Writer;
+use interstice_abi::schema_diff::SchemaDiff;
 use interstice_abi::{ModuleSchema, Type};
 use interstice_persist::{encode_entry, Cause, LogEntry, ModuleInstall};
 use tokio::sync::oneshot;
@@ -12,7 +13,10 @@ use tokio::sync::oneshot;
 use crate::config::Limits;
 use crate::engine::{CompiledModule, WasmHost};
 use crate::error::RuntimeError;
-use crate::messages::{Completed, ExecError, Execute, Responder, Sequenced, Summary};
+use crate::messages::{
+    Completed, ExecError, Execute, Responder, Sequenced, Summary, TableRows, Target, Upgrade,
+    UpgradeRefused,
+};
 use crate::module_actor::ModuleActor;
 use crate::shared::{ModuleEntry, ModuleEnv, Shared};
 use crate::system::{self, SpawnModule};
@@ -22,7 +26,10 @@ use super::{info, ModuleInfo, Runtime};
 
 impl Runtime {
     /// Compiles, validates and installs a module; runs its init reducer.
-    /// Loading the same binary again is a no-op.
+    /// Loading the same binary again is a no-op; other code under a loaded
+    /// module's name is an upgrade (`docs/SDK.md`, "Changing a schema"),
+    /// refused with [`RuntimeError::IncompatibleSchema`] if the new schema
+    /// cannot take over the module's data.
     pub async fn load_module(&self, wasm: impl Into<Vec<u8>>) -> Result<ModuleInfo, RuntimeError> {
         self.check_open()?;
         let wasm = wasm.into();
@@ -42,7 +49,7 @@ impl Runtime {
             {
                 return Ok(info(&existing.schema, existing.schema_hash));
             }
-            return Err(RuntimeError::ModuleExists(schema.name.clone()));
+            return self.upgrade_module(existing, compiled, wasm).await;
         }
         check_dependency_cycle(shared, &schema)?;
         check_subscriptions(shared, &schema)?;
@@ -89,7 +96,10 @@ impl Runtime {
                 let mut args = Writer::new();
                 args.array(0);
                 entry.addr.do_send(Execute {
-                    reducer: idx as u32,
+                    target: Target::Index {
+                        reducer: idx as u32,
+                        schema_hash,
+                    },
                     args: args.into_vec(),
                     cause: Cause::Init,
                     depth: 0,
@@ -124,9 +134,104 @@ impl Runtime {
                     "init reducer failed and was rolled back: {}", f.message
                 ),
                 Err(ExecError::Poisoned(f)) => return Err(RuntimeError::StorageFault(f)),
+                Err(ExecError::Stale) => {
+                    return Err(RuntimeError::Engine(
+                        "init was refused as stale: the module changed before it ran".into(),
+                    ))
+                }
             }
         }
         tracing::info!(module = %schema.name, version = %schema.version, ts, "module installed");
+        Ok(info(&schema, schema_hash))
+    }
+
+    /// Replaces a loaded module's code with a new version whose schema is
+    /// compatible with the data it holds (`SchemaDiff`). The module actor
+    /// keeps its address and its tables; it takes the install's timestamp
+    /// itself. `init` does not run again. Called with the load lock held.
+    async fn upgrade_module(
+        &self,
+        existing: Arc<ModuleEntry>,
+        compiled: CompiledModule,
+        wasm: Vec<u8>,
+    ) -> Result<ModuleInfo, RuntimeError> {
+        let shared = &self.inner.shared;
+        let schema = compiled.schema.clone();
+        check_dependency_cycle(shared, &schema)?;
+        check_subscriptions(shared, &schema)?;
+        check_subscribers(shared, &schema)?;
+        let (tx, rx) = oneshot::channel();
+        existing.addr.do_send(TableRows {
+            reply: Responder::tokio(tx),
+        });
+        let rows = rx.await.map_err(|_| RuntimeError::Shutdown)?;
+        let rows_of = |t: &str| rows.iter().find(|r| r.0 == t).map_or(0, |r| r.1);
+        let incompatible = |(table, change): (String, String)| RuntimeError::IncompatibleSchema {
+            module: schema.name.clone(),
+            table,
+            change,
+        };
+        if let Some(bad) =
+            SchemaDiff::between(&existing.schema, &schema).first_incompatibility(rows_of)
+        {
+            return Err(incompatible(bad));
+        }
+        if let Some(r) = shared.read_only.get() {
+            return Err(RuntimeError::ReadOnly(r.clone()));
+        }
+        if let Some(f) = shared.fault() {
+            return Err(RuntimeError::StorageFault(f));
+        }
+        {
+            let dir = self.inner.data_dir.lock().expect("data dir lock");
+            let dir = dir.as_ref().ok_or(RuntimeError::Shutdown)?;
+            dir.store_module(&wasm)?;
+        }
+        let install = ModuleInstall {
+            ts: 0,
+            name: schema.name.clone(),
+            version: schema.version.clone(),
+            schema: schema.canonical_bytes(),
+            schema_hash: compiled.schema_hash,
+            wasm_hash: compiled.wasm_hash,
+        };
+        let (schema_hash, wasm_hash) = (compiled.schema_hash, compiled.wasm_hash);
+        let (tx, rx) = oneshot::channel();
+        existing.addr.do_send(Upgrade {
+            compiled,
+            install,
+            reply: Responder::tokio(tx),
+        });
+        let ts = match rx.await.map_err(|_| RuntimeError::Shutdown)? {
+            Ok(ts) => ts,
+            Err(UpgradeRefused::Incompatible(table, change)) => {
+                return Err(incompatible((table, change)))
+            }
+            Err(UpgradeRefused::Poisoned(f)) => return Err(RuntimeError::StorageFault(f)),
+        };
+        // Calls checked against the old schema that reach the actor from
+        // now on are refused as stale and retried against this entry.
+        shared.registry.insert(
+            schema.name.clone(),
+            Arc::new(ModuleEntry {
+                schema: schema.clone(),
+                schema_hash,
+                wasm_hash,
+                addr: existing.addr.clone(),
+            }),
+        );
+        shared
+            .watermark
+            .wait(ts)
+            .await
+            .map_err(|e| RuntimeError::StorageFault(e.0))?;
+        tracing::info!(
+            module = %schema.name,
+            from = %existing.schema.version,
+            to = %schema.version,
+            ts,
+            "module upgraded"
+        );
         Ok(info(&schema, schema_hash))
     }
 
@@ -225,6 +330,32 @@ fn check_dependency_cycle(shared: &Shared, schema: &ModuleSchema) -> Result<(), 
         Some(cycle) => Err(RuntimeError::DependencyCycle(cycle.join(" -> "))),
         None => Ok(()),
     }
+}
+
+/// An upgrade must keep every table another loaded module subscribes to.
+fn check_subscribers(shared: &Shared, schema: &ModuleSchema) -> Result<(), RuntimeError> {
+    for e in shared.registry.iter() {
+        if e.schema.name == schema.name {
+            continue;
+        }
+        for r in &e.schema.reducers {
+            let Some(interstice_abi::Trigger::Table { module, table, .. }) = &r.trigger else {
+                continue;
+            };
+            if module == &schema.name && schema.table(table).is_none() {
+                return Err(RuntimeError::IncompatibleSchema {
+                    module: schema.name.clone(),
+                    table: table.clone(),
+                    change: format!(
+                        "table removed but module `{}` subscribes to it (reducer `{}`); \
+                         upgrade `{}` first",
+                        e.schema.name, r.name, e.schema.name
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Every table trigger must name a loaded module's logged table, and take

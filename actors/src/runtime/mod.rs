@@ -24,7 +24,7 @@ use crate::config::{Durability, Limits, RuntimeConfig};
 use crate::engine::WasmHost;
 use crate::error::{ReducerError, RuntimeError};
 use crate::messages::{
-    ExecError, Execute, Failure, FlushLog, HashState, Query, Responder, StopModule,
+    ExecError, Execute, Failure, FlushLog, HashState, Query, Responder, StopModule, Target,
 };
 use crate::router::{RowChange, SubscribeTable};
 use crate::shared::{params_type, Metrics, ModuleEntry, Shared};
@@ -75,6 +75,9 @@ struct Inner {
     data_dir: Mutex<Option<DataDir>>,
     cache_dir: PathBuf,
     handles: Mutex<Option<SystemHandles>>,
+    /// The snapshot thread, if snapshots are enabled; stopped (joined)
+    /// before the data directory is released.
+    snapshotter: Mutex<Option<crate::snapshot::SnapshotterHandle>>,
     supervisor: actix::Addr<system::Supervisor>,
     router: actix::Addr<crate::router::Router>,
     log: actix::Addr<crate::log_writer::LogWriter>,
@@ -95,6 +98,10 @@ impl Drop for Inner {
         if let Some(h) = self.handles.lock().ok().and_then(|mut h| h.take()) {
             h.system.stop();
         }
+        // Before the data directory's lock is released with `data_dir`.
+        if let Some(mut s) = self.snapshotter.lock().ok().and_then(|mut s| s.take()) {
+            s.stop();
+        }
     }
 }
 
@@ -111,6 +118,7 @@ impl Runtime {
                 log_storage: None,
                 stop_at: None,
                 skip_to_log_offset: None,
+                snapshots: crate::config::SnapshotPolicy::default(),
             },
         }
     }
@@ -186,10 +194,10 @@ impl Runtime {
         reducer: &str,
         args: Vec<Value>,
     ) -> Result<CallOutput, RuntimeError> {
-        let (entry, idx) = self.lookup(module, reducer, ReducerMode::Write)?;
+        let (entry, idx, (ts, value)) = self
+            .execute(module, reducer, |rs| encode_args(module, rs, args.clone()))
+            .await?;
         let rs = &entry.schema.reducers[idx as usize];
-        let bytes = encode_args(module, rs, args)?;
-        let (ts, value) = self.execute(&entry, idx, bytes).await?;
         Ok(CallOutput {
             ts: Some(ts),
             value: decode_value(&rs.returns, &value)?,
@@ -206,48 +214,76 @@ impl Runtime {
         reducer: &str,
         args: Vec<u8>,
     ) -> Result<(u64, Vec<u8>), RuntimeError> {
-        let (entry, idx) = self.lookup(module, reducer, ReducerMode::Write)?;
-        let rs = &entry.schema.reducers[idx as usize];
-        params_type(rs)
-            .validate_exact(&args)
-            .map_err(|e| arg_error(module, rs, 0, e.to_string()))?;
-        self.execute(&entry, idx, args).await
+        let (_, _, out) = self
+            .execute(module, reducer, |rs| {
+                params_type(rs)
+                    .validate_exact(&args)
+                    .map_err(|e| arg_error(module, rs, 0, e.to_string()))?;
+                Ok(args.clone())
+            })
+            .await?;
+        Ok(out)
     }
 
+    /// Looks `module.reducer` up, encodes its arguments with `encode` and
+    /// runs it. A call checked against a schema the module no longer has (an
+    /// upgrade raced with it) is refused by the module actor before it takes
+    /// a timestamp; it is looked up and encoded again, a bounded number of
+    /// times. Returns the entry and reducer index it ran with.
     async fn execute(
         &self,
-        entry: &ModuleEntry,
-        idx: u32,
-        args: Vec<u8>,
-    ) -> Result<(u64, Vec<u8>), RuntimeError> {
-        if let Some(r) = self.inner.shared.read_only.get() {
-            return Err(RuntimeError::ReadOnly(r.clone()));
-        }
-        if let Some(f) = self.inner.shared.fault() {
-            return Err(RuntimeError::StorageFault(f));
-        }
-        let (tx, rx) = oneshot::channel();
-        entry.addr.do_send(Execute {
-            reducer: idx,
-            args,
-            cause: Cause::External,
-            depth: 0,
-            reply: Some(Responder::tokio(tx)),
-        });
-        let rs = &entry.schema.reducers[idx as usize];
-        match rx.await.map_err(|_| RuntimeError::Shutdown)? {
-            Ok((ts, value)) => {
-                self.inner
-                    .shared
-                    .watermark
-                    .wait(ts)
-                    .await
-                    .map_err(|e| RuntimeError::StorageFault(e.0))?;
-                Ok((ts, value))
+        module: &str,
+        reducer: &str,
+        encode: impl Fn(&ReducerSchema) -> Result<Vec<u8>, RuntimeError>,
+    ) -> Result<(Arc<ModuleEntry>, u32, (u64, Vec<u8>)), RuntimeError> {
+        const ATTEMPTS: u32 = 100;
+        for attempt in 0..ATTEMPTS {
+            let (entry, idx) = self.lookup(module, reducer, ReducerMode::Write)?;
+            let rs = &entry.schema.reducers[idx as usize];
+            let args = encode(rs)?;
+            if let Some(r) = self.inner.shared.read_only.get() {
+                return Err(RuntimeError::ReadOnly(r.clone()));
             }
-            Err(ExecError::Failed(f)) => Err(reducer_error(&entry.schema.name, rs, f)),
-            Err(ExecError::Poisoned(f)) => Err(RuntimeError::StorageFault(f)),
+            if let Some(f) = self.inner.shared.fault() {
+                return Err(RuntimeError::StorageFault(f));
+            }
+            let (tx, rx) = oneshot::channel();
+            entry.addr.do_send(Execute {
+                target: Target::Index {
+                    reducer: idx,
+                    schema_hash: entry.schema_hash,
+                },
+                args,
+                cause: Cause::External,
+                depth: 0,
+                reply: Some(Responder::tokio(tx)),
+            });
+            match rx.await.map_err(|_| RuntimeError::Shutdown)? {
+                Ok((ts, value)) => {
+                    self.inner
+                        .shared
+                        .watermark
+                        .wait(ts)
+                        .await
+                        .map_err(|e| RuntimeError::StorageFault(e.0))?;
+                    return Ok((entry, idx, (ts, value)));
+                }
+                Err(ExecError::Failed(f)) => return Err(reducer_error(&entry.schema.name, rs, f)),
+                Err(ExecError::Poisoned(f)) => return Err(RuntimeError::StorageFault(f)),
+                Err(ExecError::Stale) => {
+                    // The upgrade's loader publishes the new registry entry
+                    // right after the actor switched; give it a moment.
+                    if attempt > 0 {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    } else {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            }
         }
+        Err(RuntimeError::Engine(format!(
+            "{module}.{reducer}: the module kept changing its schema; gave up after {ATTEMPTS} attempts"
+        )))
     }
 
     /// Calls a read reducer. Never writes the log.
@@ -263,6 +299,8 @@ impl Runtime {
         let (tx, rx) = oneshot::channel();
         entry.addr.do_send(Query {
             reducer: idx,
+            schema_hash: entry.schema_hash,
+            name: reducer.to_owned(),
             args: bytes,
             reply: Responder::tokio(tx),
         });
@@ -390,6 +428,23 @@ impl Runtime {
         Ok(*h.finalize().as_bytes())
     }
 
+    /// Takes a snapshot now: fsyncs the log and writes the state after its
+    /// last durable entry to `snapshots/` (then applies retention). Returns
+    /// the timestamp the snapshot covers. Needs snapshots enabled
+    /// ([`RuntimeBuilder::snapshots`] or a threshold).
+    pub async fn snapshot_now(&self) -> Result<u64, RuntimeError> {
+        self.check_open()?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.inner
+            .log
+            .do_send(crate::log_writer::SnapshotNow { reply: tx });
+        match rx.await {
+            Ok(Ok(ts)) => Ok(ts),
+            Ok(Err(e)) => Err(RuntimeError::Snapshot(e)),
+            Err(_) => Err(RuntimeError::Shutdown),
+        }
+    }
+
     /// Counters (instantiations, wasm calls, commits, fsyncs, replay).
     pub fn metrics(&self) -> Metrics {
         self.inner.shared.metrics.snapshot()
@@ -462,6 +517,15 @@ impl Runtime {
         if let Some(h) = handles {
             h.system.stop();
             let _ = tokio::task::spawn_blocking(move || h.thread.join()).await;
+        }
+        let snapshotter = self
+            .inner
+            .snapshotter
+            .lock()
+            .expect("snapshotter lock")
+            .take();
+        if let Some(mut s) = snapshotter {
+            let _ = tokio::task::spawn_blocking(move || s.stop()).await;
         }
         self.inner.data_dir.lock().expect("data dir lock").take();
         result

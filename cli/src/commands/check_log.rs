@@ -15,12 +15,51 @@
 use std::path::Path;
 
 use interstice_persist::{
-    check, repair, scan, valid_prefix, DataDir, FileStorage, LogSummary, PersistError, Problem,
-    ProblemKind,
+    check_from, list_snapshots, read_batches_from, read_snapshot, repair, valid_prefix, DataDir,
+    FileStorage, LogStart, LogSummary, PersistError, Problem, ProblemKind, SNAPSHOTS_DIR,
 };
 
 use crate::error::CliError;
 use crate::output;
+
+/// When retention has deleted the start of the log (its first segment does
+/// not start at timestamp 1), says so and returns where the newest snapshot
+/// that verifies and reaches the first segment leaves off, so the rest is
+/// checked from there. `None` for a log that starts at 1, or when no
+/// snapshot covers the gap (the check then reports the missing start).
+fn retained_start(dir: &Path, storage: &FileStorage) -> Result<Option<LogStart>, CliError> {
+    let segs = interstice_persist::reader::list_segments(storage)?;
+    let Some(&(first, _)) = segs.first() else {
+        return Ok(None);
+    };
+    if first <= 1 {
+        return Ok(None);
+    }
+    for (ts, path) in list_snapshots(&dir.join(SNAPSHOTS_DIR))? {
+        if ts.saturating_add(1) < first {
+            continue;
+        }
+        match read_snapshot(&path) {
+            Ok(s) => {
+                output::result(format!(
+                    "the log starts at timestamp {first}: retention deleted the entries before \
+                     it, which snapshot {} (timestamp {ts}) covers; checking from there",
+                    path.display()
+                ));
+                return Ok(Some(LogStart {
+                    ts: s.ts,
+                    hash: s.log_hash,
+                }));
+            }
+            Err(e) => output::result(format!("ignoring snapshot {}: {e}", path.display())),
+        }
+    }
+    output::result(format!(
+        "the log starts at timestamp {first}, not 1, and no valid snapshot covers the entries \
+         before it"
+    ));
+    Ok(None)
+}
 
 /// Runs the command.
 pub fn run(dir: &Path, do_repair: bool) -> Result<(), CliError> {
@@ -35,9 +74,10 @@ pub fn run(dir: &Path, do_repair: bool) -> Result<(), CliError> {
         }));
     }
     let storage = FileStorage::new(log_dir);
-    let problems = check(&storage);
+    let start = retained_start(dir, &storage)?;
+    let problems = check_from(&storage, start);
     if problems.is_empty() {
-        let summary = scan(&storage)?;
+        let summary = read_batches_from(&storage, start, |_| Ok::<(), PersistError>(()))?;
         print_summary("log OK", &summary);
         return Ok(());
     }

@@ -25,8 +25,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::args::{DataDirArgs, ReplayArgs};
-use crate::commands::{close, error_json, open};
+use crate::args::{DataDirArgs, ReplayArgs, SnapshotArgs};
+use crate::commands::{close, error_json};
 use crate::error::{read_file, CliError};
 use crate::output;
 
@@ -36,21 +36,34 @@ const MAX_IN_FLIGHT: usize = 1024;
 /// Serves until end of input or a signal. With `--stop-at` or
 /// `--skip-to-log-offset` the runtime is read-only: write requests get an
 /// error of kind `ReadOnly`, and the ready line says why (`"read_only"`).
-pub async fn run(dir: &DataDirArgs, replay: &ReplayArgs, wasm: &[PathBuf]) -> Result<(), CliError> {
-    let rt = if replay.stop_at.is_none() && replay.skip_to_log_offset.is_none() {
-        open(dir).await?
-    } else {
-        let mut b = Runtime::builder()
-            .data_dir(&dir.data_dir)
-            .durability(dir.durability);
-        if let Some(ts) = replay.stop_at {
-            b = b.stop_at(ts);
-        }
-        if let Some(pos) = &replay.skip_to_log_offset {
-            b = b.skip_to_log_offset(pos.clone());
-        }
-        b.open().await?
-    };
+pub async fn run(
+    dir: &DataDirArgs,
+    replay: &ReplayArgs,
+    snapshots: &SnapshotArgs,
+    wasm: &[PathBuf],
+) -> Result<(), CliError> {
+    let mut b = Runtime::builder()
+        .data_dir(&dir.data_dir)
+        .durability(dir.durability);
+    if let Some(n) = snapshots.snapshot_every {
+        b = b.snapshot_every_commits(n);
+    }
+    if let Some(n) = snapshots.snapshot_every_bytes {
+        b = b.snapshot_every_bytes(n);
+    }
+    if let Some(k) = snapshots.keep_snapshots {
+        b = b.keep_snapshots(k);
+    }
+    if let Some(n) = snapshots.segment_size {
+        b = b.segment_size(n);
+    }
+    if let Some(ts) = replay.stop_at {
+        b = b.stop_at(ts);
+    }
+    if let Some(pos) = &replay.skip_to_log_offset {
+        b = b.skip_to_log_offset(pos.clone());
+    }
+    let rt = b.open().await?;
     let res = serve(&rt, wasm).await;
     close(&rt, res).await
 }

@@ -1,7 +1,11 @@
 //! `replay`: opening a data directory whose log holds 1M transfer commits
 //! (`b_bank.transfer`, two row updates each): startup time (`open()`, which
 //! replays the whole log without running wasm) and replayed mutations per
-//! second (`Metrics::replayed_mutations` / open time).
+//! second (`Metrics::replayed_mutations` / open time); then the same
+//! startup with a snapshot covering the whole log (`Runtime::snapshot_now`,
+//! `docs/SNAPSHOT_FORMAT.md`), which loads the snapshot and replays the empty
+//! suffix, and the data directory's size before and after that snapshot's
+//! retention deleted the log segments it covers.
 //!
 //! The log is made the fastest honest way: the runtime installs `b_bank`,
 //! seeds the accounts and commits one real transfer; then the commits are
@@ -14,7 +18,7 @@ use std::time::Instant;
 
 use interstice_abi::cbor::Writer;
 use interstice_abi::IntersticeType;
-use interstice_actors::Durability;
+use interstice_actors::{Durability, Limits, Runtime};
 use interstice_persist::{
     encode_entry, read_log, Cause, CommitRecord, DataDir, Hash, LogEntry, LogWriter, Mutation,
     MutationOp, Outcome, PersistError, WriterOptions,
@@ -202,6 +206,9 @@ pub async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
         }
         rt.shutdown().await?;
     }
+    let dir_before = dir_size(&dir)?;
+    let (snap_ms, snap_bytes) = with_snapshot(ctx, &dir, entries, &balances).await?;
+    let dir_after = dir_size(&dir)?;
     ctx.scratch.remove(&dir);
     let note = format!(
         "{} commits, {} entries, {:.0} MB of log",
@@ -236,7 +243,114 @@ pub async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
         entries as f64 / (startup.median / 1e3),
         "entries/s",
     ));
+    let snap_note = format!(
+        "{} commits covered by one {:.1} MB snapshot; data directory {:.0} MB before, {:.1} MB \
+         after retention",
+        s.replay_commits,
+        snap_bytes as f64 / 1e6,
+        dir_before as f64 / 1e6,
+        dir_after as f64 / 1e6
+    );
+    let snap_startup = Row::new(
+        "replay: startup (open) time with a snapshot",
+        Role::Interstice,
+        "ms",
+        snap_ms,
+        None,
+        snap_note,
+    )
+    .with("snapshot_bytes", snap_bytes)
+    .with("dir_bytes_before_retention", dir_before)
+    .with("dir_bytes_after_retention", dir_after);
+    report.ratios.push(Ratio::figure(
+        "startup: full replay / with snapshot",
+        startup.median / snap_startup.median.max(1e-9),
+        "x",
+    ));
     report.rows.push(rate);
     report.rows.push(startup);
+    report.rows.push(snap_startup);
     Ok(report)
+}
+
+/// Bytes of every file under `dir`.
+fn dir_size(dir: &std::path::Path) -> Result<u64, CliError> {
+    let mut total = 0;
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        let m = e.metadata()?;
+        total += if m.is_dir() {
+            dir_size(&e.path())?
+        } else {
+            m.len()
+        };
+    }
+    Ok(total)
+}
+
+fn open_builder(dir: &std::path::Path) -> interstice_actors::RuntimeBuilder {
+    Runtime::builder()
+        .data_dir(dir)
+        .durability(Durability::Sync)
+        .limits(Limits {
+            fuel: guests::FUEL,
+            ..Limits::default()
+        })
+}
+
+/// Takes a snapshot of the whole log (retention then deletes the covered
+/// segments), then times `open()` from it. Returns the open times (ms) and
+/// the snapshot's size.
+async fn with_snapshot(
+    ctx: &Ctx,
+    dir: &std::path::Path,
+    entries: u64,
+    balances: &[u64],
+) -> Result<(Vec<f64>, u64), CliError> {
+    ctx.progress.step("taking a snapshot of the whole log");
+    let rt = open_builder(dir)
+        .snapshots(true)
+        .keep_snapshots(1)
+        .open()
+        .await?;
+    let ts = rt.snapshot_now().await?;
+    rt.shutdown().await?;
+    if ts != entries {
+        return Err(CliError::Bench(format!(
+            "replay: the snapshot covers timestamp {ts}, the log ends at {entries}"
+        )));
+    }
+    let snap_bytes = dir_size(&dir.join(interstice_persist::SNAPSHOTS_DIR))?;
+    let mut out = Vec::new();
+    for i in 0..ctx.sizes.rounds {
+        ctx.progress.step(format!(
+            "open (from snapshot): round {}/{}",
+            i + 1,
+            ctx.sizes.rounds
+        ));
+        let start = Instant::now();
+        let rt = open_builder(dir).open().await?;
+        out.push(start.elapsed().as_secs_f64() * 1e3);
+        let m = rt.metrics();
+        if m.replayed_entries != 0 || rt.durable_ts() != entries {
+            return Err(CliError::Bench(format!(
+                "replay: from the snapshot, {} entries replayed and the log ends at {} \
+                 (expected 0 and {entries})",
+                m.replayed_entries,
+                rt.durable_ts()
+            )));
+        }
+        if i == 0 {
+            let out = rt.read("b_bank", "balance", vec![1u64.into()]).await?;
+            if out.to_json().as_u64() != Some(balances[1]) {
+                return Err(CliError::Bench(format!(
+                    "replay: account 1 has {} after the snapshot open, expected {}",
+                    out.to_json(),
+                    balances[1]
+                )));
+            }
+        }
+        rt.shutdown().await?;
+    }
+    Ok((out, snap_bytes))
 }

@@ -1,0 +1,418 @@
+//! Taking snapshots (`docs/SNAPSHOT_FORMAT.md`, "Taking snapshots").
+//!
+//! A snapshot must be a consistent cut at a timestamp. Module actors own
+//! their tables, so instead of pausing them the runtime keeps a **shadow**
+//! of the replayed state on a dedicated thread (the snapshotter): the
+//! log-writer forwards every batch it appends, the shadow applies its logged
+//! mutations exactly as replay does (no wasm), and when a snapshot is due
+//! the log-writer fsyncs the log and asks for a snapshot at the timestamp it
+//! made durable. Messages arrive in log order, so the shadow then holds
+//! exactly the state after that timestamp: consistent by construction, and
+//! never newer than the durable log. After writing it the snapshotter applies
+//! retention: it keeps the newest `keep` snapshots and deletes the log
+//! segments the oldest kept one fully covers.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+
+use interstice_abi::cbor::Reader;
+use interstice_abi::ModuleSchema;
+use interstice_persist::{
+    decode_entry, CommitRecord, Hash, LogEntry, ModuleInstall, Outcome, PendingDelivery, Snapshot,
+    SnapshotModule, Storage,
+};
+
+use crate::deliveries::{consumed_key, Outstanding, Subscriptions};
+use crate::messages::Delivery;
+use crate::table::{Change, Tables};
+
+/// One module's state, borrowed for [`build`].
+pub(crate) struct ModuleState<'s> {
+    pub name: &'s str,
+    pub install_ts: u64,
+    pub schema: &'s ModuleSchema,
+    pub wasm_hash: Hash,
+    pub tables: &'s Tables,
+}
+
+/// Assembles a snapshot from replayed state.
+pub(crate) fn build<'s>(
+    ts: u64,
+    log_hash: Hash,
+    modules: impl Iterator<Item = ModuleState<'s>>,
+    outstanding: &Outstanding,
+) -> Snapshot {
+    Snapshot {
+        ts,
+        log_hash,
+        modules: modules
+            .map(|m| SnapshotModule {
+                name: m.name.to_owned(),
+                version: m.schema.version.clone(),
+                install_ts: m.install_ts,
+                schema: m.schema.canonical_bytes(),
+                schema_hash: m.schema.hash(),
+                wasm_hash: m.wasm_hash,
+                tables: m.tables.export_logged(),
+            })
+            .collect(),
+        pending: outstanding
+            .iter()
+            .map(|(&(source_ts, index), d)| PendingDelivery {
+                source_ts,
+                index,
+                target: d.target.clone(),
+                reducer: d.reducer.clone(),
+                args: d.args.clone(),
+                cause: d.cause.clone(),
+                depth: d.depth,
+            })
+            .collect(),
+    }
+}
+
+struct ShadowModule {
+    name: String,
+    install_ts: u64,
+    schema: Arc<ModuleSchema>,
+    wasm_hash: Hash,
+    tables: Tables,
+}
+
+/// The replayed state without compiled modules: what a snapshot holds.
+/// Applies entries as `replay::Replayer` does (same table, delivery and
+/// consumption code), without loading or compiling any binary.
+pub(crate) struct Shadow {
+    ts: u64,
+    hash: Hash,
+    max_depth: u32,
+    modules: Vec<ShadowModule>,
+    index: HashMap<String, usize>,
+    install_ts: HashMap<String, u64>,
+    subs: Subscriptions,
+    outstanding: Outstanding,
+}
+
+impl Shadow {
+    /// The shadow of a snapshot's state.
+    pub fn from_snapshot(snap: &Snapshot, max_depth: u32) -> Result<Shadow, String> {
+        let mut s = Shadow {
+            ts: snap.ts,
+            hash: snap.log_hash,
+            max_depth,
+            modules: Vec::new(),
+            index: HashMap::new(),
+            install_ts: HashMap::new(),
+            subs: Subscriptions::default(),
+            outstanding: Outstanding::new(),
+        };
+        for m in &snap.modules {
+            let schema = ModuleSchema::decode(&m.schema)
+                .map_err(|e| format!("module {}: schema: {e}", m.name))?;
+            let tables = Tables::restore(&schema.tables, &m.tables)
+                .map_err(|e| format!("module {}: {e}", m.name))?;
+            let _ = s.subs.add_module(&schema);
+            s.install_ts.insert(m.name.clone(), m.install_ts);
+            s.index.insert(m.name.clone(), s.modules.len());
+            s.modules.push(ShadowModule {
+                name: m.name.clone(),
+                install_ts: m.install_ts,
+                schema: Arc::new(schema),
+                wasm_hash: m.wasm_hash,
+                tables,
+            });
+        }
+        for d in &snap.pending {
+            s.outstanding.insert(
+                (d.source_ts, d.index),
+                Delivery {
+                    target: d.target.clone(),
+                    reducer: d.reducer.clone(),
+                    args: d.args.clone(),
+                    cause: d.cause.clone(),
+                    depth: d.depth,
+                },
+            );
+        }
+        Ok(s)
+    }
+
+    /// The timestamp the shadow is at.
+    pub fn ts(&self) -> u64 {
+        self.ts
+    }
+
+    /// The shadow as a snapshot.
+    pub fn snapshot(&self) -> Snapshot {
+        build(
+            self.ts,
+            self.hash,
+            self.modules.iter().map(|m| ModuleState {
+                name: &m.name,
+                install_ts: m.install_ts,
+                schema: &m.schema,
+                wasm_hash: m.wasm_hash,
+                tables: &m.tables,
+            }),
+            &self.outstanding,
+        )
+    }
+
+    /// Applies one appended batch (its entries' CBOR concatenated).
+    pub fn apply_batch(
+        &mut self,
+        first_ts: u64,
+        count: u32,
+        payload: &[u8],
+        hash: Hash,
+    ) -> Result<(), String> {
+        if first_ts != self.ts + 1 {
+            return Err(format!(
+                "batch starts at {first_ts}, the shadow is at {}",
+                self.ts
+            ));
+        }
+        let mut r = Reader::new(payload);
+        for _ in 0..count {
+            let entry = decode_entry(&mut r).map_err(|e| e.to_string())?;
+            self.apply(entry)?;
+        }
+        self.ts = first_ts + u64::from(count) - 1;
+        self.hash = hash;
+        Ok(())
+    }
+
+    fn apply(&mut self, entry: LogEntry) -> Result<(), String> {
+        match entry {
+            LogEntry::Install(i) => self.install(i),
+            LogEntry::Commit(c) => self.commit(c),
+        }
+    }
+
+    fn install(&mut self, i: ModuleInstall) -> Result<(), String> {
+        let schema = ModuleSchema::decode(&i.schema).map_err(|e| e.to_string())?;
+        if let Some(&idx) = self.index.get(&i.name) {
+            // An upgrade, as `Replayer::upgrade` applies it (the live
+            // runtime checked it compatible before logging it): the tables
+            // take the new schema, the new triggers replace the old ones,
+            // the install timestamp stays the first one, init does not rerun.
+            let m = &mut self.modules[idx];
+            m.tables.remap(&schema.tables);
+            let _ = self.subs.add_module(&schema);
+            m.schema = Arc::new(schema);
+            m.wasm_hash = i.wasm_hash;
+            return Ok(());
+        }
+        if let Some(init) = self.subs.add_module(&schema) {
+            self.outstanding.insert((i.ts, 0), init);
+        }
+        self.install_ts.insert(i.name.clone(), i.ts);
+        self.index.insert(i.name.clone(), self.modules.len());
+        self.modules.push(ShadowModule {
+            tables: Tables::new(&schema.tables),
+            name: i.name,
+            install_ts: i.ts,
+            schema: Arc::new(schema),
+            wasm_hash: i.wasm_hash,
+        });
+        Ok(())
+    }
+
+    fn commit(&mut self, c: CommitRecord) -> Result<(), String> {
+        let Some(&idx) = self.index.get(&c.module) else {
+            return Err(format!(
+                "ts {}: commit of unknown module {}",
+                c.ts, c.module
+            ));
+        };
+        let depth = consumed_key(&c.cause, &self.install_ts, &c.module)
+            .and_then(|k| self.outstanding.remove(&k))
+            .map(|d| d.depth)
+            .unwrap_or(0);
+        if !matches!(c.outcome, Outcome::Ok(_)) {
+            return Ok(());
+        }
+        let module = &mut self.modules[idx];
+        let mut changes = Vec::with_capacity(c.mutations.len());
+        for m in &c.mutations {
+            let (event, old, new) = module
+                .tables
+                .apply_logged(m.table, &m.op)
+                .map_err(|e| format!("ts {}: mutation does not apply: {e:?}", c.ts))?;
+            changes.push(Change {
+                table: m.table,
+                event,
+                key: Box::default(),
+                old,
+                new,
+                key_value: Box::default(),
+            });
+        }
+        let schema = module.schema.clone();
+        for (key, d) in self
+            .subs
+            .for_commit(&c.module, &schema, c.ts, depth, &c.calls, &changes)
+        {
+            if d.depth <= self.max_depth {
+                self.outstanding.insert(key, d);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reply to an on-demand snapshot: the covered timestamp, or why not.
+pub(crate) type SnapshotReply = tokio::sync::oneshot::Sender<Result<u64, String>>;
+
+/// Messages to the snapshotter thread, in log order.
+pub(crate) enum SnapMsg {
+    /// A batch the log-writer appended.
+    Batch {
+        first_ts: u64,
+        count: u32,
+        payload: Vec<u8>,
+        hash: Hash,
+    },
+    /// Write a snapshot at `ts` (the log is durable up to `ts`).
+    Take {
+        ts: u64,
+        reply: Option<SnapshotReply>,
+    },
+    /// Finish and exit.
+    Stop,
+}
+
+/// Where snapshots go and how many are kept.
+pub(crate) struct SnapshotterConfig {
+    pub dir: PathBuf,
+    pub keep: usize,
+    pub storage: Arc<dyn Storage>,
+}
+
+/// The snapshotter thread.
+pub(crate) struct SnapshotterHandle {
+    tx: mpsc::Sender<SnapMsg>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SnapshotterHandle {
+    /// Starts the thread with the shadow of the state at open.
+    pub fn spawn(shadow: Shadow, config: SnapshotterConfig) -> std::io::Result<Self> {
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("interstice-snapshotter".into())
+            .spawn(move || run(shadow, config, rx))?;
+        Ok(Self {
+            tx,
+            thread: Some(thread),
+        })
+    }
+
+    /// Where the log-writer sends batches and snapshot requests.
+    pub fn sender(&self) -> mpsc::Sender<SnapMsg> {
+        self.tx.clone()
+    }
+
+    /// Lets the thread finish what it was sent, then joins it.
+    pub fn stop(&mut self) {
+        let _ = self.tx.send(SnapMsg::Stop);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for SnapshotterHandle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn run(mut shadow: Shadow, config: SnapshotterConfig, rx: mpsc::Receiver<SnapMsg>) {
+    // Once the shadow cannot follow the log, no further snapshot is taken.
+    let mut broken: Option<String> = None;
+    while let Ok(msg) = rx.recv() {
+        match msg {
+            SnapMsg::Batch {
+                first_ts,
+                count,
+                payload,
+                hash,
+            } => {
+                if broken.is_none() {
+                    if let Err(e) = shadow.apply_batch(first_ts, count, &payload, hash) {
+                        tracing::warn!(
+                            "snapshots stopped: the snapshot state cannot follow the log: {e}"
+                        );
+                        broken = Some(e);
+                    }
+                }
+            }
+            SnapMsg::Take { ts, reply } => {
+                let result = match &broken {
+                    Some(e) => Err(format!("snapshots are stopped: {e}")),
+                    None if shadow.ts() != ts => Err(format!(
+                        "the snapshot state is at timestamp {}, not {ts}",
+                        shadow.ts()
+                    )),
+                    None => take(&shadow, &config),
+                };
+                if let Err(e) = &result {
+                    tracing::warn!("no snapshot at timestamp {ts}: {e}");
+                }
+                if let Some(reply) = reply {
+                    let _ = reply.send(result);
+                }
+            }
+            SnapMsg::Stop => break,
+        }
+    }
+}
+
+/// Writes the shadow as a snapshot, then applies retention.
+fn take(shadow: &Shadow, config: &SnapshotterConfig) -> Result<u64, String> {
+    let snap = shadow.snapshot();
+    let path = interstice_persist::write_snapshot(&config.dir, &snap).map_err(|e| e.to_string())?;
+    tracing::info!(ts = snap.ts, file = %path.display(), "snapshot written");
+    if let Err(e) = retention(config) {
+        tracing::warn!("snapshot retention failed: {e}");
+    }
+    Ok(snap.ts)
+}
+
+fn retention(config: &SnapshotterConfig) -> Result<(), String> {
+    let snaps: Vec<u64> = interstice_persist::list_snapshots(&config.dir)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|(ts, _)| ts)
+        .collect();
+    let segments: Vec<u64> = config
+        .storage
+        .list()
+        .map_err(|e| format!("listing the log: {e}"))?
+        .iter()
+        .filter_map(|n| interstice_persist::segment::parse_segment_name(n))
+        .collect();
+    let plan = interstice_persist::plan_retention(&snaps, config.keep, &segments);
+    // Segments first: a kept snapshot always covers what is deleted.
+    for first_ts in &plan.delete_segments {
+        let name = interstice_persist::segment::segment_name(*first_ts);
+        config
+            .storage
+            .remove(&name)
+            .map_err(|e| format!("removing segment {name}: {e}"))?;
+        tracing::debug!(segment = %name, "retention removed a covered segment");
+    }
+    if !plan.delete_segments.is_empty() {
+        config
+            .storage
+            .sync_dir()
+            .map_err(|e| format!("syncing the log directory: {e}"))?;
+    }
+    for ts in &plan.delete_snapshots {
+        interstice_persist::remove_snapshot(&config.dir, *ts).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
