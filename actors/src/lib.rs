@@ -32,6 +32,7 @@ mod error;
 mod guest;
 mod host_state;
 mod hostcalls;
+mod log_state;
 mod log_writer;
 mod messages;
 mod module_actor;

@@ -12,131 +12,32 @@
 //! retention: it keeps the newest `keep` snapshots and deletes the log
 //! segments the oldest kept one fully covers.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
 use interstice_abi::cbor::Reader;
-use interstice_abi::ModuleSchema;
-use interstice_persist::{
-    decode_entry, CommitRecord, Hash, LogEntry, ModuleInstall, Outcome, PendingDelivery, Snapshot,
-    SnapshotModule, Storage,
-};
+use interstice_persist::{decode_entry, Hash, Snapshot, Storage};
 
-use crate::deliveries::{consumed_key, Outstanding, Subscriptions};
-use crate::messages::Delivery;
-use crate::table::{Change, Tables};
+use crate::error::RuntimeError;
+use crate::log_state::LogState;
 
-/// One module's state, borrowed for [`build`].
-pub(crate) struct ModuleState<'s> {
-    pub name: &'s str,
-    pub install_ts: u64,
-    pub schema: &'s ModuleSchema,
-    pub wasm_hash: Hash,
-    pub tables: &'s Tables,
-}
-
-/// Assembles a snapshot from replayed state.
-pub(crate) fn build<'s>(
-    ts: u64,
-    log_hash: Hash,
-    modules: impl Iterator<Item = ModuleState<'s>>,
-    outstanding: &Outstanding,
-) -> Snapshot {
-    Snapshot {
-        ts,
-        log_hash,
-        modules: modules
-            .map(|m| SnapshotModule {
-                name: m.name.to_owned(),
-                version: m.schema.version.clone(),
-                install_ts: m.install_ts,
-                schema: m.schema.canonical_bytes(),
-                schema_hash: m.schema.hash(),
-                wasm_hash: m.wasm_hash,
-                tables: m.tables.export_logged(),
-            })
-            .collect(),
-        pending: outstanding
-            .iter()
-            .map(|(&(source_ts, index), d)| PendingDelivery {
-                source_ts,
-                index,
-                target: d.target.clone(),
-                reducer: d.reducer.clone(),
-                args: d.args.clone(),
-                cause: d.cause.clone(),
-                depth: d.depth,
-            })
-            .collect(),
-    }
-}
-
-struct ShadowModule {
-    name: String,
-    install_ts: u64,
-    schema: Arc<ModuleSchema>,
-    wasm_hash: Hash,
-    tables: Tables,
-}
-
-/// The replayed state without compiled modules: what a snapshot holds.
-/// Applies entries as `replay::Replayer` does (same table, delivery and
-/// consumption code), without loading or compiling any binary.
+/// The replayed state without compiled modules, kept by the snapshotter:
+/// a [`LogState`] advanced by every batch the log-writer appends.
 pub(crate) struct Shadow {
     ts: u64,
     hash: Hash,
-    max_depth: u32,
-    modules: Vec<ShadowModule>,
-    index: HashMap<String, usize>,
-    install_ts: HashMap<String, u64>,
-    subs: Subscriptions,
-    outstanding: Outstanding,
+    state: LogState,
 }
 
 impl Shadow {
     /// The shadow of a snapshot's state.
-    pub fn from_snapshot(snap: &Snapshot, max_depth: u32) -> Result<Shadow, String> {
-        let mut s = Shadow {
+    pub fn from_snapshot(snap: &Snapshot, max_depth: u32) -> Result<Shadow, RuntimeError> {
+        Ok(Shadow {
             ts: snap.ts,
             hash: snap.log_hash,
-            max_depth,
-            modules: Vec::new(),
-            index: HashMap::new(),
-            install_ts: HashMap::new(),
-            subs: Subscriptions::default(),
-            outstanding: Outstanding::new(),
-        };
-        for m in &snap.modules {
-            let schema = ModuleSchema::decode(&m.schema)
-                .map_err(|e| format!("module {}: schema: {e}", m.name))?;
-            let tables = Tables::restore(&schema.tables, &m.tables)
-                .map_err(|e| format!("module {}: {e}", m.name))?;
-            let _ = s.subs.add_module(&schema);
-            s.install_ts.insert(m.name.clone(), m.install_ts);
-            s.index.insert(m.name.clone(), s.modules.len());
-            s.modules.push(ShadowModule {
-                name: m.name.clone(),
-                install_ts: m.install_ts,
-                schema: Arc::new(schema),
-                wasm_hash: m.wasm_hash,
-                tables,
-            });
-        }
-        for d in &snap.pending {
-            s.outstanding.insert(
-                (d.source_ts, d.index),
-                Delivery {
-                    target: d.target.clone(),
-                    reducer: d.reducer.clone(),
-                    args: d.args.clone(),
-                    cause: d.cause.clone(),
-                    depth: d.depth,
-                },
-            );
-        }
-        Ok(s)
+            state: LogState::from_snapshot(snap, max_depth)?,
+        })
     }
 
     /// The timestamp the shadow is at.
@@ -146,18 +47,7 @@ impl Shadow {
 
     /// The shadow as a snapshot.
     pub fn snapshot(&self) -> Snapshot {
-        build(
-            self.ts,
-            self.hash,
-            self.modules.iter().map(|m| ModuleState {
-                name: &m.name,
-                install_ts: m.install_ts,
-                schema: &m.schema,
-                wasm_hash: m.wasm_hash,
-                tables: &m.tables,
-            }),
-            &self.outstanding,
-        )
+        self.state.snapshot(self.ts, self.hash)
     }
 
     /// Applies one appended batch (its entries' CBOR concatenated).
@@ -177,88 +67,10 @@ impl Shadow {
         let mut r = Reader::new(payload);
         for _ in 0..count {
             let entry = decode_entry(&mut r).map_err(|e| e.to_string())?;
-            self.apply(entry)?;
+            self.state.apply(entry).map_err(|e| e.to_string())?;
         }
         self.ts = first_ts + u64::from(count) - 1;
         self.hash = hash;
-        Ok(())
-    }
-
-    fn apply(&mut self, entry: LogEntry) -> Result<(), String> {
-        match entry {
-            LogEntry::Install(i) => self.install(i),
-            LogEntry::Commit(c) => self.commit(c),
-        }
-    }
-
-    fn install(&mut self, i: ModuleInstall) -> Result<(), String> {
-        let schema = ModuleSchema::decode(&i.schema).map_err(|e| e.to_string())?;
-        if let Some(&idx) = self.index.get(&i.name) {
-            // An upgrade, as `Replayer::upgrade` applies it (the live
-            // runtime checked it compatible before logging it): the tables
-            // take the new schema, the new triggers replace the old ones,
-            // the install timestamp stays the first one, init does not rerun.
-            let m = &mut self.modules[idx];
-            m.tables.remap(&schema.tables);
-            let _ = self.subs.add_module(&schema);
-            m.schema = Arc::new(schema);
-            m.wasm_hash = i.wasm_hash;
-            return Ok(());
-        }
-        if let Some(init) = self.subs.add_module(&schema) {
-            self.outstanding.insert((i.ts, 0), init);
-        }
-        self.install_ts.insert(i.name.clone(), i.ts);
-        self.index.insert(i.name.clone(), self.modules.len());
-        self.modules.push(ShadowModule {
-            tables: Tables::new(&schema.tables),
-            name: i.name,
-            install_ts: i.ts,
-            schema: Arc::new(schema),
-            wasm_hash: i.wasm_hash,
-        });
-        Ok(())
-    }
-
-    fn commit(&mut self, c: CommitRecord) -> Result<(), String> {
-        let Some(&idx) = self.index.get(&c.module) else {
-            return Err(format!(
-                "ts {}: commit of unknown module {}",
-                c.ts, c.module
-            ));
-        };
-        let depth = consumed_key(&c.cause, &self.install_ts, &c.module)
-            .and_then(|k| self.outstanding.remove(&k))
-            .map(|d| d.depth)
-            .unwrap_or(0);
-        if !matches!(c.outcome, Outcome::Ok(_)) {
-            return Ok(());
-        }
-        let module = &mut self.modules[idx];
-        let mut changes = Vec::with_capacity(c.mutations.len());
-        for m in &c.mutations {
-            let (event, old, new) = module
-                .tables
-                .apply_logged(m.table, &m.op)
-                .map_err(|e| format!("ts {}: mutation does not apply: {e:?}", c.ts))?;
-            changes.push(Change {
-                table: m.table,
-                event,
-                key: Box::default(),
-                old,
-                new,
-                key_value: Box::default(),
-            });
-        }
-        let schema = module.schema.clone();
-        for (key, d) in self
-            .subs
-            .for_commit(&c.module, &schema, c.ts, depth, &c.calls, &changes)
-        {
-            if d.depth <= self.max_depth {
-                self.outstanding.insert(key, d);
-            }
-        }
         Ok(())
     }
 }

@@ -178,7 +178,7 @@ impl Runtime {
                 Err(e) => return Err(e),
             }
         }
-        let (mut replayer, log) = match opened {
+        let (replayer, log) = match opened {
             Some(found) => found,
             None => {
                 let mut replayer = Replayer::new(&host, &data_dir, &cache_dir, max_depth);
@@ -195,15 +195,15 @@ impl Runtime {
         shared
             .metrics
             .replayed_entries
-            .store(replayer.entries, Ordering::Relaxed);
+            .store(replayer.state.entries, Ordering::Relaxed);
         shared
             .metrics
             .replayed_mutations
-            .store(replayer.mutations, Ordering::Relaxed);
+            .store(replayer.state.mutations, Ordering::Relaxed);
         let last_ts = log.next_ts - 1;
         let snapshotter = match (&log.writer, config.snapshots.enabled) {
             (Some(_), true) => {
-                let snap = replayer.snapshot(last_ts, log.last_hash);
+                let snap = replayer.state.snapshot(last_ts, log.last_hash);
                 let shadow = Shadow::from_snapshot(&snap, max_depth).map_err(|e| {
                     RuntimeError::Snapshot(format!("cannot build the snapshot state: {e}"))
                 })?;
@@ -223,10 +223,8 @@ impl Runtime {
             commits_since: 0,
             bytes_since: 0,
         });
-        let pending = replayer.pending();
-        let modules = std::mem::take(&mut replayer.modules);
-        let subs = replayer.subs.clone();
-        drop(replayer);
+        let (modules, pending, state) = replayer.finish();
+        let subs = state.subs;
         let handles = system::start(
             shared.clone(),
             log.writer,

@@ -1,0 +1,261 @@
+//! The state a log prefix describes, without any compiled code: every
+//! installed module's schema and tables, the subscriptions, and the
+//! deliveries (init, async calls, triggers) still pending. Replay at open
+//! (`replay.rs`, which adds compiled modules) and the snapshotter
+//! (`snapshot.rs`) both advance it one log entry at a time, so they cannot
+//! drift apart.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use interstice_abi::schema_diff::SchemaDiff;
+use interstice_abi::ModuleSchema;
+use interstice_persist::{
+    CommitRecord, Hash, LogEntry, ModuleInstall, Outcome, PendingDelivery, Snapshot, SnapshotModule,
+};
+
+use crate::deliveries::{consumed_key, Outstanding, Subscriptions};
+use crate::error::RuntimeError;
+use crate::messages::Delivery;
+use crate::table::{Change, Tables};
+
+/// One installed module.
+pub(crate) struct StateModule {
+    pub name: String,
+    /// Timestamp of its first install (what an init delivery is keyed by).
+    pub install_ts: u64,
+    pub schema: Arc<ModuleSchema>,
+    pub wasm_hash: Hash,
+    pub tables: Tables,
+}
+
+/// What [`LogState::apply`] did.
+pub(crate) enum Applied {
+    /// A new module (appended to `modules`).
+    Installed,
+    /// A new version of the module at this index.
+    Upgraded(usize),
+    /// A commit.
+    Committed,
+}
+
+/// The state after a log prefix.
+pub(crate) struct LogState {
+    max_depth: u32,
+    pub modules: Vec<StateModule>,
+    index: HashMap<String, usize>,
+    install_ts: HashMap<String, u64>,
+    pub subs: Subscriptions,
+    outstanding: Outstanding,
+    /// Entries applied.
+    pub entries: u64,
+    /// Mutations applied.
+    pub mutations: u64,
+}
+
+fn replay_error(ts: u64, module: &str, reason: String) -> RuntimeError {
+    RuntimeError::Replay {
+        ts,
+        module: module.to_owned(),
+        reason,
+    }
+}
+
+impl LogState {
+    /// The empty state (before timestamp 1).
+    pub fn new(max_depth: u32) -> Self {
+        Self {
+            max_depth,
+            modules: Vec::new(),
+            index: HashMap::new(),
+            install_ts: HashMap::new(),
+            subs: Subscriptions::default(),
+            outstanding: Outstanding::new(),
+            entries: 0,
+            mutations: 0,
+        }
+    }
+
+    /// The state a snapshot holds.
+    pub fn from_snapshot(snap: &Snapshot, max_depth: u32) -> Result<Self, RuntimeError> {
+        let mut s = Self::new(max_depth);
+        for m in &snap.modules {
+            let fail = |reason: String| replay_error(snap.ts, &m.name, reason);
+            if s.index.contains_key(&m.name) {
+                return Err(fail("module twice in the snapshot".into()));
+            }
+            let schema = ModuleSchema::decode(&m.schema)
+                .map_err(|e| fail(format!("snapshot schema is invalid: {e}")))?;
+            let tables = Tables::restore(&schema.tables, &m.tables).map_err(fail)?;
+            let _ = s.subs.add_module(&schema);
+            s.install_ts.insert(m.name.clone(), m.install_ts);
+            s.index.insert(m.name.clone(), s.modules.len());
+            s.modules.push(StateModule {
+                name: m.name.clone(),
+                install_ts: m.install_ts,
+                schema: Arc::new(schema),
+                wasm_hash: m.wasm_hash,
+                tables,
+            });
+        }
+        for d in &snap.pending {
+            s.outstanding.insert(
+                (d.source_ts, d.index),
+                Delivery {
+                    target: d.target.clone(),
+                    reducer: d.reducer.clone(),
+                    args: d.args.clone(),
+                    cause: d.cause.clone(),
+                    depth: d.depth,
+                },
+            );
+        }
+        Ok(s)
+    }
+
+    /// The state as a snapshot at `ts` (`log_hash`: the log's batch hash at
+    /// `ts`).
+    pub fn snapshot(&self, ts: u64, log_hash: Hash) -> Snapshot {
+        Snapshot {
+            ts,
+            log_hash,
+            modules: self
+                .modules
+                .iter()
+                .map(|m| SnapshotModule {
+                    name: m.name.clone(),
+                    version: m.schema.version.clone(),
+                    install_ts: m.install_ts,
+                    schema: m.schema.canonical_bytes(),
+                    schema_hash: m.schema.hash(),
+                    wasm_hash: m.wasm_hash,
+                    tables: m.tables.export_logged(),
+                })
+                .collect(),
+            pending: self
+                .outstanding
+                .iter()
+                .map(|(&(source_ts, index), d)| PendingDelivery {
+                    source_ts,
+                    index,
+                    target: d.target.clone(),
+                    reducer: d.reducer.clone(),
+                    args: d.args.clone(),
+                    cause: d.cause.clone(),
+                    depth: d.depth,
+                })
+                .collect(),
+        }
+    }
+
+    /// Applies one log entry.
+    pub fn apply(&mut self, entry: LogEntry) -> Result<Applied, RuntimeError> {
+        self.entries += 1;
+        match entry {
+            LogEntry::Install(i) => self.install(i),
+            LogEntry::Commit(c) => self.commit(c).map(|()| Applied::Committed),
+        }
+    }
+
+    fn install(&mut self, i: ModuleInstall) -> Result<Applied, RuntimeError> {
+        let fail = |reason: String| replay_error(i.ts, &i.name, reason);
+        let schema = Arc::new(
+            ModuleSchema::decode(&i.schema)
+                .map_err(|e| fail(format!("logged schema is invalid: {e}")))?,
+        );
+        if let Some(&idx) = self.index.get(&i.name) {
+            // An upgrade. The live runtime refused incompatible ones; check
+            // again. Tables are remapped by name to the new schema (later
+            // commits were logged with its table indexes), the new triggers
+            // replace the old ones, and init is not pending again.
+            let m = &mut self.modules[idx];
+            if let Some((table, change)) = SchemaDiff::between(&m.schema, &schema)
+                .first_incompatibility(|t| m.tables.rows_of(t))
+            {
+                return Err(fail(format!(
+                    "incompatible upgrade of module `{}`: table `{table}`: {change}",
+                    i.name
+                )));
+            }
+            m.tables.remap(&schema.tables);
+            m.schema = schema;
+            m.wasm_hash = i.wasm_hash;
+            let _init = self.subs.add_module(&m.schema);
+            return Ok(Applied::Upgraded(idx));
+        }
+        if let Some(init) = self.subs.add_module(&schema) {
+            self.outstanding.insert((i.ts, 0), init);
+        }
+        let idx = self.modules.len();
+        self.install_ts.insert(i.name.clone(), i.ts);
+        self.index.insert(i.name.clone(), idx);
+        self.modules.push(StateModule {
+            tables: Tables::new(&schema.tables),
+            name: i.name,
+            install_ts: i.ts,
+            schema,
+            wasm_hash: i.wasm_hash,
+        });
+        Ok(Applied::Installed)
+    }
+
+    fn commit(&mut self, c: CommitRecord) -> Result<(), RuntimeError> {
+        let Some(&idx) = self.index.get(&c.module) else {
+            return Err(replay_error(
+                c.ts,
+                &c.module,
+                format!(
+                    "commit of {}.{} before the module was installed",
+                    c.module, c.reducer
+                ),
+            ));
+        };
+        let depth = consumed_key(&c.cause, &self.install_ts, &c.module)
+            .and_then(|k| self.outstanding.remove(&k))
+            .map(|d| d.depth)
+            .unwrap_or(0);
+        if !matches!(c.outcome, Outcome::Ok(_)) {
+            return Ok(());
+        }
+        let module = &mut self.modules[idx];
+        let mut changes = Vec::with_capacity(c.mutations.len());
+        for m in &c.mutations {
+            let (event, old, new) = module.tables.apply_logged(m.table, &m.op).map_err(|e| {
+                replay_error(
+                    c.ts,
+                    &c.module,
+                    format!(
+                        "{}.{}: mutation of table #{} does not apply: {e:?}",
+                        c.module, c.reducer, m.table
+                    ),
+                )
+            })?;
+            changes.push(Change {
+                table: m.table,
+                event,
+                key: Box::default(),
+                old,
+                new,
+                key_value: Box::default(),
+            });
+        }
+        self.mutations += c.mutations.len() as u64;
+        let schema = module.schema.clone();
+        for (key, d) in self
+            .subs
+            .for_commit(&c.module, &schema, c.ts, depth, &c.calls, &changes)
+        {
+            if d.depth <= self.max_depth {
+                self.outstanding.insert(key, d);
+            }
+        }
+        Ok(())
+    }
+
+    /// The deliveries still pending, in the order they must run.
+    pub fn take_pending(&mut self) -> Vec<Delivery> {
+        std::mem::take(&mut self.outstanding)
+            .into_values()
+            .collect()
+    }
+}
