@@ -7,7 +7,7 @@
 //! subscriber of `(module, table, event)` sorted by (module, reducer name).
 //! An install causes at most one delivery: the module's init reducer.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use interstice_abi::cbor::Writer;
 use interstice_abi::{ModuleSchema, Persistence, RowEvent, Trigger};
@@ -27,6 +27,10 @@ pub(crate) struct Subscriptions {
     /// not fire module triggers: their changes are not in the log, so replay
     /// could not reproduce them).
     logged: HashMap<String, Vec<bool>>,
+    /// Modules that some trigger watches (the keys' modules of
+    /// `by_source`): a commit of any other module without outbound calls
+    /// causes no delivery, which `for_commit` answers without allocating.
+    watched: HashSet<String>,
 }
 
 /// Key under which replay tracks an expected delivery: the source timestamp
@@ -79,6 +83,7 @@ impl Subscriptions {
                 _ => {}
             }
         }
+        self.watched = self.by_source.keys().map(|(m, _, _)| m.clone()).collect();
         init
     }
 
@@ -92,6 +97,9 @@ impl Subscriptions {
         calls: &[OutboundCall],
         changes: &[Change],
     ) -> Vec<(DeliveryKey, Delivery)> {
+        if calls.is_empty() && (changes.is_empty() || !self.watched.contains(module)) {
+            return Vec::new();
+        }
         let mut out = Vec::new();
         let mut index = 0u32;
         for c in calls {

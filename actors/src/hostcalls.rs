@@ -213,7 +213,7 @@ fn link_scans(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             let table = st.tables.table(scan.table).expect("checked at open");
             match table.next_after(scan.after.as_deref()) {
                 Some((k, row)) => {
-                    let (k, row) = (k.clone(), row.clone());
+                    let (k, row): (Box<[u8]>, Vec<u8>) = (k.into(), row.to_vec());
                     st.tx.scans[handle as usize]
                         .as_mut()
                         .expect("checked above")

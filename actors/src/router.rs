@@ -150,6 +150,9 @@ impl Handler<Route> for Router {
                     {
                         self.deliver(d);
                     }
+                    if self.external.is_empty() {
+                        continue;
+                    }
                     for ch in &c.changes {
                         let table = &c.schema.tables[ch.table as usize];
                         let key = (c.module.to_string(), table.name.clone());

@@ -1,7 +1,9 @@
 //! In-memory tables: rows keyed by a memcomparable encoding of their primary
 //! key, plus the change list that makes a transaction all-or-nothing.
 
-use std::collections::BTreeMap;
+use std::borrow::Borrow;
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -13,6 +15,96 @@ pub type Row = Box<[u8]>;
 /// A memcomparable primary key.
 pub type Key = Box<[u8]>;
 
+/// One stored row in a single allocation: `[key length (LEB128)][memcomparable
+/// key][row CBOR]`. Entries are ordered by their key alone, and borrow as
+/// the key bytes (`Borrow<[u8]>` agrees with `Ord`), so the set is looked up
+/// by key.
+#[derive(Clone)]
+struct Entry(Box<[u8]>);
+
+impl Entry {
+    fn new(key: &[u8], row: &[u8]) -> Self {
+        let mut buf = Vec::with_capacity(key.len() + row.len() + 2);
+        let mut n = key.len();
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                buf.push(byte);
+                break;
+            }
+            buf.push(byte | 0x80);
+        }
+        buf.extend_from_slice(key);
+        buf.extend_from_slice(row);
+        Entry(buf.into_boxed_slice())
+    }
+
+    /// Where the key starts and ends.
+    fn key_span(&self) -> (usize, usize) {
+        let mut len = 0usize;
+        let mut shift = 0;
+        let mut i = 0;
+        loop {
+            let b = self.0[i];
+            len |= ((b & 0x7f) as usize) << shift;
+            i += 1;
+            if b & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+        }
+        (i, i + len)
+    }
+
+    fn key(&self) -> &[u8] {
+        let (a, b) = self.key_span();
+        &self.0[a..b]
+    }
+
+    fn row(&self) -> &[u8] {
+        &self.0[self.key_span().1..]
+    }
+
+    fn parts(&self) -> (&[u8], &[u8]) {
+        let (a, b) = self.key_span();
+        (&self.0[a..b], &self.0[b..])
+    }
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (k, r) = self.parts();
+        f.debug_tuple("Entry").field(&k).field(&r).finish()
+    }
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Entry {}
+
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key().cmp(other.key())
+    }
+}
+
+impl Borrow<[u8]> for Entry {
+    fn borrow(&self) -> &[u8] {
+        self.key()
+    }
+}
+
 /// One table of one module.
 #[derive(Debug, Clone)]
 pub struct Table {
@@ -20,7 +112,7 @@ pub struct Table {
     key_type: Type,
     pk: usize,
     columns: Vec<Type>,
-    rows: BTreeMap<Key, Row>,
+    rows: BTreeSet<Entry>,
     /// Next id an `auto_inc` insert of key 0 receives.
     next_auto_inc: u128,
 }
@@ -41,7 +133,7 @@ impl Table {
             pk: schema.primary_key as usize,
             columns: schema.columns.iter().map(|c| c.ty.clone()).collect(),
             schema,
-            rows: BTreeMap::new(),
+            rows: BTreeSet::new(),
             next_auto_inc: 1,
         }
     }
@@ -125,7 +217,8 @@ impl Table {
     }
 
     /// The first row whose key is after `after` (or the first row).
-    pub fn next_after(&self, after: Option<&[u8]>) -> Option<(&Key, &Row)> {
+    /// Returns `(key, row)`.
+    pub fn next_after(&self, after: Option<&[u8]>) -> Option<(&[u8], &[u8])> {
         match after {
             None => self.rows.iter().next(),
             Some(k) => self
@@ -133,6 +226,7 @@ impl Table {
                 .range::<[u8], _>((Bound::Excluded(k), Bound::Unbounded))
                 .next(),
         }
+        .map(Entry::parts)
     }
 
     /// The auto-increment counter (part of the table state).
@@ -265,7 +359,7 @@ impl Tables {
     pub fn insert(&mut self, idx: u32, bytes: &[u8]) -> Result<&[u8], TableOpError> {
         let t = self.table_mut(idx)?;
         let (checked, _) = t.check_row(bytes, true)?;
-        if t.rows.contains_key(checked.key.as_slice()) {
+        if t.rows.contains(checked.key.as_slice()) {
             return Err(TableOpError::Constraint(format!(
                 "duplicate primary key in table `{}`",
                 t.name()
@@ -274,9 +368,9 @@ impl Tables {
         self.remember_auto_inc(idx);
         let t = &mut self.tables[idx as usize];
         t.bump_auto_inc(&checked.row, checked.key_value.clone());
+        t.rows.insert(Entry::new(&checked.key, &checked.row));
         let key: Key = checked.key.into_boxed_slice();
         let row: Row = checked.row.into_boxed_slice();
-        t.rows.insert(key.clone(), row.clone());
         self.changes.push(Change {
             table: idx,
             event: RowEvent::Insert,
@@ -296,16 +390,18 @@ impl Tables {
     pub fn update(&mut self, idx: u32, bytes: &[u8]) -> Result<bool, TableOpError> {
         let t = self.table_mut(idx)?;
         let (checked, _) = t.check_row(bytes, false)?;
-        let Some(slot) = t.rows.get_mut(checked.key.as_slice()) else {
+        // One lookup when the row exists (the common case); otherwise the
+        // entry `replace` inserted is taken out again.
+        let Some(old) = t.rows.replace(Entry::new(&checked.key, &checked.row)) else {
+            t.rows.remove(checked.key.as_slice());
             return Ok(false);
         };
         let row: Row = checked.row.into_boxed_slice();
-        let old = std::mem::replace(slot, row.clone());
         self.changes.push(Change {
             table: idx,
             event: RowEvent::Update,
             key: checked.key.into_boxed_slice(),
-            old: Some(old),
+            old: Some(old.row().into()),
             key_value: row[checked.key_value].into(),
             new: Some(row),
         });
@@ -316,14 +412,14 @@ impl Tables {
     pub fn delete(&mut self, idx: u32, key_value: &[u8]) -> Result<bool, TableOpError> {
         let t = self.table_mut(idx)?;
         let key = t.key_of_value(key_value)?;
-        let Some(old) = t.rows.remove(&key) else {
+        let Some(old) = t.rows.take(&*key) else {
             return Ok(false);
         };
         self.changes.push(Change {
             table: idx,
             event: RowEvent::Delete,
             key,
-            old: Some(old),
+            old: Some(old.row().into()),
             new: None,
             key_value: key_value.into(),
         });
@@ -331,12 +427,12 @@ impl Tables {
     }
 
     /// Looks up by encoded key value.
-    pub fn get(&self, idx: u32, key_value: &[u8]) -> Result<Option<&Row>, TableOpError> {
+    pub fn get(&self, idx: u32, key_value: &[u8]) -> Result<Option<&[u8]>, TableOpError> {
         let t = self.table(idx).ok_or_else(|| {
             TableOpError::Abi(AbiError::Schema(format!("table id {idx} out of range")))
         })?;
         let key = t.key_of_value(key_value)?;
-        Ok(t.rows.get(&key))
+        Ok(t.rows.get(&*key).map(Entry::row))
     }
 
     /// Starts a transaction (there must be no pending changes).
@@ -358,10 +454,10 @@ impl Tables {
             let t = &mut self.tables[c.table as usize];
             match c.old {
                 Some(old) => {
-                    t.rows.insert(c.key, old);
+                    t.rows.replace(Entry::new(&c.key, &old));
                 }
                 None => {
-                    t.rows.remove(&c.key);
+                    t.rows.remove(&*c.key);
                 }
             }
         }
@@ -383,8 +479,11 @@ impl Tables {
             MutationOp::Insert(bytes) | MutationOp::Update(bytes) => {
                 let (checked, _) = t.check_row(bytes, false)?;
                 t.bump_auto_inc(&checked.row, checked.key_value.clone());
+                let old = t
+                    .rows
+                    .replace(Entry::new(&checked.key, &checked.row))
+                    .map(|e| Row::from(e.row()));
                 let row: Row = checked.row.into_boxed_slice();
-                let old = t.rows.insert(checked.key.into_boxed_slice(), row.clone());
                 let event = if matches!(op, MutationOp::Insert(_)) {
                     RowEvent::Insert
                 } else {
@@ -394,7 +493,8 @@ impl Tables {
             }
             MutationOp::Delete(key_value) => {
                 let key = t.key_of_value(key_value)?;
-                (RowEvent::Delete, t.rows.remove(&key), None)
+                let old = t.rows.take(&*key).map(|e| Row::from(e.row()));
+                (RowEvent::Delete, old, None)
             }
         })
     }
@@ -412,7 +512,10 @@ impl Tables {
                 rows: t
                     .rows
                     .iter()
-                    .map(|(k, v)| (k.to_vec(), v.to_vec()))
+                    .map(|e| {
+                        let (k, v) = e.parts();
+                        (k.to_vec(), v.to_vec())
+                    })
                     .collect(),
             })
             .collect()
@@ -436,14 +539,10 @@ impl Tables {
             }
             t.next_auto_inc = st.next_auto_inc;
             for (k, v) in &st.rows {
-                if t.rows
-                    .last_key_value()
-                    .is_some_and(|(last, _)| **last >= **k)
-                {
+                if t.rows.last().is_some_and(|last| last.key() >= k.as_slice()) {
                     return Err(format!("table #{}: row keys out of order", st.index));
                 }
-                t.rows
-                    .insert(k.clone().into_boxed_slice(), v.clone().into_boxed_slice());
+                t.rows.insert(Entry::new(k, v));
             }
         }
         Ok(out)
@@ -457,7 +556,8 @@ impl Tables {
             hasher.update(t.name().as_bytes());
             hasher.update(&(t.rows.len() as u64).to_le_bytes());
             hasher.update(&t.next_auto_inc.to_le_bytes());
-            for (k, v) in &t.rows {
+            for e in &t.rows {
+                let (k, v) = e.parts();
                 hasher.update(&(k.len() as u64).to_le_bytes());
                 hasher.update(k);
                 hasher.update(&(v.len() as u64).to_le_bytes());
@@ -548,6 +648,59 @@ mod tests {
             t.insert(0, &(7u64, 2u64).to_bytes()),
             Err(TableOpError::Constraint(_))
         ));
+    }
+
+    #[test]
+    fn one_entry_per_row_keeps_order_scans_and_state_across_restore() {
+        let schema = TableSchema {
+            name: "names".into(),
+            version: 1,
+            columns: vec![field("name", Type::String), field("n", Type::U64)],
+            primary_key: 0,
+            auto_inc: false,
+            persistence: Persistence::Logged,
+            indexes: vec![],
+        };
+        let mut t = Tables::new(std::slice::from_ref(&schema));
+        // Keys longer than 127 bytes take a two-byte length prefix.
+        let names = ["b".to_string(), "a".repeat(300), "c".repeat(127), "".into()];
+        t.begin();
+        for (i, n) in names.iter().enumerate() {
+            t.insert(0, &(n.clone(), i as u64).to_bytes()).unwrap();
+        }
+        assert!(!t.update(0, &("zz".to_string(), 1u64).to_bytes()).unwrap());
+        assert!(t.update(0, &("b".to_string(), 9u64).to_bytes()).unwrap());
+        t.commit();
+        assert_eq!(t.table(0).unwrap().len(), 4, "a failed update adds nothing");
+        let got = t.get(0, &"b".to_string().to_bytes()).unwrap().unwrap();
+        assert_eq!(<(String, u64)>::from_bytes(got).unwrap(), ("b".into(), 9));
+        // A scan visits the rows in key order.
+        let mut seen = Vec::new();
+        let mut after: Option<Key> = None;
+        while let Some((k, row)) = t.table(0).unwrap().next_after(after.as_deref()) {
+            seen.push(<(String, u64)>::from_bytes(row).unwrap().0);
+            after = Some(k.into());
+        }
+        let mut sorted = names.to_vec();
+        sorted.sort();
+        assert_eq!(seen, sorted);
+        // Export, restore: the same rows and the same hash.
+        let saved = t.export_logged();
+        let back = Tables::restore(std::slice::from_ref(&schema), &saved).unwrap();
+        let hash = |t: &Tables| {
+            let mut h = blake3::Hasher::new();
+            t.state_hash(&mut h);
+            h.finalize()
+        };
+        assert_eq!(hash(&t), hash(&back));
+        assert_eq!(back.export_logged()[0].rows, saved[0].rows);
+        // Delete and roll back.
+        let mut t = back;
+        t.begin();
+        assert!(t.delete(0, &"b".to_string().to_bytes()).unwrap());
+        assert!(t.get(0, &"b".to_string().to_bytes()).unwrap().is_none());
+        t.rollback();
+        assert_eq!(hash(&t), hash(&Tables::restore(&[schema], &saved).unwrap()));
     }
 
     #[test]
