@@ -53,25 +53,7 @@ impl Runtime {
         }
         check_dependency_cycle(shared, &schema)?;
         check_subscriptions(shared, &schema)?;
-        if let Some(r) = shared.read_only.get() {
-            return Err(RuntimeError::ReadOnly(r.clone()));
-        }
-        if let Some(f) = shared.fault() {
-            return Err(RuntimeError::StorageFault(f));
-        }
-        {
-            let dir = self.inner.data_dir.lock().expect("data dir lock");
-            let dir = dir.as_ref().ok_or(RuntimeError::Shutdown)?;
-            dir.store_module(&wasm)?;
-        }
-        let install = ModuleInstall {
-            ts: 0,
-            name: schema.name.clone(),
-            version: schema.version.clone(),
-            schema: schema.canonical_bytes(),
-            schema_hash: compiled.schema_hash,
-            wasm_hash: compiled.wasm_hash,
-        };
+        let install = self.prepare_install(&compiled, &wasm)?;
         let schema_hash = compiled.schema_hash;
         let entry = spawn_entry(
             shared,
@@ -176,25 +158,7 @@ impl Runtime {
         {
             return Err(incompatible(bad));
         }
-        if let Some(r) = shared.read_only.get() {
-            return Err(RuntimeError::ReadOnly(r.clone()));
-        }
-        if let Some(f) = shared.fault() {
-            return Err(RuntimeError::StorageFault(f));
-        }
-        {
-            let dir = self.inner.data_dir.lock().expect("data dir lock");
-            let dir = dir.as_ref().ok_or(RuntimeError::Shutdown)?;
-            dir.store_module(&wasm)?;
-        }
-        let install = ModuleInstall {
-            ts: 0,
-            name: schema.name.clone(),
-            version: schema.version.clone(),
-            schema: schema.canonical_bytes(),
-            schema_hash: compiled.schema_hash,
-            wasm_hash: compiled.wasm_hash,
-        };
+        let install = self.prepare_install(&compiled, &wasm)?;
         let (schema_hash, wasm_hash) = (compiled.schema_hash, compiled.wasm_hash);
         let (tx, rx) = oneshot::channel();
         existing.addr.do_send(Upgrade {
@@ -233,6 +197,36 @@ impl Runtime {
             "module upgraded"
         );
         Ok(info(&schema, schema_hash))
+    }
+
+    /// Checks the runtime takes writes, stores the binary in the data
+    /// directory and describes its install (the timestamp is set later).
+    fn prepare_install(
+        &self,
+        compiled: &CompiledModule,
+        wasm: &[u8],
+    ) -> Result<ModuleInstall, RuntimeError> {
+        let shared = &self.inner.shared;
+        if let Some(r) = shared.read_only.get() {
+            return Err(RuntimeError::ReadOnly(r.clone()));
+        }
+        if let Some(f) = shared.fault() {
+            return Err(RuntimeError::StorageFault(f));
+        }
+        {
+            let dir = self.inner.data_dir.lock().expect("data dir lock");
+            let dir = dir.as_ref().ok_or(RuntimeError::Shutdown)?;
+            dir.store_module(wasm)?;
+        }
+        let schema = &compiled.schema;
+        Ok(ModuleInstall {
+            ts: 0,
+            name: schema.name.clone(),
+            version: schema.version.clone(),
+            schema: schema.canonical_bytes(),
+            schema_hash: compiled.schema_hash,
+            wasm_hash: compiled.wasm_hash,
+        })
     }
 
     fn installed_wasm_hash(&self, name: &str) -> Option<[u8; 32]> {
