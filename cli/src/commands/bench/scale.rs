@@ -11,35 +11,15 @@
 
 use std::sync::Arc;
 
-use interstice_abi::IntersticeType;
 use interstice_actors::Durability;
 use serde_json::json;
 
-use super::driver::{self, Call, CallerFactory};
+use super::driver::{self};
 use super::guests::{self, shard, SHARDS};
 use super::report::{Ratio, Role, Row, WorkloadReport};
-use super::zipf::{Rng, Zipf};
+use super::zipf::Zipf;
 use super::{workload, Ctx};
 use crate::error::CliError;
-
-/// Caller `c` works on shard `c % modules`.
-fn factory(modules: usize, zipf: Arc<Zipf>) -> CallerFactory {
-    let names: Vec<Arc<str>> = (0..modules).map(|i| Arc::from(shard(i))).collect();
-    let stream = Arc::new(std::sync::atomic::AtomicU64::new(1 << 40));
-    Arc::new(move |c| {
-        let module = names[c % names.len()].clone();
-        let mut rng = Rng::new(stream.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        let zipf = zipf.clone();
-        Box::new(move || {
-            let (from, to) = (zipf.sample(&mut rng), zipf.sample(&mut rng));
-            Call {
-                module: module.clone(),
-                reducer: "transfer",
-                args: (from, to, 1u64).to_bytes(),
-            }
-        })
-    })
-}
 
 /// Runs the workload.
 pub async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
@@ -95,7 +75,8 @@ async fn series(
             driver::seed_accounts(&rt, &name, s.scale_accounts, s.seed_batch).await?;
             loaded += 1;
         }
-        let factory = factory(n, zipf.clone());
+        let names = (0..n).map(|i| Arc::from(shard(i))).collect();
+        let factory = super::transfer::factory(names, zipf.clone(), 1 << 8);
         let callers = s.callers * n;
         ctx.progress.step(format!("{label}, {n} modules: warm-up"));
         driver::round(&rt, callers, s.scale_per_caller.min(10), &factory).await?;

@@ -25,14 +25,13 @@ use crate::error::CliError;
 /// The Zipf exponents measured.
 pub const ALPHAS: [f64; 2] = [0.0, 1.5];
 
-/// Transfers of 1 in `module` between accounts drawn from `zipf`; every
-/// caller of every round draws from its own stream.
-pub fn factory(module: &str, zipf: Arc<Zipf>, seed: u64) -> CallerFactory {
-    let module: Arc<str> = Arc::from(module);
+/// Transfers between Zipf-chosen accounts; caller `c` works on module
+/// `modules[c % modules.len()]`, each caller with its own rng stream.
+pub fn factory(modules: Vec<Arc<str>>, zipf: Arc<Zipf>, seed: u64) -> CallerFactory {
     let stream = Arc::new(AtomicU64::new(seed << 32));
-    Arc::new(move |_| {
+    Arc::new(move |c| {
         let mut rng = Rng::new(stream.fetch_add(1, Ordering::Relaxed));
-        let (module, zipf) = (module.clone(), zipf.clone());
+        let (module, zipf) = (modules[c % modules.len()].clone(), zipf.clone());
         Box::new(move || {
             let (from, to) = (zipf.sample(&mut rng), zipf.sample(&mut rng));
             Call {
@@ -69,7 +68,11 @@ pub async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
     driver::seed_accounts(&rt, "b_bank", s.accounts, s.seed_batch).await?;
     let mut interstice = Vec::new();
     for (i, alpha) in ALPHAS.into_iter().enumerate() {
-        let factory = factory("b_bank", Arc::new(Zipf::new(s.accounts, alpha)), i as u64);
+        let factory = factory(
+            vec![Arc::from("b_bank")],
+            Arc::new(Zipf::new(s.accounts, alpha)),
+            i as u64,
+        );
         ctx.progress.step(format!("α = {alpha}: warm-up"));
         driver::round(&rt, s.callers, s.transfer_per_caller.min(20), &factory).await?;
         let mut r = driver::rounds(
