@@ -331,9 +331,9 @@ async fn pending_deliveries_resume_after_sigkill_exactly_once() {
     let dir = d.path();
     let mut crashed_with_pending = 0;
     let mut round = 0u64;
-    while round < 2 || (crashed_with_pending == 0 && round < 6) {
+    while round < 2 || (crashed_with_pending == 0 && round < 10) {
         let mut srv = Server::start(dir, &[], &["hello", "caller"]);
-        let reqs: Vec<_> = (0..150u64)
+        let reqs: Vec<_> = (0..600u64)
             .map(|i| {
                 json!({"id": round * 1000 + i, "op": "call", "module": "caller",
                     "reducer": "greet", "args": [format!("r{round}-{i}")]})
