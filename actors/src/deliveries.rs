@@ -87,6 +87,13 @@ impl Subscriptions {
         init
     }
 
+    /// Whether some trigger watches `module`'s tables. When it does not, a
+    /// commit of `module` without outbound calls causes no delivery, so its
+    /// changes need not be built at all.
+    pub fn watches(&self, module: &str) -> bool {
+        self.watched.contains(module)
+    }
+
     /// The deliveries a commit causes, keyed for exactly-once tracking.
     pub fn for_commit(
         &self,

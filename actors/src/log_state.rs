@@ -44,6 +44,9 @@ pub(crate) struct LogState {
     max_depth: u32,
     pub modules: Vec<StateModule>,
     index: HashMap<String, usize>,
+    /// The module of the last commit, checked before hashing a name into
+    /// `index` (consecutive commits are often of the same module).
+    last_commit: usize,
     install_ts: HashMap<String, u64>,
     pub subs: Subscriptions,
     outstanding: Outstanding,
@@ -68,6 +71,7 @@ impl LogState {
             max_depth,
             modules: Vec::new(),
             index: HashMap::new(),
+            last_commit: 0,
             install_ts: HashMap::new(),
             subs: Subscriptions::default(),
             outstanding: Outstanding::new(),
@@ -199,8 +203,22 @@ impl LogState {
         Ok(Applied::Installed)
     }
 
+    /// The index of module `name`, if installed.
+    fn module_index(&mut self, name: &str) -> Option<usize> {
+        if self
+            .modules
+            .get(self.last_commit)
+            .is_some_and(|m| m.name == name)
+        {
+            return Some(self.last_commit);
+        }
+        let idx = *self.index.get(name)?;
+        self.last_commit = idx;
+        Some(idx)
+    }
+
     fn commit(&mut self, c: CommitRecord) -> Result<(), RuntimeError> {
-        let Some(&idx) = self.index.get(&c.module) else {
+        let Some(idx) = self.module_index(&c.module) else {
             return Err(replay_error(
                 c.ts,
                 &c.module,
@@ -218,6 +236,28 @@ impl LogState {
             return Ok(());
         }
         let module = &mut self.modules[idx];
+        // `for_commit` causes nothing for a commit without outbound calls
+        // of a module no trigger watches: apply its mutations without
+        // building the changes (no copies of the old and new rows).
+        if c.calls.is_empty() && !self.subs.watches(&c.module) {
+            for m in &c.mutations {
+                module
+                    .tables
+                    .apply_logged_quiet(m.table, &m.op)
+                    .map_err(|e| {
+                        replay_error(
+                            c.ts,
+                            &c.module,
+                            format!(
+                                "{}.{}: mutation of table #{} does not apply: {e:?}",
+                                c.module, c.reducer, m.table
+                            ),
+                        )
+                    })?;
+            }
+            self.mutations += c.mutations.len() as u64;
+            return Ok(());
+        }
         let mut changes = Vec::with_capacity(c.mutations.len());
         for m in &c.mutations {
             let (event, old, new) = module.tables.apply_logged(m.table, &m.op).map_err(|e| {

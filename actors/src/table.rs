@@ -473,27 +473,52 @@ impl Tables {
         idx: u32,
         op: &interstice_persist::MutationOp,
     ) -> Result<(RowEvent, Option<Row>, Option<Row>), TableOpError> {
+        self.apply_logged_inner(idx, op, true)
+    }
+
+    /// [`Tables::apply_logged`] when nothing needs the change (no outbound
+    /// call or trigger can see it): the same state change and the same
+    /// errors, without copying the old and new rows out.
+    pub fn apply_logged_quiet(
+        &mut self,
+        idx: u32,
+        op: &interstice_persist::MutationOp,
+    ) -> Result<(), TableOpError> {
+        self.apply_logged_inner(idx, op, false).map(|_| ())
+    }
+
+    fn apply_logged_inner(
+        &mut self,
+        idx: u32,
+        op: &interstice_persist::MutationOp,
+        want_rows: bool,
+    ) -> Result<(RowEvent, Option<Row>, Option<Row>), TableOpError> {
         use interstice_persist::MutationOp;
         let t = self.table_mut(idx)?;
         Ok(match op {
             MutationOp::Insert(bytes) | MutationOp::Update(bytes) => {
                 let (checked, _) = t.check_row(bytes, false)?;
                 t.bump_auto_inc(&checked.row, checked.key_value.clone());
-                let old = t
-                    .rows
-                    .replace(Entry::new(&checked.key, &checked.row))
-                    .map(|e| Row::from(e.row()));
-                let row: Row = checked.row.into_boxed_slice();
+                let replaced = t.rows.replace(Entry::new(&checked.key, &checked.row));
                 let event = if matches!(op, MutationOp::Insert(_)) {
                     RowEvent::Insert
                 } else {
                     RowEvent::Update
                 };
+                if !want_rows {
+                    return Ok((event, None, None));
+                }
+                let old = replaced.map(|e| Row::from(e.row()));
+                let row: Row = checked.row.into_boxed_slice();
                 (event, old, Some(row))
             }
             MutationOp::Delete(key_value) => {
                 let key = t.key_of_value(key_value)?;
-                let old = t.rows.take(&*key).map(|e| Row::from(e.row()));
+                let taken = t.rows.take(&*key);
+                if !want_rows {
+                    return Ok((RowEvent::Delete, None, None));
+                }
+                let old = taken.map(|e| Row::from(e.row()));
                 (RowEvent::Delete, old, None)
             }
         })
@@ -637,6 +662,33 @@ mod tests {
         assert_eq!(tab.next_auto_inc(), 2, "counter rolled back too");
         let got = t.get(0, &1u64.to_bytes()).unwrap().unwrap();
         assert_eq!(<(u64, u64)>::from_bytes(got).unwrap(), (1, 10));
+    }
+
+    #[test]
+    fn apply_logged_quiet_changes_the_tables_exactly_like_apply_logged() {
+        use interstice_persist::MutationOp;
+        let ops = [
+            (0, MutationOp::Insert((5u64, 10u64).to_bytes())),
+            (0, MutationOp::Update((5u64, 11u64).to_bytes())),
+            (0, MutationOp::Insert((9u64, 1u64).to_bytes())),
+            (0, MutationOp::Delete(9u64.to_bytes())),
+            (0, MutationOp::Delete(42u64.to_bytes())),
+            (0, MutationOp::Insert(vec![0x80])),
+            (3, MutationOp::Insert((1u64, 1u64).to_bytes())),
+        ];
+        let (mut loud, mut quiet) = (accounts(), accounts());
+        for (table, op) in &ops {
+            let a = loud.apply_logged(*table, op).map(|_| ());
+            let b = quiet.apply_logged_quiet(*table, op);
+            assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        }
+        assert_eq!(loud.export_logged(), quiet.export_logged());
+        let (old, new) = match loud.apply_logged(0, &ops[1].1).unwrap() {
+            (RowEvent::Update, old, new) => (old, new),
+            other => panic!("{:?}", other.0),
+        };
+        assert_eq!(old.as_deref(), Some(&(5u64, 11u64).to_bytes()[..]));
+        assert_eq!(new.as_deref(), Some(&(5u64, 11u64).to_bytes()[..]));
     }
 
     #[test]
