@@ -88,6 +88,8 @@ pub(crate) struct Execute {
     pub cause: Cause,
     /// Trigger depth: 0 for external calls and init.
     pub depth: u32,
+    /// Answered at once for a failure or a refusal, and for a commit only
+    /// once it is durable (through [`interstice_sync::Watermark::on_reach`]).
     pub reply: Option<Responder<ExecReply>>,
 }
 
@@ -176,12 +178,22 @@ pub(crate) struct Sequenced {
     pub summary: Summary,
 }
 
-/// A module (or the loader) hands a finished entry to the sequencer.
+/// A module (or the loader) hands finished entries to the sequencer: one
+/// message for every entry a module finished while draining its mailbox
+/// (see [`crate::module_actor`]), so a burst costs the sequencer one wakeup.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct Completed {
-    pub ts: u64,
-    pub item: Sequenced,
+    /// `(timestamp, entry)` pairs, in the order the module made them.
+    pub items: Vec<(u64, Sequenced)>,
+}
+
+impl Completed {
+    pub fn one(ts: u64, item: Sequenced) -> Self {
+        Self {
+            items: vec![(ts, item)],
+        }
+    }
 }
 
 /// Sequencer → log-writer: a gapless run of encoded entries.

@@ -1,11 +1,17 @@
 //! The module actor: one per loaded module, on its own arbiter (thread). It
 //! owns the module's tables and its wasmtime store, runs its reducers one at
 //! a time, and hands every finished write transaction to the sequencer.
+//!
+//! Batching: finished entries wait in an outbox while the mailbox is being
+//! drained, and go to the sequencer as one [`Completed`] when it is empty
+//! (actix runs `notify`-ed messages after the mailbox) or when the outbox
+//! holds [`OUTBOX_MAX`] entries, so a burst of calls wakes the sequencer
+//! once. The outbox is also flushed when the actor stops.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use actix::{Actor, ActorContext, Context, Handler};
+use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Message};
 use interstice_abi::cbor::Writer;
 use interstice_abi::host as abi;
 use interstice_abi::schema_diff::SchemaDiff;
@@ -21,6 +27,16 @@ use crate::shared::ModuleEnv;
 use crate::table::Tables;
 use crate::transaction::{logged_mutations, resolve_delivery, run_write, GuestSlot, TxOutput};
 
+/// The most entries held back before they are sent anyway: bounds how long
+/// a busy module can hold up the commits of others (timestamps are released
+/// in order, so a held entry delays every later one).
+const OUTBOX_MAX: usize = 32;
+
+/// Sends the outbox to the sequencer.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct FlushOutbox;
+
 /// The actor that owns one module.
 pub(crate) struct ModuleActor {
     env: Arc<ModuleEnv>,
@@ -28,6 +44,9 @@ pub(crate) struct ModuleActor {
     /// instantiates, so a replayed runtime has none until then).
     slot: GuestSlot,
     tables: Tables,
+    /// Finished entries not yet handed to the sequencer.
+    outbox: Vec<(u64, Sequenced)>,
+    flush_scheduled: bool,
 }
 
 impl ModuleActor {
@@ -41,7 +60,36 @@ impl ModuleActor {
             slot: GuestSlot::new(env.clone(), host, compiled),
             env,
             tables,
+            outbox: Vec::new(),
+            flush_scheduled: false,
         }
+    }
+
+    /// Queues a finished entry for the sequencer (see the module docs).
+    fn hand_over(&mut self, ts: u64, item: Sequenced, ctx: &mut Context<Self>) {
+        self.outbox.push((ts, item));
+        if self.outbox.len() >= OUTBOX_MAX {
+            self.flush();
+        } else if !self.flush_scheduled {
+            self.flush_scheduled = true;
+            ctx.notify(FlushOutbox);
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.outbox.is_empty() {
+            let items = std::mem::take(&mut self.outbox);
+            self.env.shared.sequencer().do_send(Completed { items });
+        }
+    }
+}
+
+impl Handler<FlushOutbox> for ModuleActor {
+    type Result = ();
+
+    fn handle(&mut self, _msg: FlushOutbox, _ctx: &mut Self::Context) {
+        self.flush_scheduled = false;
+        self.flush();
     }
 }
 
@@ -49,6 +97,8 @@ impl Actor for ModuleActor {
     type Context = Context<Self>;
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
+        // Timestamps are gapless: an entry left here would hold up the log.
+        self.flush();
         actix::Arbiter::current().stop();
     }
 }
@@ -56,7 +106,7 @@ impl Actor for ModuleActor {
 impl Handler<Execute> for ModuleActor {
     type Result = ();
 
-    fn handle(&mut self, msg: Execute, _ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: Execute, ctx: &mut Self::Context) {
         let shared = self.env.shared.clone();
         if let Some(fault) = shared.fault() {
             if let Some(reply) = msg.reply {
@@ -146,18 +196,27 @@ impl Handler<Execute> for ModuleActor {
             changes,
             depth: msg.depth,
         };
-        shared.sequencer().do_send(Completed {
+        self.hand_over(
             ts,
-            item: Sequenced {
+            Sequenced {
                 entry: w.into_vec(),
                 summary: Summary::Commit(summary),
             },
-        });
+            ctx,
+        );
         if let Some(reply) = msg.reply {
-            reply.send(match result {
-                Ok(v) => Ok((ts, v)),
-                Err(f) => Err(ExecError::Failed(f)),
-            });
+            match result {
+                // Answered once the commit is durable, by whichever thread
+                // publishes the watermark: the caller is woken once, and
+                // never before the fsync that covers its commit.
+                Ok(v) => shared.watermark.on_reach(ts, move |durable| {
+                    reply.send(match durable {
+                        Ok(()) => Ok((ts, v)),
+                        Err(e) => Err(ExecError::Poisoned(e.0)),
+                    })
+                }),
+                Err(f) => reply.send(Err(ExecError::Failed(f))),
+            }
         }
     }
 }
@@ -236,7 +295,7 @@ impl Handler<TableRows> for ModuleActor {
 impl Handler<Upgrade> for ModuleActor {
     type Result = ();
 
-    fn handle(&mut self, msg: Upgrade, _ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: Upgrade, ctx: &mut Self::Context) {
         let shared = self.env.shared.clone();
         if let Some(fault) = shared.fault() {
             msg.reply.send(Err(UpgradeRefused::Poisoned(fault)));
@@ -269,13 +328,14 @@ impl Handler<Upgrade> for ModuleActor {
             &LogEntry::Install(ModuleInstall { ts, ..msg.install }),
             &mut w,
         );
-        shared.sequencer().do_send(Completed {
+        self.hand_over(
             ts,
-            item: Sequenced {
+            Sequenced {
                 entry: w.into_vec(),
                 summary: Summary::Install(schema),
             },
-        });
+            ctx,
+        );
         msg.reply.send(Ok(ts));
     }
 }

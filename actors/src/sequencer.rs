@@ -52,16 +52,18 @@ impl Handler<Completed> for Sequencer {
 
     fn handle(&mut self, msg: Completed, ctx: &mut Self::Context) {
         let run = &mut self.run;
-        if let Err(v) = self
-            .shared
-            .order
-            .complete(msg.ts, msg.item, |ts, item| run.push((ts, item)))
-        {
-            // Only a bug can get here; refusing writes is the safe reaction.
-            let reason = format!("sequencer received timestamp {} twice or unallocated", v.0);
-            tracing::error!("{reason}");
-            self.shared.poison(reason);
-            return;
+        for (ts, item) in msg.items {
+            if let Err(v) = self
+                .shared
+                .order
+                .complete(ts, item, |ts, item| run.push((ts, item)))
+            {
+                // Only a bug can get here; refusing writes is the safe reaction.
+                let reason = format!("sequencer received timestamp {} twice or unallocated", v.0);
+                tracing::error!("{reason}");
+                self.shared.poison(reason);
+                return;
+            }
         }
         if !self.run.is_empty() && !self.flush_scheduled {
             self.flush_scheduled = true;

@@ -92,13 +92,13 @@ impl Runtime {
         shared.registry.insert(schema.name.clone(), entry);
         let mut w = Writer::new();
         encode_entry(&LogEntry::Install(ModuleInstall { ts, ..install }), &mut w);
-        shared.sequencer().do_send(Completed {
+        shared.sequencer().do_send(Completed::one(
             ts,
-            item: Sequenced {
+            Sequenced {
                 entry: w.into_vec(),
                 summary: Summary::Install(schema.clone()),
             },
-        });
+        ));
         shared
             .watermark
             .wait(ts)

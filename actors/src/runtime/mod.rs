@@ -260,6 +260,8 @@ impl Runtime {
             });
             match rx.await.map_err(|_| RuntimeError::Shutdown)? {
                 Ok((ts, value)) => {
+                    // The actor answers only once the commit is durable, so
+                    // this returns at once; it keeps the guarantee local.
                     self.inner
                         .shared
                         .watermark

@@ -19,8 +19,38 @@ pub struct Watermark {
 
 #[derive(Debug, Default)]
 struct Waiters {
-    list: Vec<(u64, Waker)>,
+    list: Vec<(u64, Waiter)>,
     failure: Option<String>,
+}
+
+/// What to do once the watermark reaches a timestamp (or fails).
+enum Waiter {
+    /// A task polling [`Wait`]: wake it so it polls again.
+    Task(Waker),
+    /// A callback registered with [`Watermark::on_reach`]: run it.
+    Callback(Callback),
+}
+
+type Callback = Box<dyn FnOnce(Result<(), WatermarkError>) + Send>;
+
+impl std::fmt::Debug for Waiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Task(w) => f.debug_tuple("Task").field(w).finish(),
+            Self::Callback(_) => f.write_str("Callback"),
+        }
+    }
+}
+
+impl Waiter {
+    /// Runs it with `outcome` (a task only needs waking: it polls again and
+    /// finds the outcome itself).
+    fn fire(self, outcome: &Result<(), WatermarkError>) {
+        match self {
+            Self::Task(w) => w.wake(),
+            Self::Callback(f) => f(outcome.clone()),
+        }
+    }
 }
 
 /// Why a wait ended without reaching its timestamp.
@@ -70,34 +100,61 @@ impl Watermark {
         // re-checks the value under the lock after registering, so either it
         // sees the new value or it is in the list we drain below.
         self.value.store(ts, Ordering::Release);
-        let ready: Vec<Waker> = {
+        let ready: Vec<Waiter> = {
             let mut w = self.inner.lock().expect("watermark lock poisoned");
-            let mut ready = Vec::new();
-            w.list.retain(|(want, waker)| {
-                if *want <= ts {
-                    ready.push(waker.clone());
-                    false
-                } else {
-                    true
-                }
-            });
-            ready
+            if w.list.iter().all(|(want, _)| *want > ts) {
+                return;
+            }
+            let (ready, waiting) = std::mem::take(&mut w.list)
+                .into_iter()
+                .partition(|(want, _)| *want <= ts);
+            w.list = waiting;
+            ready.into_iter().map(|(_, waiter)| waiter).collect()
         };
-        ready.into_iter().for_each(Waker::wake);
+        // Outside the lock: a callback may do anything, even register again.
+        ready.into_iter().for_each(|w| w.fire(&Ok(())));
     }
 
     /// Fails the watermark for good: current and future waits for anything
     /// above the current value end with `reason`.
     pub fn fail(&self, reason: String) {
-        let wakers: Vec<Waker> = {
+        let (waiters, reason): (Vec<Waiter>, String) = {
             let mut w = self.inner.lock().expect("watermark lock poisoned");
-            if w.failure.is_none() {
-                w.failure = Some(reason);
-            }
+            let reason = w.failure.get_or_insert(reason).clone();
             self.failed.store(true, Ordering::Release);
-            w.list.drain(..).map(|(_, waker)| waker).collect()
+            (w.list.drain(..).map(|(_, waiter)| waiter).collect(), reason)
         };
-        wakers.into_iter().for_each(Waker::wake);
+        let outcome = Err(WatermarkError(reason));
+        waiters.into_iter().for_each(|w| w.fire(&outcome));
+    }
+
+    /// Runs `then` once the watermark reaches `ts` (with `Ok`) or fails
+    /// first (with the failure): at once on this thread if either has
+    /// already happened, otherwise on the thread that publishes or fails.
+    ///
+    /// This is [`Watermark::wait`] for code that is not a task: the module
+    /// actors use it to answer a caller only once its commit is durable, so
+    /// the caller is woken once instead of twice.
+    pub fn on_reach(
+        &self,
+        ts: u64,
+        then: impl FnOnce(Result<(), WatermarkError>) + Send + 'static,
+    ) {
+        if self.value.load(Ordering::Acquire) >= ts {
+            return then(Ok(()));
+        }
+        let mut w = self.inner.lock().expect("watermark lock poisoned");
+        // Re-checked under the lock: `publish` stores the value before it
+        // takes the lock, so either we see it here or it sees our entry.
+        if self.value.load(Ordering::Acquire) >= ts {
+            drop(w);
+            return then(Ok(()));
+        }
+        if let Some(reason) = w.failure.clone() {
+            drop(w);
+            return then(Err(WatermarkError(reason)));
+        }
+        w.list.push((ts, Waiter::Callback(Box::new(then))));
     }
 
     /// A future that resolves once the watermark reaches `ts`, or fails.
@@ -116,9 +173,11 @@ impl Watermark {
         if let Some(reason) = &w.failure {
             return Poll::Ready(Err(WatermarkError(reason.clone())));
         }
-        match w.list.iter_mut().find(|(want, _)| *want == ts) {
-            Some((_, waker)) if waker.will_wake(cx.waker()) => {}
-            _ => w.list.push((ts, cx.waker().clone())),
+        let registered = w.list.iter().any(|(want, waiter)| {
+            *want == ts && matches!(waiter, Waiter::Task(k) if k.will_wake(cx.waker()))
+        });
+        if !registered {
+            w.list.push((ts, Waiter::Task(cx.waker().clone())));
         }
         Poll::Pending
     }
@@ -185,5 +244,38 @@ mod tests {
         assert_eq!(t.join().unwrap(), Err(WatermarkError("disk full".into())));
         // Already-covered timestamps still succeed.
         assert_eq!(block_on(mark.wait(2)), Ok(()));
+    }
+
+    #[test]
+    fn callbacks_run_once_in_any_order_of_events() {
+        use std::sync::Mutex;
+        let mark = Watermark::new(1);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let note = |tag: &'static str| {
+            let seen = seen.clone();
+            move |r: Result<(), WatermarkError>| seen.lock().unwrap().push((tag, r))
+        };
+        mark.on_reach(1, note("covered already"));
+        mark.on_reach(3, note("at 3"));
+        mark.on_reach(2, note("at 2"));
+        mark.on_reach(9, note("never"));
+        assert_eq!(seen.lock().unwrap().len(), 1, "only the covered one ran");
+        mark.publish(3);
+        mark.fail("disk full".into());
+        mark.on_reach(10, note("after the failure"));
+        mark.on_reach(3, note("covered before the failure"));
+        let seen = seen.lock().unwrap();
+        let fail = || Err(WatermarkError("disk full".into()));
+        assert_eq!(
+            *seen,
+            vec![
+                ("covered already", Ok(())),
+                ("at 3", Ok(())),
+                ("at 2", Ok(())),
+                ("never", fail()),
+                ("after the failure", fail()),
+                ("covered before the failure", Ok(())),
+            ]
+        );
     }
 }

@@ -134,3 +134,47 @@ fn a_failed_fsync_is_never_acknowledged() {
         assert_eq!(mark.get(), 1);
     });
 }
+
+/// `on_reach` racing with `publish` and `fail`: the callback runs exactly
+/// once, and says `Ok` only if an fsync covering its timestamp happened
+/// before it ran (the module actors answer callers this way).
+#[test]
+fn a_callback_runs_once_and_only_after_its_fsync() {
+    loom::model(|| {
+        let mark = Arc::new(Watermark::new(0));
+        let synced = Arc::new(AtomicU64::new(0));
+        let runs = Arc::new(Mutex::new(Vec::new()));
+        let writer = {
+            let mark = mark.clone();
+            let synced = synced.clone();
+            thread::spawn(move || {
+                synced.store(1, Ordering::SeqCst);
+                mark.publish(1);
+                mark.fail("fsync of 2 failed".into());
+            })
+        };
+        let module = {
+            let mark = mark.clone();
+            let synced = synced.clone();
+            let runs = runs.clone();
+            thread::spawn(move || {
+                for ts in 1..=2 {
+                    let synced = synced.clone();
+                    let runs = runs.clone();
+                    mark.on_reach(ts, move |r| {
+                        if r.is_ok() {
+                            assert!(synced.load(Ordering::SeqCst) >= ts, "acked before fsync");
+                        }
+                        runs.lock().unwrap().push((ts, r.is_ok()));
+                    });
+                }
+            })
+        };
+        writer.join().unwrap();
+        module.join().unwrap();
+        let mut runs = runs.lock().unwrap().clone();
+        runs.sort();
+        // ts 1 was synced before the failure; ts 2 never was.
+        assert_eq!(runs, vec![(1, true), (2, false)], "each callback runs once");
+    });
+}
