@@ -473,7 +473,7 @@ impl Tables {
         idx: u32,
         op: &interstice_persist::MutationOp,
     ) -> Result<(RowEvent, Option<Row>, Option<Row>), TableOpError> {
-        self.apply_logged_inner(idx, op, true)
+        self.apply_logged_inner(idx, op.as_ref(), true)
     }
 
     /// [`Tables::apply_logged`] when nothing needs the change (no outbound
@@ -482,7 +482,7 @@ impl Tables {
     pub fn apply_logged_quiet(
         &mut self,
         idx: u32,
-        op: &interstice_persist::MutationOp,
+        op: interstice_persist::MutationOpRef<'_>,
     ) -> Result<(), TableOpError> {
         self.apply_logged_inner(idx, op, false).map(|_| ())
     }
@@ -490,10 +490,10 @@ impl Tables {
     fn apply_logged_inner(
         &mut self,
         idx: u32,
-        op: &interstice_persist::MutationOp,
+        op: interstice_persist::MutationOpRef<'_>,
         want_rows: bool,
     ) -> Result<(RowEvent, Option<Row>, Option<Row>), TableOpError> {
-        use interstice_persist::MutationOp;
+        use interstice_persist::MutationOpRef as MutationOp;
         let t = self.table_mut(idx)?;
         Ok(match op {
             MutationOp::Insert(bytes) | MutationOp::Update(bytes) => {
@@ -679,7 +679,7 @@ mod tests {
         let (mut loud, mut quiet) = (accounts(), accounts());
         for (table, op) in &ops {
             let a = loud.apply_logged(*table, op).map(|_| ());
-            let b = quiet.apply_logged_quiet(*table, op);
+            let b = quiet.apply_logged_quiet(*table, op.as_ref());
             assert_eq!(format!("{a:?}"), format!("{b:?}"));
         }
         assert_eq!(loud.export_logged(), quiet.export_logged());
