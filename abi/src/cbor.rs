@@ -341,7 +341,20 @@ impl<'a> Reader<'a> {
         Ok((major, arg))
     }
 
+    #[inline]
     fn expect_major(&mut self, want: u8, what: &str) -> Result<u64, AbiError> {
+        // Fast path: the wanted major type with a small (inline) argument,
+        // which is always canonical.
+        if let Some(&b) = self.data.get(self.pos) {
+            if b >> 5 == want && b & 0x1f < 24 {
+                self.pos += 1;
+                return Ok(u64::from(b & 0x1f));
+            }
+        }
+        self.expect_major_slow(want, what)
+    }
+
+    fn expect_major_slow(&mut self, want: u8, what: &str) -> Result<u64, AbiError> {
         let start = self.pos;
         if matches!(self.data.get(self.pos), Some(&(0xe0..=0xff))) {
             return Err(err(start, format!("expected {what}, found a simple value")));

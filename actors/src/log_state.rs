@@ -11,7 +11,8 @@ use std::sync::Arc;
 use interstice_abi::schema_diff::SchemaDiff;
 use interstice_abi::ModuleSchema;
 use interstice_persist::{
-    CommitRecord, Hash, LogEntry, ModuleInstall, Outcome, PendingDelivery, Snapshot, SnapshotModule,
+    CommitRecord, CommitRef, Hash, LogEntryRef, ModuleInstall, OutcomeRef, PendingDelivery,
+    Snapshot, SnapshotModule,
 };
 
 use crate::deliveries::{consumed_key, Outstanding, Subscriptions};
@@ -152,12 +153,12 @@ impl LogState {
         }
     }
 
-    /// Applies one log entry.
-    pub fn apply(&mut self, entry: LogEntry) -> Result<Applied, RuntimeError> {
+    /// Applies one log entry (borrowed from the log's bytes).
+    pub fn apply(&mut self, entry: LogEntryRef<'_>) -> Result<Applied, RuntimeError> {
         self.entries += 1;
         match entry {
-            LogEntry::Install(i) => self.install(i),
-            LogEntry::Commit(c) => self.commit(c).map(|()| Applied::Committed),
+            LogEntryRef::Install(i) => self.install(i),
+            LogEntryRef::Commit(c) => self.commit(c).map(|()| Applied::Committed),
         }
     }
 
@@ -217,37 +218,38 @@ impl LogState {
         Some(idx)
     }
 
-    fn commit(&mut self, c: CommitRecord) -> Result<(), RuntimeError> {
-        let Some(idx) = self.module_index(&c.module) else {
+    fn commit(&mut self, c: CommitRef<'_>) -> Result<(), RuntimeError> {
+        let Some(idx) = self.module_index(c.module) else {
             return Err(replay_error(
                 c.ts,
-                &c.module,
+                c.module,
                 format!(
                     "commit of {}.{} before the module was installed",
                     c.module, c.reducer
                 ),
             ));
         };
-        let depth = consumed_key(&c.cause, &self.install_ts, &c.module)
+        let depth = consumed_key(&c.cause, &self.install_ts, c.module)
             .and_then(|k| self.outstanding.remove(&k))
             .map(|d| d.depth)
             .unwrap_or(0);
-        if !matches!(c.outcome, Outcome::Ok(_)) {
+        if !matches!(c.outcome, OutcomeRef::Ok(_)) {
             return Ok(());
         }
-        let module = &mut self.modules[idx];
         // `for_commit` causes nothing for a commit without outbound calls
-        // of a module no trigger watches: apply its mutations without
-        // building the changes (no copies of the old and new rows).
-        if c.calls.is_empty() && !self.subs.watches(&c.module) {
+        // of a module no trigger watches: apply its mutations straight from
+        // the log's bytes, without building the changes (no copies of the
+        // old and new rows, nor of the record).
+        if c.calls.is_empty() && !self.subs.watches(c.module) {
+            let module = &mut self.modules[idx];
             for m in &c.mutations {
                 module
                     .tables
-                    .apply_logged_quiet(m.table, &m.op)
+                    .apply_logged_quiet(m.table, m.op)
                     .map_err(|e| {
                         replay_error(
                             c.ts,
-                            &c.module,
+                            c.module,
                             format!(
                                 "{}.{}: mutation of table #{} does not apply: {e:?}",
                                 c.module, c.reducer, m.table
@@ -258,6 +260,18 @@ impl LogState {
             self.mutations += c.mutations.len() as u64;
             return Ok(());
         }
+        self.commit_observed(idx, depth, c.into_owned())
+    }
+
+    /// The rest of [`LogState::commit`] for a committed record whose changes
+    /// or calls cause deliveries.
+    fn commit_observed(
+        &mut self,
+        idx: usize,
+        depth: u32,
+        c: CommitRecord,
+    ) -> Result<(), RuntimeError> {
+        let module = &mut self.modules[idx];
         let mut changes = Vec::with_capacity(c.mutations.len());
         for m in &c.mutations {
             let (event, old, new) = module.tables.apply_logged(m.table, &m.op).map_err(|e| {

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use interstice_abi::ModuleSchema;
-use interstice_persist::{DataDir, LogEntry, ModuleInstall};
+use interstice_persist::{DataDir, LogEntryRef, ModuleInstall};
 
 use crate::engine::{CompiledModule, WasmHost};
 use crate::error::RuntimeError;
@@ -88,10 +88,10 @@ impl<'a> Replayer<'a> {
     }
 
     /// Applies one log entry; an install also compiles its module.
-    pub fn apply(&mut self, entry: LogEntry) -> Result<(), RuntimeError> {
+    pub fn apply(&mut self, entry: LogEntryRef<'_>) -> Result<(), RuntimeError> {
         let compiled = match &entry {
-            LogEntry::Install(i) => Some(self.compile(i)?),
-            LogEntry::Commit(_) => None,
+            LogEntryRef::Install(i) => Some(self.compile(i)?),
+            LogEntryRef::Commit(_) => None,
         };
         match (self.state.apply(entry)?, compiled) {
             (Applied::Installed, Some(c)) => self.compiled.push(c),

@@ -17,7 +17,7 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
 use interstice_abi::cbor::Reader;
-use interstice_persist::{decode_entry, Hash, Snapshot, Storage};
+use interstice_persist::{decode_entry_ref, Hash, Snapshot, Storage};
 
 use crate::error::RuntimeError;
 use crate::log_state::LogState;
@@ -66,7 +66,7 @@ impl Shadow {
         }
         let mut r = Reader::new(payload);
         for _ in 0..count {
-            let entry = decode_entry(&mut r).map_err(|e| e.to_string())?;
+            let entry = decode_entry_ref(&mut r).map_err(|e| e.to_string())?;
             self.state.apply(entry).map_err(|e| e.to_string())?;
         }
         self.ts = first_ts + u64::from(count) - 1;

@@ -24,24 +24,37 @@ struct Entry(Box<[u8]>);
 
 impl Entry {
     fn new(key: &[u8], row: &[u8]) -> Self {
-        let mut buf = Vec::with_capacity(key.len() + row.len() + 2);
+        let mut leb = [0u8; 10];
+        let mut used = 0;
         let mut n = key.len();
         loop {
             let byte = (n & 0x7f) as u8;
             n >>= 7;
             if n == 0 {
-                buf.push(byte);
+                leb[used] = byte;
+                used += 1;
                 break;
             }
-            buf.push(byte | 0x80);
+            leb[used] = byte | 0x80;
+            used += 1;
         }
+        // The exact size, so `into_boxed_slice` never reallocates.
+        let mut buf = Vec::with_capacity(used + key.len() + row.len());
+        buf.extend_from_slice(&leb[..used]);
         buf.extend_from_slice(key);
         buf.extend_from_slice(row);
         Entry(buf.into_boxed_slice())
     }
 
     /// Where the key starts and ends.
+    #[inline]
     fn key_span(&self) -> (usize, usize) {
+        // Keys shorter than 128 bytes (nearly all) have a one-byte length.
+        if let Some(&b) = self.0.first() {
+            if b & 0x80 == 0 {
+                return (1, 1 + b as usize);
+            }
+        }
         let mut len = 0usize;
         let mut shift = 0;
         let mut i = 0;
@@ -95,8 +108,22 @@ impl PartialOrd for Entry {
 
 impl Ord for Entry {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.key().cmp(other.key())
+        cmp_keys(self.key(), other.key())
     }
+}
+
+/// `a.cmp(b)`, with the common fixed-width keys (8 bytes: `u64`/`i64`;
+/// 16 bytes: `u128`/`i128`) compared as big-endian integers: the same
+/// order, without a `memcmp` call per B-tree comparison.
+#[inline]
+fn cmp_keys(a: &[u8], b: &[u8]) -> Ordering {
+    if let (Ok(x), Ok(y)) = (<[u8; 8]>::try_from(a), <[u8; 8]>::try_from(b)) {
+        return u64::from_be_bytes(x).cmp(&u64::from_be_bytes(y));
+    }
+    if let (Ok(x), Ok(y)) = (<[u8; 16]>::try_from(a), <[u8; 16]>::try_from(b)) {
+        return u128::from_be_bytes(x).cmp(&u128::from_be_bytes(y));
+    }
+    a.cmp(b)
 }
 
 impl Borrow<[u8]> for Entry {
@@ -115,6 +142,8 @@ pub struct Table {
     rows: BTreeSet<Entry>,
     /// Next id an `auto_inc` insert of key 0 receives.
     next_auto_inc: u128,
+    /// Reused buffer for the key of a logged row being applied.
+    key_scratch: Vec<u8>,
 }
 
 /// A row after validation: its bytes (auto_inc key filled in), its key and
@@ -135,6 +164,7 @@ impl Table {
             schema,
             rows: BTreeSet::new(),
             next_auto_inc: 1,
+            key_scratch: Vec::new(),
         }
     }
 
@@ -161,17 +191,7 @@ impl Table {
         bytes: &[u8],
         assign: bool,
     ) -> Result<(CheckedRow, Option<u128>), AbiError> {
-        let mut r = Reader::new(bytes);
-        r.array_of(self.columns.len())?;
-        let mut key_range = 0..0;
-        for (i, ty) in self.columns.iter().enumerate() {
-            let start = r.position();
-            ty.validate(&mut r)?;
-            if i == self.pk {
-                key_range = start..r.position();
-            }
-        }
-        r.finish()?;
+        let mut key_range = self.validate_row(bytes)?;
         let mut row = bytes.to_vec();
         let mut assigned = None;
         if assign && self.schema.auto_inc && bytes[key_range.clone()] == [0u8] {
@@ -197,6 +217,38 @@ impl Table {
             },
             assigned,
         ))
+    }
+
+    /// Validates a row's encoding and column types (the first half of
+    /// [`Table::check_row`]); returns where its key value is.
+    fn validate_row(&self, bytes: &[u8]) -> Result<std::ops::Range<usize>, AbiError> {
+        let mut r = Reader::new(bytes);
+        r.array_of(self.columns.len())?;
+        let mut key_range = 0..0;
+        for (i, ty) in self.columns.iter().enumerate() {
+            let start = r.position();
+            ty.validate(&mut r)?;
+            if i == self.pk {
+                key_range = start..r.position();
+            }
+        }
+        r.finish()?;
+        Ok(key_range)
+    }
+
+    /// A logged row as a table entry: validated and keyed exactly as
+    /// [`Table::check_row`] without `assign` does (the same errors), but
+    /// with one allocation, the entry itself. Returns its key value's range.
+    fn logged_entry(&mut self, bytes: &[u8]) -> Result<(Entry, std::ops::Range<usize>), AbiError> {
+        let key_range = self.validate_row(bytes)?;
+        let mut key = std::mem::take(&mut self.key_scratch);
+        key.clear();
+        let encoded = self
+            .key_type
+            .encode_key(&mut Reader::new(&bytes[key_range.clone()]), &mut key);
+        let entry = encoded.map(|()| Entry::new(&key, bytes));
+        self.key_scratch = key;
+        Ok((entry?, key_range))
     }
 
     /// The memcomparable key for an encoded key value.
@@ -473,7 +525,7 @@ impl Tables {
         idx: u32,
         op: &interstice_persist::MutationOp,
     ) -> Result<(RowEvent, Option<Row>, Option<Row>), TableOpError> {
-        self.apply_logged_inner(idx, op, true)
+        self.apply_logged_inner(idx, op.as_ref(), true)
     }
 
     /// [`Tables::apply_logged`] when nothing needs the change (no outbound
@@ -482,7 +534,7 @@ impl Tables {
     pub fn apply_logged_quiet(
         &mut self,
         idx: u32,
-        op: &interstice_persist::MutationOp,
+        op: interstice_persist::MutationOpRef<'_>,
     ) -> Result<(), TableOpError> {
         self.apply_logged_inner(idx, op, false).map(|_| ())
     }
@@ -490,16 +542,16 @@ impl Tables {
     fn apply_logged_inner(
         &mut self,
         idx: u32,
-        op: &interstice_persist::MutationOp,
+        op: interstice_persist::MutationOpRef<'_>,
         want_rows: bool,
     ) -> Result<(RowEvent, Option<Row>, Option<Row>), TableOpError> {
-        use interstice_persist::MutationOp;
+        use interstice_persist::MutationOpRef as MutationOp;
         let t = self.table_mut(idx)?;
         Ok(match op {
             MutationOp::Insert(bytes) | MutationOp::Update(bytes) => {
-                let (checked, _) = t.check_row(bytes, false)?;
-                t.bump_auto_inc(&checked.row, checked.key_value.clone());
-                let replaced = t.rows.replace(Entry::new(&checked.key, &checked.row));
+                let (entry, key_value) = t.logged_entry(bytes)?;
+                t.bump_auto_inc(bytes, key_value);
+                let replaced = t.rows.replace(entry);
                 let event = if matches!(op, MutationOp::Insert(_)) {
                     RowEvent::Insert
                 } else {
@@ -509,8 +561,7 @@ impl Tables {
                     return Ok((event, None, None));
                 }
                 let old = replaced.map(|e| Row::from(e.row()));
-                let row: Row = checked.row.into_boxed_slice();
-                (event, old, Some(row))
+                (event, old, Some(Row::from(bytes)))
             }
             MutationOp::Delete(key_value) => {
                 let key = t.key_of_value(key_value)?;
@@ -665,6 +716,30 @@ mod tests {
     }
 
     #[test]
+    fn entry_order_is_the_byte_order_of_the_keys() {
+        let mut keys: Vec<Vec<u8>> = vec![vec![], vec![0], vec![0, 0], vec![1], vec![0xff]];
+        for v in [0u64, 1, 255, 256, 1 << 32, u64::MAX - 1, u64::MAX] {
+            keys.push(v.to_be_bytes().to_vec());
+            keys.push(u128::from(v).to_be_bytes().to_vec());
+            keys.push((u128::from(v) << 64).to_be_bytes().to_vec());
+            let mut nine = v.to_be_bytes().to_vec();
+            nine.push(7);
+            keys.push(nine);
+            keys.push(v.to_be_bytes()[..7].to_vec());
+        }
+        keys.push(vec![b'k'; 200]);
+        keys.push(vec![b'k'; 201]);
+        for a in &keys {
+            for b in &keys {
+                let (ea, eb) = (Entry::new(a, b"row"), Entry::new(b, b""));
+                assert_eq!(ea.cmp(&eb), a.cmp(b), "{a:?} vs {b:?}");
+                assert_eq!(ea.key(), &a[..]);
+                assert_eq!(eb.row(), b"");
+            }
+        }
+    }
+
+    #[test]
     fn apply_logged_quiet_changes_the_tables_exactly_like_apply_logged() {
         use interstice_persist::MutationOp;
         let ops = [
@@ -679,7 +754,7 @@ mod tests {
         let (mut loud, mut quiet) = (accounts(), accounts());
         for (table, op) in &ops {
             let a = loud.apply_logged(*table, op).map(|_| ());
-            let b = quiet.apply_logged_quiet(*table, op);
+            let b = quiet.apply_logged_quiet(*table, op.as_ref());
             assert_eq!(format!("{a:?}"), format!("{b:?}"));
         }
         assert_eq!(loud.export_logged(), quiet.export_logged());

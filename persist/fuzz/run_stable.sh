@@ -5,7 +5,7 @@
 # Crashes land in persist/fuzz/artifacts/, new inputs in corpus/<target>/.
 set -euo pipefail
 cd "$(dirname "$0")"
-target="${1:?usage: run_stable.sh decode_log|decode_entry [seconds]}"
+target="${1:?usage: run_stable.sh decode_log|decode_entry|decode_entry_ref [seconds]}"
 secs="${2:-60}"
 triple="$(rustc -vV | sed -n 's/^host: //p')"
 export RUSTFLAGS="-Cpasses=sancov-module \

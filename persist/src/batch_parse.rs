@@ -4,22 +4,24 @@
 
 use interstice_abi::cbor::Reader;
 
-use crate::record::{decode_entry, Hash, LogEntry};
+use crate::record::Hash;
+use crate::record_ref::{decode_entry_ref, LogEntryRef};
 use crate::segment::{batch_hash, BatchHeader, BATCH_HEADER_LEN, BATCH_MARKER};
 
 /// Decodes the `count` entries of a payload and checks their timestamps are
-/// `first_ts, first_ts + 1, …`. On error: the timestamp concerned and why.
+/// `first_ts, first_ts + 1, …`. The entries borrow from `payload`. On
+/// error: the timestamp concerned and why.
 pub(crate) fn decode_payload(
     payload: &[u8],
     first_ts: u64,
     count: u32,
-) -> Result<Vec<LogEntry>, (u64, String)> {
+) -> Result<Vec<LogEntryRef<'_>>, (u64, String)> {
     let mut r = Reader::new(payload);
     let mut entries = Vec::with_capacity((count as usize).min(1024));
     for i in 0..count {
         let ts = first_ts.saturating_add(u64::from(i));
         let start = r.position();
-        let e = decode_entry(&mut r)
+        let e = decode_entry_ref(&mut r)
             .map_err(|e| (ts, format!("entry {i} (at payload byte {start}): {e}")))?;
         if e.ts() != ts {
             return Err((

@@ -4,6 +4,8 @@
 //!
 //! - [`record`]: [`LogEntry`] and friends, and their canonical CBOR
 //!   ([`encode_entry`], [`decode_entry`]).
+//! - [`record_ref`]: borrowed views of entries ([`LogEntryRef`],
+//!   [`decode_entry_ref`]), what replay applies without copying.
 //! - [`segment`]: segment and batch headers, file names, the hash chain.
 //! - [`Storage`]: the log directory, on real files ([`FileStorage`]) or in
 //!   memory with injected faults and simulated crashes ([`FaultyStorage`]).
@@ -28,6 +30,7 @@ pub mod datadir;
 pub mod error;
 pub mod reader;
 pub mod record;
+pub mod record_ref;
 pub mod repair;
 pub mod segment;
 pub mod snapshot;
@@ -45,13 +48,17 @@ mod bitflip_tests;
 pub use datadir::DataDir;
 pub use error::PersistError;
 pub use reader::{
-    check, check_from, read_batches, read_batches_from, read_batches_with, read_log, read_log_with,
-    scan, valid_prefix, Batch, LogPosition, LogStart, LogSummary, Problem, ProblemKind,
-    ReadOptions, ReadReport, SegmentInfo, SkippedRegion, TornTail, ValidPrefix,
+    check, check_from, read_batches, read_batches_from, read_batches_with, read_log,
+    read_log_refs_with, read_log_with, scan, valid_prefix, Batch, LogPosition, LogStart,
+    LogSummary, Problem, ProblemKind, ReadOptions, ReadReport, SegmentInfo, SkippedRegion,
+    TornTail, ValidPrefix,
 };
 pub use record::{
     decode_entry, encode_batch_payload, encode_entry, Cause, CommitRecord, ErrorKind, Hash,
     LogEntry, ModuleInstall, Mutation, MutationOp, Nondet, OutboundCall, Outcome,
+};
+pub use record_ref::{
+    decode_entry_ref, CommitRef, LogEntryRef, MutationOpRef, MutationRef, OutcomeRef,
 };
 pub use repair::{repair, MovedBytes, RepairReport, BROKEN_SUFFIX};
 pub use snapshot::{

@@ -15,6 +15,7 @@ use tracing::debug;
 use crate::batch_parse::{decode_payload, find_following_batch, parse_record, RawBatch};
 use crate::error::PersistError;
 use crate::record::{Hash, LogEntry};
+use crate::record_ref::LogEntryRef;
 use crate::segment::{
     parse_segment_name, HeaderError, SegmentHeader, GENESIS_HASH, SEGMENT_HEADER_LEN,
 };
@@ -35,8 +36,9 @@ pub struct Batch<'a> {
     pub hash: Hash,
     /// The raw payload (the entries' CBOR, concatenated).
     pub payload: &'a [u8],
-    /// The decoded entries, timestamps `first_ts..first_ts + count`.
-    pub entries: Vec<LogEntry>,
+    /// The decoded entries, timestamps `first_ts..first_ts + count`,
+    /// borrowing from `payload` ([`LogEntryRef::into_owned`] copies one).
+    pub entries: Vec<LogEntryRef<'a>>,
 }
 
 /// A verified segment.
@@ -795,7 +797,10 @@ pub fn read_log<E: From<PersistError>>(
     mut on_entry: impl FnMut(LogEntry) -> Result<(), E>,
 ) -> Result<LogSummary, E> {
     read_batches(storage, |batch| {
-        batch.entries.into_iter().try_for_each(&mut on_entry)
+        batch
+            .entries
+            .into_iter()
+            .try_for_each(|e| on_entry(e.into_owned()))
     })
 }
 
@@ -1027,6 +1032,15 @@ pub fn read_log_with<E: From<PersistError>>(
     storage: &dyn Storage,
     opts: &ReadOptions,
     mut on_entry: impl FnMut(LogEntry) -> Result<(), E>,
+) -> Result<ReadReport, E> {
+    read_log_refs_with(storage, opts, |e| on_entry(e.into_owned()))
+}
+
+/// [`read_log_with`], with each entry borrowed from its batch's payload.
+pub fn read_log_refs_with<E: From<PersistError>>(
+    storage: &dyn Storage,
+    opts: &ReadOptions,
+    mut on_entry: impl FnMut(LogEntryRef<'_>) -> Result<(), E>,
 ) -> Result<ReadReport, E> {
     read_batches_with(storage, opts, |batch| {
         batch.entries.into_iter().try_for_each(&mut on_entry)

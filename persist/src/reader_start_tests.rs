@@ -29,7 +29,7 @@ fn hash_at(storage: &dyn Storage, ts: u64) -> Hash {
 fn read_from(storage: &dyn Storage, start: LogStart) -> Result<Vec<u64>, PersistError> {
     let mut ts = Vec::new();
     read_batches_from(storage, Some(start), |b| {
-        ts.extend(b.entries.iter().map(LogEntry::ts));
+        ts.extend(b.entries.iter().map(LogEntryRef::ts));
         Ok::<(), PersistError>(())
     })?;
     Ok(ts)

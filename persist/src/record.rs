@@ -12,6 +12,9 @@
 use interstice_abi::cbor::{Reader, Writer};
 
 use crate::error::{PersistError, Result};
+use crate::record_ref::decode_entry_ref;
+#[cfg(doc)]
+use crate::record_ref::LogEntryRef;
 
 /// A blake3 hash.
 pub type Hash = [u8; 32];
@@ -361,7 +364,7 @@ pub fn encode_batch_payload(entries: &[LogEntry]) -> Vec<u8> {
 
 // ---------------------------------------------------------------- decoding
 
-fn bad(offset: usize, reason: impl Into<String>) -> PersistError {
+pub(crate) fn bad(offset: usize, reason: impl Into<String>) -> PersistError {
     PersistError::Decode {
         offset: offset as u64,
         reason: reason.into(),
@@ -369,12 +372,12 @@ fn bad(offset: usize, reason: impl Into<String>) -> PersistError {
 }
 
 /// Reads an array head and returns its length and start offset.
-fn array_head(r: &mut Reader<'_>) -> Result<(usize, usize)> {
+pub(crate) fn array_head(r: &mut Reader<'_>) -> Result<(usize, usize)> {
     let start = r.position();
     Ok((r.array()?, start))
 }
 
-fn expect_len(what: &str, tag: u64, len: usize, want: usize, at: usize) -> Result<()> {
+pub(crate) fn expect_len(what: &str, tag: u64, len: usize, want: usize, at: usize) -> Result<()> {
     if len == want {
         Ok(())
     } else {
@@ -385,29 +388,32 @@ fn expect_len(what: &str, tag: u64, len: usize, want: usize, at: usize) -> Resul
     }
 }
 
-fn u32_field(r: &mut Reader<'_>, what: &str) -> Result<u32> {
+pub(crate) fn u32_field(r: &mut Reader<'_>, what: &str) -> Result<u32> {
     let at = r.position();
     let v = r.u64()?;
     u32::try_from(v).map_err(|_| bad(at, format!("{what} {v} does not fit in 32 bits")))
 }
 
-fn string(r: &mut Reader<'_>) -> Result<String> {
+pub(crate) fn string(r: &mut Reader<'_>) -> Result<String> {
     Ok(r.str()?.to_owned())
 }
 
-fn byte_vec(r: &mut Reader<'_>) -> Result<Vec<u8>> {
+pub(crate) fn byte_vec(r: &mut Reader<'_>) -> Result<Vec<u8>> {
     Ok(r.bytes()?.to_vec())
 }
 
-fn hash(r: &mut Reader<'_>) -> Result<Hash> {
+pub(crate) fn hash(r: &mut Reader<'_>) -> Result<Hash> {
     Ok(r.byte_array::<32>()?)
 }
 
 /// Upper bound on capacity reserved up front for a decoded list, so a hostile
 /// length cannot force a large allocation before the items are read.
-const PREALLOC_LIMIT: usize = 64;
+pub(crate) const PREALLOC_LIMIT: usize = 64;
 
-fn list<T>(r: &mut Reader<'_>, item: impl Fn(&mut Reader<'_>) -> Result<T>) -> Result<Vec<T>> {
+pub(crate) fn list<'a, T>(
+    r: &mut Reader<'a>,
+    item: impl Fn(&mut Reader<'a>) -> Result<T>,
+) -> Result<Vec<T>> {
     let n = r.array()?;
     let mut out = Vec::with_capacity(n.min(PREALLOC_LIMIT));
     for _ in 0..n {
@@ -417,46 +423,16 @@ fn list<T>(r: &mut Reader<'_>, item: impl Fn(&mut Reader<'_>) -> Result<T>) -> R
 }
 
 /// Decodes one entry from `r`, leaving `r` just after it.
+///
+/// The owned form of [`decode_entry_ref`]: it accepts and rejects exactly
+/// the same bytes, with the same errors, since it is that decoder plus
+/// [`LogEntryRef::into_owned`].
 pub fn decode_entry(r: &mut Reader<'_>) -> Result<LogEntry> {
-    let (len, at) = array_head(r)?;
-    if len == 0 {
-        return Err(bad(at, "a log entry cannot be an empty array"));
-    }
-    let kind_at = r.position();
-    let kind = r.u64()?;
-    match kind {
-        KIND_INSTALL => {
-            expect_len("log entry", kind, len, 7, at)?;
-            Ok(LogEntry::Install(ModuleInstall {
-                ts: r.u64()?,
-                name: string(r)?,
-                version: string(r)?,
-                schema: byte_vec(r)?,
-                schema_hash: hash(r)?,
-                wasm_hash: hash(r)?,
-            }))
-        }
-        KIND_COMMIT => {
-            expect_len("log entry", kind, len, 11, at)?;
-            Ok(LogEntry::Commit(CommitRecord {
-                ts: r.u64()?,
-                module: string(r)?,
-                schema_hash: hash(r)?,
-                reducer: string(r)?,
-                args: byte_vec(r)?,
-                cause: decode_cause(r)?,
-                nondet: list(r, decode_nondet)?,
-                outcome: decode_outcome(r)?,
-                mutations: list(r, decode_mutation)?,
-                calls: list(r, decode_call)?,
-            }))
-        }
-        other => Err(bad(kind_at, format!("unknown log entry kind {other}"))),
-    }
+    Ok(decode_entry_ref(r)?.into_owned())
 }
 
 /// Reads the `[tag, …]` head of an enum; returns (tag, item count, start offset).
-fn enum_head(r: &mut Reader<'_>, what: &str) -> Result<(u64, usize, usize)> {
+pub(crate) fn enum_head(r: &mut Reader<'_>, what: &str) -> Result<(u64, usize, usize)> {
     let (len, at) = array_head(r)?;
     if len == 0 {
         return Err(bad(at, format!("{what} cannot be an empty array")));
@@ -490,7 +466,7 @@ pub(crate) fn decode_cause(r: &mut Reader<'_>) -> Result<Cause> {
     }
 }
 
-fn decode_nondet(r: &mut Reader<'_>) -> Result<Nondet> {
+pub(crate) fn decode_nondet(r: &mut Reader<'_>) -> Result<Nondet> {
     let (tag, len, at) = enum_head(r, "non-deterministic input")?;
     match tag {
         0 => {
@@ -517,50 +493,7 @@ fn decode_nondet(r: &mut Reader<'_>) -> Result<Nondet> {
     }
 }
 
-fn decode_outcome(r: &mut Reader<'_>) -> Result<Outcome> {
-    let (tag, len, at) = enum_head(r, "outcome")?;
-    match tag {
-        0 => {
-            expect_len("outcome", tag, len, 2, at)?;
-            Ok(Outcome::Ok(byte_vec(r)?))
-        }
-        1 => {
-            expect_len("outcome", tag, len, 3, at)?;
-            let code_at = r.position();
-            let code = r.u64()?;
-            let kind = ErrorKind::from_code(code)
-                .ok_or_else(|| bad(code_at, format!("unknown error kind code {code}")))?;
-            Ok(Outcome::Err {
-                kind,
-                message: string(r)?,
-            })
-        }
-        other => Err(bad(at, format!("unknown outcome tag {other}"))),
-    }
-}
-
-fn decode_mutation(r: &mut Reader<'_>) -> Result<Mutation> {
-    let (len, at) = array_head(r)?;
-    if len != 3 {
-        return Err(bad(
-            at,
-            format!("a mutation must be an array of 3 items, found {len}"),
-        ));
-    }
-    let table = u32_field(r, "table index")?;
-    let tag_at = r.position();
-    let tag = r.u64()?;
-    let bytes = byte_vec(r)?;
-    let op = match tag {
-        0 => MutationOp::Insert(bytes),
-        1 => MutationOp::Update(bytes),
-        2 => MutationOp::Delete(bytes),
-        other => return Err(bad(tag_at, format!("unknown mutation op tag {other}"))),
-    };
-    Ok(Mutation { table, op })
-}
-
-fn decode_call(r: &mut Reader<'_>) -> Result<OutboundCall> {
+pub(crate) fn decode_call(r: &mut Reader<'_>) -> Result<OutboundCall> {
     let (len, at) = array_head(r)?;
     if len != 3 {
         return Err(bad(

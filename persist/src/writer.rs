@@ -19,6 +19,7 @@ use crate::batch_parse::decode_payload;
 use crate::error::PersistError;
 use crate::reader::{read_batches, read_batches_from, LogStart, SegmentInfo, TornTail};
 use crate::record::{Hash, LogEntry};
+use crate::record_ref::LogEntryRef;
 use crate::segment::{
     batch_hash, segment_name, BatchHeader, SegmentHeader, BATCH_HEADER_LEN, SEGMENT_HEADER_LEN,
 };
@@ -81,7 +82,7 @@ impl Recovered {
             for e in batch.entries {
                 if e.ts() < limit {
                     n += 1;
-                    on_entry(e)?;
+                    on_entry(e.into_owned())?;
                 }
             }
             Ok(())
@@ -146,6 +147,17 @@ impl LogWriter {
         opts: WriterOptions,
         start: Option<LogStart>,
         mut on_entry: impl FnMut(LogEntry) -> Result<(), E>,
+    ) -> Result<(LogWriter, Recovered), E> {
+        Self::open_replaying_refs_from(storage, opts, start, |e| on_entry(e.into_owned()))
+    }
+
+    /// As [`LogWriter::open_replaying_from`], with each entry borrowed from
+    /// its batch's payload (no copies of names, arguments or rows).
+    pub fn open_replaying_refs_from<E: From<PersistError>>(
+        storage: Arc<dyn Storage>,
+        opts: WriterOptions,
+        start: Option<LogStart>,
+        mut on_entry: impl FnMut(LogEntryRef<'_>) -> Result<(), E>,
     ) -> Result<(LogWriter, Recovered), E> {
         let mut summary = read_batches_from(&*storage, start, |batch| {
             batch.entries.into_iter().try_for_each(&mut on_entry)

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use interstice_persist::{
-    list_snapshots, read_snapshot, DataDir, LogEntry, LogStart, PersistError, WriterOptions,
+    list_snapshots, read_snapshot, DataDir, LogEntryRef, LogStart, PersistError, WriterOptions,
     SNAPSHOTS_DIR,
 };
 
@@ -283,15 +283,16 @@ fn open_log(
     config: &RuntimeConfig,
     storage: Arc<dyn interstice_persist::Storage>,
     start: Option<LogStart>,
-    on_entry: impl FnMut(LogEntry) -> Result<(), RuntimeError>,
+    on_entry: impl FnMut(LogEntryRef<'_>) -> Result<(), RuntimeError>,
 ) -> Result<OpenedLog, RuntimeError> {
     if config.stop_at.is_none() && config.skip_to_log_offset.is_none() {
         let opts = WriterOptions {
             segment_size: config.segment_size,
             ..WriterOptions::default()
         };
-        let (writer, recovered) =
-            interstice_persist::LogWriter::open_replaying_from(storage, opts, start, on_entry)?;
+        let (writer, recovered) = interstice_persist::LogWriter::open_replaying_refs_from(
+            storage, opts, start, on_entry,
+        )?;
         return Ok(OpenedLog {
             writer: Some(writer),
             next_ts: recovered.next_ts,
@@ -303,7 +304,7 @@ fn open_log(
         stop_at: config.stop_at,
         resume_at: config.skip_to_log_offset.clone(),
     };
-    let report = interstice_persist::read_log_with(&*storage, &opts, on_entry)?;
+    let report = interstice_persist::read_log_refs_with(&*storage, &opts, on_entry)?;
     let mut how = Vec::new();
     if let Some(ts) = config.stop_at {
         how.push(format!(
