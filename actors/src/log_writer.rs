@@ -4,17 +4,12 @@
 //!
 //! Group commit: in `sync` mode one fsync is issued after the mailbox is
 //! drained (a `notify`-ed message runs after all queued batches), so every
-//! batch that arrived meanwhile shares it. If, at that moment, transactions
-//! that already hold a timestamp are still on their way (executing, or in a
-//! module's outbox), the fsync waits for them — only for those, and at most
-//! [`STRAGGLER_WAIT`] — so that it covers them too instead of leaving them
-//! to pay for an fsync of their own. Any write or fsync error poisons
+//! batch that arrived meanwhile shares it. Any write or fsync error poisons
 //! the runtime: waiters are failed and no later write is acknowledged.
 //! A read-only runtime has no writer (and refuses writes before they get here).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix::{Actor, Addr, AsyncContext, Context, Handler, Message};
 
@@ -54,10 +49,6 @@ impl SnapshotFeed {
 #[rtype(result = "()")]
 struct SyncNow;
 
-/// The longest an fsync waits for transactions that were in flight when it
-/// was due (a slow reducer must not hold everyone else's acknowledgement).
-const STRAGGLER_WAIT: Duration = Duration::from_millis(1);
-
 /// The log-writer actor.
 pub(crate) struct LogWriter {
     /// `None` in a read-only runtime.
@@ -68,9 +59,6 @@ pub(crate) struct LogWriter {
     written_ts: u64,
     synced_ts: u64,
     sync_scheduled: bool,
-    /// Set while a due fsync waits for in-flight transactions: it runs once
-    /// everything up to this timestamp is written (or the wait times out).
-    sync_after: Option<u64>,
     snapshots: Option<SnapshotFeed>,
 }
 
@@ -91,7 +79,6 @@ impl LogWriter {
             written_ts: last_ts,
             synced_ts: last_ts,
             sync_scheduled: false,
-            sync_after: None,
             snapshots,
         }
     }
@@ -102,7 +89,6 @@ impl LogWriter {
     }
 
     fn sync(&mut self) {
-        self.sync_after = None;
         if self.written_ts <= self.synced_ts || self.shared.fault().is_some() {
             return;
         }
@@ -242,28 +228,8 @@ impl Handler<SnapshotNow> for LogWriter {
 impl Handler<SyncNow> for LogWriter {
     type Result = ();
 
-    fn handle(&mut self, _msg: SyncNow, ctx: &mut Self::Context) {
+    fn handle(&mut self, _msg: SyncNow, _ctx: &mut Self::Context) {
         self.sync_scheduled = false;
-        match self.sync_after {
-            // Still waiting for in-flight transactions (or for the timer).
-            Some(wanted) if self.written_ts < wanted => return,
-            Some(_) => return self.sync(),
-            None => {}
-        }
-        // The highest timestamp handed out so far: anything above what is
-        // written is a transaction still on its way here.
-        let allocated = self.shared.order.peek_next() - 1;
-        if allocated > self.written_ts && self.written_ts > self.synced_ts {
-            self.sync_after = Some(allocated);
-            let started = self.synced_ts;
-            ctx.run_later(STRAGGLER_WAIT, move |act, _| {
-                // Still the same wait (no fsync since): give up waiting.
-                if act.sync_after.is_some() && act.synced_ts == started {
-                    act.sync();
-                }
-            });
-            return;
-        }
         self.sync();
     }
 }
