@@ -4,8 +4,9 @@
 //!   hand their finished commits back in any order; the sequencer releases
 //!   them strictly in timestamp order, with no gap and no duplicate.
 //! - [`Watermark`]: the durability watermark. The log-writer publishes the
-//!   highest timestamp covered by an fsync; callers wait on it before they
-//!   acknowledge, so no acknowledgement can precede the fsync that covers it.
+//!   highest timestamp covered by an fsync; callers wait on it (or register
+//!   a callback with `on_reach`) before they acknowledge, so no
+//!   acknowledgement can precede the fsync that covers it.
 //!
 //! Everything here uses [`sync`] primitives, which are `loom`'s under
 //! `--cfg loom` and `std`'s otherwise. The loom models live in
