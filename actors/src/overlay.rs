@@ -382,7 +382,7 @@ mod tests {
             .unwrap();
         over.apply_quiet(0, MutationOpRef::Insert(&row(7, 2)))
             .unwrap();
-        // A different length.
+        // Updated again (a longer row): the last write of a key wins.
         over.apply_quiet(0, MutationOpRef::Update(&row(7, 1 << 40)))
             .unwrap();
         // A delete of a key that was never there does nothing.
