@@ -36,6 +36,7 @@ mod log_state;
 mod log_writer;
 mod messages;
 mod module_actor;
+mod overlay;
 mod replay;
 mod replay_check;
 mod router;

@@ -18,7 +18,13 @@ use interstice_persist::{
 use crate::deliveries::{consumed_key, Outstanding, Subscriptions};
 use crate::error::RuntimeError;
 use crate::messages::Delivery;
+use crate::overlay::ReplayTables;
 use crate::table::{Change, Tables};
+
+/// Bytes the modules' replay overlays may hold together before they are
+/// written to the tables (a pending write holds its key, its row and 40
+/// bytes): about a million small writes.
+const OVERLAY_MAX_BYTES: usize = 64 << 20;
 
 /// One installed module.
 pub(crate) struct StateModule {
@@ -27,7 +33,9 @@ pub(crate) struct StateModule {
     pub install_ts: u64,
     pub schema: Arc<ModuleSchema>,
     pub wasm_hash: Hash,
-    pub tables: Tables,
+    /// Its tables, behind the write-back overlay quiet commits go through
+    /// (every accessor flushes it first).
+    pub tables: ReplayTables,
 }
 
 /// What [`LogState::apply`] did.
@@ -55,6 +63,9 @@ pub(crate) struct LogState {
     pub entries: u64,
     /// Mutations applied.
     pub mutations: u64,
+    /// Bytes added to the overlays since they were last counted (at least
+    /// the bytes they hold).
+    overlay_bytes: usize,
 }
 
 fn replay_error(ts: u64, module: &str, reason: String) -> RuntimeError {
@@ -78,6 +89,7 @@ impl LogState {
             outstanding: Outstanding::new(),
             entries: 0,
             mutations: 0,
+            overlay_bytes: 0,
         }
     }
 
@@ -100,7 +112,7 @@ impl LogState {
                 install_ts: m.install_ts,
                 schema: Arc::new(schema),
                 wasm_hash: m.wasm_hash,
-                tables,
+                tables: ReplayTables::new(tables),
             });
         }
         for d in &snap.pending {
@@ -120,13 +132,13 @@ impl LogState {
 
     /// The state as a snapshot at `ts` (`log_hash`: the log's batch hash at
     /// `ts`).
-    pub fn snapshot(&self, ts: u64, log_hash: Hash) -> Snapshot {
+    pub fn snapshot(&mut self, ts: u64, log_hash: Hash) -> Snapshot {
         Snapshot {
             ts,
             log_hash,
             modules: self
                 .modules
-                .iter()
+                .iter_mut()
                 .map(|m| SnapshotModule {
                     name: m.name.clone(),
                     version: m.schema.version.clone(),
@@ -134,7 +146,7 @@ impl LogState {
                     schema: m.schema.canonical_bytes(),
                     schema_hash: m.schema.hash(),
                     wasm_hash: m.wasm_hash,
-                    tables: m.tables.export_logged(),
+                    tables: m.tables.tables().export_logged(),
                 })
                 .collect(),
             pending: self
@@ -174,15 +186,16 @@ impl LogState {
             // commits were logged with its table indexes), the new triggers
             // replace the old ones, and init is not pending again.
             let m = &mut self.modules[idx];
-            if let Some((table, change)) = SchemaDiff::between(&m.schema, &schema)
-                .first_incompatibility(|t| m.tables.rows_of(t))
+            let tables = m.tables.tables_mut();
+            if let Some((table, change)) =
+                SchemaDiff::between(&m.schema, &schema).first_incompatibility(|t| tables.rows_of(t))
             {
                 return Err(fail(format!(
                     "incompatible upgrade of module `{}`: table `{table}`: {change}",
                     i.name
                 )));
             }
-            m.tables.remap(&schema.tables);
+            tables.remap(&schema.tables);
             m.schema = schema;
             m.wasm_hash = i.wasm_hash;
             let _init = self.subs.add_module(&m.schema);
@@ -195,7 +208,7 @@ impl LogState {
         self.install_ts.insert(i.name.clone(), i.ts);
         self.index.insert(i.name.clone(), idx);
         self.modules.push(StateModule {
-            tables: Tables::new(&schema.tables),
+            tables: ReplayTables::new(Tables::new(&schema.tables)),
             name: i.name,
             install_ts: i.ts,
             schema,
@@ -239,28 +252,44 @@ impl LogState {
         // `for_commit` causes nothing for a commit without outbound calls
         // of a module no trigger watches: apply its mutations straight from
         // the log's bytes, without building the changes (no copies of the
-        // old and new rows, nor of the record).
+        // old and new rows, nor of the record), through the module's
+        // overlay (`overlay.rs`).
         if c.calls.is_empty() && !self.subs.watches(c.module) {
-            let module = &mut self.modules[idx];
+            let tables = &mut self.modules[idx].tables;
+            let before = tables.pending();
             for m in &c.mutations {
-                module
-                    .tables
-                    .apply_logged_quiet(m.table, m.op)
-                    .map_err(|e| {
-                        replay_error(
-                            c.ts,
-                            c.module,
-                            format!(
-                                "{}.{}: mutation of table #{} does not apply: {e:?}",
-                                c.module, c.reducer, m.table
-                            ),
-                        )
-                    })?;
+                tables.apply_quiet(m.table, m.op).map_err(|e| {
+                    replay_error(
+                        c.ts,
+                        c.module,
+                        format!(
+                            "{}.{}: mutation of table #{} does not apply: {e:?}",
+                            c.module, c.reducer, m.table
+                        ),
+                    )
+                })?;
             }
+            self.overlay_bytes += tables.pending() - before;
             self.mutations += c.mutations.len() as u64;
+            if self.overlay_bytes > OVERLAY_MAX_BYTES {
+                self.bound_overlays();
+            }
             return Ok(());
         }
         self.commit_observed(idx, depth, c.into_owned())
+    }
+
+    /// Flushes the overlays if they hold more than [`OVERLAY_MAX_BYTES`]
+    /// bytes (`overlay_bytes` only estimates it: flushes by readers do not
+    /// lower it).
+    fn bound_overlays(&mut self) {
+        self.overlay_bytes = self.modules.iter().map(|m| m.tables.pending()).sum();
+        if self.overlay_bytes > OVERLAY_MAX_BYTES {
+            for m in &mut self.modules {
+                m.tables.flush(true);
+            }
+            self.overlay_bytes = 0;
+        }
     }
 
     /// The rest of [`LogState::commit`] for a committed record whose changes
@@ -272,9 +301,10 @@ impl LogState {
         c: CommitRecord,
     ) -> Result<(), RuntimeError> {
         let module = &mut self.modules[idx];
+        let tables = module.tables.tables_mut();
         let mut changes = Vec::with_capacity(c.mutations.len());
         for m in &c.mutations {
-            let (event, old, new) = module.tables.apply_logged(m.table, &m.op).map_err(|e| {
+            let (event, old, new) = tables.apply_logged(m.table, &m.op).map_err(|e| {
                 replay_error(
                     c.ts,
                     &c.module,

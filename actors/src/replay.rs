@@ -114,7 +114,7 @@ impl<'a> Replayer<'a> {
                     m.name,
                     ReplayedModule {
                         compiled,
-                        tables: m.tables,
+                        tables: m.tables.into_tables(),
                     },
                 )
             })

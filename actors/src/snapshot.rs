@@ -46,7 +46,7 @@ impl Shadow {
     }
 
     /// The shadow as a snapshot.
-    pub fn snapshot(&self) -> Snapshot {
+    pub fn snapshot(&mut self) -> Snapshot {
         self.state.snapshot(self.ts, self.hash)
     }
 
@@ -169,7 +169,7 @@ fn run(mut shadow: Shadow, config: SnapshotterConfig, rx: mpsc::Receiver<SnapMsg
                         "the snapshot state is at timestamp {}, not {ts}",
                         shadow.ts()
                     )),
-                    None => take(&shadow, &config),
+                    None => take(&mut shadow, &config),
                 };
                 if let Err(e) = &result {
                     tracing::warn!("no snapshot at timestamp {ts}: {e}");
@@ -184,7 +184,7 @@ fn run(mut shadow: Shadow, config: SnapshotterConfig, rx: mpsc::Receiver<SnapMsg
 }
 
 /// Writes the shadow as a snapshot, then applies retention.
-fn take(shadow: &Shadow, config: &SnapshotterConfig) -> Result<u64, String> {
+fn take(shadow: &mut Shadow, config: &SnapshotterConfig) -> Result<u64, String> {
     let snap = shadow.snapshot();
     let path = interstice_persist::write_snapshot(&config.dir, &snap).map_err(|e| e.to_string())?;
     tracing::info!(ts = snap.ts, file = %path.display(), "snapshot written");

@@ -178,7 +178,7 @@ impl Runtime {
                 Err(e) => return Err(e),
             }
         }
-        let (replayer, log) = match opened {
+        let (mut replayer, log) = match opened {
             Some(found) => found,
             None => {
                 let mut replayer = Replayer::new(&host, &data_dir, &cache_dir, max_depth);
