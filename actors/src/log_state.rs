@@ -26,6 +26,11 @@ use crate::table::{Change, Tables};
 /// bytes): about a million small writes.
 const OVERLAY_MAX_BYTES: usize = 64 << 20;
 
+/// The same bound for the snapshotter's shadow state, which lives as long
+/// as the runtime: its pending writes (and the buffers a flush keeps) are
+/// held on top of the second copy of the state it already is.
+pub(crate) const SHADOW_OVERLAY_MAX_BYTES: usize = 4 << 20;
+
 /// One installed module.
 pub(crate) struct StateModule {
     pub name: String,
@@ -66,6 +71,8 @@ pub(crate) struct LogState {
     /// Bytes added to the overlays since they were last counted (at least
     /// the bytes they hold).
     overlay_bytes: usize,
+    /// Flush the overlays beyond this many bytes.
+    overlay_max: usize,
 }
 
 fn replay_error(ts: u64, module: &str, reason: String) -> RuntimeError {
@@ -90,7 +97,14 @@ impl LogState {
             entries: 0,
             mutations: 0,
             overlay_bytes: 0,
+            overlay_max: OVERLAY_MAX_BYTES,
         }
+    }
+
+    /// Flushes the overlays whenever they hold more than `bytes` (the
+    /// default is [`OVERLAY_MAX_BYTES`]).
+    pub fn limit_overlays(&mut self, bytes: usize) {
+        self.overlay_max = bytes;
     }
 
     /// The state a snapshot holds.
@@ -271,7 +285,7 @@ impl LogState {
             }
             self.overlay_bytes += tables.pending() - before;
             self.mutations += c.mutations.len() as u64;
-            if self.overlay_bytes > OVERLAY_MAX_BYTES {
+            if self.overlay_bytes > self.overlay_max {
                 self.bound_overlays();
             }
             return Ok(());
@@ -279,12 +293,12 @@ impl LogState {
         self.commit_observed(idx, depth, c.into_owned())
     }
 
-    /// Flushes the overlays if they hold more than [`OVERLAY_MAX_BYTES`]
-    /// bytes (`overlay_bytes` only estimates it: flushes by readers do not
-    /// lower it).
+    /// Flushes the overlays if they hold more than `overlay_max` bytes
+    /// (`overlay_bytes` only estimates it: flushes by readers do not lower
+    /// it).
     fn bound_overlays(&mut self) {
         self.overlay_bytes = self.modules.iter().map(|m| m.tables.pending()).sum();
-        if self.overlay_bytes > OVERLAY_MAX_BYTES {
+        if self.overlay_bytes > self.overlay_max {
             for m in &mut self.modules {
                 m.tables.flush(true);
             }

@@ -20,7 +20,7 @@ use interstice_abi::cbor::Reader;
 use interstice_persist::{decode_entry_ref, Hash, Snapshot, Storage};
 
 use crate::error::RuntimeError;
-use crate::log_state::LogState;
+use crate::log_state::{LogState, SHADOW_OVERLAY_MAX_BYTES};
 
 /// The replayed state without compiled modules, kept by the snapshotter:
 /// a [`LogState`] advanced by every batch the log-writer appends.
@@ -33,10 +33,12 @@ pub(crate) struct Shadow {
 impl Shadow {
     /// The shadow of a snapshot's state.
     pub fn from_snapshot(snap: &Snapshot, max_depth: u32) -> Result<Shadow, RuntimeError> {
+        let mut state = LogState::from_snapshot(snap, max_depth)?;
+        state.limit_overlays(SHADOW_OVERLAY_MAX_BYTES);
         Ok(Shadow {
             ts: snap.ts,
             hash: snap.log_hash,
-            state: LogState::from_snapshot(snap, max_depth)?,
+            state,
         })
     }
 
