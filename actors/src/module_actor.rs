@@ -15,9 +15,7 @@ use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Message};
 use interstice_abi::cbor::Writer;
 use interstice_abi::host as abi;
 use interstice_abi::schema_diff::SchemaDiff;
-use interstice_persist::{
-    encode_entry, CommitRecord, ErrorKind, LogEntry, ModuleInstall, MutationOp,
-};
+use interstice_persist::{encode_entry, CommitRecord, ErrorKind, LogEntry, ModuleInstall};
 
 use crate::engine::{CompiledModule, WasmHost};
 use crate::host_state::TxMode;
@@ -84,32 +82,6 @@ impl ModuleActor {
             self.env.shared.sequencer().do_send(Completed { items });
         }
     }
-}
-
-/// Roughly the encoded size of `record` (a little over, usually), so its
-/// buffer is allocated once instead of grown by doubling.
-fn encoded_size_hint(record: &CommitRecord) -> usize {
-    // Fixed fields, CBOR heads, the schema hash, and an outcome or cause.
-    const FIXED: usize = 96;
-    let rows: usize = record
-        .mutations
-        .iter()
-        .map(|m| match &m.op {
-            MutationOp::Insert(b) | MutationOp::Update(b) | MutationOp::Delete(b) => b.len() + 12,
-        })
-        .sum();
-    let calls: usize = record
-        .calls
-        .iter()
-        .map(|c| c.module.len() + c.reducer.len() + c.args.len() + 16)
-        .sum();
-    FIXED
-        + record.module.len()
-        + record.reducer.len()
-        + record.args.len()
-        + 48 * record.nondet.len()
-        + rows
-        + calls
 }
 
 impl Handler<FlushOutbox> for ModuleActor {
@@ -214,7 +186,7 @@ impl Handler<Execute> for ModuleActor {
             mutations: logged_mutations(&self.tables, &changes),
             calls: calls.clone(),
         };
-        let mut w = Writer::from_vec(Vec::with_capacity(encoded_size_hint(&record)));
+        let mut w = Writer::new();
         encode_entry(&LogEntry::Commit(record), &mut w);
         let summary = CommitSummary {
             module: self.env.name.clone(),

@@ -240,15 +240,25 @@ impl Table {
     /// [`Table::check_row`] without `assign` does (the same errors), but
     /// with one allocation, the entry itself. Returns its key value's range.
     fn logged_entry(&mut self, bytes: &[u8]) -> Result<(Entry, std::ops::Range<usize>), AbiError> {
-        let key_range = self.validate_row(bytes)?;
         let mut key = std::mem::take(&mut self.key_scratch);
-        key.clear();
-        let encoded = self
-            .key_type
-            .encode_key(&mut Reader::new(&bytes[key_range.clone()]), &mut key);
-        let entry = encoded.map(|()| Entry::new(&key, bytes));
+        let checked = self.logged_key(bytes, &mut key);
+        let entry = checked.map(|range| (Entry::new(&key, bytes), range));
         self.key_scratch = key;
-        Ok((entry?, key_range))
+        entry
+    }
+
+    /// Validates a logged row and writes its memcomparable key to `key`
+    /// (cleared first); returns where the key value is in the row.
+    fn logged_key(
+        &self,
+        bytes: &[u8],
+        key: &mut Vec<u8>,
+    ) -> Result<std::ops::Range<usize>, AbiError> {
+        let key_range = self.validate_row(bytes)?;
+        key.clear();
+        self.key_type
+            .encode_key(&mut Reader::new(&bytes[key_range.clone()]), key)?;
+        Ok(key_range)
     }
 
     /// The memcomparable key for an encoded key value.
@@ -639,10 +649,7 @@ impl Tables {
         key: &mut Vec<u8>,
     ) -> Result<(), TableOpError> {
         let t = self.table_mut(idx)?;
-        let key_range = t.validate_row(bytes)?;
-        key.clear();
-        t.key_type
-            .encode_key(&mut Reader::new(&bytes[key_range.clone()]), key)?;
+        let key_range = t.logged_key(bytes, key)?;
         t.bump_auto_inc(bytes, key_range);
         Ok(())
     }

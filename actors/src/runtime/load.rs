@@ -106,11 +106,8 @@ impl Runtime {
             .map_err(|e| RuntimeError::StorageFault(e.0))?;
         if let Some(rx) = init {
             match rx.await.map_err(|_| RuntimeError::Shutdown)? {
-                Ok((init_ts, _)) => shared
-                    .watermark
-                    .wait(init_ts)
-                    .await
-                    .map_err(|e| RuntimeError::StorageFault(e.0))?,
+                // Answered once durable (`Watermark::on_reach`).
+                Ok(_) => {}
                 Err(ExecError::Failed(f)) => tracing::warn!(
                     module = %schema.name,
                     "init reducer failed and was rolled back: {}", f.message

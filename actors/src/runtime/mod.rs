@@ -259,17 +259,9 @@ impl Runtime {
                 reply: Some(Responder::tokio(tx)),
             });
             match rx.await.map_err(|_| RuntimeError::Shutdown)? {
-                Ok((ts, value)) => {
-                    // The actor answers only once the commit is durable, so
-                    // this returns at once; it keeps the guarantee local.
-                    self.inner
-                        .shared
-                        .watermark
-                        .wait(ts)
-                        .await
-                        .map_err(|e| RuntimeError::StorageFault(e.0))?;
-                    return Ok((entry, idx, (ts, value)));
-                }
+                // The actor answers only once the commit is durable
+                // (`Watermark::on_reach`), or with the storage fault.
+                Ok((ts, value)) => return Ok((entry, idx, (ts, value))),
                 Err(ExecError::Failed(f)) => return Err(reducer_error(&entry.schema.name, rs, f)),
                 Err(ExecError::Poisoned(f)) => return Err(RuntimeError::StorageFault(f)),
                 Err(ExecError::Stale) => {
