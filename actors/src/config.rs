@@ -59,14 +59,58 @@ impl std::str::FromStr for Durability {
     }
 }
 
-/// Per-call resource limits.
+/// What one transaction, one module and one external call may use
+/// (`docs/SDK.md`, "Limits"; the threat model is `docs/SECURITY.md`).
+///
+/// Every per-transaction limit covers the whole transaction: the reducer
+/// and every read call it makes (and the read calls those make). A
+/// transaction that reaches one rolls back with a [`crate::ReducerError`]
+/// whose message names the limit (`Limits::tx_mutation_bytes = …`), of
+/// kind `Budget` — except the wall-clock limit, whose kind is `Timeout`.
+/// All but the wall-clock limit are deterministic: a transaction that
+/// reached one reaches it again when `replay-check` re-executes it under
+/// the same limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Fuel (≈ wasm instructions) one reducer call may burn. Deterministic:
-    /// a call that runs out does so again when re-executed.
+    /// Fuel (≈ wasm instructions) one transaction may burn, its read calls
+    /// included (each read call runs on what the transaction has left, and
+    /// what it burns is charged to it). Deterministic.
     pub fuel: u64,
     /// Bytes of linear memory a module instance may grow to.
     pub memory_bytes: usize,
+    /// Wall-clock time one transaction may take, its read calls (and the
+    /// time spent waiting for them) included. Enforced by epoch
+    /// interruption (checked every [`Limits::EPOCH_TICK`]), so a reducer
+    /// stuck in a loop, or in host calls, ends with `Timeout`.
+    pub tx_time: std::time::Duration,
+    /// Row writes (insert, update, delete) one transaction may make.
+    pub tx_mutations: u32,
+    /// Bytes one transaction's row writes may hold in the host: each write
+    /// counts its new row, the old row it keeps for rollback, and its key.
+    pub tx_mutation_bytes: u64,
+    /// Async calls (`ctx.call`) one transaction may queue.
+    pub tx_calls: u32,
+    /// Bytes of arguments one transaction's async calls may hold.
+    pub tx_call_bytes: u64,
+    /// Bytes of results one transaction's read calls may return (they are
+    /// recorded in its commit, for `replay-check`).
+    pub tx_read_bytes: u64,
+    /// Bytes of log output one transaction may write (after each line is
+    /// cut to [`Limits::log_line_bytes`]).
+    pub tx_log_bytes: u64,
+    /// Longest guest log line kept; longer lines are cut, with a note of
+    /// how long they were.
+    pub log_line_bytes: u32,
+    /// Guest log bytes per second one module may write, over all its
+    /// transactions (a burst of one second's worth is allowed). Lines over
+    /// the rate are dropped, and counted in a warning once a second.
+    pub log_bytes_per_sec: u64,
+    /// Deliveries (triggers and async calls) one external call may cause,
+    /// over its whole tree: its own async calls and triggers, theirs, and
+    /// so on. Deliveries beyond it are cut: each is logged as a commit that
+    /// failed with kind `FanOut` without running, so a restart does not
+    /// resume them.
+    pub fanout: u64,
     /// Triggers caused by triggers… deeper than this are dropped (with a
     /// warning): the run-time guard against subscription cycles.
     pub max_trigger_depth: u32,
@@ -74,11 +118,26 @@ pub struct Limits {
     pub max_instances: u32,
 }
 
+impl Limits {
+    /// How often the wall-clock limit is checked.
+    pub const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(5);
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self {
             fuel: 50_000_000,
             memory_bytes: 64 << 20,
+            tx_time: std::time::Duration::from_secs(5),
+            tx_mutations: 100_000,
+            tx_mutation_bytes: 128 << 20,
+            tx_calls: 10_000,
+            tx_call_bytes: 32 << 20,
+            tx_read_bytes: 64 << 20,
+            tx_log_bytes: 1 << 20,
+            log_line_bytes: 16 << 10,
+            log_bytes_per_sec: 4 << 20,
+            fanout: 10_000,
             max_trigger_depth: 32,
             max_instances: 128,
         }

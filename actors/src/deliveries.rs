@@ -6,6 +6,14 @@
 //! reducer made them (indexes `0..calls`), then for each change in order, each
 //! subscriber of `(module, table, event)` sorted by (module, reducer name).
 //! An install causes at most one delivery: the module's init reducer.
+//!
+//! [`route`] adds the two run-time guards, the same way live and in replay:
+//! the depth limit (`Limits::max_trigger_depth`: deliveries deeper are
+//! dropped) and the fan-out budget (`Limits::fanout`, [`FanOut`]: every
+//! external call or init is the root of a tree of deliveries, and once a
+//! tree has made its budget's worth, its further deliveries are marked
+//! `cut`; the target module logs each as a commit failed with
+//! `ErrorKind::FanOut`, without running it, which consumes it).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -78,6 +86,8 @@ impl Subscriptions {
                         args: w.into_vec(),
                         cause: Cause::Init,
                         depth: 0,
+                        root: None,
+                        cut: false,
                     });
                 }
                 _ => {}
@@ -122,6 +132,8 @@ impl Subscriptions {
                         index,
                     },
                     depth: depth + 1,
+                    root: None,
+                    cut: false,
                 },
             ));
             index += 1;
@@ -158,6 +170,8 @@ impl Subscriptions {
                             index,
                         },
                         depth: depth + 1,
+                        root: None,
+                        cut: false,
                     },
                 ));
                 index += 1;
@@ -165,6 +179,139 @@ impl Subscriptions {
         }
         out
     }
+}
+
+/// The run-time guards on deliveries (from `Limits`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DeliveryLimits {
+    /// `Limits::max_trigger_depth`.
+    pub max_depth: u32,
+    /// `Limits::fanout`.
+    pub fanout: u64,
+}
+
+impl From<&crate::config::Limits> for DeliveryLimits {
+    fn from(l: &crate::config::Limits) -> Self {
+        Self {
+            max_depth: l.max_trigger_depth,
+            fanout: l.fanout,
+        }
+    }
+}
+
+/// One tree of deliveries: how many it was allowed, how many are pending.
+#[derive(Debug, Default, Clone, Copy)]
+struct Tree {
+    made: u64,
+    open: u64,
+}
+
+/// The fan-out budgets of the delivery trees that still have pending
+/// deliveries, by root timestamp. A tree is forgotten once none of its
+/// deliveries is pending, so this holds only trees in flight.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct FanOut {
+    trees: HashMap<u64, Tree>,
+}
+
+impl FanOut {
+    /// The trees of a snapshot: how many deliveries each made, and how many
+    /// of the snapshot's pending deliveries are theirs.
+    pub fn restore(trees: &[interstice_persist::FanOutTree], pending: &[Delivery]) -> Self {
+        let mut f = FanOut::default();
+        for t in trees {
+            f.trees.entry(t.root).or_default().made = t.made;
+        }
+        for d in pending {
+            if let Some(root) = d.root {
+                f.trees.entry(root).or_default().open += 1;
+            }
+        }
+        f
+    }
+
+    /// The trees, for a snapshot.
+    pub fn export(&self) -> Vec<interstice_persist::FanOutTree> {
+        let mut v: Vec<_> = self
+            .trees
+            .iter()
+            .map(|(&root, t)| interstice_persist::FanOutTree { root, made: t.made })
+            .collect();
+        v.sort_by_key(|t| t.root);
+        v
+    }
+
+    /// Trees in flight.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.trees.len()
+    }
+}
+
+/// The deliveries a commit at `ts` causes once the guards are applied, and
+/// how many the depth limit dropped. `root` is the tree of the delivery the
+/// commit consumed (`None`: the commit is a root itself); `ok` whether it
+/// committed (a failed commit causes nothing, but still consumed its
+/// delivery).
+pub(crate) fn route(
+    subs: &Subscriptions,
+    fanout: &mut FanOut,
+    limits: DeliveryLimits,
+    commit: RoutedCommit<'_>,
+) -> (Vec<(DeliveryKey, Delivery)>, usize) {
+    let root = match commit.root {
+        Some(r) => {
+            if let Some(t) = fanout.trees.get_mut(&r) {
+                t.open = t.open.saturating_sub(1);
+            }
+            r
+        }
+        None => commit.ts,
+    };
+    let mut kept = Vec::new();
+    let mut dropped = 0;
+    if commit.ok {
+        let all = subs.for_commit(
+            commit.module,
+            commit.schema,
+            commit.ts,
+            commit.depth,
+            commit.calls,
+            commit.changes,
+        );
+        for (key, mut d) in all {
+            if d.depth > limits.max_depth {
+                dropped += 1;
+                continue;
+            }
+            let tree = fanout.trees.entry(root).or_default();
+            tree.open += 1;
+            d.root = Some(root);
+            if tree.made < limits.fanout {
+                tree.made += 1;
+            } else {
+                d.cut = true;
+            }
+            kept.push((key, d));
+        }
+    }
+    if fanout.trees.get(&root).is_some_and(|t| t.open == 0) {
+        fanout.trees.remove(&root);
+    }
+    (kept, dropped)
+}
+
+/// What [`route`] needs to know about a commit.
+pub(crate) struct RoutedCommit<'a> {
+    pub module: &'a str,
+    pub schema: &'a ModuleSchema,
+    pub ts: u64,
+    pub depth: u32,
+    /// The tree of the delivery it consumed (`Execute::root`).
+    pub root: Option<u64>,
+    pub ok: bool,
+    pub calls: &'a [OutboundCall],
+    pub changes: &'a [Change],
 }
 
 /// The argument array of a trigger reducer: `[row]` for insert and delete,
@@ -285,5 +432,52 @@ mod tests {
         // Adding the same version again does not deliver twice.
         subs.add_module(&schema("sub", &[], &[("on_b", "b")]));
         assert_eq!(targets(&subs, 1).len(), 1);
+    }
+
+    /// A trigger that inserts two rows into its own table: every commit
+    /// fires it twice. The budget lets the tree make exactly `fanout`
+    /// deliveries, cuts the rest (each cut one still runs, as a failed
+    /// commit, and causes nothing), so the storm ends; then the tree is
+    /// forgotten.
+    #[test]
+    fn the_fanout_budget_ends_a_storm_and_forgets_the_tree() {
+        let src = schema("src", &["a"], &[("on_a", "a")]);
+        let mut subs = Subscriptions::default();
+        subs.add_module(&src);
+        let limits = DeliveryLimits {
+            max_depth: 1000,
+            fanout: 50,
+        };
+        let mut fanout = FanOut::default();
+        let two = [insert_into(0), insert_into(0)];
+        let commit = |ts, root, ok, changes: &'static [Change]| RoutedCommit {
+            module: "src",
+            schema: &src,
+            ts,
+            depth: 0,
+            root,
+            ok,
+            calls: &[],
+            changes,
+        };
+        let two: &'static [Change] = Box::leak(Box::new(two));
+        let (mut queue, _) = route(&subs, &mut fanout, limits, commit(1, None, true, two));
+        let (mut ts, mut made, mut cut) = (1, queue.len(), 0);
+        while let Some((_, d)) = queue.pop() {
+            ts += 1;
+            assert_eq!(d.root, Some(1));
+            if d.cut {
+                cut += 1;
+                let (more, _) = route(&subs, &mut fanout, limits, commit(ts, d.root, false, &[]));
+                assert!(more.is_empty());
+                continue;
+            }
+            let (more, _) = route(&subs, &mut fanout, limits, commit(ts, d.root, true, two));
+            made += more.iter().filter(|(_, d)| !d.cut).count();
+            queue.extend(more);
+        }
+        assert_eq!(made, 50, "exactly the budget ran");
+        assert!(cut > 0 && cut <= 2 * 50, "{cut} cut");
+        assert_eq!(fanout.len(), 0, "a finished tree is forgotten");
     }
 }

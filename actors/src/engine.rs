@@ -1,9 +1,11 @@
-//! The wasmtime engine (pooling allocator, fuel), the host-call linker, and
-//! module compilation and validation. A module is compiled once; compiled
-//! code is cached in the data directory so a restart does not recompile.
+//! The wasmtime engine (pooling allocator, fuel, epoch interruption for the
+//! wall-clock limit), the host-call linker, and module compilation and
+//! validation. A module is compiled once; compiled code is cached in the
+//! data directory so a restart does not recompile.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use interstice_abi::host as abi;
 use interstice_abi::{ModuleSchema, ABI_VERSION};
@@ -15,7 +17,7 @@ use wasmtime::{
 
 use crate::config::Limits;
 use crate::error::RuntimeError;
-use crate::host_state::HostState;
+use crate::host_state::{HostState, HostTrap};
 
 /// Fuel for probing a module's schema (running its schema export only).
 const PROBE_FUEL: u64 = 50_000_000;
@@ -54,9 +56,11 @@ impl WasmHost {
             .max_memory_size(limits.memory_bytes);
         let mut cfg = Config::new();
         cfg.consume_fuel(true)
+            .epoch_interruption(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
             .max_wasm_stack(1 << 20);
         let engine = Engine::new(&cfg).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        start_epoch_ticker(&engine)?;
         let mut linker = Linker::new(&engine);
         crate::hostcalls::link(&mut linker).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         Ok(Self {
@@ -158,10 +162,33 @@ impl WasmHost {
         }
     }
 
-    /// A store with the runtime's limits.
-    pub fn store(&self, state: HostState) -> Store<HostState> {
+    /// A store with the runtime's limits. Until a reducer call sets its
+    /// own, the store's wall-clock deadline (instantiation, schema probing)
+    /// is one `Limits::tx_time` from now.
+    pub fn store(&self, mut state: HostState) -> Store<HostState> {
+        state.tx.deadline = Instant::now() + self.limits.tx_time;
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
+        let limit = self.limits.tx_time;
+        store.epoch_deadline_callback(move |mut ctx| {
+            let st = ctx.data_mut();
+            if Instant::now() >= st.tx.deadline {
+                return Err(wasmtime::Error::new(HostTrap {
+                    kind: interstice_persist::ErrorKind::Timeout,
+                    message: format!(
+                        "wall-clock limit reached (Limits::tx_time = {limit:?}): the \
+                         transaction ran too long"
+                    ),
+                }));
+            }
+            // A long transaction: the module's earlier commits need not
+            // wait for it (`outbox.rs`).
+            if let Some(env) = &st.env {
+                env.outbox.flush(&env.shared);
+            }
+            Ok(wasmtime::UpdateDeadline::Continue(1))
+        });
+        store.set_epoch_deadline(1);
         store
     }
 
@@ -209,6 +236,24 @@ impl WasmHost {
             })?;
         Ok(ModuleSchema::decode(bytes)?)
     }
+}
+
+/// Advances the engine's epoch every [`Limits::EPOCH_TICK`] on a thread of
+/// its own, which ends once the engine is dropped. Each tick makes running
+/// wasm call the store's epoch callback, which enforces the wall-clock limit.
+fn start_epoch_ticker(engine: &Engine) -> Result<(), RuntimeError> {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("interstice-epoch".into())
+        .spawn(move || loop {
+            std::thread::sleep(Limits::EPOCH_TICK);
+            match weak.upgrade() {
+                Some(engine) => engine.increment_epoch(),
+                None => return,
+            }
+        })
+        .map(drop)
+        .map_err(|e| RuntimeError::Engine(format!("starting the epoch thread: {e}")))
 }
 
 fn cache_file(dir: &Path, wasm_hash: &Hash) -> PathBuf {

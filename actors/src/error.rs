@@ -6,8 +6,9 @@ use interstice_persist::{ErrorKind, PersistError};
 /// changes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReducerError {
-    /// Which kind of failure: trap, panic, `Err` return, budget, memory,
-    /// constraint violation, or a host-call error.
+    /// Which kind of failure: trap, panic, `Err` return, budget (fuel or
+    /// another per-transaction limit, named in the message), memory,
+    /// constraint violation, a host-call error, or the wall-clock limit.
     pub kind: ErrorKind,
     /// Human-readable detail.
     pub message: String,
@@ -25,6 +26,8 @@ impl std::fmt::Display for ReducerError {
             ErrorKind::Memory => "exceeded its memory cap",
             ErrorKind::Constraint => "violated a constraint",
             ErrorKind::Host => "made an invalid host call",
+            ErrorKind::Timeout => "ran out of time",
+            ErrorKind::FanOut => "was cut by the fan-out budget",
         };
         write!(f, "{what}: {}", self.message)
     }

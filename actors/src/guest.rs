@@ -10,7 +10,7 @@ use interstice_persist::ErrorKind;
 use wasmtime::{Memory, Store, Trap, TypedFunc};
 
 use crate::engine::{CompiledModule, WasmHost};
-use crate::host_state::{HostState, HostTrap, Recorded, TxMode, TxState};
+use crate::host_state::{HostState, HostTrap, TxStart, TxState};
 use crate::messages::Failure;
 use crate::shared::ModuleEnv;
 use crate::table::Tables;
@@ -26,6 +26,8 @@ pub(crate) struct Guest {
 /// What a call left behind besides its result.
 pub(crate) struct CallEffects {
     pub tx: TxState,
+    /// Fuel the call burnt, its read calls included.
+    pub fuel: u64,
 }
 
 fn failure(kind: ErrorKind, message: impl Into<String>) -> Failure {
@@ -81,13 +83,12 @@ impl Guest {
         tables: &mut Tables,
         reducer: (u32, &ReducerSchema),
         args: &[u8],
-        mode: TxMode,
-        recorded: Option<Recorded>,
-        fuel: u64,
+        start: TxStart,
     ) -> (Result<Vec<u8>, Failure>, CallEffects, bool) {
+        let fuel = start.fuel;
         let st = self.store.data_mut();
         std::mem::swap(&mut st.tables, tables);
-        st.tx.begin(mode, recorded);
+        st.tx.begin(start);
         st.limiter.denied = false;
         // A panic in host code is a bug; contain it so the tables are swapped
         // back (and rolled back by the caller) and the timestamp this call
@@ -107,6 +108,7 @@ impl Guest {
                 format!("internal host error: {msg}"),
             ))
         });
+        let used = fuel.saturating_sub(self.store.get_fuel().unwrap_or(0));
         let st = self.store.data_mut();
         std::mem::swap(&mut st.tables, tables);
         let tx = std::mem::replace(&mut st.tx, TxState::new());
@@ -116,7 +118,7 @@ impl Guest {
             // mid-allocation, say): start the next call from a fresh instance.
             Err(f) => f.kind != ErrorKind::UserError,
         };
-        (result, CallEffects { tx }, discard)
+        (result, CallEffects { tx, fuel: used }, discard)
     }
 
     fn run(
@@ -135,6 +137,9 @@ impl Guest {
         if let Err(e) = self.store.set_fuel(fuel) {
             return Err(failure(ErrorKind::Host, format!("{e:#}")));
         }
+        // The wall-clock limit: checked at every epoch tick from here on
+        // (`WasmHost::store`'s callback).
+        self.store.set_epoch_deadline(1);
         let len = i32::try_from(args.len())
             .map_err(|_| failure(ErrorKind::Host, "arguments larger than 2 GiB"))?;
         let ptr = self
@@ -177,7 +182,10 @@ impl Guest {
         match err.downcast_ref::<Trap>() {
             Some(Trap::OutOfFuel) => failure(
                 ErrorKind::Budget,
-                "execution budget (fuel) exhausted".to_string(),
+                format!(
+                    "execution budget exhausted: limit reached (Limits::fuel = {})",
+                    st.env.as_ref().map_or(0, |e| e.shared.limits.fuel)
+                ),
             ),
             Some(_) if st.limiter.denied => failure(
                 ErrorKind::Memory,

@@ -3,8 +3,10 @@
 //! bookkeeping, and the memory limiter.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use interstice_persist::{ErrorKind, Nondet, OutboundCall};
+use interstice_sync::ModuleClock;
 use wasmtime::{Memory, ResourceLimiter};
 
 use crate::shared::ModuleEnv;
@@ -24,6 +26,14 @@ impl HostTrap {
             message: message.into(),
         }
     }
+
+    /// A per-transaction limit was reached: names the `Limits` field.
+    pub fn limit(field: &str, value: impl std::fmt::Display, what: &str) -> Self {
+        Self {
+            kind: ErrorKind::Budget,
+            message: format!("{what}: limit reached (Limits::{field} = {value})"),
+        }
+    }
 }
 
 impl std::fmt::Display for HostTrap {
@@ -39,10 +49,54 @@ impl std::error::Error for HostTrap {}
 pub(crate) enum TxMode {
     /// No reducer is running (schema probing, instantiation).
     Idle,
-    /// A write transaction with its timestamp.
-    Write { ts: u64 },
+    /// A write transaction. Live, it has no timestamp until it has
+    /// finished (`interstice_sync::CommitOrder`); re-executed by
+    /// `replay-check`, `logged_ts` is the timestamp the log gave it.
+    Write { logged_ts: Option<u64> },
     /// A read-only query.
     Read,
+}
+
+/// A read call made on behalf of a write transaction: the module answering
+/// numbers everything it finished first, and reports the version of its
+/// state the read saw (an [`Observation`]), so the writer's timestamp can be
+/// validated against it. `pin`, on a writer's last attempt, also asks it to
+/// hold back its own writes until the writer has its timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Observer {
+    pub pin: Option<Pin>,
+}
+
+/// A hold on a module's writes (see [`Observer`]), released by `Unpin` with
+/// the same id, and by itself at `until` (the writer's wall-clock limit),
+/// so a lost release cannot stall the module for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Pin {
+    pub id: u64,
+    pub until: Instant,
+}
+
+/// A module's state as a read call saw it: as of its commit at `last`.
+#[derive(Debug, Clone)]
+pub(crate) struct Observation {
+    pub module: Arc<str>,
+    pub clock: Arc<ModuleClock>,
+    pub last: u64,
+}
+
+/// How a call starts: its mode, its budget and what it observes for.
+#[derive(Debug)]
+pub(crate) struct TxStart {
+    pub mode: TxMode,
+    /// Logged inputs to feed back (`replay-check`), or `None` to take them
+    /// live.
+    pub recorded: Option<Recorded>,
+    /// Fuel for the whole call, read calls included.
+    pub fuel: u64,
+    /// When the call's wall-clock limit runs out.
+    pub deadline: Instant,
+    /// For a write transaction, or a read call made for one.
+    pub observer: Option<Observer>,
 }
 
 /// Recorded non-deterministic inputs fed back during re-execution
@@ -66,6 +120,16 @@ pub(crate) struct Scan {
     pub after: Option<Key>,
 }
 
+/// What one call has used of its per-transaction limits (`Limits`).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Usage {
+    pub mutations: u32,
+    pub mutation_bytes: u64,
+    pub call_bytes: u64,
+    pub read_bytes: u64,
+    pub log_bytes: u64,
+}
+
 /// Per-call bookkeeping.
 #[derive(Debug)]
 pub(crate) struct TxState {
@@ -74,11 +138,18 @@ pub(crate) struct TxState {
     pub nondet: Vec<Nondet>,
     pub now: Option<i64>,
     pub seed: Option<[u8; 32]>,
+    /// What `ctx.timestamp()` returned, once asked.
+    pub timestamp: Option<u64>,
     pub ret: Vec<u8>,
     pub scans: Vec<Option<Scan>>,
     pub panic_message: Option<String>,
     pub trap: Option<HostTrap>,
     pub recorded: Option<Recorded>,
+    pub deadline: Instant,
+    pub observer: Option<Observer>,
+    /// The other modules' states its read calls saw, in order.
+    pub observed: Vec<Observation>,
+    pub usage: Usage,
 }
 
 impl TxState {
@@ -89,26 +160,36 @@ impl TxState {
             nondet: Vec::new(),
             now: None,
             seed: None,
+            timestamp: None,
             ret: Vec::new(),
             scans: Vec::new(),
             panic_message: None,
             trap: None,
             recorded: None,
+            deadline: Instant::now(),
+            observer: None,
+            observed: Vec::new(),
+            usage: Usage::default(),
         }
     }
 
     /// Resets for a new call.
-    pub fn begin(&mut self, mode: TxMode, recorded: Option<Recorded>) {
-        self.mode = mode;
+    pub fn begin(&mut self, start: TxStart) {
+        self.mode = start.mode;
         self.calls.clear();
         self.nondet.clear();
         self.now = None;
         self.seed = None;
+        self.timestamp = None;
         self.ret.clear();
         self.scans.clear();
         self.panic_message = None;
         self.trap = None;
-        self.recorded = recorded;
+        self.recorded = start.recorded;
+        self.deadline = start.deadline;
+        self.observer = start.observer;
+        self.observed.clear();
+        self.usage = Usage::default();
     }
 }
 

@@ -2,8 +2,9 @@
 //! pointers, lengths and CBOR and traps the guest with a [`HostTrap`] on bad
 //! input; none can crash the host.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use interstice_abi::cbor::Reader;
 use interstice_abi::host as abi;
@@ -11,8 +12,10 @@ use interstice_abi::ReducerMode;
 use interstice_persist::{ErrorKind, Nondet, OutboundCall};
 use wasmtime::{Caller, Linker};
 
-use crate::host_state::{HostState, HostTrap, Scan, TxMode, UNRECORDED_READ};
-use crate::messages::{Query, Responder};
+use crate::host_state::{
+    HostState, HostTrap, Observation, Observer, Scan, TxMode, UNRECORDED_READ,
+};
+use crate::messages::{Query, QueryAnswer, Responder};
 use crate::shared::{params_type, ModuleEnv};
 use crate::table::TableOpError;
 
@@ -46,9 +49,11 @@ fn parts<'a>(caller: &'a mut Caller<'_, HostState>) -> Res<(&'a mut [u8], &'a mu
     Ok(mem.data_and_store_mut(caller))
 }
 
-fn require_write(st: &HostState, what: &str) -> Res<u64> {
+/// The logged timestamp of a write transaction being re-executed (`None`
+/// live: a transaction gets its timestamp only once it has finished).
+fn require_write(st: &HostState, what: &str) -> Res<Option<u64>> {
     match st.tx.mode {
-        TxMode::Write { ts } => Ok(ts),
+        TxMode::Write { logged_ts } => Ok(logged_ts),
         TxMode::Read => bad(format!("{what} is not allowed in a read reducer")),
         TxMode::Idle => bad(format!("{what} called outside a reducer")),
     }
@@ -74,6 +79,34 @@ fn table_err<T>(st: &HostState, table: i32, op: &str, e: TableOpError) -> Res<T>
         }),
         TableOpError::Abi(e) => bad(format!("{op} on table `{name}`: {e}")),
     }
+}
+
+/// Counts a row write against the transaction's limits
+/// (`Limits::tx_mutations`, `Limits::tx_mutation_bytes`); the write is
+/// already made, and is rolled back with the rest when this fails.
+fn count_mutation(st: &mut HostState) -> Res<()> {
+    let Some(env) = &st.env else {
+        return Ok(());
+    };
+    let limits = &env.shared.limits;
+    let usage = &mut st.tx.usage;
+    usage.mutations += 1;
+    usage.mutation_bytes += st.tables.last_change_bytes() as u64;
+    if usage.mutations > limits.tx_mutations {
+        return trap(HostTrap::limit(
+            "tx_mutations",
+            limits.tx_mutations,
+            "row writes of this transaction",
+        ));
+    }
+    if usage.mutation_bytes > limits.tx_mutation_bytes {
+        return trap(HostTrap::limit(
+            "tx_mutation_bytes",
+            limits.tx_mutation_bytes,
+            "bytes of row writes of this transaction",
+        ));
+    }
+    Ok(())
 }
 
 fn set_ret(st: &mut HostState, bytes: &[u8]) -> i64 {
@@ -104,6 +137,7 @@ pub(crate) fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                     let len = row.len() as i64;
                     st.tx.ret.clear();
                     st.tx.ret.extend_from_slice(row);
+                    count_mutation(st)?;
                     Ok(len)
                 }
                 Err(e) => table_err(st, table, "insert", e),
@@ -118,7 +152,12 @@ pub(crate) fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             require_write(st, "table_update")?;
             let r = slice(mem, ptr, len, "table_update")?;
             match st.tables.update(table as u32, &mem[r]) {
-                Ok(found) => Ok(found as i32),
+                Ok(found) => {
+                    if found {
+                        count_mutation(st)?;
+                    }
+                    Ok(found as i32)
+                }
                 Err(e) => table_err(st, table, "update", e),
             }
         },
@@ -131,7 +170,12 @@ pub(crate) fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             require_write(st, "table_delete")?;
             let r = slice(mem, ptr, len, "table_delete")?;
             match st.tables.delete(table as u32, &mem[r]) {
-                Ok(found) => Ok(found as i32),
+                Ok(found) => {
+                    if found {
+                        count_mutation(st)?;
+                    }
+                    Ok(found as i32)
+                }
                 Err(e) => table_err(st, table, "delete", e),
             }
         },
@@ -266,33 +310,58 @@ fn link_misc(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         |mut c: Caller<'_, HostState>, level: i32, ptr: i32, len: i32| -> Res<()> {
             let (mem, st) = parts(&mut c)?;
             let r = slice(mem, ptr, len, "log")?;
-            let text = String::from_utf8_lossy(&mem[r]);
-            let module = st.env.as_ref().map(|e| e.name.clone()).unwrap_or_default();
-            match level {
-                abi::level::ERROR => {
-                    tracing::error!(target: "interstice::guest", module = %module, "{text}")
-                }
-                abi::level::WARN => {
-                    tracing::warn!(target: "interstice::guest", module = %module, "{text}")
-                }
-                abi::level::INFO => {
-                    tracing::info!(target: "interstice::guest", module = %module, "{text}")
-                }
-                abi::level::DEBUG => {
-                    tracing::debug!(target: "interstice::guest", module = %module, "{text}")
-                }
-                _ => tracing::trace!(target: "interstice::guest", module = %module, "{text}"),
-            }
-            Ok(())
+            let env = env(st)?;
+            let mut rate = env.log_rate.lock().expect("log rate lock");
+            crate::guest_log::write(
+                level,
+                &mem[r],
+                &env.name,
+                &env.shared.limits,
+                &mut st.tx.usage.log_bytes,
+                &mut rate,
+            )
+            .or_else(trap)
         },
     )?;
-    linker.func_wrap(m, abi::TIMESTAMP, |c: Caller<'_, HostState>| -> Res<i64> {
-        match c.data().tx.mode {
-            TxMode::Write { ts } => Ok(ts as i64),
-            TxMode::Read => Ok(0),
-            TxMode::Idle => bad("timestamp called outside a reducer"),
-        }
-    })?;
+    linker.func_wrap(
+        m,
+        abi::TIMESTAMP,
+        |mut c: Caller<'_, HostState>| -> Res<i64> {
+            let st = c.data_mut();
+            let logged_ts = match st.tx.mode {
+                TxMode::Write { logged_ts } => logged_ts,
+                TxMode::Read => return Ok(0),
+                TxMode::Idle => return bad("timestamp called outside a reducer"),
+            };
+            if let Some(ts) = st.tx.timestamp {
+                return Ok(ts as i64);
+            }
+            let ts = match st.tx.recorded.as_mut() {
+                Some(rec) => match rec.inputs.front() {
+                    Some(Nondet::Timestamp(ts)) => {
+                        let ts = *ts;
+                        rec.inputs.pop_front();
+                        ts
+                    }
+                    // Logged before `ctx.timestamp()` was recorded: it was
+                    // the commit's own timestamp then.
+                    _ => logged_ts.unwrap_or(0),
+                },
+                None => {
+                    // The latest timestamp taken, after numbering this
+                    // module's own finished commits: everything the
+                    // transaction saw so far is at or before it, and its own
+                    // commit will be after it.
+                    let env = env(st)?;
+                    env.outbox.flush(&env.shared);
+                    env.shared.order.peek_next() - 1
+                }
+            };
+            st.tx.timestamp = Some(ts);
+            st.tx.nondet.push(Nondet::Timestamp(ts));
+            Ok(ts as i64)
+        },
+    )?;
     linker.func_wrap(
         m,
         abi::NOW_MICROS,
@@ -376,20 +445,21 @@ fn derive_seed(st: &HostState) -> [u8; 32] {
         h.update(&env.shared.secret);
         h.update(env.name.as_bytes());
     }
-    match st.tx.mode {
-        TxMode::Write { ts } => {
-            h.update(b"write");
-            h.update(&ts.to_le_bytes());
-        }
-        _ => {
-            h.update(b"read");
-            let nanos = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
-            h.update(&nanos.to_le_bytes());
-        }
+    h.update(match st.tx.mode {
+        TxMode::Write { .. } => b"write",
+        _ => b"read",
+    });
+    // Unique per call in this process (the counter), and across restarts
+    // (the time): the transaction has no timestamp yet to mix in.
+    if let Some(env) = &st.env {
+        let n = env.shared.seeds.fetch_add(1, Ordering::Relaxed);
+        h.update(&n.to_le_bytes());
     }
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    h.update(&nanos.to_le_bytes());
     *h.finalize().as_bytes()
 }
 
@@ -445,10 +515,22 @@ fn link_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             let ts = require_write(st, "call_async")?;
             let r = slice(mem, ptr, len, "call_async")?;
             let env = env(st)?;
-            let (module, reducer, _, args) =
-                decode_call(&env, &mem[r], ReducerMode::Write, Some(ts))?;
-            if st.tx.calls.len() >= 10_000 {
-                return bad("more than 10000 async calls in one transaction");
+            let (module, reducer, _, args) = decode_call(&env, &mem[r], ReducerMode::Write, ts)?;
+            let limits = &env.shared.limits;
+            if st.tx.calls.len() >= limits.tx_calls as usize {
+                return trap(HostTrap::limit(
+                    "tx_calls",
+                    limits.tx_calls,
+                    "async calls of this transaction",
+                ));
+            }
+            st.tx.usage.call_bytes += args.len() as u64;
+            if st.tx.usage.call_bytes > limits.tx_call_bytes {
+                return trap(HostTrap::limit(
+                    "tx_call_bytes",
+                    limits.tx_call_bytes,
+                    "bytes of async-call arguments of this transaction",
+                ));
             }
             st.tx.calls.push(OutboundCall {
                 module,
@@ -462,45 +544,100 @@ fn link_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         m,
         abi::CALL_READ,
         |mut c: Caller<'_, HostState>, ptr: i32, len: i32| -> Res<i64> {
-            let (mem, st) = parts(&mut c)?;
-            require_running(st, "call_read")?;
-            let r = slice(mem, ptr, len, "call_read")?;
-            let env = env(st)?;
-            let ts = match st.tx.mode {
-                TxMode::Write { ts } => Some(ts),
-                _ => None,
+            let (env, module, reducer, idx, args, recorded) = {
+                let (mem, st) = parts(&mut c)?;
+                require_running(st, "call_read")?;
+                let r = slice(mem, ptr, len, "call_read")?;
+                let env = env(st)?;
+                let ts = match st.tx.mode {
+                    TxMode::Write { logged_ts } => logged_ts,
+                    _ => None,
+                };
+                let (module, reducer, idx, args) =
+                    decode_call(&env, &mem[r], ReducerMode::Read, ts)?;
+                if !env.schema.dependencies.iter().any(|d| d == &module) {
+                    return bad(format!(
+                        "read call to `{module}`, which `{}` does not declare as a dependency",
+                        env.name
+                    ));
+                }
+                let args = args.to_vec();
+                let recorded = match st.tx.recorded.as_mut() {
+                    None => None,
+                    Some(rec) => match rec.inputs.pop_front() {
+                        Some(Nondet::ReadCall {
+                            module: m2,
+                            reducer: r2,
+                            args: a2,
+                            result,
+                            fuel,
+                        }) if m2 == module && r2 == reducer && a2 == args => Some((result, fuel)),
+                        None => {
+                            return bad(format!(
+                                "read call to {module}.{reducer}: {UNRECORDED_READ}"
+                            ))
+                        }
+                        other => {
+                            return bad(format!(
+                                "re-execution diverged: read call to {module}.{reducer}, the \
+                                 log recorded {other:?}"
+                            ))
+                        }
+                    },
+                };
+                (env, module, reducer, idx, args, recorded)
             };
-            let (module, reducer, idx, args) =
-                decode_call(&env, &mem[r], ReducerMode::Read, ts)?;
-            if !env.schema.dependencies.iter().any(|d| d == &module) {
-                return bad(format!(
-                    "read call to `{module}`, which `{}` does not declare as a dependency",
-                    env.name
+            let (result, fuel) = match recorded {
+                Some(r) => r,
+                None => {
+                    // The read runs on what this transaction has left, and
+                    // what it burns is charged here.
+                    let left = c.get_fuel().unwrap_or(0);
+                    let st = c.data();
+                    let call = ReadCall {
+                        module: &module,
+                        reducer: &reducer,
+                        idx,
+                        fuel: left,
+                        deadline: st.tx.deadline,
+                        observer: st.tx.observer,
+                    };
+                    let answer = run_read_call(&env, call, args.clone())?;
+                    c.data_mut().tx.observed.extend(answer.observed);
+                    (answer.result, Some(answer.fuel))
+                }
+            };
+            if let Some(burnt) = fuel {
+                let left = c.get_fuel().unwrap_or(0);
+                if burnt >= left {
+                    return trap(HostTrap {
+                        kind: ErrorKind::Budget,
+                        message: format!(
+                            "execution budget exhausted in read call to {module}.{reducer}: \
+                             limit reached (Limits::fuel = {})",
+                            env.shared.limits.fuel
+                        ),
+                    });
+                }
+                c.set_fuel(left - burnt)?;
+            }
+            let st = c.data_mut();
+            let limits = &env.shared.limits;
+            st.tx.usage.read_bytes += result.len() as u64;
+            if st.tx.usage.read_bytes > limits.tx_read_bytes {
+                return trap(HostTrap::limit(
+                    "tx_read_bytes",
+                    limits.tx_read_bytes,
+                    "bytes of read-call results of this transaction",
                 ));
             }
-            let result = match st.tx.recorded.as_mut() {
-                Some(rec) => match rec.inputs.pop_front() {
-                    Some(Nondet::ReadCall {
-                        module: m2,
-                        reducer: r2,
-                        args: a2,
-                        result,
-                    }) if m2 == module && r2 == reducer && a2 == args => result,
-                    None => return bad(format!("read call to {module}.{reducer}: {UNRECORDED_READ}")),
-                    other => {
-                        return bad(format!(
-                            "re-execution diverged: read call to {module}.{reducer}, the log recorded {other:?}"
-                        ))
-                    }
-                },
-                None => run_read_call(&env, &module, &reducer, idx, args.to_vec())?,
-            };
             if matches!(st.tx.mode, TxMode::Write { .. }) {
                 st.tx.nondet.push(Nondet::ReadCall {
                     module,
                     reducer,
-                    args: args.to_vec(),
+                    args,
                     result: result.clone(),
+                    fuel,
                 });
             }
             Ok(set_ret(st, &result))
@@ -509,36 +646,82 @@ fn link_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     Ok(())
 }
 
-/// Runs a read reducer of another module now, blocking this module's thread
-/// until it answers. Deadlock-free because dependencies are acyclic and each
-/// module has its own thread.
-fn run_read_call(
-    env: &ModuleEnv,
-    module: &str,
-    reducer: &str,
+/// A read call to make.
+struct ReadCall<'a> {
+    module: &'a str,
+    reducer: &'a str,
     idx: u32,
-    args: Vec<u8>,
-) -> Res<Vec<u8>> {
+    /// What the calling transaction has left.
+    fuel: u64,
+    deadline: Instant,
+    observer: Option<Observer>,
+}
+
+/// Runs a read reducer of another module now, blocking this module's thread
+/// until it answers or the calling transaction's wall-clock limit runs out.
+/// Deadlock-free because dependencies are acyclic, each module has its own
+/// thread, and a module holding back its writes for a reader (a pin) still
+/// answers reads.
+fn run_read_call(env: &ModuleEnv, call: ReadCall<'_>, args: Vec<u8>) -> Res<QueryAnswer> {
+    let ReadCall {
+        module, reducer, ..
+    } = call;
     let Some(target) = env.shared.module(module) else {
         return bad(format!("call to unknown module `{module}`"));
     };
     // The index and the hash from the same registry entry; the actor
     // re-resolves the name if the module was upgraded since.
-    let idx = target.reducer(reducer).map_or(idx, |(i, _)| i);
+    let idx = target.reducer(reducer).map_or(call.idx, |(i, _)| i);
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     target.addr.do_send(Query {
         reducer: idx,
         schema_hash: target.schema_hash,
         name: reducer.to_owned(),
         args,
+        fuel: call.fuel,
+        deadline: call.deadline,
+        observer: call.observer,
         reply: Responder::std(tx),
     });
-    match rx.recv() {
-        Ok(Ok(result)) => Ok(result),
-        Ok(Err(f)) => bad(format!(
-            "read call to {module}.{reducer} failed: {}",
-            f.message
-        )),
-        Err(_) => bad(format!("read call to {module}.{reducer}: module stopped")),
+    let wait = call.deadline.saturating_duration_since(Instant::now());
+    match rx.recv_timeout(wait) {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(f)) => trap(HostTrap {
+            // Running out of fuel or time in the read call is this
+            // transaction running out; anything else is a failed host call.
+            kind: match f.kind {
+                ErrorKind::Budget | ErrorKind::Timeout => f.kind,
+                _ => ErrorKind::Host,
+            },
+            message: format!("read call to {module}.{reducer} failed: {}", f.message),
+        }),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => trap(HostTrap {
+            kind: ErrorKind::Timeout,
+            message: format!(
+                "read call to {module}.{reducer} failed: wall-clock limit reached \
+                 (Limits::tx_time = {:?}) waiting for its answer",
+                env.shared.limits.tx_time
+            ),
+        }),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            bad(format!("read call to {module}.{reducer}: module stopped"))
+        }
     }
+}
+
+/// The observations a read call's answer carries: the answering module's
+/// own state, then what its own read calls saw.
+pub(crate) fn observations(
+    name: &Arc<str>,
+    clock: &Arc<interstice_sync::ModuleClock>,
+    nested: Vec<Observation>,
+) -> Vec<Observation> {
+    let mut out = Vec::with_capacity(1 + nested.len());
+    out.push(Observation {
+        module: name.clone(),
+        clock: clock.clone(),
+        last: clock.last(),
+    });
+    out.extend(nested);
+    out
 }

@@ -15,7 +15,9 @@ use interstice_persist::{
     Snapshot, SnapshotModule,
 };
 
-use crate::deliveries::{consumed_key, Outstanding, Subscriptions};
+use crate::deliveries::{
+    consumed_key, route, DeliveryLimits, FanOut, Outstanding, RoutedCommit, Subscriptions,
+};
 use crate::error::RuntimeError;
 use crate::messages::Delivery;
 use crate::overlay::ReplayTables;
@@ -55,7 +57,7 @@ pub(crate) enum Applied {
 
 /// The state after a log prefix.
 pub(crate) struct LogState {
-    max_depth: u32,
+    limits: DeliveryLimits,
     pub modules: Vec<StateModule>,
     index: HashMap<String, usize>,
     /// The module of the last commit, checked before hashing a name into
@@ -63,6 +65,8 @@ pub(crate) struct LogState {
     last_commit: usize,
     install_ts: HashMap<String, u64>,
     pub subs: Subscriptions,
+    /// The fan-out budgets of the delivery trees in flight.
+    pub fanout: FanOut,
     outstanding: Outstanding,
     /// Entries applied.
     pub entries: u64,
@@ -85,14 +89,15 @@ fn replay_error(ts: u64, module: &str, reason: String) -> RuntimeError {
 
 impl LogState {
     /// The empty state (before timestamp 1).
-    pub fn new(max_depth: u32) -> Self {
+    pub fn new(limits: DeliveryLimits) -> Self {
         Self {
-            max_depth,
+            limits,
             modules: Vec::new(),
             index: HashMap::new(),
             last_commit: 0,
             install_ts: HashMap::new(),
             subs: Subscriptions::default(),
+            fanout: FanOut::default(),
             outstanding: Outstanding::new(),
             entries: 0,
             mutations: 0,
@@ -108,8 +113,8 @@ impl LogState {
     }
 
     /// The state a snapshot holds.
-    pub fn from_snapshot(snap: &Snapshot, max_depth: u32) -> Result<Self, RuntimeError> {
-        let mut s = Self::new(max_depth);
+    pub fn from_snapshot(snap: &Snapshot, limits: DeliveryLimits) -> Result<Self, RuntimeError> {
+        let mut s = Self::new(limits);
         for m in &snap.modules {
             let fail = |reason: String| replay_error(snap.ts, &m.name, reason);
             if s.index.contains_key(&m.name) {
@@ -138,9 +143,13 @@ impl LogState {
                     args: d.args.clone(),
                     cause: d.cause.clone(),
                     depth: d.depth,
+                    root: d.root,
+                    cut: d.cut,
                 },
             );
         }
+        let pending: Vec<Delivery> = s.outstanding.values().cloned().collect();
+        s.fanout = FanOut::restore(&snap.fanout, &pending);
         Ok(s)
     }
 
@@ -174,8 +183,11 @@ impl LogState {
                     args: d.args.clone(),
                     cause: d.cause.clone(),
                     depth: d.depth,
+                    root: d.root,
+                    cut: d.cut,
                 })
                 .collect(),
+            fanout: self.fanout.export(),
         }
     }
 
@@ -256,11 +268,15 @@ impl LogState {
                 ),
             ));
         };
-        let depth = consumed_key(&c.cause, &self.install_ts, c.module)
-            .and_then(|k| self.outstanding.remove(&k))
-            .map(|d| d.depth)
-            .unwrap_or(0);
+        let consumed = consumed_key(&c.cause, &self.install_ts, c.module)
+            .and_then(|k| self.outstanding.remove(&k));
+        let (depth, root) = consumed.map_or((0, None), |d| (d.depth, d.root));
         if !matches!(c.outcome, OutcomeRef::Ok(_)) {
+            // Consumed its delivery, caused nothing.
+            if root.is_some() {
+                let schema = self.modules[idx].schema.clone();
+                self.route(&schema, c.module, c.ts, depth, root, false, &[], &[]);
+            }
             return Ok(());
         }
         // `for_commit` causes nothing for a commit without outbound calls
@@ -269,6 +285,10 @@ impl LogState {
         // old and new rows, nor of the record), through the module's
         // overlay (`overlay.rs`).
         if c.calls.is_empty() && !self.subs.watches(c.module) {
+            if root.is_some() {
+                let schema = self.modules[idx].schema.clone();
+                self.route(&schema, c.module, c.ts, depth, root, true, &[], &[]);
+            }
             let tables = &mut self.modules[idx].tables;
             let before = tables.pending();
             for m in &c.mutations {
@@ -290,7 +310,35 @@ impl LogState {
             }
             return Ok(());
         }
-        self.commit_observed(idx, depth, c.into_owned())
+        self.commit_observed(idx, depth, root, c.into_owned())
+    }
+
+    /// Runs the router's delivery computation (with its guards) on a
+    /// commit, keeping what it causes as outstanding.
+    #[allow(clippy::too_many_arguments)]
+    fn route(
+        &mut self,
+        schema: &interstice_abi::ModuleSchema,
+        module: &str,
+        ts: u64,
+        depth: u32,
+        root: Option<u64>,
+        ok: bool,
+        calls: &[interstice_persist::OutboundCall],
+        changes: &[Change],
+    ) {
+        let commit = RoutedCommit {
+            module,
+            schema,
+            ts,
+            depth,
+            root,
+            ok,
+            calls,
+            changes,
+        };
+        let (deliveries, _) = route(&self.subs, &mut self.fanout, self.limits, commit);
+        self.outstanding.extend(deliveries);
     }
 
     /// Flushes the overlays if they hold more than `overlay_max` bytes
@@ -312,6 +360,7 @@ impl LogState {
         &mut self,
         idx: usize,
         depth: u32,
+        root: Option<u64>,
         c: CommitRecord,
     ) -> Result<(), RuntimeError> {
         let module = &mut self.modules[idx];
@@ -339,14 +388,9 @@ impl LogState {
         }
         self.mutations += c.mutations.len() as u64;
         let schema = module.schema.clone();
-        for (key, d) in self
-            .subs
-            .for_commit(&c.module, &schema, c.ts, depth, &c.calls, &changes)
-        {
-            if d.depth <= self.max_depth {
-                self.outstanding.insert(key, d);
-            }
-        }
+        self.route(
+            &schema, &c.module, c.ts, depth, root, true, &c.calls, &changes,
+        );
         Ok(())
     }
 

@@ -13,6 +13,7 @@ use interstice_abi::ModuleSchema;
 use interstice_persist::{Cause, ErrorKind, Hash, ModuleInstall, OutboundCall};
 
 use crate::engine::CompiledModule;
+use crate::host_state::{Observation, Observer};
 use crate::table::Change;
 
 /// A one-shot reply channel of any flavour (tokio oneshot for async callers,
@@ -88,13 +89,48 @@ pub(crate) struct Execute {
     pub cause: Cause,
     /// Trigger depth: 0 for external calls and init.
     pub depth: u32,
+    /// For a delivery: the timestamp of the external call (or init) at the
+    /// root of its tree of deliveries, whose fan-out budget it counts
+    /// against (`Limits::fanout`). `None` for external calls and init.
+    pub root: Option<u64>,
+    /// A delivery the fan-out budget cut: logged as a commit failed with
+    /// `ErrorKind::FanOut`, without running the reducer.
+    pub cut: bool,
     /// Answered at once for a failure or a refusal, and for a commit only
     /// once it is durable (through [`interstice_sync::Watermark::on_reach`]).
     pub reply: Option<Responder<ExecReply>>,
 }
 
-/// Result of a read call: the encoded `[tag, value]` result.
-pub(crate) type QueryReply = Result<Vec<u8>, Failure>;
+impl Execute {
+    /// An external call or an init (the root of its own delivery tree).
+    pub fn call(target: Target, args: Vec<u8>, cause: Cause, reply: Responder<ExecReply>) -> Self {
+        Self {
+            target,
+            args,
+            cause,
+            depth: 0,
+            root: None,
+            cut: false,
+            reply: Some(reply),
+        }
+    }
+}
+
+/// Result of a read call.
+pub(crate) type QueryReply = Result<QueryAnswer, Failure>;
+
+/// A read reducer's answer.
+#[derive(Debug)]
+pub(crate) struct QueryAnswer {
+    /// The encoded `[tag, value]` result.
+    pub result: Vec<u8>,
+    /// Fuel it burnt (its own read calls included).
+    pub fuel: u64,
+    /// For a read made for a write transaction ([`Query::observer`]): the
+    /// states it saw — the module's own, then its read calls' — which the
+    /// writer's timestamp is validated against. Empty otherwise.
+    pub observed: Vec<Observation>,
+}
 
 /// Run a read reducer.
 #[derive(Message)]
@@ -107,7 +143,22 @@ pub(crate) struct Query {
     pub schema_hash: Hash,
     pub name: String,
     pub args: Vec<u8>,
+    /// Fuel it may burn: what the calling transaction has left.
+    pub fuel: u64,
+    /// When the calling transaction's wall-clock limit runs out.
+    pub deadline: std::time::Instant,
+    /// Set for a read call of a write transaction (`host_state::Observer`).
+    pub observer: Option<Observer>,
     pub reply: Responder<QueryReply>,
+}
+
+/// Releases a hold a write transaction's read call put on the module's
+/// writes (`host_state::Pin`), once that transaction has its timestamp or
+/// has rolled back.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Unpin {
+    pub id: u64,
 }
 
 /// The number of rows in each of the module's tables, by name.
@@ -162,6 +213,9 @@ pub(crate) struct CommitSummary {
     pub calls: Vec<OutboundCall>,
     pub changes: Vec<Change>,
     pub depth: u32,
+    /// The delivery tree it belongs to (`Execute::root`); `None`: it is a
+    /// root itself (its own timestamp).
+    pub root: Option<u64>,
 }
 
 /// What the router learns about each sequenced entry.
@@ -230,6 +284,11 @@ pub(crate) struct Delivery {
     pub args: Vec<u8>,
     pub cause: Cause,
     pub depth: u32,
+    /// The timestamp at the root of its delivery tree (`Execute::root`);
+    /// `None` for an init, which is a root itself.
+    pub root: Option<u64>,
+    /// Cut by the fan-out budget (`Execute::cut`).
+    pub cut: bool,
 }
 
 /// Replay → router: deliveries that were pending at the crash, in order.

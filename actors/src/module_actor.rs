@@ -1,41 +1,73 @@
-//! The module actor: one per loaded module, on its own arbiter (thread). It
-//! owns the module's tables and its wasmtime store, runs its reducers one at
-//! a time, and hands every finished write transaction to the sequencer.
+//! The module actor: one per loaded module, on its own arbiter (thread).
 //!
-//! Batching: finished entries wait in an outbox while the mailbox is being
-//! drained, and go to the sequencer as one [`Completed`] when it is empty
-//! (actix runs `notify`-ed messages after the mailbox) or when the outbox
-//! holds [`OUTBOX_MAX`] entries, so a burst of calls wakes the sequencer
-//! once. The outbox is also flushed when the actor stops.
+//! - **Owns** the module's tables and its wasmtime store (through its
+//!   [`GuestSlot`]), and its outbox of finished, unnumbered entries
+//!   (`outbox.rs`, shared with the store).
+//! - **Receives** [`Execute`] (write calls, async calls, triggers, init),
+//!   [`Query`] (reads, and read calls of other modules), [`Unpin`],
+//!   [`Upgrade`], [`TableRows`], [`HashState`], [`StopModule`].
+//! - **Sends** [`crate::messages::Completed`] to the sequencer (from the
+//!   outbox), [`Unpin`] to modules it read, and answers its callers
+//!   (failures at once; commits through the durability watermark).
+//!
+//! It runs its reducers one at a time. A write transaction runs without a
+//! timestamp and takes one when it has finished (`interstice_sync::
+//! CommitOrder` has the protocol): a transaction that read no other module
+//! goes to the outbox and is numbered with the others; one that read other
+//! modules is numbered at once, validated against what it read, and runs
+//! again if one of them has committed since ([`ATTEMPTS`]; the last attempt
+//! pins the modules it reads, which then hold back their own writes until
+//! it has its timestamp). While pinned, this actor defers its own
+//! [`Execute`] and [`Upgrade`] messages, in order, and keeps answering
+//! reads.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 
 use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Message};
 use interstice_abi::cbor::Writer;
 use interstice_abi::host as abi;
 use interstice_abi::schema_diff::SchemaDiff;
-use interstice_persist::{encode_entry, CommitRecord, ErrorKind, LogEntry, ModuleInstall};
+use interstice_persist::{CommitRecord, ErrorKind, LogEntry, ModuleInstall, Nondet};
 
 use crate::engine::{CompiledModule, WasmHost};
-use crate::host_state::TxMode;
+use crate::host_state::{Observation, Observer, Pin, TxMode};
+use crate::hostcalls::observations;
 use crate::messages::{
-    CommitSummary, Completed, ExecError, Execute, Failure, HashState, Query, Sequenced, StopModule,
-    Summary, TableRows, Target, Upgrade, UpgradeRefused,
+    CommitSummary, ExecError, Execute, Failure, HashState, Query, QueryAnswer, StopModule, Summary,
+    TableRows, Target, Unpin, Upgrade, UpgradeRefused,
 };
+use crate::outbox::{send_numbered, Finished, OUTBOX_MAX};
 use crate::shared::ModuleEnv;
 use crate::table::Tables;
-use crate::transaction::{logged_mutations, resolve_delivery, run_write, GuestSlot, TxOutput};
+use crate::transaction::{
+    finish, logged_mutations, resolve_delivery, run_open, GuestSlot, TxOutput,
+};
 
-/// The most entries held back before they are sent anyway: bounds how long
-/// a busy module can hold up the commits of others (timestamps are released
-/// in order, so a held entry delays every later one).
-const OUTBOX_MAX: usize = 32;
+/// Runs of a write transaction that reads other modules, before it gives
+/// up: all but the last optimistic, the last with the modules it reads
+/// pinned (so it cannot be refused again unless it outlives its wall-clock
+/// limit).
+pub(crate) const ATTEMPTS: u32 = 4;
 
-/// Sends the outbox to the sequencer.
+/// Numbers the outbox (actix runs `notify`-ed messages after the mailbox,
+/// so this batches everything a mailbox drain finished).
 #[derive(Message)]
 #[rtype(result = "()")]
 struct FlushOutbox;
+
+/// Checks for expired pins.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct PinExpired;
+
+/// A message held back while the module is pinned.
+enum Deferred {
+    Execute(Execute),
+    Upgrade(Upgrade),
+}
 
 /// The actor that owns one module.
 pub(crate) struct ModuleActor {
@@ -44,9 +76,21 @@ pub(crate) struct ModuleActor {
     /// instantiates, so a replayed runtime has none until then).
     slot: GuestSlot,
     tables: Tables,
-    /// Finished entries not yet handed to the sequencer.
-    outbox: Vec<(u64, Sequenced)>,
     flush_scheduled: bool,
+    /// Holds on this module's writes (`host_state::Pin`): id → expiry.
+    pins: HashMap<u64, Instant>,
+    /// Writes that arrived while pinned, in arrival order.
+    deferred: VecDeque<Deferred>,
+}
+
+/// What an [`Execute`] brings to its log record, besides the outcome.
+struct CallInfo {
+    reducer: String,
+    args: Vec<u8>,
+    cause: interstice_persist::Cause,
+    depth: u32,
+    root: Option<u64>,
+    reply: Option<crate::messages::Responder<crate::messages::ExecReply>>,
 }
 
 impl ModuleActor {
@@ -60,53 +104,51 @@ impl ModuleActor {
             slot: GuestSlot::new(env.clone(), host, compiled),
             env,
             tables,
-            outbox: Vec::new(),
             flush_scheduled: false,
+            pins: HashMap::new(),
+            deferred: VecDeque::new(),
         }
     }
 
-    /// Queues a finished entry for the sequencer (see the module docs).
-    fn hand_over(&mut self, ts: u64, item: Sequenced, ctx: &mut Context<Self>) {
-        self.outbox.push((ts, item));
-        if self.outbox.len() >= OUTBOX_MAX {
-            self.flush();
+    /// Queues a finished entry in the outbox (see `outbox.rs`).
+    fn hand_over(&mut self, f: Finished, ctx: &mut Context<Self>) {
+        if self.env.outbox.push(f) >= OUTBOX_MAX {
+            self.env.outbox.flush(&self.env.shared);
         } else if !self.flush_scheduled {
             self.flush_scheduled = true;
             ctx.notify(FlushOutbox);
         }
     }
 
-    fn flush(&mut self) {
-        if !self.outbox.is_empty() {
-            let items = std::mem::take(&mut self.outbox);
-            self.env.shared.sequencer().do_send(Completed { items });
+    /// Whether a reader holds this module's writes (dropping expired holds).
+    fn pinned(&mut self) -> bool {
+        if !self.pins.is_empty() {
+            let now = Instant::now();
+            self.pins.retain(|_, until| *until > now);
+        }
+        !self.pins.is_empty()
+    }
+
+    fn pin(&mut self, pin: Pin, ctx: &mut Context<Self>) {
+        if self.pins.insert(pin.id, pin.until).is_none() {
+            let wait = pin.until.saturating_duration_since(Instant::now());
+            ctx.notify_later(PinExpired, wait);
         }
     }
-}
 
-impl Handler<FlushOutbox> for ModuleActor {
-    type Result = ();
-
-    fn handle(&mut self, _msg: FlushOutbox, _ctx: &mut Self::Context) {
-        self.flush_scheduled = false;
-        self.flush();
+    /// Runs the deferred writes once no reader holds the module.
+    fn release(&mut self, ctx: &mut Context<Self>) {
+        // Reads are not handled while this runs, so nothing pins meanwhile.
+        while !self.pinned() {
+            match self.deferred.pop_front() {
+                Some(Deferred::Execute(m)) => self.execute(m, ctx),
+                Some(Deferred::Upgrade(u)) => self.upgrade(u, ctx),
+                None => break,
+            }
+        }
     }
-}
 
-impl Actor for ModuleActor {
-    type Context = Context<Self>;
-
-    fn stopped(&mut self, _ctx: &mut Self::Context) {
-        // Timestamps are gapless: an entry left here would hold up the log.
-        self.flush();
-        actix::Arbiter::current().stop();
-    }
-}
-
-impl Handler<Execute> for ModuleActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: Execute, ctx: &mut Self::Context) {
+    fn execute(&mut self, msg: Execute, ctx: &mut Context<Self>) {
         let shared = self.env.shared.clone();
         if let Some(fault) = shared.fault() {
             if let Some(reply) = msg.reply {
@@ -140,26 +182,137 @@ impl Handler<Execute> for ModuleActor {
             }
             Target::Name(name) => resolve_delivery(&self.env.schema, name, &msg.args),
         };
-        let ts = shared.order.allocate();
-        let (out, reducer) = match resolved {
-            Ok((idx, name)) => (
-                run_write(&mut self.slot, &mut self.tables, idx, &msg.args, ts, None),
-                name,
-            ),
-            Err((name, message)) => (
-                TxOutput {
-                    result: Err(Failure {
-                        kind: ErrorKind::Host,
-                        message,
-                        value: None,
-                    }),
-                    changes: Vec::new(),
-                    calls: Vec::new(),
-                    nondet: Vec::new(),
-                },
-                name,
-            ),
+        let Execute {
+            args,
+            cause,
+            depth,
+            root,
+            cut,
+            reply,
+            ..
+        } = msg;
+        let refused = |reducer: String, kind, message: String| {
+            let out = TxOutput {
+                result: Err(Failure {
+                    kind,
+                    message,
+                    value: None,
+                }),
+                changes: Vec::new(),
+                calls: Vec::new(),
+                nondet: Vec::new(),
+            };
+            (out, reducer)
         };
+        let mut info = CallInfo {
+            reducer: String::new(),
+            args,
+            cause,
+            depth,
+            root,
+            reply,
+        };
+        let (idx, name) = match resolved {
+            Ok(r) => r,
+            Err((name, message)) => {
+                let (out, reducer) = refused(name, ErrorKind::Host, message);
+                info.reducer = reducer;
+                return self.conclude(None, out, info, ctx);
+            }
+        };
+        info.reducer = name;
+        if cut {
+            let message = format!(
+                "not run: the fan-out budget of the external call at ts {} is used up \
+                 (Limits::fanout = {} deliveries)",
+                root.unwrap_or(0),
+                shared.limits.fanout
+            );
+            shared.metrics.fanout_cuts.fetch_add(1, Ordering::Relaxed);
+            let (out, _) = refused(String::new(), ErrorKind::FanOut, message);
+            return self.conclude(None, out, info, ctx);
+        }
+        for attempt in 1..=ATTEMPTS {
+            let mut start = self.slot.start(TxMode::Write { logged_ts: None }, None);
+            let pin = (attempt == ATTEMPTS).then(|| Pin {
+                id: shared.pins.fetch_add(1, Ordering::Relaxed),
+                until: start.deadline,
+            });
+            start.observer = Some(Observer { pin });
+            let (result, mut tx) =
+                run_open(&mut self.slot, &mut self.tables, idx, &info.args, start);
+            if tx.observed.is_empty() {
+                let out = finish(&mut self.tables, result, tx);
+                return self.conclude(None, out, info, ctx);
+            }
+            // It read other modules: numbered now, after everything this
+            // module finished before it, and only if none of them has
+            // committed since it read them.
+            let observed = std::mem::take(&mut tx.observed);
+            self.env.outbox.flush(&shared);
+            let clock = self.env.outbox.clock().clone();
+            let timed_out = matches!(&result, Err(f) if f.kind == ErrorKind::Timeout);
+            let numbered = if timed_out {
+                // A timeout is not re-executed by `replay-check`, and what
+                // it read is not kept (below): nothing to validate.
+                Ok(shared.order.allocate(&clock, 1))
+            } else {
+                shared.order.allocate_validated(
+                    &clock,
+                    1,
+                    observed.iter().map(|o| (&*o.clock, o.last)),
+                )
+            };
+            match numbered {
+                Ok(ts) => {
+                    if timed_out {
+                        tx.nondet.retain(|n| !matches!(n, Nondet::ReadCall { .. }));
+                    }
+                    let out = finish(&mut self.tables, result, tx);
+                    self.conclude(Some(ts), out, info, ctx);
+                    return unpin(&self.env, pin, &observed);
+                }
+                Err(stale) => {
+                    self.tables.rollback();
+                    unpin(&self.env, pin, &observed);
+                    shared.metrics.reruns.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(
+                        module = %self.env.name, reducer = %info.reducer, attempt,
+                        moved = %observed[stale.0].module,
+                        "ran again: a module it read committed before it was numbered"
+                    );
+                    if attempt == ATTEMPTS {
+                        let first = tx.nondet.iter().find_map(|n| match n {
+                            Nondet::ReadCall {
+                                module, reducer, ..
+                            } => Some(format!("{module}.{reducer}")),
+                            _ => None,
+                        });
+                        let message = format!(
+                            "read call to {} failed: module `{}` kept committing while this \
+                             transaction ran ({ATTEMPTS} attempts); call again",
+                            first.unwrap_or_default(),
+                            observed[stale.0].module
+                        );
+                        let reducer = info.reducer.clone();
+                        let (out, _) = refused(reducer, ErrorKind::Host, message);
+                        return self.conclude(None, out, info, ctx);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Logs a finished transaction (numbered `ts`, or through the outbox)
+    /// and answers its caller: a failure at once, a commit once durable.
+    fn conclude(
+        &mut self,
+        ts: Option<u64>,
+        out: TxOutput,
+        info: CallInfo,
+        ctx: &mut Context<Self>,
+    ) {
+        let shared = &self.env.shared;
         let outcome = out.outcome();
         let TxOutput {
             result,
@@ -170,61 +323,180 @@ impl Handler<Execute> for ModuleActor {
         match &result {
             Ok(_) => shared.metrics.commits.fetch_add(1, Ordering::Relaxed),
             Err(f) => {
-                tracing::debug!(module = %self.env.name, %reducer, ts, kind = ?f.kind, "rolled back: {}", f.message);
+                tracing::debug!(module = %self.env.name, reducer = %info.reducer, kind = ?f.kind, "rolled back: {}", f.message);
                 shared.metrics.rollbacks.fetch_add(1, Ordering::Relaxed)
             }
         };
         let record = CommitRecord {
-            ts,
+            ts: 0,
             module: self.env.name.to_string(),
             schema_hash: self.slot.compiled.schema_hash,
-            reducer,
-            args: msg.args,
-            cause: msg.cause,
+            reducer: info.reducer,
+            args: info.args,
+            cause: info.cause,
             nondet,
             outcome,
             mutations: logged_mutations(&self.tables, &changes),
             calls: calls.clone(),
         };
-        let mut w = Writer::new();
-        encode_entry(&LogEntry::Commit(record), &mut w);
-        let summary = CommitSummary {
+        let summary = Summary::Commit(CommitSummary {
             module: self.env.name.clone(),
             schema: self.env.schema.clone(),
             ok: result.is_ok(),
             calls,
             changes,
-            depth: msg.depth,
+            depth: info.depth,
+            root: info.root,
+        });
+        let (later, now) = match (info.reply, result) {
+            (Some(reply), Ok(v)) => (Some((reply, v)), None),
+            (Some(reply), Err(f)) => (None, Some((reply, f))),
+            (None, _) => (None, None),
         };
-        self.hand_over(
-            ts,
-            Sequenced {
-                entry: w.into_vec(),
-                summary: Summary::Commit(summary),
-            },
-            ctx,
-        );
-        if let Some(reply) = msg.reply {
-            match result {
-                // Answered once the commit is durable, by whichever thread
-                // publishes the watermark: the caller is woken once, and
-                // never before the fsync that covers its commit.
-                Ok(v) => shared.watermark.on_reach(ts, move |durable| {
-                    reply.send(match durable {
-                        Ok(()) => Ok((ts, v)),
-                        Err(e) => Err(ExecError::Poisoned(e.0)),
-                    })
-                }),
-                Err(f) => reply.send(Err(ExecError::Failed(f))),
+        let finished = Finished {
+            entry: LogEntry::Commit(record),
+            summary,
+            reply: later,
+        };
+        match ts {
+            Some(ts) => {
+                send_numbered(shared, ts, vec![finished]);
             }
+            None => self.hand_over(finished, ctx),
         }
+        if let Some((reply, f)) = now {
+            reply.send(Err(ExecError::Failed(f)));
+        }
+    }
+
+    fn upgrade(&mut self, msg: Upgrade, _ctx: &mut Context<Self>) {
+        let shared = self.env.shared.clone();
+        if let Some(fault) = shared.fault() {
+            msg.reply.send(Err(UpgradeRefused::Poisoned(fault)));
+            return;
+        }
+        let schema = msg.compiled.schema.clone();
+        // The loader checked with row counts it asked for earlier; rows may
+        // have arrived since, so check again on the tables themselves.
+        let diff = SchemaDiff::between(&self.env.schema, &schema);
+        if let Some((table, change)) = diff.first_incompatibility(|t| self.tables.rows_of(t)) {
+            msg.reply
+                .send(Err(UpgradeRefused::Incompatible(table, change)));
+            return;
+        }
+        // Numbered here, between two transactions of this module and after
+        // every commit of the old code: every commit of the new code comes
+        // after it.
+        self.env.outbox.flush(&shared);
+        let ts = shared.order.allocate(self.env.outbox.clock(), 1);
+        self.tables.remap(&schema.tables);
+        let env = Arc::new(self.env.upgraded(schema.clone()));
+        // Dropping the old slot drops the old instance; the next call
+        // instantiates the new code. Init does not run again.
+        self.slot = GuestSlot::new(env.clone(), self.slot.host.clone(), msg.compiled);
+        self.env = env;
+        let finished = Finished {
+            entry: LogEntry::Install(ModuleInstall { ts, ..msg.install }),
+            summary: Summary::Install(schema),
+            reply: None,
+        };
+        send_numbered(&shared, ts, vec![finished]);
+        msg.reply.send(Ok(ts));
+    }
+}
+
+/// Releases the holds a write transaction's last attempt put on the
+/// modules it read.
+fn unpin(env: &ModuleEnv, pin: Option<Pin>, observed: &[Observation]) {
+    let Some(pin) = pin else {
+        return;
+    };
+    let mut done: Vec<&str> = Vec::new();
+    for o in observed {
+        if done.contains(&&*o.module) {
+            continue;
+        }
+        done.push(&o.module);
+        if let Some(entry) = env.shared.module(&o.module) {
+            entry.addr.do_send(Unpin { id: pin.id });
+        }
+    }
+}
+
+impl Handler<FlushOutbox> for ModuleActor {
+    type Result = ();
+
+    fn handle(&mut self, _msg: FlushOutbox, _ctx: &mut Self::Context) {
+        self.flush_scheduled = false;
+        self.env.outbox.flush(&self.env.shared);
+    }
+}
+
+impl Actor for ModuleActor {
+    type Context = Context<Self>;
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        // Everything finished gets its timestamp; deferred writes were never
+        // run (their callers see the shutdown; deliveries resume at the
+        // next open).
+        self.env.outbox.flush(&self.env.shared);
+        actix::Arbiter::current().stop();
+    }
+}
+
+impl Handler<Execute> for ModuleActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Execute, ctx: &mut Self::Context) {
+        if self.pinned() || !self.deferred.is_empty() {
+            self.deferred.push_back(Deferred::Execute(msg));
+            return;
+        }
+        self.execute(msg, ctx);
+    }
+}
+
+impl Handler<Upgrade> for ModuleActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Upgrade, ctx: &mut Self::Context) {
+        if self.pinned() || !self.deferred.is_empty() {
+            self.deferred.push_back(Deferred::Upgrade(msg));
+            return;
+        }
+        self.upgrade(msg, ctx);
+    }
+}
+
+impl Handler<Unpin> for ModuleActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unpin, ctx: &mut Self::Context) {
+        self.pins.remove(&msg.id);
+        self.release(ctx);
+    }
+}
+
+impl Handler<PinExpired> for ModuleActor {
+    type Result = ();
+
+    fn handle(&mut self, _msg: PinExpired, ctx: &mut Self::Context) {
+        self.release(ctx);
     }
 }
 
 impl Handler<Query> for ModuleActor {
     type Result = ();
 
-    fn handle(&mut self, msg: Query, _ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: Query, ctx: &mut Self::Context) {
+        if let Some(observer) = msg.observer {
+            // A write transaction reads: everything it can see here must be
+            // numbered before it is.
+            self.env.outbox.flush(&self.env.shared);
+            if let Some(pin) = observer.pin {
+                self.pin(pin, ctx);
+            }
+        }
         let idx = if msg.schema_hash == self.slot.compiled.schema_hash {
             Ok(msg.reducer)
         } else {
@@ -262,9 +534,15 @@ impl Handler<Query> for ModuleActor {
                 return;
             }
         };
-        let (result, _) = self
-            .slot
-            .call(&mut self.tables, idx, &msg.args, TxMode::Read, None);
+        let mut start = self.slot.start(TxMode::Read, None);
+        start.fuel = msg.fuel;
+        start.deadline = msg.deadline;
+        start.observer = msg.observer;
+        let (result, effects) = self.slot.call(&mut self.tables, idx, &msg.args, start);
+        let observed = match msg.observer {
+            Some(_) => observations(&self.env.name, self.env.outbox.clock(), effects.tx.observed),
+            None => Vec::new(),
+        };
         let tagged = |tag: u64, v: &[u8]| {
             let mut w = Writer::new();
             w.array(2);
@@ -272,13 +550,18 @@ impl Handler<Query> for ModuleActor {
             w.raw(v);
             w.into_vec()
         };
+        let answer = |result| QueryAnswer {
+            result,
+            fuel: effects.fuel,
+            observed,
+        };
         msg.reply.send(match result {
-            Ok(v) => Ok(tagged(abi::RESULT_OK, &v)),
+            Ok(v) => Ok(answer(tagged(abi::RESULT_OK, &v))),
             Err(Failure {
                 kind: ErrorKind::UserError,
                 value: Some(v),
                 ..
-            }) => Ok(tagged(abi::RESULT_ERR, &v)),
+            }) => Ok(answer(tagged(abi::RESULT_ERR, &v))),
             Err(f) => Err(f),
         });
     }
@@ -289,54 +572,6 @@ impl Handler<TableRows> for ModuleActor {
 
     fn handle(&mut self, msg: TableRows, _ctx: &mut Self::Context) {
         msg.reply.send(self.tables.row_counts());
-    }
-}
-
-impl Handler<Upgrade> for ModuleActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: Upgrade, ctx: &mut Self::Context) {
-        let shared = self.env.shared.clone();
-        if let Some(fault) = shared.fault() {
-            msg.reply.send(Err(UpgradeRefused::Poisoned(fault)));
-            return;
-        }
-        let schema = msg.compiled.schema.clone();
-        // The loader checked with row counts it asked for earlier; rows may
-        // have arrived since, so check again on the tables themselves.
-        let diff = SchemaDiff::between(&self.env.schema, &schema);
-        if let Some((table, change)) = diff.first_incompatibility(|t| self.tables.rows_of(t)) {
-            msg.reply
-                .send(Err(UpgradeRefused::Incompatible(table, change)));
-            return;
-        }
-        // Taken here, between two transactions of this module: every commit
-        // of the old code is before it, every commit of the new code after.
-        let ts = shared.order.allocate();
-        self.tables.remap(&schema.tables);
-        let env = Arc::new(ModuleEnv {
-            name: self.env.name.clone(),
-            schema: schema.clone(),
-            shared: shared.clone(),
-        });
-        // Dropping the old slot drops the old instance; the next call
-        // instantiates the new code. Init does not run again.
-        self.slot = GuestSlot::new(env.clone(), self.slot.host.clone(), msg.compiled);
-        self.env = env;
-        let mut w = Writer::new();
-        encode_entry(
-            &LogEntry::Install(ModuleInstall { ts, ..msg.install }),
-            &mut w,
-        );
-        self.hand_over(
-            ts,
-            Sequenced {
-                entry: w.into_vec(),
-                summary: Summary::Install(schema),
-            },
-            ctx,
-        );
-        msg.reply.send(Ok(ts));
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use interstice_abi::ModuleSchema;
 use interstice_persist::{DataDir, LogEntryRef, ModuleInstall};
 
+use crate::deliveries::DeliveryLimits;
 use crate::engine::{CompiledModule, WasmHost};
 use crate::error::RuntimeError;
 use crate::log_state::{Applied, LogState};
@@ -36,13 +37,13 @@ impl<'a> Replayer<'a> {
         host: &'a WasmHost,
         data_dir: &'a DataDir,
         cache_dir: &'a Path,
-        max_depth: u32,
+        limits: DeliveryLimits,
     ) -> Self {
         Self {
             host,
             data_dir,
             cache_dir,
-            state: LogState::new(max_depth),
+            state: LogState::new(limits),
             compiled: Vec::new(),
         }
     }
@@ -55,11 +56,11 @@ impl<'a> Replayer<'a> {
         host: &'a WasmHost,
         data_dir: &'a DataDir,
         cache_dir: &'a Path,
-        max_depth: u32,
+        limits: DeliveryLimits,
         snap: &interstice_persist::Snapshot,
     ) -> Result<Self, RuntimeError> {
-        let mut r = Self::new(host, data_dir, cache_dir, max_depth);
-        r.state = LogState::from_snapshot(snap, max_depth)?;
+        let mut r = Self::new(host, data_dir, cache_dir, limits);
+        r.state = LogState::from_snapshot(snap, limits)?;
         for m in &snap.modules {
             let install = ModuleInstall {
                 ts: m.install_ts,

@@ -52,6 +52,7 @@ mod report;
 pub use divergence::{Difference, Divergence, Observed};
 pub use report::{ModuleCheck, ReplayCheckOptions, ReplayCheckReport};
 
+use crate::config::Limits;
 use crate::engine::WasmHost;
 use crate::error::RuntimeError;
 use crate::host_state::Recorded;
@@ -134,11 +135,18 @@ pub fn replay_check(
             )));
         }
     }
-    let mut shared = Shared::new(1, [0; 32], opts.limits);
+    // The wall-clock limit is the one limit that depends on the machine:
+    // the check does not apply it (a transaction that timed out live is not
+    // re-executed at all, see `check_commit`).
+    let limits = Limits {
+        tx_time: std::time::Duration::from_secs(24 * 3600),
+        ..opts.limits
+    };
+    let mut shared = Shared::new(1, [0; 32], limits);
     shared.offline_peers = Some(DashMap::new());
     let ctx = Ctx {
         dir,
-        host: Arc::new(WasmHost::new(opts.limits)?),
+        host: Arc::new(WasmHost::new(limits)?),
         shared: Arc::new(shared),
         opts,
         checked: AtomicU64::new(0),
@@ -335,11 +343,7 @@ fn load_slot(ctx: &Ctx<'_>, install: &ModuleInstall) -> Result<GuestSlot, Runtim
     })?;
     let compiled = compile_install(&ctx.host, install, &wasm, None)?;
     let schema = compiled.schema.clone();
-    let env = Arc::new(ModuleEnv {
-        name: schema.name.as_str().into(),
-        schema,
-        shared: ctx.shared.clone(),
-    });
+    let env = Arc::new(ModuleEnv::new(schema, ctx.shared.clone()));
     Ok(GuestSlot::new(env, ctx.host.clone(), compiled))
 }
 
@@ -362,6 +366,22 @@ fn check_commit(
                     .to_string(),
             ),
         }];
+    }
+    if let Outcome::Err {
+        kind: ErrorKind::Timeout | ErrorKind::FanOut,
+        ..
+    } = c.outcome
+    {
+        // Not re-executed: a timeout depends on the machine it ran on, and
+        // a delivery the fan-out budget cut never ran. Neither changed
+        // anything (a failed transaction has no mutations and no calls).
+        let actual = Reexecuted {
+            outcome: c.outcome.clone(),
+            mutations: Vec::new(),
+            calls: Vec::new(),
+            nondet: c.nondet.clone(),
+        };
+        return compare(&schema, shared, c, &actual);
     }
     let idx = if matches!(c.cause, Cause::Call { .. } | Cause::Trigger { .. }) {
         // A delivery: resolved by name, as the module actor does; one that
@@ -394,7 +414,7 @@ fn check_commit(
     let recorded = Recorded {
         inputs: c.nondet.iter().cloned().collect(),
     };
-    let out = run_write(slot, tables, idx, &c.args, c.ts, Some(recorded));
+    let out = run_write(slot, tables, idx, &c.args, c.ts, recorded);
     let actual = Reexecuted {
         outcome: out.outcome(),
         mutations: logged_mutations(tables, &out.changes),

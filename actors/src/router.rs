@@ -16,7 +16,7 @@ use actix::{Actor, Context, Handler, Message};
 use interstice_abi::{RowEvent, Type, Value};
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::deliveries::Subscriptions;
+use crate::deliveries::{route, DeliveryLimits, FanOut, RoutedCommit, Subscriptions};
 use crate::messages::{Delivery, Durable, Execute, ResumePending, Route, Summary, Target};
 use crate::shared::Shared;
 
@@ -70,16 +70,18 @@ pub(crate) struct SubscribeTable {
 pub(crate) struct Router {
     shared: Arc<Shared>,
     subs: Subscriptions,
+    fanout: FanOut,
     external: HashMap<(String, String), Vec<UnboundedSender<RowChange>>>,
     held: VecDeque<RowChange>,
     durable: u64,
 }
 
 impl Router {
-    pub fn new(shared: Arc<Shared>, subs: Subscriptions, durable: u64) -> Self {
+    pub fn new(shared: Arc<Shared>, subs: Subscriptions, fanout: FanOut, durable: u64) -> Self {
         Self {
             shared,
             subs,
+            fanout,
             external: HashMap::new(),
             held: VecDeque::new(),
             durable,
@@ -87,13 +89,11 @@ impl Router {
     }
 
     fn deliver(&self, d: Delivery) {
-        if d.depth > self.shared.limits.max_trigger_depth {
-            tracing::warn!(
-                target = %d.target, reducer = %d.reducer, cause = ?d.cause,
-                "dropped: trigger depth {} exceeds the limit of {} (a subscription cycle?)",
-                d.depth, self.shared.limits.max_trigger_depth
+        if d.cut {
+            tracing::debug!(
+                target = %d.target, reducer = %d.reducer, cause = ?d.cause, root = ?d.root,
+                "cut by the fan-out budget (Limits::fanout = {})", self.shared.limits.fanout
             );
-            return;
         }
         let Some(entry) = self.shared.module(&d.target) else {
             tracing::error!(target = %d.target, "delivery to a module that is not loaded");
@@ -106,6 +106,8 @@ impl Router {
             args: d.args,
             cause: d.cause,
             depth: d.depth,
+            root: d.root,
+            cut: d.cut,
             reply: None,
         });
     }
@@ -141,16 +143,30 @@ impl Handler<Route> for Router {
                     let _init = self.subs.add_module(&schema);
                 }
                 Summary::Commit(c) => {
-                    if !c.ok {
-                        continue;
+                    let limits = DeliveryLimits::from(&self.shared.limits);
+                    let commit = RoutedCommit {
+                        module: &c.module,
+                        schema: &c.schema,
+                        ts,
+                        depth: c.depth,
+                        root: c.root,
+                        ok: c.ok,
+                        calls: &c.calls,
+                        changes: &c.changes,
+                    };
+                    let (deliveries, dropped) = route(&self.subs, &mut self.fanout, limits, commit);
+                    if dropped > 0 {
+                        tracing::warn!(
+                            module = %c.module, ts,
+                            "dropped {dropped} deliveries: trigger depth {} exceeds \
+                             Limits::max_trigger_depth = {} (a subscription cycle?)",
+                            c.depth + 1, limits.max_depth
+                        );
                     }
-                    for (_, d) in self
-                        .subs
-                        .for_commit(&c.module, &c.schema, ts, c.depth, &c.calls, &c.changes)
-                    {
+                    for (_, d) in deliveries {
                         self.deliver(d);
                     }
-                    if self.external.is_empty() {
+                    if !c.ok || self.external.is_empty() {
                         continue;
                     }
                     for ch in &c.changes {

@@ -22,9 +22,16 @@ pub(crate) struct ModuleEntry {
     pub schema_hash: Hash,
     pub wasm_hash: Hash,
     pub addr: Addr<ModuleActor>,
+    /// The module's outbox (and clock), shared with its actor.
+    pub outbox: Arc<crate::outbox::Outbox>,
 }
 
 impl ModuleEntry {
+    /// The module's place in the timestamp order.
+    pub fn clock(&self) -> &interstice_sync::ModuleClock {
+        self.outbox.clock()
+    }
+
     /// The reducer `name`, with its index.
     pub fn reducer(&self, name: &str) -> Option<(u32, &ReducerSchema)> {
         self.schema.reducer(name)
@@ -48,6 +55,8 @@ pub(crate) struct MetricsInner {
     pub replayed_entries: AtomicU64,
     pub replayed_mutations: AtomicU64,
     pub fsyncs: AtomicU64,
+    pub reruns: AtomicU64,
+    pub fanout_cuts: AtomicU64,
 }
 
 /// A snapshot of the runtime's counters.
@@ -69,6 +78,12 @@ pub struct Metrics {
     pub replayed_mutations: u64,
     /// fsyncs issued by the log-writer.
     pub fsyncs: u64,
+    /// Write transactions run again because a module they read from
+    /// committed before they got their timestamp (`docs/ARCHITECTURE.md`,
+    /// "Timestamps and isolation").
+    pub reruns: u64,
+    /// Deliveries cut by the fan-out budget (`Limits::fanout`).
+    pub fanout_cuts: u64,
 }
 
 impl MetricsInner {
@@ -83,6 +98,8 @@ impl MetricsInner {
             replayed_entries: g(&self.replayed_entries),
             replayed_mutations: g(&self.replayed_mutations),
             fsyncs: g(&self.fsyncs),
+            reruns: g(&self.reruns),
+            fanout_cuts: g(&self.fanout_cuts),
         }
     }
 
@@ -112,6 +129,10 @@ pub(crate) struct Shared {
     pub poisoned: AtomicBool,
     pub fault: Mutex<Option<String>>,
     pub secret: Hash,
+    /// Mixed into live rng seeds, so no two calls share one.
+    pub seeds: AtomicU64,
+    /// Ids of holds on modules' writes (`host_state::Pin`).
+    pub pins: AtomicU64,
     pub limits: Limits,
     pub metrics: MetricsInner,
     pub sequencer: OnceLock<Addr<Sequencer>>,
@@ -142,6 +163,8 @@ impl Shared {
             poisoned: AtomicBool::new(false),
             fault: Mutex::new(None),
             secret,
+            seeds: AtomicU64::new(0),
+            pins: AtomicU64::new(0),
             limits,
             metrics: MetricsInner::default(),
             sequencer: OnceLock::new(),
@@ -211,4 +234,34 @@ pub(crate) struct ModuleEnv {
     pub name: Arc<str>,
     pub schema: Arc<ModuleSchema>,
     pub shared: Arc<Shared>,
+    /// Finished, unnumbered entries and the module's clock; kept across
+    /// upgrades (a new `ModuleEnv` takes over the same one).
+    pub outbox: Arc<crate::outbox::Outbox>,
+    /// The module's guest-log rate (`Limits::log_bytes_per_sec`), across
+    /// its instances; kept across upgrades too.
+    pub log_rate: Arc<Mutex<crate::guest_log::LogRate>>,
+}
+
+impl ModuleEnv {
+    /// The environment of a module loaded now.
+    pub fn new(schema: Arc<ModuleSchema>, shared: Arc<Shared>) -> Self {
+        Self {
+            name: schema.name.as_str().into(),
+            schema,
+            shared,
+            outbox: Arc::default(),
+            log_rate: Arc::default(),
+        }
+    }
+
+    /// The same module with a new schema (an upgrade).
+    pub fn upgraded(&self, schema: Arc<ModuleSchema>) -> Self {
+        Self {
+            name: self.name.clone(),
+            schema,
+            shared: self.shared.clone(),
+            outbox: self.outbox.clone(),
+            log_rate: self.log_rate.clone(),
+        }
+    }
 }

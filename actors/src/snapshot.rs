@@ -19,6 +19,7 @@ use std::thread::JoinHandle;
 use interstice_abi::cbor::Reader;
 use interstice_persist::{decode_entry_ref, Hash, Snapshot, Storage};
 
+use crate::deliveries::DeliveryLimits;
 use crate::error::RuntimeError;
 use crate::log_state::{LogState, SHADOW_OVERLAY_MAX_BYTES};
 
@@ -32,8 +33,8 @@ pub(crate) struct Shadow {
 
 impl Shadow {
     /// The shadow of a snapshot's state.
-    pub fn from_snapshot(snap: &Snapshot, max_depth: u32) -> Result<Shadow, RuntimeError> {
-        let mut state = LogState::from_snapshot(snap, max_depth)?;
+    pub fn from_snapshot(snap: &Snapshot, limits: DeliveryLimits) -> Result<Shadow, RuntimeError> {
+        let mut state = LogState::from_snapshot(snap, limits)?;
         state.limit_overlays(SHADOW_OVERLAY_MAX_BYTES);
         Ok(Shadow {
             ts: snap.ts,

@@ -18,7 +18,7 @@ use std::thread::JoinHandle;
 use actix::{Actor, Addr, Arbiter, Context, Handler, Message, System};
 
 use crate::config::Durability;
-use crate::deliveries::Subscriptions;
+use crate::deliveries::{FanOut, Subscriptions};
 use crate::error::RuntimeError;
 use crate::log_writer::LogWriter;
 use crate::messages::Responder;
@@ -76,7 +76,7 @@ pub(crate) fn start(
     shared: Arc<Shared>,
     writer: Option<interstice_persist::LogWriter>,
     durability: Durability,
-    subs: Subscriptions,
+    (subs, fanout): (Subscriptions, FanOut),
     last_ts: u64,
     snapshots: Option<crate::log_writer::SnapshotFeed>,
 ) -> Result<SystemHandles, RuntimeError> {
@@ -89,7 +89,7 @@ pub(crate) fn start(
                 let core = Arbiter::new();
                 let sh = shared.clone();
                 let router = Router::start_in_arbiter(&core.handle(), move |_| {
-                    Router::new(sh, subs, last_ts)
+                    Router::new(sh, subs, fanout, last_ts)
                 });
                 let (sh, r) = (shared.clone(), router.clone());
                 let log = LogWriter::start_in_arbiter(&core.handle(), move |_| {

@@ -545,6 +545,18 @@ impl Tables {
         Ok(t.rows.get(&*key).map(Entry::row))
     }
 
+    /// Bytes the open transaction's latest change holds in the host (its
+    /// rows, kept for rollback and the log, and its key), for
+    /// `Limits::tx_mutation_bytes`; 0 if there is none.
+    pub fn last_change_bytes(&self) -> usize {
+        self.changes.last().map_or(0, |c| {
+            c.key.len()
+                + c.key_value.len()
+                + c.old.as_ref().map_or(0, |r| r.len())
+                + c.new.as_ref().map_or(0, |r| r.len())
+        })
+    }
+
     /// Starts a transaction (there must be no pending changes).
     pub fn begin(&mut self) {
         debug_assert!(self.changes.is_empty());

@@ -11,7 +11,7 @@ use interstice_persist::{Mutation, MutationOp, Nondet, OutboundCall, Outcome};
 
 use crate::engine::{CompiledModule, WasmHost};
 use crate::guest::{CallEffects, Guest};
-use crate::host_state::{Recorded, TxMode, TxState};
+use crate::host_state::{Recorded, TxMode, TxStart, TxState};
 use crate::messages::Failure;
 use crate::shared::{params_type, ModuleEnv};
 use crate::table::{Change, Tables};
@@ -42,30 +42,39 @@ impl GuestSlot {
         tables: &mut Tables,
         idx: u32,
         args: &[u8],
-        mode: TxMode,
-        recorded: Option<Recorded>,
-    ) -> (Result<Vec<u8>, Failure>, TxState) {
+        start: TxStart,
+    ) -> (Result<Vec<u8>, Failure>, CallEffects) {
         if self.guest.is_none() {
             match Guest::instantiate(&self.host, &self.compiled, self.env.clone()) {
                 Ok(g) => self.guest = Some(g),
-                Err(f) => return (Err(f), TxState::new()),
+                Err(f) => {
+                    let effects = CallEffects {
+                        tx: TxState::new(),
+                        fuel: 0,
+                    };
+                    return (Err(f), effects);
+                }
             }
         }
         let guest = self.guest.as_mut().expect("instantiated above");
         let schema = self.env.schema.clone();
         let rs = &schema.reducers[idx as usize];
-        let (result, CallEffects { tx }, discard) = guest.invoke(
-            tables,
-            (idx, rs),
-            args,
-            mode,
-            recorded,
-            self.host.limits.fuel,
-        );
+        let (result, effects, discard) = guest.invoke(tables, (idx, rs), args, start);
         if discard {
             self.guest = None;
         }
-        (result, tx)
+        (result, effects)
+    }
+
+    /// How a call of this module's starts under the runtime's limits, now.
+    pub fn start(&self, mode: TxMode, recorded: Option<Recorded>) -> TxStart {
+        TxStart {
+            mode,
+            recorded,
+            fuel: self.host.limits.fuel,
+            deadline: std::time::Instant::now() + self.host.limits.tx_time,
+            observer: None,
+        }
     }
 }
 
@@ -94,19 +103,28 @@ impl TxOutput {
     }
 }
 
-/// Runs write reducer `idx` as one transaction at `ts`: commits on success,
-/// rolls every change back on any failure. `recorded` feeds back logged
-/// non-deterministic inputs (re-execution); `None` takes them live.
-pub(crate) fn run_write(
+/// Runs write reducer `idx` as one transaction, leaving its changes open
+/// in `tables` for [`finish`] (the module actor first takes its timestamp,
+/// which may send it back to run again).
+pub(crate) fn run_open(
     slot: &mut GuestSlot,
     tables: &mut Tables,
     idx: u32,
     args: &[u8],
-    ts: u64,
-    recorded: Option<Recorded>,
-) -> TxOutput {
+    start: TxStart,
+) -> (Result<Vec<u8>, Failure>, TxState) {
     tables.begin();
-    let (result, tx) = slot.call(tables, idx, args, TxMode::Write { ts }, recorded);
+    let (result, effects) = slot.call(tables, idx, args, start);
+    (result, effects.tx)
+}
+
+/// Ends a transaction [`run_open`] ran: commits on success, rolls every
+/// change back on any failure.
+pub(crate) fn finish(
+    tables: &mut Tables,
+    result: Result<Vec<u8>, Failure>,
+    tx: TxState,
+) -> TxOutput {
     let (changes, calls) = match &result {
         Ok(_) => (tables.commit(), tx.calls),
         Err(_) => {
@@ -120,6 +138,27 @@ pub(crate) fn run_write(
         calls,
         nondet: tx.nondet,
     }
+}
+
+/// Runs write reducer `idx` as one transaction at its logged timestamp
+/// `ts`, feeding back the logged non-deterministic inputs (`replay-check`):
+/// commits on success, rolls every change back on any failure.
+pub(crate) fn run_write(
+    slot: &mut GuestSlot,
+    tables: &mut Tables,
+    idx: u32,
+    args: &[u8],
+    ts: u64,
+    recorded: Recorded,
+) -> TxOutput {
+    let start = slot.start(
+        TxMode::Write {
+            logged_ts: Some(ts),
+        },
+        Some(recorded),
+    );
+    let (result, tx) = run_open(slot, tables, idx, args, start);
+    finish(tables, result, tx)
 }
 
 /// The mutations of `changes` that go to the log (logged tables only).

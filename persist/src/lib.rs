@@ -63,8 +63,8 @@ pub use record_ref::{
 pub use repair::{repair, MovedBytes, RepairReport, BROKEN_SUFFIX};
 pub use snapshot::{
     decode_snapshot, encode_snapshot, list_snapshots, plan_retention, read_snapshot,
-    remove_snapshot, write_snapshot, PendingDelivery, RetentionPlan, Snapshot, SnapshotModule,
-    SnapshotTable, SNAPSHOTS_DIR,
+    remove_snapshot, write_snapshot, FanOutTree, PendingDelivery, RetentionPlan, Snapshot,
+    SnapshotModule, SnapshotTable, SNAPSHOTS_DIR,
 };
 pub use storage::{SegmentFile, Storage};
 pub use storage_faulty::{

@@ -130,7 +130,14 @@ pub enum Nondet {
         args: Vec<u8>,
         /// Encoded result.
         result: Vec<u8>,
+        /// Fuel the read call burnt, charged to the calling transaction's
+        /// budget (tag 4). `None` in records written before read calls
+        /// shared their caller's budget (tag 2): nothing was charged.
+        fuel: Option<u64>,
     },
+    /// `ctx.timestamp()`: the latest timestamp taken when the transaction
+    /// first asked (tag 3).
+    Timestamp(u64),
 }
 
 /// The result of a reducer call.
@@ -165,11 +172,17 @@ pub enum ErrorKind {
     Constraint = 5,
     /// A host-side failure (code 6).
     Host = 6,
+    /// The wall-clock limit ran out (code 7). Unlike every other kind, it
+    /// depends on the machine, so `replay-check` does not expect it again.
+    Timeout = 7,
+    /// A delivery (trigger or async call) cut by the fan-out budget of the
+    /// external call that caused it (code 8): it never ran.
+    FanOut = 8,
 }
 
 impl ErrorKind {
     /// Every kind, in code order.
-    pub const ALL: [ErrorKind; 7] = [
+    pub const ALL: [ErrorKind; 9] = [
         ErrorKind::Trap,
         ErrorKind::Panic,
         ErrorKind::UserError,
@@ -177,6 +190,8 @@ impl ErrorKind {
         ErrorKind::Memory,
         ErrorKind::Constraint,
         ErrorKind::Host,
+        ErrorKind::Timeout,
+        ErrorKind::FanOut,
     ];
 
     /// The stable on-disk code.
@@ -306,13 +321,22 @@ fn encode_nondet(n: &Nondet, w: &mut Writer) {
             reducer,
             args,
             result,
+            fuel,
         } => {
-            w.array(5);
-            w.u64(2);
+            w.array(if fuel.is_some() { 6 } else { 5 });
+            w.u64(if fuel.is_some() { 4 } else { 2 });
             w.str(module);
             w.str(reducer);
             w.bytes(args);
             w.bytes(result);
+            if let Some(fuel) = fuel {
+                w.u64(*fuel);
+            }
+        }
+        Nondet::Timestamp(ts) => {
+            w.array(2);
+            w.u64(3);
+            w.u64(*ts);
         }
     }
 }
@@ -477,14 +501,25 @@ pub(crate) fn decode_nondet(r: &mut Reader<'_>) -> Result<Nondet> {
             expect_len("non-deterministic input", tag, len, 2, at)?;
             Ok(Nondet::RngSeed(hash(r)?))
         }
-        2 => {
-            expect_len("non-deterministic input", tag, len, 5, at)?;
+        2 | 4 => {
+            expect_len(
+                "non-deterministic input",
+                tag,
+                len,
+                if tag == 2 { 5 } else { 6 },
+                at,
+            )?;
             Ok(Nondet::ReadCall {
                 module: string(r)?,
                 reducer: string(r)?,
                 args: byte_vec(r)?,
                 result: byte_vec(r)?,
+                fuel: if tag == 4 { Some(r.u64()?) } else { None },
             })
+        }
+        3 => {
+            expect_len("non-deterministic input", tag, len, 2, at)?;
+            Ok(Nondet::Timestamp(r.u64()?))
         }
         other => Err(bad(
             at,

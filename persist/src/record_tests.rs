@@ -65,7 +65,17 @@ fn every_cause_nondet_outcome_and_op_roundtrips() {
                         reducer: "balance".into(),
                         args: vec![0x81, 0x00],
                         result: vec![0x18, 0x64],
+                        fuel: None,
                     },
+                    Nondet::ReadCall {
+                        module: "ledger".into(),
+                        reducer: "balance".into(),
+                        args: vec![0x81, 0x00],
+                        result: vec![0x18, 0x64],
+                        fuel: Some(u64::MAX),
+                    },
+                    Nondet::Timestamp(0),
+                    Nondet::Timestamp(u64::MAX),
                 ],
                 outcome: outcome.clone(),
                 mutations: vec![
@@ -95,9 +105,11 @@ fn every_cause_nondet_outcome_and_op_roundtrips() {
 #[test]
 fn error_kind_codes_are_stable() {
     let codes: Vec<u8> = ErrorKind::ALL.iter().map(|k| k.code()).collect();
-    assert_eq!(codes, vec![0, 1, 2, 3, 4, 5, 6]);
+    assert_eq!(codes, vec![0, 1, 2, 3, 4, 5, 6, 7, 8]);
     assert_eq!(ErrorKind::from_code(5), Some(ErrorKind::Constraint));
-    assert_eq!(ErrorKind::from_code(7), None);
+    assert_eq!(ErrorKind::from_code(7), Some(ErrorKind::Timeout));
+    assert_eq!(ErrorKind::from_code(8), Some(ErrorKind::FanOut));
+    assert_eq!(ErrorKind::from_code(9), None);
     assert_eq!(ErrorKind::from_code(u64::MAX), None);
 }
 
@@ -183,8 +195,8 @@ fn strict_decoding_refuses_bad_shapes() {
         .windows(3)
         .position(|w| w == [0x83, 0x01, 0x06])
         .unwrap();
-    bytes[pos + 2] = 0x07;
-    assert!(decode_err(&bytes).contains("unknown error kind code 7"));
+    bytes[pos + 2] = 0x09;
+    assert!(decode_err(&bytes).contains("unknown error kind code 9"));
 
     // Trailing bytes after one entry.
     let mut bytes = entry_to_vec(&ok);

@@ -26,7 +26,9 @@ pub const SNAPSHOTS_DIR: &str = "snapshots";
 /// File magic.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"INTRSNAP";
 /// The format version this build writes and reads.
-pub const SNAPSHOT_VERSION: u32 = 1;
+pub const SNAPSHOT_VERSION: u32 = 2;
+/// The oldest version read (version 1 has no fan-out accounting).
+pub const SNAPSHOT_VERSION_MIN: u32 = 1;
 /// File name suffix.
 pub const SNAPSHOT_SUFFIX: &str = ".snap";
 /// Bytes before the body: magic and version.
@@ -46,6 +48,8 @@ pub struct Snapshot {
     pub modules: Vec<SnapshotModule>,
     /// Deliveries pending at `ts`, in the order they must run.
     pub pending: Vec<PendingDelivery>,
+    /// The delivery trees the pending deliveries belong to, by root.
+    pub fanout: Vec<FanOutTree>,
 }
 
 /// One installed module and its logged tables.
@@ -96,6 +100,23 @@ pub struct PendingDelivery {
     pub cause: Cause,
     /// Trigger depth.
     pub depth: u32,
+    /// The timestamp at the root of its delivery tree, whose fan-out budget
+    /// it counts against; `None` for an init (a root itself). Always `None`
+    /// in a version-1 snapshot.
+    pub root: Option<u64>,
+    /// Cut by the fan-out budget: it will be logged as failed, not run.
+    pub cut: bool,
+}
+
+/// A delivery tree still open at the snapshot's timestamp (some of its
+/// deliveries are pending): its root and how many deliveries it was
+/// allowed so far (`Limits::fanout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FanOutTree {
+    /// Timestamp of the external call (or init) at its root.
+    pub root: u64,
+    /// Deliveries it caused that were not cut.
+    pub made: u64,
 }
 
 /// `snapshots/` file name for `ts`: 20 zero-padded digits and `.snap`.
@@ -118,7 +139,7 @@ pub fn encode_snapshot(s: &Snapshot) -> Vec<u8> {
     buf.extend_from_slice(&SNAPSHOT_MAGIC);
     buf.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
     let mut w = Writer::from_vec(buf);
-    w.array(4);
+    w.array(5);
     w.u64(s.ts);
     w.bytes(&s.log_hash);
     w.array(s.modules.len());
@@ -145,7 +166,7 @@ pub fn encode_snapshot(s: &Snapshot) -> Vec<u8> {
     }
     w.array(s.pending.len());
     for d in &s.pending {
-        w.array(7);
+        w.array(9);
         w.u64(d.source_ts);
         w.u64(u64::from(d.index));
         w.str(&d.target);
@@ -153,6 +174,14 @@ pub fn encode_snapshot(s: &Snapshot) -> Vec<u8> {
         w.bytes(&d.args);
         encode_cause(&d.cause, &mut w);
         w.u64(u64::from(d.depth));
+        w.u64(d.root.unwrap_or(0));
+        w.u64(u64::from(d.cut));
+    }
+    w.array(s.fanout.len());
+    for t in &s.fanout {
+        w.array(2);
+        w.u64(t.root);
+        w.u64(t.made);
     }
     let mut out = w.into_vec();
     let sum = blake3::hash(&out);
@@ -177,13 +206,14 @@ pub fn decode_snapshot(file: &str, bytes: &[u8]) -> Result<Snapshot> {
         return Err(invalid("checksum mismatch".into()));
     }
     let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-    if version != SNAPSHOT_VERSION {
+    if !(SNAPSHOT_VERSION_MIN..=SNAPSHOT_VERSION).contains(&version) {
         return Err(invalid(format!(
-            "format version {version}; this build reads version {SNAPSHOT_VERSION}"
+            "format version {version}; this build reads versions \
+             {SNAPSHOT_VERSION_MIN} to {SNAPSHOT_VERSION}"
         )));
     }
     let mut r = Reader::new(&covered[PREFIX_LEN..]);
-    let s = decode_body(&mut r).map_err(|e| invalid(e.to_string()))?;
+    let s = decode_body(&mut r, version).map_err(|e| invalid(e.to_string()))?;
     r.finish().map_err(|e| invalid(e.to_string()))?;
     Ok(s)
 }
@@ -212,8 +242,9 @@ fn u32_item(r: &mut Reader<'_>, what: &str) -> Result<u32> {
 /// Upper bound on capacity reserved for a decoded list before its items are read.
 const PREALLOC_LIMIT: usize = 64;
 
-fn decode_body(r: &mut Reader<'_>) -> Result<Snapshot> {
-    expect_array(r, "snapshot", 4)?;
+fn decode_body(r: &mut Reader<'_>, version: u32) -> Result<Snapshot> {
+    let v2 = version >= 2;
+    expect_array(r, "snapshot", if v2 { 5 } else { 4 })?;
     let ts = r.u64()?;
     let log_hash = r.byte_array::<32>()?;
     let n = r.array()?;
@@ -259,8 +290,8 @@ fn decode_body(r: &mut Reader<'_>) -> Result<Snapshot> {
     let np = r.array()?;
     let mut pending = Vec::with_capacity(np.min(PREALLOC_LIMIT));
     for _ in 0..np {
-        expect_array(r, "pending delivery", 7)?;
-        pending.push(PendingDelivery {
+        expect_array(r, "pending delivery", if v2 { 9 } else { 7 })?;
+        let mut d = PendingDelivery {
             source_ts: r.u64()?,
             index: u32_item(r, "delivery index")?,
             target: r.str()?.to_owned(),
@@ -268,13 +299,43 @@ fn decode_body(r: &mut Reader<'_>) -> Result<Snapshot> {
             args: r.bytes()?.to_vec(),
             cause: decode_cause(r)?,
             depth: u32_item(r, "delivery depth")?,
-        });
+            root: None,
+            cut: false,
+        };
+        if v2 {
+            d.root = Some(r.u64()?).filter(|&root| root != 0);
+            let at = r.position();
+            d.cut = match r.u64()? {
+                0 => false,
+                1 => true,
+                other => {
+                    return Err(PersistError::Decode {
+                        offset: at as u64,
+                        reason: format!("delivery cut flag must be 0 or 1, found {other}"),
+                    })
+                }
+            };
+        }
+        pending.push(d);
+    }
+    let mut fanout = Vec::new();
+    if v2 {
+        let nf = r.array()?;
+        fanout.reserve(nf.min(PREALLOC_LIMIT));
+        for _ in 0..nf {
+            expect_array(r, "fan-out tree", 2)?;
+            fanout.push(FanOutTree {
+                root: r.u64()?,
+                made: r.u64()?,
+            });
+        }
     }
     Ok(Snapshot {
         ts,
         log_hash,
         modules,
         pending,
+        fanout,
     })
 }
 

@@ -41,6 +41,8 @@ fn sample() -> Snapshot {
                     index: 0,
                 },
                 depth: 1,
+                root: Some(38),
+                cut: false,
             },
             PendingDelivery {
                 source_ts: 3,
@@ -50,8 +52,11 @@ fn sample() -> Snapshot {
                 args: vec![0x80],
                 cause: Cause::Init,
                 depth: 0,
+                root: None,
+                cut: true,
             },
         ],
+        fanout: vec![FanOutTree { root: 38, made: 7 }],
     }
 }
 
@@ -60,13 +65,14 @@ fn roundtrip_preserves_everything() {
     let s = sample();
     let bytes = encode_snapshot(&s);
     assert_eq!(&bytes[..8], b"INTRSNAP");
-    assert_eq!(&bytes[8..12], &[1, 0, 0, 0]);
+    assert_eq!(&bytes[8..12], &[2, 0, 0, 0]);
     assert_eq!(decode_snapshot("x", &bytes).unwrap(), s);
     let empty = Snapshot {
         ts: 0,
         log_hash: [0; 32],
         modules: vec![],
         pending: vec![],
+        fanout: vec![],
     };
     assert_eq!(
         decode_snapshot("x", &encode_snapshot(&empty)).unwrap(),
@@ -82,16 +88,44 @@ fn documented_empty_snapshot_bytes() {
         log_hash: [0; 32],
         modules: vec![],
         pending: vec![],
+        fanout: vec![],
     };
     let bytes = encode_snapshot(&empty);
     let mut want = b"INTRSNAP".to_vec();
-    want.extend_from_slice(&[1, 0, 0, 0, 0x84, 0x00, 0x58, 0x20]);
+    want.extend_from_slice(&[2, 0, 0, 0, 0x85, 0x00, 0x58, 0x20]);
     want.extend_from_slice(&[0; 32]);
-    want.extend_from_slice(&[0x80, 0x80]);
+    want.extend_from_slice(&[0x80, 0x80, 0x80]);
     let sum = blake3::hash(&want);
     want.extend_from_slice(sum.as_bytes());
     assert_eq!(bytes, want);
-    assert_eq!(bytes.len(), 82);
+    assert_eq!(bytes.len(), 83);
+}
+
+/// A version-1 snapshot (written before the fan-out budget) still reads:
+/// its pending deliveries have no root and are not cut, and there are no
+/// trees. The bytes are those version 1 wrote for `sample()`'s first
+/// pending delivery.
+#[test]
+fn version_1_snapshots_still_read() {
+    let mut v1 = b"INTRSNAP".to_vec();
+    v1.extend_from_slice(&[1, 0, 0, 0, 0x84, 0x18, 0x2a, 0x58, 0x20]);
+    v1.extend_from_slice(&[7; 32]);
+    v1.push(0x80); // no modules
+    v1.extend_from_slice(&[0x81, 0x87, 0x18, 0x28, 0x00]); // [[40, 0,
+    v1.extend_from_slice(&[0x65, b'e', b'm', b'p', b't', b'y']); // "empty",
+    v1.extend_from_slice(&[0x67, b'o', b'n', b'_', b'c', b'a', b'l', b'l']); // "on_call",
+    v1.extend_from_slice(&[0x41, 0x80]); // h'80',
+    v1.extend_from_slice(&[0x84, 0x02, 0x64, b'b', b'a', b'n', b'k', 0x18, 0x28, 0x00]); // cause,
+    v1.push(0x01); // depth 1]]
+    let sum = blake3::hash(&v1);
+    v1.extend_from_slice(sum.as_bytes());
+    let s = decode_snapshot("old.snap", &v1).unwrap();
+    assert_eq!(s.ts, 42);
+    assert_eq!(s.pending.len(), 1);
+    let d = &s.pending[0];
+    assert_eq!((d.source_ts, d.depth, d.root, d.cut), (40, 1, None, false));
+    assert_eq!(d.reducer, "on_call");
+    assert!(s.fanout.is_empty());
 }
 
 #[test]
@@ -130,12 +164,12 @@ fn a_valid_checksum_over_a_bad_body_is_refused() {
     body.extend_from_slice(sum.as_bytes());
     let err = decode_snapshot("s", &body).unwrap_err();
     assert!(err.to_string().contains("snapshot s is unusable"), "{err}");
-    let mut v2 = b"INTRSNAP".to_vec();
-    v2.extend_from_slice(&2u32.to_le_bytes());
-    let sum = blake3::hash(&v2);
-    v2.extend_from_slice(sum.as_bytes());
-    let err = decode_snapshot("s", &v2).unwrap_err();
-    assert!(err.to_string().contains("format version 2"), "{err}");
+    let mut v3 = b"INTRSNAP".to_vec();
+    v3.extend_from_slice(&3u32.to_le_bytes());
+    let sum = blake3::hash(&v3);
+    v3.extend_from_slice(sum.as_bytes());
+    let err = decode_snapshot("s", &v3).unwrap_err();
+    assert!(err.to_string().contains("format version 3"), "{err}");
 }
 
 #[test]

@@ -33,7 +33,7 @@ pub fn sample_entry(ts: u64, variant: usize) -> LogEntry {
     };
     let outcome = if variant.is_multiple_of(3) {
         Outcome::Err {
-            kind: ErrorKind::ALL[variant % 7],
+            kind: ErrorKind::ALL[variant % ErrorKind::ALL.len()],
             message: format!("error at {ts}"),
         }
     } else {
@@ -96,21 +96,23 @@ fn arb_nondet() -> impl Strategy<Value = Nondet> {
     prop_oneof![
         any::<i64>().prop_map(Nondet::Now),
         any::<[u8; 32]>().prop_map(Nondet::RngSeed),
-        (text(), text(), bytes(), bytes()).prop_map(|(module, reducer, args, result)| {
-            Nondet::ReadCall {
+        (text(), text(), bytes(), bytes(), any::<Option<u64>>()).prop_map(
+            |(module, reducer, args, result, fuel)| Nondet::ReadCall {
                 module,
                 reducer,
                 args,
                 result,
+                fuel,
             }
-        }),
+        ),
+        any::<u64>().prop_map(Nondet::Timestamp),
     ]
 }
 
 fn arb_outcome() -> impl Strategy<Value = Outcome> {
     prop_oneof![
         bytes().prop_map(Outcome::Ok),
-        (0usize..7, text()).prop_map(|(k, message)| Outcome::Err {
+        (0usize..ErrorKind::ALL.len(), text()).prop_map(|(k, message)| Outcome::Err {
             kind: ErrorKind::ALL[k],
             message
         }),

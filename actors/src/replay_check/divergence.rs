@@ -243,7 +243,9 @@ fn same_outcome(logged: &Outcome, actual: &Outcome) -> bool {
     match (logged, actual) {
         (
             Outcome::Err {
-                kind: ErrorKind::Host,
+                // A read call that failed by running out of fuel or time is
+                // logged with that kind.
+                kind: ErrorKind::Host | ErrorKind::Budget | ErrorKind::Timeout,
                 message: want,
             },
             Outcome::Err {
@@ -331,6 +333,7 @@ fn describe_input(n: &Nondet) -> String {
         Nondet::ReadCall {
             module, reducer, ..
         } => format!("read {module}.{reducer}"),
+        Nondet::Timestamp(ts) => format!("timestamp {ts}"),
     }
 }
 

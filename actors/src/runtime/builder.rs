@@ -10,6 +10,7 @@ use interstice_persist::{
 };
 
 use crate::config::{Durability, Limits, RuntimeConfig};
+use crate::deliveries::DeliveryLimits;
 use crate::engine::WasmHost;
 use crate::error::RuntimeError;
 use crate::log_writer::SnapshotFeed;
@@ -129,7 +130,7 @@ impl Runtime {
         let cache_dir = config.data_dir.join("cache");
         std::fs::create_dir_all(&cache_dir)?;
         let host = Arc::new(WasmHost::new(config.limits)?);
-        let max_depth = config.limits.max_trigger_depth;
+        let limits = DeliveryLimits::from(&config.limits);
         let storage = config
             .log_storage
             .clone()
@@ -153,7 +154,7 @@ impl Runtime {
                 }
             };
             let mut replayer =
-                match Replayer::from_snapshot(&host, &data_dir, &cache_dir, max_depth, &snap) {
+                match Replayer::from_snapshot(&host, &data_dir, &cache_dir, limits, &snap) {
                     Ok(r) => r,
                     Err(e) => {
                         tracing::warn!(file = %file, "skipping snapshot: {e}");
@@ -181,7 +182,7 @@ impl Runtime {
         let (mut replayer, log) = match opened {
             Some(found) => found,
             None => {
-                let mut replayer = Replayer::new(&host, &data_dir, &cache_dir, max_depth);
+                let mut replayer = Replayer::new(&host, &data_dir, &cache_dir, limits);
                 let log = open_log(&config, storage.clone(), None, |entry| {
                     replayer.apply(entry)
                 })?;
@@ -204,7 +205,7 @@ impl Runtime {
         let snapshotter = match (&log.writer, config.snapshots.enabled) {
             (Some(_), true) => {
                 let snap = replayer.state.snapshot(last_ts, log.last_hash);
-                let shadow = Shadow::from_snapshot(&snap, max_depth).map_err(|e| {
+                let shadow = Shadow::from_snapshot(&snap, limits).map_err(|e| {
                     RuntimeError::Snapshot(format!("cannot build the snapshot state: {e}"))
                 })?;
                 let cfg = SnapshotterConfig {
@@ -224,12 +225,11 @@ impl Runtime {
             bytes_since: 0,
         });
         let (modules, pending, state) = replayer.finish();
-        let subs = state.subs;
         let handles = system::start(
             shared.clone(),
             log.writer,
             config.durability,
-            subs,
+            (state.subs, state.fanout),
             last_ts,
             feed,
         )?;

@@ -65,7 +65,7 @@ impl Runtime {
         // The install's timestamp is taken before the module becomes
         // visible, so no call to it can be sequenced before its install; and
         // it is visible before the router sees the install (for init).
-        let ts = shared.order.allocate();
+        let ts = shared.order.allocate(entry.clock(), 1);
         // The init reducer is queued before the module becomes visible, so
         // it runs before any call (the module's mailbox is FIFO), and after
         // the install in timestamp order.
@@ -77,16 +77,15 @@ impl Runtime {
                 let (tx, rx) = oneshot::channel();
                 let mut args = Writer::new();
                 args.array(0);
-                entry.addr.do_send(Execute {
-                    target: Target::Index {
+                entry.addr.do_send(Execute::call(
+                    Target::Index {
                         reducer: idx as u32,
                         schema_hash,
                     },
-                    args: args.into_vec(),
-                    cause: Cause::Init,
-                    depth: 0,
-                    reply: Some(Responder::tokio(tx)),
-                });
+                    args.into_vec(),
+                    Cause::Init,
+                    Responder::tokio(tx),
+                ));
                 rx
             });
         shared.registry.insert(schema.name.clone(), entry);
@@ -179,6 +178,7 @@ impl Runtime {
                 schema_hash,
                 wasm_hash,
                 addr: existing.addr.clone(),
+                outbox: existing.outbox.clone(),
             }),
         );
         shared
@@ -266,11 +266,8 @@ fn spawn_entry(
     tables: Tables,
 ) -> Result<Arc<ModuleEntry>, RuntimeError> {
     let schema = compiled.schema.clone();
-    let env = Arc::new(ModuleEnv {
-        name: schema.name.as_str().into(),
-        schema: schema.clone(),
-        shared: shared.clone(),
-    });
+    let env = Arc::new(ModuleEnv::new(schema.clone(), shared.clone()));
+    let outbox = env.outbox.clone();
     let (host, schema_hash, wasm_hash) = (host.clone(), compiled.schema_hash, compiled.wasm_hash);
     let addr = spawn_module(supervisor, move || {
         ModuleActor::new(env, host, compiled, tables)
@@ -280,6 +277,7 @@ fn spawn_entry(
         schema_hash,
         wasm_hash,
         addr,
+        outbox,
     }))
 }
 

@@ -248,16 +248,15 @@ impl Runtime {
                 return Err(RuntimeError::StorageFault(f));
             }
             let (tx, rx) = oneshot::channel();
-            entry.addr.do_send(Execute {
-                target: Target::Index {
+            entry.addr.do_send(Execute::call(
+                Target::Index {
                     reducer: idx,
                     schema_hash: entry.schema_hash,
                 },
                 args,
-                cause: Cause::External,
-                depth: 0,
-                reply: Some(Responder::tokio(tx)),
-            });
+                Cause::External,
+                Responder::tokio(tx),
+            ));
             match rx.await.map_err(|_| RuntimeError::Shutdown)? {
                 // The actor answers only once the commit is durable
                 // (`Watermark::on_reach`), or with the storage fault.
@@ -291,17 +290,22 @@ impl Runtime {
         let rs = &entry.schema.reducers[idx as usize];
         let bytes = encode_args(module, rs, args)?;
         let (tx, rx) = oneshot::channel();
+        let limits = &self.inner.shared.limits;
         entry.addr.do_send(Query {
             reducer: idx,
             schema_hash: entry.schema_hash,
             name: reducer.to_owned(),
             args: bytes,
+            fuel: limits.fuel,
+            deadline: std::time::Instant::now() + limits.tx_time,
+            observer: None,
             reply: Responder::tokio(tx),
         });
         let tagged = rx
             .await
             .map_err(|_| RuntimeError::Shutdown)?
-            .map_err(|f| reducer_error(module, rs, f))?;
+            .map_err(|f| reducer_error(module, rs, f))?
+            .result;
         let mut r = Reader::new(&tagged);
         let (tag, value) = (|| {
             r.array_of(2)?;

@@ -1,8 +1,12 @@
 //! The concurrent core of Interstice, kept small so that loom can model it.
 //!
-//! - [`CommitOrder`]: module threads allocate global, gapless timestamps and
+//! - [`CommitOrder`]: module threads take global, gapless timestamps for
+//!   transactions that have finished (validated, for a transaction that
+//!   read other modules, against the [`ModuleClock`]s of what it read) and
 //!   hand their finished commits back in any order; the sequencer releases
-//!   them strictly in timestamp order, with no gap and no duplicate.
+//!   them strictly in timestamp order, with no gap and no duplicate. The
+//!   protocol, and why it makes timestamp order a serial order, is
+//!   described on [`CommitOrder`].
 //! - [`Watermark`]: the durability watermark. The log-writer publishes the
 //!   highest timestamp covered by an fsync; callers wait on it (or register
 //!   a callback with `on_reach`) before they acknowledge, so no
@@ -16,7 +20,7 @@
 mod order;
 mod watermark;
 
-pub use order::CommitOrder;
+pub use order::{CommitOrder, ModuleClock, OrderViolation, Stale};
 pub use watermark::{Watermark, WatermarkError};
 
 /// `std` or `loom` synchronization primitives.

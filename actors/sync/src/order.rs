@@ -1,20 +1,79 @@
-//! Commit ordering: gapless timestamps, released in order.
+//! Commit ordering: gapless timestamps, taken when a transaction has
+//! finished, validated against what it read, and released in order
+//! (the protocol is described on [`CommitOrder`]).
 
 use std::collections::BTreeMap;
 
 use crate::sync::{AtomicU64, Mutex, Ordering};
 
+/// One module's place in the timestamp order: the timestamp of its latest
+/// allocated commit (0 for none). Written only by [`CommitOrder`], under its
+/// allocation lock.
+#[derive(Debug, Default)]
+pub struct ModuleClock {
+    last: AtomicU64,
+}
+
+impl ModuleClock {
+    /// A clock whose latest commit is `last` (0: none yet).
+    pub fn new(last: u64) -> Self {
+        Self {
+            last: AtomicU64::new(last),
+        }
+    }
+
+    /// The timestamp of the module's latest allocated commit. What a read
+    /// call records as the version of the state it saw, read on the
+    /// module's own thread after it allocated everything it had finished.
+    pub fn last(&self) -> u64 {
+        self.last.load(Ordering::Acquire)
+    }
+}
+
 /// Allocates global logical timestamps and releases completed items in
 /// timestamp order.
 ///
-/// Every timestamp handed out by [`CommitOrder::allocate`] must be passed to
+/// # The protocol
+///
+/// A transaction runs **without** a timestamp. When it has finished, its
+/// module takes the next timestamp(s) with [`CommitOrder::allocate`]; a
+/// module's finished transactions are numbered in the order they ran, and a
+/// module takes timestamps for every transaction another module could have
+/// seen before it answers that module (a read call). So:
+///
+/// - a slow or stuck transaction holds no timestamp, and delays no commit of
+///   a module that does not wait for it (the sequencer releases entries in
+///   timestamp order, and every allocated timestamp is completed at once);
+/// - every commit a transaction saw in its own module's tables was numbered
+///   before it (a module's transactions run one at a time).
+///
+/// A transaction that read another module `B` (a read call) also saw `B`'s
+/// state as of [`ModuleClock::last`] of `B` at that moment: every commit of
+/// `B` up to then already had its timestamp. It takes its own timestamp
+/// with [`CommitOrder::allocate_validated`], which checks — atomically with
+/// the allocation — that `B` has taken no timestamp since. If it has, a
+/// commit of `B` the reader did not see would be ordered before the reader:
+/// the allocation is refused ([`Stale`]) and the reader rolls back and runs
+/// again. If it has not, every commit of `B` the reader did not see gets a
+/// larger timestamp. Either way, the state before the reader's timestamp is
+/// exactly the state it read: the log's timestamp order is a serial order
+/// that explains every result.
+///
+/// # Completion
+///
+/// Every timestamp handed out by [`CommitOrder::allocate`] or
+/// [`CommitOrder::allocate_validated`] must be passed to
 /// [`CommitOrder::complete`] exactly once (an aborted transaction completes
 /// with an abort record). Items are released to the sink in strictly
 /// increasing, gapless timestamp order, while the internal lock is held, so
 /// concurrent completers cannot interleave their releases.
 #[derive(Debug)]
 pub struct CommitOrder<T> {
-    next_alloc: AtomicU64,
+    /// The next timestamp to hand out. Changed only under the lock, so
+    /// that a validation and the allocation it allows are one step.
+    next_alloc: Mutex<u64>,
+    /// `next_alloc`, readable without the lock.
+    allocated: AtomicU64,
     state: Mutex<Pending<T>>,
 }
 
@@ -29,11 +88,18 @@ struct Pending<T> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OrderViolation(pub u64);
 
+/// Error from [`CommitOrder::allocate_validated`]: the observation at this
+/// index is out of date (its module has taken a timestamp since). Nothing
+/// was allocated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stale(pub usize);
+
 impl<T> CommitOrder<T> {
     /// Starts allocating at `first` (the timestamp after the last logged one).
     pub fn new(first: u64) -> Self {
         Self {
-            next_alloc: AtomicU64::new(first),
+            next_alloc: Mutex::new(first),
+            allocated: AtomicU64::new(first),
             state: Mutex::new(Pending {
                 next_release: first,
                 waiting: BTreeMap::new(),
@@ -41,14 +107,42 @@ impl<T> CommitOrder<T> {
         }
     }
 
-    /// The next timestamp. Lock-free; callable from any thread.
-    pub fn allocate(&self) -> u64 {
-        self.next_alloc.fetch_add(1, Ordering::Relaxed)
+    /// Takes `count ≥ 1` consecutive timestamps for commits of `module`, in
+    /// the order they ran, and returns the first.
+    pub fn allocate(&self, module: &ModuleClock, count: u64) -> u64 {
+        match self.allocate_validated(module, count, std::iter::empty()) {
+            Ok(first) => first,
+            Err(_) => unreachable!("nothing to validate"),
+        }
     }
 
-    /// The timestamp the next [`CommitOrder::allocate`] would return.
+    /// [`CommitOrder::allocate`] for a transaction that read other modules:
+    /// each `(clock, last)` says it saw that module as of its commit at
+    /// `last`. Allocates only if no such module has taken a timestamp
+    /// since, checked under the same lock as the allocation.
+    pub fn allocate_validated<'a>(
+        &self,
+        module: &ModuleClock,
+        count: u64,
+        observed: impl IntoIterator<Item = (&'a ModuleClock, u64)>,
+    ) -> Result<u64, Stale> {
+        assert!(count >= 1, "allocating no timestamp");
+        let mut next = self.next_alloc.lock().expect("allocation lock poisoned");
+        for (i, (clock, seen)) in observed.into_iter().enumerate() {
+            if clock.last.load(Ordering::Acquire) != seen {
+                return Err(Stale(i));
+            }
+        }
+        let first = *next;
+        *next = first + count;
+        module.last.store(first + count - 1, Ordering::Release);
+        self.allocated.store(first + count, Ordering::Release);
+        Ok(first)
+    }
+
+    /// The timestamp the next allocation would return.
     pub fn peek_next(&self) -> u64 {
-        self.next_alloc.load(Ordering::Relaxed)
+        self.allocated.load(Ordering::Acquire)
     }
 
     /// Hands back the item for `ts`, then releases every item that is now
@@ -60,7 +154,7 @@ impl<T> CommitOrder<T> {
         mut sink: impl FnMut(u64, T),
     ) -> Result<usize, OrderViolation> {
         let mut st = self.state.lock().expect("commit order lock poisoned");
-        if ts < st.next_release || ts >= self.next_alloc.load(Ordering::Relaxed) {
+        if ts < st.next_release || ts >= self.allocated.load(Ordering::Acquire) {
             return Err(OrderViolation(ts));
         }
         if st.waiting.insert(ts, item).is_some() {
@@ -98,8 +192,10 @@ mod tests {
     #[test]
     fn releases_in_order_without_gaps() {
         let order = CommitOrder::new(1);
-        let ts: Vec<u64> = (0..5).map(|_| order.allocate()).collect();
+        let m = ModuleClock::default();
+        let ts: Vec<u64> = (0..5).map(|_| order.allocate(&m, 1)).collect();
         assert_eq!(ts, vec![1, 2, 3, 4, 5]);
+        assert_eq!(m.last(), 5);
         let mut out = Vec::new();
         for t in [3, 1, 5, 2, 4] {
             order
@@ -113,12 +209,42 @@ mod tests {
     #[test]
     fn duplicates_and_unallocated_are_refused() {
         let order = CommitOrder::new(7);
-        let a = order.allocate();
-        let b = order.allocate();
+        let m = ModuleClock::default();
+        let a = order.allocate(&m, 1);
+        let b = order.allocate(&m, 1);
         order.complete(b, (), |_, _| {}).unwrap();
         assert_eq!(order.complete(b, (), |_, _| {}), Err(OrderViolation(b)));
         assert_eq!(order.complete(99, (), |_, _| {}), Err(OrderViolation(99)));
         assert_eq!(order.complete(a, (), |_, _| {}).unwrap(), 2);
         assert_eq!(order.complete(a, (), |_, _| {}), Err(OrderViolation(a)));
+    }
+
+    #[test]
+    fn a_run_of_timestamps_is_consecutive() {
+        let order: CommitOrder<()> = CommitOrder::new(3);
+        let (a, b) = (ModuleClock::default(), ModuleClock::default());
+        assert_eq!(order.allocate(&a, 4), 3);
+        assert_eq!(a.last(), 6);
+        assert_eq!(order.allocate(&b, 1), 7);
+        assert_eq!(order.peek_next(), 8);
+    }
+
+    #[test]
+    fn validation_refuses_a_module_that_moved_on() {
+        let order: CommitOrder<()> = CommitOrder::new(1);
+        let (reader, source) = (ModuleClock::default(), ModuleClock::default());
+        order.allocate(&source, 1);
+        let seen = source.last();
+        assert_eq!(
+            order.allocate_validated(&reader, 1, [(&source, seen)]),
+            Ok(2)
+        );
+        order.allocate(&source, 1);
+        assert_eq!(
+            order.allocate_validated(&reader, 1, [(&reader, 2), (&source, seen)]),
+            Err(Stale(1))
+        );
+        assert_eq!(order.peek_next(), 4, "a refused allocation takes nothing");
+        assert_eq!(reader.last(), 2);
     }
 }

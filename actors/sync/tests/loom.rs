@@ -6,7 +6,7 @@ use loom::sync::atomic::{AtomicU64, Ordering};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
 
-use interstice_sync::{CommitOrder, Watermark};
+use interstice_sync::{CommitOrder, ModuleClock, Watermark};
 
 /// Two module threads allocate timestamps and complete them concurrently,
 /// in whatever order the scheduler picks. Whatever the interleaving, the
@@ -21,8 +21,9 @@ fn commit_order_is_gapless_and_increasing() {
                 let order = order.clone();
                 let released = released.clone();
                 thread::spawn(move || {
+                    let clock = ModuleClock::default();
                     for _ in 0..2 {
-                        let ts = order.allocate();
+                        let ts = order.allocate(&clock, 1);
                         order
                             .complete(ts, ts, |t, item| {
                                 assert_eq!(t, item);
@@ -48,8 +49,9 @@ fn commit_order_is_gapless_and_increasing() {
 fn triggers_follow_source_order() {
     loom::model(|| {
         let order = Arc::new(CommitOrder::new(10));
-        let a = order.allocate();
-        let b = order.allocate();
+        let clock = ModuleClock::default();
+        let a = order.allocate(&clock, 1);
+        let b = order.allocate(&clock, 1);
         let router = Arc::new(Mutex::new(Vec::new()));
         let spawn = |ts: u64| {
             let order = order.clone();
@@ -176,5 +178,98 @@ fn a_callback_runs_once_and_only_after_its_fsync() {
         runs.sort();
         // ts 1 was synced before the failure; ts 2 never was.
         assert_eq!(runs, vec![(1, true), (2, false)], "each callback runs once");
+    });
+}
+
+/// A read call under the commit protocol (`interstice_sync::CommitOrder`):
+/// module B's actor commits twice (each time: run the transaction, then,
+/// later, take its timestamp); module A's write transaction read-calls B
+/// (B's actor takes timestamps for everything it finished before answering,
+/// then answers with its state and its clock) and then takes its own
+/// timestamp, validated against what it read, running again if B moved on.
+/// In every interleaving A commits, and the value it read is exactly B's
+/// state after B's commits with smaller timestamps: the log's order
+/// explains the read. And the timestamps are gapless.
+#[test]
+fn a_read_call_is_explained_by_the_commits_before_the_reader() {
+    struct ActorB {
+        value: u64,
+        /// Finished transactions without a timestamp yet.
+        unnumbered: u64,
+        /// `(ts, value after the commit)`.
+        commits: Vec<(u64, u64)>,
+    }
+    fn number(order: &CommitOrder<()>, clock: &ModuleClock, b: &mut ActorB) {
+        if b.unnumbered == 0 {
+            return;
+        }
+        let first = order.allocate(clock, b.unnumbered);
+        for i in 0..b.unnumbered {
+            let value = b.value - b.unnumbered + 1 + i;
+            b.commits.push((first + i, value));
+            order.complete(first + i, (), |_, _| {}).unwrap();
+        }
+        b.unnumbered = 0;
+    }
+    loom::model(|| {
+        let order = Arc::new(CommitOrder::<()>::new(1));
+        let clock_b = Arc::new(ModuleClock::default());
+        let b = Arc::new(Mutex::new(ActorB {
+            value: 0,
+            unnumbered: 0,
+            commits: Vec::new(),
+        }));
+        let writer = {
+            let (order, clock_b, b) = (order.clone(), clock_b.clone(), b.clone());
+            thread::spawn(move || {
+                for _ in 0..2 {
+                    {
+                        let mut s = b.lock().unwrap();
+                        s.value += 1;
+                        s.unnumbered += 1;
+                    }
+                    let mut s = b.lock().unwrap();
+                    number(&order, &clock_b, &mut s);
+                }
+            })
+        };
+        let reader = {
+            let (order, clock_b, b) = (order.clone(), clock_b.clone(), b.clone());
+            thread::spawn(move || {
+                let clock_a = ModuleClock::default();
+                // B can move on at most twice, so the third attempt holds.
+                for _ in 0..3 {
+                    let (seen, version) = {
+                        let mut s = b.lock().unwrap();
+                        number(&order, &clock_b, &mut s);
+                        (s.value, clock_b.last())
+                    };
+                    if let Ok(ts) = order.allocate_validated(&clock_a, 1, [(&*clock_b, version)]) {
+                        order.complete(ts, (), |_, _| {}).unwrap();
+                        return Some((ts, seen));
+                    }
+                }
+                None
+            })
+        };
+        writer.join().unwrap();
+        let (ts, seen) = reader.join().unwrap().expect("the reader commits");
+        let b = b.lock().unwrap();
+        let before = b
+            .commits
+            .iter()
+            .filter(|(t, _)| *t < ts)
+            .map(|(_, v)| *v)
+            .max()
+            .unwrap_or(0);
+        assert_eq!(
+            seen, before,
+            "read {seen} at ts {ts}; B's commits: {:?}",
+            b.commits
+        );
+        let mut all: Vec<u64> = b.commits.iter().map(|(t, _)| *t).chain([ts]).collect();
+        all.sort();
+        assert_eq!(all, vec![1, 2, 3], "gapless");
+        assert_eq!(order.waiting(), 0);
     });
 }

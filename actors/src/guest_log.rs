@@ -1,0 +1,169 @@
+//! Guest log lines (`ctx.log`, the SDK's `info!` and friends): cut to
+//! `Limits::log_line_bytes`, counted against the transaction's
+//! `Limits::tx_log_bytes`, and rate-limited per module
+//! (`Limits::log_bytes_per_sec`), then emitted through `tracing` under the
+//! target `interstice::guest`.
+//!
+//! The per-transaction limit is deterministic (it depends only on what the
+//! reducer logs), so reaching it fails the transaction like any other
+//! limit. The rate is not (it depends on time), so lines over it are only
+//! dropped, never failing anything, and counted in one warning per second.
+
+use std::time::{Duration, Instant};
+
+use interstice_abi::host as abi;
+
+use crate::config::Limits;
+use crate::host_state::HostTrap;
+
+/// A token bucket of log bytes: refills at the rate, holds at most one
+/// second's worth.
+#[derive(Debug)]
+pub(crate) struct LogRate {
+    tokens: f64,
+    refilled: Instant,
+    dropped_lines: u64,
+    dropped_bytes: u64,
+    warned: Option<Instant>,
+}
+
+impl Default for LogRate {
+    fn default() -> Self {
+        Self {
+            tokens: f64::NAN, // filled to one second's worth on first use
+            refilled: Instant::now(),
+            dropped_lines: 0,
+            dropped_bytes: 0,
+            warned: None,
+        }
+    }
+}
+
+impl LogRate {
+    /// Whether a line of `bytes` may be written now (and takes its tokens);
+    /// a refused line is counted for the next warning.
+    fn admit(&mut self, bytes: usize, per_sec: u64, module: &str) -> bool {
+        let now = Instant::now();
+        let cap = per_sec as f64;
+        if self.tokens.is_nan() {
+            self.tokens = cap;
+        }
+        let elapsed = now.duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * cap).min(cap);
+        self.refilled = now;
+        if self.dropped_lines > 0
+            && self
+                .warned
+                .is_none_or(|w| now.duration_since(w) >= Duration::from_secs(1))
+        {
+            tracing::warn!(
+                target: "interstice::guest",
+                module,
+                "dropped {} log lines ({} bytes): over the module's log rate \
+                 (Limits::log_bytes_per_sec = {per_sec})",
+                self.dropped_lines,
+                self.dropped_bytes
+            );
+            self.dropped_lines = 0;
+            self.dropped_bytes = 0;
+            self.warned = Some(now);
+        }
+        if self.tokens >= bytes as f64 {
+            self.tokens -= bytes as f64;
+            true
+        } else {
+            self.dropped_lines += 1;
+            self.dropped_bytes += bytes as u64;
+            false
+        }
+    }
+}
+
+/// Writes one guest log line: `text` is what the guest passed, `used` the
+/// bytes this transaction has logged so far (updated). Fails when the
+/// transaction's log limit is reached.
+pub(crate) fn write(
+    level: i32,
+    text: &[u8],
+    module: &str,
+    limits: &Limits,
+    used: &mut u64,
+    rate: &mut LogRate,
+) -> Result<(), HostTrap> {
+    let max = limits.log_line_bytes as usize;
+    let (kept, cut) = if text.len() > max {
+        // Cut at a byte: a character split there shows as U+FFFD.
+        (&text[..max], Some(text.len()))
+    } else {
+        (text, None)
+    };
+    *used += kept.len() as u64;
+    if *used > limits.tx_log_bytes {
+        return Err(HostTrap::limit(
+            "tx_log_bytes",
+            limits.tx_log_bytes,
+            "guest log output of this transaction",
+        ));
+    }
+    let enabled = match level {
+        abi::level::ERROR => tracing::enabled!(target: "interstice::guest", tracing::Level::ERROR),
+        abi::level::WARN => tracing::enabled!(target: "interstice::guest", tracing::Level::WARN),
+        abi::level::INFO => tracing::enabled!(target: "interstice::guest", tracing::Level::INFO),
+        abi::level::DEBUG => tracing::enabled!(target: "interstice::guest", tracing::Level::DEBUG),
+        _ => tracing::enabled!(target: "interstice::guest", tracing::Level::TRACE),
+    };
+    if !enabled || !rate.admit(kept.len(), limits.log_bytes_per_sec, module) {
+        return Ok(());
+    }
+    let mut line = String::from_utf8_lossy(kept).into_owned();
+    if let Some(total) = cut {
+        line.push_str(&format!(
+            "… (cut: {total} bytes, over Limits::log_line_bytes = {max})"
+        ));
+    }
+    match level {
+        abi::level::ERROR => tracing::error!(target: "interstice::guest", module, "{line}"),
+        abi::level::WARN => tracing::warn!(target: "interstice::guest", module, "{line}"),
+        abi::level::INFO => tracing::info!(target: "interstice::guest", module, "{line}"),
+        abi::level::DEBUG => tracing::debug!(target: "interstice::guest", module, "{line}"),
+        _ => tracing::trace!(target: "interstice::guest", module, "{line}"),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rate_admits_a_second_then_refills() {
+        let mut rate = LogRate::default();
+        assert!(rate.admit(600, 1000, "m"));
+        assert!(rate.admit(400, 1000, "m"));
+        assert!(!rate.admit(10, 1000, "m"), "the second's worth is used up");
+        assert_eq!((rate.dropped_lines, rate.dropped_bytes), (1, 10));
+        rate.refilled -= Duration::from_millis(100);
+        assert!(rate.admit(90, 1000, "m"), "100 ms refill ~100 bytes");
+    }
+
+    #[test]
+    fn the_transaction_limit_counts_cut_lines() {
+        let limits = Limits {
+            log_line_bytes: 10,
+            tx_log_bytes: 25,
+            ..Limits::default()
+        };
+        let mut rate = LogRate::default();
+        let mut used = 0;
+        let long = [b'x'; 1000];
+        write(abi::level::INFO, &long, "m", &limits, &mut used, &mut rate).unwrap();
+        assert_eq!(used, 10, "a long line counts what is kept");
+        write(abi::level::INFO, &long, "m", &limits, &mut used, &mut rate).unwrap();
+        let e = write(abi::level::INFO, &long, "m", &limits, &mut used, &mut rate).unwrap_err();
+        assert!(
+            e.message.contains("Limits::tx_log_bytes = 25"),
+            "{}",
+            e.message
+        );
+    }
+}
