@@ -29,6 +29,9 @@ pub fn wasm_dir() -> &'static Path {
             "testing/t_upgrade_v2",
             "testing/t_upgrade_bad_type",
             "testing/t_upgrade_drop",
+            "testing/t_inventory",
+            "testing/t_market",
+            "testing/t_storm",
         ] {
             interstice_cli::guest_build::build_module(&modules.join(m))
                 .unwrap_or_else(|e| panic!("building {m}: {e}"));
@@ -66,6 +69,19 @@ pub async fn open(dir: &Path) -> Runtime {
 pub async fn open_with_limits(dir: &Path, limits: Limits) -> Runtime {
     Runtime::builder()
         .data_dir(dir)
+        .limits(limits)
+        .open()
+        .await
+        .expect("opening runtime")
+}
+
+/// Opens a runtime with custom limits on `dir`, acknowledging writes
+/// without fsync (`Durability::None`): for tests of ordering and limits,
+/// which fsync does not change, that make many calls.
+pub async fn open_unsynced(dir: &Path, limits: Limits) -> Runtime {
+    Runtime::builder()
+        .data_dir(dir)
+        .durability(interstice_actors::Durability::None)
         .limits(limits)
         .open()
         .await
