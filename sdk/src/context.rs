@@ -206,8 +206,12 @@ macro_rules! common_methods {
 
 common_methods!(
     WriteContext,
-    "The transaction's logical timestamp: the global, gapless commit order \
-     the sequencer assigns."
+    "A logical time: the latest commit timestamp when the transaction first \
+     asks (later calls return the same). Every commit the transaction has \
+     seen so far (its module's, and those its read calls saw) is at or below \
+     it; the transaction's own commit timestamp, taken when it finishes, is \
+     above it. Strictly increasing across one module's transactions, but not \
+     unique across modules. Recorded in the log. See docs/SDK.md §8."
 );
 common_methods!(
     ReadContext,

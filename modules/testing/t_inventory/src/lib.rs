@@ -8,7 +8,7 @@ interstice_module! {
     name: "t_inventory",
     version: "0.1.0",
     tables: [Item],
-    reducers: [add_item, remove_item, get_item],
+    reducers: [add_item, remove_item, get_item, burn],
 }
 
 /// An item, by id.
@@ -40,4 +40,17 @@ fn remove_item(ctx: &mut WriteContext, id: u64) -> bool {
 #[reducer(mode = "read")]
 fn get_item(ctx: &ReadContext, id: u64) -> Option<String> {
     ctx.tables.items().get(&id).map(|i| i.owner)
+}
+
+/// Burns CPU for `rounds` rounds of xorshift (a read that costs fuel).
+#[reducer(mode = "read")]
+fn burn(_ctx: &ReadContext, rounds: u64) -> u64 {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..rounds {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x = core::hint::black_box(x);
+    }
+    x
 }

@@ -9,7 +9,7 @@ interstice_module! {
     version: "0.1.0",
     dependencies: ["t_inventory"],
     tables: [Listing],
-    reducers: [list_item, spin_reads, listing_count],
+    reducers: [list_item, list_slowly, spin_reads, listing_count],
 }
 
 /// One attempt to list an item: whether the read call saw it.
@@ -42,17 +42,34 @@ fn list_item(ctx: &mut WriteContext, item: u64) -> Result<bool, String> {
     Ok(owner.is_some())
 }
 
-/// Read-calls `t_inventory.get_item` `times` times (a transaction that
-/// spends its budget in read calls).
+/// `list_item`, then `rounds` rounds of CPU work before committing: a
+/// reader that leaves a wide window for `t_inventory` to commit after the
+/// read.
+#[reducer]
+fn list_slowly(ctx: &mut WriteContext, item: u64, rounds: u64) -> Result<bool, String> {
+    let seen = list_item(ctx, item)?;
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..rounds {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x = core::hint::black_box(x);
+    }
+    Ok(seen)
+}
+
+/// Read-calls `t_inventory.burn(100_000)` `times` times: a transaction
+/// that spends its budget in read calls, each costing far more fuel than
+/// the loop around it.
 #[reducer]
 fn spin_reads(ctx: &mut WriteContext, times: u64) -> u64 {
-    let mut seen = 0;
-    for i in 0..times {
-        if let Ok(Some(_)) = ctx.read_call::<Option<String>, ()>("t_inventory", "get_item", (i,)) {
-            seen += 1;
-        }
+    let mut x = 0;
+    for _ in 0..times {
+        x ^= ctx
+            .read_call::<u64, ()>("t_inventory", "burn", (100_000u64,))
+            .unwrap_or(0);
     }
-    seen
+    x
 }
 
 /// Listings made so far.
