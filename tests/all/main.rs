@@ -20,3 +20,4 @@ mod replay_check;
 mod rollback;
 mod snapshots;
 mod upgrade;
+mod values;

@@ -29,6 +29,7 @@ pub fn wasm_dir() -> &'static Path {
             "testing/t_upgrade_v2",
             "testing/t_upgrade_bad_type",
             "testing/t_upgrade_drop",
+            "testing/t_values",
         ] {
             interstice_cli::guest_build::build_module(&modules.join(m))
                 .unwrap_or_else(|e| panic!("building {m}: {e}"));
