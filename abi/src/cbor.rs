@@ -115,14 +115,23 @@ impl Writer {
         }
     }
 
-    /// A 128-bit signed integer, as [`Writer::u128`] with negative bignums.
+    /// A 128-bit signed integer: a plain integer (major 0, or major 1 with
+    /// argument `-1 - v`) when that argument fits 64 bits, that is for
+    /// `-2^64 <= v <= 2^64 - 1`; otherwise a positive bignum of `v` or a
+    /// negative bignum of `-1 - v`, with no leading zero bytes.
+    ///
+    /// Note the plain range is wider than `i64`: `2^63` is `1b 80 00 00 00 00
+    /// 00 00 00`, and `-2^64` is `3b ff ff ff ff ff ff ff ff`.
     pub fn i128(&mut self, v: i128) {
-        if let Ok(small) = i64::try_from(v) {
-            self.i64(small);
-        } else if v >= 0 {
-            self.bignum(TAG_POS_BIGNUM, v as u128);
+        if v >= 0 {
+            self.u128(v as u128);
         } else {
-            self.bignum(TAG_NEG_BIGNUM, !(v as u128));
+            // `!(v as u128)` is `-1 - v`, in 0..=2^127 - 1.
+            let n = !(v as u128);
+            match u64::try_from(n) {
+                Ok(n) => self.head(MAJOR_NINT, n),
+                Err(_) => self.bignum(TAG_NEG_BIGNUM, n),
+            }
         }
     }
 
@@ -441,10 +450,14 @@ impl<'a> Reader<'a> {
             return Err(err(start, format!("unsupported tag {tag}")));
         }
         let bytes = self.bytes()?;
-        if bytes.is_empty() || bytes[0] == 0 || bytes.len() > 16 {
-            return Err(err(start, "non-canonical or oversized bignum"));
+        if bytes.len() > 16 {
+            return Err(err(start, "bignum longer than 16 bytes"));
         }
-        // A bignum must not be used for a value that fits a plain integer.
+        if bytes.first() == Some(&0) {
+            return Err(err(start, "non-canonical bignum (leading zero byte)"));
+        }
+        // A bignum must not be used for a value that fits a plain integer:
+        // its magnitude is at least 2^64, so 9 bytes or more.
         if bytes.len() <= 8 {
             return Err(err(start, "non-canonical bignum: fits a plain integer"));
         }
@@ -650,6 +663,12 @@ mod tests {
             i64::MAX as i128,
             i128::MIN,
             i128::MAX,
+            1 << 63,
+            (1 << 64) - 1,
+            1 << 64,
+            -(1 << 63) - 1,
+            -(1 << 64),
+            -(1 << 64) - 1,
         ] {
             let mut w = Writer::new();
             w.i128(v);
@@ -657,6 +676,9 @@ mod tests {
             let mut r = Reader::new(&b);
             assert_eq!(r.i128().unwrap(), v, "{v}");
             r.finish().unwrap();
+            // Plain exactly when major types 0 / 1 can hold it.
+            let plain = (-(1i128 << 64)..1 << 64).contains(&v);
+            assert_eq!(b[0] >> 5 != MAJOR_TAG, plain, "{v}: {b:02x?}");
         }
         let mut w = Writer::new();
         w.u128(u128::MAX);

@@ -1,21 +1,30 @@
 //! JSON views of values, for the CLI and for embedders that speak JSON.
 //!
-//! The mapping (also in `docs/ABI.md` §5):
-//! - `()` and `None` are `null`; integers and floats are numbers (integers
-//!   outside ±2^53 may also be given as decimal strings, and 128-bit integers
-//!   outside that range are printed as strings);
+//! The mapping (specified in `docs/ABI.md` §7):
+//! - `()` and `None` are `null`;
+//! - integers are JSON integers or decimal strings on input; on output a
+//!   number when its magnitude is at most 2^53 − 1 (exact in every JSON
+//!   reader) and a decimal string otherwise, whatever its width;
+//! - floats are numbers; the non-finite values are the strings `"NaN"`,
+//!   `"inf"` and `"-inf"` on output, and on input `"NaN"`, `"inf"`,
+//!   `"infinity"`, each with any capitalisation, the infinities with an
+//!   optional `+` or `-` sign;
 //! - strings are strings; bytes are arrays of numbers;
 //! - `Vec` and tuples are arrays; structs are objects keyed by field name
 //!   (arrays in field order are accepted too);
 //! - enums are `"Variant"` when the variant has no fields, otherwise
 //!   `{"Variant": [fields…]}` (or an object keyed by field name).
 
+use std::num::IntErrorKind;
+
 use serde_json::{Map, Number, Value as Json};
 
 use crate::types::{EnumType, Field, Type};
 use crate::value::Value;
 
-const SAFE_INT: i128 = 1 << 53;
+/// The largest magnitude printed as a JSON number: 2^53 − 1, the largest
+/// integer every IEEE-754 double reader holds exactly.
+const MAX_JSON_SAFE_INT: u128 = (1 << 53) - 1;
 
 impl Value {
     /// Builds a value of type `ty` from JSON. The error names what was wrong.
@@ -33,23 +42,39 @@ impl Value {
             | Type::I16
             | Type::I32
             | Type::I64
-            | Type::I128 => {
-                let i = json_int(j).ok_or_else(mismatch)?;
-                Value::I128(i).coerce(ty)
-            }
+            | Type::I128 => match json_int(j) {
+                Some(JsonInt::Signed(i)) => Value::I128(i).coerce(ty),
+                Some(JsonInt::Unsigned(u)) => Value::U128(u).coerce(ty),
+                Some(JsonInt::Overflow(digits)) => {
+                    Err(format!("{digits} does not fit {}", ty.display_name()))
+                }
+                None => Err(match float_int_hint(j) {
+                    Some(hint) => format!("{}; {hint}", mismatch()),
+                    None => mismatch(),
+                }),
+            },
             Type::F32 | Type::F64 => {
                 let f = match j {
                     Json::Number(n) => n.as_f64().ok_or_else(mismatch)?,
-                    Json::String(s) if s == "NaN" => f64::NAN,
-                    Json::String(s) if s == "inf" => f64::INFINITY,
-                    Json::String(s) if s == "-inf" => f64::NEG_INFINITY,
+                    Json::String(s) => non_finite(s).ok_or_else(|| {
+                        format!(
+                            "{}; a float is a JSON number or one of \"NaN\", \"inf\", \
+                             \"-inf\", \"Infinity\", \"-Infinity\" (any case, \
+                             infinities with an optional + or -)",
+                            mismatch()
+                        )
+                    })?,
                     _ => return Err(mismatch()),
                 };
-                Ok(if *ty == Type::F32 {
-                    Value::F32(f as f32)
+                if *ty == Type::F32 {
+                    let narrow = f as f32;
+                    if narrow.is_infinite() && f.is_finite() {
+                        return Err(format!("{f} is out of range for f32"));
+                    }
+                    Ok(Value::F32(narrow))
                 } else {
-                    Value::F64(f)
-                })
+                    Ok(Value::F64(f))
+                }
             }
             Type::String => j
                 .as_str()
@@ -130,15 +155,49 @@ impl Value {
                 }
                 None => Json::Null,
             },
-            (v, _) => match v.as_i128_lossless() {
-                Some(i) if i.abs() < SAFE_INT => Json::Number(Number::from(i as i64)),
-                Some(i) => Json::String(i.to_string()),
-                None => match v {
-                    Value::U128(u) => Json::String(u.to_string()),
-                    _ => Json::Null,
-                },
-            },
+            (v, _) => int_json(v).unwrap_or(Json::Null),
         }
+    }
+}
+
+/// An integer value as JSON: a number up to [`MAX_JSON_SAFE_INT`] in
+/// magnitude, a decimal string beyond; `None` if `v` is not an integer.
+fn int_json(v: &Value) -> Option<Json> {
+    let i = match *v {
+        Value::U128(u) => match i128::try_from(u) {
+            Ok(i) => i,
+            Err(_) => return Some(Json::String(u.to_string())),
+        },
+        _ => v.as_i128_lossless()?,
+    };
+    Some(if i.unsigned_abs() <= MAX_JSON_SAFE_INT {
+        Json::Number(Number::from(i as i64))
+    } else {
+        Json::String(i.to_string())
+    })
+}
+
+/// The value of a non-finite float's spelling: `nan`, `inf` or `infinity`
+/// in any capitalisation, the infinities with an optional sign. A signed
+/// NaN is refused (NaN is canonical and has no sign), as is anything else,
+/// including finite numbers as strings.
+fn non_finite(s: &str) -> Option<f64> {
+    let (negative, word) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let signed = word.len() != s.len();
+    if word.eq_ignore_ascii_case("nan") && !signed {
+        Some(f64::NAN)
+    } else if word.eq_ignore_ascii_case("inf") || word.eq_ignore_ascii_case("infinity") {
+        Some(if negative {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        })
+    } else {
+        None
     }
 }
 
@@ -152,23 +211,62 @@ fn float_json(f: f64) -> Json {
     }
 }
 
-fn json_int(j: &Json) -> Option<i128> {
+/// An integer read from JSON: every `i128`, the `u128` values above
+/// `i128::MAX`, and (shortened, for the message) a decimal string beyond
+/// both.
+enum JsonInt {
+    Signed(i128),
+    Unsigned(u128),
+    Overflow(String),
+}
+
+/// A JSON integer (no fraction, no exponent: serde_json holds those as
+/// floats) or a decimal string: an optional `+` or `-`, then ASCII digits.
+fn json_int(j: &Json) -> Option<JsonInt> {
     match j {
         Json::Number(n) => n
             .as_i64()
-            .map(|v| v as i128)
-            .or_else(|| n.as_u64().map(|v| v as i128)),
-        Json::String(s) => s.parse().ok(),
+            .map(|v| JsonInt::Signed(v.into()))
+            .or_else(|| n.as_u64().map(|v| JsonInt::Signed(v.into()))),
+        Json::String(s) => match s.parse::<i128>() {
+            Ok(i) => Some(JsonInt::Signed(i)),
+            Err(e) => match e.kind() {
+                IntErrorKind::PosOverflow => Some(
+                    s.parse::<u128>()
+                        .map(JsonInt::Unsigned)
+                        .unwrap_or_else(|_| JsonInt::Overflow(shorten(s))),
+                ),
+                IntErrorKind::NegOverflow => Some(JsonInt::Overflow(shorten(s))),
+                _ => None,
+            },
+        },
+        _ => None,
+    }
+}
+
+/// A hint for a JSON number that serde_json holds as a float although its
+/// value is integral: one written with a fraction or an exponent, or an
+/// integer beyond the 64-bit range (serde_json reads those as floats).
+fn float_int_hint(j: &Json) -> Option<&'static str> {
+    match j {
+        Json::Number(n) if n.is_f64() && n.as_f64().is_some_and(|f| f.fract() == 0.0) => Some(
+            "write an integer as digits with no fraction or exponent, or as a decimal \
+             string; beyond the 64-bit range it must be a string, e.g. \"18446744073709551616\"",
+        ),
         _ => None,
     }
 }
 
 fn short(j: &Json) -> String {
-    let s = j.to_string();
+    shorten(&j.to_string())
+}
+
+/// At most 40 bytes of `s` (then `…`), for messages about hostile input.
+fn shorten(s: &str) -> String {
     if s.len() > 40 {
         format!("{}…", &s[..s.floor_char_boundary(40)])
     } else {
-        s
+        s.to_owned()
     }
 }
 

@@ -4,6 +4,8 @@
 //! - [`cbor`]: the strict canonical CBOR codec every value crosses the
 //!   boundary in;
 //! - [`codec`]: [`IntersticeType`], which ties Rust types to that model;
+//! - `json` (feature `json`, host only): JSON views of values, for the CLI
+//!   and `Runtime::call_json`;
 //! - [`schema`]: the module schema and its blake3 hash;
 //! - [`host`]: names, signatures and return codes of the host calls and guest
 //!   exports.

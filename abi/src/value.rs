@@ -242,6 +242,19 @@ impl Value {
         }
         match (self, ty) {
             (Value::U128(v), Type::U128) => Ok(Value::U128(v)),
+            // Above `i128::MAX`: fits no other integer type.
+            (
+                Value::U128(v),
+                Type::U8
+                | Type::U16
+                | Type::U32
+                | Type::U64
+                | Type::I8
+                | Type::I16
+                | Type::I32
+                | Type::I64
+                | Type::I128,
+            ) => Err(format!("{v} does not fit {}", ty.display_name())),
             (Value::F32(v), Type::F32) => Ok(Value::F32(v)),
             (Value::F32(v), Type::F64) => Ok(Value::F64(v as f64)),
             (Value::F64(v), Type::F64) => Ok(Value::F64(v)),

@@ -67,14 +67,16 @@ pub enum RuntimeError {
         /// Given.
         got: usize,
     },
-    /// An argument of the wrong type.
-    #[error("{module}.{reducer}: argument {index} (`{param}`): {reason}")]
+    /// An argument of the wrong type. The message numbers arguments from 1
+    /// (`argument 2 (`amount`)` is `index` 1), as every argument message
+    /// does (`docs/ABI.md` §7.3).
+    #[error("{module}.{reducer}: argument {} (`{param}`): {reason}", .index + 1)]
     ArgType {
         /// Module.
         module: String,
         /// Reducer.
         reducer: String,
-        /// Zero-based argument index.
+        /// Zero-based index into the reducer's parameters.
         index: usize,
         /// Parameter name.
         param: String,

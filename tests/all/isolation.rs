@@ -33,7 +33,7 @@ fn only_u64(args: &[u8]) -> u64 {
 /// reader could commit before the write it had seen.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_read_call_result_is_explained_by_the_commits_before_the_reader() {
-    const ROUNDS: u64 = 1500;
+    const ROUNDS: u64 = 2000;
     let dir = tempdir();
     let rt = open(dir.path(), Limits::default()).await;
     rt.load_module(wasm("t_inventory")).await.unwrap();

@@ -22,3 +22,4 @@ mod replay_check;
 mod rollback;
 mod snapshots;
 mod upgrade;
+mod values;

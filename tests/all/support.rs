@@ -32,6 +32,7 @@ pub fn wasm_dir() -> &'static Path {
             "testing/t_inventory",
             "testing/t_market",
             "testing/t_storm",
+            "testing/t_values",
         ] {
             interstice_cli::guest_build::build_module(&modules.join(m))
                 .unwrap_or_else(|e| panic!("building {m}: {e}"));

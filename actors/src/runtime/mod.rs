@@ -216,9 +216,7 @@ impl Runtime {
     ) -> Result<(u64, Vec<u8>), RuntimeError> {
         let (_, _, out) = self
             .execute(module, reducer, |rs| {
-                params_type(rs)
-                    .validate_exact(&args)
-                    .map_err(|e| arg_error(module, rs, 0, e.to_string()))?;
+                check_encoded_args(module, rs, &args)?;
                 Ok(args.clone())
             })
             .await?;
@@ -539,6 +537,9 @@ fn info(schema: &Arc<ModuleSchema>, hash: [u8; 32]) -> ModuleInfo {
     }
 }
 
+/// `RuntimeError::ArgType` for the parameter at zero-based `index`; its
+/// message counts from 1 ("argument 2 (`amount`)"), like every argument
+/// message (`docs/ABI.md` §7.3).
 fn arg_error(module: &str, rs: &ReducerSchema, index: usize, reason: String) -> RuntimeError {
     RuntimeError::ArgType {
         module: module.to_owned(),
@@ -574,6 +575,32 @@ fn encode_args(
             .encode(&mut w);
     }
     Ok(w.into_vec())
+}
+
+/// Checks a pre-encoded argument array exactly as `params_type(rs)` does,
+/// and names what failed: the count (`ArgCount`) or the argument
+/// (`ArgType`). An input that is not one array of the parameters (not an
+/// array, trailing bytes, nesting too deep) is `RuntimeError::Abi`.
+fn check_encoded_args(module: &str, rs: &ReducerSchema, args: &[u8]) -> Result<(), RuntimeError> {
+    let Err(whole) = params_type(rs).validate_exact(args) else {
+        return Ok(());
+    };
+    let mut r = Reader::new(args);
+    if let Ok(n) = r.array() {
+        if n != rs.params.len() {
+            return Err(RuntimeError::ArgCount {
+                module: module.to_owned(),
+                reducer: rs.name.clone(),
+                expected: rs.params.len(),
+                got: n,
+            });
+        }
+        for (i, p) in rs.params.iter().enumerate() {
+            p.ty.validate(&mut r)
+                .map_err(|e| arg_error(module, rs, i, e.to_string()))?;
+        }
+    }
+    Err(RuntimeError::Abi(whole))
 }
 
 fn decode_value(ty: &Type, bytes: &[u8]) -> Result<Value, RuntimeError> {

@@ -5,19 +5,42 @@ use crate::commands::{close, open};
 use crate::error::CliError;
 use crate::output;
 
-/// Parses each argument as JSON.
-pub fn parse_args(args: &[String]) -> Result<Vec<serde_json::Value>, CliError> {
+/// Parses each argument as JSON. `params` are the reducer's parameter names
+/// (empty if unknown): a message numbers arguments from 1 and names the
+/// parameter, as the runtime's do (`docs/ABI.md` §7.3).
+pub fn parse_args(args: &[String], params: &[String]) -> Result<Vec<serde_json::Value>, CliError> {
     args.iter()
         .enumerate()
         .map(|(i, a)| {
             serde_json::from_str(a).map_err(|e| {
+                let param = params
+                    .get(i)
+                    .map(|p| format!(" (`{p}`)"))
+                    .unwrap_or_default();
+                let shown = match a.char_indices().nth(40) {
+                    Some((end, _)) => format!("{}…", &a[..end]),
+                    None => a.clone(),
+                };
                 CliError::Usage(format!(
-                    "argument {} (`{a}`) is not JSON ({e}); strings need quotes, e.g. '\"alice\"'",
+                    "argument {}{param} is not JSON: `{shown}` ({e}); strings need quotes, e.g. '\"alice\"'",
                     i + 1
                 ))
             })
         })
         .collect()
+}
+
+/// The parameter names of `module.reducer`, if the runtime has it.
+fn param_names(rt: &interstice_actors::Runtime, module: &str, reducer: &str) -> Vec<String> {
+    rt.modules()
+        .into_iter()
+        .find(|m| m.name == module)
+        .and_then(|m| {
+            m.schema
+                .reducer(reducer)
+                .map(|(_, r)| r.params.iter().map(|p| p.name.clone()).collect())
+        })
+        .unwrap_or_default()
 }
 
 /// Calls (or reads, by the reducer's mode) and prints the result as JSON.
@@ -27,12 +50,14 @@ pub async fn run(
     reducer: &str,
     args: &[String],
 ) -> Result<(), CliError> {
-    let args = parse_args(args)?;
     let rt = open(dir).await?;
-    let res = rt
-        .call_json(module, reducer, &args)
-        .await
-        .map_err(CliError::from);
+    let res = async {
+        let args = parse_args(args, &param_names(&rt, module, reducer))?;
+        rt.call_json(module, reducer, &args)
+            .await
+            .map_err(CliError::from)
+    }
+    .await;
     let out = close(&rt, res).await?;
     output::result(out.to_json());
     Ok(())
