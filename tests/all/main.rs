@@ -18,5 +18,6 @@ mod recovery;
 mod replay;
 mod replay_check;
 mod rollback;
+mod run_protocol;
 mod snapshots;
 mod upgrade;
