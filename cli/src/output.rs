@@ -101,7 +101,7 @@ pub fn finish() -> Option<String> {
 /// `BrokenPipe` error (and [`stdout_closed`] is set); lines not yet written
 /// then are dropped.
 pub async fn json_lines(
-    mut lines: tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>,
+    mut lines: tokio::sync::mpsc::Receiver<serde_json::Value>,
 ) -> io::Result<()> {
     use tokio::io::AsyncWriteExt;
     /// Flush at least this often while lines keep coming.

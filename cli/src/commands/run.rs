@@ -11,14 +11,16 @@
 //!   each run as a task, at most [`MAX_IN_FLIGHT`] at a time;
 //! - each subscription is a forwarding task from the runtime's stream of
 //!   durable changes to stdout;
-//! - one writer task owns stdout ([`output::json_lines`]).
+//! - one writer task owns stdout ([`output::json_lines`]), fed by a queue
+//!   of at most [`OUT_QUEUE`] lines: a client that reads slowly slows the
+//!   server down rather than filling its memory.
 //!
 //! It stops reading at the end of input, at the first SIGINT or SIGTERM, or
 //! when stdout's reader is gone; then it waits (up to [`DRAIN`]) for the
 //! requests in flight and answers the ones still unfinished with
 //! `Shutdown`, shuts the runtime down (flushing the log), forwards the
-//! events still queued, ends the subscriptions, writes out every line and
-//! exits 0. A second signal during all that exits at once (128 + the
+//! events still queued, ends the subscriptions, writes out every line
+//! (within [`WRITER_GRACE`]) and exits 0. A second signal during all that exits at once (128 + the
 //! signal's number).
 
 mod lines;
@@ -51,16 +53,18 @@ pub const MAX_IN_FLIGHT: usize = 1024;
 /// How long shutdown waits for the requests in flight.
 pub const DRAIN: Duration = Duration::from_secs(10);
 
-/// How long, after the runtime shut down, the subscriptions have to forward
-/// the events still queued.
-const EVENTS_GRACE: Duration = Duration::from_secs(2);
+/// How long, after the runtime shut down, the subscriptions and the writer
+/// have to put the last events and replies on stdout (a client that stopped
+/// reading must not keep the process alive).
+pub const WRITER_GRACE: Duration = Duration::from_secs(5);
 
-/// How long shutdown waits for stdout to take the last lines (a client that
-/// stopped reading must not keep the process alive).
-const WRITER_GRACE: Duration = Duration::from_secs(5);
+/// Lines waiting for stdout, at most. When the client reads stdout slower
+/// than the server writes, senders wait: the read loop stops reading
+/// requests, so the server's memory stays bounded.
+pub const OUT_QUEUE: usize = 4096;
 
 /// Where replies and events go: the writer task's queue.
-type Out = mpsc::UnboundedSender<Json>;
+type Out = mpsc::Sender<Json>;
 
 /// Serves until end of input or a signal. With `--stop-at` or
 /// `--skip-to-log-offset` the runtime is read-only: write requests get an
@@ -106,7 +110,7 @@ async fn serve(rt: &Runtime, wasm: &[PathBuf]) -> Result<(), CliError> {
     // Signal handlers first, so a signal right after the ready line is seen.
     let stop = CancellationToken::new();
     watch_signals(stop.clone());
-    let (out, out_rx) = mpsc::unbounded_channel::<Json>();
+    let (out, out_rx) = mpsc::channel::<Json>(OUT_QUEUE);
     let writer = tokio::spawn({
         let stop = stop.clone();
         async move {
@@ -127,7 +131,7 @@ async fn serve(rt: &Runtime, wasm: &[PathBuf]) -> Result<(), CliError> {
     if let Some(why) = rt.read_only() {
         ready["read_only"] = json!(why);
     }
-    let _ = out.send(ready);
+    let _ = out.send(ready).await;
 
     let mut session = Session {
         rt: rt.clone(),
@@ -137,6 +141,7 @@ async fn serve(rt: &Runtime, wasm: &[PathBuf]) -> Result<(), CliError> {
         pending: HashMap::new(),
         subs: JoinSet::new(),
         end_subs: CancellationToken::new(),
+        stop: stop.clone(),
     };
     let mut input = LineReader::new(
         BufReader::with_capacity(64 << 10, tokio::io::stdin()),
@@ -149,7 +154,7 @@ async fn serve(rt: &Runtime, wasm: &[PathBuf]) -> Result<(), CliError> {
         };
         match line {
             Ok(Some(line)) => {
-                if !session.take(line, &stop).await {
+                if !session.take(line).await {
                     break;
                 }
             }
@@ -180,27 +185,44 @@ struct Session {
     subs: JoinSet<()>,
     /// Tells the forwarding tasks to stop (after forwarding what is queued).
     end_subs: CancellationToken,
+    /// Cancelled when the server is to stop reading (a signal, stdout gone).
+    stop: CancellationToken,
 }
 
 impl Session {
-    fn reply(&self, v: Json) {
-        let _ = self.out.send(v);
+    /// Queues a reply, waiting while stdout is behind, unless the server is
+    /// told to stop (then stdout is not worth waiting for).
+    async fn reply(&self, v: Json) {
+        tokio::select! {
+            biased;
+            _ = self.out.send(v) => {}
+            () = self.stop.cancelled() => {}
+        }
+    }
+
+    /// Queues a reply if there is room (during shutdown, which must not
+    /// wait for a client that does not read).
+    fn try_reply(&self, v: Json) {
+        if self.out.try_send(v).is_err() {
+            tracing::warn!("shutdown: stdout is not being read; a reply was dropped");
+        }
     }
 
     /// Handles one input line. `false` when the server is stopping.
-    async fn take(&mut self, line: Line, stop: &CancellationToken) -> bool {
+    async fn take(&mut self, line: Line) -> bool {
         let text = match line {
             Line::TooLong { number } => {
                 self.reply(bad_request(format!(
                     "request line {number} is longer than {MAX_LINE} bytes; \
                      skipped up to the next newline"
-                )));
+                )))
+                .await;
                 return true;
             }
             Line::Complete { number, bytes } => match lines::decode(number, bytes) {
                 Ok(text) => text,
                 Err(message) => {
-                    self.reply(bad_request(message));
+                    self.reply(bad_request(message)).await;
                     return true;
                 }
             },
@@ -212,7 +234,7 @@ impl Session {
         let Request { id, op } = match request::parse(&text) {
             Ok(r) => r,
             Err(reply) => {
-                self.reply(reply);
+                self.reply(reply).await;
                 return true;
             }
         };
@@ -230,16 +252,16 @@ impl Session {
                     }
                     Err(e) => json!({"id": id, "ok": false, "error": error_json(&e)}),
                 };
-                self.reply(reply);
+                self.reply(reply).await;
             }
-            Op::Metrics => self.reply(request::metrics(&self.rt, &id)),
+            Op::Metrics => self.reply(request::metrics(&self.rt, &id)).await,
             op => {
                 let permit = tokio::select! {
                     p = self.permits.clone().acquire_owned() => p.ok(),
-                    () = stop.cancelled() => None,
+                    () = self.stop.cancelled() => None,
                 };
                 let Some(permit) = permit else {
-                    self.reply(fail(
+                    self.try_reply(fail(
                         &id,
                         "Shutdown",
                         "the server is shutting down; this request was not run",
@@ -257,7 +279,7 @@ impl Session {
                         } => request::call(&rt, &rid, module, reducer, args, *read).await,
                         _ => request::hash(&rt, &rid).await,
                     };
-                    let _ = out.send(reply);
+                    let _ = out.send(reply).await;
                     drop(permit);
                 });
                 self.pending.insert(handle.id(), id);
@@ -283,7 +305,7 @@ impl Session {
                 // still gets one reply.
                 if let Some(id) = self.pending.remove(&e.id()) {
                     tracing::error!("request {id} failed: {e}");
-                    self.reply(fail(&id, "Error", format!("internal error: {e}")));
+                    self.try_reply(fail(&id, "Error", format!("internal error: {e}")));
                 }
             }
         }
@@ -308,7 +330,7 @@ impl Session {
                     self.tasks.abort_all();
                     while self.tasks.join_next().await.is_some() {}
                     for (_, id) in std::mem::take(&mut self.pending) {
-                        self.reply(fail(
+                        self.try_reply(fail(
                             &id,
                             "Shutdown",
                             "the server shut down before this request finished; a write may \
@@ -323,15 +345,16 @@ impl Session {
         //    ends the subscriptions' streams once their queued events are
         //    taken.
         let closed = self.rt.shutdown().await.map_err(CliError::from);
-        // 3. The subscriptions: forward what is queued, then stop.
+        // 3. The subscriptions: forward what is queued, then stop; and 4.
+        //    stdout: every line written. Both within WRITER_GRACE.
+        let deadline = tokio::time::Instant::now() + WRITER_GRACE;
         let subs = async { while self.subs.join_next().await.is_some() {} };
-        if tokio::time::timeout(EVENTS_GRACE, subs).await.is_err() {
+        if tokio::time::timeout_at(deadline, subs).await.is_err() {
             self.end_subs.cancel();
             while self.subs.join_next().await.is_some() {}
         }
-        // 4. stdout: every line written, unless its reader stopped reading.
         drop(self);
-        if tokio::time::timeout(WRITER_GRACE, writer).await.is_err() {
+        if tokio::time::timeout_at(deadline, writer).await.is_err() {
             tracing::warn!("shutdown: stdout took no more output for {WRITER_GRACE:?}; giving up");
         }
         closed
@@ -350,15 +373,18 @@ async fn forward(
     loop {
         let next = tokio::select! {
             c = stream.next() => c,
-            () = end.cancelled() => {
-                while let Some(Some(change)) = stream.next().now_or_never() {
-                    let _ = out.send(event(change));
-                }
-                return;
-            }
+            () = end.cancelled() => None,
         };
-        let Some(change) = next else { return };
-        if out.send(event(change)).is_err() {
+        let Some(change) = next else { break };
+        tokio::select! {
+            biased;
+            sent = out.send(event(change)) => if sent.is_err() { return },
+            () = end.cancelled() => break,
+        }
+    }
+    // Ended: what is already queued goes out if stdout has room.
+    while let Some(Some(change)) = stream.next().now_or_never() {
+        if out.try_send(event(change)).is_err() {
             return;
         }
     }
