@@ -91,4 +91,10 @@ fn main() {
         output::error(&e);
         std::process::exit(e.exit_code());
     }
+    // A closed stdout is not an error (`output.rs`); any other failure to
+    // write it is.
+    if let Some(e) = output::finish() {
+        output::error(e);
+        std::process::exit(1);
+    }
 }

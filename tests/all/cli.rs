@@ -211,3 +211,147 @@ fn build_prints_the_wasm_path_last() {
         .expect("the built wasm is a valid module");
     assert_eq!(info.name, "bank");
 }
+
+// ---------------------------------------------------------------------------
+// A closed stdout (`interstice … | head -1`) ends a command quietly: no
+// panic, no "Broken pipe" message, the command's own exit code.
+// ---------------------------------------------------------------------------
+
+/// Runs `interstice ARGS…` with stdout a pipe whose reader is already gone,
+/// so its first write to stdout fails with EPIPE. Returns the exit code and
+/// stderr.
+fn with_closed_stdout(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let out = std::process::Command::new(crate::support::bin())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("running the interstice binary");
+    (out.status.code(), stderr_of(&out))
+}
+
+fn assert_quiet(what: &str, code: Option<i32>, want: i32, stderr: &str) {
+    assert_eq!(code, Some(want), "{what}: exit code; stderr: {stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+        "{what}: {stderr}"
+    );
+}
+
+#[test]
+fn a_closed_stdout_ends_every_printing_command_quietly() {
+    let d = tempdir();
+    let dir = d.path();
+    bank_with_two_accounts(dir);
+    let (bank, hello) = (wasm_path("bank"), wasm_path("hello"));
+    let cases: Vec<(&str, Vec<&std::ffi::OsStr>)> = vec![
+        ("check-log", vec!["check-log".as_ref(), dir.as_os_str()]),
+        (
+            "replay-check",
+            vec!["replay-check".as_ref(), dir.as_os_str()],
+        ),
+        (
+            "replay-check --format json",
+            vec![
+                "replay-check".as_ref(),
+                "--format".as_ref(),
+                "json".as_ref(),
+                dir.as_os_str(),
+            ],
+        ),
+        ("schema", vec!["schema".as_ref(), bank.as_os_str()]),
+        (
+            "call",
+            vec![
+                "call".as_ref(),
+                "--data-dir".as_ref(),
+                dir.as_os_str(),
+                "bank".as_ref(),
+                "balance".as_ref(),
+                "1".as_ref(),
+            ],
+        ),
+        (
+            "load",
+            vec![
+                "load".as_ref(),
+                "--data-dir".as_ref(),
+                dir.as_os_str(),
+                hello.as_os_str(),
+            ],
+        ),
+        ("--help", vec!["--help".as_ref()]),
+    ];
+    for (what, args) in &cases {
+        let (code, stderr) = with_closed_stdout(args);
+        assert_quiet(what, code, 0, &stderr);
+    }
+    // The load went through although nobody read what it printed.
+    let count = cli_call(dir, "hello", "greeting_count", &[]);
+    assert_eq!(expect_ok(&count, "hello after a quiet load"), "1");
+    // A check that finds a problem keeps its verdict (exit 1) and says so
+    // on stderr, even with nobody reading its report.
+    let seg = crate::support::segment_files(dir).pop().expect("a segment");
+    let len = std::fs::metadata(&seg).expect("segment metadata").len();
+    let mut bytes = std::fs::read(&seg).expect("reading the segment");
+    bytes[(len - 1) as usize] ^= 0xff;
+    std::fs::write(&seg, &bytes).expect("damaging the segment");
+    let (code, stderr) = with_closed_stdout(&["check-log".as_ref(), dir.as_os_str()]);
+    assert_quiet("check-log of a damaged log", code, 1, &stderr);
+    assert!(stderr.contains("problem"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_log_into_head_1_never_panics() {
+    // A log of 1500 one-batch segments: `check-log` prints a line for each,
+    // more than a pipe holds, so every run meets the closed pipe.
+    let d = tempdir();
+    let dir = d.path();
+    let rt = interstice_actors::Runtime::builder()
+        .data_dir(dir)
+        .durability(interstice_actors::Durability::None)
+        .segment_size(1)
+        .open()
+        .await
+        .expect("opening runtime");
+    rt.load_module(crate::support::wasm("bank"))
+        .await
+        .expect("loading bank");
+    for i in 0..1500u64 {
+        rt.call(
+            "bank",
+            "open_account",
+            vec![crate::support::s("a"), crate::support::u(i)],
+        )
+        .await
+        .expect("open_account");
+    }
+    rt.shutdown().await.expect("shutdown");
+    assert!(crate::support::segment_files(dir).len() > 1000);
+
+    for round in 0..20 {
+        let mut child = std::process::Command::new(crate::support::bin())
+            .arg("check-log")
+            .arg(dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawning check-log");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut first = String::new();
+        std::io::BufRead::read_line(&mut stdout, &mut first).expect("reading a line");
+        assert!(first.starts_with("log OK"), "round {round}: {first}");
+        drop(stdout); // `| head -1`
+        let out = child.wait_with_output().expect("waiting for check-log");
+        assert_quiet(
+            &format!("check-log | head -1, round {round}"),
+            out.status.code(),
+            0,
+            &stderr_of(&out),
+        );
+    }
+}

@@ -20,6 +20,7 @@ mod recovery;
 mod replay;
 mod replay_check;
 mod rollback;
+mod run_protocol;
 mod snapshots;
 mod upgrade;
 mod values;

@@ -34,12 +34,15 @@ pub async fn close<T>(rt: &Runtime, res: Result<T, CliError>) -> Result<T, CliEr
     }
 }
 
-/// The JSON form of an error, for `run` replies.
+/// The JSON form of an error, for `run` replies: `{"kind", "message"}`, and
+/// `"value"` for a reducer's own `Err` value. Every `kind` is listed in
+/// `docs/PROTOCOL.md` §6; keep the two in step.
 pub fn error_json(e: &RuntimeError) -> serde_json::Value {
     let kind = match e {
         RuntimeError::Reducer { error, .. } => format!("{:?}", error.kind),
         RuntimeError::UnknownModule(_) => "UnknownModule".into(),
         RuntimeError::UnknownReducer { .. } => "UnknownReducer".into(),
+        RuntimeError::UnknownTable { .. } => "UnknownTable".into(),
         RuntimeError::ArgCount { .. } | RuntimeError::ArgType { .. } => "BadArguments".into(),
         RuntimeError::WrongMode { .. } => "WrongMode".into(),
         RuntimeError::StorageFault(_) => "StorageFault".into(),

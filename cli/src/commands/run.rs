@@ -1,37 +1,70 @@
-//! `interstice run`: a JSON-lines server on stdin/stdout.
+//! `interstice run`: a JSON-lines server on stdin/stdout. The protocol —
+//! requests, replies, error kinds, subscription events, ordering and
+//! shutdown — is specified in `docs/PROTOCOL.md`; `tests/all/run_protocol.rs`
+//! pins it to this code.
 //!
-//! Requests, one JSON object per line:
-//! - `{"id": ID, "op": "call", "module": M, "reducer": R, "args": [...]}`
-//! - `{"id": ID, "op": "read", ...}` — like call, but refuses write reducers;
-//! - `{"id": ID, "op": "subscribe", "module": M, "table": T}` — then every
-//!   durable change arrives as `{"id": ID, "event": {...}}`;
-//! - `{"id": ID, "op": "hash"}` — the state hash; `{"id": ID, "op": "metrics"}`.
+//! The shape of the server:
+//! - one loop reads request lines as bytes ([`lines::LineReader`]: a line
+//!   longer than [`lines::MAX_LINE`] or not UTF-8 gets a `BadRequest`
+//!   reply and the loop goes on), parses them ([`request::parse`]) and
+//!   answers `subscribe` and `metrics` at once; `call`, `read` and `hash`
+//!   each run as a task, at most [`MAX_IN_FLIGHT`] at a time;
+//! - each subscription is a forwarding task from the runtime's stream of
+//!   durable changes to stdout;
+//! - one writer task owns stdout ([`output::json_lines`]), fed by a queue
+//!   of at most [`OUT_QUEUE`] lines: a client that reads slowly slows the
+//!   server down rather than filling its memory.
 //!
-//! Each request gets one reply line `{"id": ID, "ok": true, "ts": N,
-//! "result": ...}` or `{"id": ID, "ok": false, "error": {"kind", "message"}}`.
-//! Requests run concurrently; replies come as they finish. A reply to a
-//! write is sent only once the commit is acknowledged (durable in `sync`
-//! mode). On end of input, Ctrl+C or SIGTERM the server finishes in-flight
-//! requests, flushes the log and exits.
+//! It stops reading at the end of input, at the first SIGINT or SIGTERM, or
+//! when stdout's reader is gone; then it waits (up to [`DRAIN`]) for the
+//! requests in flight and answers the ones still unfinished with
+//! `Shutdown`, shuts the runtime down (flushing the log), forwards the
+//! events still queued, ends the subscriptions, writes out every line
+//! (within [`WRITER_GRACE`]) and exits 0. A second signal during all that exits at once (128 + the
+//! signal's number).
 
+mod lines;
+mod request;
+
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use futures::StreamExt;
-use interstice_abi::ReducerMode;
-use interstice_actors::Runtime;
+use futures::{FutureExt, StreamExt};
+use interstice_actors::{RowChange, Runtime};
 use serde_json::{json, Value as Json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::BufReader;
 use tokio::sync::{mpsc, Semaphore};
-use tokio::task::JoinSet;
+use tokio::task::{Id as TaskId, JoinSet};
+use tokio_util::sync::CancellationToken;
 
 use crate::args::{DataDirArgs, ReplayArgs, SnapshotArgs};
 use crate::commands::{close, error_json};
 use crate::error::{read_file, CliError};
 use crate::output;
+use lines::{Line, LineReader, MAX_LINE};
+use request::{bad_request, fail, Op, Request};
 
-/// Most requests served at once.
-const MAX_IN_FLIGHT: usize = 1024;
+/// Most `call`, `read` and `hash` requests served at once; at the limit the
+/// server reads no further line until one finishes.
+pub const MAX_IN_FLIGHT: usize = 1024;
+
+/// How long shutdown waits for the requests in flight.
+pub const DRAIN: Duration = Duration::from_secs(10);
+
+/// How long, after the runtime shut down, the subscriptions and the writer
+/// have to put the last events and replies on stdout (a client that stopped
+/// reading must not keep the process alive).
+pub const WRITER_GRACE: Duration = Duration::from_secs(5);
+
+/// Lines waiting for stdout, at most. When the client reads stdout slower
+/// than the server writes, senders wait: the read loop stops reading
+/// requests, so the server's memory stays bounded.
+pub const OUT_QUEUE: usize = 4096;
+
+/// Where replies and events go: the writer task's queue.
+type Out = mpsc::Sender<Json>;
 
 /// Serves until end of input or a signal. With `--stop-at` or
 /// `--skip-to-log-offset` the runtime is read-only: write requests get an
@@ -64,6 +97,8 @@ pub async fn run(
         b = b.skip_to_log_offset(pos.clone());
     }
     let rt = b.open().await?;
+    // `serve` shuts the runtime down itself once it is past loading; then
+    // `close` only returns serve's result.
     let res = serve(&rt, wasm).await;
     close(&rt, res).await
 }
@@ -72,155 +107,335 @@ async fn serve(rt: &Runtime, wasm: &[PathBuf]) -> Result<(), CliError> {
     for path in wasm {
         rt.load_module(read_file(path)?).await?;
     }
-    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Json>();
-    let writer = tokio::spawn(async move {
-        let mut stdout = tokio::io::stdout();
-        while let Some(v) = out_rx.recv().await {
-            let mut line = v.to_string();
-            line.push('\n');
-            if stdout.write_all(line.as_bytes()).await.is_err() || stdout.flush().await.is_err() {
-                break;
+    // Signal handlers first, so a signal right after the ready line is seen.
+    let stop = CancellationToken::new();
+    watch_signals(stop.clone());
+    let (out, out_rx) = mpsc::channel::<Json>(OUT_QUEUE);
+    let writer = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            let res = output::json_lines(out_rx).await;
+            if let Err(e) = &res {
+                if output::is_closed_pipe(e) {
+                    tracing::info!("stdout was closed: shutting down");
+                } else {
+                    tracing::warn!("writing to stdout failed ({e}): shutting down");
+                }
+                stop.cancel();
             }
         }
     });
+
     let modules: Vec<String> = rt.modules().into_iter().map(|m| m.name).collect();
     let mut ready = json!({"ready": true, "modules": modules, "durable_ts": rt.durable_ts()});
     if let Some(why) = rt.read_only() {
         ready["read_only"] = json!(why);
     }
-    let _ = out_tx.send(ready);
+    let _ = out.send(ready).await;
 
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
-    let mut tasks = JoinSet::new();
-    let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    let mut sigterm = terminate_signal();
+    let mut session = Session {
+        rt: rt.clone(),
+        out,
+        permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+        tasks: JoinSet::new(),
+        pending: HashMap::new(),
+        subs: JoinSet::new(),
+        end_subs: CancellationToken::new(),
+        stop: stop.clone(),
+    };
+    let mut input = LineReader::new(
+        BufReader::with_capacity(64 << 10, tokio::io::stdin()),
+        MAX_LINE,
+    );
     loop {
         let line = tokio::select! {
-            l = lines.next_line() => l?,
-            _ = tokio::signal::ctrl_c() => None,
-            _ = sigterm.recv() => None,
+            l = input.next_line() => l,
+            () = stop.cancelled() => break,
         };
-        let Some(line) = line else { break };
-        if line.trim().is_empty() {
-            continue;
+        match line {
+            Ok(Some(line)) => {
+                if !session.take(line).await {
+                    break;
+                }
+            }
+            Ok(None) => {
+                tracing::info!("end of input: shutting down");
+                break;
+            }
+            Err(e) => {
+                tracing::warn!("reading stdin failed ({e}): shutting down as at end of input");
+                break;
+            }
         }
-        let permit = permits
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("semaphore open");
-        let (rt, out) = (rt.clone(), out_tx.clone());
-        tasks.spawn(async move {
-            let reply = handle(&rt, &line, &out).await;
-            let _ = out.send(reply);
-            drop(permit);
-        });
-        while tasks.try_join_next().is_some() {}
+        session.reap();
     }
-    while tasks.join_next().await.is_some() {}
-    drop(out_tx);
-    let _ = writer.await;
-    Ok(())
+    session.finish(writer).await
 }
 
-#[cfg(unix)]
-fn terminate_signal() -> mpsc::UnboundedReceiver<()> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        tokio::spawn(async move {
-            s.recv().await;
-            let _ = tx.send(());
-        });
+/// The server's state while it serves.
+struct Session {
+    rt: Runtime,
+    out: Out,
+    permits: Arc<Semaphore>,
+    /// The `call`, `read` and `hash` requests in flight…
+    tasks: JoinSet<()>,
+    /// …and their ids, to answer them if shutdown cannot wait for them.
+    pending: HashMap<TaskId, Json>,
+    /// One forwarding task per subscription.
+    subs: JoinSet<()>,
+    /// Tells the forwarding tasks to stop (after forwarding what is queued).
+    end_subs: CancellationToken,
+    /// Cancelled when the server is to stop reading (a signal, stdout gone).
+    stop: CancellationToken,
+}
+
+impl Session {
+    /// Queues a reply, waiting while stdout is behind, unless the server is
+    /// told to stop (then stdout is not worth waiting for).
+    async fn reply(&self, v: Json) {
+        tokio::select! {
+            biased;
+            _ = self.out.send(v) => {}
+            () = self.stop.cancelled() => {}
+        }
     }
-    rx
+
+    /// Queues a reply if there is room (during shutdown, which must not
+    /// wait for a client that does not read).
+    fn try_reply(&self, v: Json) {
+        if self.out.try_send(v).is_err() {
+            tracing::warn!("shutdown: stdout is not being read; a reply was dropped");
+        }
+    }
+
+    /// Handles one input line. `false` when the server is stopping.
+    async fn take(&mut self, line: Line) -> bool {
+        let text = match line {
+            Line::TooLong { number } => {
+                self.reply(bad_request(format!(
+                    "request line {number} is longer than {MAX_LINE} bytes; \
+                     skipped up to the next newline"
+                )))
+                .await;
+                return true;
+            }
+            Line::Complete { number, bytes } => match lines::decode(number, bytes) {
+                Ok(text) => text,
+                Err(message) => {
+                    self.reply(bad_request(message)).await;
+                    return true;
+                }
+            },
+        };
+        // Blank: nothing but JSON whitespace (`docs/PROTOCOL.md` §2).
+        if text.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r')) {
+            return true;
+        }
+        let Request { id, op } = match request::parse(&text) {
+            Ok(r) => r,
+            Err(reply) => {
+                self.reply(reply).await;
+                return true;
+            }
+        };
+        match op {
+            Op::Subscribe { module, table } => {
+                let reply = match self.rt.subscribe(&module, &table) {
+                    Ok(stream) => {
+                        self.subs.spawn(forward(
+                            stream,
+                            id.clone(),
+                            self.out.clone(),
+                            self.end_subs.clone(),
+                        ));
+                        json!({"id": id, "ok": true, "result": "subscribed"})
+                    }
+                    Err(e) => json!({"id": id, "ok": false, "error": error_json(&e)}),
+                };
+                self.reply(reply).await;
+            }
+            Op::Metrics => self.reply(request::metrics(&self.rt, &id)).await,
+            op => {
+                let permit = tokio::select! {
+                    p = self.permits.clone().acquire_owned() => p.ok(),
+                    () = self.stop.cancelled() => None,
+                };
+                let Some(permit) = permit else {
+                    self.try_reply(fail(
+                        &id,
+                        "Shutdown",
+                        "the server is shutting down; this request was not run",
+                    ));
+                    return false;
+                };
+                let (rt, out, rid) = (self.rt.clone(), self.out.clone(), id.clone());
+                let handle = self.tasks.spawn(async move {
+                    let reply = match &op {
+                        Op::Call {
+                            module,
+                            reducer,
+                            args,
+                            read,
+                        } => request::call(&rt, &rid, module, reducer, args, *read).await,
+                        _ => request::hash(&rt, &rid).await,
+                    };
+                    let _ = out.send(reply).await;
+                    drop(permit);
+                });
+                self.pending.insert(handle.id(), id);
+            }
+        }
+        true
+    }
+
+    /// Forgets the requests that finished.
+    fn reap(&mut self) {
+        while let Some(done) = self.tasks.try_join_next_with_id() {
+            self.done(done);
+        }
+    }
+
+    fn done(&mut self, done: Result<(TaskId, ()), tokio::task::JoinError>) {
+        match done {
+            Ok((task, ())) => {
+                self.pending.remove(&task);
+            }
+            Err(e) => {
+                // Never expected: a panic in a request's task. Its client
+                // still gets one reply.
+                if let Some(id) = self.pending.remove(&e.id()) {
+                    tracing::error!("request {id} failed: {e}");
+                    self.try_reply(fail(&id, "Error", format!("internal error: {e}")));
+                }
+            }
+        }
+    }
+
+    /// Shutdown (`docs/PROTOCOL.md` §9), after the read loop stopped.
+    async fn finish(mut self, writer: tokio::task::JoinHandle<()>) -> Result<(), CliError> {
+        // 1. The requests in flight, for up to DRAIN.
+        let deadline = tokio::time::Instant::now() + DRAIN;
+        loop {
+            tokio::select! {
+                done = self.tasks.join_next_with_id() => match done {
+                    Some(done) => self.done(done),
+                    None => break,
+                },
+                () = tokio::time::sleep_until(deadline) => {
+                    tracing::warn!(
+                        "shutdown: {} request(s) still running after {DRAIN:?}; answering them \
+                         with Shutdown",
+                        self.pending.len()
+                    );
+                    self.tasks.abort_all();
+                    while self.tasks.join_next().await.is_some() {}
+                    for (_, id) in std::mem::take(&mut self.pending) {
+                        self.try_reply(fail(
+                            &id,
+                            "Shutdown",
+                            "the server shut down before this request finished; a write may \
+                             still have been committed",
+                        ));
+                    }
+                    break;
+                }
+            }
+        }
+        // 2. The runtime: makes everything durable, stops the actors. That
+        //    ends the subscriptions' streams once their queued events are
+        //    taken.
+        let closed = self.rt.shutdown().await.map_err(CliError::from);
+        // 3. The subscriptions: forward what is queued, then stop; and 4.
+        //    stdout: every line written. Both within WRITER_GRACE.
+        let deadline = tokio::time::Instant::now() + WRITER_GRACE;
+        let subs = async { while self.subs.join_next().await.is_some() {} };
+        if tokio::time::timeout_at(deadline, subs).await.is_err() {
+            self.end_subs.cancel();
+            while self.subs.join_next().await.is_some() {}
+        }
+        drop(self);
+        if tokio::time::timeout_at(deadline, writer).await.is_err() {
+            tracing::warn!("shutdown: stdout took no more output for {WRITER_GRACE:?}; giving up");
+        }
+        closed
+    }
+}
+
+/// Forwards a subscription's changes as events until its stream ends or
+/// `end` is cancelled (then it forwards what is already queued and stops).
+async fn forward(
+    mut stream: tokio_stream::wrappers::UnboundedReceiverStream<RowChange>,
+    id: Json,
+    out: Out,
+    end: CancellationToken,
+) {
+    let event = |change: RowChange| json!({"id": id, "event": change.to_json()});
+    loop {
+        let next = tokio::select! {
+            c = stream.next() => c,
+            () = end.cancelled() => None,
+        };
+        let Some(change) = next else { break };
+        tokio::select! {
+            biased;
+            sent = out.send(event(change)) => if sent.is_err() { return },
+            () = end.cancelled() => break,
+        }
+    }
+    // Ended: what is already queued goes out if stdout has room.
+    while let Some(Some(change)) = stream.next().now_or_never() {
+        if out.try_send(event(change)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Cancels `stop` at the first SIGINT or SIGTERM; exits the process at the
+/// second (128 + its number: 130, 143), without waiting for anything.
+#[cfg(unix)]
+fn watch_signals(stop: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (int, term) = match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(i), Ok(t)) => (i, t),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(
+                "cannot handle SIGINT/SIGTERM ({e}); only end of input stops the server"
+            );
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        let (mut int, mut term) = (int, term);
+        let mut first = true;
+        loop {
+            let (name, code) = tokio::select! {
+                _ = int.recv() => ("SIGINT", 130),
+                _ = term.recv() => ("SIGTERM", 143),
+            };
+            if first {
+                tracing::info!("{name}: shutting down (a second signal exits at once)");
+                stop.cancel();
+                first = false;
+            } else {
+                tracing::warn!("second signal ({name}): exiting now, without waiting");
+                std::process::exit(code);
+            }
+        }
+    });
 }
 
 #[cfg(not(unix))]
-fn terminate_signal() -> mpsc::UnboundedReceiver<()> {
-    mpsc::unbounded_channel().1
-}
-
-fn fail(id: &Json, kind: &str, message: String) -> Json {
-    json!({"id": id, "ok": false, "error": {"kind": kind, "message": message}})
-}
-
-async fn handle(rt: &Runtime, line: &str, out: &mpsc::UnboundedSender<Json>) -> Json {
-    let req: Json = match serde_json::from_str(line) {
-        Ok(v) => v,
-        Err(e) => {
-            return fail(
-                &Json::Null,
-                "BadRequest",
-                format!("request is not JSON: {e}"),
-            )
-        }
-    };
-    let id = req.get("id").cloned().unwrap_or(Json::Null);
-    let s = |k: &str| req.get(k).and_then(Json::as_str).unwrap_or("").to_owned();
-    let (op, module, reducer) = (s("op"), s("module"), s("reducer"));
-    match op.as_str() {
-        "call" | "read" => {
-            let args = match req.get("args") {
-                None => Vec::new(),
-                Some(Json::Array(a)) => a.clone(),
-                Some(_) => return fail(&id, "BadRequest", "`args` must be an array".into()),
-            };
-            if op == "read" {
-                let is_write = rt.modules().iter().any(|m| {
-                    m.name == module
-                        && m.schema
-                            .reducer(&reducer)
-                            .is_some_and(|(_, r)| r.mode == ReducerMode::Write)
-                });
-                if is_write {
-                    return fail(
-                        &id,
-                        "WrongMode",
-                        format!("{module}.{reducer} is a write reducer; use op \"call\""),
-                    );
-                }
-            }
-            match rt.call_json(&module, &reducer, &args).await {
-                Ok(v) => json!({"id": id, "ok": true, "ts": v.ts, "result": v.to_json()}),
-                Err(e) => json!({"id": id, "ok": false, "error": error_json(&e)}),
+fn watch_signals(stop: CancellationToken) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("Ctrl+C: shutting down (a second one exits at once)");
+            stop.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
             }
         }
-        "subscribe" => {
-            let table = s("table");
-            match rt.subscribe(&module, &table) {
-                Ok(mut stream) => {
-                    let (out, id2) = (out.clone(), id.clone());
-                    tokio::spawn(async move {
-                        while let Some(change) = stream.next().await {
-                            if out
-                                .send(json!({"id": id2, "event": change.to_json()}))
-                                .is_err()
-                            {
-                                break;
-                            }
-                        }
-                    });
-                    json!({"id": id, "ok": true, "result": "subscribed"})
-                }
-                Err(e) => json!({"id": id, "ok": false, "error": error_json(&e)}),
-            }
-        }
-        "hash" => match rt.state_hash().await {
-            Ok(h) => json!({"id": id, "ok": true, "result": output::hex(&h)}),
-            Err(e) => json!({"id": id, "ok": false, "error": error_json(&e)}),
-        },
-        "metrics" => {
-            let m = rt.metrics();
-            json!({"id": id, "ok": true, "result": {
-                "commits": m.commits, "rollbacks": m.rollbacks, "fsyncs": m.fsyncs,
-                "instantiations": m.instantiations, "wasm_calls": m.wasm_calls,
-                "replayed_entries": m.replayed_entries, "durable_ts": rt.durable_ts(),
-            }})
-        }
-        other => fail(
-            &id,
-            "BadRequest",
-            format!("unknown op `{other}`: use call, read, subscribe, hash or metrics"),
-        ),
-    }
+    });
 }

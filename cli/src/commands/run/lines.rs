@@ -1,0 +1,219 @@
+//! Request lines for `interstice run`: raw bytes up to each `\n`, with a
+//! length limit, so that neither a non-UTF-8 byte nor a line without end
+//! can stop or exhaust the server (`docs/PROTOCOL.md` §2).
+
+use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+
+/// The longest request line, in bytes, not counting its `\n` (16 MiB).
+pub const MAX_LINE: usize = 16 << 20;
+
+/// One line of input.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line {
+    /// A line, without its `\n`. The last line of the input may lack one.
+    Complete {
+        /// Its number, from 1; every line counts, blank or too long.
+        number: u64,
+        /// Its bytes, as read (not yet checked to be UTF-8).
+        bytes: Vec<u8>,
+    },
+    /// A line longer than the limit. Reported as soon as the limit is
+    /// passed; its bytes are dropped and the rest of it, up to the next
+    /// `\n`, is skipped.
+    TooLong {
+        /// Its number, from 1.
+        number: u64,
+    },
+}
+
+/// Splits a byte stream into [`Line`]s.
+pub struct LineReader<R> {
+    inner: R,
+    max: usize,
+    /// The current line so far (at most `max` bytes).
+    buf: Vec<u8>,
+    /// Lines started so far.
+    number: u64,
+    /// Inside a too-long line, dropping bytes up to its `\n`.
+    skipping: bool,
+}
+
+impl<R: AsyncBufRead + Unpin> LineReader<R> {
+    /// Reads lines of at most `max` bytes from `inner`.
+    pub fn new(inner: R, max: usize) -> Self {
+        Self {
+            inner,
+            max,
+            buf: Vec::new(),
+            number: 0,
+            skipping: false,
+        }
+    }
+
+    /// The next line, or `None` at the end of the input.
+    ///
+    /// Cancel-safe: the partial line lives in `self`, and bytes are taken
+    /// from the buffered reader only synchronously after `fill_buf`, so a
+    /// `select!` that drops this future loses nothing.
+    pub async fn next_line(&mut self) -> std::io::Result<Option<Line>> {
+        loop {
+            let chunk = self.inner.fill_buf().await?;
+            if chunk.is_empty() {
+                // End of input: an unterminated last line still counts (a
+                // too-long one was reported already).
+                self.skipping = false;
+                if self.buf.is_empty() {
+                    return Ok(None);
+                }
+                self.number += 1;
+                return Ok(Some(self.complete()));
+            }
+            let newline = chunk.iter().position(|&b| b == b'\n');
+            let take = newline.unwrap_or(chunk.len());
+            let over = !self.skipping && self.buf.len() + take > self.max;
+            if over {
+                self.skipping = true;
+                self.buf = Vec::new();
+                self.number += 1;
+            }
+            if !self.skipping {
+                self.buf.extend_from_slice(&chunk[..take]);
+            }
+            self.inner.consume(take + usize::from(newline.is_some()));
+            let too_long = Line::TooLong {
+                number: self.number,
+            };
+            if newline.is_some() {
+                if self.skipping {
+                    self.skipping = false;
+                    if over {
+                        return Ok(Some(too_long));
+                    }
+                    continue;
+                }
+                self.number += 1;
+                return Ok(Some(self.complete()));
+            }
+            if over {
+                return Ok(Some(too_long));
+            }
+        }
+    }
+
+    fn complete(&mut self) -> Line {
+        Line::Complete {
+            number: self.number,
+            bytes: std::mem::take(&mut self.buf),
+        }
+    }
+}
+
+/// The line as text, or why it is not UTF-8, naming the byte offset (from
+/// 0 at the start of the line) of the first bad byte.
+pub fn decode(number: u64, bytes: Vec<u8>) -> Result<String, String> {
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        match e.utf8_error().error_len() {
+            Some(_) => format!(
+                "request line {number} is not valid UTF-8: byte 0x{:02x} at byte offset {at} \
+                 does not belong there",
+                bytes[at]
+            ),
+            None => format!(
+                "request line {number} is not valid UTF-8: it ends inside a multi-byte \
+                 sequence starting at byte offset {at}"
+            ),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every line of `input`, read through a buffer of `cap` bytes.
+    async fn lines(input: &[u8], max: usize, cap: usize) -> Vec<Line> {
+        let mut r = LineReader::new(tokio::io::BufReader::with_capacity(cap, input), max);
+        let mut v = Vec::new();
+        while let Some(l) = r.next_line().await.expect("reading from memory") {
+            v.push(l);
+        }
+        v
+    }
+
+    fn complete(number: u64, s: &[u8]) -> Line {
+        Line::Complete {
+            number,
+            bytes: s.to_vec(),
+        }
+    }
+
+    #[tokio::test]
+    async fn splits_at_newlines_across_any_buffer_size() {
+        let input = b"{\"a\":1}\n\nxyz\r\nlast";
+        for cap in [1, 2, 3, 7, 64] {
+            assert_eq!(
+                lines(input, 100, cap).await,
+                vec![
+                    complete(1, b"{\"a\":1}"),
+                    complete(2, b""),
+                    complete(3, b"xyz\r"),
+                    complete(4, b"last"),
+                ],
+                "buffer of {cap}"
+            );
+        }
+        assert_eq!(lines(b"", 100, 8).await, vec![]);
+        assert_eq!(lines(b"a\n", 100, 8).await, vec![complete(1, b"a")]);
+    }
+
+    #[tokio::test]
+    async fn non_utf8_bytes_are_just_bytes() {
+        let input = b"ok\n\xff\xfe\nok\n";
+        assert_eq!(
+            lines(input, 100, 2).await,
+            vec![
+                complete(1, b"ok"),
+                complete(2, b"\xff\xfe"),
+                complete(3, b"ok")
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_too_long_line_is_reported_once_and_skipped() {
+        // Limit 4: "12345" is too long, "1234" is not.
+        for cap in [1, 3, 64] {
+            assert_eq!(
+                lines(b"12345678\n1234\n12345\nab", 4, cap).await,
+                vec![
+                    Line::TooLong { number: 1 },
+                    complete(2, b"1234"),
+                    Line::TooLong { number: 3 },
+                    complete(4, b"ab"),
+                ],
+                "buffer of {cap}"
+            );
+            // Too long and never ended.
+            assert_eq!(
+                lines(b"ab\n123456789", 4, cap).await,
+                vec![complete(1, b"ab"), Line::TooLong { number: 2 }],
+                "buffer of {cap}"
+            );
+        }
+    }
+
+    #[test]
+    fn decode_names_the_offset_of_the_bad_byte() {
+        assert_eq!(decode(1, b"{}".to_vec()).as_deref(), Ok("{}"));
+        let e = decode(3, b"{\"x\":\"\xff\"}".to_vec()).unwrap_err();
+        assert!(e.contains("line 3"), "{e}");
+        assert!(e.contains("0xff at byte offset 6"), "{e}");
+        let e = decode(1, b"ab\xe2\x82".to_vec()).unwrap_err();
+        assert!(
+            e.contains("multi-byte sequence starting at byte offset 2"),
+            "{e}"
+        );
+    }
+}

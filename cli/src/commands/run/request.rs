@@ -1,0 +1,278 @@
+//! Requests and replies of `interstice run` (`docs/PROTOCOL.md` §3–§7):
+//! parsing and checking a request line, and answering the ops that take a
+//! task of their own (`call`, `read`, `hash`).
+
+use interstice_abi::ReducerMode;
+use interstice_actors::Runtime;
+use serde_json::{json, Map, Value as Json};
+
+use crate::commands::error_json;
+use crate::output;
+
+/// A checked request.
+#[derive(Debug)]
+pub struct Request {
+    /// The request's `id`, echoed in its reply (`null` when absent).
+    pub id: Json,
+    /// What it asks for.
+    pub op: Op,
+}
+
+/// The ops.
+#[derive(Debug)]
+pub enum Op {
+    /// `call` (`read: false`) or `read` (`read: true`, refuses write
+    /// reducers).
+    Call {
+        /// Module.
+        module: String,
+        /// Reducer.
+        reducer: String,
+        /// One JSON value per parameter.
+        args: Vec<Json>,
+        /// Whether the op was `read`.
+        read: bool,
+    },
+    /// `subscribe`.
+    Subscribe {
+        /// Module.
+        module: String,
+        /// Table.
+        table: String,
+    },
+    /// `hash`.
+    Hash,
+    /// `metrics`.
+    Metrics,
+}
+
+/// An error reply.
+pub fn fail(id: &Json, kind: &str, message: impl Into<String>) -> Json {
+    json!({"id": id, "ok": false, "error": {"kind": kind, "message": message.into()}})
+}
+
+/// The error reply to a line that is not a request.
+pub fn bad_request(message: impl Into<String>) -> Json {
+    fail(&Json::Null, "BadRequest", message)
+}
+
+/// A string field of a request.
+fn string_field(req: &Map<String, Json>, name: &str, id: &Json) -> Result<String, Json> {
+    match req.get(name) {
+        Some(Json::String(s)) => Ok(s.clone()),
+        None => Err(fail(
+            id,
+            "BadRequest",
+            format!("missing `{name}` (a string)"),
+        )),
+        Some(other) => Err(fail(
+            id,
+            "BadRequest",
+            format!("`{name}` must be a string, got {}", json_type(other)),
+        )),
+    }
+}
+
+fn json_type(v: &Json) -> &'static str {
+    match v {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
+    }
+}
+
+/// Parses and checks one request line (already known to be UTF-8 and not
+/// blank). The error is the reply to send.
+pub fn parse(line: &str) -> Result<Request, Json> {
+    let req: Json =
+        serde_json::from_str(line).map_err(|e| bad_request(format!("request is not JSON: {e}")))?;
+    let Json::Object(req) = req else {
+        return Err(bad_request(format!(
+            "a request must be a JSON object, got {}",
+            json_type(&req)
+        )));
+    };
+    let id = req.get("id").cloned().unwrap_or(Json::Null);
+    let op = match req.get("op") {
+        Some(Json::String(op)) => op.as_str(),
+        None => {
+            return Err(fail(
+                &id,
+                "BadRequest",
+                "missing `op`: use call, read, subscribe, hash or metrics",
+            ))
+        }
+        Some(other) => {
+            return Err(fail(
+                &id,
+                "BadRequest",
+                format!("`op` must be a string, got {}", json_type(other)),
+            ))
+        }
+    };
+    let op = match op {
+        "call" | "read" => {
+            let module = string_field(&req, "module", &id)?;
+            let reducer = string_field(&req, "reducer", &id)?;
+            let args = match req.get("args") {
+                None => Vec::new(),
+                Some(Json::Array(a)) => a.clone(),
+                Some(_) => return Err(fail(&id, "BadRequest", "`args` must be an array")),
+            };
+            Op::Call {
+                module,
+                reducer,
+                args,
+                read: op == "read",
+            }
+        }
+        "subscribe" => Op::Subscribe {
+            module: string_field(&req, "module", &id)?,
+            table: string_field(&req, "table", &id)?,
+        },
+        "hash" => Op::Hash,
+        "metrics" => Op::Metrics,
+        other => {
+            return Err(fail(
+                &id,
+                "BadRequest",
+                format!("unknown op `{other}`: use call, read, subscribe, hash or metrics"),
+            ))
+        }
+    };
+    Ok(Request { id, op })
+}
+
+/// Answers `call` / `read`: the reply is ready once the call is acknowledged
+/// (for a write, once its commit is durable as the durability mode says).
+pub async fn call(
+    rt: &Runtime,
+    id: &Json,
+    module: &str,
+    reducer: &str,
+    args: &[Json],
+    read: bool,
+) -> Json {
+    if read {
+        let is_write = rt.modules().iter().any(|m| {
+            m.name == module
+                && m.schema
+                    .reducer(reducer)
+                    .is_some_and(|(_, r)| r.mode == ReducerMode::Write)
+        });
+        if is_write {
+            return fail(
+                id,
+                "WrongMode",
+                format!("{module}.{reducer} is a write reducer; use op \"call\""),
+            );
+        }
+    }
+    match rt.call_json(module, reducer, args).await {
+        Ok(v) => json!({"id": id, "ok": true, "ts": v.ts, "result": v.to_json()}),
+        Err(e) => json!({"id": id, "ok": false, "error": error_json(&e)}),
+    }
+}
+
+/// Answers `hash`.
+pub async fn hash(rt: &Runtime, id: &Json) -> Json {
+    match rt.state_hash().await {
+        Ok(h) => json!({"id": id, "ok": true, "result": output::hex(&h)}),
+        Err(e) => json!({"id": id, "ok": false, "error": error_json(&e)}),
+    }
+}
+
+/// Answers `metrics`.
+pub fn metrics(rt: &Runtime, id: &Json) -> Json {
+    let m = rt.metrics();
+    json!({"id": id, "ok": true, "result": {
+        "commits": m.commits, "rollbacks": m.rollbacks, "fsyncs": m.fsyncs,
+        "instantiations": m.instantiations, "wasm_calls": m.wasm_calls,
+        "replayed_entries": m.replayed_entries, "durable_ts": rt.durable_ts(),
+    }})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(line: &str) -> (Json, String, String) {
+        let reply = parse(line).expect_err("a bad request");
+        (
+            reply["id"].clone(),
+            reply["error"]["kind"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            reply["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        )
+    }
+
+    #[test]
+    fn parses_every_op() {
+        let r = parse(r#"{"id":7,"op":"call","module":"bank","reducer":"deposit","args":[1,2]}"#)
+            .expect("valid");
+        assert_eq!(r.id, json!(7));
+        assert!(
+            matches!(&r.op, Op::Call { module, reducer, args, read: false }
+                if module == "bank" && reducer == "deposit" && args == &vec![json!(1), json!(2)]),
+            "{r:?}"
+        );
+        let r = parse(r#"{"op":"read","module":"bank","reducer":"total"}"#).expect("valid");
+        assert_eq!(r.id, Json::Null);
+        assert!(matches!(&r.op, Op::Call { args, read: true, .. } if args.is_empty()));
+        let r = parse(r#"{"id":"s","op":"subscribe","module":"m","table":"t"}"#).expect("valid");
+        assert!(matches!(&r.op, Op::Subscribe { module, table } if module == "m" && table == "t"));
+        assert!(matches!(
+            parse(r#"{"op":"hash"}"#).map(|r| r.op),
+            Ok(Op::Hash)
+        ));
+        assert!(matches!(
+            parse(r#"{"op":"metrics","x":1}"#).map(|r| r.op),
+            Ok(Op::Metrics)
+        ));
+    }
+
+    #[test]
+    fn refuses_malformed_requests_with_bad_request() {
+        let cases = [
+            ("nope", Json::Null, "not JSON"),
+            ("[1,2]", Json::Null, "must be a JSON object, got an array"),
+            (r#"{"id":1}"#, json!(1), "missing `op`"),
+            (r#"{"id":1,"op":5}"#, json!(1), "`op` must be a string"),
+            (r#"{"id":1,"op":"drop"}"#, json!(1), "unknown op `drop`"),
+            (
+                r#"{"id":2,"op":"call","reducer":"r"}"#,
+                json!(2),
+                "missing `module`",
+            ),
+            (
+                r#"{"id":2,"op":"call","module":"m","reducer":3}"#,
+                json!(2),
+                "`reducer` must be a string, got a number",
+            ),
+            (
+                r#"{"id":2,"op":"call","module":"m","reducer":"r","args":{}}"#,
+                json!(2),
+                "`args` must be an array",
+            ),
+            (
+                r#"{"id":3,"op":"subscribe","module":"m"}"#,
+                json!(3),
+                "missing `table`",
+            ),
+        ];
+        for (line, id, what) in cases {
+            let (got_id, kind, message) = error_of(line);
+            assert_eq!(got_id, id, "{line}");
+            assert_eq!(kind, "BadRequest", "{line}");
+            assert!(message.contains(what), "{line}: {message}");
+        }
+    }
+}
