@@ -12,7 +12,9 @@ use std::fmt;
 
 use tracing::debug;
 
-use crate::batch_parse::{decode_payload, find_following_batch, parse_record, RawBatch};
+use crate::batch_parse::{
+    decode_payload, find_following_batch, parse_record, torn_write_explains, RawBatch,
+};
 use crate::error::PersistError;
 use crate::record::{Hash, LogEntry};
 use crate::record_ref::LogEntryRef;
@@ -613,14 +615,21 @@ impl<'f, E: From<PersistError>> Scanner<'f, E> {
                 Err(bad) => {
                     let resync =
                         find_following_batch(data, at, &bad, self.prev_hash.as_ref(), self.next_ts);
-                    let issue = match (&resync, is_last) {
-                        (None, true) => Issue::Torn(TornTail {
+                    let torn = match (&resync, is_last) {
+                        (None, true) => {
+                            Some(torn_write_explains(data, at, &bad, self.prev_hash.as_ref()))
+                        }
+                        _ => None,
+                    };
+                    let issue = match (&resync, torn) {
+                        (None, Some(Ok(reason))) => Issue::Torn(TornTail {
                             segment: name.to_owned(),
                             offset: at as u64,
                             bytes: (len - at) as u64,
-                            reason: bad.reason.clone(),
+                            reason,
                         }),
-                        (None, false) => corrupt(
+                        (None, Some(Err(reason))) => corrupt(name, at as u64, self.next_ts, reason),
+                        (None, None) => corrupt(
                             name,
                             at as u64,
                             self.next_ts,
