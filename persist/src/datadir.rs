@@ -17,6 +17,7 @@
 
 use std::fs::{self, File, TryLockError};
 use std::io::{self, Seek, Write};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -75,6 +76,7 @@ impl DataDir {
     /// Opens (with `create`, first initialising) the data directory at
     /// `path` and takes its exclusive lock.
     ///
+    /// A directory it creates is created with mode `0700` (owner only).
     /// `path` itself may be a symbolic link (to a directory on another
     /// volume, say); nothing inside it may be: a symlink at its top level,
     /// or in or as `log/`, `modules/`, `cache/` or `snapshots/`, is refused
@@ -95,10 +97,16 @@ impl DataDir {
             Ok(m) if m.is_dir() => {}
             Ok(_) => return Err(not_a_data_dir("it is not a directory")),
             Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
-                fs::create_dir_all(&path).map_err(io_err(format!(
-                    "creating data directory {}",
-                    path.display()
-                )))?;
+                // Owner only: the directory holds the application's state,
+                // code and secret (docs/SECURITY.md).
+                fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(&path)
+                    .map_err(io_err(format!(
+                        "creating data directory {}",
+                        path.display()
+                    )))?;
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(not_a_data_dir("it does not exist"));

@@ -7,6 +7,9 @@ fn create_lays_out_the_directory_and_secret_persists() {
     let secret = {
         let d = DataDir::open(&path, true).unwrap();
         assert_eq!(d.path(), path);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "{mode:o}");
         assert!(path.join("log").is_dir());
         assert!(path.join("modules").is_dir());
         assert_eq!(fs::read(path.join("SECRET")).unwrap(), d.secret());

@@ -10,6 +10,7 @@ mod bench;
 mod cli;
 mod concurrency;
 mod crash;
+mod datadir;
 mod durability;
 mod errors;
 mod faults;
