@@ -57,8 +57,11 @@ pub struct SegmentInfo {
     pub batches: u64,
 }
 
-/// An incomplete or unverifiable final record in the last segment, with
-/// nothing valid after it: what a crash in the middle of a write leaves.
+/// A final record in the last segment, with nothing valid after it, that a
+/// crash in the middle of a write explains: the file ends inside it, its
+/// marker is wrong, or it is zero-filled to the end of the file from its
+/// start or a sector boundary (`docs/LOG_FORMAT.md` §6). A complete record
+/// that fails its hash otherwise is corruption, never a torn tail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TornTail {
     /// Segment file name.
