@@ -111,13 +111,16 @@ impl WasmHost {
     ) -> Result<(InstancePre<HostState>, Hash), RuntimeError> {
         let wasm_hash = *blake3::hash(wasm).as_bytes();
         let cache_path = cache_dir.map(|d| cache_file(d, &wasm_hash));
-        let module = match cache_path.as_deref().and_then(|p| self.load_cached(p)) {
+        let module = match cache_path
+            .as_deref()
+            .and_then(|p| self.load_cached(p, &wasm_hash))
+        {
             Some(m) => m,
             None => {
                 let m = Module::new(&self.engine, wasm)
                     .map_err(|e| RuntimeError::MalformedWasm(format!("{e:#}")))?;
                 if let Some(p) = &cache_path {
-                    self.store_cached(&m, p);
+                    self.store_cached(&m, p, &wasm_hash);
                 }
                 m
             }
@@ -131,32 +134,50 @@ impl WasmHost {
         Ok((pre, wasm_hash))
     }
 
-    fn load_cached(&self, path: &Path) -> Option<Module> {
-        if !path.exists() {
-            return None;
-        }
-        // SAFETY: the file was written by `Module::serialize` of this engine
-        // configuration into the runtime's own locked data directory;
-        // wasmtime checks the engine version and settings and fails cleanly
-        // (we then recompile) if they differ.
-        match unsafe { Module::deserialize_file(&self.engine, path) } {
+    /// Loads `path` if it is a cache file of exactly this wasm (`wasm_hash`)
+    /// compiled by exactly this engine, with intact code (see [`cache`]);
+    /// otherwise warns, naming the reason, and returns `None` (the caller
+    /// recompiles and overwrites the entry).
+    fn load_cached(&self, path: &Path, wasm_hash: &Hash) -> Option<Module> {
+        let reject = |reason: &dyn std::fmt::Display| {
+            tracing::warn!(
+                path = %path.display(),
+                "compiled-module cache entry not used, recompiling: {reason}"
+            );
+            None
+        };
+        let file = match cache::read(path) {
+            Ok(Some(f)) => f,
+            Ok(None) => return None,
+            Err(e) => return reject(&e),
+        };
+        let fingerprint = cache::engine_fingerprint(&self.engine);
+        let body = match cache::verify(&file, wasm_hash, &fingerprint) {
+            Ok(b) => b,
+            Err(r) => return reject(&r),
+        };
+        // SAFETY: `Module::deserialize` trusts its input to be code this
+        // engine compiled. `cache::verify` checked that these in-memory
+        // bytes (read once, so they cannot change after the check) are the
+        // ones `store_cached` wrote for this very wasm and this engine's
+        // version and configuration, by their blake3 checksum. Accidental
+        // damage and stale or swapped entries are therefore rejected; a
+        // local user able to forge the checksum can equally replace the
+        // module binaries or the log (docs/SECURITY.md).
+        match unsafe { Module::deserialize(&self.engine, body) } {
             Ok(m) => Some(m),
-            Err(e) => {
-                tracing::warn!(path = %path.display(), "ignoring compiled-module cache: {e:#}");
-                None
-            }
+            Err(e) => reject(&format!("{e:#}")),
         }
     }
 
-    fn store_cached(&self, module: &Module, path: &Path) {
+    /// Writes `module` to the cache atomically (see [`cache::write`]); a
+    /// failure only costs a recompilation next time, so it is a warning.
+    fn store_cached(&self, module: &Module, path: &Path, wasm_hash: &Hash) {
+        let fingerprint = cache::engine_fingerprint(&self.engine);
         let res = module
             .serialize()
             .map_err(std::io::Error::other)
-            .and_then(|bytes| {
-                let tmp = path.with_extension("tmp");
-                std::fs::write(&tmp, bytes)?;
-                std::fs::rename(&tmp, path)
-            });
+            .and_then(|body| cache::write(path, &cache::encode(wasm_hash, &fingerprint, &body)));
         if let Err(e) = res {
             tracing::warn!(path = %path.display(), "could not cache compiled module: {e}");
         }
@@ -256,9 +277,12 @@ fn start_epoch_ticker(engine: &Engine) -> Result<(), RuntimeError> {
         .map_err(|e| RuntimeError::Engine(format!("starting the epoch thread: {e}")))
 }
 
+/// The compiled-module cache file format (`docs/LOG_FORMAT.md` §9.1).
+mod cache;
+
+/// `cache/<64 lowercase hex digits of blake3(wasm)>.cwasm`.
 fn cache_file(dir: &Path, wasm_hash: &Hash) -> PathBuf {
-    let hex: String = wasm_hash.iter().map(|b| format!("{b:02x}")).collect();
-    dir.join(format!("{hex}.cwasm"))
+    dir.join(format!("{}.cwasm", blake3::Hash::from(*wasm_hash).to_hex()))
 }
 
 fn check_exports(module: &Module) -> Result<(), RuntimeError> {

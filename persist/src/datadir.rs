@@ -1,15 +1,23 @@
-//! [`DataDir`]: the runtime's data directory (`docs/LOG_FORMAT.md` §7).
+//! [`DataDir`]: the runtime's data directory (`docs/LOG_FORMAT.md` §9,
+//! threat model in `docs/SECURITY.md`).
 //!
 //! ```text
 //! <path>/
-//!   LOCK        exclusive lock while a runtime has the directory open; holder info
+//!   LOCK        holder info; the exclusive lock is on the directory itself
 //!   SECRET      32 random bytes, created once (seeds reducer rngs)
 //!   log/        log segments
 //!   modules/    <blake3 hex>.wasm, content-addressed module binaries
+//!   cache/      compiled modules (the runtime's; see actors' engine cache)
+//!   snapshots/  snapshot files
 //! ```
+//!
+//! Opening takes an exclusive `flock` on the directory (whose identity does
+//! not change when `LOCK` is unlinked) and on `LOCK`, refuses symbolic links
+//! inside the directory, and removes temporaries an interrupted write left.
 
-use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::{self, Read, Seek, Write};
+use std::fs::{self, File, TryLockError};
+use std::io::{self, Seek, Write};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -18,8 +26,10 @@ use tracing::info;
 
 use crate::error::PersistError;
 use crate::record::Hash;
+use crate::safe_fs;
+use crate::snapshot::SNAPSHOTS_DIR;
 use crate::storage::Storage;
-use crate::storage_file::{sync_directory, FileStorage};
+use crate::storage_file::FileStorage;
 
 /// Name of the lock file.
 pub const LOCK_FILE: &str = "LOCK";
@@ -29,13 +39,32 @@ pub const SECRET_FILE: &str = "SECRET";
 pub const LOG_DIR: &str = "log";
 /// Name of the module directory.
 pub const MODULES_DIR: &str = "modules";
+/// Name of the compiled-module cache directory (written by the runtime).
+pub const CACHE_DIR: &str = "cache";
+/// Suffix of temporary files, removed when the directory is opened.
+pub const TMP_SUFFIX: &str = ".tmp";
+/// The temporary `SECRET` is written to before it is renamed into place.
+const SECRET_TMP: &str = "SECRET.tmp";
 
-/// An open, locked data directory. The lock is released on drop.
+/// The subdirectories whose entries the runtime reads and writes: none of
+/// them, and nothing in them, may be a symlink.
+const OWNED_DIRS: [&str; 4] = [LOG_DIR, MODULES_DIR, CACHE_DIR, SNAPSHOTS_DIR];
+/// The subdirectories in which leftover `*.tmp` files are removed at open
+/// (`log/` is not one: a `*.broken.tmp` there belongs to `check-log
+/// --repair`, which removes it).
+const TMP_DIRS: [&str; 3] = [MODULES_DIR, CACHE_DIR, SNAPSHOTS_DIR];
+
+/// An open, locked data directory. The locks are released on drop.
 #[derive(Debug)]
 pub struct DataDir {
     path: PathBuf,
     secret: Hash,
-    /// Holds the exclusive lock for as long as the `DataDir` lives.
+    removed_temporaries: Vec<PathBuf>,
+    /// The exclusive `flock` on the directory itself: what actually keeps a
+    /// second opener out, even after `LOCK` is unlinked or replaced.
+    _dir_lock: File,
+    /// The exclusive lock on `LOCK` (which older builds take), holding the
+    /// holder info.
     _lock: File,
 }
 
@@ -46,6 +75,13 @@ fn io_err(context: String) -> impl FnOnce(io::Error) -> PersistError {
 impl DataDir {
     /// Opens (with `create`, first initialising) the data directory at
     /// `path` and takes its exclusive lock.
+    ///
+    /// A directory it creates is created with mode `0700` (owner only).
+    /// `path` itself may be a symbolic link (to a directory on another
+    /// volume, say); nothing inside it may be: a symlink at its top level,
+    /// or in or as `log/`, `modules/`, `cache/` or `snapshots/`, is refused
+    /// with [`PersistError::Symlink`]. Leftover temporaries (`*.tmp` in
+    /// `modules/`, `cache/`, `snapshots/`, and `SECRET.tmp`) are removed.
     ///
     /// Fails with [`PersistError::Locked`], naming the holder, if another
     /// process (or another `DataDir` in this one) has it open, and with
@@ -61,10 +97,16 @@ impl DataDir {
             Ok(m) if m.is_dir() => {}
             Ok(_) => return Err(not_a_data_dir("it is not a directory")),
             Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
-                fs::create_dir_all(&path).map_err(io_err(format!(
-                    "creating data directory {}",
-                    path.display()
-                )))?;
+                // Owner only: the directory holds the application's state,
+                // code and secret (docs/SECURITY.md).
+                fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(&path)
+                    .map_err(io_err(format!(
+                        "creating data directory {}",
+                        path.display()
+                    )))?;
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(not_a_data_dir("it does not exist"));
@@ -77,10 +119,12 @@ impl DataDir {
             }
         }
 
-        let lock = take_lock(&path)?;
+        let dir_lock = lock_directory(&path)?;
+        refuse_symlinks(&path)?;
+        let lock = take_lock_file(&path)?;
 
         let secret_path = path.join(SECRET_FILE);
-        if !secret_path.exists() {
+        if !exists(&secret_path)? {
             if !create {
                 return Err(not_a_data_dir(
                     "it has no SECRET file (it was never initialised; open it with create)",
@@ -93,18 +137,21 @@ impl DataDir {
                 return Err(not_a_data_dir(&format!("its {dir}/ directory is missing")));
             }
         }
-        let bytes =
-            fs::read(&secret_path).map_err(io_err(format!("reading {}", secret_path.display())))?;
+        let bytes = safe_fs::read(&secret_path)
+            .map_err(io_err(format!("reading {}", secret_path.display())))?;
         let secret: Hash = bytes.as_slice().try_into().map_err(|_| {
             not_a_data_dir(&format!(
                 "its SECRET file holds {} bytes, expected 32",
                 bytes.len()
             ))
         })?;
+        let removed_temporaries = remove_temporaries(&path)?;
         info!(path = %path.display(), "opened data directory");
         Ok(DataDir {
             path,
             secret,
+            removed_temporaries,
+            _dir_lock: dir_lock,
             _lock: lock,
         })
     }
@@ -129,6 +176,11 @@ impl DataDir {
         self.secret
     }
 
+    /// The leftover temporary files [`DataDir::open`] removed.
+    pub fn removed_temporaries(&self) -> &[PathBuf] {
+        &self.removed_temporaries
+    }
+
     fn module_path(&self, hash: &Hash) -> PathBuf {
         self.path
             .join(MODULES_DIR)
@@ -141,23 +193,18 @@ impl DataDir {
     pub fn store_module(&self, wasm: &[u8]) -> Result<Hash, PersistError> {
         let hash = *blake3::hash(wasm).as_bytes();
         let dest = self.module_path(&hash);
-        if dest.is_file() {
+        if fs::symlink_metadata(&dest).is_ok_and(|m| m.is_file()) {
             return Ok(hash);
         }
         let dir = self.path.join(MODULES_DIR);
         let hex = blake3::Hash::from(hash).to_hex();
-        let tmp = dir.join(format!(".{hex}.wasm.tmp"));
-        let write = || -> io::Result<()> {
-            let mut f = File::create(&tmp)?;
-            f.write_all(wasm)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &dest)?;
-            sync_directory(&dir)
-        };
-        write().map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            PersistError::io(format!("storing module {}", dest.display()), e)
-        })?;
+        safe_fs::write_atomically(
+            &dir,
+            &format!(".{hex}.wasm{TMP_SUFFIX}"),
+            &format!("{hex}.wasm"),
+            wasm,
+        )
+        .map_err(io_err(format!("storing module {}", dest.display())))?;
         Ok(hash)
     }
 
@@ -165,7 +212,7 @@ impl DataDir {
     /// that its contents still hash to its name.
     pub fn load_module(&self, hash: &Hash) -> Result<Vec<u8>, PersistError> {
         let path = self.module_path(hash);
-        let bytes = match fs::read(&path) {
+        let bytes = match safe_fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(PersistError::ModuleNotFound {
@@ -186,31 +233,74 @@ impl DataDir {
     }
 }
 
-/// Takes the exclusive lock on `path/LOCK` and records who holds it.
-fn take_lock(path: &Path) -> Result<File, PersistError> {
+/// True if something (a file, a directory, a symlink) is at `path`.
+fn exists(path: &Path) -> Result<bool, PersistError> {
+    match fs::symlink_metadata(path) {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(PersistError::io(
+            format!("inspecting {}", path.display()),
+            e,
+        )),
+    }
+}
+
+/// Takes the exclusive `flock` on the data directory itself. Unlike a lock
+/// on `LOCK`, it cannot be sidestepped by unlinking or replacing a file: a
+/// second opener locks the same directory inode and is refused.
+fn lock_directory(path: &Path) -> Result<File, PersistError> {
+    let dir = File::open(path).map_err(io_err(format!("opening {} to lock it", path.display())))?;
+    match dir.try_lock() {
+        Ok(()) => Ok(dir),
+        Err(TryLockError::WouldBlock) => Err(locked(path)),
+        Err(TryLockError::Error(e)) => Err(PersistError::io(
+            format!("locking data directory {}", path.display()),
+            e,
+        )),
+    }
+}
+
+/// [`PersistError::Locked`], with the holder as its `LOCK` file records it.
+fn locked(path: &Path) -> PersistError {
     let lock_path = path.join(LOCK_FILE);
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&lock_path)
-        .map_err(io_err(format!("opening {}", lock_path.display())))?;
+    let holder = match safe_fs::read(&lock_path) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            let text = text.trim().replace('\n', ", ");
+            if text.is_empty() {
+                "holder unknown: its LOCK file is empty".into()
+            } else {
+                text
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            "holder unknown: its LOCK file was removed, but the directory itself is still locked"
+                .into()
+        }
+        Err(e) => format!("holder unknown: reading its LOCK file failed: {e}"),
+    };
+    PersistError::Locked {
+        path: path.to_path_buf(),
+        holder,
+    }
+}
+
+/// Opens `path/LOCK` without following a symlink, locks it too (older
+/// builds lock only this file) and records who holds the directory.
+fn take_lock_file(path: &Path) -> Result<File, PersistError> {
+    let lock_path = path.join(LOCK_FILE);
+    let mut file = safe_fs::open(
+        &lock_path,
+        safe_fs::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false),
+    )
+    .map_err(io_err(format!("opening {}", lock_path.display())))?;
     match file.try_lock() {
         Ok(()) => {}
-        Err(TryLockError::WouldBlock) => {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            let holder = holder.trim().replace('\n', ", ");
-            return Err(PersistError::Locked {
-                path: path.to_path_buf(),
-                holder: if holder.is_empty() {
-                    "holder unknown: its LOCK file is empty".into()
-                } else {
-                    holder
-                },
-            });
-        }
+        Err(TryLockError::WouldBlock) => return Err(locked(path)),
         Err(TryLockError::Error(e)) => {
             return Err(PersistError::io(
                 format!("locking {}", lock_path.display()),
@@ -227,6 +317,91 @@ fn take_lock(path: &Path) -> Result<File, PersistError> {
     };
     record().map_err(io_err(format!("writing {}", lock_path.display())))?;
     Ok(file)
+}
+
+/// Refuses a symlink at the top level of the data directory, as one of its
+/// owned subdirectories, or inside one of them.
+fn refuse_symlinks(path: &Path) -> Result<(), PersistError> {
+    let listing = |dir: &Path| -> Result<Vec<fs::DirEntry>, PersistError> {
+        let ctx = || format!("listing {}", dir.display());
+        fs::read_dir(dir)
+            .map_err(io_err(ctx()))?
+            .collect::<io::Result<Vec<_>>>()
+            .map_err(io_err(ctx()))
+    };
+    let check = |entry: &fs::DirEntry| -> Result<fs::FileType, PersistError> {
+        let kind = entry
+            .file_type()
+            .map_err(io_err(format!("inspecting {}", entry.path().display())))?;
+        if kind.is_symlink() {
+            return Err(PersistError::Symlink { path: entry.path() });
+        }
+        Ok(kind)
+    };
+    for entry in listing(path)? {
+        let kind = check(&entry)?;
+        let name = entry.file_name();
+        if !OWNED_DIRS.iter().any(|d| name == *d) {
+            continue;
+        }
+        if !kind.is_dir() {
+            return Err(PersistError::NotADataDir {
+                path: path.to_path_buf(),
+                reason: format!("its {} is not a directory", entry.path().display()),
+            });
+        }
+        for inner in listing(&entry.path())? {
+            check(&inner)?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes the temporaries an interrupted write left (a process killed
+/// while writing a snapshot, a compiled module or a module binary):
+/// regular files named `*.tmp` in [`TMP_DIRS`], and `SECRET.tmp`. The
+/// caller holds the lock, so no write of this directory is in progress.
+fn remove_temporaries(path: &Path) -> Result<Vec<PathBuf>, PersistError> {
+    let mut found = vec![path.join(SECRET_TMP)];
+    for dir in TMP_DIRS {
+        let dir = path.join(dir);
+        let rd = match fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(PersistError::io(format!("listing {}", dir.display()), e)),
+        };
+        for entry in rd {
+            let entry = entry.map_err(io_err(format!("listing {}", dir.display())))?;
+            if entry.file_name().to_string_lossy().ends_with(TMP_SUFFIX) {
+                found.push(entry.path());
+            }
+        }
+    }
+    let mut removed = Vec::new();
+    for tmp in found {
+        let Ok(meta) = fs::symlink_metadata(&tmp) else {
+            continue;
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        fs::remove_file(&tmp).map_err(io_err(format!(
+            "removing leftover temporary {}",
+            tmp.display()
+        )))?;
+        info!(
+            file = %tmp.display(),
+            bytes = meta.len(),
+            "removed a leftover temporary file (a write was interrupted)"
+        );
+        removed.push(tmp);
+    }
+    let dirs: std::collections::BTreeSet<&Path> =
+        removed.iter().filter_map(|p| p.parent()).collect();
+    for dir in dirs {
+        safe_fs::sync_directory(dir).map_err(io_err(format!("fsyncing {}", dir.display())))?;
+    }
+    Ok(removed)
 }
 
 fn holder_info() -> String {
@@ -260,16 +435,10 @@ fn initialise(path: &Path) -> Result<(), PersistError> {
             io::Error::other(e.to_string()),
         )
     })?;
-    let tmp = path.join("SECRET.tmp");
-    let dest = path.join(SECRET_FILE);
-    let write = || -> io::Result<()> {
-        let mut f = File::create(&tmp)?;
-        f.write_all(&secret)?;
-        f.sync_all()?;
-        fs::rename(&tmp, &dest)?;
-        sync_directory(path)
-    };
-    write().map_err(io_err(format!("creating {}", dest.display())))?;
+    safe_fs::write_atomically(path, SECRET_TMP, SECRET_FILE, &secret).map_err(io_err(format!(
+        "creating {}",
+        path.join(SECRET_FILE).display()
+    )))?;
     info!(path = %path.display(), "initialised data directory");
     Ok(())
 }

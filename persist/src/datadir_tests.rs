@@ -7,6 +7,9 @@ fn create_lays_out_the_directory_and_secret_persists() {
     let secret = {
         let d = DataDir::open(&path, true).unwrap();
         assert_eq!(d.path(), path);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "{mode:o}");
         assert!(path.join("log").is_dir());
         assert!(path.join("modules").is_dir());
         assert_eq!(fs::read(path.join("SECRET")).unwrap(), d.secret());
@@ -116,4 +119,131 @@ fn log_storage_is_the_log_directory() {
     let mut f = s.create("x.log").unwrap();
     f.append(b"abc").unwrap();
     assert_eq!(fs::read(tmp.path().join("log/x.log")).unwrap(), b"abc");
+}
+
+#[test]
+fn the_lock_survives_removing_or_replacing_the_lock_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let first = DataDir::open(tmp.path(), true).unwrap();
+    fs::remove_file(tmp.path().join(LOCK_FILE)).unwrap();
+    let err = DataDir::open(tmp.path(), true).unwrap_err();
+    assert!(matches!(err, PersistError::Locked { .. }), "{err}");
+    assert!(err.to_string().contains("LOCK file was removed"), "{err}");
+    // The refused opener created nothing.
+    assert!(!tmp.path().join(LOCK_FILE).exists());
+    // A fresh LOCK file (unlocked) does not let a second opener in either.
+    fs::write(tmp.path().join(LOCK_FILE), b"pid=1\n").unwrap();
+    let err = DataDir::open(tmp.path(), true).unwrap_err();
+    assert!(matches!(err, PersistError::Locked { .. }), "{err}");
+    drop(first);
+    let d = DataDir::open(tmp.path(), false).unwrap();
+    let lock = fs::read_to_string(tmp.path().join(LOCK_FILE)).unwrap();
+    assert!(
+        lock.contains(&format!("pid={}", std::process::id())),
+        "{lock}"
+    );
+    drop(d);
+}
+
+#[test]
+fn symlinks_inside_are_refused_and_never_followed() {
+    use std::os::unix::fs::symlink;
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim");
+    fs::write(&victim, b"precious").unwrap();
+    let cases: [(&str, &str); 7] = [
+        ("LOCK", "LOCK"),
+        ("SECRET", "SECRET"),
+        ("cache tmp", "cache/0123.tmp"),
+        ("segment", "log/00000000000000000001.log"),
+        ("module", "modules/ab.wasm"),
+        ("snapshot", "snapshots/00000000000000000001.snap"),
+        ("other", "notes"),
+    ];
+    for (what, rel) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        drop(DataDir::open(tmp.path(), true).unwrap());
+        for d in ["cache", "snapshots"] {
+            fs::create_dir_all(tmp.path().join(d)).unwrap();
+        }
+        let link = tmp.path().join(rel);
+        let _ = fs::remove_file(&link);
+        symlink(&victim, &link).unwrap();
+        let err = DataDir::open(tmp.path(), true).unwrap_err();
+        match &err {
+            PersistError::Symlink { path } => assert_eq!(path, &link, "{what}"),
+            other => panic!("{what}: expected Symlink, got {other:?}"),
+        }
+        assert!(
+            err.to_string().contains("is a symbolic link"),
+            "{what}: {err}"
+        );
+        assert_eq!(fs::read(&victim).unwrap(), b"precious", "{what}");
+    }
+    // An owned directory that is a symlink is refused too.
+    let tmp = tempfile::tempdir().unwrap();
+    drop(DataDir::open(tmp.path(), true).unwrap());
+    symlink(outside.path(), tmp.path().join("cache")).unwrap();
+    let err = DataDir::open(tmp.path(), true).unwrap_err();
+    assert!(matches!(err, PersistError::Symlink { .. }), "{err}");
+}
+
+#[test]
+fn the_data_directory_path_itself_may_be_a_symlink() {
+    let real = tempfile::tempdir().unwrap();
+    let holder = tempfile::tempdir().unwrap();
+    let link = holder.path().join("data");
+    std::os::unix::fs::symlink(real.path(), &link).unwrap();
+    let d = DataDir::open(&link, true).unwrap();
+    assert!(real.path().join("SECRET").is_file());
+    // The lock is the real directory's: another path to it is refused.
+    let err = DataDir::open(real.path(), false).unwrap_err();
+    assert!(matches!(err, PersistError::Locked { .. }), "{err}");
+    drop(d);
+}
+
+#[test]
+fn leftover_temporaries_are_removed_at_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    drop(DataDir::open(tmp.path(), true).unwrap());
+    let p = tmp.path();
+    for d in ["cache", "snapshots"] {
+        fs::create_dir_all(p.join(d)).unwrap();
+    }
+    let leftovers = [
+        p.join("snapshots/.00000000000000000007.snap.tmp"),
+        p.join("cache/.00ff.cwasm.tmp"),
+        p.join("cache/00ff.tmp"),
+        p.join("modules/.00ff.wasm.tmp"),
+        p.join("SECRET.tmp"),
+    ];
+    for l in &leftovers {
+        fs::write(l, vec![7u8; 4096]).unwrap();
+    }
+    // Not temporaries: kept.
+    let kept = [
+        p.join("snapshots/00000000000000000007.snap"),
+        p.join("log/00000000000000000001.log.broken.tmp"),
+        p.join("cache/00ff.cwasm"),
+    ];
+    for k in &kept {
+        fs::write(k, b"x").unwrap();
+    }
+    let d = DataDir::open(p, false).unwrap();
+    let mut removed = d.removed_temporaries().to_vec();
+    removed.sort();
+    let mut want = leftovers.to_vec();
+    want.sort();
+    assert_eq!(removed, want);
+    for l in &leftovers {
+        assert!(!l.exists(), "{}", l.display());
+    }
+    for k in &kept {
+        assert!(k.exists(), "{}", k.display());
+    }
+    drop(d);
+    assert!(DataDir::open(p, false)
+        .unwrap()
+        .removed_temporaries()
+        .is_empty());
 }

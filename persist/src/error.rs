@@ -115,6 +115,20 @@ pub enum PersistError {
         reason: String,
     },
 
+    /// A symbolic link inside the data directory. The runtime never follows
+    /// one (a planted link could make it overwrite the file it points to),
+    /// and refuses to open a directory that holds one.
+    #[error(
+        "{} is a symbolic link: the runtime refuses symlinks inside a data directory \
+         (only the data directory's own path may be one); replace it with the file or \
+         directory itself",
+        path.display()
+    )]
+    Symlink {
+        /// The symlink.
+        path: PathBuf,
+    },
+
     /// No stored module has this hash.
     #[error("module {hash} is not stored (no file {})", path.display())]
     ModuleNotFound {

@@ -19,7 +19,9 @@
 //! - [`snapshot`]: snapshot files (`docs/SNAPSHOT_FORMAT.md`): the
 //!   replayed state at a timestamp, and retention decisions.
 //! - [`DataDir`]: the locked data directory with `log/`, `modules/` and
-//!   the `SECRET`.
+//!   the `SECRET`; it refuses symlinks inside it and removes leftover
+//!   temporaries. [`safe_fs`]: opening files there without following
+//!   symlinks, atomic writes.
 //!
 //! Everything read from disk is treated as untrusted input: decoding never
 //! panics, and damage is reported with the segment, byte offset and
@@ -32,6 +34,7 @@ pub mod reader;
 pub mod record;
 pub mod record_ref;
 pub mod repair;
+pub mod safe_fs;
 pub mod segment;
 pub mod snapshot;
 pub mod storage;

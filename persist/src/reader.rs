@@ -12,7 +12,9 @@ use std::fmt;
 
 use tracing::debug;
 
-use crate::batch_parse::{decode_payload, find_following_batch, parse_record, RawBatch};
+use crate::batch_parse::{
+    decode_payload, find_following_batch, parse_record, torn_write_explains, RawBatch,
+};
 use crate::error::PersistError;
 use crate::record::{Hash, LogEntry};
 use crate::record_ref::LogEntryRef;
@@ -55,8 +57,11 @@ pub struct SegmentInfo {
     pub batches: u64,
 }
 
-/// An incomplete or unverifiable final record in the last segment, with
-/// nothing valid after it: what a crash in the middle of a write leaves.
+/// A final record in the last segment, with nothing valid after it, that a
+/// crash in the middle of a write explains: the file ends inside it, its
+/// marker is wrong, or it is zero-filled to the end of the file from its
+/// start or a sector boundary (`docs/LOG_FORMAT.md` §6). A complete record
+/// that fails its hash otherwise is corruption, never a torn tail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TornTail {
     /// Segment file name.
@@ -613,14 +618,21 @@ impl<'f, E: From<PersistError>> Scanner<'f, E> {
                 Err(bad) => {
                     let resync =
                         find_following_batch(data, at, &bad, self.prev_hash.as_ref(), self.next_ts);
-                    let issue = match (&resync, is_last) {
-                        (None, true) => Issue::Torn(TornTail {
+                    let torn = match (&resync, is_last) {
+                        (None, true) => {
+                            Some(torn_write_explains(data, at, &bad, self.prev_hash.as_ref()))
+                        }
+                        _ => None,
+                    };
+                    let issue = match (&resync, torn) {
+                        (None, Some(Ok(reason))) => Issue::Torn(TornTail {
                             segment: name.to_owned(),
                             offset: at as u64,
                             bytes: (len - at) as u64,
-                            reason: bad.reason.clone(),
+                            reason,
                         }),
-                        (None, false) => corrupt(
+                        (None, Some(Err(reason))) => corrupt(name, at as u64, self.next_ts, reason),
+                        (None, None) => corrupt(
                             name,
                             at as u64,
                             self.next_ts,

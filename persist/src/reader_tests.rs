@@ -94,23 +94,80 @@ fn torn_tail_at_every_byte_of_the_last_record_is_cut() {
 }
 
 #[test]
-fn damaged_final_record_and_zero_tail_are_torn() {
-    let (disk, storage) = faulty();
+fn a_complete_final_batch_that_fails_verification_is_corrupt_not_torn() {
+    let (base, storage) = faulty();
     let (all, locs) = build_log(&storage, 1 << 20, &[2, 2]);
     let last = locs.last().unwrap().clone();
-    // Flip a payload byte of the final record: hash fails, nothing after.
-    disk.modify(&last.segment, |d| {
-        let i = (last.offset + last.len - 1) as usize;
-        d[i] ^= 0x01;
-    });
-    let s = scan(&*storage).unwrap();
-    let torn = s.torn_tail.unwrap();
-    assert_eq!(torn.offset, last.offset);
-    assert!(torn.reason.contains("hash mismatch"), "{}", torn.reason);
+    let original = base.file(&last.segment).unwrap();
+    // A payload byte, the hash, first_ts, count (to 0 and to another
+    // value), the marker, payload_len up (past the end) and down.
+    let edits: [(u64, u8); 9] = [
+        (last.len - 1, 0x01),
+        (last.len - 20, 0x80),
+        (30, 0x04),
+        (8, 0x01),
+        (16, last.count as u8),
+        (16, 0x08),
+        (0, 0x01),
+        (5, 0x01),
+        (4, 0x01),
+    ];
+    for (rel, mask) in edits {
+        let (disk, storage) = faulty();
+        let mut bytes = original.clone();
+        bytes[(last.offset + rel) as usize] ^= mask;
+        disk.put(&last.segment, bytes.clone());
+        let err = scan(&*storage).unwrap_err();
+        let msg = err.to_string();
+        let (segment, offset, ts, reason) = corrupt_at(err);
+        assert_eq!(
+            (segment.as_str(), offset, ts),
+            (last.segment.as_str(), last.offset, Some(last.first_ts)),
+            "byte +{rel}: {msg}"
+        );
+        assert!(reason.contains("not a torn write"), "byte +{rel}: {msg}");
+        // Opening for writing refuses and cuts nothing.
+        let err = LogWriter::open(storage.clone(), WriterOptions::default()).unwrap_err();
+        assert!(matches!(err, PersistError::Corrupt { .. }), "{err}");
+        assert_eq!(disk.file(&last.segment).unwrap(), bytes);
+        assert_eq!(
+            check(&*storage).iter().map(|p| p.kind).collect::<Vec<_>>(),
+            vec![ProblemKind::Corrupt],
+            "byte +{rel}"
+        );
+        // `check-log --repair` is the way out: it moves the batch aside.
+        let report = crate::repair(&*storage).unwrap();
+        assert_eq!(report.moved[0].offset, last.offset, "byte +{rel}");
+        LogWriter::open(storage.clone(), WriterOptions::default()).unwrap();
+        assert_eq!(
+            read_all(&*storage).unwrap(),
+            entries_before(&all, last.first_ts)
+        );
+    }
+}
 
+#[test]
+fn bytes_without_a_marker_after_the_last_batch_are_torn() {
+    // Where no record was written yet a crash can leave stale blocks.
+    let (disk, storage) = faulty();
+    let (all, _) = build_log(&storage, 1 << 20, &[2, 2]);
+    let name = segment_name(1);
+    let len = disk.file(&name).unwrap().len() as u64;
+    disk.modify(&name, |d| {
+        d.extend((0..100u8).map(|i| i.wrapping_mul(37) ^ 0xa5));
+    });
+    let torn = scan(&*storage).unwrap().torn_tail.unwrap();
+    assert_eq!((torn.offset, torn.bytes), (len, 100));
+    assert!(torn.reason.contains("bad batch marker"), "{}", torn.reason);
+    LogWriter::open(storage.clone(), WriterOptions::default()).unwrap();
+    assert_eq!(read_all(&*storage).unwrap(), all);
+}
+
+#[test]
+fn a_zero_filled_tail_is_torn() {
     // Zeros after the valid records (the file grew, the data never landed).
     let (disk, storage) = faulty();
-    build_log(&storage, 1 << 20, &[2, 2]);
+    let (all, _) = build_log(&storage, 1 << 20, &[2, 2]);
     let name = segment_name(1);
     let len = disk.file(&name).unwrap().len() as u64;
     disk.modify(&name, |d| d.extend_from_slice(&[0; 100]));
@@ -119,6 +176,50 @@ fn damaged_final_record_and_zero_tail_are_torn() {
     assert_eq!((torn.offset, torn.bytes), (len, 100));
     assert!(torn.reason.contains("bad batch marker"), "{}", torn.reason);
     assert_eq!(read_all(&*storage).unwrap(), all);
+
+    // A final record whose header landed but whose payload reads as zeros
+    // from a sector boundary on, or that is zeros from its first byte.
+    let (base, storage) = faulty();
+    let (all, locs) = build_log(&storage, 1 << 20, &[2, 12]);
+    let last = locs.last().unwrap().clone();
+    let end = last.offset + last.len;
+    let sector = crate::storage::TORN_WRITE_SECTOR;
+    let in_payload = (last.offset + 52).next_multiple_of(sector);
+    assert!(
+        in_payload < end,
+        "the final batch should span a sector boundary"
+    );
+    for zeros_from in [in_payload, last.offset] {
+        let (disk, storage) = faulty();
+        let mut bytes = base.file(&last.segment).unwrap();
+        bytes[zeros_from as usize..].fill(0);
+        disk.put(&last.segment, bytes);
+        let s = scan(&*storage).unwrap();
+        let torn = s.torn_tail.clone().expect("torn");
+        assert_eq!(
+            (torn.offset, torn.bytes),
+            (last.offset, last.len),
+            "zeros from {zeros_from}"
+        );
+        let (_, rec) = LogWriter::open(storage.clone(), WriterOptions::default()).unwrap();
+        assert_eq!(rec.torn_tail, Some(torn));
+        assert_eq!(
+            read_all(&*storage).unwrap(),
+            entries_before(&all, last.first_ts)
+        );
+    }
+
+    // Zeros that start mid-sector and do not reach a sector boundary (the
+    // record's last bytes) are not what a torn write leaves: damage.
+    let zeros_from = end - 3;
+    assert!(zeros_from.next_multiple_of(sector) >= end);
+    let (disk, storage) = faulty();
+    let mut bytes = base.file(&last.segment).unwrap();
+    bytes[zeros_from as usize..].fill(0);
+    disk.put(&last.segment, bytes);
+    let (_, offset, _, reason) = corrupt_at(scan(&*storage).unwrap_err());
+    assert_eq!(offset, last.offset);
+    assert!(reason.contains("not a torn write"), "{reason}");
 }
 
 #[test]

@@ -11,15 +11,14 @@
 //! Everything read is untrusted: decoding never panics, and any flipped bit
 //! or truncation is reported as [`PersistError::SnapshotInvalid`].
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use interstice_abi::cbor::{Reader, Writer};
 
 use crate::error::{PersistError, Result};
 use crate::record::{decode_cause, encode_cause, Cause, Hash};
-use crate::storage_file::sync_directory;
+use crate::safe_fs::{self, sync_directory};
 
 /// Name of the snapshot directory inside the data directory.
 pub const SNAPSHOTS_DIR: &str = "snapshots";
@@ -340,29 +339,22 @@ fn decode_body(r: &mut Reader<'_>, version: u32) -> Result<Snapshot> {
 }
 
 /// Writes `s` crash-safely as `dir/<ts:020>.snap` (creating `dir`): the
-/// bytes go to `.<name>.tmp`, which is fsynced, renamed and the directory
-/// fsynced. Returns the file's path.
+/// bytes go to a new `.<name>.tmp` (created with `O_EXCL | O_NOFOLLOW`),
+/// which is fsynced, renamed and the directory fsynced. Returns the file's
+/// path. A `.tmp` left by a crash is removed when the data directory is
+/// next opened ([`crate::DataDir::open`]).
 pub fn write_snapshot(dir: &Path, s: &Snapshot) -> Result<PathBuf> {
     fs::create_dir_all(dir)
         .map_err(|e| PersistError::io(format!("creating {}", dir.display()), e))?;
     let name = snapshot_file_name(s.ts);
     let path = dir.join(&name);
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let bytes = encode_snapshot(s);
-    let ctx = |what: &str| format!("{what} snapshot {}", tmp.display());
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&tmp)
-        .map_err(|e| PersistError::io(ctx("creating"), e))?;
-    f.write_all(&bytes)
-        .map_err(|e| PersistError::io(ctx("writing"), e))?;
-    f.sync_all()
-        .map_err(|e| PersistError::io(ctx("fsyncing"), e))?;
-    drop(f);
-    fs::rename(&tmp, &path).map_err(|e| PersistError::io(ctx("renaming"), e))?;
-    sync_directory(dir).map_err(|e| PersistError::io(format!("fsyncing {}", dir.display()), e))?;
+    let tmp = format!(".{name}{}", crate::datadir::TMP_SUFFIX);
+    safe_fs::write_atomically(dir, &tmp, &name, &encode_snapshot(s)).map_err(|e| {
+        PersistError::io(
+            format!("writing snapshot {} (via {tmp})", path.display()),
+            e,
+        )
+    })?;
     Ok(path)
 }
 
@@ -392,7 +384,7 @@ pub fn read_snapshot(path: &Path) -> Result<Snapshot> {
         |n| n.to_string_lossy().into_owned(),
     );
     let bytes =
-        fs::read(path).map_err(|e| PersistError::io(format!("reading snapshot {file}"), e))?;
+        safe_fs::read(path).map_err(|e| PersistError::io(format!("reading snapshot {file}"), e))?;
     let s = decode_snapshot(&file, &bytes)?;
     if parse_snapshot_name(&file).is_some_and(|ts| ts != s.ts) {
         return Err(PersistError::SnapshotInvalid {

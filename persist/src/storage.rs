@@ -11,8 +11,20 @@
 //! - [`Storage::truncate`] is durable when it returns `Ok`;
 //! - [`Storage::remove`] and [`Storage::rename`] are durable after the next
 //!   successful [`Storage::sync_dir`].
+//!
+//! After a power loss a file holds its synced bytes and any prefix of the
+//! unsynced ones, the end of which may read back as zeros (the file grew,
+//! its data never landed) from a [`TORN_WRITE_SECTOR`] boundary or from
+//! where its synced bytes end: a disk writes whole sectors, and a sector it
+//! did not write holds what it held before the append, zeros past the old
+//! end of the file. The torn-tail rule (`docs/LOG_FORMAT.md` §6) relies on
+//! this.
 
 use std::io;
+
+/// The unit a disk writes atomically, in bytes: a torn write's zero fill
+/// starts at a multiple of it (or where the synced bytes end).
+pub const TORN_WRITE_SECTOR: u64 = 512;
 
 /// A directory of segment files. Object-safe: the log holds an
 /// `Arc<dyn Storage>`.

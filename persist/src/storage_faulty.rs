@@ -29,7 +29,7 @@ use std::fmt;
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::storage::{check_name, SegmentFile, Storage};
+use crate::storage::{check_name, SegmentFile, Storage, TORN_WRITE_SECTOR};
 
 /// A storage operation, as counted and matched by a [`FaultPlan`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -148,7 +148,9 @@ pub enum CrashMode {
     /// unsynced bytes.
     TornUnsynced,
     /// As [`CrashMode::TornUnsynced`], but a random suffix of the kept
-    /// unsynced bytes reads back as zeros (the file grew, its data never landed).
+    /// unsynced bytes reads back as zeros (the file grew, its data never
+    /// landed): from where the synced bytes end, or from a
+    /// [`TORN_WRITE_SECTOR`] boundary (a disk writes whole sectors).
     TornZeroFill,
     /// Process crash: the OS survives, so every byte and directory change is
     /// kept (still not durable until synced).
@@ -393,7 +395,15 @@ impl FaultyStorage {
             let end = f.synced + keep;
             f.data.truncate(end);
             if mode == CrashMode::TornZeroFill && keep > 0 {
-                let zero_from = f.synced + s.rng.upto(keep as u64) as usize;
+                // Zeros start where the synced bytes end or at a sector
+                // boundary in the kept bytes (a sector is written whole).
+                let sector = TORN_WRITE_SECTOR as usize;
+                let first = (f.synced + 1).next_multiple_of(sector);
+                let boundaries = end.saturating_sub(first).div_ceil(sector) as u64;
+                let zero_from = match s.rng.upto(boundaries) {
+                    0 => f.synced,
+                    k => first + (k as usize - 1) * sector,
+                };
                 f.data[zero_from..].fill(0);
             }
             f.synced = f.data.len();

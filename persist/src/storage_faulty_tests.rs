@@ -63,6 +63,27 @@ fn zero_fill_crash_keeps_synced_bytes_and_zeroes_a_suffix() {
 }
 
 #[test]
+fn zero_fill_starts_at_the_synced_end_or_a_sector_boundary() {
+    let mut starts = std::collections::BTreeSet::new();
+    for seed in 0..200 {
+        let s = FaultyStorage::with_plan(FaultPlan::seeded(seed));
+        let mut f = s.create("a").unwrap();
+        f.append(&[0xff; 100]).unwrap();
+        f.sync().unwrap();
+        f.append(&[0xff; 2000]).unwrap();
+        s.crash(CrashMode::TornZeroFill);
+        let data = s.file("a").unwrap();
+        let Some(z) = data.iter().position(|b| *b == 0) else {
+            continue;
+        };
+        assert!(data[z..].iter().all(|b| *b == 0), "seed {seed}");
+        assert!(z == 100 || z % 512 == 0, "seed {seed}: zeros from {z}");
+        starts.insert(z);
+    }
+    assert!(starts.len() > 2, "{starts:?}");
+}
+
+#[test]
 fn process_crash_keeps_everything() {
     let s = FaultyStorage::new();
     write_synced_then_unsynced(&s);

@@ -1,9 +1,12 @@
-//! [`FileStorage`]: segment files in a real directory.
+//! [`FileStorage`]: segment files in a real directory. Files are opened
+//! without following symlinks ([`crate::safe_fs`]), and a directory that
+//! holds a symlink does not list.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use crate::safe_fs::{self, sync_directory};
 use crate::storage::{check_name, SegmentFile, Storage};
 
 /// A [`Storage`] on a directory of the local file system.
@@ -29,17 +32,23 @@ impl FileStorage {
     }
 }
 
-/// Fsyncs a directory so entries created, removed or renamed in it are durable.
-pub(crate) fn sync_directory(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
 impl Storage for FileStorage {
     fn list(&self) -> io::Result<Vec<String>> {
         let mut names = Vec::new();
         for entry in fs::read_dir(&self.dir)? {
             let entry = entry?;
-            if !entry.file_type()?.is_file() {
+            let kind = entry.file_type()?;
+            if kind.is_symlink() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "{} is a symbolic link; the log directory must hold only regular files \
+                         (the runtime never follows symlinks)",
+                        entry.path().display()
+                    ),
+                ));
+            }
+            if !kind.is_file() {
                 continue;
             }
             if let Ok(name) = entry.file_name().into_string() {
@@ -50,26 +59,26 @@ impl Storage for FileStorage {
     }
 
     fn read(&self, name: &str) -> io::Result<Vec<u8>> {
-        fs::read(self.path(name)?)
+        safe_fs::read(&self.path(name)?)
     }
 
     fn create(&self, name: &str) -> io::Result<Box<dyn SegmentFile>> {
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(self.path(name)?)?;
+        let file = safe_fs::open(
+            &self.path(name)?,
+            safe_fs::options().write(true).create_new(true),
+        )?;
         sync_directory(&self.dir)?;
         Ok(Box::new(FileSegment { file, len: 0 }))
     }
 
     fn open_append(&self, name: &str) -> io::Result<Box<dyn SegmentFile>> {
-        let file = OpenOptions::new().append(true).open(self.path(name)?)?;
+        let file = safe_fs::open(&self.path(name)?, safe_fs::options().append(true))?;
         let len = file.metadata()?.len();
         Ok(Box::new(FileSegment { file, len }))
     }
 
     fn truncate(&self, name: &str, len: u64) -> io::Result<()> {
-        let file = OpenOptions::new().write(true).open(self.path(name)?)?;
+        let file = safe_fs::open(&self.path(name)?, safe_fs::options().write(true))?;
         file.set_len(len)?;
         file.sync_all()
     }
@@ -165,6 +174,31 @@ mod tests {
             let err = s.read(bad).unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn symlinks_are_refused_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"precious").unwrap();
+        let logs = dir.path().join("log");
+        fs::create_dir(&logs).unwrap();
+        std::os::unix::fs::symlink(&victim, logs.join("a.log")).unwrap();
+        let s = FileStorage::new(&logs);
+        for err in [
+            s.list().unwrap_err(),
+            s.read("a.log").unwrap_err(),
+            s.open_append("a.log").unwrap_err(),
+            s.truncate("a.log", 0).unwrap_err(),
+            s.create("a.log").unwrap_err(),
+        ] {
+            assert!(
+                err.to_string().contains("symbolic link")
+                    || err.kind() == io::ErrorKind::AlreadyExists,
+                "{err}"
+            );
+        }
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
     }
 
     #[test]

@@ -58,6 +58,27 @@ pub fn sample_entry(ts: u64, variant: usize) -> LogEntry {
     })
 }
 
+/// A commit at `ts` whose encoding ends in two zero bytes (its one
+/// outbound call's arguments are `[0, 0]`).
+pub fn commit_ending_in_zeros(ts: u64) -> LogEntry {
+    LogEntry::Commit(CommitRecord {
+        ts,
+        module: "bank".into(),
+        schema_hash: [0xab; 32],
+        reducer: "pay".into(),
+        args: vec![0x80],
+        cause: Cause::External,
+        nondet: vec![],
+        outcome: Outcome::Ok(vec![0xf6]),
+        mutations: vec![],
+        calls: vec![OutboundCall {
+            module: "ledger".into(),
+            reducer: "note".into(),
+            args: vec![0x82, 0x00, 0x00],
+        }],
+    })
+}
+
 /// `count` sample entries starting at `first_ts`, and their batch payload.
 pub fn sample_batch(first_ts: u64, count: u32) -> (Vec<LogEntry>, Vec<u8>) {
     let entries: Vec<LogEntry> = (0..u64::from(count))

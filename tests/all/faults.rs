@@ -483,8 +483,9 @@ async fn a_flipped_bit_never_opens_as_different_state() {
     let samples = 60;
     let last_bits = files[files.len() - 1].1.len() as u64 * 8;
     for i in 0..samples {
-        // Half anywhere, half in the last segment (where a flip can pass
-        // for a torn write).
+        // Half anywhere, half in the last segment (where, next to a run of
+        // zeros from a sector boundary, a flip can still pass for a torn
+        // write: `docs/LOG_FORMAT.md` §6).
         let (mut file, mut bit) = if i % 2 == 0 {
             (0, rng.below(total_bits))
         } else {

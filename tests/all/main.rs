@@ -11,6 +11,7 @@ mod cli;
 mod concurrency;
 mod containment;
 mod crash;
+mod datadir;
 mod durability;
 mod errors;
 mod faults;
