@@ -42,6 +42,31 @@ pub struct Writer {
     buf: Vec<u8>,
 }
 
+/// Writes the canonical (shortest) head of a data item of major type
+/// `major` with argument `arg` into `out`; returns its length (1 to 9).
+pub fn encode_head(major: u8, arg: u64, out: &mut [u8; 9]) -> usize {
+    let m = major << 5;
+    if arg < 24 {
+        out[0] = m | arg as u8;
+        1
+    } else if arg <= u8::MAX as u64 {
+        out[..2].copy_from_slice(&[m | 24, arg as u8]);
+        2
+    } else if arg <= u16::MAX as u64 {
+        out[0] = m | 25;
+        out[1..3].copy_from_slice(&(arg as u16).to_be_bytes());
+        3
+    } else if arg <= u32::MAX as u64 {
+        out[0] = m | 26;
+        out[1..5].copy_from_slice(&(arg as u32).to_be_bytes());
+        5
+    } else {
+        out[0] = m | 27;
+        out[1..9].copy_from_slice(&arg.to_be_bytes());
+        9
+    }
+}
+
 impl Writer {
     /// An empty writer.
     pub fn new() -> Self {
@@ -74,21 +99,9 @@ impl Writer {
     }
 
     fn head(&mut self, major: u8, arg: u64) {
-        let m = major << 5;
-        if arg < 24 {
-            self.buf.push(m | arg as u8);
-        } else if arg <= u8::MAX as u64 {
-            self.buf.extend_from_slice(&[m | 24, arg as u8]);
-        } else if arg <= u16::MAX as u64 {
-            self.buf.push(m | 25);
-            self.buf.extend_from_slice(&(arg as u16).to_be_bytes());
-        } else if arg <= u32::MAX as u64 {
-            self.buf.push(m | 26);
-            self.buf.extend_from_slice(&(arg as u32).to_be_bytes());
-        } else {
-            self.buf.push(m | 27);
-            self.buf.extend_from_slice(&arg.to_be_bytes());
-        }
+        let mut head = [0u8; 9];
+        let n = encode_head(major, arg, &mut head);
+        self.buf.extend_from_slice(&head[..n]);
     }
 
     /// An unsigned integer.

@@ -30,7 +30,7 @@ use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Message};
 use interstice_abi::cbor::Writer;
 use interstice_abi::host as abi;
 use interstice_abi::schema_diff::SchemaDiff;
-use interstice_persist::{CommitRecord, ErrorKind, LogEntry, ModuleInstall, Nondet};
+use interstice_persist::{CommitRecord, ErrorKind, LogEntry, Nondet, UnnumberedEntry};
 
 use crate::engine::{CompiledModule, WasmHost};
 use crate::host_state::{Observation, Observer, Pin, TxMode};
@@ -354,7 +354,7 @@ impl ModuleActor {
             (None, _) => (None, None),
         };
         let finished = Finished {
-            entry: LogEntry::Commit(record),
+            entry: UnnumberedEntry::encode(&LogEntry::Commit(record)),
             summary,
             reply: later,
         };
@@ -396,7 +396,7 @@ impl ModuleActor {
         self.slot = GuestSlot::new(env.clone(), self.slot.host.clone(), msg.compiled);
         self.env = env;
         let finished = Finished {
-            entry: LogEntry::Install(ModuleInstall { ts, ..msg.install }),
+            entry: UnnumberedEntry::encode(&LogEntry::Install(msg.install)),
             summary: Summary::Install(schema),
             reply: None,
         };

@@ -3,9 +3,10 @@
 //! describes the protocol).
 //!
 //! A module actor runs a transaction without a timestamp and puts the
-//! finished entry here. [`Outbox::flush`] numbers every waiting entry at
-//! once (consecutive timestamps, in the order they ran), encodes them,
-//! registers their callers' replies on the durability watermark and hands
+//! finished entry here, already encoded (with timestamp 0:
+//! `interstice_persist::UnnumberedEntry`). [`Outbox::flush`] numbers every
+//! waiting entry at once (consecutive timestamps, in the order they ran),
+//! writes the timestamps into their encodings, registers their callers' replies on the durability watermark and hands
 //! them to the sequencer in one [`Completed`]. It runs:
 //!
 //! - when the actor's mailbox is empty, or the outbox holds
@@ -26,8 +27,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use interstice_abi::cbor::Writer;
-use interstice_persist::{encode_entry, LogEntry};
+use interstice_persist::UnnumberedEntry;
 use interstice_sync::ModuleClock;
 
 use crate::messages::{Completed, ExecError, ExecReply, Responder, Sequenced, Summary};
@@ -38,8 +38,9 @@ pub(crate) const OUTBOX_MAX: usize = 32;
 
 /// A finished entry, not yet numbered.
 pub(crate) struct Finished {
-    /// The log entry; its `ts` is set when it is numbered.
-    pub entry: LogEntry,
+    /// The log entry, encoded; its timestamp is written when it is
+    /// numbered.
+    pub entry: UnnumberedEntry,
     pub summary: Summary,
     /// A caller to answer once the entry is durable, with the encoded `Ok`
     /// value (failures are answered at once, without waiting).
@@ -84,27 +85,26 @@ impl Outbox {
     /// Numbers every waiting entry and hands them to the sequencer. Returns
     /// the timestamp of the last, if there was any.
     pub fn flush(&self, shared: &Shared) -> Option<u64> {
-        let items = std::mem::take(&mut *self.waiting.lock().expect("outbox lock"));
-        if items.is_empty() {
-            return None;
-        }
+        let items = {
+            let mut waiting = self.waiting.lock().expect("outbox lock");
+            if waiting.is_empty() {
+                return None;
+            }
+            // The next burst is likely as long as this one.
+            let room = waiting.len();
+            std::mem::replace(&mut *waiting, Vec::with_capacity(room))
+        };
         let first = shared.order.allocate(&self.clock, items.len() as u64);
         Some(send_numbered(shared, first, items))
     }
 }
 
-/// Encodes entries numbered from `first`, registers their replies and sends
+/// Numbers entries from `first`, registers their replies and sends
 /// them to the sequencer; returns the last timestamp.
 pub(crate) fn send_numbered(shared: &Shared, first: u64, items: Vec<Finished>) -> u64 {
     let mut out = Vec::with_capacity(items.len());
     let mut ts = first;
-    for mut f in items {
-        match &mut f.entry {
-            LogEntry::Commit(c) => c.ts = ts,
-            LogEntry::Install(i) => i.ts = ts,
-        }
-        let mut w = Writer::new();
-        encode_entry(&f.entry, &mut w);
+    for f in items {
         if let Some((reply, value)) = f.reply {
             // Answered once the commit is durable, by whichever thread
             // publishes the watermark: the caller is woken once, and never
@@ -119,7 +119,7 @@ pub(crate) fn send_numbered(shared: &Shared, first: u64, items: Vec<Finished>) -
         out.push((
             ts,
             Sequenced {
-                entry: w.into_vec(),
+                entry: f.entry.numbered(ts),
                 summary: f.summary,
             },
         ));

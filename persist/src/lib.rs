@@ -58,7 +58,7 @@ pub use reader::{
 };
 pub use record::{
     decode_entry, encode_batch_payload, encode_entry, Cause, CommitRecord, ErrorKind, Hash,
-    LogEntry, ModuleInstall, Mutation, MutationOp, Nondet, OutboundCall, Outcome,
+    LogEntry, ModuleInstall, Mutation, MutationOp, Nondet, OutboundCall, Outcome, UnnumberedEntry,
 };
 pub use record_ref::{
     decode_entry_ref, CommitRef, LogEntryRef, MutationOpRef, MutationRef, OutcomeRef,

@@ -9,7 +9,7 @@
 //! range, 32-byte hashes, canonical CBOR (enforced by
 //! [`interstice_abi::cbor::Reader`]). It never panics on arbitrary input.
 
-use interstice_abi::cbor::{Reader, Writer};
+use interstice_abi::cbor::{encode_head, Reader, Writer};
 
 use crate::error::{PersistError, Result};
 use crate::record_ref::decode_entry_ref;
@@ -240,11 +240,55 @@ pub struct OutboundCall {
 
 /// Appends one entry's canonical CBOR to `w`.
 pub fn encode_entry(entry: &LogEntry, w: &mut Writer) {
+    encode_entry_at(entry, entry.ts(), w)
+}
+
+/// An entry encoded before its timestamp is known: a module actor encodes
+/// a transaction's record when the transaction ends, while its data is
+/// warm, and numbers it later (`actors/src/outbox.rs`).
+///
+/// It holds the entry's canonical CBOR with timestamp 0. Both entry kinds
+/// begin with a one-byte array head, a one-byte kind and the timestamp
+/// (`docs/LOG_FORMAT.md` §5), so the timestamp 0 is byte 2, and
+/// [`UnnumberedEntry::numbered`] replaces it with the real timestamp's
+/// head: the result is byte for byte what [`encode_entry`] writes for the
+/// numbered entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnnumberedEntry {
+    bytes: Vec<u8>,
+}
+
+/// Where the timestamp sits in an encoded entry.
+const TS_OFFSET: usize = 2;
+
+impl UnnumberedEntry {
+    /// Encodes `entry`, whatever its `ts`, as timestamp 0.
+    pub fn encode(entry: &LogEntry) -> Self {
+        let mut w = Writer::new();
+        encode_entry_at(entry, 0, &mut w);
+        let mut bytes = w.into_vec();
+        debug_assert_eq!(bytes[TS_OFFSET], 0);
+        // Room for the longest timestamp, so numbering does not reallocate.
+        bytes.reserve(8);
+        Self { bytes }
+    }
+
+    /// The entry's canonical CBOR with timestamp `ts`.
+    pub fn numbered(mut self, ts: u64) -> Vec<u8> {
+        let mut head = [0u8; 9];
+        let n = encode_head(0, ts, &mut head); // major type 0: unsigned
+        self.bytes
+            .splice(TS_OFFSET..TS_OFFSET + 1, head[..n].iter().copied());
+        self.bytes
+    }
+}
+
+fn encode_entry_at(entry: &LogEntry, ts: u64, w: &mut Writer) {
     match entry {
         LogEntry::Install(i) => {
             w.array(7);
             w.u64(KIND_INSTALL);
-            w.u64(i.ts);
+            w.u64(ts);
             w.str(&i.name);
             w.str(&i.version);
             w.bytes(&i.schema);
@@ -254,7 +298,7 @@ pub fn encode_entry(entry: &LogEntry, w: &mut Writer) {
         LogEntry::Commit(c) => {
             w.array(11);
             w.u64(KIND_COMMIT);
-            w.u64(c.ts);
+            w.u64(ts);
             w.str(&c.module);
             w.bytes(&c.schema_hash);
             w.str(&c.reducer);

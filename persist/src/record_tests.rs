@@ -256,3 +256,45 @@ proptest! {
         }
     }
 }
+
+/// `e` with timestamp `ts`.
+fn at(mut e: LogEntry, ts: u64) -> LogEntry {
+    match &mut e {
+        LogEntry::Commit(c) => c.ts = ts,
+        LogEntry::Install(i) => i.ts = ts,
+    }
+    e
+}
+
+#[test]
+fn an_unnumbered_entry_numbered_is_the_numbered_encoding_at_every_head_width() {
+    // Variant 0 is an install, the others commits of every shape.
+    for e in (0..14).map(|variant| sample_entry(5, variant)) {
+        for ts in [
+            0,
+            1,
+            23,
+            24,
+            255,
+            256,
+            65_535,
+            65_536,
+            u32::MAX as u64,
+            1 << 32,
+            u64::MAX,
+        ] {
+            let late = UnnumberedEntry::encode(&e).numbered(ts);
+            assert_eq!(late, entry_to_vec(&at(e.clone(), ts)), "ts {ts}");
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_entries_numbered_late_encode_as_numbered(e in arb_entry(), ts in any::<u64>()) {
+        let late = UnnumberedEntry::encode(&e).numbered(ts);
+        let numbered = at(e, ts);
+        prop_assert_eq!(&late, &entry_to_vec(&numbered));
+        prop_assert_eq!(entry_from_slice(&late).unwrap(), numbered);
+    }
+}
