@@ -25,31 +25,16 @@
 //!
 //! `docs/ARCHITECTURE.md` shows where each actor, message and format lives.
 
+mod actors;
 mod config;
-mod deliveries;
-mod engine;
 mod error;
-mod guest;
-mod guest_log;
-mod host_state;
-mod hostcalls;
-mod log_state;
-mod log_writer;
-mod messages;
-mod module_actor;
-mod outbox;
-mod overlay;
-mod replay;
+mod recovery;
 mod replay_check;
-mod router;
 mod runtime;
-mod sequencer;
-mod shared;
-mod snapshot;
-mod system;
-mod table;
-mod transaction;
+mod wasm;
 
+pub use actors::router::RowChange;
+pub use actors::shared::Metrics;
 pub use config::{Durability, Limits, RuntimeConfig, SnapshotPolicy};
 pub use error::{ReducerError, RuntimeError};
 pub use interstice_abi::{ReducerMode, RowEvent, Type, Value};
@@ -58,6 +43,4 @@ pub use replay_check::{
     replay_check, Difference, Divergence, ModuleCheck, Observed, ReplayCheckOptions,
     ReplayCheckReport,
 };
-pub use router::RowChange;
 pub use runtime::{inspect_module, CallOutput, ModuleInfo, Runtime, RuntimeBuilder};
-pub use shared::Metrics;

@@ -52,15 +52,15 @@ mod report;
 pub use divergence::{Difference, Divergence, Observed};
 pub use report::{ModuleCheck, ReplayCheckOptions, ReplayCheckReport};
 
+use crate::actors::shared::{ModuleEnv, Shared};
 use crate::config::Limits;
-use crate::engine::WasmHost;
 use crate::error::RuntimeError;
-use crate::host_state::Recorded;
-use crate::replay::compile_install;
-use crate::shared::{ModuleEnv, Shared};
-use crate::table::Tables;
-use crate::transaction::{logged_mutations, resolve_delivery, run_write, GuestSlot};
+use crate::recovery::replay::compile_install;
+use crate::wasm::engine::WasmHost;
+use crate::wasm::host_state::Recorded;
+use crate::wasm::transaction::{logged_mutations, resolve_delivery, run_write, GuestSlot};
 use divergence::{compare, Reexecuted};
+use interstice_tables::Tables;
 
 /// Commits buffered per module between the log reader and its checker.
 const CHANNEL_DEPTH: usize = 1024;

@@ -7,8 +7,8 @@ use interstice_persist::Outcome;
 use interstice_persist::{CommitRecord, ErrorKind, Mutation, MutationOp, Nondet, OutboundCall};
 use serde_json::{json, Value as Json};
 
-use crate::host_state::UNRECORDED_READ;
-use crate::shared::{params_type, Shared};
+use crate::actors::shared::{params_type, Shared};
+use crate::wasm::host_state::UNRECORDED_READ;
 
 /// Most differences of one kind (mutations, calls) listed per divergence.
 const MAX_LISTED: usize = 10;

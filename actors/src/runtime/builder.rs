@@ -9,16 +9,16 @@ use interstice_persist::{
     SNAPSHOTS_DIR,
 };
 
+use crate::actors::log_writer::SnapshotFeed;
+use crate::actors::messages::ResumePending;
+use crate::actors::shared::Shared;
+use crate::actors::system::{self};
 use crate::config::{Durability, Limits, RuntimeConfig};
-use crate::deliveries::DeliveryLimits;
-use crate::engine::WasmHost;
 use crate::error::RuntimeError;
-use crate::log_writer::SnapshotFeed;
-use crate::messages::ResumePending;
-use crate::replay::Replayer;
-use crate::shared::Shared;
-use crate::snapshot::{Shadow, SnapshotterConfig, SnapshotterHandle};
-use crate::system::{self};
+use crate::recovery::deliveries::DeliveryLimits;
+use crate::recovery::replay::Replayer;
+use crate::recovery::snapshot::{Shadow, SnapshotterConfig, SnapshotterHandle};
+use crate::wasm::engine::WasmHost;
 
 use super::load::register_module;
 use super::{Inner, Runtime};

@@ -10,17 +10,17 @@ use interstice_abi::{ModuleSchema, Type};
 use interstice_persist::{encode_entry, Cause, LogEntry, ModuleInstall};
 use tokio::sync::oneshot;
 
-use crate::config::Limits;
-use crate::engine::{CompiledModule, WasmHost};
-use crate::error::RuntimeError;
-use crate::messages::{
+use crate::actors::messages::{
     Completed, ExecError, Execute, Responder, Sequenced, Summary, TableRows, Target, Upgrade,
     UpgradeRefused,
 };
-use crate::module_actor::ModuleActor;
-use crate::shared::{ModuleEntry, ModuleEnv, Shared};
-use crate::system::{self, SpawnModule};
-use crate::table::Tables;
+use crate::actors::module_actor::ModuleActor;
+use crate::actors::shared::{ModuleEntry, ModuleEnv, Shared};
+use crate::actors::system::{self, SpawnModule};
+use crate::config::Limits;
+use crate::error::RuntimeError;
+use crate::wasm::engine::{CompiledModule, WasmHost};
+use interstice_tables::Tables;
 
 use super::{info, ModuleInfo, Runtime};
 

@@ -6,7 +6,7 @@
 //! - **Receives** [`Execute`] (write calls, async calls, triggers, init),
 //!   [`Query`] (reads, and read calls of other modules), [`Unpin`],
 //!   [`Upgrade`], [`TableRows`], [`HashState`], [`StopModule`].
-//! - **Sends** [`crate::messages::Completed`] to the sequencer (from the
+//! - **Sends** [`crate::actors::messages::Completed`] to the sequencer (from the
 //!   outbox), [`Unpin`] to modules it read, and answers its callers
 //!   (failures at once; commits through the durability watermark).
 //!
@@ -32,19 +32,19 @@ use interstice_abi::host as abi;
 use interstice_abi::schema_diff::SchemaDiff;
 use interstice_persist::{CommitRecord, ErrorKind, LogEntry, Nondet, UnnumberedEntry};
 
-use crate::engine::{CompiledModule, WasmHost};
-use crate::host_state::{Observation, Observer, Pin, TxMode};
-use crate::hostcalls::observations;
-use crate::messages::{
+use crate::actors::messages::{
     CommitSummary, ExecError, Execute, Failure, HashState, Query, QueryAnswer, StopModule, Summary,
     TableRows, Target, Unpin, Upgrade, UpgradeRefused,
 };
-use crate::outbox::{send_numbered, Finished, OUTBOX_MAX};
-use crate::shared::ModuleEnv;
-use crate::table::Tables;
-use crate::transaction::{
+use crate::actors::outbox::{send_numbered, Finished, OUTBOX_MAX};
+use crate::actors::shared::ModuleEnv;
+use crate::wasm::engine::{CompiledModule, WasmHost};
+use crate::wasm::host_state::{Observation, Observer, Pin, TxMode};
+use crate::wasm::hostcalls::observations;
+use crate::wasm::transaction::{
     finish, logged_mutations, resolve_delivery, run_open, GuestSlot, TxOutput,
 };
+use interstice_tables::Tables;
 
 /// Runs of a write transaction that reads other modules, before it gives
 /// up: all but the last optimistic, the last with the modules it reads
@@ -90,7 +90,7 @@ struct CallInfo {
     cause: interstice_persist::Cause,
     depth: u32,
     root: Option<u64>,
-    reply: Option<crate::messages::Responder<crate::messages::ExecReply>>,
+    reply: Option<crate::actors::messages::Responder<crate::actors::messages::ExecReply>>,
 }
 
 impl ModuleActor {

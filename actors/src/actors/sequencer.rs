@@ -12,10 +12,10 @@ use std::sync::Arc;
 
 use actix::{Actor, Addr, AsyncContext, Context, Handler, Message};
 
-use crate::log_writer::LogWriter;
-use crate::messages::{AppendBatch, Completed, Route, Sequenced};
-use crate::router::Router;
-use crate::shared::Shared;
+use crate::actors::log_writer::LogWriter;
+use crate::actors::messages::{AppendBatch, Completed, Route, Sequenced};
+use crate::actors::router::Router;
+use crate::actors::shared::Shared;
 
 /// Sends the held run on.
 #[derive(Message)]

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use interstice_abi::host as abi;
 
 use crate::config::Limits;
-use crate::host_state::HostTrap;
+use crate::wasm::host_state::HostTrap;
 
 /// A token bucket of log bytes: refills at the rate, holds at most one
 /// second's worth.

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use interstice_abi::ModuleSchema;
 use interstice_persist::{DataDir, LogEntryRef, ModuleInstall};
 
-use crate::deliveries::DeliveryLimits;
-use crate::engine::{CompiledModule, WasmHost};
+use crate::actors::messages::Delivery;
 use crate::error::RuntimeError;
-use crate::log_state::{Applied, LogState};
-use crate::messages::Delivery;
-use crate::table::Tables;
+use crate::recovery::deliveries::DeliveryLimits;
+use crate::recovery::log_state::{Applied, LogState};
+use crate::wasm::engine::{CompiledModule, WasmHost};
+use interstice_tables::Tables;
 
 /// A module rebuilt by replay.
 pub(crate) struct ReplayedModule {

@@ -9,8 +9,8 @@ use interstice_persist::{ErrorKind, Nondet, OutboundCall};
 use interstice_sync::ModuleClock;
 use wasmtime::{Memory, ResourceLimiter};
 
-use crate::shared::ModuleEnv;
-use crate::table::{Key, Tables};
+use crate::actors::shared::ModuleEnv;
+use interstice_tables::{Key, Tables};
 
 /// An error raised by a host call; it traps the guest and says why.
 #[derive(Debug, Clone)]

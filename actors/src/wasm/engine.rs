@@ -17,7 +17,7 @@ use wasmtime::{
 
 use crate::config::Limits;
 use crate::error::RuntimeError;
-use crate::host_state::{HostState, HostTrap};
+use crate::wasm::host_state::{HostState, HostTrap};
 
 /// Fuel for probing a module's schema (running its schema export only).
 const PROBE_FUEL: u64 = 50_000_000;
@@ -62,7 +62,8 @@ impl WasmHost {
         let engine = Engine::new(&cfg).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         start_epoch_ticker(&engine)?;
         let mut linker = Linker::new(&engine);
-        crate::hostcalls::link(&mut linker).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        crate::wasm::hostcalls::link(&mut linker)
+            .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         Ok(Self {
             engine,
             linker,

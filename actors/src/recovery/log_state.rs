@@ -15,13 +15,13 @@ use interstice_persist::{
     Snapshot, SnapshotModule,
 };
 
-use crate::deliveries::{
+use crate::actors::messages::Delivery;
+use crate::error::RuntimeError;
+use crate::recovery::deliveries::{
     consumed_key, route, DeliveryLimits, FanOut, Outstanding, RoutedCommit, Subscriptions,
 };
-use crate::error::RuntimeError;
-use crate::messages::Delivery;
-use crate::overlay::ReplayTables;
-use crate::table::{Change, Tables};
+use interstice_tables::ReplayTables;
+use interstice_tables::{Change, Tables};
 
 /// Bytes the modules' replay overlays may hold together before they are
 /// written to the tables (a pending write holds its key, its row and 40
@@ -122,7 +122,8 @@ impl LogState {
             }
             let schema = ModuleSchema::decode(&m.schema)
                 .map_err(|e| fail(format!("snapshot schema is invalid: {e}")))?;
-            let tables = Tables::restore(&schema.tables, &m.tables).map_err(fail)?;
+            let tables =
+                Tables::restore(&schema.tables, &m.tables).map_err(|e| fail(e.to_string()))?;
             let _ = s.subs.add_module(&schema);
             s.install_ts.insert(m.name.clone(), m.install_ts);
             s.index.insert(m.name.clone(), s.modules.len());

@@ -12,9 +12,9 @@ use actix::Message;
 use interstice_abi::ModuleSchema;
 use interstice_persist::{Cause, ErrorKind, Hash, ModuleInstall, OutboundCall};
 
-use crate::engine::CompiledModule;
-use crate::host_state::{Observation, Observer};
-use crate::table::Change;
+use crate::wasm::engine::CompiledModule;
+use crate::wasm::host_state::{Observation, Observer};
+use interstice_tables::Change;
 
 /// A one-shot reply channel of any flavour (tokio oneshot for async callers,
 /// std channel for a module blocked in a read call).
@@ -234,7 +234,7 @@ pub(crate) struct Sequenced {
 
 /// A module (or the loader) hands finished entries to the sequencer: one
 /// message for every entry a module finished while draining its mailbox
-/// (see [`crate::module_actor`]), so a burst costs the sequencer one wakeup.
+/// (see [`crate::actors::module_actor`]), so a burst costs the sequencer one wakeup.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct Completed {

@@ -30,8 +30,8 @@ use std::sync::{Arc, Mutex};
 use interstice_persist::UnnumberedEntry;
 use interstice_sync::ModuleClock;
 
-use crate::messages::{Completed, ExecError, ExecReply, Responder, Sequenced, Summary};
-use crate::shared::Shared;
+use crate::actors::messages::{Completed, ExecError, ExecReply, Responder, Sequenced, Summary};
+use crate::actors::shared::Shared;
 
 /// The most entries held before they are numbered anyway.
 pub(crate) const OUTBOX_MAX: usize = 32;

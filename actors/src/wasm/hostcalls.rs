@@ -12,12 +12,12 @@ use interstice_abi::ReducerMode;
 use interstice_persist::{ErrorKind, Nondet, OutboundCall};
 use wasmtime::{Caller, Linker};
 
-use crate::host_state::{
+use crate::actors::messages::{Query, QueryAnswer, Responder};
+use crate::actors::shared::{params_type, ModuleEnv};
+use crate::wasm::host_state::{
     HostState, HostTrap, Observation, Observer, Scan, TxMode, UNRECORDED_READ,
 };
-use crate::messages::{Query, QueryAnswer, Responder};
-use crate::shared::{params_type, ModuleEnv};
-use crate::table::TableOpError;
+use interstice_tables::TableError;
 
 type Res<T> = wasmtime::Result<T>;
 
@@ -66,18 +66,18 @@ fn require_running(st: &HostState, what: &str) -> Res<()> {
     Ok(())
 }
 
-fn table_err<T>(st: &HostState, table: i32, op: &str, e: TableOpError) -> Res<T> {
+fn table_err<T>(st: &HostState, table: i32, op: &str, e: TableError) -> Res<T> {
     let name = st
         .tables
         .table(table as u32)
         .map(|t| t.name().to_owned())
         .unwrap_or_else(|| format!("#{table}"));
     match e {
-        TableOpError::Constraint(m) => trap(HostTrap {
+        TableError::Constraint(m) => trap(HostTrap {
             kind: ErrorKind::Constraint,
             message: m,
         }),
-        TableOpError::Abi(e) => bad(format!("{op} on table `{name}`: {e}")),
+        e => bad(format!("{op} on table `{name}`: {e}")),
     }
 }
 
@@ -312,7 +312,7 @@ fn link_misc(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             let r = slice(mem, ptr, len, "log")?;
             let env = env(st)?;
             let mut rate = env.log_rate.lock().expect("log rate lock");
-            crate::guest_log::write(
+            crate::wasm::guest_log::write(
                 level,
                 &mem[r],
                 &env.name,

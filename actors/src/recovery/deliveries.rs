@@ -21,8 +21,8 @@ use interstice_abi::cbor::Writer;
 use interstice_abi::{ModuleSchema, Persistence, RowEvent, Trigger};
 use interstice_persist::{Cause, OutboundCall};
 
-use crate::messages::Delivery;
-use crate::table::Change;
+use crate::actors::messages::Delivery;
+use interstice_tables::Change;
 
 /// A subscriber: module and reducer name.
 type Subscriber = (String, String);

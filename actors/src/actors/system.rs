@@ -17,15 +17,15 @@ use std::thread::JoinHandle;
 
 use actix::{Actor, Addr, Arbiter, Context, Handler, Message, System};
 
+use crate::actors::log_writer::LogWriter;
+use crate::actors::messages::Responder;
+use crate::actors::module_actor::ModuleActor;
+use crate::actors::router::Router;
+use crate::actors::sequencer::Sequencer;
+use crate::actors::shared::Shared;
 use crate::config::Durability;
-use crate::deliveries::{FanOut, Subscriptions};
 use crate::error::RuntimeError;
-use crate::log_writer::LogWriter;
-use crate::messages::Responder;
-use crate::module_actor::ModuleActor;
-use crate::router::Router;
-use crate::sequencer::Sequencer;
-use crate::shared::Shared;
+use crate::recovery::deliveries::{FanOut, Subscriptions};
 
 /// Starts a module actor on a new arbiter.
 #[derive(Message)]
@@ -78,7 +78,7 @@ pub(crate) fn start(
     durability: Durability,
     (subs, fanout): (Subscriptions, FanOut),
     last_ts: u64,
-    snapshots: Option<crate::log_writer::SnapshotFeed>,
+    snapshots: Option<crate::actors::log_writer::SnapshotFeed>,
 ) -> Result<SystemHandles, RuntimeError> {
     let (tx, rx) = mpsc::channel();
     let thread = std::thread::Builder::new()

@@ -19,9 +19,9 @@ use std::thread::JoinHandle;
 use interstice_abi::cbor::Reader;
 use interstice_persist::{decode_entry_ref, Hash, Snapshot, Storage};
 
-use crate::deliveries::DeliveryLimits;
 use crate::error::RuntimeError;
-use crate::log_state::{LogState, SHADOW_OVERLAY_MAX_BYTES};
+use crate::recovery::deliveries::DeliveryLimits;
+use crate::recovery::log_state::{LogState, SHADOW_OVERLAY_MAX_BYTES};
 
 /// The replayed state without compiled modules, kept by the snapshotter:
 /// a [`LogState`] advanced by every batch the log-writer appends.

@@ -9,11 +9,11 @@ use interstice_abi::ReducerSchema;
 use interstice_persist::ErrorKind;
 use wasmtime::{Memory, Store, Trap, TypedFunc};
 
-use crate::engine::{CompiledModule, WasmHost};
-use crate::host_state::{HostState, HostTrap, TxStart, TxState};
-use crate::messages::Failure;
-use crate::shared::ModuleEnv;
-use crate::table::Tables;
+use crate::actors::messages::Failure;
+use crate::actors::shared::ModuleEnv;
+use crate::wasm::engine::{CompiledModule, WasmHost};
+use crate::wasm::host_state::{HostState, HostTrap, TxStart, TxState};
+use interstice_tables::Tables;
 
 /// A module instance with its store.
 pub(crate) struct Guest {

@@ -10,10 +10,10 @@ use interstice_abi::{ModuleSchema, ReducerSchema, Type};
 use interstice_persist::Hash;
 use interstice_sync::{CommitOrder, Watermark};
 
+use crate::actors::messages::Sequenced;
+use crate::actors::module_actor::ModuleActor;
+use crate::actors::sequencer::Sequencer;
 use crate::config::Limits;
-use crate::messages::Sequenced;
-use crate::module_actor::ModuleActor;
-use crate::sequencer::Sequencer;
 
 /// A loaded module, as the rest of the runtime sees it.
 #[derive(Debug)]
@@ -23,7 +23,7 @@ pub(crate) struct ModuleEntry {
     pub wasm_hash: Hash,
     pub addr: Addr<ModuleActor>,
     /// The module's outbox (and clock), shared with its actor.
-    pub outbox: Arc<crate::outbox::Outbox>,
+    pub outbox: Arc<crate::actors::outbox::Outbox>,
 }
 
 impl ModuleEntry {
@@ -236,10 +236,10 @@ pub(crate) struct ModuleEnv {
     pub shared: Arc<Shared>,
     /// Finished, unnumbered entries and the module's clock; kept across
     /// upgrades (a new `ModuleEnv` takes over the same one).
-    pub outbox: Arc<crate::outbox::Outbox>,
+    pub outbox: Arc<crate::actors::outbox::Outbox>,
     /// The module's guest-log rate (`Limits::log_bytes_per_sec`), across
     /// its instances; kept across upgrades too.
-    pub log_rate: Arc<Mutex<crate::guest_log::LogRate>>,
+    pub log_rate: Arc<Mutex<crate::wasm::guest_log::LogRate>>,
 }
 
 impl ModuleEnv {

@@ -20,15 +20,15 @@ use interstice_persist::{Cause, DataDir};
 use tokio::sync::oneshot;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
-use crate::config::{Durability, Limits, RuntimeConfig};
-use crate::engine::WasmHost;
-use crate::error::{ReducerError, RuntimeError};
-use crate::messages::{
+use crate::actors::messages::{
     ExecError, Execute, Failure, FlushLog, HashState, Query, Responder, StopModule, Target,
 };
-use crate::router::{RowChange, SubscribeTable};
-use crate::shared::{params_type, Metrics, ModuleEntry, Shared};
-use crate::system::{self, SystemHandles};
+use crate::actors::router::{RowChange, SubscribeTable};
+use crate::actors::shared::{params_type, Metrics, ModuleEntry, Shared};
+use crate::actors::system::{self, SystemHandles};
+use crate::config::{Durability, Limits, RuntimeConfig};
+use crate::error::{ReducerError, RuntimeError};
+use crate::wasm::engine::WasmHost;
 
 /// A module as loaded.
 #[derive(Debug, Clone)]
@@ -77,10 +77,10 @@ struct Inner {
     handles: Mutex<Option<SystemHandles>>,
     /// The snapshot thread, if snapshots are enabled; stopped (joined)
     /// before the data directory is released.
-    snapshotter: Mutex<Option<crate::snapshot::SnapshotterHandle>>,
+    snapshotter: Mutex<Option<crate::recovery::snapshot::SnapshotterHandle>>,
     supervisor: actix::Addr<system::Supervisor>,
-    router: actix::Addr<crate::router::Router>,
-    log: actix::Addr<crate::log_writer::LogWriter>,
+    router: actix::Addr<crate::actors::router::Router>,
+    log: actix::Addr<crate::actors::log_writer::LogWriter>,
     load_lock: tokio::sync::Mutex<()>,
     closed: AtomicBool,
 }
@@ -433,7 +433,7 @@ impl Runtime {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.inner
             .log
-            .do_send(crate::log_writer::SnapshotNow { reply: tx });
+            .do_send(crate::actors::log_writer::SnapshotNow { reply: tx });
         match rx.await {
             Ok(Ok(ts)) => Ok(ts),
             Ok(Err(e)) => Err(RuntimeError::Snapshot(e)),

@@ -16,9 +16,9 @@ use actix::{Actor, Context, Handler, Message};
 use interstice_abi::{RowEvent, Type, Value};
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::deliveries::{route, DeliveryLimits, FanOut, RoutedCommit, Subscriptions};
-use crate::messages::{Delivery, Durable, Execute, ResumePending, Route, Summary, Target};
-use crate::shared::Shared;
+use crate::actors::messages::{Delivery, Durable, Execute, ResumePending, Route, Summary, Target};
+use crate::actors::shared::Shared;
+use crate::recovery::deliveries::{route, DeliveryLimits, FanOut, RoutedCommit, Subscriptions};
 
 /// A committed change to a table, as external subscribers see it.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use interstice_abi::{ModuleSchema, RowEvent};
 use interstice_persist::{Mutation, MutationOp, Nondet, OutboundCall, Outcome};
 
-use crate::engine::{CompiledModule, WasmHost};
-use crate::guest::{CallEffects, Guest};
-use crate::host_state::{Recorded, TxMode, TxStart, TxState};
-use crate::messages::Failure;
-use crate::shared::{params_type, ModuleEnv};
-use crate::table::{Change, Tables};
+use crate::actors::messages::Failure;
+use crate::actors::shared::{params_type, ModuleEnv};
+use crate::wasm::engine::{CompiledModule, WasmHost};
+use crate::wasm::guest::{CallEffects, Guest};
+use crate::wasm::host_state::{Recorded, TxMode, TxStart, TxState};
+use interstice_tables::{Change, Tables};
 
 /// A module's instance, created on first use and discarded after any
 /// failure that may have left the guest's memory inconsistent, so the next

@@ -13,11 +13,11 @@ use std::sync::Arc;
 
 use actix::{Actor, Addr, AsyncContext, Context, Handler, Message};
 
+use crate::actors::messages::{AppendBatch, Durable, FlushLog};
+use crate::actors::router::Router;
+use crate::actors::shared::Shared;
 use crate::config::Durability;
-use crate::messages::{AppendBatch, Durable, FlushLog};
-use crate::router::Router;
-use crate::shared::Shared;
-use crate::snapshot::{SnapMsg, SnapshotReply};
+use crate::recovery::snapshot::{SnapMsg, SnapshotReply};
 
 /// Write a snapshot of the state at the durable end of the log, and reply
 /// with its timestamp ([`crate::Runtime::snapshot_now`]).

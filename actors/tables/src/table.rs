@@ -1,0 +1,196 @@
+//! One table: its rows keyed by a memcomparable encoding of the primary
+//! key, and the row validation and key encoding every write goes through.
+
+use std::collections::BTreeSet;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use interstice_abi::cbor::{Reader, Writer};
+use interstice_abi::{AbiError, TableSchema, Type};
+
+use crate::entry::Entry;
+use crate::Key;
+
+/// One table of one module.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub(crate) schema: Arc<TableSchema>,
+    key_type: Type,
+    pk: usize,
+    columns: Vec<Type>,
+    pub(crate) rows: BTreeSet<Entry>,
+    /// Next id an `auto_inc` insert of key 0 receives.
+    pub(crate) next_auto_inc: u128,
+    /// Reused buffer for the key of a logged row being applied.
+    key_scratch: Vec<u8>,
+}
+
+/// A row after validation: its bytes (auto_inc key filled in), its key and
+/// the canonical CBOR of its key value.
+pub(crate) struct CheckedRow {
+    pub(crate) row: Vec<u8>,
+    pub(crate) key: Vec<u8>,
+    pub(crate) key_value: std::ops::Range<usize>,
+}
+
+impl Table {
+    /// An empty table.
+    pub fn new(schema: Arc<TableSchema>) -> Self {
+        Self {
+            key_type: schema.key_type().clone(),
+            pk: schema.primary_key as usize,
+            columns: schema.columns.iter().map(|c| c.ty.clone()).collect(),
+            schema,
+            rows: BTreeSet::new(),
+            next_auto_inc: 1,
+            key_scratch: Vec::new(),
+        }
+    }
+
+    /// Table name.
+    pub fn name(&self) -> &str {
+        &self.schema.name
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// True if the table holds no row.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// True if mutations of this table are logged.
+    pub fn is_logged(&self) -> bool {
+        self.schema.persistence == interstice_abi::Persistence::Logged
+    }
+
+    /// Validates a row against the schema (canonical encoding, column types)
+    /// and computes its key. With `assign`, an `auto_inc` key of 0 is replaced
+    /// by the next id.
+    pub(crate) fn check_row(
+        &self,
+        bytes: &[u8],
+        assign: bool,
+    ) -> Result<(CheckedRow, Option<u128>), AbiError> {
+        let mut key_range = self.validate_row(bytes)?;
+        let mut row = bytes.to_vec();
+        let mut assigned = None;
+        if assign && self.schema.auto_inc && bytes[key_range.clone()] == [0u8] {
+            let id = self.next_auto_inc;
+            let mut w = Writer::new();
+            w.u128(id);
+            let mut spliced = Vec::with_capacity(row.len() + 16);
+            spliced.extend_from_slice(&bytes[..key_range.start]);
+            spliced.extend_from_slice(w.as_slice());
+            spliced.extend_from_slice(&bytes[key_range.end..]);
+            key_range = key_range.start..key_range.start + w.len();
+            row = spliced;
+            assigned = Some(id);
+        }
+        let mut key = Vec::with_capacity(16);
+        self.key_type
+            .encode_key(&mut Reader::new(&row[key_range.clone()]), &mut key)?;
+        Ok((
+            CheckedRow {
+                row,
+                key,
+                key_value: key_range,
+            },
+            assigned,
+        ))
+    }
+
+    /// Validates a row's encoding and column types (the first half of
+    /// [`Table::check_row`]); returns where its key value is.
+    fn validate_row(&self, bytes: &[u8]) -> Result<std::ops::Range<usize>, AbiError> {
+        let mut r = Reader::new(bytes);
+        r.array_of(self.columns.len())?;
+        let mut key_range = 0..0;
+        for (i, ty) in self.columns.iter().enumerate() {
+            let start = r.position();
+            ty.validate(&mut r)?;
+            if i == self.pk {
+                key_range = start..r.position();
+            }
+        }
+        r.finish()?;
+        Ok(key_range)
+    }
+
+    /// A logged row as a table entry: validated and keyed exactly as
+    /// [`Table::check_row`] without `assign` does (the same errors), but
+    /// with one allocation, the entry itself. Returns its key value's range.
+    pub(crate) fn logged_entry(
+        &mut self,
+        bytes: &[u8],
+    ) -> Result<(Entry, std::ops::Range<usize>), AbiError> {
+        let mut key = std::mem::take(&mut self.key_scratch);
+        let checked = self.logged_key(bytes, &mut key);
+        let entry = checked.map(|range| (Entry::new(&key, bytes), range));
+        self.key_scratch = key;
+        entry
+    }
+
+    /// Validates a logged row and writes its memcomparable key to `key`
+    /// (cleared first); returns where the key value is in the row.
+    pub(crate) fn logged_key(
+        &self,
+        bytes: &[u8],
+        key: &mut Vec<u8>,
+    ) -> Result<std::ops::Range<usize>, AbiError> {
+        let key_range = self.validate_row(bytes)?;
+        key.clear();
+        self.key_type
+            .encode_key(&mut Reader::new(&bytes[key_range.clone()]), key)?;
+        Ok(key_range)
+    }
+
+    /// The memcomparable key for an encoded key value.
+    pub fn key_of_value(&self, key_value: &[u8]) -> Result<Key, AbiError> {
+        let mut key = Vec::with_capacity(16);
+        self.encode_key_value(key_value, &mut key)?;
+        Ok(key.into_boxed_slice())
+    }
+
+    /// [`Table::key_of_value`] into `key` (cleared first).
+    pub(crate) fn encode_key_value(
+        &self,
+        key_value: &[u8],
+        key: &mut Vec<u8>,
+    ) -> Result<(), AbiError> {
+        let mut r = Reader::new(key_value);
+        key.clear();
+        self.key_type.encode_key(&mut r, key)?;
+        r.finish()
+    }
+
+    pub(crate) fn bump_auto_inc(&mut self, row: &[u8], key_value: std::ops::Range<usize>) {
+        if self.schema.auto_inc {
+            if let Ok(id) = Reader::new(&row[key_value]).u128() {
+                self.next_auto_inc = self.next_auto_inc.max(id.saturating_add(1));
+            }
+        }
+    }
+
+    /// The first row whose key is after `after` (or the first row).
+    /// Returns `(key, row)`.
+    pub fn next_after(&self, after: Option<&[u8]>) -> Option<(&[u8], &[u8])> {
+        match after {
+            None => self.rows.iter().next(),
+            Some(k) => self
+                .rows
+                .range::<[u8], _>((Bound::Excluded(k), Bound::Unbounded))
+                .next(),
+        }
+        .map(Entry::parts)
+    }
+
+    /// The auto-increment counter (part of the table state).
+    #[cfg(test)]
+    pub fn next_auto_inc(&self) -> u128 {
+        self.next_auto_inc
+    }
+}

@@ -1,0 +1,240 @@
+//! All tables of a module and the open transaction's change list (the
+//! undo log): the writes reducers make through host calls, and commit and
+//! rollback.
+
+use std::sync::Arc;
+
+use interstice_abi::{AbiError, RowEvent, TableSchema};
+
+use crate::entry::Entry;
+use crate::error::TableError;
+use crate::table::Table;
+use crate::{Key, Row};
+
+/// One change made by a transaction, kept so it can be undone, logged and
+/// turned into row events.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// Table index in the module schema.
+    pub table: u32,
+    /// Insert, update or delete.
+    pub event: RowEvent,
+    /// The row's key.
+    pub key: Key,
+    /// The row before (update, delete).
+    pub old: Option<Row>,
+    /// The row after (insert, update).
+    pub new: Option<Row>,
+    /// Canonical CBOR of the key value (what a delete logs).
+    pub key_value: Box<[u8]>,
+}
+
+/// All tables of a module, plus the open transaction's change list.
+#[derive(Debug, Clone, Default)]
+pub struct Tables {
+    pub(crate) tables: Vec<Table>,
+    changes: Vec<Change>,
+    auto_inc_before: Vec<(u32, u128)>,
+}
+
+impl Tables {
+    /// Empty tables for a schema.
+    pub fn new(schemas: &[TableSchema]) -> Self {
+        Self {
+            tables: schemas
+                .iter()
+                .map(|s| Table::new(Arc::new(s.clone())))
+                .collect(),
+            changes: Vec::new(),
+            auto_inc_before: Vec::new(),
+        }
+    }
+
+    /// Switches to a new version of the module's schema (an upgrade that
+    /// was checked compatible): each table of `schemas` takes over the rows
+    /// and the `auto_inc` counter of the old table of the same name, new
+    /// tables start empty, old tables not in `schemas` are dropped. Only
+    /// between transactions.
+    pub fn remap(&mut self, schemas: &[TableSchema]) {
+        debug_assert!(self.changes.is_empty(), "remap inside a transaction");
+        let mut old: std::collections::HashMap<String, Table> = std::mem::take(&mut self.tables)
+            .into_iter()
+            .map(|t| (t.name().to_owned(), t))
+            .collect();
+        self.tables = schemas
+            .iter()
+            .map(|s| {
+                let schema = Arc::new(s.clone());
+                match old.remove(&s.name) {
+                    Some(mut t) => {
+                        t.schema = schema;
+                        t
+                    }
+                    None => Table::new(schema),
+                }
+            })
+            .collect();
+        self.changes.clear();
+        self.auto_inc_before.clear();
+    }
+
+    /// The number of rows of the table named `name` (0 if there is none).
+    pub fn rows_of(&self, name: &str) -> u64 {
+        self.tables
+            .iter()
+            .find(|t| t.name() == name)
+            .map_or(0, |t| t.len() as u64)
+    }
+
+    /// `(name, rows)` for every table, in schema order.
+    pub fn row_counts(&self) -> Vec<(String, u64)> {
+        self.tables
+            .iter()
+            .map(|t| (t.name().to_owned(), t.len() as u64))
+            .collect()
+    }
+
+    /// A table by index.
+    pub fn table(&self, idx: u32) -> Option<&Table> {
+        self.tables.get(idx as usize)
+    }
+
+    pub(crate) fn table_mut(&mut self, idx: u32) -> Result<&mut Table, TableError> {
+        let n = self.tables.len();
+        self.tables.get_mut(idx as usize).ok_or_else(|| {
+            TableError::Abi(AbiError::Schema(format!(
+                "table id {idx} out of range (module has {n} tables)"
+            )))
+        })
+    }
+
+    fn remember_auto_inc(&mut self, idx: u32) {
+        if !self.auto_inc_before.iter().any(|(t, _)| *t == idx) {
+            let before = self.tables[idx as usize].next_auto_inc;
+            self.auto_inc_before.push((idx, before));
+        }
+    }
+
+    /// Inserts a row; returns the stored row (auto_inc key filled in).
+    pub fn insert(&mut self, idx: u32, bytes: &[u8]) -> Result<&[u8], TableError> {
+        let t = self.table_mut(idx)?;
+        let (checked, _) = t.check_row(bytes, true)?;
+        if t.rows.contains(checked.key.as_slice()) {
+            return Err(TableError::Constraint(format!(
+                "duplicate primary key in table `{}`",
+                t.name()
+            )));
+        }
+        self.remember_auto_inc(idx);
+        let t = &mut self.tables[idx as usize];
+        t.bump_auto_inc(&checked.row, checked.key_value.clone());
+        t.rows.insert(Entry::new(&checked.key, &checked.row));
+        let key: Key = checked.key.into_boxed_slice();
+        let row: Row = checked.row.into_boxed_slice();
+        self.changes.push(Change {
+            table: idx,
+            event: RowEvent::Insert,
+            key,
+            old: None,
+            key_value: row[checked.key_value].into(),
+            new: Some(row),
+        });
+        Ok(self
+            .changes
+            .last()
+            .and_then(|c| c.new.as_deref())
+            .expect("just pushed"))
+    }
+
+    /// Replaces the row with the same key; false if there is none.
+    pub fn update(&mut self, idx: u32, bytes: &[u8]) -> Result<bool, TableError> {
+        let t = self.table_mut(idx)?;
+        let (checked, _) = t.check_row(bytes, false)?;
+        // One lookup when the row exists (the common case); otherwise the
+        // entry `replace` inserted is taken out again.
+        let Some(old) = t.rows.replace(Entry::new(&checked.key, &checked.row)) else {
+            t.rows.remove(checked.key.as_slice());
+            return Ok(false);
+        };
+        let row: Row = checked.row.into_boxed_slice();
+        self.changes.push(Change {
+            table: idx,
+            event: RowEvent::Update,
+            key: checked.key.into_boxed_slice(),
+            old: Some(old.row().into()),
+            key_value: row[checked.key_value].into(),
+            new: Some(row),
+        });
+        Ok(true)
+    }
+
+    /// Deletes by encoded key value; false if absent.
+    pub fn delete(&mut self, idx: u32, key_value: &[u8]) -> Result<bool, TableError> {
+        let t = self.table_mut(idx)?;
+        let key = t.key_of_value(key_value)?;
+        let Some(old) = t.rows.take(&*key) else {
+            return Ok(false);
+        };
+        self.changes.push(Change {
+            table: idx,
+            event: RowEvent::Delete,
+            key,
+            old: Some(old.row().into()),
+            new: None,
+            key_value: key_value.into(),
+        });
+        Ok(true)
+    }
+
+    /// Looks up by encoded key value.
+    pub fn get(&self, idx: u32, key_value: &[u8]) -> Result<Option<&[u8]>, TableError> {
+        let t = self.table(idx).ok_or_else(|| {
+            TableError::Abi(AbiError::Schema(format!("table id {idx} out of range")))
+        })?;
+        let key = t.key_of_value(key_value)?;
+        Ok(t.rows.get(&*key).map(Entry::row))
+    }
+
+    /// Bytes the open transaction's latest change holds in the host (its
+    /// rows, kept for rollback and the log, and its key), for
+    /// `Limits::tx_mutation_bytes`; 0 if there is none.
+    pub fn last_change_bytes(&self) -> usize {
+        self.changes.last().map_or(0, |c| {
+            c.key.len()
+                + c.key_value.len()
+                + c.old.as_ref().map_or(0, |r| r.len())
+                + c.new.as_ref().map_or(0, |r| r.len())
+        })
+    }
+
+    /// Starts a transaction (there must be no pending changes).
+    pub fn begin(&mut self) {
+        debug_assert!(self.changes.is_empty());
+        self.changes.clear();
+        self.auto_inc_before.clear();
+    }
+
+    /// Commits: returns the transaction's changes and forgets how to undo them.
+    pub fn commit(&mut self) -> Vec<Change> {
+        self.auto_inc_before.clear();
+        std::mem::take(&mut self.changes)
+    }
+
+    /// Rolls every change of the open transaction back, newest first.
+    pub fn rollback(&mut self) {
+        while let Some(c) = self.changes.pop() {
+            let t = &mut self.tables[c.table as usize];
+            match c.old {
+                Some(old) => {
+                    t.rows.replace(Entry::new(&c.key, &old));
+                }
+                None => {
+                    t.rows.remove(&*c.key);
+                }
+            }
+        }
+        for (idx, before) in self.auto_inc_before.drain(..) {
+            self.tables[idx as usize].next_auto_inc = before;
+        }
+    }
+}

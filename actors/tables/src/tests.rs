@@ -1,0 +1,4 @@
+//! Unit tests of the tables, one module per topic.
+
+mod overlay;
+mod tables;
