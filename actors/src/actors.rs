@@ -11,6 +11,7 @@ pub(crate) mod log_writer;
 pub(crate) mod messages;
 pub(crate) mod module_actor;
 pub(crate) mod outbox;
+pub(crate) mod peers;
 pub(crate) mod router;
 pub(crate) mod sequencer;
 pub(crate) mod shared;

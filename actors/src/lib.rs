@@ -28,17 +28,18 @@
 mod actors;
 mod config;
 mod error;
+mod metrics;
 mod recovery;
 mod replay_check;
 mod runtime;
 mod wasm;
 
 pub use actors::router::RowChange;
-pub use actors::shared::Metrics;
 pub use config::{Durability, Limits, RuntimeConfig, SnapshotPolicy};
 pub use error::{ReducerError, RuntimeError};
 pub use interstice_abi::{ReducerMode, RowEvent, Type, Value};
 pub use interstice_persist::ErrorKind;
+pub use metrics::Metrics;
 pub use replay_check::{
     replay_check, Difference, Divergence, ModuleCheck, Observed, ReplayCheckOptions,
     ReplayCheckReport,

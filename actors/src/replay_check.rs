@@ -52,11 +52,12 @@ mod report;
 pub use divergence::{Difference, Divergence, Observed};
 pub use report::{ModuleCheck, ReplayCheckOptions, ReplayCheckReport};
 
-use crate::actors::shared::{ModuleEnv, Shared};
 use crate::config::Limits;
 use crate::error::RuntimeError;
+use crate::metrics::MetricsInner;
 use crate::recovery::replay::compile_install;
 use crate::wasm::engine::WasmHost;
+use crate::wasm::env::{ModuleEnv, Peers, ReadAnswer, ReadCall, ReadCallError};
 use crate::wasm::host_state::Recorded;
 use crate::wasm::transaction::{logged_mutations, resolve_delivery, run_write, GuestSlot};
 use divergence::{compare, Reexecuted};
@@ -69,11 +70,42 @@ const CHANNEL_DEPTH: usize = 1024;
 struct Ctx<'a> {
     dir: &'a Path,
     host: Arc<WasmHost>,
-    shared: Arc<Shared>,
+    limits: Limits,
+    metrics: Arc<MetricsInner>,
+    peers: Arc<OfflinePeers>,
     opts: &'a ReplayCheckOptions,
     checked: AtomicU64,
     /// A checker failed (not diverged): stop feeding anyone.
     abort: AtomicBool,
+}
+
+/// The log's modules as a re-executed transaction's host calls see them:
+/// a module counts as loaded once its install precedes the transaction.
+/// Nothing runs them: every read call's result, and every timestamp a
+/// transaction asked for, is fed back from the log.
+#[derive(Debug, Default)]
+pub(crate) struct OfflinePeers {
+    /// Each module's first install timestamp and newest schema.
+    installs: DashMap<String, (u64, Arc<ModuleSchema>)>,
+}
+
+impl Peers for OfflinePeers {
+    fn schema(&self, name: &str, ts: Option<u64>) -> Option<Arc<ModuleSchema>> {
+        self.installs
+            .get(name)
+            .filter(|p| ts.is_none_or(|ts| p.0 < ts))
+            .map(|p| p.1.clone())
+    }
+
+    fn read_call(&self, _call: ReadCall<'_>) -> Result<ReadAnswer, ReadCallError> {
+        Err(ReadCallError::Offline)
+    }
+
+    fn number_finished(&self) {}
+
+    fn latest_timestamp(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// What the log reader feeds a module's checker, in log order.
@@ -142,12 +174,12 @@ pub fn replay_check(
         tx_time: std::time::Duration::from_secs(24 * 3600),
         ..opts.limits
     };
-    let mut shared = Shared::new(1, [0; 32], limits);
-    shared.offline_peers = Some(DashMap::new());
     let ctx = Ctx {
         dir,
         host: Arc::new(WasmHost::new(limits)?),
-        shared: Arc::new(shared),
+        limits,
+        metrics: Arc::default(),
+        peers: Arc::default(),
         opts,
         checked: AtomicU64::new(0),
         abort: AtomicBool::new(false),
@@ -161,10 +193,8 @@ pub fn replay_check(
                     if let Some(w) = workers.get(&i.name) {
                         // An upgrade: the module counts as loaded from its
                         // first install on, with the newest schema.
-                        if let (Some(peers), Ok(schema)) =
-                            (&ctx.shared.offline_peers, ModuleSchema::decode(&i.schema))
-                        {
-                            if let Some(mut p) = peers.get_mut(&i.name) {
+                        if let Ok(schema) = ModuleSchema::decode(&i.schema) {
+                            if let Some(mut p) = ctx.peers.installs.get_mut(&i.name) {
                                 p.1 = Arc::new(schema);
                             }
                         }
@@ -251,9 +281,9 @@ fn start_worker<'scope, 'env: 'scope>(
     }
     let schema = ModuleSchema::decode(&i.schema)
         .map_err(|e| fail(format!("logged schema is invalid: {e}")))?;
-    if let Some(peers) = &ctx.shared.offline_peers {
-        peers.insert(i.name.clone(), (i.ts, Arc::new(schema)));
-    }
+    ctx.peers
+        .installs
+        .insert(i.name.clone(), (i.ts, Arc::new(schema)));
     let (tx, rx) = sync_channel(CHANNEL_DEPTH);
     let (name, install_ts) = (i.name.clone(), i.ts);
     let handle = std::thread::Builder::new()
@@ -307,7 +337,7 @@ fn check_module(
             }
         };
         m.checked += 1;
-        let differences = check_commit(&mut slot, &mut tables, &ctx.shared, &c);
+        let differences = check_commit(&mut slot, &mut tables, &ctx.peers, &c);
         let n = ctx.checked.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(progress) = &ctx.opts.progress {
             if n.is_multiple_of(ctx.opts.progress_every.max(1)) {
@@ -343,7 +373,15 @@ fn load_slot(ctx: &Ctx<'_>, install: &ModuleInstall) -> Result<GuestSlot, Runtim
     })?;
     let compiled = compile_install(&ctx.host, install, &wasm, None)?;
     let schema = compiled.schema.clone();
-    let env = Arc::new(ModuleEnv::new(schema, ctx.shared.clone()));
+    let env = Arc::new(ModuleEnv::new(
+        schema,
+        ctx.limits,
+        ctx.metrics.clone(),
+        // No secret: every seed is fed back from the log.
+        [0; 32],
+        Arc::default(),
+        ctx.peers.clone(),
+    ));
     Ok(GuestSlot::new(env, ctx.host.clone(), compiled))
 }
 
@@ -351,7 +389,7 @@ fn load_slot(ctx: &Ctx<'_>, install: &ModuleInstall) -> Result<GuestSlot, Runtim
 fn check_commit(
     slot: &mut GuestSlot,
     tables: &mut Tables,
-    shared: &Shared,
+    peers: &OfflinePeers,
     c: &CommitRecord,
 ) -> Vec<Difference> {
     let schema = slot.env.schema.clone();
@@ -381,7 +419,7 @@ fn check_commit(
             calls: Vec::new(),
             nondet: c.nondet.clone(),
         };
-        return compare(&schema, shared, c, &actual);
+        return compare(&schema, peers, c, &actual);
     }
     let idx = if matches!(c.cause, Cause::Call { .. } | Cause::Trigger { .. }) {
         // A delivery: resolved by name, as the module actor does; one that
@@ -398,7 +436,7 @@ fn check_commit(
                     calls: Vec::new(),
                     nondet: Vec::new(),
                 };
-                return compare(&schema, shared, c, &actual);
+                return compare(&schema, peers, c, &actual);
             }
         }
     } else {
@@ -421,5 +459,5 @@ fn check_commit(
         calls: out.calls,
         nondet: out.nondet,
     };
-    compare(&schema, shared, c, &actual)
+    compare(&schema, peers, c, &actual)
 }

@@ -21,14 +21,17 @@ use tokio::sync::oneshot;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use crate::actors::messages::{
-    ExecError, Execute, Failure, FlushLog, HashState, Query, Responder, StopModule, Target,
+    ExecError, Execute, FlushLog, HashState, Query, Responder, StopModule, Target,
 };
 use crate::actors::router::{RowChange, SubscribeTable};
-use crate::actors::shared::{params_type, Metrics, ModuleEntry, Shared};
+use crate::actors::shared::{ModuleEntry, Shared};
 use crate::actors::system::{self, SystemHandles};
 use crate::config::{Durability, Limits, RuntimeConfig};
 use crate::error::{ReducerError, RuntimeError};
+use crate::metrics::Metrics;
 use crate::wasm::engine::WasmHost;
+use crate::wasm::schema::params_type;
+use crate::wasm::transaction::Failure;
 
 /// A module as loaded.
 #[derive(Debug, Clone)]

@@ -7,8 +7,10 @@
 //! `docs/ARCHITECTURE.md` "Layers" gives the dependency directions.
 
 pub(crate) mod engine;
+pub(crate) mod env;
 pub(crate) mod guest;
 pub(crate) mod guest_log;
 pub(crate) mod host_state;
 pub(crate) mod hostcalls;
+pub(crate) mod schema;
 pub(crate) mod transaction;

@@ -10,10 +10,12 @@ use std::sync::Arc;
 
 use actix::Message;
 use interstice_abi::ModuleSchema;
-use interstice_persist::{Cause, ErrorKind, Hash, ModuleInstall, OutboundCall};
+use interstice_persist::{Cause, Hash, ModuleInstall, OutboundCall};
 
 use crate::wasm::engine::CompiledModule;
-use crate::wasm::host_state::{Observation, Observer};
+use crate::wasm::env::ReadAnswer;
+use crate::wasm::host_state::Observer;
+use crate::wasm::transaction::Failure;
 use interstice_tables::Change;
 
 /// A one-shot reply channel of any flavour (tokio oneshot for async callers,
@@ -40,15 +42,6 @@ impl<T: Send + 'static> Responder<T> {
     pub fn send(self, v: T) {
         (self.0)(v)
     }
-}
-
-/// A reducer failure as the module actor reports it (rolled back).
-#[derive(Debug, Clone)]
-pub(crate) struct Failure {
-    pub kind: ErrorKind,
-    pub message: String,
-    /// The encoded `Err` value, for [`ErrorKind::UserError`].
-    pub value: Option<Vec<u8>>,
 }
 
 /// Result of a write call: its timestamp and the encoded return value.
@@ -117,20 +110,7 @@ impl Execute {
 }
 
 /// Result of a read call.
-pub(crate) type QueryReply = Result<QueryAnswer, Failure>;
-
-/// A read reducer's answer.
-#[derive(Debug)]
-pub(crate) struct QueryAnswer {
-    /// The encoded `[tag, value]` result.
-    pub result: Vec<u8>,
-    /// Fuel it burnt (its own read calls included).
-    pub fuel: u64,
-    /// For a read made for a write transaction ([`Query::observer`]): the
-    /// states it saw — the module's own, then its read calls' — which the
-    /// writer's timestamp is validated against. Empty otherwise.
-    pub observed: Vec<Observation>,
-}
+pub(crate) type QueryReply = Result<ReadAnswer, Failure>;
 
 /// Run a read reducer.
 #[derive(Message)]

@@ -33,14 +33,18 @@ use interstice_abi::schema_diff::SchemaDiff;
 use interstice_persist::{CommitRecord, ErrorKind, LogEntry, Nondet, UnnumberedEntry};
 
 use crate::actors::messages::{
-    CommitSummary, ExecError, Execute, Failure, HashState, Query, QueryAnswer, StopModule, Summary,
-    TableRows, Target, Unpin, Upgrade, UpgradeRefused,
+    CommitSummary, ExecError, Execute, HashState, Query, StopModule, Summary, TableRows, Target,
+    Unpin, Upgrade, UpgradeRefused,
 };
+use crate::actors::outbox::Outbox;
 use crate::actors::outbox::{send_numbered, Finished, OUTBOX_MAX};
-use crate::actors::shared::ModuleEnv;
+use crate::actors::peers::LivePeers;
+use crate::actors::shared::Shared;
 use crate::wasm::engine::{CompiledModule, WasmHost};
+use crate::wasm::env::{ModuleEnv, ReadAnswer};
 use crate::wasm::host_state::{Observation, Observer, Pin, TxMode};
 use crate::wasm::hostcalls::observations;
+use crate::wasm::transaction::Failure;
 use crate::wasm::transaction::{
     finish, logged_mutations, resolve_delivery, run_open, GuestSlot, TxOutput,
 };
@@ -72,6 +76,10 @@ enum Deferred {
 /// The actor that owns one module.
 pub(crate) struct ModuleActor {
     env: Arc<ModuleEnv>,
+    shared: Arc<Shared>,
+    /// Finished, unnumbered transactions and the module's clock (the same
+    /// outbox the module's [`LivePeers`] numbers from its host calls).
+    outbox: Arc<Outbox>,
     /// The module's instance: created by its first call (replay never
     /// instantiates, so a replayed runtime has none until then).
     slot: GuestSlot,
@@ -96,6 +104,7 @@ struct CallInfo {
 impl ModuleActor {
     pub fn new(
         env: Arc<ModuleEnv>,
+        peers: &LivePeers,
         host: Arc<WasmHost>,
         compiled: CompiledModule,
         tables: Tables,
@@ -103,6 +112,8 @@ impl ModuleActor {
         Self {
             slot: GuestSlot::new(env.clone(), host, compiled),
             env,
+            shared: peers.shared.clone(),
+            outbox: peers.outbox.clone(),
             tables,
             flush_scheduled: false,
             pins: HashMap::new(),
@@ -112,8 +123,8 @@ impl ModuleActor {
 
     /// Queues a finished entry in the outbox (see `outbox.rs`).
     fn hand_over(&mut self, f: Finished, ctx: &mut Context<Self>) {
-        if self.env.outbox.push(f) >= OUTBOX_MAX {
-            self.env.outbox.flush(&self.env.shared);
+        if self.outbox.push(f) >= OUTBOX_MAX {
+            self.outbox.flush(&self.shared);
         } else if !self.flush_scheduled {
             self.flush_scheduled = true;
             ctx.notify(FlushOutbox);
@@ -149,7 +160,7 @@ impl ModuleActor {
     }
 
     fn execute(&mut self, msg: Execute, ctx: &mut Context<Self>) {
-        let shared = self.env.shared.clone();
+        let shared = self.shared.clone();
         if let Some(fault) = shared.fault() {
             if let Some(reply) = msg.reply {
                 reply.send(Err(ExecError::Poisoned(fault)));
@@ -249,8 +260,8 @@ impl ModuleActor {
             // module finished before it, and only if none of them has
             // committed since it read them.
             let observed = std::mem::take(&mut tx.observed);
-            self.env.outbox.flush(&shared);
-            let clock = self.env.outbox.clock().clone();
+            self.outbox.flush(&shared);
+            let clock = self.outbox.clock().clone();
             let timed_out = matches!(&result, Err(f) if f.kind == ErrorKind::Timeout);
             let numbered = if timed_out {
                 // A timeout is not re-executed by `replay-check`, and what
@@ -270,11 +281,11 @@ impl ModuleActor {
                     }
                     let out = finish(&mut self.tables, result, tx);
                     self.conclude(Some(ts), out, info, ctx);
-                    return unpin(&self.env, pin, &observed);
+                    return unpin(&self.shared, pin, &observed);
                 }
                 Err(stale) => {
                     self.tables.rollback();
-                    unpin(&self.env, pin, &observed);
+                    unpin(&self.shared, pin, &observed);
                     shared.metrics.reruns.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(
                         module = %self.env.name, reducer = %info.reducer, attempt,
@@ -312,7 +323,7 @@ impl ModuleActor {
         info: CallInfo,
         ctx: &mut Context<Self>,
     ) {
-        let shared = &self.env.shared;
+        let shared = &self.shared;
         let outcome = out.outcome();
         let TxOutput {
             result,
@@ -370,7 +381,7 @@ impl ModuleActor {
     }
 
     fn upgrade(&mut self, msg: Upgrade, _ctx: &mut Context<Self>) {
-        let shared = self.env.shared.clone();
+        let shared = self.shared.clone();
         if let Some(fault) = shared.fault() {
             msg.reply.send(Err(UpgradeRefused::Poisoned(fault)));
             return;
@@ -387,8 +398,8 @@ impl ModuleActor {
         // Numbered here, between two transactions of this module and after
         // every commit of the old code: every commit of the new code comes
         // after it.
-        self.env.outbox.flush(&shared);
-        let ts = shared.order.allocate(self.env.outbox.clock(), 1);
+        self.outbox.flush(&shared);
+        let ts = shared.order.allocate(self.outbox.clock(), 1);
         self.tables.remap(&schema.tables);
         let env = Arc::new(self.env.upgraded(schema.clone()));
         // Dropping the old slot drops the old instance; the next call
@@ -407,7 +418,7 @@ impl ModuleActor {
 
 /// Releases the holds a write transaction's last attempt put on the
 /// modules it read.
-fn unpin(env: &ModuleEnv, pin: Option<Pin>, observed: &[Observation]) {
+fn unpin(shared: &Shared, pin: Option<Pin>, observed: &[Observation]) {
     let Some(pin) = pin else {
         return;
     };
@@ -417,7 +428,7 @@ fn unpin(env: &ModuleEnv, pin: Option<Pin>, observed: &[Observation]) {
             continue;
         }
         done.push(&o.module);
-        if let Some(entry) = env.shared.module(&o.module) {
+        if let Some(entry) = shared.module(&o.module) {
             entry.addr.do_send(Unpin { id: pin.id });
         }
     }
@@ -428,7 +439,7 @@ impl Handler<FlushOutbox> for ModuleActor {
 
     fn handle(&mut self, _msg: FlushOutbox, _ctx: &mut Self::Context) {
         self.flush_scheduled = false;
-        self.env.outbox.flush(&self.env.shared);
+        self.outbox.flush(&self.shared);
     }
 }
 
@@ -439,7 +450,7 @@ impl Actor for ModuleActor {
         // Everything finished gets its timestamp; deferred writes were never
         // run (their callers see the shutdown; deliveries resume at the
         // next open).
-        self.env.outbox.flush(&self.env.shared);
+        self.outbox.flush(&self.shared);
         actix::Arbiter::current().stop();
     }
 }
@@ -492,7 +503,7 @@ impl Handler<Query> for ModuleActor {
         if let Some(observer) = msg.observer {
             // A write transaction reads: everything it can see here must be
             // numbered before it is.
-            self.env.outbox.flush(&self.env.shared);
+            self.outbox.flush(&self.shared);
             if let Some(pin) = observer.pin {
                 self.pin(pin, ctx);
             }
@@ -540,7 +551,7 @@ impl Handler<Query> for ModuleActor {
         start.observer = msg.observer;
         let (result, effects) = self.slot.call(&mut self.tables, idx, &msg.args, start);
         let observed = match msg.observer {
-            Some(_) => observations(&self.env.name, self.env.outbox.clock(), effects.tx.observed),
+            Some(_) => observations(&self.env.name, self.outbox.clock(), effects.tx.observed),
             None => Vec::new(),
         };
         let tagged = |tag: u64, v: &[u8]| {
@@ -550,7 +561,7 @@ impl Handler<Query> for ModuleActor {
             w.raw(v);
             w.into_vec()
         };
-        let answer = |result| QueryAnswer {
+        let answer = |result| ReadAnswer {
             result,
             fuel: effects.fuel,
             observed,

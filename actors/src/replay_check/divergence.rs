@@ -7,8 +7,10 @@ use interstice_persist::Outcome;
 use interstice_persist::{CommitRecord, ErrorKind, Mutation, MutationOp, Nondet, OutboundCall};
 use serde_json::{json, Value as Json};
 
-use crate::actors::shared::{params_type, Shared};
+use crate::replay_check::OfflinePeers;
+use crate::wasm::env::Peers;
 use crate::wasm::host_state::UNRECORDED_READ;
+use crate::wasm::schema::params_type;
 
 /// Most differences of one kind (mutations, calls) listed per divergence.
 const MAX_LISTED: usize = 10;
@@ -174,7 +176,7 @@ pub(crate) struct Reexecuted {
 /// when they match byte for byte).
 pub(crate) fn compare(
     schema: &ModuleSchema,
-    shared: &Shared,
+    peers: &OfflinePeers,
     logged: &CommitRecord,
     actual: &Reexecuted,
 ) -> Vec<Difference> {
@@ -199,7 +201,7 @@ pub(crate) fn compare(
         &logged.calls,
         &actual.calls,
         |i, _| format!("call {i}"),
-        |c| observe_call(shared, c),
+        |c| observe_call(peers, c),
         "call",
     );
     if !same_outcome(&logged.outcome, &actual.outcome) {
@@ -315,9 +317,9 @@ fn row_json(ty: Option<Type>, bytes: &[u8]) -> Json {
     }
 }
 
-fn observe_call(shared: &Shared, c: &OutboundCall) -> Observed {
-    let params = shared
-        .module_schema(&c.module, None)
+fn observe_call(peers: &OfflinePeers, c: &OutboundCall) -> Observed {
+    let params = peers
+        .schema(&c.module, None)
         .and_then(|s| s.reducer(&c.reducer).map(|(_, r)| params_type(r)));
     Observed::Call {
         module: c.module.clone(),

@@ -15,7 +15,8 @@ use crate::actors::messages::{
     UpgradeRefused,
 };
 use crate::actors::module_actor::ModuleActor;
-use crate::actors::shared::{ModuleEntry, ModuleEnv, Shared};
+use crate::actors::peers::LivePeers;
+use crate::actors::shared::{ModuleEntry, Shared};
 use crate::actors::system::{self, SpawnModule};
 use crate::config::Limits;
 use crate::error::RuntimeError;
@@ -266,11 +267,15 @@ fn spawn_entry(
     tables: Tables,
 ) -> Result<Arc<ModuleEntry>, RuntimeError> {
     let schema = compiled.schema.clone();
-    let env = Arc::new(ModuleEnv::new(schema.clone(), shared.clone()));
-    let outbox = env.outbox.clone();
+    let peers = Arc::new(LivePeers {
+        shared: shared.clone(),
+        outbox: Arc::default(),
+    });
+    let env = Arc::new(shared.module_env(schema.clone(), peers.clone()));
+    let outbox = peers.outbox.clone();
     let (host, schema_hash, wasm_hash) = (host.clone(), compiled.schema_hash, compiled.wasm_hash);
     let addr = spawn_module(supervisor, move || {
-        ModuleActor::new(env, host, compiled, tables)
+        ModuleActor::new(env, &peers, host, compiled, tables)
     })?;
     Ok(Arc::new(ModuleEntry {
         schema,

@@ -9,10 +9,10 @@ use interstice_abi::ReducerSchema;
 use interstice_persist::ErrorKind;
 use wasmtime::{Memory, Store, Trap, TypedFunc};
 
-use crate::actors::messages::Failure;
-use crate::actors::shared::ModuleEnv;
 use crate::wasm::engine::{CompiledModule, WasmHost};
+use crate::wasm::env::ModuleEnv;
 use crate::wasm::host_state::{HostState, HostTrap, TxStart, TxState};
+use crate::wasm::transaction::Failure;
 use interstice_tables::Tables;
 
 /// A module instance with its store.
@@ -45,7 +45,7 @@ impl Guest {
         compiled: &CompiledModule,
         env: Arc<ModuleEnv>,
     ) -> Result<Guest, Failure> {
-        let metrics = &env.shared.metrics;
+        let metrics = &env.metrics;
         metrics
             .instantiations
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -133,7 +133,7 @@ impl Guest {
             .env
             .clone()
             .expect("live guests have an env");
-        let _in_wasm = env.shared.metrics.enter_wasm();
+        let _in_wasm = env.metrics.enter_wasm();
         if let Err(e) = self.store.set_fuel(fuel) {
             return Err(failure(ErrorKind::Host, format!("{e:#}")));
         }
@@ -184,7 +184,7 @@ impl Guest {
                 ErrorKind::Budget,
                 format!(
                     "execution budget exhausted: limit reached (Limits::fuel = {})",
-                    st.env.as_ref().map_or(0, |e| e.shared.limits.fuel)
+                    st.env.as_ref().map_or(0, |e| e.limits.fuel)
                 ),
             ),
             Some(_) if st.limiter.denied => failure(

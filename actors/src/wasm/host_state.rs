@@ -9,7 +9,7 @@ use interstice_persist::{ErrorKind, Nondet, OutboundCall};
 use interstice_sync::ModuleClock;
 use wasmtime::{Memory, ResourceLimiter};
 
-use crate::actors::shared::ModuleEnv;
+use crate::wasm::env::ModuleEnv;
 use interstice_tables::{Key, Tables};
 
 /// An error raised by a host call; it traps the guest and says why.

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use interstice_abi::cbor::Reader;
 use interstice_abi::host as abi;
@@ -12,11 +12,9 @@ use interstice_abi::ReducerMode;
 use interstice_persist::{ErrorKind, Nondet, OutboundCall};
 use wasmtime::{Caller, Linker};
 
-use crate::actors::messages::{Query, QueryAnswer, Responder};
-use crate::actors::shared::{params_type, ModuleEnv};
-use crate::wasm::host_state::{
-    HostState, HostTrap, Observation, Observer, Scan, TxMode, UNRECORDED_READ,
-};
+use crate::wasm::env::{ModuleEnv, ReadAnswer, ReadCall, ReadCallError};
+use crate::wasm::host_state::{HostState, HostTrap, Observation, Scan, TxMode, UNRECORDED_READ};
+use crate::wasm::schema::params_type;
 use interstice_tables::TableError;
 
 type Res<T> = wasmtime::Result<T>;
@@ -88,7 +86,7 @@ fn count_mutation(st: &mut HostState) -> Res<()> {
     let Some(env) = &st.env else {
         return Ok(());
     };
-    let limits = &env.shared.limits;
+    let limits = &env.limits;
     let usage = &mut st.tx.usage;
     usage.mutations += 1;
     usage.mutation_bytes += st.tables.last_change_bytes() as u64;
@@ -316,7 +314,7 @@ fn link_misc(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 level,
                 &mem[r],
                 &env.name,
-                &env.shared.limits,
+                &env.limits,
                 &mut st.tx.usage.log_bytes,
                 &mut rate,
             )
@@ -353,8 +351,10 @@ fn link_misc(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                     // transaction saw so far is at or before it, and its own
                     // commit will be after it.
                     let env = env(st)?;
-                    env.outbox.flush(&env.shared);
-                    env.shared.order.peek_next() - 1
+                    match env.peers.latest_timestamp() {
+                        Some(ts) => ts,
+                        None => return bad("ctx.timestamp(): no timestamp was recorded for it"),
+                    }
                 }
             };
             st.tx.timestamp = Some(ts);
@@ -442,7 +442,7 @@ fn link_misc(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
 fn derive_seed(st: &HostState) -> [u8; 32] {
     let mut h = blake3::Hasher::new();
     if let Some(env) = &st.env {
-        h.update(&env.shared.secret);
+        h.update(&env.secret);
         h.update(env.name.as_bytes());
     }
     h.update(match st.tx.mode {
@@ -452,7 +452,7 @@ fn derive_seed(st: &HostState) -> [u8; 32] {
     // Unique per call in this process (the counter), and across restarts
     // (the time): the transaction has no timestamp yet to mix in.
     if let Some(env) = &st.env {
-        let n = env.shared.seeds.fetch_add(1, Ordering::Relaxed);
+        let n = env.seeds.fetch_add(1, Ordering::Relaxed);
         h.update(&n.to_le_bytes());
     }
     let nanos = SystemTime::now()
@@ -484,7 +484,7 @@ fn decode_call<'a>(
         Ok(p) => p,
         Err(e) => return bad(format!("call target is not [module, reducer, args]: {e}")),
     };
-    let Some(target) = env.shared.module_schema(module, ts) else {
+    let Some(target) = env.peers.schema(module, ts) else {
         return bad(format!("call to unknown module `{module}`"));
     };
     let Some((idx, rs)) = target.reducer(reducer) else {
@@ -516,7 +516,7 @@ fn link_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             let r = slice(mem, ptr, len, "call_async")?;
             let env = env(st)?;
             let (module, reducer, _, args) = decode_call(&env, &mem[r], ReducerMode::Write, ts)?;
-            let limits = &env.shared.limits;
+            let limits = &env.limits;
             if st.tx.calls.len() >= limits.tx_calls as usize {
                 return trap(HostTrap::limit(
                     "tx_calls",
@@ -598,11 +598,12 @@ fn link_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                         module: &module,
                         reducer: &reducer,
                         idx,
+                        args: args.clone(),
                         fuel: left,
                         deadline: st.tx.deadline,
                         observer: st.tx.observer,
                     };
-                    let answer = run_read_call(&env, call, args.clone())?;
+                    let answer = run_read_call(&env, call)?;
                     c.data_mut().tx.observed.extend(answer.observed);
                     (answer.result, Some(answer.fuel))
                 }
@@ -615,14 +616,14 @@ fn link_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                         message: format!(
                             "execution budget exhausted in read call to {module}.{reducer}: \
                              limit reached (Limits::fuel = {})",
-                            env.shared.limits.fuel
+                            env.limits.fuel
                         ),
                     });
                 }
                 c.set_fuel(left - burnt)?;
             }
             let st = c.data_mut();
-            let limits = &env.shared.limits;
+            let limits = &env.limits;
             st.tx.usage.read_bytes += result.len() as u64;
             if st.tx.usage.read_bytes > limits.tx_read_bytes {
                 return trap(HostTrap::limit(
@@ -646,47 +647,17 @@ fn link_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     Ok(())
 }
 
-/// A read call to make.
-struct ReadCall<'a> {
-    module: &'a str,
-    reducer: &'a str,
-    idx: u32,
-    /// What the calling transaction has left.
-    fuel: u64,
-    deadline: Instant,
-    observer: Option<Observer>,
-}
-
 /// Runs a read reducer of another module now, blocking this module's thread
 /// until it answers or the calling transaction's wall-clock limit runs out.
 /// Deadlock-free because dependencies are acyclic, each module has its own
 /// thread, and a module holding back its writes for a reader (a pin) still
 /// answers reads.
-fn run_read_call(env: &ModuleEnv, call: ReadCall<'_>, args: Vec<u8>) -> Res<QueryAnswer> {
-    let ReadCall {
-        module, reducer, ..
-    } = call;
-    let Some(target) = env.shared.module(module) else {
-        return bad(format!("call to unknown module `{module}`"));
-    };
-    // The index and the hash from the same registry entry; the actor
-    // re-resolves the name if the module was upgraded since.
-    let idx = target.reducer(reducer).map_or(call.idx, |(i, _)| i);
-    let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    target.addr.do_send(Query {
-        reducer: idx,
-        schema_hash: target.schema_hash,
-        name: reducer.to_owned(),
-        args,
-        fuel: call.fuel,
-        deadline: call.deadline,
-        observer: call.observer,
-        reply: Responder::std(tx),
-    });
-    let wait = call.deadline.saturating_duration_since(Instant::now());
-    match rx.recv_timeout(wait) {
-        Ok(Ok(answer)) => Ok(answer),
-        Ok(Err(f)) => trap(HostTrap {
+fn run_read_call(env: &ModuleEnv, call: ReadCall<'_>) -> Res<ReadAnswer> {
+    let (module, reducer) = (call.module, call.reducer);
+    match env.peers.read_call(call) {
+        Ok(answer) => Ok(answer),
+        Err(ReadCallError::UnknownModule) => bad(format!("call to unknown module `{module}`")),
+        Err(ReadCallError::Failed(f)) => trap(HostTrap {
             // Running out of fuel or time in the read call is this
             // transaction running out; anything else is a failed host call.
             kind: match f.kind {
@@ -695,17 +666,20 @@ fn run_read_call(env: &ModuleEnv, call: ReadCall<'_>, args: Vec<u8>) -> Res<Quer
             },
             message: format!("read call to {module}.{reducer} failed: {}", f.message),
         }),
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => trap(HostTrap {
+        Err(ReadCallError::TimedOut) => trap(HostTrap {
             kind: ErrorKind::Timeout,
             message: format!(
                 "read call to {module}.{reducer} failed: wall-clock limit reached \
                  (Limits::tx_time = {:?}) waiting for its answer",
-                env.shared.limits.tx_time
+                env.limits.tx_time
             ),
         }),
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+        Err(ReadCallError::Stopped) => {
             bad(format!("read call to {module}.{reducer}: module stopped"))
         }
+        Err(ReadCallError::Offline) => bad(format!(
+            "read call to {module}.{reducer}: {UNRECORDED_READ}"
+        )),
     }
 }
 

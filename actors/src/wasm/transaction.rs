@@ -7,13 +7,13 @@
 use std::sync::Arc;
 
 use interstice_abi::{ModuleSchema, RowEvent};
-use interstice_persist::{Mutation, MutationOp, Nondet, OutboundCall, Outcome};
+use interstice_persist::{ErrorKind, Mutation, MutationOp, Nondet, OutboundCall, Outcome};
 
-use crate::actors::messages::Failure;
-use crate::actors::shared::{params_type, ModuleEnv};
 use crate::wasm::engine::{CompiledModule, WasmHost};
+use crate::wasm::env::ModuleEnv;
 use crate::wasm::guest::{CallEffects, Guest};
 use crate::wasm::host_state::{Recorded, TxMode, TxStart, TxState};
+use crate::wasm::schema::params_type;
 use interstice_tables::{Change, Tables};
 
 /// A module's instance, created on first use and discarded after any
@@ -76,6 +76,15 @@ impl GuestSlot {
             observer: None,
         }
     }
+}
+
+/// A reducer failure (the transaction is rolled back).
+#[derive(Debug, Clone)]
+pub(crate) struct Failure {
+    pub kind: ErrorKind,
+    pub message: String,
+    /// The encoded `Err` value, for [`ErrorKind::UserError`].
+    pub value: Option<Vec<u8>>,
 }
 
 /// What a write transaction did, after it was committed or rolled back.
