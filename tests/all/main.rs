@@ -16,6 +16,7 @@ mod durability;
 mod errors;
 mod faults;
 mod isolation;
+mod layers;
 mod ordering;
 mod recovery;
 mod replay;

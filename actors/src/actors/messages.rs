@@ -12,6 +12,7 @@ use actix::Message;
 use interstice_abi::ModuleSchema;
 use interstice_persist::{Cause, Hash, ModuleInstall, OutboundCall};
 
+use crate::recovery::deliveries::Delivery;
 use crate::wasm::engine::CompiledModule;
 use crate::wasm::env::ReadAnswer;
 use crate::wasm::host_state::Observer;
@@ -255,21 +256,6 @@ pub(crate) struct Route(pub Vec<(u64, Summary)>);
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct Durable(pub u64);
-
-/// A delivery: an async call or a trigger, to run in its target module.
-#[derive(Debug, Clone)]
-pub(crate) struct Delivery {
-    pub target: String,
-    pub reducer: String,
-    pub args: Vec<u8>,
-    pub cause: Cause,
-    pub depth: u32,
-    /// The timestamp at the root of its delivery tree (`Execute::root`);
-    /// `None` for an init, which is a root itself.
-    pub root: Option<u64>,
-    /// Cut by the fan-out budget (`Execute::cut`).
-    pub cut: bool,
-}
 
 /// Replay → router: deliveries that were pending at the crash, in order.
 #[derive(Message)]

@@ -16,8 +16,9 @@ use actix::{Actor, Context, Handler, Message};
 use interstice_abi::{RowEvent, Type, Value};
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::actors::messages::{Delivery, Durable, Execute, ResumePending, Route, Summary, Target};
+use crate::actors::messages::{Durable, Execute, ResumePending, Route, Summary, Target};
 use crate::actors::shared::Shared;
+use crate::recovery::deliveries::Delivery;
 use crate::recovery::deliveries::{route, DeliveryLimits, FanOut, RoutedCommit, Subscriptions};
 
 /// A committed change to a table, as external subscribers see it.

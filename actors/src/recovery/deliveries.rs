@@ -21,8 +21,22 @@ use interstice_abi::cbor::Writer;
 use interstice_abi::{ModuleSchema, Persistence, RowEvent, Trigger};
 use interstice_persist::{Cause, OutboundCall};
 
-use crate::actors::messages::Delivery;
 use interstice_tables::Change;
+
+/// A delivery: an async call or a trigger, to run in its target module.
+#[derive(Debug, Clone)]
+pub(crate) struct Delivery {
+    pub target: String,
+    pub reducer: String,
+    pub args: Vec<u8>,
+    pub cause: Cause,
+    pub depth: u32,
+    /// The timestamp at the root of its delivery tree (`Execute::root`);
+    /// `None` for an init, which is a root itself.
+    pub root: Option<u64>,
+    /// Cut by the fan-out budget (`Execute::cut`).
+    pub cut: bool,
+}
 
 /// A subscriber: module and reducer name.
 type Subscriber = (String, String);

@@ -15,8 +15,8 @@ use interstice_persist::{
     Snapshot, SnapshotModule,
 };
 
-use crate::actors::messages::Delivery;
 use crate::error::RuntimeError;
+use crate::recovery::deliveries::Delivery;
 use crate::recovery::deliveries::{
     consumed_key, route, DeliveryLimits, FanOut, Outstanding, RoutedCommit, Subscriptions,
 };

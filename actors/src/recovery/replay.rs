@@ -8,8 +8,8 @@ use std::sync::Arc;
 use interstice_abi::ModuleSchema;
 use interstice_persist::{DataDir, LogEntryRef, ModuleInstall};
 
-use crate::actors::messages::Delivery;
 use crate::error::RuntimeError;
+use crate::recovery::deliveries::Delivery;
 use crate::recovery::deliveries::DeliveryLimits;
 use crate::recovery::log_state::{Applied, LogState};
 use crate::wasm::engine::{CompiledModule, WasmHost};
