@@ -1,14 +1,15 @@
 //! The Interstice runtime.
 //!
 //! It hosts WebAssembly modules built with `interstice-sdk`. Each module runs
-//! in its own actor ([`module_actor`]) on its own thread, owning its tables
+//! in its own actor (`actors/module_actor.rs`) on its own thread, owning its tables
 //! and its wasmtime store. Write reducers are transactions: each gets a
-//! global, gapless timestamp, is sequenced ([`sequencer`]), appended to the
-//! hash-chained log and made durable ([`log_writer`]) before it is
+//! global, gapless timestamp, is sequenced (`actors/sequencer.rs`), appended to the
+//! hash-chained log and made durable (`actors/log_writer.rs`) before it is
 //! acknowledged; its async calls and the triggers it fires are delivered in
-//! timestamp order by the subscription router ([`router`]). On open the log
-//! is replayed without running any wasm ([`replay`]). [`replay_check()`]
+//! timestamp order by the subscription router (`actors/router.rs`). On open the log
+//! is replayed without running any wasm (`recovery/replay.rs`). [`replay_check()`]
 //! re-executes a log against its module binaries to check it is deterministic.
+//! `docs/ARCHITECTURE.md` gives the layers and the life of a call.
 //!
 //! Embed it through [`Runtime`]:
 //!

@@ -14,7 +14,7 @@
 //!   tail and returns what it [`Recovered`].
 //! - [`reader`]: streaming verification ([`read_log`], [`read_batches`]) and
 //!   [`check`], which lists every problem for `check-log`.
-//! - [`repair`]: `check-log --repair`: keeps the valid prefix and moves
+//! - [`repair()`]: `check-log --repair`: keeps the valid prefix and moves
 //!   the rest of the log into `.broken` files, never deleting a byte.
 //! - [`snapshot`]: snapshot files (`docs/SNAPSHOT_FORMAT.md`): the
 //!   replayed state at a timestamp, and retention decisions.

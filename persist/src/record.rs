@@ -245,7 +245,7 @@ pub fn encode_entry(entry: &LogEntry, w: &mut Writer) {
 
 /// An entry encoded before its timestamp is known: a module actor encodes
 /// a transaction's record when the transaction ends, while its data is
-/// warm, and numbers it later (`actors/src/outbox.rs`).
+/// warm, and numbers it later (`actors/src/actors/outbox.rs`).
 ///
 /// It holds the entry's canonical CBOR with timestamp 0. Both entry kinds
 /// begin with a one-byte array head, a one-byte kind and the timestamp

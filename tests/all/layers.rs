@@ -92,7 +92,11 @@ fn the_tables_crate_depends_on_neither_wasm_nor_actix() {
         .arg(&manifest)
         .output()
         .expect("cargo metadata runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata is JSON");
     // Every crate the tables crate's build can reach, from the resolved
     // dependency graph (normal dependencies, transitively).
@@ -129,7 +133,10 @@ fn the_tables_crate_depends_on_neither_wasm_nor_actix() {
             }
         }
     }
-    assert!(reached.contains("interstice-abi"), "the graph was read: {reached:?}");
+    assert!(
+        reached.contains("interstice-abi"),
+        "the graph was read: {reached:?}"
+    );
     for forbidden in ["actix", "wasmtime", "tokio", "interstice-actors"] {
         assert!(
             !reached.contains(forbidden),

@@ -9,7 +9,7 @@
 //!   timestamp range) and exits 0.
 //! - With `--repair` it takes the data directory's lock, keeps the valid
 //!   prefix and moves the rest into `<segment>.broken` files
-//!   ([`interstice_persist::repair`]), then prints what it moved. It exits 0
+//!   ([`interstice_persist::repair()`]), then prints what it moved. It exits 0
 //!   once the log is sound.
 
 use std::path::Path;

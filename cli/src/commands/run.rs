@@ -4,9 +4,9 @@
 //! pins it to this code.
 //!
 //! The shape of the server:
-//! - one loop reads request lines as bytes ([`lines::LineReader`]: a line
-//!   longer than [`lines::MAX_LINE`] or not UTF-8 gets a `BadRequest`
-//!   reply and the loop goes on), parses them ([`request::parse`]) and
+//! - one loop reads request lines as bytes (`lines::LineReader`: a line
+//!   longer than `lines::MAX_LINE` or not UTF-8 gets a `BadRequest`
+//!   reply and the loop goes on), parses them (`request::parse`) and
 //!   answers `subscribe` and `metrics` at once; `call`, `read` and `hash`
 //!   each run as a task, at most [`MAX_IN_FLIGHT`] at a time;
 //! - each subscription is a forwarding task from the runtime's stream of

@@ -2,7 +2,7 @@
 //! one thread — no actors, no tables, no log. Two variants:
 //!
 //! - `t_hostile`'s `noop` reducer through its real entry points, exactly as
-//!   the module actor does it per call (`actors/src/guest.rs`): set the
+//!   the module actor does it per call (`actors/src/wasm/guest.rs`): set the
 //!   fuel, `__interstice_alloc`, copy the argument array, `__interstice_call`,
 //!   read the result. Its host imports are stubbed (the noop path calls
 //!   none).
