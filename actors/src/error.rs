@@ -193,3 +193,12 @@ pub enum RuntimeError {
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
 }
+
+impl From<interstice_sync::Refusal> for RuntimeError {
+    fn from(r: interstice_sync::Refusal) -> Self {
+        match r {
+            interstice_sync::Refusal::StorageFault(reason) => RuntimeError::StorageFault(reason),
+            interstice_sync::Refusal::ReadOnly(reason) => RuntimeError::ReadOnly(reason),
+        }
+    }
+}

@@ -17,6 +17,7 @@ use interstice_abi::cbor::{Reader, Writer};
 use interstice_abi::host as abi;
 use interstice_abi::{ModuleSchema, ReducerMode, ReducerSchema, Type, Value};
 use interstice_persist::{Cause, DataDir};
+use interstice_sync::Refusal;
 use tokio::sync::oneshot;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
@@ -242,12 +243,7 @@ impl Runtime {
             let (entry, idx) = self.lookup(module, reducer, ReducerMode::Write)?;
             let rs = &entry.schema.reducers[idx as usize];
             let args = encode(rs)?;
-            if let Some(r) = self.inner.shared.read_only.get() {
-                return Err(RuntimeError::ReadOnly(r.clone()));
-            }
-            if let Some(f) = self.inner.shared.fault() {
-                return Err(RuntimeError::StorageFault(f));
-            }
+            self.inner.shared.check_writable()?;
             let (tx, rx) = oneshot::channel();
             entry.addr.do_send(Execute::call(
                 Target::Index {
@@ -263,7 +259,7 @@ impl Runtime {
                 // (`Watermark::on_reach`), or with the storage fault.
                 Ok((ts, value)) => return Ok((entry, idx, (ts, value))),
                 Err(ExecError::Failed(f)) => return Err(reducer_error(&entry.schema.name, rs, f)),
-                Err(ExecError::Poisoned(f)) => return Err(RuntimeError::StorageFault(f)),
+                Err(ExecError::Refused(r)) => return Err(r.into()),
                 Err(ExecError::Stale) => {
                     // The upgrade's loader publishes the new registry entry
                     // right after the actor switched; give it a moment.
@@ -452,7 +448,10 @@ impl Runtime {
     /// Why the runtime refuses writes, if it was opened read-only
     /// ([`RuntimeBuilder::stop_at`], [`RuntimeBuilder::skip_to_log_offset`]).
     pub fn read_only(&self) -> Option<String> {
-        self.inner.shared.read_only.get().cloned()
+        match self.inner.shared.refusal() {
+            Some(Refusal::ReadOnly(reason)) => Some(reason),
+            _ => None,
+        }
     }
 
     /// The highest durable timestamp.

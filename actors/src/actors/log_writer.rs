@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use actix::{Actor, Addr, AsyncContext, Context, Handler, Message};
+use interstice_sync::Refusal;
 
 use crate::actors::messages::{AppendBatch, Durable, FlushLog};
 use crate::actors::router::Router;
@@ -89,7 +90,7 @@ impl LogWriter {
     }
 
     fn sync(&mut self) {
-        if self.written_ts <= self.synced_ts || self.shared.fault().is_some() {
+        if self.written_ts <= self.synced_ts || self.shared.refusal().is_some() {
             return;
         }
         let Some(writer) = self.writer.as_mut() else {
@@ -138,7 +139,7 @@ impl LogWriter {
 
     fn fail(&mut self, reason: String) {
         tracing::error!("{reason}");
-        self.shared.poison(reason);
+        self.shared.refuse_writes(Refusal::StorageFault(reason));
     }
 }
 
@@ -160,7 +161,7 @@ impl Handler<AppendBatch> for LogWriter {
     type Result = ();
 
     fn handle(&mut self, msg: AppendBatch, ctx: &mut Self::Context) {
-        if self.shared.fault().is_some() {
+        if self.shared.refusal().is_some() {
             return;
         }
         let Some(writer) = self.writer.as_mut() else {
@@ -211,10 +212,10 @@ impl Handler<SnapshotNow> for LogWriter {
 
     fn handle(&mut self, msg: SnapshotNow, _ctx: &mut Self::Context) {
         self.sync();
-        if let Some(fault) = self.shared.fault() {
+        if let Some(refusal) = self.shared.refusal() {
             let _ = msg
                 .reply
-                .send(Err(format!("the log has a storage fault: {fault}")));
+                .send(Err(format!("the log refuses writes: {}", refusal.reason())));
             return;
         }
         if self.writer.is_none() {

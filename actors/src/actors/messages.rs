@@ -11,6 +11,7 @@ use std::sync::Arc;
 use actix::Message;
 use interstice_abi::ModuleSchema;
 use interstice_persist::{Cause, Hash, ModuleInstall, OutboundCall};
+use interstice_sync::Refusal;
 
 use crate::recovery::deliveries::Delivery;
 use crate::wasm::engine::CompiledModule;
@@ -53,8 +54,8 @@ pub(crate) type ExecReply = Result<(u64, Vec<u8>), ExecError>;
 pub(crate) enum ExecError {
     /// The reducer failed (the failure is logged, with its timestamp).
     Failed(Failure),
-    /// The runtime refuses writes after a storage fault.
-    Poisoned(String),
+    /// The runtime refuses writes (a storage fault, or opened read-only).
+    Refused(Refusal),
     /// The call was checked against a schema the module no longer has (it
     /// was upgraded meanwhile): nothing ran, no timestamp was taken; look
     /// the reducer up again and retry.
@@ -170,7 +171,7 @@ pub(crate) enum UpgradeRefused {
     /// `(table, change)`: the first incompatible change.
     Incompatible(String, String),
     /// The runtime refuses writes.
-    Poisoned(String),
+    Refused(Refusal),
 }
 
 /// Hash the module's logged tables.

@@ -161,9 +161,9 @@ impl ModuleActor {
 
     fn execute(&mut self, msg: Execute, ctx: &mut Context<Self>) {
         let shared = self.shared.clone();
-        if let Some(fault) = shared.fault() {
+        if let Some(refusal) = shared.refusal() {
             if let Some(reply) = msg.reply {
-                reply.send(Err(ExecError::Poisoned(fault)));
+                reply.send(Err(ExecError::Refused(refusal)));
             }
             return;
         }
@@ -382,8 +382,8 @@ impl ModuleActor {
 
     fn upgrade(&mut self, msg: Upgrade, _ctx: &mut Context<Self>) {
         let shared = self.shared.clone();
-        if let Some(fault) = shared.fault() {
-            msg.reply.send(Err(UpgradeRefused::Poisoned(fault)));
+        if let Some(refusal) = shared.refusal() {
+            msg.reply.send(Err(UpgradeRefused::Refused(refusal)));
             return;
         }
         let schema = msg.compiled.schema.clone();

@@ -29,6 +29,7 @@ use std::sync::{Arc, Mutex};
 
 use interstice_persist::UnnumberedEntry;
 use interstice_sync::ModuleClock;
+use interstice_sync::Refusal;
 
 use crate::actors::messages::{Completed, ExecError, ExecReply, Responder, Sequenced, Summary};
 use crate::actors::shared::Shared;
@@ -112,7 +113,7 @@ pub(crate) fn send_numbered(shared: &Shared, first: u64, items: Vec<Finished>) -
             shared.watermark.on_reach(ts, move |durable| {
                 reply.send(match durable {
                     Ok(()) => Ok((ts, value)),
-                    Err(e) => Err(ExecError::Poisoned(e.0)),
+                    Err(e) => Err(ExecError::Refused(Refusal::StorageFault(e.0))),
                 })
             });
         }

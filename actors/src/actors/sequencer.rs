@@ -11,6 +11,7 @@
 use std::sync::Arc;
 
 use actix::{Actor, Addr, AsyncContext, Context, Handler, Message};
+use interstice_sync::Refusal;
 
 use crate::actors::log_writer::LogWriter;
 use crate::actors::messages::{AppendBatch, Completed, Route, Sequenced};
@@ -61,7 +62,7 @@ impl Handler<Completed> for Sequencer {
                 // Only a bug can get here; refusing writes is the safe reaction.
                 let reason = format!("sequencer received timestamp {} twice or unallocated", v.0);
                 tracing::error!("{reason}");
-                self.shared.poison(reason);
+                self.shared.refuse_writes(Refusal::StorageFault(reason));
                 return;
             }
         }

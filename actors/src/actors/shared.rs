@@ -1,19 +1,20 @@
 //! State shared by the runtime handle and every actor: the module registry,
 //! the timestamp allocator, the durability watermark, metrics.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock};
 
 use actix::Addr;
 use dashmap::DashMap;
 use interstice_abi::{ModuleSchema, ReducerSchema};
 use interstice_persist::Hash;
-use interstice_sync::{CommitOrder, Watermark};
+use interstice_sync::{CommitOrder, Refusal, Watermark, WriteGate};
 
 use crate::actors::messages::Sequenced;
 use crate::actors::module_actor::ModuleActor;
 use crate::actors::sequencer::Sequencer;
 use crate::config::Limits;
+use crate::error::RuntimeError;
 use crate::metrics::MetricsInner;
 use crate::wasm::env::{ModuleEnv, Peers};
 
@@ -45,8 +46,8 @@ pub(crate) struct Shared {
     pub registry: DashMap<String, Arc<ModuleEntry>>,
     pub order: CommitOrder<Sequenced>,
     pub watermark: Watermark,
-    pub poisoned: AtomicBool,
-    pub fault: Mutex<Option<String>>,
+    /// Whether writes are accepted (storage fault, read-only).
+    pub gate: WriteGate,
     pub secret: Hash,
     /// Mixed into live rng seeds, so no two calls share one.
     pub seeds: Arc<AtomicU64>,
@@ -55,9 +56,6 @@ pub(crate) struct Shared {
     pub limits: Limits,
     pub metrics: Arc<MetricsInner>,
     pub sequencer: OnceLock<Addr<Sequencer>>,
-    /// Why the runtime refuses writes although storage is fine (opened
-    /// read-only: `stop_at`, `skip_to_log_offset`).
-    pub read_only: OnceLock<String>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -75,47 +73,39 @@ impl Shared {
             registry: DashMap::new(),
             order: CommitOrder::new(next_ts),
             watermark: Watermark::new(next_ts - 1),
-            poisoned: AtomicBool::new(false),
-            fault: Mutex::new(None),
+            gate: WriteGate::new(),
             secret,
             seeds: Arc::default(),
             pins: AtomicU64::new(0),
             limits,
             metrics: Arc::default(),
             sequencer: OnceLock::new(),
-            read_only: OnceLock::new(),
         }
     }
 
-    /// Records a storage fault: writes are refused from now on.
-    pub fn poison(&self, reason: String) {
-        let mut f = self.fault.lock().expect("fault lock");
-        if f.is_none() {
-            *f = Some(reason.clone());
+    /// Refuses writes from now on (`interstice_sync::WriteGate`: the first
+    /// refusal stays). A storage fault also fails the watermark, so nothing
+    /// waiting for durability is acknowledged.
+    pub fn refuse_writes(&self, refusal: Refusal) {
+        let fault = match &refusal {
+            Refusal::StorageFault(reason) => Some(reason.clone()),
+            Refusal::ReadOnly(_) => None,
+        };
+        self.gate.close(refusal);
+        if let Some(reason) = fault {
+            self.watermark.fail(reason);
         }
-        self.poisoned.store(true, Ordering::SeqCst);
-        drop(f);
-        self.watermark.fail(reason);
     }
 
-    /// Opens read-only: every write (calls, loads, pending deliveries) is
-    /// refused with `reason`. The watermark is not failed: nothing is lost.
-    pub fn set_read_only(&self, reason: String) {
-        let _ = self.read_only.set(reason.clone());
-        let mut f = self.fault.lock().expect("fault lock");
-        if f.is_none() {
-            *f = Some(reason);
-        }
-        self.poisoned.store(true, Ordering::SeqCst);
+    /// Why writes are refused, if they are.
+    pub fn refusal(&self) -> Option<Refusal> {
+        self.gate.refusal()
     }
 
-    /// The storage fault, if any.
-    pub fn fault(&self) -> Option<String> {
-        if self.poisoned.load(Ordering::SeqCst) {
-            self.fault.lock().expect("fault lock").clone()
-        } else {
-            None
-        }
+    /// `Ok` while writes are accepted; the refusal as the API reports it
+    /// otherwise.
+    pub fn check_writable(&self) -> Result<(), RuntimeError> {
+        self.refusal().map_or(Ok(()), |r| Err(r.into()))
     }
 
     pub fn module(&self, name: &str) -> Option<Arc<ModuleEntry>> {

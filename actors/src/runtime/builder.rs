@@ -8,6 +8,7 @@ use interstice_persist::{
     list_snapshots, read_snapshot, DataDir, LogEntryRef, LogStart, PersistError, WriterOptions,
     SNAPSHOTS_DIR,
 };
+use interstice_sync::Refusal;
 
 use crate::actors::log_writer::SnapshotFeed;
 use crate::actors::messages::ResumePending;
@@ -191,7 +192,7 @@ impl Runtime {
         };
         let shared = Arc::new(Shared::new(log.next_ts, data_dir.secret(), config.limits));
         if let Some(reason) = log.read_only {
-            shared.set_read_only(reason);
+            shared.refuse_writes(Refusal::ReadOnly(reason));
         }
         shared
             .metrics

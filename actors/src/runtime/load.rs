@@ -112,7 +112,7 @@ impl Runtime {
                     module = %schema.name,
                     "init reducer failed and was rolled back: {}", f.message
                 ),
-                Err(ExecError::Poisoned(f)) => return Err(RuntimeError::StorageFault(f)),
+                Err(ExecError::Refused(r)) => return Err(r.into()),
                 Err(ExecError::Stale) => {
                     return Err(RuntimeError::Engine(
                         "init was refused as stale: the module changed before it ran".into(),
@@ -168,7 +168,7 @@ impl Runtime {
             Err(UpgradeRefused::Incompatible(table, change)) => {
                 return Err(incompatible((table, change)))
             }
-            Err(UpgradeRefused::Poisoned(f)) => return Err(RuntimeError::StorageFault(f)),
+            Err(UpgradeRefused::Refused(r)) => return Err(r.into()),
         };
         // Calls checked against the old schema that reach the actor from
         // now on are refused as stale and retried against this entry.
@@ -205,12 +205,7 @@ impl Runtime {
         wasm: &[u8],
     ) -> Result<ModuleInstall, RuntimeError> {
         let shared = &self.inner.shared;
-        if let Some(r) = shared.read_only.get() {
-            return Err(RuntimeError::ReadOnly(r.clone()));
-        }
-        if let Some(f) = shared.fault() {
-            return Err(RuntimeError::StorageFault(f));
-        }
+        shared.check_writable()?;
         {
             let dir = self.inner.data_dir.lock().expect("data dir lock");
             let dir = dir.as_ref().ok_or(RuntimeError::Shutdown)?;

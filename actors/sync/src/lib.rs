@@ -11,15 +11,19 @@
 //!   highest timestamp covered by an fsync; callers wait on it (or register
 //!   a callback with `on_reach`) before they acknowledge, so no
 //!   acknowledgement can precede the fsync that covers it.
+//! - [`WriteGate`]: whether writes are accepted; closed for good, with one
+//!   [`Refusal`], by a storage fault or by opening read-only.
 //!
 //! Everything here uses [`sync`] primitives, which are `loom`'s under
 //! `--cfg loom` and `std`'s otherwise. The loom models live in
 //! `tests/loom.rs`; run them with
 //! `RUSTFLAGS="--cfg loom" cargo test -p interstice-sync --release --test loom`.
 
+mod gate;
 mod order;
 mod watermark;
 
+pub use gate::{Refusal, WriteGate};
 pub use order::{CommitOrder, ModuleClock, OrderViolation, Stale};
 pub use watermark::{Watermark, WatermarkError};
 

@@ -273,3 +273,41 @@ fn a_read_call_is_explained_by_the_commits_before_the_reader() {
         assert_eq!(order.waiting(), 0);
     });
 }
+
+/// The write gate: a storage fault and a read-only open race to close it
+/// while a writer checks it twice. Exactly one close wins; a writer that
+/// once saw the gate closed keeps seeing the same refusal, the winner's.
+#[test]
+fn the_first_refusal_closes_the_write_gate_for_good() {
+    use interstice_sync::{Refusal, WriteGate};
+    loom::model(|| {
+        let gate = Arc::new(WriteGate::new());
+        let closer = |refusal: Refusal| {
+            let gate = gate.clone();
+            thread::spawn(move || gate.close(refusal).then_some(refusal_of(&gate)))
+        };
+        fn refusal_of(gate: &WriteGate) -> Refusal {
+            gate.refusal().expect("closed")
+        }
+        let fault = closer(Refusal::StorageFault("fsync failed".into()));
+        let read_only = closer(Refusal::ReadOnly("stop_at".into()));
+        let writer = {
+            let gate = gate.clone();
+            thread::spawn(move || (gate.refusal(), gate.refusal()))
+        };
+        let won: Vec<Refusal> = [fault, read_only]
+            .into_iter()
+            .filter_map(|h| h.join().unwrap())
+            .collect();
+        assert_eq!(won.len(), 1, "exactly one close wins");
+        let (first, second) = writer.join().unwrap();
+        if let Some(seen) = &first {
+            assert_eq!(Some(seen), second.as_ref(), "a refusal never changes");
+            assert_eq!(seen, &won[0]);
+        }
+        if let Some(seen) = &second {
+            assert_eq!(seen, &won[0]);
+        }
+        assert_eq!(gate.refusal().as_ref(), Some(&won[0]));
+    });
+}
