@@ -33,8 +33,10 @@ impl std::fmt::Display for ReducerError {
     }
 }
 
-/// Everything that can go wrong in the runtime.
+/// Everything that can go wrong in the runtime. [`RuntimeError::kind`]
+/// names each variant with a stable string (what `run` replies carry).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RuntimeError {
     /// No module by that name is loaded.
     #[error("unknown module `{0}`")]
@@ -189,6 +191,11 @@ pub enum RuntimeError {
     /// A wasmtime engine error outside any reducer.
     #[error("wasm engine: {0}")]
     Engine(String),
+    /// A fault inside the runtime itself — a task that failed or panicked,
+    /// an actor that did not start, an invariant that did not hold. It is a
+    /// bug, not a property of the input; nothing acknowledged is lost.
+    #[error("internal fault of the runtime: {0}")]
+    Internal(String),
     /// An I/O error outside the log (reading a file, spawning a thread).
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
@@ -199,6 +206,40 @@ impl From<interstice_sync::Refusal> for RuntimeError {
         match r {
             interstice_sync::Refusal::StorageFault(reason) => RuntimeError::StorageFault(reason),
             interstice_sync::Refusal::ReadOnly(reason) => RuntimeError::ReadOnly(reason),
+        }
+    }
+}
+
+impl RuntimeError {
+    /// The error's kind, as a stable string: the variant's name, except
+    /// that a reducer failure is named by its [`ErrorKind`] (`Trap`,
+    /// `UserError`, …) and both argument errors are `BadArguments`. These
+    /// are the `kind`s of `docs/PROTOCOL.md` §6; they never change meaning.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RuntimeError::UnknownModule(_) => "UnknownModule",
+            RuntimeError::UnknownReducer { .. } => "UnknownReducer",
+            RuntimeError::UnknownTable { .. } => "UnknownTable",
+            RuntimeError::ArgCount { .. } | RuntimeError::ArgType { .. } => "BadArguments",
+            RuntimeError::WrongMode { .. } => "WrongMode",
+            RuntimeError::MalformedWasm(_) => "MalformedWasm",
+            RuntimeError::MissingExport { .. } => "MissingExport",
+            RuntimeError::UnknownImport { .. } => "UnknownImport",
+            RuntimeError::ImportMismatch { .. } => "ImportMismatch",
+            RuntimeError::Abi(_) => "Abi",
+            RuntimeError::DependencyCycle(_) => "DependencyCycle",
+            RuntimeError::IncompatibleSchema { .. } => "IncompatibleSchema",
+            RuntimeError::BadSubscription { .. } => "BadSubscription",
+            RuntimeError::Reducer { error, .. } => error.kind.name(),
+            RuntimeError::StorageFault(_) => "StorageFault",
+            RuntimeError::ReadOnly(_) => "ReadOnly",
+            RuntimeError::Persist(_) => "Persist",
+            RuntimeError::Replay { .. } => "Replay",
+            RuntimeError::Shutdown => "Shutdown",
+            RuntimeError::Snapshot(_) => "Snapshot",
+            RuntimeError::Engine(_) => "Engine",
+            RuntimeError::Internal(_) => "Internal",
+            RuntimeError::Io(_) => "Io",
         }
     }
 }

@@ -230,7 +230,7 @@ pub fn replay_check(
         for (name, w) in workers {
             drop(w.tx);
             let joined = w.handle.join().unwrap_or_else(|_| {
-                Err(RuntimeError::Engine(format!(
+                Err(RuntimeError::Internal(format!(
                     "replay-check of module {name} panicked"
                 )))
             });

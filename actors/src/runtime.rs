@@ -271,7 +271,7 @@ impl Runtime {
                 }
             }
         }
-        Err(RuntimeError::Engine(format!(
+        Err(RuntimeError::Internal(format!(
             "{module}.{reducer}: the module kept changing its schema; gave up after {ATTEMPTS} attempts"
         )))
     }

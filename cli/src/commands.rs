@@ -38,19 +38,7 @@ pub async fn close<T>(rt: &Runtime, res: Result<T, CliError>) -> Result<T, CliEr
 /// `"value"` for a reducer's own `Err` value. Every `kind` is listed in
 /// `docs/PROTOCOL.md` §6; keep the two in step.
 pub fn error_json(e: &RuntimeError) -> serde_json::Value {
-    let kind = match e {
-        RuntimeError::Reducer { error, .. } => format!("{:?}", error.kind),
-        RuntimeError::UnknownModule(_) => "UnknownModule".into(),
-        RuntimeError::UnknownReducer { .. } => "UnknownReducer".into(),
-        RuntimeError::UnknownTable { .. } => "UnknownTable".into(),
-        RuntimeError::ArgCount { .. } | RuntimeError::ArgType { .. } => "BadArguments".into(),
-        RuntimeError::WrongMode { .. } => "WrongMode".into(),
-        RuntimeError::StorageFault(_) => "StorageFault".into(),
-        RuntimeError::ReadOnly(_) => "ReadOnly".into(),
-        RuntimeError::Shutdown => "Shutdown".into(),
-        _ => "Error".into(),
-    };
-    let mut v = serde_json::json!({ "kind": kind, "message": e.to_string() });
+    let mut v = serde_json::json!({ "kind": e.kind(), "message": e.to_string() });
     if let RuntimeError::Reducer { error, .. } = e {
         if let Some(val) = &error.value {
             v["value"] = val.clone();

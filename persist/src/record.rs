@@ -194,6 +194,22 @@ impl ErrorKind {
         ErrorKind::FanOut,
     ];
 
+    /// The kind's name, as the API and the `run` protocol spell it
+    /// (`"Trap"`, `"UserError"`, …); stable, like the code.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Trap => "Trap",
+            ErrorKind::Panic => "Panic",
+            ErrorKind::UserError => "UserError",
+            ErrorKind::Budget => "Budget",
+            ErrorKind::Memory => "Memory",
+            ErrorKind::Constraint => "Constraint",
+            ErrorKind::Host => "Host",
+            ErrorKind::Timeout => "Timeout",
+            ErrorKind::FanOut => "FanOut",
+        }
+    }
+
     /// The stable on-disk code.
     pub fn code(self) -> u8 {
         self as u8

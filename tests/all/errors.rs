@@ -667,3 +667,39 @@ async fn other_code_under_a_loaded_name_and_dangling_subscriptions_are_refused()
         .collect();
     assert_eq!(installs, ["hello", "caller"], "one install each");
 }
+
+/// The kinds `run` replies carry come from `RuntimeError::kind`, and a
+/// reducer failure's kind is its `ErrorKind`'s name: the spelling the CLI
+/// derived by hand before (`{:?}` of the kind), for every kind.
+#[test]
+fn error_kinds_are_stable_strings() {
+    use interstice_actors::ReducerError;
+    for kind in ErrorKind::ALL {
+        assert_eq!(kind.name(), format!("{kind:?}"));
+        let e = RuntimeError::Reducer {
+            module: "m".into(),
+            reducer: "r".into(),
+            error: ReducerError {
+                kind,
+                message: String::new(),
+                value: None,
+            },
+        };
+        assert_eq!(e.kind(), kind.name());
+    }
+    assert_eq!(
+        RuntimeError::UnknownModule("m".into()).kind(),
+        "UnknownModule"
+    );
+    assert_eq!(
+        RuntimeError::ArgCount {
+            module: "m".into(),
+            reducer: "r".into(),
+            expected: 1,
+            got: 2
+        }
+        .kind(),
+        "BadArguments"
+    );
+    assert_eq!(RuntimeError::Internal("x".into()).kind(), "Internal");
+}

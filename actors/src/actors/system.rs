@@ -112,7 +112,7 @@ pub(crate) fn start(
         })?;
     let (system, supervisor, router, log) = rx
         .recv()
-        .map_err(|_| RuntimeError::Engine("the actor system failed to start".into()))?;
+        .map_err(|_| RuntimeError::Internal("the actor system failed to start".into()))?;
     Ok(SystemHandles {
         system,
         thread,

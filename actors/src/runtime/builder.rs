@@ -115,7 +115,7 @@ impl RuntimeBuilder {
     pub async fn open(self) -> Result<Runtime, RuntimeError> {
         tokio::task::spawn_blocking(move || self.open_blocking())
             .await
-            .map_err(|e| RuntimeError::Engine(format!("open task failed: {e}")))?
+            .map_err(|e| RuntimeError::Internal(format!("open task failed: {e}")))?
     }
 
     /// [`RuntimeBuilder::open`] for callers outside an async context.

@@ -41,7 +41,7 @@ impl Runtime {
             host.compile(&wasm, Some(&cache)).map(|c| (c, wasm))
         })
         .await
-        .map_err(|e| RuntimeError::Engine(format!("compile task failed: {e}")))??;
+        .map_err(|e| RuntimeError::Internal(format!("compile task failed: {e}")))??;
         let shared = &self.inner.shared;
         let schema = compiled.schema.clone();
         if let Some(existing) = shared.module(&schema.name) {
@@ -114,7 +114,7 @@ impl Runtime {
                 ),
                 Err(ExecError::Refused(r)) => return Err(r.into()),
                 Err(ExecError::Stale) => {
-                    return Err(RuntimeError::Engine(
+                    return Err(RuntimeError::Internal(
                         "init was refused as stale: the module changed before it ran".into(),
                     ))
                 }
@@ -237,7 +237,7 @@ fn spawn_module(
         reply: Responder::std(tx),
     });
     rx.recv_timeout(Duration::from_secs(30))
-        .map_err(|_| RuntimeError::Engine("the supervisor did not start the module actor".into()))
+        .map_err(|_| RuntimeError::Internal("the supervisor did not start the module actor".into()))
 }
 
 pub(super) fn register_module(

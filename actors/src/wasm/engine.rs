@@ -275,7 +275,7 @@ fn start_epoch_ticker(engine: &Engine) -> Result<(), RuntimeError> {
             }
         })
         .map(drop)
-        .map_err(|e| RuntimeError::Engine(format!("starting the epoch thread: {e}")))
+        .map_err(|e| RuntimeError::Internal(format!("starting the epoch thread: {e}")))
 }
 
 /// The compiled-module cache file format (`docs/LOG_FORMAT.md` §9.1).
