@@ -118,13 +118,21 @@ impl Runtime {
                 data_dir: PathBuf::from("interstice-data"),
                 durability: Durability::Sync,
                 limits: Limits::default(),
-                segment_size: 64 << 20,
+                segment_size: interstice_persist::DEFAULT_SEGMENT_SIZE,
                 log_storage: None,
                 stop_at: None,
                 skip_to_log_offset: None,
                 snapshots: crate::config::SnapshotPolicy::default(),
             },
         }
+    }
+
+    /// The registry entry of `module`, or `UnknownModule`.
+    fn module_entry(&self, module: &str) -> Result<Arc<ModuleEntry>, RuntimeError> {
+        self.inner
+            .shared
+            .module(module)
+            .ok_or_else(|| RuntimeError::UnknownModule(module.to_owned()))
     }
 
     fn check_open(&self) -> Result<(), RuntimeError> {
@@ -140,11 +148,7 @@ impl Runtime {
         module: &str,
         reducer: &str,
     ) -> Result<(Arc<ModuleEntry>, u32), RuntimeError> {
-        let entry = self
-            .inner
-            .shared
-            .module(module)
-            .ok_or_else(|| RuntimeError::UnknownModule(module.to_owned()))?;
+        let entry = self.module_entry(module)?;
         let (idx, _) = entry
             .reducer(reducer)
             .ok_or_else(|| RuntimeError::UnknownReducer {
@@ -244,17 +248,14 @@ impl Runtime {
             let rs = &entry.schema.reducers[idx as usize];
             let args = encode(rs)?;
             self.inner.shared.check_writable()?;
-            let (tx, rx) = oneshot::channel();
-            entry.addr.do_send(Execute::call(
-                Target::Index {
-                    reducer: idx,
-                    schema_hash: entry.schema_hash,
-                },
-                args,
-                Cause::External,
-                Responder::tokio(tx),
-            ));
-            match rx.await.map_err(|_| RuntimeError::Shutdown)? {
+            let target = Target::Index {
+                reducer: idx,
+                schema_hash: entry.schema_hash,
+            };
+            let reply = ask(&entry.addr, |reply| {
+                Execute::call(target, args, Cause::External, reply)
+            });
+            match reply.await? {
                 // The actor answers only once the commit is durable
                 // (`Watermark::on_reach`), or with the storage fault.
                 Ok((ts, value)) => return Ok((entry, idx, (ts, value))),
@@ -286,9 +287,8 @@ impl Runtime {
         let (entry, idx) = self.lookup(module, reducer, ReducerMode::Read)?;
         let rs = &entry.schema.reducers[idx as usize];
         let bytes = encode_args(module, rs, args)?;
-        let (tx, rx) = oneshot::channel();
         let limits = &self.inner.shared.limits;
-        entry.addr.do_send(Query {
+        let query = |reply| Query {
             reducer: idx,
             schema_hash: entry.schema_hash,
             name: reducer.to_owned(),
@@ -296,11 +296,10 @@ impl Runtime {
             fuel: limits.fuel,
             deadline: std::time::Instant::now() + limits.tx_time,
             observer: None,
-            reply: Responder::tokio(tx),
-        });
-        let tagged = rx
-            .await
-            .map_err(|_| RuntimeError::Shutdown)?
+            reply,
+        };
+        let tagged = ask(&entry.addr, query)
+            .await?
             .map_err(|f| reducer_error(module, rs, f))?
             .result;
         let mut r = Reader::new(&tagged);
@@ -337,14 +336,7 @@ impl Runtime {
     ) -> Result<CallOutput, RuntimeError> {
         let (entry, idx) = self.find_reducer(module, reducer)?;
         let rs = &entry.schema.reducers[idx as usize];
-        if args.len() != rs.params.len() {
-            return Err(RuntimeError::ArgCount {
-                module: module.to_owned(),
-                reducer: reducer.to_owned(),
-                expected: rs.params.len(),
-                got: args.len(),
-            });
-        }
+        check_arg_count(module, rs, args.len())?;
         let values = rs
             .params
             .iter()
@@ -365,11 +357,7 @@ impl Runtime {
         table: &str,
     ) -> Result<UnboundedReceiverStream<RowChange>, RuntimeError> {
         self.check_open()?;
-        let entry = self
-            .inner
-            .shared
-            .module(module)
-            .ok_or_else(|| RuntimeError::UnknownModule(module.to_owned()))?;
+        let entry = self.module_entry(module)?;
         if entry.schema.table(table).is_none() {
             return Err(RuntimeError::UnknownTable {
                 module: module.to_owned(),
@@ -403,16 +391,8 @@ impl Runtime {
     pub async fn state_hash(&self) -> Result<[u8; 32], RuntimeError> {
         let mut parts = Vec::new();
         for m in self.modules() {
-            let entry = self
-                .inner
-                .shared
-                .module(&m.name)
-                .ok_or(RuntimeError::UnknownModule(m.name))?;
-            let (tx, rx) = oneshot::channel();
-            entry.addr.do_send(HashState {
-                reply: Responder::tokio(tx),
-            });
-            parts.push(rx.await.map_err(|_| RuntimeError::Shutdown)?);
+            let entry = self.module_entry(&m.name)?;
+            parts.push(ask(&entry.addr, |reply| HashState { reply }).await?);
         }
         parts.sort();
         let mut h = blake3::Hasher::new();
@@ -486,11 +466,8 @@ impl Runtime {
         let mut result = Ok(());
         loop {
             let target = shared.order.peek_next() - 1;
-            let (tx, rx) = oneshot::channel();
-            self.inner.log.do_send(FlushLog {
-                reply: Responder::tokio(tx),
-            });
-            let _ = rx.await;
+            // A log-writer that stopped has nothing left to flush.
+            let _ = ask(&self.inner.log, |reply| FlushLog { reply }).await;
             match tokio::time::timeout_at(deadline, shared.watermark.wait(target)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
@@ -556,19 +533,44 @@ fn arg_error(module: &str, rs: &ReducerSchema, index: usize, reason: String) -> 
     }
 }
 
+/// Sends `addr` the message `make` builds around a reply channel and waits
+/// for the reply. A reply that never comes means the actor stopped: the
+/// runtime is shutting down.
+pub(crate) async fn ask<A, M, T>(
+    addr: &actix::Addr<A>,
+    make: impl FnOnce(Responder<T>) -> M,
+) -> Result<T, RuntimeError>
+where
+    A: actix::Actor + actix::Handler<M>,
+    A::Context: actix::dev::ToEnvelope<A, M>,
+    M: actix::Message + Send + 'static,
+    M::Result: Send,
+    T: Send + 'static,
+{
+    let (tx, rx) = oneshot::channel();
+    addr.do_send(make(Responder::tokio(tx)));
+    rx.await.map_err(|_| RuntimeError::Shutdown)
+}
+
+/// `ArgCount` unless `got` arguments fit `rs`.
+fn check_arg_count(module: &str, rs: &ReducerSchema, got: usize) -> Result<(), RuntimeError> {
+    if got == rs.params.len() {
+        return Ok(());
+    }
+    Err(RuntimeError::ArgCount {
+        module: module.to_owned(),
+        reducer: rs.name.clone(),
+        expected: rs.params.len(),
+        got,
+    })
+}
+
 fn encode_args(
     module: &str,
     rs: &ReducerSchema,
     args: Vec<Value>,
 ) -> Result<Vec<u8>, RuntimeError> {
-    if args.len() != rs.params.len() {
-        return Err(RuntimeError::ArgCount {
-            module: module.to_owned(),
-            reducer: rs.name.clone(),
-            expected: rs.params.len(),
-            got: args.len(),
-        });
-    }
+    check_arg_count(module, rs, args.len())?;
     let mut w = Writer::new();
     w.array(args.len());
     for (i, (v, p)) in args.into_iter().zip(&rs.params).enumerate() {
@@ -589,14 +591,7 @@ fn check_encoded_args(module: &str, rs: &ReducerSchema, args: &[u8]) -> Result<(
     };
     let mut r = Reader::new(args);
     if let Ok(n) = r.array() {
-        if n != rs.params.len() {
-            return Err(RuntimeError::ArgCount {
-                module: module.to_owned(),
-                reducer: rs.name.clone(),
-                expected: rs.params.len(),
-                got: n,
-            });
-        }
+        check_arg_count(module, rs, n)?;
         for (i, p) in rs.params.iter().enumerate() {
             p.ty.validate(&mut r)
                 .map_err(|e| arg_error(module, rs, i, e.to_string()))?;

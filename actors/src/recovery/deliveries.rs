@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use interstice_abi::cbor::Writer;
 use interstice_abi::{ModuleSchema, Persistence, RowEvent, Trigger};
-use interstice_persist::{Cause, OutboundCall};
+use interstice_persist::{Cause, OutboundCall, PendingDelivery};
 
 use interstice_tables::Change;
 
@@ -36,6 +36,51 @@ pub(crate) struct Delivery {
     pub root: Option<u64>,
     /// Cut by the fan-out budget (`Execute::cut`).
     pub cut: bool,
+}
+
+impl Delivery {
+    /// A delivery a snapshot holds as pending.
+    pub fn from_pending(d: &PendingDelivery) -> Self {
+        Self {
+            target: d.target.clone(),
+            reducer: d.reducer.clone(),
+            args: d.args.clone(),
+            cause: d.cause.clone(),
+            depth: d.depth,
+            root: d.root,
+            cut: d.cut,
+        }
+    }
+
+    /// The delivery as a snapshot holds it: pending, caused by the commit
+    /// at `source_ts` (its `index`-th delivery).
+    pub fn to_pending(&self, source_ts: u64, index: u32) -> PendingDelivery {
+        PendingDelivery {
+            source_ts,
+            index,
+            target: self.target.clone(),
+            reducer: self.reducer.clone(),
+            args: self.args.clone(),
+            cause: self.cause.clone(),
+            depth: self.depth,
+            root: self.root,
+            cut: self.cut,
+        }
+    }
+
+    /// A delivery a commit causes, one level deeper than the commit; its
+    /// root and cut are filled in when it is routed.
+    fn caused(target: &str, reducer: &str, args: Vec<u8>, cause: Cause, depth: u32) -> Self {
+        Self {
+            target: target.to_owned(),
+            reducer: reducer.to_owned(),
+            args,
+            cause,
+            depth: depth + 1,
+            root: None,
+            cut: false,
+        }
+    }
 }
 
 /// A subscriber: module and reducer name.
@@ -134,21 +179,14 @@ impl Subscriptions {
         let mut out = Vec::new();
         let mut index = 0u32;
         for c in calls {
+            let cause = Cause::Call {
+                module: module.to_owned(),
+                ts,
+                index,
+            };
             out.push((
                 (ts, index),
-                Delivery {
-                    target: c.module.clone(),
-                    reducer: c.reducer.clone(),
-                    args: c.args.clone(),
-                    cause: Cause::Call {
-                        module: module.to_owned(),
-                        ts,
-                        index,
-                    },
-                    depth: depth + 1,
-                    root: None,
-                    cut: false,
-                },
+                Delivery::caused(&c.module, &c.reducer, c.args.clone(), cause, depth),
             ));
             index += 1;
         }
@@ -172,21 +210,14 @@ impl Subscriptions {
             };
             let args = trigger_args(ch);
             for (sub, reducer) in subs {
+                let cause = Cause::Trigger {
+                    module: module.to_owned(),
+                    ts,
+                    index,
+                };
                 out.push((
                     (ts, index),
-                    Delivery {
-                        target: sub.clone(),
-                        reducer: reducer.clone(),
-                        args: args.clone(),
-                        cause: Cause::Trigger {
-                            module: module.to_owned(),
-                            ts,
-                            index,
-                        },
-                        depth: depth + 1,
-                        root: None,
-                        cut: false,
-                    },
+                    Delivery::caused(sub, reducer, args.clone(), cause, depth),
                 ));
                 index += 1;
             }

@@ -11,8 +11,7 @@ use std::sync::Arc;
 use interstice_abi::schema_diff::SchemaDiff;
 use interstice_abi::ModuleSchema;
 use interstice_persist::{
-    CommitRecord, CommitRef, Hash, LogEntryRef, ModuleInstall, OutcomeRef, PendingDelivery,
-    Snapshot, SnapshotModule,
+    CommitRecord, CommitRef, Hash, LogEntryRef, ModuleInstall, OutcomeRef, Snapshot, SnapshotModule,
 };
 
 use crate::error::RuntimeError;
@@ -136,18 +135,8 @@ impl LogState {
             });
         }
         for d in &snap.pending {
-            s.outstanding.insert(
-                (d.source_ts, d.index),
-                Delivery {
-                    target: d.target.clone(),
-                    reducer: d.reducer.clone(),
-                    args: d.args.clone(),
-                    cause: d.cause.clone(),
-                    depth: d.depth,
-                    root: d.root,
-                    cut: d.cut,
-                },
-            );
+            s.outstanding
+                .insert((d.source_ts, d.index), Delivery::from_pending(d));
         }
         let pending: Vec<Delivery> = s.outstanding.values().cloned().collect();
         s.fanout = FanOut::restore(&snap.fanout, &pending);
@@ -176,17 +165,7 @@ impl LogState {
             pending: self
                 .outstanding
                 .iter()
-                .map(|(&(source_ts, index), d)| PendingDelivery {
-                    source_ts,
-                    index,
-                    target: d.target.clone(),
-                    reducer: d.reducer.clone(),
-                    args: d.args.clone(),
-                    cause: d.cause.clone(),
-                    depth: d.depth,
-                    root: d.root,
-                    cut: d.cut,
-                })
+                .map(|(&(source_ts, index), d)| d.to_pending(source_ts, index))
                 .collect(),
             fanout: self.fanout.export(),
         }

@@ -20,6 +20,7 @@ use crate::actors::shared::{ModuleEntry, Shared};
 use crate::actors::system::{self, SpawnModule};
 use crate::config::Limits;
 use crate::error::RuntimeError;
+use crate::runtime::ask;
 use crate::wasm::engine::{CompiledModule, WasmHost};
 use interstice_tables::Tables;
 
@@ -139,11 +140,7 @@ impl Runtime {
         check_dependency_cycle(shared, &schema)?;
         check_subscriptions(shared, &schema)?;
         check_subscribers(shared, &schema)?;
-        let (tx, rx) = oneshot::channel();
-        existing.addr.do_send(TableRows {
-            reply: Responder::tokio(tx),
-        });
-        let rows = rx.await.map_err(|_| RuntimeError::Shutdown)?;
+        let rows = ask(&existing.addr, |reply| TableRows { reply }).await?;
         let rows_of = |t: &str| rows.iter().find(|r| r.0 == t).map_or(0, |r| r.1);
         let incompatible = |(table, change): (String, String)| RuntimeError::IncompatibleSchema {
             module: schema.name.clone(),
@@ -157,13 +154,12 @@ impl Runtime {
         }
         let install = self.prepare_install(&compiled, &wasm)?;
         let (schema_hash, wasm_hash) = (compiled.schema_hash, compiled.wasm_hash);
-        let (tx, rx) = oneshot::channel();
-        existing.addr.do_send(Upgrade {
+        let upgrade = |reply| Upgrade {
             compiled,
             install,
-            reply: Responder::tokio(tx),
-        });
-        let ts = match rx.await.map_err(|_| RuntimeError::Shutdown)? {
+            reply,
+        };
+        let ts = match ask(&existing.addr, upgrade).await? {
             Ok(ts) => ts,
             Err(UpgradeRefused::Incompatible(table, change)) => {
                 return Err(incompatible((table, change)))
