@@ -1,7 +1,7 @@
 //! Every message that crosses between actors, in one place.
 //!
 //! ```text
-//!  Runtime ──Execute/Query──▶ ModuleActor ──Completed──▶ Sequencer ──AppendBatch──▶ LogWriter
+//!  Runtime ──Execute/Query──▶ ModuleActor ──Numbered──▶ Sequencer ──AppendBatch──▶ LogWriter
 //!                                 ▲                          │                         │
 //!                                 └────────Execute─────── Router ◀──Route──────────────┘ (Durable)
 //! ```
@@ -188,7 +188,7 @@ pub(crate) struct StopModule;
 
 /// A commit as the router needs it.
 #[derive(Debug)]
-pub(crate) struct CommitSummary {
+pub(crate) struct CommitInfo {
     pub module: Arc<str>,
     pub schema: Arc<ModuleSchema>,
     pub ok: bool,
@@ -200,18 +200,19 @@ pub(crate) struct CommitSummary {
     pub root: Option<u64>,
 }
 
-/// What the router learns about each sequenced entry.
+/// What the router learns about each entry.
 #[derive(Debug)]
-pub(crate) enum Summary {
+pub(crate) enum EntryInfo {
     Install(Arc<ModuleSchema>),
-    Commit(CommitSummary),
+    Commit(CommitInfo),
 }
 
-/// A finished entry: encoded for the log, summarised for the router.
+/// An entry in the pipeline after it was numbered: encoded for the log,
+/// with what the router needs.
 #[derive(Debug)]
-pub(crate) struct Sequenced {
+pub(crate) struct NumberedEntry {
     pub entry: Vec<u8>,
-    pub summary: Summary,
+    pub info: EntryInfo,
 }
 
 /// A module (or the loader) hands finished entries to the sequencer: one
@@ -219,13 +220,13 @@ pub(crate) struct Sequenced {
 /// (see [`crate::actors::module_actor`]), so a burst costs the sequencer one wakeup.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct Completed {
+pub(crate) struct Numbered {
     /// `(timestamp, entry)` pairs, in the order the module made them.
-    pub items: Vec<(u64, Sequenced)>,
+    pub items: Vec<(u64, NumberedEntry)>,
 }
 
-impl Completed {
-    pub fn one(ts: u64, item: Sequenced) -> Self {
+impl Numbered {
+    pub fn one(ts: u64, item: NumberedEntry) -> Self {
         Self {
             items: vec![(ts, item)],
         }
@@ -251,7 +252,7 @@ pub(crate) struct FlushLog {
 /// Sequencer → router: entries in timestamp order.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct Route(pub Vec<(u64, Summary)>);
+pub(crate) struct Route(pub Vec<(u64, EntryInfo)>);
 
 /// Log-writer → router: everything up to this timestamp is durable.
 #[derive(Message)]

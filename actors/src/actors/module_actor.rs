@@ -6,7 +6,7 @@
 //! - **Receives** [`Execute`] (write calls, async calls, triggers, init),
 //!   [`Query`] (reads, and read calls of other modules), [`Unpin`],
 //!   [`Upgrade`], [`TableRows`], [`HashState`], [`StopModule`].
-//! - **Sends** [`crate::actors::messages::Completed`] to the sequencer (from the
+//! - **Sends** [`crate::actors::messages::Numbered`] to the sequencer (from the
 //!   outbox), [`Unpin`] to modules it read, and answers its callers
 //!   (failures at once; commits through the durability watermark).
 //!
@@ -33,7 +33,7 @@ use interstice_abi::schema_diff::SchemaDiff;
 use interstice_persist::{CommitRecord, ErrorKind, LogEntry, Nondet, UnnumberedEntry};
 
 use crate::actors::messages::{
-    CommitSummary, ExecError, Execute, HashState, Query, StopModule, Summary, TableRows, Target,
+    CommitInfo, EntryInfo, ExecError, Execute, HashState, Query, StopModule, TableRows, Target,
     Unpin, Upgrade, UpgradeRefused,
 };
 use crate::actors::outbox::Outbox;
@@ -350,7 +350,7 @@ impl ModuleActor {
             mutations: logged_mutations(&self.tables, &changes),
             calls: calls.clone(),
         };
-        let summary = Summary::Commit(CommitSummary {
+        let entry_info = EntryInfo::Commit(CommitInfo {
             module: self.env.name.clone(),
             schema: self.env.schema.clone(),
             ok: result.is_ok(),
@@ -366,7 +366,7 @@ impl ModuleActor {
         };
         let finished = Finished {
             entry: UnnumberedEntry::encode(&LogEntry::Commit(record)),
-            summary,
+            info: entry_info,
             reply: later,
         };
         match ts {
@@ -408,7 +408,7 @@ impl ModuleActor {
         self.env = env;
         let finished = Finished {
             entry: UnnumberedEntry::encode(&LogEntry::Install(msg.install)),
-            summary: Summary::Install(schema),
+            info: EntryInfo::Install(schema),
             reply: None,
         };
         send_numbered(&shared, ts, vec![finished]);

@@ -7,7 +7,7 @@
 //! `interstice_persist::UnnumberedEntry`). [`Outbox::flush`] numbers every
 //! waiting entry at once (consecutive timestamps, in the order they ran),
 //! writes the timestamps into their encodings, registers their callers' replies on the durability watermark and hands
-//! them to the sequencer in one [`Completed`]. It runs:
+//! them to the sequencer in one [`Numbered`]. It runs:
 //!
 //! - when the actor's mailbox is empty, or the outbox holds
 //!   [`OUTBOX_MAX`] entries (batching: a burst of calls wakes the sequencer
@@ -31,7 +31,9 @@ use interstice_persist::UnnumberedEntry;
 use interstice_sync::ModuleClock;
 use interstice_sync::Refusal;
 
-use crate::actors::messages::{Completed, ExecError, ExecReply, Responder, Sequenced, Summary};
+use crate::actors::messages::{
+    EntryInfo, ExecError, ExecReply, Numbered, NumberedEntry, Responder,
+};
 use crate::actors::shared::Shared;
 
 /// The most entries held before they are numbered anyway.
@@ -42,7 +44,7 @@ pub(crate) struct Finished {
     /// The log entry, encoded; its timestamp is written when it is
     /// numbered.
     pub entry: UnnumberedEntry,
-    pub summary: Summary,
+    pub info: EntryInfo,
     /// A caller to answer once the entry is durable, with the encoded `Ok`
     /// value (failures are answered at once, without waiting).
     pub reply: Option<(Responder<ExecReply>, Vec<u8>)>,
@@ -119,13 +121,13 @@ pub(crate) fn send_numbered(shared: &Shared, first: u64, items: Vec<Finished>) -
         }
         out.push((
             ts,
-            Sequenced {
+            NumberedEntry {
                 entry: f.entry.numbered(ts),
-                summary: f.summary,
+                info: f.info,
             },
         ));
         ts += 1;
     }
-    shared.sequencer().do_send(Completed { items: out });
+    shared.sequencer().do_send(Numbered { items: out });
     ts - 1
 }

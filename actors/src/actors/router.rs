@@ -16,7 +16,7 @@ use actix::{Actor, Context, Handler, Message};
 use interstice_abi::{RowEvent, Type, Value};
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::actors::messages::{Durable, Execute, ResumePending, Route, Summary, Target};
+use crate::actors::messages::{Durable, EntryInfo, Execute, ResumePending, Route, Target};
 use crate::actors::shared::Shared;
 use crate::recovery::deliveries::Delivery;
 use crate::recovery::deliveries::{route, DeliveryLimits, FanOut, RoutedCommit, Subscriptions};
@@ -134,16 +134,16 @@ impl Handler<Route> for Router {
     type Result = ();
 
     fn handle(&mut self, msg: Route, _ctx: &mut Self::Context) {
-        for (ts, summary) in msg.0 {
-            match summary {
-                Summary::Install(schema) => {
+        for (ts, info) in msg.0 {
+            match info {
+                EntryInfo::Install(schema) => {
                     // A live install's init call is queued by the loader
                     // itself (before the module is visible); replay resumes
                     // one that never ran through `ResumePending`. An
                     // upgrade's install replaces the module's subscriptions.
                     let _init = self.subs.add_module(&schema);
                 }
-                Summary::Commit(c) => {
+                EntryInfo::Commit(c) => {
                     let limits = DeliveryLimits::from(&self.shared.limits);
                     let commit = RoutedCommit {
                         module: &c.module,

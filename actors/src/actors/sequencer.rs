@@ -14,7 +14,7 @@ use actix::{Actor, Addr, AsyncContext, Context, Handler, Message};
 use interstice_sync::Refusal;
 
 use crate::actors::log_writer::LogWriter;
-use crate::actors::messages::{AppendBatch, Completed, Route, Sequenced};
+use crate::actors::messages::{AppendBatch, Numbered, NumberedEntry, Route};
 use crate::actors::router::Router;
 use crate::actors::shared::Shared;
 
@@ -28,7 +28,7 @@ pub(crate) struct Sequencer {
     shared: Arc<Shared>,
     log: Addr<LogWriter>,
     router: Addr<Router>,
-    run: Vec<(u64, Sequenced)>,
+    run: Vec<(u64, NumberedEntry)>,
     flush_scheduled: bool,
 }
 
@@ -48,10 +48,10 @@ impl Actor for Sequencer {
     type Context = Context<Self>;
 }
 
-impl Handler<Completed> for Sequencer {
+impl Handler<Numbered> for Sequencer {
     type Result = ();
 
-    fn handle(&mut self, msg: Completed, ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: Numbered, ctx: &mut Self::Context) {
         let run = &mut self.run;
         for (ts, item) in msg.items {
             if let Err(v) = self
@@ -84,16 +84,16 @@ impl Handler<FlushRun> for Sequencer {
         };
         let len: usize = run.iter().map(|(_, s)| s.entry.len()).sum();
         let mut payload = Vec::with_capacity(len);
-        let mut summaries = Vec::with_capacity(run.len());
+        let mut infos = Vec::with_capacity(run.len());
         for (ts, item) in run {
             payload.extend_from_slice(&item.entry);
-            summaries.push((ts, item.summary));
+            infos.push((ts, item.info));
         }
         self.log.do_send(AppendBatch {
             first_ts,
-            count: summaries.len() as u32,
+            count: infos.len() as u32,
             payload,
         });
-        self.router.do_send(Route(summaries));
+        self.router.do_send(Route(infos));
     }
 }

@@ -10,7 +10,7 @@ use interstice_abi::{ModuleSchema, ReducerSchema};
 use interstice_persist::Hash;
 use interstice_sync::{CommitOrder, Refusal, Watermark, WriteGate};
 
-use crate::actors::messages::Sequenced;
+use crate::actors::messages::NumberedEntry;
 use crate::actors::module_actor::ModuleActor;
 use crate::actors::sequencer::Sequencer;
 use crate::config::Limits;
@@ -44,7 +44,7 @@ impl ModuleEntry {
 /// Shared by everything in one runtime.
 pub(crate) struct Shared {
     pub registry: DashMap<String, Arc<ModuleEntry>>,
-    pub order: CommitOrder<Sequenced>,
+    pub order: CommitOrder<NumberedEntry>,
     pub watermark: Watermark,
     /// Whether writes are accepted (storage fault, read-only).
     pub gate: WriteGate,

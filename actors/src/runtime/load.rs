@@ -11,7 +11,7 @@ use interstice_persist::{encode_entry, Cause, LogEntry, ModuleInstall};
 use tokio::sync::oneshot;
 
 use crate::actors::messages::{
-    Completed, ExecError, Execute, Responder, Sequenced, Summary, TableRows, Target, Upgrade,
+    EntryInfo, ExecError, Execute, Numbered, NumberedEntry, Responder, TableRows, Target, Upgrade,
     UpgradeRefused,
 };
 use crate::actors::module_actor::ModuleActor;
@@ -93,11 +93,11 @@ impl Runtime {
         shared.registry.insert(schema.name.clone(), entry);
         let mut w = Writer::new();
         encode_entry(&LogEntry::Install(ModuleInstall { ts, ..install }), &mut w);
-        shared.sequencer().do_send(Completed::one(
+        shared.sequencer().do_send(Numbered::one(
             ts,
-            Sequenced {
+            NumberedEntry {
                 entry: w.into_vec(),
-                summary: Summary::Install(schema.clone()),
+                info: EntryInfo::Install(schema.clone()),
             },
         ));
         shared

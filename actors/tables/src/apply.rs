@@ -15,14 +15,14 @@ use crate::Row;
 /// One write of a sorted batch ([`Tables::write_sorted`]): a row's new
 /// entry, or (`delete`) an entry whose key is that of the row to remove
 /// (its row part is then ignored).
-pub(crate) struct Write {
+pub(crate) struct SortedChange {
     pub entry: Entry,
     pub delete: bool,
 }
 
 /// [`Tables::write_sorted`] by merging: one pass over the old rows and the
 /// writes, then a bulk build of the B-tree.
-pub(crate) fn merge_sorted(rows: &mut BTreeSet<Entry>, writes: impl Iterator<Item = Write>) {
+pub(crate) fn merge_sorted(rows: &mut BTreeSet<Entry>, writes: impl Iterator<Item = SortedChange>) {
     let old = std::mem::take(rows);
     let mut merged: Vec<Entry> = Vec::with_capacity(old.len() + writes.size_hint().0);
     let mut old = old.into_iter().peekable();
@@ -44,7 +44,7 @@ pub(crate) fn merge_sorted(rows: &mut BTreeSet<Entry>, writes: impl Iterator<Ite
 }
 
 /// [`Tables::write_sorted`] one write at a time.
-pub(crate) fn write_each(rows: &mut BTreeSet<Entry>, writes: impl Iterator<Item = Write>) {
+pub(crate) fn write_each(rows: &mut BTreeSet<Entry>, writes: impl Iterator<Item = SortedChange>) {
     for w in writes {
         if w.delete {
             rows.remove(w.entry.key());
@@ -153,7 +153,11 @@ impl Tables {
     /// table is merged with its rows in one sequential pass and the B-tree
     /// rebuilt, with no search per write; a small one is applied write by
     /// write, in key order, so consecutive searches share cached nodes.
-    pub(crate) fn write_sorted(&mut self, idx: u32, writes: impl ExactSizeIterator<Item = Write>) {
+    pub(crate) fn write_sorted(
+        &mut self,
+        idx: u32,
+        writes: impl ExactSizeIterator<Item = SortedChange>,
+    ) {
         let Some(t) = self.tables.get_mut(idx as usize) else {
             // Cannot happen: the overlay only holds writes for tables that
             // exist, and the set of tables only changes after a flush.

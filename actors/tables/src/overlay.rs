@@ -25,7 +25,7 @@ use std::cmp::Ordering;
 
 use interstice_persist::MutationOpRef;
 
-use crate::apply::Write;
+use crate::apply::SortedChange;
 use crate::entry::Entry;
 use crate::error::TableError;
 use crate::tables::Tables;
@@ -148,7 +148,7 @@ impl ReplayTables {
         self.sort_into(&mut order);
         let (log, bytes) = (&self.log, &self.bytes);
         let at = |j: usize| &log[(order[j] & INDEX) as usize];
-        let mut writes: Vec<Write> = Vec::new();
+        let mut writes: Vec<SortedChange> = Vec::new();
         let mut i = 0;
         while i < order.len() {
             let table = at(i).table;
@@ -159,7 +159,7 @@ impl ReplayTables {
                     last += 1;
                 }
                 let p = at(last);
-                writes.push(Write {
+                writes.push(SortedChange {
                     entry: Entry::new(p.key(bytes), p.row(bytes)),
                     delete: p.delete,
                 });

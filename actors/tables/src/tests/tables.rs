@@ -2,7 +2,7 @@ use std::collections::BTreeSet;
 
 use interstice_abi::{RowEvent, TableSchema, Type};
 
-use crate::apply::{merge_sorted, write_each, Write};
+use crate::apply::{merge_sorted, write_each, SortedChange};
 use crate::entry::Entry;
 use crate::*;
 use interstice_abi::codec::field;
@@ -161,7 +161,7 @@ fn sorted_writes_merged_or_one_by_one_give_the_same_rows() {
             };
         }
         let batch = || {
-            writes.iter().map(|(k, row)| Write {
+            writes.iter().map(|(k, row)| SortedChange {
                 entry: Entry::new(k, row.as_deref().unwrap_or_default()),
                 delete: row.is_none(),
             })
