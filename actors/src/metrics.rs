@@ -47,7 +47,7 @@ pub struct Metrics {
 }
 
 impl MetricsInner {
-    pub fn snapshot(&self) -> Metrics {
+    pub(crate) fn snapshot(&self) -> Metrics {
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
         Metrics {
             instantiations: g(&self.instantiations),
@@ -64,7 +64,7 @@ impl MetricsInner {
     }
 
     /// Marks entry into wasm; the guard marks the exit.
-    pub fn enter_wasm(&self) -> WasmGuard<'_> {
+    pub(crate) fn enter_wasm(&self) -> WasmGuard<'_> {
         self.wasm_calls.fetch_add(1, Ordering::Relaxed);
         let now = self.in_wasm.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_wasm.fetch_max(now, Ordering::SeqCst);

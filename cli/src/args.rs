@@ -104,6 +104,7 @@ pub enum Command {
     },
     /// Install modules into a data directory.
     Load {
+        /// The data directory.
         #[command(flatten)]
         dir: DataDirArgs,
         /// The .wasm files.
@@ -112,6 +113,7 @@ pub enum Command {
     },
     /// Call a reducer; one JSON value per argument; prints the result as JSON.
     Call {
+        /// The data directory.
         #[command(flatten)]
         dir: DataDirArgs,
         /// Module name.
@@ -124,10 +126,13 @@ pub enum Command {
     /// Serve: load modules, then answer JSON-lines requests on stdin until
     /// end of input or Ctrl+C.
     Run {
+        /// The data directory.
         #[command(flatten)]
         dir: DataDirArgs,
+        /// Where to stop or resume replay (a read-only run).
         #[command(flatten)]
         replay: ReplayArgs,
+        /// Snapshots and retention.
         #[command(flatten)]
         snapshots: SnapshotArgs,
         /// Modules to load first.

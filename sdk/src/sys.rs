@@ -22,7 +22,7 @@ macro_rules! host_calls {
             #[link(wasm_import_module = "interstice")]
             unsafe extern "C" {
                 $(
-                    pub fn $name($($arg: $t),*) $(-> $ret)?;
+                    pub(super) fn $name($($arg: $t),*) $(-> $ret)?;
                 )*
             }
         }
@@ -31,7 +31,7 @@ macro_rules! host_calls {
         #[allow(clippy::missing_safety_doc)]
         mod imports {
             $(
-                pub unsafe fn $name($(_: $t),*) $(-> $ret)? {
+                pub(super) unsafe fn $name($(_: $t),*) $(-> $ret)? {
                     super::unavailable(stringify!($name))
                 }
             )*
@@ -94,7 +94,7 @@ fn table_id(t: u32) -> i32 {
 }
 
 /// Inserts an encoded row; returns the stored row's encoding.
-pub fn insert(table: u32, row: &[u8]) -> Vec<u8> {
+pub(crate) fn insert(table: u32, row: &[u8]) -> Vec<u8> {
     // SAFETY: the host reads `row` within its bounds.
     take_return(unsafe {
         imports::table_insert(table_id(table), ptr(row.as_ptr()), len(row.len()))
@@ -102,74 +102,74 @@ pub fn insert(table: u32, row: &[u8]) -> Vec<u8> {
 }
 
 /// Inserts an encoded row without reading the stored row back.
-pub fn insert_discard(table: u32, row: &[u8]) {
+pub(crate) fn insert_discard(table: u32, row: &[u8]) {
     // SAFETY: as in `insert`.
     unsafe { imports::table_insert(table_id(table), ptr(row.as_ptr()), len(row.len())) };
 }
 
 /// Replaces the row with the same key; true if it existed.
-pub fn update(table: u32, row: &[u8]) -> bool {
+pub(crate) fn update(table: u32, row: &[u8]) -> bool {
     // SAFETY: the host reads `row` within its bounds.
     unsafe { imports::table_update(table_id(table), ptr(row.as_ptr()), len(row.len())) != 0 }
 }
 
 /// Deletes by encoded key; true if a row was deleted.
-pub fn delete(table: u32, key: &[u8]) -> bool {
+pub(crate) fn delete(table: u32, key: &[u8]) -> bool {
     // SAFETY: the host reads `key` within its bounds.
     unsafe { imports::table_delete(table_id(table), ptr(key.as_ptr()), len(key.len())) != 0 }
 }
 
 /// The encoded row with this encoded key.
-pub fn get(table: u32, key: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn get(table: u32, key: &[u8]) -> Option<Vec<u8>> {
     // SAFETY: the host reads `key` within its bounds.
     take_optional(unsafe { imports::table_get(table_id(table), ptr(key.as_ptr()), len(key.len())) })
 }
 
 /// Number of rows.
-pub fn count(table: u32) -> u64 {
+pub(crate) fn count(table: u32) -> u64 {
     // SAFETY: no memory is passed.
     let n = unsafe { imports::table_count(table_id(table)) };
     u64::try_from(n).expect("interstice: the host returned a negative row count")
 }
 
 /// Opens a scan in key order.
-pub fn scan_open(table: u32) -> i32 {
+pub(crate) fn scan_open(table: u32) -> i32 {
     // SAFETY: no memory is passed.
     unsafe { imports::scan_open(table_id(table)) }
 }
 
 /// The next encoded row of a scan.
-pub fn scan_next(handle: i32) -> Option<Vec<u8>> {
+pub(crate) fn scan_next(handle: i32) -> Option<Vec<u8>> {
     // SAFETY: no memory is passed.
     take_optional(unsafe { imports::scan_next(handle) })
 }
 
 /// Releases a scan.
-pub fn scan_close(handle: i32) {
+pub(crate) fn scan_close(handle: i32) {
     // SAFETY: no memory is passed.
     unsafe { imports::scan_close(handle) }
 }
 
 /// Sends a log line.
-pub fn log(level: i32, msg: &str) {
+pub(crate) fn log(level: i32, msg: &str) {
     // SAFETY: the host reads `msg` within its bounds.
     unsafe { imports::log(level, ptr(msg.as_ptr()), len(msg.len())) }
 }
 
 /// The transaction's logical timestamp.
-pub fn timestamp() -> u64 {
+pub(crate) fn timestamp() -> u64 {
     // SAFETY: no memory is passed.
     unsafe { imports::timestamp() as u64 }
 }
 
 /// Wall-clock microseconds, fixed for the transaction.
-pub fn now_micros() -> u64 {
+pub(crate) fn now_micros() -> u64 {
     // SAFETY: no memory is passed.
     unsafe { imports::now_micros() as u64 }
 }
 
 /// The transaction's 32-byte rng seed.
-pub fn rng_seed() -> [u8; 32] {
+pub(crate) fn rng_seed() -> [u8; 32] {
     let mut seed = [0u8; 32];
     // SAFETY: `seed` has the 32 bytes the host writes.
     unsafe { imports::rng_seed(ptr(seed.as_mut_ptr())) };
@@ -177,19 +177,19 @@ pub fn rng_seed() -> [u8; 32] {
 }
 
 /// Queues `[module, reducer, args]` for delivery after this commit.
-pub fn call_async(call: &[u8]) {
+pub(crate) fn call_async(call: &[u8]) {
     // SAFETY: the host reads `call` within its bounds.
     unsafe { imports::call_async(ptr(call.as_ptr()), len(call.len())) }
 }
 
 /// Runs `[module, reducer, args]` now; returns the encoded `[tag, value]`.
-pub fn call_read(call: &[u8]) -> Vec<u8> {
+pub(crate) fn call_read(call: &[u8]) -> Vec<u8> {
     // SAFETY: the host reads `call` within its bounds.
     take_return(unsafe { imports::call_read(ptr(call.as_ptr()), len(call.len())) })
 }
 
 /// Records a panic message before the guest aborts.
-pub fn panic(msg: &str) {
+pub(crate) fn panic(msg: &str) {
     // SAFETY: the host reads `msg` within its bounds.
     unsafe { imports::panic(ptr(msg.as_ptr()), len(msg.len())) }
 }

@@ -2,6 +2,9 @@
 //! the ABI specifies: a struct is the array of its fields, an enum the array
 //! `[variant index, fields…]`, and `Type::validate_exact` accepts them.
 
+// Test fixtures, not an API: their public items need no docs.
+#![allow(missing_docs)]
+
 use interstice_sdk::abi::codec::field;
 use interstice_sdk::abi::{EnumType, Persistence, StructType, Value, Variant};
 use interstice_sdk::prelude::*;

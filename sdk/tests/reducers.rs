@@ -2,6 +2,9 @@
 //! argument/result protocol of `__interstice_call`, exercised on the host
 //! with reducers that make no host calls.
 
+// Test fixtures, not an API: their public items need no docs.
+#![allow(missing_docs)]
+
 use interstice_sdk::__private::Reducer;
 use interstice_sdk::abi::{ReducerMode, RowEvent, Trigger};
 use interstice_sdk::prelude::*;

@@ -33,6 +33,38 @@ async fn hello_then_caller(rt: &Runtime) {
     rt.load_module(wasm("caller")).await.unwrap();
 }
 
+/// A caller that saw a call fail and then calls another module gets a later
+/// timestamp: a failure is numbered before it is answered, so the log's
+/// order agrees with the order each caller saw its replies in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_answered_before_a_later_call_has_the_smaller_timestamp() {
+    let dir = tempdir();
+    let rt = open(dir.path()).await;
+    rt.load_module(wasm("bank")).await.unwrap();
+    rt.load_module(wasm("t_hostile")).await.unwrap();
+    const ROUNDS: usize = 300;
+    for _ in 0..ROUNDS {
+        reducer_error(rt.call("t_hostile", "fail", vec![]).await);
+        // No account 1: this transfer fails too.
+        reducer_error(rt.call("bank", "transfer", vec![u(1), u(2), u(1)]).await);
+    }
+    rt.shutdown().await.unwrap();
+    let failed: Vec<String> = commits(&log_entries(dir.path()))
+        .into_iter()
+        .filter(|c| matches!(c.outcome, Outcome::Err { .. }))
+        .map(|c| c.module.clone())
+        .collect();
+    let expected: Vec<String> = (0..ROUNDS)
+        .flat_map(|_| ["t_hostile".to_owned(), "bank".to_owned()])
+        .collect();
+    let first_out_of_order = failed.iter().zip(&expected).position(|(a, b)| a != b);
+    assert_eq!(failed.len(), expected.len());
+    assert_eq!(
+        first_out_of_order, None,
+        "log order of the failures: {failed:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_timestamps_are_gapless_and_increasing() {
     let dir = tempdir();

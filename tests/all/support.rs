@@ -10,7 +10,7 @@ use interstice_actors::{Limits, Runtime, Value};
 
 /// Builds every guest module (once per test run) and returns the directory
 /// holding the `.wasm` files.
-pub fn wasm_dir() -> &'static Path {
+pub(crate) fn wasm_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let modules = interstice_cli::guest_build::modules_dir();
@@ -42,23 +42,23 @@ pub fn wasm_dir() -> &'static Path {
 }
 
 /// The bytes of a built guest module, e.g. `wasm("bank")`.
-pub fn wasm(name: &str) -> Vec<u8> {
+pub(crate) fn wasm(name: &str) -> Vec<u8> {
     let path = wasm_dir().join(format!("{name}.wasm"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
 /// Path of a built guest module.
-pub fn wasm_path(name: &str) -> PathBuf {
+pub(crate) fn wasm_path(name: &str) -> PathBuf {
     wasm_dir().join(format!("{name}.wasm"))
 }
 
 /// A fresh temporary directory (removed on drop).
-pub fn tempdir() -> tempfile::TempDir {
+pub(crate) fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
 }
 
 /// Opens a runtime with default settings on `dir`.
-pub async fn open(dir: &Path) -> Runtime {
+pub(crate) async fn open(dir: &Path) -> Runtime {
     Runtime::builder()
         .data_dir(dir)
         .open()
@@ -67,7 +67,7 @@ pub async fn open(dir: &Path) -> Runtime {
 }
 
 /// Opens a runtime with custom limits on `dir`.
-pub async fn open_with_limits(dir: &Path, limits: Limits) -> Runtime {
+pub(crate) async fn open_with_limits(dir: &Path, limits: Limits) -> Runtime {
     Runtime::builder()
         .data_dir(dir)
         .limits(limits)
@@ -79,7 +79,7 @@ pub async fn open_with_limits(dir: &Path, limits: Limits) -> Runtime {
 /// Opens a runtime with custom limits on `dir`, acknowledging writes
 /// without fsync (`Durability::None`): for tests of ordering and limits,
 /// which fsync does not change, that make many calls.
-pub async fn open_unsynced(dir: &Path, limits: Limits) -> Runtime {
+pub(crate) async fn open_unsynced(dir: &Path, limits: Limits) -> Runtime {
     Runtime::builder()
         .data_dir(dir)
         .durability(interstice_actors::Durability::None)
@@ -90,7 +90,7 @@ pub async fn open_unsynced(dir: &Path, limits: Limits) -> Runtime {
 }
 
 /// Opens a runtime on `dir` and loads the named modules.
-pub async fn open_with(dir: &Path, modules: &[&str]) -> Runtime {
+pub(crate) async fn open_with(dir: &Path, modules: &[&str]) -> Runtime {
     let rt = open(dir).await;
     for m in modules {
         rt.load_module(wasm(m)).await.expect("loading module");
@@ -99,22 +99,22 @@ pub async fn open_with(dir: &Path, modules: &[&str]) -> Runtime {
 }
 
 /// Shorthand for a string value.
-pub fn s(v: &str) -> Value {
+pub(crate) fn s(v: &str) -> Value {
     Value::String(v.to_owned())
 }
 
 /// Shorthand for a u64 value.
-pub fn u(v: u64) -> Value {
+pub(crate) fn u(v: u64) -> Value {
     Value::U64(v)
 }
 
 /// The `interstice` binary under test.
-pub fn bin() -> PathBuf {
+pub(crate) fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_interstice"))
 }
 
 /// Polls `f` until it returns true or `secs` pass; panics with `what`.
-pub async fn eventually<F, Fut>(secs: u64, what: &str, mut f: F)
+pub(crate) async fn eventually<F, Fut>(secs: u64, what: &str, mut f: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -131,7 +131,7 @@ where
 
 /// One reducer of a hand-written wat module (see [`raw_module`]): no
 /// parameters, returns `()`.
-pub struct RawReducer<'a> {
+pub(crate) struct RawReducer<'a> {
     /// Reducer name.
     pub name: &'a str,
     /// Read or write.
@@ -142,24 +142,24 @@ pub struct RawReducer<'a> {
 }
 
 /// Guest memory layout of [`raw_module`].
-pub mod raw {
+pub(crate) mod raw {
     /// Where `[0, null]` (an `Ok(())` result) sits.
-    pub const RESULT_OK: u32 = 64;
+    pub(crate) const RESULT_OK: u32 = 64;
     /// Where extra data (`raw_module`'s `data` argument) goes.
-    pub const DATA: u32 = 256;
+    pub(crate) const DATA: u32 = 256;
     /// The argument buffer `__interstice_alloc` hands out.
-    pub const ARGS: u32 = 2048;
+    pub(crate) const ARGS: u32 = 2048;
     /// Where the schema CBOR sits.
-    pub const SCHEMA: u32 = 8192;
+    pub(crate) const SCHEMA: u32 = 8192;
 }
 
 /// A wat string literal of `bytes`.
-pub fn wat_bytes(bytes: &[u8]) -> String {
+pub(crate) fn wat_bytes(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("\\{b:02x}")).collect()
 }
 
 /// A schema for a module `name` with the given tableless reducers.
-pub fn raw_schema(name: &str, reducers: &[RawReducer<'_>]) -> interstice_abi::ModuleSchema {
+pub(crate) fn raw_schema(name: &str, reducers: &[RawReducer<'_>]) -> interstice_abi::ModuleSchema {
     interstice_abi::ModuleSchema {
         abi_version: interstice_abi::ABI_VERSION,
         name: name.to_owned(),
@@ -185,7 +185,7 @@ pub fn raw_schema(name: &str, reducers: &[RawReducer<'_>]) -> interstice_abi::Mo
 /// declarations), `data` placed at [`raw::DATA`], and a
 /// `__interstice_call` that runs the called reducer's `body` and returns
 /// `Ok(())`. `abi_version` is what `__interstice_abi_version` returns.
-pub fn raw_module_wat(
+pub(crate) fn raw_module_wat(
     name: &str,
     abi_version: i32,
     imports: &str,
@@ -205,7 +205,7 @@ pub fn raw_module_wat(
 /// [`raw_module_wat`] with any schema (tables, parameters, …): `bodies[i]`
 /// is the wat of reducer `i`. `__interstice_call` is `$call`, so a body can
 /// call it again.
-pub fn raw_module_wat_for(
+pub(crate) fn raw_module_wat_for(
     schema: &interstice_abi::ModuleSchema,
     abi_version: i32,
     imports: &str,
@@ -244,7 +244,12 @@ pub fn raw_module_wat_for(
 }
 
 /// [`raw_module_wat`], assembled to wasm bytes.
-pub fn raw_module(name: &str, imports: &str, data: &[u8], reducers: &[RawReducer<'_>]) -> Vec<u8> {
+pub(crate) fn raw_module(
+    name: &str,
+    imports: &str,
+    data: &[u8],
+    reducers: &[RawReducer<'_>],
+) -> Vec<u8> {
     wat::parse_str(raw_module_wat(
         name,
         interstice_abi::ABI_VERSION as i32,
@@ -257,7 +262,7 @@ pub fn raw_module(name: &str, imports: &str, data: &[u8], reducers: &[RawReducer
 
 /// The CBOR of a call target `[module, reducer, [string arg]]`, as
 /// `call_async` and `call_read` take it.
-pub fn call_target(module: &str, reducer: &str, arg: &str) -> Vec<u8> {
+pub(crate) fn call_target(module: &str, reducer: &str, arg: &str) -> Vec<u8> {
     let mut w = interstice_abi::cbor::Writer::new();
     w.array(3);
     w.str(module);
@@ -268,7 +273,9 @@ pub fn call_target(module: &str, reducer: &str, arg: &str) -> Vec<u8> {
 }
 
 /// The commit records of a log, in order.
-pub fn commits(entries: &[interstice_persist::LogEntry]) -> Vec<&interstice_persist::CommitRecord> {
+pub(crate) fn commits(
+    entries: &[interstice_persist::LogEntry],
+) -> Vec<&interstice_persist::CommitRecord> {
     entries
         .iter()
         .filter_map(|e| match e {
@@ -279,7 +286,7 @@ pub fn commits(entries: &[interstice_persist::LogEntry]) -> Vec<&interstice_pers
 }
 
 /// The `u64` in a call's output, or a panic naming what it was.
-pub fn as_u64(v: &Value) -> u64 {
+pub(crate) fn as_u64(v: &Value) -> u64 {
     match v {
         Value::U64(n) => *n,
         other => panic!("expected a u64, got {other:?}"),
@@ -298,7 +305,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Runs `interstice ARGS…` to completion and returns its output.
-pub fn interstice<I, S>(args: I) -> Output
+pub(crate) fn interstice<I, S>(args: I) -> Output
 where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
@@ -311,7 +318,7 @@ where
 }
 
 /// Runs `interstice call --data-dir DIR MODULE REDUCER ARGS…`.
-pub fn cli_call(dir: &Path, module: &str, reducer: &str, args: &[&str]) -> Output {
+pub(crate) fn cli_call(dir: &Path, module: &str, reducer: &str, args: &[&str]) -> Output {
     let mut v: Vec<&OsStr> = vec![
         "call".as_ref(),
         "--data-dir".as_ref(),
@@ -324,18 +331,18 @@ pub fn cli_call(dir: &Path, module: &str, reducer: &str, args: &[&str]) -> Outpu
 }
 
 /// Stdout of a finished command, as text.
-pub fn stdout_of(out: &Output) -> String {
+pub(crate) fn stdout_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Stderr of a finished command, as text.
-pub fn stderr_of(out: &Output) -> String {
+pub(crate) fn stderr_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Panics with the command's output unless it exited 0; returns its stdout
 /// trimmed.
-pub fn expect_ok(out: &Output, what: &str) -> String {
+pub(crate) fn expect_ok(out: &Output, what: &str) -> String {
     assert!(
         out.status.success(),
         "{what}: expected success, got {}\nstdout: {}\nstderr: {}",
@@ -348,7 +355,7 @@ pub fn expect_ok(out: &Output, what: &str) -> String {
 
 /// Every verified entry of the log in `data_dir/log`, in order (stops
 /// without error at a torn tail). Shared by several test modules.
-pub fn log_entries(data_dir: &Path) -> Vec<interstice_persist::LogEntry> {
+pub(crate) fn log_entries(data_dir: &Path) -> Vec<interstice_persist::LogEntry> {
     let storage = interstice_persist::FileStorage::new(data_dir.join("log"));
     let mut entries = Vec::new();
     interstice_persist::read_log(&storage, |e| {
@@ -360,7 +367,7 @@ pub fn log_entries(data_dir: &Path) -> Vec<interstice_persist::LogEntry> {
 }
 
 /// The segment files of `data_dir/log`, sorted by name.
-pub fn segment_files(data_dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn segment_files(data_dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(data_dir.join("log"))
         .expect("listing the log directory")
         .map(|e| e.expect("log directory entry").path())
@@ -371,7 +378,7 @@ pub fn segment_files(data_dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Total bytes of the log's segment files.
-pub fn log_size(data_dir: &Path) -> u64 {
+pub(crate) fn log_size(data_dir: &Path) -> u64 {
     segment_files(data_dir)
         .iter()
         .map(|p| std::fs::metadata(p).expect("segment metadata").len())
@@ -379,7 +386,7 @@ pub fn log_size(data_dir: &Path) -> u64 {
 }
 
 /// A running `interstice run` server driven over its stdin/stdout.
-pub struct Server {
+pub(crate) struct Server {
     /// The child process.
     pub child: Child,
     stdin: Option<ChildStdin>,
@@ -392,7 +399,7 @@ pub struct Server {
 impl Server {
     /// Starts `interstice run --data-dir DIR EXTRA… MODULES…` and waits for
     /// its ready line.
-    pub fn start(dir: &Path, extra: &[&str], modules: &[&str]) -> Server {
+    pub(crate) fn start(dir: &Path, extra: &[&str], modules: &[&str]) -> Server {
         let mut cmd = Command::new(bin());
         cmd.arg("run").arg("--data-dir").arg(dir).args(extra);
         for m in modules {
@@ -439,7 +446,7 @@ impl Server {
     }
 
     /// Writes request lines (one write, no waiting for replies).
-    pub fn send(&mut self, requests: &[serde_json::Value]) {
+    pub(crate) fn send(&mut self, requests: &[serde_json::Value]) {
         let mut buf = String::new();
         for r in requests {
             buf.push_str(&r.to_string());
@@ -451,12 +458,12 @@ impl Server {
     }
 
     /// The next stdout line (parsed as JSON), or `None` on timeout or end.
-    pub fn recv(&self, timeout: Duration) -> Option<serde_json::Value> {
+    pub(crate) fn recv(&self, timeout: Duration) -> Option<serde_json::Value> {
         self.lines.recv_timeout(timeout).ok()
     }
 
     /// Sends one request and waits for its reply (by `id`).
-    pub fn request(&mut self, req: serde_json::Value) -> serde_json::Value {
+    pub(crate) fn request(&mut self, req: serde_json::Value) -> serde_json::Value {
         let id = req["id"].clone();
         self.send(&[req]);
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -471,18 +478,18 @@ impl Server {
     }
 
     /// Takes the server's stdin, e.g. to feed it from another thread.
-    pub fn take_input(&mut self) -> ChildStdin {
+    pub(crate) fn take_input(&mut self) -> ChildStdin {
         self.stdin.take().expect("stdin is open")
     }
 
     /// Closes stdin (end of input).
-    pub fn close_input(&mut self) {
+    pub(crate) fn close_input(&mut self) {
         self.stdin.take();
     }
 
     /// SIGKILLs the server; returns every line it had written that was not
     /// read yet, and its stderr.
-    pub fn kill(&mut self) -> (Vec<serde_json::Value>, String) {
+    pub(crate) fn kill(&mut self) -> (Vec<serde_json::Value>, String) {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.stdin.take();
@@ -492,7 +499,10 @@ impl Server {
 
     /// Waits (up to `timeout`) for the server to exit by itself; returns its
     /// status, the unread lines and its stderr. Kills it and panics on timeout.
-    pub fn wait(&mut self, timeout: Duration) -> (ExitStatus, Vec<serde_json::Value>, String) {
+    pub(crate) fn wait(
+        &mut self,
+        timeout: Duration,
+    ) -> (ExitStatus, Vec<serde_json::Value>, String) {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().expect("waiting for the server") {
@@ -533,7 +543,7 @@ impl Drop for Server {
 
 /// The [`interstice_actors::ReducerError`] of a failed call, or a panic
 /// saying what came back instead.
-pub fn reducer_error(
+pub(crate) fn reducer_error(
     r: Result<interstice_actors::CallOutput, interstice_actors::RuntimeError>,
 ) -> interstice_actors::ReducerError {
     match r {
@@ -543,7 +553,7 @@ pub fn reducer_error(
 }
 
 /// Opens a bank account and returns its id.
-pub async fn open_account(rt: &Runtime, owner: &str, initial: u64) -> Value {
+pub(crate) async fn open_account(rt: &Runtime, owner: &str, initial: u64) -> Value {
     rt.call("bank", "open_account", vec![s(owner), u(initial)])
         .await
         .expect("open_account")

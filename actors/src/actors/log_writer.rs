@@ -64,7 +64,7 @@ pub(crate) struct LogWriter {
 }
 
 impl LogWriter {
-    pub fn new(
+    pub(crate) fn new(
         writer: Option<interstice_persist::LogWriter>,
         shared: Arc<Shared>,
         durability: Durability,

@@ -25,23 +25,23 @@ use interstice_tables::Change;
 pub(crate) struct Responder<T>(Box<dyn FnOnce(T) + Send>);
 
 impl<T: Send + 'static> Responder<T> {
-    pub fn new(f: impl FnOnce(T) + Send + 'static) -> Self {
+    pub(crate) fn new(f: impl FnOnce(T) + Send + 'static) -> Self {
         Self(Box::new(f))
     }
 
-    pub fn tokio(tx: tokio::sync::oneshot::Sender<T>) -> Self {
+    pub(crate) fn tokio(tx: tokio::sync::oneshot::Sender<T>) -> Self {
         Self::new(move |v| {
             let _ = tx.send(v);
         })
     }
 
-    pub fn std(tx: std::sync::mpsc::SyncSender<T>) -> Self {
+    pub(crate) fn std(tx: std::sync::mpsc::SyncSender<T>) -> Self {
         Self::new(move |v| {
             let _ = tx.send(v);
         })
     }
 
-    pub fn send(self, v: T) {
+    pub(crate) fn send(self, v: T) {
         (self.0)(v)
     }
 }
@@ -98,7 +98,12 @@ pub(crate) struct Execute {
 
 impl Execute {
     /// An external call or an init (the root of its own delivery tree).
-    pub fn call(target: Target, args: Vec<u8>, cause: Cause, reply: Responder<ExecReply>) -> Self {
+    pub(crate) fn call(
+        target: Target,
+        args: Vec<u8>,
+        cause: Cause,
+        reply: Responder<ExecReply>,
+    ) -> Self {
         Self {
             target,
             args,
@@ -226,7 +231,7 @@ pub(crate) struct Numbered {
 }
 
 impl Numbered {
-    pub fn one(ts: u64, item: NumberedEntry) -> Self {
+    pub(crate) fn one(ts: u64, item: NumberedEntry) -> Self {
         Self {
             items: vec![(ts, item)],
         }

@@ -102,7 +102,7 @@ struct CallInfo {
 }
 
 impl ModuleActor {
-    pub fn new(
+    pub(crate) fn new(
         env: Arc<ModuleEnv>,
         peers: &LivePeers,
         host: Arc<WasmHost>,
@@ -376,6 +376,10 @@ impl ModuleActor {
             None => self.hand_over(finished, ctx),
         }
         if let Some((reply, f)) = now {
+            // Numbered before it is answered (a commit is answered even
+            // later, once durable): a caller that saw this failure and then
+            // calls any module gets a later timestamp.
+            self.outbox.flush(&self.shared);
             reply.send(Err(ExecError::Failed(f)));
         }
     }

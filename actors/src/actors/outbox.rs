@@ -46,7 +46,8 @@ pub(crate) struct Finished {
     pub entry: UnnumberedEntry,
     pub info: EntryInfo,
     /// A caller to answer once the entry is durable, with the encoded `Ok`
-    /// value (failures are answered at once, without waiting).
+    /// value (a failure is answered once numbered, without waiting for
+    /// durability: `ModuleActor::conclude`).
     pub reply: Option<(Responder<ExecReply>, Vec<u8>)>,
 }
 
@@ -69,17 +70,17 @@ impl std::fmt::Debug for Outbox {
 
 impl Outbox {
     /// The module's clock: the timestamp of its latest numbered entry.
-    pub fn clock(&self) -> &Arc<ModuleClock> {
+    pub(crate) fn clock(&self) -> &Arc<ModuleClock> {
         &self.clock
     }
 
     /// Entries waiting.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.waiting.lock().expect("outbox lock").len()
     }
 
     /// Adds a finished entry; returns how many are waiting.
-    pub fn push(&self, f: Finished) -> usize {
+    pub(crate) fn push(&self, f: Finished) -> usize {
         let mut w = self.waiting.lock().expect("outbox lock");
         w.push(f);
         w.len()
@@ -87,7 +88,7 @@ impl Outbox {
 
     /// Numbers every waiting entry and hands them to the sequencer. Returns
     /// the timestamp of the last, if there was any.
-    pub fn flush(&self, shared: &Shared) -> Option<u64> {
+    pub(crate) fn flush(&self, shared: &Shared) -> Option<u64> {
         let items = {
             let mut waiting = self.waiting.lock().expect("outbox lock");
             if waiting.is_empty() {

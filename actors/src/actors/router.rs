@@ -78,7 +78,12 @@ pub(crate) struct Router {
 }
 
 impl Router {
-    pub fn new(shared: Arc<Shared>, subs: Subscriptions, fanout: FanOut, durable: u64) -> Self {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        subs: Subscriptions,
+        fanout: FanOut,
+        durable: u64,
+    ) -> Self {
         Self {
             shared,
             subs,

@@ -33,7 +33,7 @@ pub(crate) struct Sequencer {
 }
 
 impl Sequencer {
-    pub fn new(shared: Arc<Shared>, log: Addr<LogWriter>, router: Addr<Router>) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, log: Addr<LogWriter>, router: Addr<Router>) -> Self {
         Self {
             shared,
             log,

@@ -31,12 +31,12 @@ pub(crate) struct ModuleEntry {
 
 impl ModuleEntry {
     /// The module's place in the timestamp order.
-    pub fn clock(&self) -> &interstice_sync::ModuleClock {
+    pub(crate) fn clock(&self) -> &interstice_sync::ModuleClock {
         self.outbox.clock()
     }
 
     /// The reducer `name`, with its index.
-    pub fn reducer(&self, name: &str) -> Option<(u32, &ReducerSchema)> {
+    pub(crate) fn reducer(&self, name: &str) -> Option<(u32, &ReducerSchema)> {
         self.schema.reducer(name)
     }
 }
@@ -68,7 +68,7 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
-    pub fn new(next_ts: u64, secret: Hash, limits: Limits) -> Self {
+    pub(crate) fn new(next_ts: u64, secret: Hash, limits: Limits) -> Self {
         Self {
             registry: DashMap::new(),
             order: CommitOrder::new(next_ts),
@@ -86,7 +86,7 @@ impl Shared {
     /// Refuses writes from now on (`interstice_sync::WriteGate`: the first
     /// refusal stays). A storage fault also fails the watermark, so nothing
     /// waiting for durability is acknowledged.
-    pub fn refuse_writes(&self, refusal: Refusal) {
+    pub(crate) fn refuse_writes(&self, refusal: Refusal) {
         let fault = match &refusal {
             Refusal::StorageFault(reason) => Some(reason.clone()),
             Refusal::ReadOnly(_) => None,
@@ -98,22 +98,22 @@ impl Shared {
     }
 
     /// Why writes are refused, if they are.
-    pub fn refusal(&self) -> Option<Refusal> {
+    pub(crate) fn refusal(&self) -> Option<Refusal> {
         self.gate.refusal()
     }
 
     /// `Ok` while writes are accepted; the refusal as the API reports it
     /// otherwise.
-    pub fn check_writable(&self) -> Result<(), RuntimeError> {
+    pub(crate) fn check_writable(&self) -> Result<(), RuntimeError> {
         self.refusal().map_or(Ok(()), |r| Err(r.into()))
     }
 
-    pub fn module(&self, name: &str) -> Option<Arc<ModuleEntry>> {
+    pub(crate) fn module(&self, name: &str) -> Option<Arc<ModuleEntry>> {
         self.registry.get(name).map(|e| e.value().clone())
     }
 
     /// A module's host-call environment in this runtime.
-    pub fn module_env(&self, schema: Arc<ModuleSchema>, peers: Arc<dyn Peers>) -> ModuleEnv {
+    pub(crate) fn module_env(&self, schema: Arc<ModuleSchema>, peers: Arc<dyn Peers>) -> ModuleEnv {
         ModuleEnv::new(
             schema,
             self.limits,
@@ -124,7 +124,7 @@ impl Shared {
         )
     }
 
-    pub fn sequencer(&self) -> &Addr<Sequencer> {
+    pub(crate) fn sequencer(&self) -> &Addr<Sequencer> {
         self.sequencer
             .get()
             .expect("sequencer started before modules")

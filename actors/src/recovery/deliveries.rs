@@ -40,7 +40,7 @@ pub(crate) struct Delivery {
 
 impl Delivery {
     /// A delivery a snapshot holds as pending.
-    pub fn from_pending(d: &PendingDelivery) -> Self {
+    pub(crate) fn from_pending(d: &PendingDelivery) -> Self {
         Self {
             target: d.target.clone(),
             reducer: d.reducer.clone(),
@@ -54,7 +54,7 @@ impl Delivery {
 
     /// The delivery as a snapshot holds it: pending, caused by the commit
     /// at `source_ts` (its `index`-th delivery).
-    pub fn to_pending(&self, source_ts: u64, index: u32) -> PendingDelivery {
+    pub(crate) fn to_pending(&self, source_ts: u64, index: u32) -> PendingDelivery {
         PendingDelivery {
             source_ts,
             index,
@@ -108,7 +108,7 @@ impl Subscriptions {
     /// Registers a module's triggers, replacing those of an earlier
     /// version of the module (an upgrade). Returns its init delivery, if
     /// any.
-    pub fn add_module(&mut self, schema: &ModuleSchema) -> Option<Delivery> {
+    pub(crate) fn add_module(&mut self, schema: &ModuleSchema) -> Option<Delivery> {
         self.by_source.retain(|_, list| {
             list.retain(|(m, _)| m != &schema.name);
             !list.is_empty()
@@ -159,12 +159,12 @@ impl Subscriptions {
     /// Whether some trigger watches `module`'s tables. When it does not, a
     /// commit of `module` without outbound calls causes no delivery, so its
     /// changes need not be built at all.
-    pub fn watches(&self, module: &str) -> bool {
+    pub(crate) fn watches(&self, module: &str) -> bool {
         self.watched.contains(module)
     }
 
     /// The deliveries a commit causes, keyed for exactly-once tracking.
-    pub fn for_commit(
+    pub(crate) fn for_commit(
         &self,
         module: &str,
         schema: &ModuleSchema,
@@ -262,7 +262,7 @@ pub(crate) struct FanOut {
 impl FanOut {
     /// The trees of a snapshot: how many deliveries each made, and how many
     /// of the snapshot's pending deliveries are theirs.
-    pub fn restore(trees: &[interstice_persist::FanOutTree], pending: &[Delivery]) -> Self {
+    pub(crate) fn restore(trees: &[interstice_persist::FanOutTree], pending: &[Delivery]) -> Self {
         let mut f = FanOut::default();
         for t in trees {
             f.trees.entry(t.root).or_default().made = t.made;
@@ -276,7 +276,7 @@ impl FanOut {
     }
 
     /// The trees, for a snapshot.
-    pub fn export(&self) -> Vec<interstice_persist::FanOutTree> {
+    pub(crate) fn export(&self) -> Vec<interstice_persist::FanOutTree> {
         let mut v: Vec<_> = self
             .trees
             .iter()
@@ -288,7 +288,7 @@ impl FanOut {
 
     /// Trees in flight.
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.trees.len()
     }
 }

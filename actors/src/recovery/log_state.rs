@@ -88,7 +88,7 @@ fn replay_error(ts: u64, module: &str, reason: String) -> RuntimeError {
 
 impl LogState {
     /// The empty state (before timestamp 1).
-    pub fn new(limits: DeliveryLimits) -> Self {
+    pub(crate) fn new(limits: DeliveryLimits) -> Self {
         Self {
             limits,
             modules: Vec::new(),
@@ -107,12 +107,15 @@ impl LogState {
 
     /// Flushes the overlays whenever they hold more than `bytes` (the
     /// default is [`OVERLAY_MAX_BYTES`]).
-    pub fn limit_overlays(&mut self, bytes: usize) {
+    pub(crate) fn limit_overlays(&mut self, bytes: usize) {
         self.overlay_max = bytes;
     }
 
     /// The state a snapshot holds.
-    pub fn from_snapshot(snap: &Snapshot, limits: DeliveryLimits) -> Result<Self, RuntimeError> {
+    pub(crate) fn from_snapshot(
+        snap: &Snapshot,
+        limits: DeliveryLimits,
+    ) -> Result<Self, RuntimeError> {
         let mut s = Self::new(limits);
         for m in &snap.modules {
             let fail = |reason: String| replay_error(snap.ts, &m.name, reason);
@@ -145,7 +148,7 @@ impl LogState {
 
     /// The state as a snapshot at `ts` (`log_hash`: the log's batch hash at
     /// `ts`).
-    pub fn snapshot(&mut self, ts: u64, log_hash: Hash) -> Snapshot {
+    pub(crate) fn snapshot(&mut self, ts: u64, log_hash: Hash) -> Snapshot {
         Snapshot {
             ts,
             log_hash,
@@ -172,7 +175,7 @@ impl LogState {
     }
 
     /// Applies one log entry (borrowed from the log's bytes).
-    pub fn apply(&mut self, entry: LogEntryRef<'_>) -> Result<Applied, RuntimeError> {
+    pub(crate) fn apply(&mut self, entry: LogEntryRef<'_>) -> Result<Applied, RuntimeError> {
         self.entries += 1;
         match entry {
             LogEntryRef::Install(i) => self.install(i),
@@ -375,7 +378,7 @@ impl LogState {
     }
 
     /// The deliveries still pending, in the order they must run.
-    pub fn take_pending(&mut self) -> Vec<Delivery> {
+    pub(crate) fn take_pending(&mut self) -> Vec<Delivery> {
         std::mem::take(&mut self.outstanding)
             .into_values()
             .collect()

@@ -33,7 +33,7 @@ pub(crate) struct Replayer<'a> {
 }
 
 impl<'a> Replayer<'a> {
-    pub fn new(
+    pub(crate) fn new(
         host: &'a WasmHost,
         data_dir: &'a DataDir,
         cache_dir: &'a Path,
@@ -52,7 +52,7 @@ impl<'a> Replayer<'a> {
     /// empty one: each module is compiled from its stored binary with the
     /// schema the snapshot recorded (no guest code runs), its tables are the
     /// snapshot's, and the snapshot's pending deliveries are outstanding.
-    pub fn from_snapshot(
+    pub(crate) fn from_snapshot(
         host: &'a WasmHost,
         data_dir: &'a DataDir,
         cache_dir: &'a Path,
@@ -89,7 +89,7 @@ impl<'a> Replayer<'a> {
     }
 
     /// Applies one log entry; an install also compiles its module.
-    pub fn apply(&mut self, entry: LogEntryRef<'_>) -> Result<(), RuntimeError> {
+    pub(crate) fn apply(&mut self, entry: LogEntryRef<'_>) -> Result<(), RuntimeError> {
         let compiled = match &entry {
             LogEntryRef::Install(i) => Some(self.compile(i)?),
             LogEntryRef::Commit(_) => None,
@@ -104,7 +104,7 @@ impl<'a> Replayer<'a> {
 
     /// The replayed modules, in install order, with their pending
     /// deliveries (in the order they must run) and subscriptions.
-    pub fn finish(self) -> (Vec<(String, ReplayedModule)>, Vec<Delivery>, LogState) {
+    pub(crate) fn finish(self) -> (Vec<(String, ReplayedModule)>, Vec<Delivery>, LogState) {
         let mut state = self.state;
         let pending = state.take_pending();
         let modules = std::mem::take(&mut state.modules)

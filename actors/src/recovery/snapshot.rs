@@ -33,7 +33,10 @@ pub(crate) struct Shadow {
 
 impl Shadow {
     /// The shadow of a snapshot's state.
-    pub fn from_snapshot(snap: &Snapshot, limits: DeliveryLimits) -> Result<Shadow, RuntimeError> {
+    pub(crate) fn from_snapshot(
+        snap: &Snapshot,
+        limits: DeliveryLimits,
+    ) -> Result<Shadow, RuntimeError> {
         let mut state = LogState::from_snapshot(snap, limits)?;
         state.limit_overlays(SHADOW_OVERLAY_MAX_BYTES);
         Ok(Shadow {
@@ -44,17 +47,17 @@ impl Shadow {
     }
 
     /// The timestamp the shadow is at.
-    pub fn ts(&self) -> u64 {
+    pub(crate) fn ts(&self) -> u64 {
         self.ts
     }
 
     /// The shadow as a snapshot.
-    pub fn snapshot(&mut self) -> Snapshot {
+    pub(crate) fn snapshot(&mut self) -> Snapshot {
         self.state.snapshot(self.ts, self.hash)
     }
 
     /// Applies one appended batch (its entries' CBOR concatenated).
-    pub fn apply_batch(
+    pub(crate) fn apply_batch(
         &mut self,
         first_ts: u64,
         count: u32,
@@ -114,7 +117,7 @@ pub(crate) struct SnapshotterHandle {
 
 impl SnapshotterHandle {
     /// Starts the thread with the shadow of the state at open.
-    pub fn spawn(shadow: Shadow, config: SnapshotterConfig) -> std::io::Result<Self> {
+    pub(crate) fn spawn(shadow: Shadow, config: SnapshotterConfig) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("interstice-snapshotter".into())
@@ -126,12 +129,12 @@ impl SnapshotterHandle {
     }
 
     /// Where the log-writer sends batches and snapshot requests.
-    pub fn sender(&self) -> mpsc::Sender<SnapMsg> {
+    pub(crate) fn sender(&self) -> mpsc::Sender<SnapMsg> {
         self.tx.clone()
     }
 
     /// Lets the thread finish what it was sent, then joins it.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         let _ = self.tx.send(SnapMsg::Stop);
         if let Some(t) = self.thread.take() {
             let _ = t.join();

@@ -48,7 +48,7 @@ impl std::fmt::Debug for CompiledModule {
 
 impl WasmHost {
     /// Builds the engine: pooling allocator sized by `limits`, fuel metering.
-    pub fn new(limits: Limits) -> Result<Self, RuntimeError> {
+    pub(crate) fn new(limits: Limits) -> Result<Self, RuntimeError> {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_memories(limits.max_instances)
             .total_tables(limits.max_instances)
@@ -73,7 +73,7 @@ impl WasmHost {
 
     /// Compiles (or loads from `cache_dir`) and validates a module, and reads
     /// its schema by running its schema export in a throwaway instance.
-    pub fn compile(
+    pub(crate) fn compile(
         &self,
         wasm: &[u8],
         cache_dir: Option<&Path>,
@@ -90,7 +90,7 @@ impl WasmHost {
 
     /// Compiles a module whose schema is already known (from the log), so
     /// that no guest code runs at all — replay uses this.
-    pub fn compile_known(
+    pub(crate) fn compile_known(
         &self,
         wasm: &[u8],
         schema: Arc<ModuleSchema>,
@@ -187,7 +187,7 @@ impl WasmHost {
     /// A store with the runtime's limits. Until a reducer call sets its
     /// own, the store's wall-clock deadline (instantiation, schema probing)
     /// is one `Limits::tx_time` from now.
-    pub fn store(&self, mut state: HostState) -> Store<HostState> {
+    pub(crate) fn store(&self, mut state: HostState) -> Store<HostState> {
         state.tx.deadline = Instant::now() + self.limits.tx_time;
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);

@@ -109,7 +109,7 @@ pub(crate) struct ModuleEnv {
 
 impl ModuleEnv {
     /// The environment of a module loaded now.
-    pub fn new(
+    pub(crate) fn new(
         schema: Arc<ModuleSchema>,
         limits: Limits,
         metrics: Arc<MetricsInner>,
@@ -130,7 +130,7 @@ impl ModuleEnv {
     }
 
     /// The same module with a new schema (an upgrade).
-    pub fn upgraded(&self, schema: Arc<ModuleSchema>) -> Self {
+    pub(crate) fn upgraded(&self, schema: Arc<ModuleSchema>) -> Self {
         Self {
             name: self.name.clone(),
             schema,

@@ -40,7 +40,7 @@ fn failure(kind: ErrorKind, message: impl Into<String>) -> Failure {
 
 impl Guest {
     /// Instantiates the module (the only place wasm instances are created).
-    pub fn instantiate(
+    pub(crate) fn instantiate(
         host: &WasmHost,
         compiled: &CompiledModule,
         env: Arc<ModuleEnv>,
@@ -78,7 +78,7 @@ impl Guest {
     /// Calls reducer `idx` with encoded `args`, with `tables` swapped into the
     /// store for the duration. Returns the encoded `Ok` value, or the failure
     /// (the caller rolls back), and whether the instance must be discarded.
-    pub fn invoke(
+    pub(crate) fn invoke(
         &mut self,
         tables: &mut Tables,
         reducer: (u32, &ReducerSchema),

@@ -20,7 +20,7 @@ pub(crate) struct HostTrap {
 }
 
 impl HostTrap {
-    pub fn host(message: impl Into<String>) -> Self {
+    pub(crate) fn host(message: impl Into<String>) -> Self {
         Self {
             kind: ErrorKind::Host,
             message: message.into(),
@@ -28,7 +28,7 @@ impl HostTrap {
     }
 
     /// A per-transaction limit was reached: names the `Limits` field.
-    pub fn limit(field: &str, value: impl std::fmt::Display, what: &str) -> Self {
+    pub(crate) fn limit(field: &str, value: impl std::fmt::Display, what: &str) -> Self {
         Self {
             kind: ErrorKind::Budget,
             message: format!("{what}: limit reached (Limits::{field} = {value})"),
@@ -153,7 +153,7 @@ pub(crate) struct TxState {
 }
 
 impl TxState {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             mode: TxMode::Idle,
             calls: Vec::new(),
@@ -174,7 +174,7 @@ impl TxState {
     }
 
     /// Resets for a new call.
-    pub fn begin(&mut self, start: TxStart) {
+    pub(crate) fn begin(&mut self, start: TxStart) {
         self.mode = start.mode;
         self.calls.clear();
         self.nondet.clear();
@@ -235,7 +235,7 @@ pub(crate) struct HostState {
 }
 
 impl HostState {
-    pub fn new(env: Option<Arc<ModuleEnv>>, memory_cap: usize) -> Self {
+    pub(crate) fn new(env: Option<Arc<ModuleEnv>>, memory_cap: usize) -> Self {
         Self {
             tables: Tables::default(),
             tx: TxState::new(),

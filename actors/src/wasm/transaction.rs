@@ -27,7 +27,7 @@ pub(crate) struct GuestSlot {
 }
 
 impl GuestSlot {
-    pub fn new(env: Arc<ModuleEnv>, host: Arc<WasmHost>, compiled: CompiledModule) -> Self {
+    pub(crate) fn new(env: Arc<ModuleEnv>, host: Arc<WasmHost>, compiled: CompiledModule) -> Self {
         Self {
             env,
             host,
@@ -37,7 +37,7 @@ impl GuestSlot {
     }
 
     /// Runs reducer `idx` in wasm on `tables` (no commit or rollback here).
-    pub fn call(
+    pub(crate) fn call(
         &mut self,
         tables: &mut Tables,
         idx: u32,
@@ -67,7 +67,7 @@ impl GuestSlot {
     }
 
     /// How a call of this module's starts under the runtime's limits, now.
-    pub fn start(&self, mode: TxMode, recorded: Option<Recorded>) -> TxStart {
+    pub(crate) fn start(&self, mode: TxMode, recorded: Option<Recorded>) -> TxStart {
         TxStart {
             mode,
             recorded,
@@ -101,7 +101,7 @@ pub(crate) struct TxOutput {
 
 impl TxOutput {
     /// The outcome as the log records it.
-    pub fn outcome(&self) -> Outcome {
+    pub(crate) fn outcome(&self) -> Outcome {
         match &self.result {
             Ok(v) => Outcome::Ok(v.clone()),
             Err(f) => Outcome::Err {

@@ -12,7 +12,7 @@ use syn::{Data, DeriveInput, Fields, Generics, Ident, Member};
 use crate::util::{check_types, error, mentions, sdk, unraw};
 
 /// One field of a struct or variant.
-pub struct FieldInfo {
+pub(crate) struct FieldInfo {
     /// Name in the schema: the field name, or `0`, `1`… for tuple fields.
     pub name: String,
     /// How to reach it on `self`.
@@ -23,7 +23,7 @@ pub struct FieldInfo {
     pub ops: Ident,
 }
 
-pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
+pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     no_generics(&input.ident, &input.generics, "#[derive(IntersticeType)]")?;
     match &input.data {
         Data::Struct(s) => struct_impl(&input.ident, &s.fields),
@@ -36,7 +36,7 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
 }
 
 /// Refuses generic parameters, lifetimes and where clauses.
-pub fn no_generics(ident: &Ident, generics: &Generics, what: &str) -> syn::Result<()> {
+pub(crate) fn no_generics(ident: &Ident, generics: &Generics, what: &str) -> syn::Result<()> {
     if generics.params.is_empty() && generics.where_clause.is_none() {
         return Ok(());
     }
@@ -50,7 +50,11 @@ pub fn no_generics(ident: &Ident, generics: &Generics, what: &str) -> syn::Resul
 }
 
 /// Collects and checks the fields of a struct or variant.
-pub fn fields_info(owner: &Ident, fields: &Fields, prefix: &str) -> syn::Result<Vec<FieldInfo>> {
+pub(crate) fn fields_info(
+    owner: &Ident,
+    fields: &Fields,
+    prefix: &str,
+) -> syn::Result<Vec<FieldInfo>> {
     check_types(fields.iter().map(|f| &f.ty))?;
     let mut out = Vec::new();
     for (i, f) in fields.iter().enumerate() {
@@ -79,7 +83,7 @@ pub fn fields_info(owner: &Ident, fields: &Fields, prefix: &str) -> syn::Result<
 }
 
 /// `const __F0: FieldOps<T> = field_ops::<T>();` for each field.
-pub fn ops_consts(fields: &[FieldInfo]) -> TokenStream {
+pub(crate) fn ops_consts(fields: &[FieldInfo]) -> TokenStream {
     let sdk = sdk();
     fields
         .iter()
@@ -93,7 +97,7 @@ pub fn ops_consts(fields: &[FieldInfo]) -> TokenStream {
 }
 
 /// `vec![field("a", …), …]`.
-pub fn schema_fields(fields: &[FieldInfo]) -> TokenStream {
+pub(crate) fn schema_fields(fields: &[FieldInfo]) -> TokenStream {
     let sdk = sdk();
     let items = fields.iter().map(|f| {
         let (name, ops) = (&f.name, &f.ops);
@@ -104,7 +108,7 @@ pub fn schema_fields(fields: &[FieldInfo]) -> TokenStream {
 
 /// The `impl IntersticeType` for a struct; `ty_name` is the name recorded
 /// in its `Type::Struct`.
-pub fn struct_impl(ident: &Ident, fields: &Fields) -> syn::Result<TokenStream> {
+pub(crate) fn struct_impl(ident: &Ident, fields: &Fields) -> syn::Result<TokenStream> {
     let sdk = sdk();
     let info = fields_info(ident, fields, "")?;
     let consts = ops_consts(&info);

@@ -71,7 +71,7 @@ impl Parse for ModuleDecl {
     }
 }
 
-pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
+pub(crate) fn expand(input: TokenStream) -> syn::Result<TokenStream> {
     let sdk = sdk();
     let decl: ModuleDecl = syn::parse2(input)?;
     let name = decl.name.value();

@@ -100,7 +100,7 @@ fn context_of(ty: &Type) -> Option<(bool, String)> {
     Some((r.mutability.is_some(), last.ident.to_string()))
 }
 
-pub fn expand(attr: TokenStream, func: ItemFn) -> syn::Result<TokenStream> {
+pub(crate) fn expand(attr: TokenStream, func: ItemFn) -> syn::Result<TokenStream> {
     let sdk = sdk();
     let opts = parse_options(attr)?;
     let sig = &func.sig;

@@ -104,7 +104,7 @@ fn parse_index(attr: &Attribute) -> syn::Result<IndexKind> {
     }
 }
 
-pub fn expand(attr: TokenStream, mut item: ItemStruct) -> syn::Result<TokenStream> {
+pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> syn::Result<TokenStream> {
     let sdk = sdk();
     let opts = parse_options(attr)?;
     let ident = item.ident.clone();

@@ -5,19 +5,19 @@ use quote::{quote, ToTokens};
 use syn::{GenericArgument, Ident, PathArguments, Type};
 
 /// The path every generated item uses to reach the SDK.
-pub fn sdk() -> TokenStream {
+pub(crate) fn sdk() -> TokenStream {
     quote!(::interstice_sdk)
 }
 
 /// A compile error at `tokens`.
-pub fn error(tokens: impl ToTokens, msg: impl std::fmt::Display) -> syn::Error {
+pub(crate) fn error(tokens: impl ToTokens, msg: impl std::fmt::Display) -> syn::Error {
     syn::Error::new_spanned(tokens, msg)
 }
 
 /// Rejects, with a message that says what to use instead, the Rust types
 /// the Interstice type model cannot describe. Types that get past this and
 /// still do not implement `IntersticeType` fail on a trait bound instead.
-pub fn check_type(ty: &Type) -> syn::Result<()> {
+pub(crate) fn check_type(ty: &Type) -> syn::Result<()> {
     match ty {
         Type::Reference(_) => Err(error(
             ty,
@@ -113,7 +113,7 @@ pub fn check_type(ty: &Type) -> syn::Result<()> {
 }
 
 /// True if `ty` mentions `Self` or `name` anywhere (a recursive type).
-pub fn mentions(ty: &Type, name: &Ident) -> bool {
+pub(crate) fn mentions(ty: &Type, name: &Ident) -> bool {
     fn walk(ts: TokenStream, name: &Ident) -> bool {
         ts.into_iter().any(|tt| match tt {
             proc_macro2::TokenTree::Ident(i) => i == "Self" || i == *name,
@@ -125,7 +125,7 @@ pub fn mentions(ty: &Type, name: &Ident) -> bool {
 }
 
 /// `UserProfile` → `user_profile`.
-pub fn snake_case(s: &str) -> String {
+pub(crate) fn snake_case(s: &str) -> String {
     let mut out = String::new();
     let chars: Vec<char> = s.chars().collect();
     for (i, c) in chars.iter().enumerate() {
@@ -146,13 +146,13 @@ pub fn snake_case(s: &str) -> String {
 }
 
 /// The name as written, without an `r#` prefix.
-pub fn unraw(i: &Ident) -> String {
+pub(crate) fn unraw(i: &Ident) -> String {
     let s = i.to_string();
     s.strip_prefix("r#").map(str::to_owned).unwrap_or(s)
 }
 
 /// Checks every syntactic type in a list, collecting all errors.
-pub fn check_types<'a>(tys: impl IntoIterator<Item = &'a Type>) -> syn::Result<()> {
+pub(crate) fn check_types<'a>(tys: impl IntoIterator<Item = &'a Type>) -> syn::Result<()> {
     let mut err: Option<syn::Error> = None;
     for ty in tys {
         if let Err(e) = check_type(ty) {

@@ -36,7 +36,7 @@ impl Handler<Ping> for Echo {
 }
 
 /// A running actix system with one echo actor.
-pub struct EchoSystem {
+pub(super) struct EchoSystem {
     addr: Addr<Echo>,
     system: System,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -44,7 +44,7 @@ pub struct EchoSystem {
 
 impl EchoSystem {
     /// Starts the system thread and the actor on an arbiter of its own.
-    pub fn start() -> Result<Self, CliError> {
+    pub(super) fn start() -> Result<Self, CliError> {
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("bench-echo-system".into())
@@ -71,7 +71,7 @@ impl EchoSystem {
 
     /// One round: `callers` tasks × `per_caller` sequential round trips.
     /// Returns the round's wall time and every round trip's latency.
-    pub async fn round(
+    pub(super) async fn round(
         &self,
         callers: usize,
         per_caller: usize,

@@ -21,14 +21,14 @@ fn err(e: rusqlite::Error) -> CliError {
 }
 
 /// A SQLite database with `accounts(id, balance)`.
-pub struct Bank {
+pub(super) struct Bank {
     conn: Connection,
 }
 
 impl Bank {
     /// Creates `path` in WAL mode with accounts `0..n`, each holding
     /// `balance`.
-    pub fn create(path: &Path, n: u64, balance: u64) -> Result<Self, CliError> {
+    pub(super) fn create(path: &Path, n: u64, balance: u64) -> Result<Self, CliError> {
         let conn = Connection::open(path).map_err(err)?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
@@ -58,7 +58,7 @@ impl Bank {
     }
 
     /// Sets `PRAGMA synchronous` (`FULL` or `NORMAL`).
-    pub fn synchronous(&self, mode: &str) -> Result<(), CliError> {
+    pub(super) fn synchronous(&self, mode: &str) -> Result<(), CliError> {
         self.conn
             .execute_batch(&format!("PRAGMA synchronous = {mode};"))
             .map_err(err)
@@ -66,7 +66,7 @@ impl Bank {
 
     /// `txs` transfers of 1 between accounts drawn from `zipf`, one
     /// transaction each. Returns the wall time and each commit's latency.
-    pub fn transfers(
+    pub(super) fn transfers(
         &self,
         zipf: &Zipf,
         rng: &mut Rng,
@@ -115,7 +115,7 @@ impl Bank {
     }
 
     /// The sum of all balances.
-    pub fn total(&self) -> Result<u64, CliError> {
+    pub(super) fn total(&self) -> Result<u64, CliError> {
         let t: i64 = self
             .conn
             .query_row("SELECT SUM(balance) FROM accounts", [], |r| r.get(0))

@@ -33,7 +33,7 @@ fn err(what: &str) -> impl Fn(wasmtime::Error) -> CliError + '_ {
 
 /// Calls `t_hostile`'s reducer #0 (`noop`) `calls` times per round; returns
 /// each round's calls per second.
-pub fn hostile_noop(wasm: &[u8], calls: u64, rounds: usize) -> Result<Vec<f64>, CliError> {
+pub(super) fn hostile_noop(wasm: &[u8], calls: u64, rounds: usize) -> Result<Vec<f64>, CliError> {
     let engine = engine()?;
     let module = Module::new(&engine, wasm).map_err(err("compiling t_hostile"))?;
     let mut store = Store::new(&engine, ());
@@ -87,7 +87,7 @@ pub fn hostile_noop(wasm: &[u8], calls: u64, rounds: usize) -> Result<Vec<f64>, 
 }
 
 /// Calls a minimal exported no-op function `calls` times per round.
-pub fn wat_noop(calls: u64, rounds: usize) -> Result<Vec<f64>, CliError> {
+pub(super) fn wat_noop(calls: u64, rounds: usize) -> Result<Vec<f64>, CliError> {
     let engine = engine()?;
     let wasm = wat::parse_str(r#"(module (func (export "noop")))"#)
         .map_err(|e| CliError::Bench(format!("wat: {e}")))?;

@@ -10,7 +10,7 @@ use interstice_actors::{Metrics, Runtime};
 use crate::error::CliError;
 
 /// One call: module, write reducer, encoded argument array.
-pub struct Call {
+pub(super) struct Call {
     /// Module name.
     pub module: Arc<str>,
     /// Reducer name.
@@ -21,10 +21,10 @@ pub struct Call {
 
 /// Makes the call generator of one caller (given its index); the generator
 /// is then asked for each of the caller's calls in turn.
-pub type CallerFactory = Arc<dyn Fn(usize) -> Box<dyn FnMut() -> Call + Send> + Send + Sync>;
+pub(super) type CallerFactory = Arc<dyn Fn(usize) -> Box<dyn FnMut() -> Call + Send> + Send + Sync>;
 
 /// What one round of concurrent calls did.
-pub struct RoundResult {
+pub(super) struct RoundResult {
     /// Wall time of the round.
     pub elapsed: Duration,
     /// Latency of every call.
@@ -35,7 +35,7 @@ pub struct RoundResult {
 
 impl RoundResult {
     /// Calls per second.
-    pub fn rate(&self) -> f64 {
+    pub(super) fn rate(&self) -> f64 {
         self.calls as f64 / self.elapsed.as_secs_f64()
     }
 }
@@ -43,7 +43,7 @@ impl RoundResult {
 /// Runs `callers` tokio tasks, each making `per_caller` sequential calls
 /// (awaiting each acknowledgement), and returns when all are done. Any
 /// call error fails the round.
-pub async fn round(
+pub(super) async fn round(
     rt: &Runtime,
     callers: usize,
     per_caller: usize,
@@ -78,7 +78,7 @@ pub async fn round(
 }
 
 /// Per-round rates and all latencies of `rounds` rounds.
-pub struct Rounds {
+pub(super) struct Rounds {
     /// Calls per second of each round.
     pub rates: Vec<f64>,
     /// Every call's latency.
@@ -88,7 +88,7 @@ pub struct Rounds {
 }
 
 /// Runs `rounds` rounds of [`round`], calling `on_round(i)` before each.
-pub async fn rounds(
+pub(super) async fn rounds(
     rt: &Runtime,
     rounds: usize,
     callers: usize,
@@ -114,7 +114,7 @@ pub async fn rounds(
 
 /// Counter differences over a measurement.
 #[derive(Debug, Clone, Copy)]
-pub struct MetricsDelta {
+pub(super) struct MetricsDelta {
     /// Committed transactions.
     pub commits: u64,
     /// fsyncs of the log.
@@ -123,7 +123,7 @@ pub struct MetricsDelta {
 
 impl MetricsDelta {
     /// `after - before`.
-    pub fn between(before: &Metrics, after: &Metrics) -> Self {
+    pub(super) fn between(before: &Metrics, after: &Metrics) -> Self {
         MetricsDelta {
             commits: after.commits - before.commits,
             fsyncs: after.fsyncs - before.fsyncs,
@@ -131,7 +131,7 @@ impl MetricsDelta {
     }
 
     /// Adds the counters (and commits per fsync) to a report row.
-    pub fn annotate(&self, row: super::report::Row) -> super::report::Row {
+    pub(super) fn annotate(&self, row: super::report::Row) -> super::report::Row {
         let row = row
             .with("commits", self.commits)
             .with("fsyncs", self.fsyncs);
@@ -147,14 +147,19 @@ impl MetricsDelta {
 }
 
 /// The argument array of a reducer without parameters.
-pub fn no_args() -> Vec<u8> {
+pub(super) fn no_args() -> Vec<u8> {
     let mut w = interstice_abi::cbor::Writer::new();
     interstice_abi::Args::encode_args(&(), &mut w);
     w.into_vec()
 }
 
 /// Creates accounts `0..n` in `module` with `seed`, `batch` per transaction.
-pub async fn seed_accounts(rt: &Runtime, module: &str, n: u64, batch: u32) -> Result<(), CliError> {
+pub(super) async fn seed_accounts(
+    rt: &Runtime,
+    module: &str,
+    n: u64,
+    batch: u32,
+) -> Result<(), CliError> {
     let mut first = 0u64;
     while first < n {
         let count = (n - first).min(u64::from(batch)) as u32;
@@ -170,12 +175,12 @@ pub async fn seed_accounts(rt: &Runtime, module: &str, n: u64, batch: u32) -> Re
 }
 
 /// `bench_common::INITIAL_BALANCE`: every seeded account's balance.
-pub fn bench_initial_balance() -> u64 {
+pub(super) fn bench_initial_balance() -> u64 {
     1_000_000_000
 }
 
 /// Reads a read reducer's `u64` result.
-pub async fn read_u64(rt: &Runtime, module: &str, reducer: &str) -> Result<u64, CliError> {
+pub(super) async fn read_u64(rt: &Runtime, module: &str, reducer: &str) -> Result<u64, CliError> {
     let out = rt.read(module, reducer, Vec::new()).await?;
     out.to_json()
         .as_u64()
@@ -184,7 +189,7 @@ pub async fn read_u64(rt: &Runtime, module: &str, reducer: &str) -> Result<u64, 
 
 /// Waits until the durable watermark reaches `ts` (polling), or fails after
 /// `timeout`.
-pub async fn wait_durable(rt: &Runtime, ts: u64, timeout: Duration) -> Result<(), CliError> {
+pub(super) async fn wait_durable(rt: &Runtime, ts: u64, timeout: Duration) -> Result<(), CliError> {
     let deadline = Instant::now() + timeout;
     while rt.durable_ts() < ts {
         if Instant::now() > deadline {

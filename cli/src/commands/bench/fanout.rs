@@ -37,7 +37,7 @@ fn factory() -> CallerFactory {
 }
 
 /// Runs the workload.
-pub async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
+pub(super) async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
     let s = &ctx.sizes;
     let mut report = workload(
         "fanout",

@@ -11,17 +11,17 @@ use crate::error::{read_file, CliError};
 use crate::guest_build::{build_packages, modules_dir};
 
 /// Scale shards available (`b_shard_0` … `b_shard_7`).
-pub const SHARDS: usize = 8;
+pub(super) const SHARDS: usize = 8;
 /// Fanout subscribers available (`b_sub_00` … `b_sub_15`).
-pub const SUBSCRIBERS: usize = 16;
+pub(super) const SUBSCRIBERS: usize = 16;
 
 /// The name of shard `i`.
-pub fn shard(i: usize) -> String {
+pub(super) fn shard(i: usize) -> String {
     format!("b_shard_{i}")
 }
 
 /// The name of subscriber `i`.
-pub fn subscriber(i: usize) -> String {
+pub(super) fn subscriber(i: usize) -> String {
     format!("b_sub_{i:02}")
 }
 
@@ -105,10 +105,10 @@ impl Drop for Scratch {
 /// Fuel per call in the benchmarks' runtimes: the default limits, except
 /// that the checking scans (`total` over 100,000 accounts) need more than
 /// the default 50M. The limit does not change what metering costs.
-pub const FUEL: u64 = 2_000_000_000;
+pub(super) const FUEL: u64 = 2_000_000_000;
 
 /// Opens a runtime on a data directory (created if missing).
-pub async fn open(dir: &Path, durability: Durability) -> Result<Runtime, CliError> {
+pub(super) async fn open(dir: &Path, durability: Durability) -> Result<Runtime, CliError> {
     Ok(Runtime::builder()
         .data_dir(dir)
         .durability(durability)

@@ -15,7 +15,7 @@ use super::{guests, workload, Ctx};
 use crate::error::CliError;
 
 /// Payload bytes per row.
-pub const ROW_BYTES: usize = 64;
+pub(super) const ROW_BYTES: usize = 64;
 
 fn factory(reducer: &'static str) -> CallerFactory {
     let module: Arc<str> = Arc::from("b_bank");
@@ -36,7 +36,7 @@ fn factory(reducer: &'static str) -> CallerFactory {
 }
 
 /// Runs the workload.
-pub async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
+pub(super) async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
     let s = &ctx.sizes;
     let mut report = workload(
         "insert",

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 /// The machine and build a report was taken on.
 #[derive(Debug, Clone, Serialize)]
-pub struct Machine {
+pub(super) struct Machine {
     /// `model name` from /proc/cpuinfo.
     pub cpu_model: String,
     /// Logical CPUs available to the process.
@@ -26,7 +26,7 @@ pub struct Machine {
 }
 
 /// The build profile of this binary.
-pub fn profile() -> &'static str {
+pub(super) fn profile() -> &'static str {
     if cfg!(debug_assertions) {
         "debug"
     } else {
@@ -36,7 +36,7 @@ pub fn profile() -> &'static str {
 
 impl Machine {
     /// Reads /proc and asks git.
-    pub fn detect() -> Self {
+    pub(super) fn detect() -> Self {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu_model = cpuinfo
             .lines()
@@ -95,7 +95,7 @@ fn proc_kib(text: &str, key: &str) -> Option<u64> {
 }
 
 /// The process's resident set size (`VmRSS` of /proc/self/status), in bytes.
-pub fn rss_bytes() -> Option<u64> {
+pub(super) fn rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     proc_kib(&status, "VmRSS").map(|k| k * 1024)
 }

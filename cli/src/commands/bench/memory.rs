@@ -33,7 +33,7 @@ async fn settled_rss() -> Result<u64, CliError> {
 }
 
 /// Runs the workload.
-pub async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
+pub(super) async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
     let s = &ctx.sizes;
     let rows = s.memory_rows;
     let mut report = workload(

@@ -130,7 +130,7 @@ fn generate(
 }
 
 /// Runs the workload.
-pub async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
+pub(super) async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
     let s = &ctx.sizes;
     let accounts = s.accounts;
     let mut report = workload(

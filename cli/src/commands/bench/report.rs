@@ -11,7 +11,7 @@ use super::machine::Machine;
 /// Whether a row measures Interstice or a baseline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Role {
+pub(super) enum Role {
     /// The runtime.
     Interstice,
     /// Something to compare it with.
@@ -20,7 +20,7 @@ pub enum Role {
 
 /// One measured figure.
 #[derive(Debug, Clone, Serialize)]
-pub struct Row {
+pub(super) struct Row {
     /// What was measured.
     pub name: String,
     /// Interstice or baseline.
@@ -44,7 +44,7 @@ pub struct Row {
 
 impl Row {
     /// A row from per-round figures and latencies.
-    pub fn new(
+    pub(super) fn new(
         name: impl Into<String>,
         role: Role,
         unit: &'static str,
@@ -73,7 +73,7 @@ impl Row {
     }
 
     /// Adds a supporting counter.
-    pub fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+    pub(super) fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
         self.extra.insert(key.to_owned(), value.into());
         self
     }
@@ -81,7 +81,7 @@ impl Row {
 
 /// A target from the benchmark issue.
 #[derive(Debug, Clone, Serialize)]
-pub struct Target {
+pub(super) struct Target {
     /// `>=` or `<=`.
     pub op: &'static str,
     /// The bound.
@@ -90,7 +90,7 @@ pub struct Target {
 
 /// A ratio (or a figure) compared with a target.
 #[derive(Debug, Clone, Serialize)]
-pub struct Ratio {
+pub(super) struct Ratio {
     /// What is compared with what.
     pub name: String,
     /// The ratio reached.
@@ -105,7 +105,7 @@ pub struct Ratio {
 
 impl Ratio {
     /// `a / b`, with no target.
-    pub fn of(name: impl Into<String>, a: f64, b: f64) -> Self {
+    pub(super) fn of(name: impl Into<String>, a: f64, b: f64) -> Self {
         Ratio {
             name: name.into(),
             value: if b > 0.0 { a / b } else { 0.0 },
@@ -116,7 +116,7 @@ impl Ratio {
     }
 
     /// Requires `value >= bound`.
-    pub fn at_least(mut self, bound: f64) -> Self {
+    pub(super) fn at_least(mut self, bound: f64) -> Self {
         self.met = Some(self.value >= bound);
         self.target = Some(Target {
             op: ">=",
@@ -126,7 +126,7 @@ impl Ratio {
     }
 
     /// Requires `value <= bound`.
-    pub fn at_most(mut self, bound: f64) -> Self {
+    pub(super) fn at_most(mut self, bound: f64) -> Self {
         self.met = Some(self.value <= bound);
         self.target = Some(Target {
             op: "<=",
@@ -136,7 +136,7 @@ impl Ratio {
     }
 
     /// A plain figure (not a ratio) in `unit`.
-    pub fn figure(name: impl Into<String>, value: f64, unit: &'static str) -> Self {
+    pub(super) fn figure(name: impl Into<String>, value: f64, unit: &'static str) -> Self {
         Ratio {
             name: name.into(),
             value,
@@ -149,7 +149,7 @@ impl Ratio {
 
 /// One workload's results.
 #[derive(Debug, Clone, Serialize)]
-pub struct WorkloadReport {
+pub(super) struct WorkloadReport {
     /// `noop`, `transfer`, …
     pub workload: &'static str,
     /// Its parameters.
@@ -164,7 +164,7 @@ pub struct WorkloadReport {
 
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
-pub struct Report {
+pub(super) struct Report {
     /// Where it ran.
     pub machine: Machine,
     /// Global parameters.
@@ -176,7 +176,7 @@ pub struct Report {
 }
 
 /// The `p`-quantile of sorted durations, in µs.
-pub fn percentile(sorted: &[Duration], p: f64) -> f64 {
+pub(super) fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -185,14 +185,14 @@ pub fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 /// The median (upper median for even counts).
-pub fn median(v: &[f64]) -> f64 {
+pub(super) fn median(v: &[f64]) -> f64 {
     let mut v = v.to_vec();
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// `1234567.8` → `1,234,568`; small figures keep a few decimals.
-pub fn human(x: f64) -> String {
+pub(super) fn human(x: f64) -> String {
     if !x.is_finite() {
         return x.to_string();
     }
@@ -219,7 +219,7 @@ fn opt_us(v: Option<f64>) -> String {
 
 impl Report {
     /// The human table: one line per row, then the ratios and targets.
-    pub fn table(&self) -> String {
+    pub(super) fn table(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(
             s,

@@ -22,7 +22,7 @@ use super::{workload, Ctx};
 use crate::error::CliError;
 
 /// Runs the workload.
-pub async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
+pub(super) async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
     let s = &ctx.sizes;
     let mut report = workload(
         "scale",

@@ -23,11 +23,11 @@ use super::{guests, workload, Ctx};
 use crate::error::CliError;
 
 /// The Zipf exponents measured.
-pub const ALPHAS: [f64; 2] = [0.0, 1.5];
+pub(super) const ALPHAS: [f64; 2] = [0.0, 1.5];
 
 /// Transfers between Zipf-chosen accounts; caller `c` works on module
 /// `modules[c % modules.len()]`, each caller with its own rng stream.
-pub fn factory(modules: Vec<Arc<str>>, zipf: Arc<Zipf>, seed: u64) -> CallerFactory {
+pub(super) fn factory(modules: Vec<Arc<str>>, zipf: Arc<Zipf>, seed: u64) -> CallerFactory {
     let stream = Arc::new(AtomicU64::new(seed << 32));
     Arc::new(move |c| {
         let mut rng = Rng::new(stream.fetch_add(1, Ordering::Relaxed));
@@ -44,7 +44,7 @@ pub fn factory(modules: Vec<Arc<str>>, zipf: Arc<Zipf>, seed: u64) -> CallerFact
 }
 
 /// Runs the workload.
-pub async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
+pub(super) async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
     let s = &ctx.sizes;
     let mut report = workload(
         "transfer",

@@ -5,16 +5,16 @@
 
 /// SplitMix64: tiny, fast, good enough to pick accounts.
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub(super) struct Rng(u64);
 
 impl Rng {
     /// A generator for stream `seed`.
-    pub fn new(seed: u64) -> Self {
+    pub(super) fn new(seed: u64) -> Self {
         Rng(seed ^ 0x9e37_79b9_7f4a_7c15)
     }
 
     /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
+    pub(super) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -23,14 +23,14 @@ impl Rng {
     }
 
     /// A float in `[0, 1)`.
-    pub fn unit(&mut self) -> f64 {
+    pub(super) fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
 /// Zipf(α) over `0..n`: `P(k) ∝ 1 / (k + 1)^α`.
 #[derive(Debug, Clone)]
-pub struct Zipf {
+pub(super) struct Zipf {
     /// `cdf[k] = P(X ≤ k)`; empty for the uniform case.
     cdf: Vec<f64>,
     n: u64,
@@ -38,7 +38,7 @@ pub struct Zipf {
 
 impl Zipf {
     /// The distribution over `0..n` (n ≥ 1).
-    pub fn new(n: u64, alpha: f64) -> Self {
+    pub(super) fn new(n: u64, alpha: f64) -> Self {
         let n = n.max(1);
         if alpha == 0.0 {
             return Zipf { cdf: Vec::new(), n };
@@ -56,7 +56,7 @@ impl Zipf {
     }
 
     /// One draw.
-    pub fn sample(&self, rng: &mut Rng) -> u64 {
+    pub(super) fn sample(&self, rng: &mut Rng) -> u64 {
         if self.cdf.is_empty() {
             return rng.next_u64() % self.n;
         }

@@ -5,11 +5,11 @@
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
 /// The longest request line, in bytes, not counting its `\n` (16 MiB).
-pub const MAX_LINE: usize = 16 << 20;
+pub(super) const MAX_LINE: usize = 16 << 20;
 
 /// One line of input.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Line {
+pub(super) enum Line {
     /// A line, without its `\n`. The last line of the input may lack one.
     Complete {
         /// Its number, from 1; every line counts, blank or too long.
@@ -27,7 +27,7 @@ pub enum Line {
 }
 
 /// Splits a byte stream into [`Line`]s.
-pub struct LineReader<R> {
+pub(super) struct LineReader<R> {
     inner: R,
     max: usize,
     /// The current line so far (at most `max` bytes).
@@ -40,7 +40,7 @@ pub struct LineReader<R> {
 
 impl<R: AsyncBufRead + Unpin> LineReader<R> {
     /// Reads lines of at most `max` bytes from `inner`.
-    pub fn new(inner: R, max: usize) -> Self {
+    pub(super) fn new(inner: R, max: usize) -> Self {
         Self {
             inner,
             max,
@@ -55,7 +55,7 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
     /// Cancel-safe: the partial line lives in `self`, and bytes are taken
     /// from the buffered reader only synchronously after `fill_buf`, so a
     /// `select!` that drops this future loses nothing.
-    pub async fn next_line(&mut self) -> std::io::Result<Option<Line>> {
+    pub(super) async fn next_line(&mut self) -> std::io::Result<Option<Line>> {
         loop {
             let chunk = self.inner.fill_buf().await?;
             if chunk.is_empty() {
@@ -110,7 +110,7 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
 
 /// The line as text, or why it is not UTF-8, naming the byte offset (from
 /// 0 at the start of the line) of the first bad byte.
-pub fn decode(number: u64, bytes: Vec<u8>) -> Result<String, String> {
+pub(super) fn decode(number: u64, bytes: Vec<u8>) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let bytes = e.as_bytes();

@@ -11,7 +11,7 @@ use crate::output;
 
 /// A checked request.
 #[derive(Debug)]
-pub struct Request {
+pub(super) struct Request {
     /// The request's `id`, echoed in its reply (`null` when absent).
     pub id: Json,
     /// What it asks for.
@@ -20,7 +20,7 @@ pub struct Request {
 
 /// The ops.
 #[derive(Debug)]
-pub enum Op {
+pub(super) enum Op {
     /// `call` (`read: false`) or `read` (`read: true`, refuses write
     /// reducers).
     Call {
@@ -47,12 +47,12 @@ pub enum Op {
 }
 
 /// An error reply.
-pub fn fail(id: &Json, kind: &str, message: impl Into<String>) -> Json {
+pub(super) fn fail(id: &Json, kind: &str, message: impl Into<String>) -> Json {
     json!({"id": id, "ok": false, "error": {"kind": kind, "message": message.into()}})
 }
 
 /// The error reply to a line that is not a request.
-pub fn bad_request(message: impl Into<String>) -> Json {
+pub(super) fn bad_request(message: impl Into<String>) -> Json {
     fail(&Json::Null, "BadRequest", message)
 }
 
@@ -86,7 +86,7 @@ fn json_type(v: &Json) -> &'static str {
 
 /// Parses and checks one request line (already known to be UTF-8 and not
 /// blank). The error is the reply to send.
-pub fn parse(line: &str) -> Result<Request, Json> {
+pub(super) fn parse(line: &str) -> Result<Request, Json> {
     let req: Json =
         serde_json::from_str(line).map_err(|e| bad_request(format!("request is not JSON: {e}")))?;
     let Json::Object(req) = req else {
@@ -148,7 +148,7 @@ pub fn parse(line: &str) -> Result<Request, Json> {
 
 /// Answers `call` / `read`: the reply is ready once the call is acknowledged
 /// (for a write, once its commit is durable as the durability mode says).
-pub async fn call(
+pub(super) async fn call(
     rt: &Runtime,
     id: &Json,
     module: &str,
@@ -178,7 +178,7 @@ pub async fn call(
 }
 
 /// Answers `hash`.
-pub async fn hash(rt: &Runtime, id: &Json) -> Json {
+pub(super) async fn hash(rt: &Runtime, id: &Json) -> Json {
     match rt.state_hash().await {
         Ok(h) => json!({"id": id, "ok": true, "result": output::hex(&h)}),
         Err(e) => json!({"id": id, "ok": false, "error": error_json(&e)}),
@@ -186,7 +186,7 @@ pub async fn hash(rt: &Runtime, id: &Json) -> Json {
 }
 
 /// Answers `metrics`.
-pub fn metrics(rt: &Runtime, id: &Json) -> Json {
+pub(super) fn metrics(rt: &Runtime, id: &Json) -> Json {
     let m = rt.metrics();
     json!({"id": id, "ok": true, "result": {
         "commits": m.commits, "rollbacks": m.rollbacks, "fsyncs": m.fsyncs,
