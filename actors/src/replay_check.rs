@@ -43,7 +43,8 @@ use dashmap::DashMap;
 use interstice_abi::schema_diff::SchemaDiff;
 use interstice_abi::ModuleSchema;
 use interstice_persist::{
-    read_log, Cause, CommitRecord, ErrorKind, FileStorage, LogEntry, ModuleInstall, Outcome,
+    for_each_entry, read_log, Cause, CommitRecord, ErrorKind, FileStorage, LogEntry, ModuleInstall,
+    Outcome, ReadOptions,
 };
 
 mod divergence;
@@ -187,7 +188,7 @@ pub fn replay_check(
     let storage = FileStorage::new(log_dir);
     std::thread::scope(|s| {
         let mut workers: HashMap<String, Worker<'_>> = HashMap::new();
-        let read = read_log(&storage, |entry| -> Result<(), RuntimeError> {
+        let on_entry = |entry: LogEntry| -> Result<(), RuntimeError> {
             match entry {
                 LogEntry::Install(i) => {
                     if let Some(w) = workers.get(&i.name) {
@@ -225,7 +226,8 @@ pub fn replay_check(
                 }
             }
             Ok(())
-        });
+        };
+        let read = read_log(&storage, &ReadOptions::default(), for_each_entry(on_entry));
         let mut results = Vec::new();
         for (name, w) in workers {
             drop(w.tx);
@@ -236,7 +238,7 @@ pub fn replay_check(
             });
             results.push((w.install_ts, name, w.commits, joined));
         }
-        let summary = read?;
+        let summary = read?.summary;
         results.sort_by_key(|r| r.0);
         let mut report = ReplayCheckReport {
             checked: 0,

@@ -28,8 +28,8 @@ use crate::error::PersistError;
 use crate::record::Hash;
 use crate::safe_fs;
 use crate::snapshot::SNAPSHOTS_DIR;
+use crate::storage::FileStorage;
 use crate::storage::Storage;
-use crate::storage_file::FileStorage;
 
 /// Name of the lock file.
 pub const LOCK_FILE: &str = "LOCK";
@@ -442,7 +442,3 @@ fn initialise(path: &Path) -> Result<(), PersistError> {
     info!(path = %path.display(), "initialised data directory");
     Ok(())
 }
-
-#[cfg(test)]
-#[path = "datadir_tests.rs"]
-mod tests;

@@ -7,14 +7,18 @@
 //! - [`record_ref`]: borrowed views of entries ([`LogEntryRef`],
 //!   [`decode_entry_ref`]), what replay applies without copying.
 //! - [`segment`]: segment and batch headers, file names, the hash chain.
-//! - [`Storage`]: the log directory, on real files ([`FileStorage`]) or in
-//!   memory with injected faults and simulated crashes ([`FaultyStorage`]).
+//! - [`storage`]: the [`Storage`] trait of the log directory, on real files
+//!   ([`FileStorage`]) or, with the `testing` feature, in memory with
+//!   injected faults and simulated crashes (`FaultyStorage`).
 //! - [`LogWriter`]: appends batches, rotates segments, syncs; poisoned by
 //!   the first I/O failure. [`LogWriter::open`] verifies the log, cuts a torn
-//!   tail and returns what it [`Recovered`].
-//! - [`reader`]: streaming verification ([`read_log`], [`read_batches`]) and
-//!   [`check`], which lists every problem for `check-log`.
-//! - [`repair()`]: `check-log --repair`: keeps the valid prefix and moves
+//!   tail and returns what it [`Recovered`] ([`LogWriter::open_replaying`]
+//!   also replays it).
+//! - [`reader`]: streaming verification: [`read_log`] with its
+//!   [`ReadOptions`] (start, stop-at, resume position) and a borrowing
+//!   visitor, [`for_each_entry`] for owned entries; [`check`], which lists
+//!   every problem for `check-log`.
+//! - [`repair`](mod@repair): `check-log --repair`: keeps the valid prefix and moves
 //!   the rest of the log into `.broken` files, never deleting a byte.
 //! - [`snapshot`]: snapshot files (`docs/SNAPSHOT_FORMAT.md`): the
 //!   replayed state at a timestamp, and retention decisions.
@@ -26,6 +30,10 @@
 //! Everything read from disk is treated as untrusted input: decoding never
 //! panics, and damage is reported with the segment, byte offset and
 //! timestamp.
+//!
+//! Features: `testing` makes the fault-injecting storage (`FaultyStorage`,
+//! `FaultPlan`, `CrashMode`, …) public, for other crates' tests; production
+//! builds leave it out. The unit tests are in `src/tests/`.
 
 mod batch_parse;
 pub mod datadir;
@@ -38,23 +46,17 @@ pub mod safe_fs;
 pub mod segment;
 pub mod snapshot;
 pub mod storage;
-pub mod storage_faulty;
-pub mod storage_file;
 pub mod writer;
 
 #[cfg(test)]
-mod test_support;
-
-#[cfg(test)]
-mod bitflip_tests;
+mod tests;
 
 pub use datadir::DataDir;
 pub use error::PersistError;
 pub use reader::{
-    check, check_from, read_batches, read_batches_from, read_batches_with, read_log,
-    read_log_refs_with, read_log_with, scan, valid_prefix, Batch, LogPosition, LogStart,
-    LogSummary, Problem, ProblemKind, ReadOptions, ReadReport, SegmentInfo, SkippedRegion,
-    TornTail, ValidPrefix,
+    check, for_each_entry, read_log, scan, valid_prefix, Batch, LogPosition, LogStart, LogSummary,
+    Problem, ProblemKind, ReadOptions, ReadReport, SegmentInfo, SkippedRegion, TornTail,
+    ValidPrefix,
 };
 pub use record::{
     decode_entry, encode_batch_payload, encode_entry, Cause, CommitRecord, ErrorKind, Hash,
@@ -69,9 +71,9 @@ pub use snapshot::{
     remove_snapshot, write_snapshot, FanOutTree, PendingDelivery, RetentionPlan, Snapshot,
     SnapshotModule, SnapshotTable, SNAPSHOTS_DIR,
 };
-pub use storage::{SegmentFile, Storage};
-pub use storage_faulty::{
+#[cfg(any(test, feature = "testing"))]
+pub use storage::{
     CrashMode, Fault, FaultPlan, FaultRule, FaultyStorage, InjectedFault, Op, Trigger,
 };
-pub use storage_file::FileStorage;
+pub use storage::{FileStorage, SegmentFile, Storage};
 pub use writer::{LogWriter, Recovered, WriterOptions, DEFAULT_SEGMENT_SIZE};

@@ -610,7 +610,3 @@ pub fn entry_from_slice(bytes: &[u8]) -> Result<LogEntry> {
     r.finish()?;
     Ok(e)
 }
-
-#[cfg(test)]
-#[path = "record_tests.rs"]
-mod tests;

@@ -240,7 +240,3 @@ fn decode_mutation<'a>(r: &mut Reader<'a>) -> Result<MutationRef<'a>> {
     };
     Ok(MutationRef { table, op })
 }
-
-#[cfg(test)]
-#[path = "record_ref_tests.rs"]
-mod tests;

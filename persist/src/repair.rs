@@ -72,7 +72,7 @@ pub fn repair(storage: &dyn Storage) -> Result<RepairReport, PersistError> {
             )));
         }
     }
-    let problems = check(storage);
+    let problems = check(storage, None);
     if let Some(p) = problems
         .iter()
         .find(|p| matches!(p.kind, ProblemKind::Io | ProblemKind::UnsupportedVersion))
@@ -100,7 +100,7 @@ pub fn repair(storage: &dyn Storage) -> Result<RepairReport, PersistError> {
         }
     }
     let kept = scan(storage)?;
-    if let Some(p) = check(storage).first() {
+    if let Some(p) = check(storage, None).first() {
         return Err(PersistError::Unrepairable(format!(
             "the log still has a problem after moving the damaged part aside: {p}"
         )));
@@ -215,7 +215,3 @@ fn move_out(
     );
     Ok(Some(moved))
 }
-
-#[cfg(test)]
-#[path = "repair_tests.rs"]
-mod tests;

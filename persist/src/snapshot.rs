@@ -442,7 +442,3 @@ pub fn remove_snapshot(dir: &Path, ts: u64) -> Result<()> {
         .map_err(|e| PersistError::io(format!("removing {}", path.display()), e))?;
     sync_directory(dir).map_err(|e| PersistError::io(format!("fsyncing {}", dir.display()), e))
 }
-
-#[cfg(test)]
-#[path = "snapshot_tests.rs"]
-mod tests;

@@ -1,6 +1,7 @@
 //! [`Storage`]: the log directory as the writer and reader see it, so the
-//! same code runs on real files ([`crate::FileStorage`]) and on the in-memory,
-//! fault-injecting [`crate::FaultyStorage`].
+//! same code runs on real files ([`FileStorage`], `storage/file.rs`) and on
+//! the in-memory, fault-injecting `FaultyStorage` (`storage/faulty.rs`, with
+//! its fault plans; only with the `testing` feature, for tests).
 //!
 //! Durability contract (what the writer relies on, and what `FaultyStorage`
 //! models on a crash):
@@ -20,7 +21,17 @@
 //! end of the file. The torn-tail rule (`docs/LOG_FORMAT.md` §6) relies on
 //! this.
 
+#[cfg(any(test, feature = "testing"))]
+mod faulty;
+mod file;
+
 use std::io;
+
+#[cfg(any(test, feature = "testing"))]
+pub use faulty::{
+    CrashMode, Fault, FaultPlan, FaultRule, FaultyStorage, InjectedFault, Op, Trigger,
+};
+pub use file::FileStorage;
 
 /// The unit a disk writes atomically, in bytes: a torn write's zero fill
 /// starts at a multiple of it (or where the synced bytes end).

@@ -17,9 +17,8 @@ use tracing::{debug, error, info, warn};
 
 use crate::batch_parse::decode_payload;
 use crate::error::PersistError;
-use crate::reader::{read_batches, read_batches_from, LogStart, SegmentInfo, TornTail};
+use crate::reader::{read_log, Batch, LogStart, ReadOptions, SegmentInfo, TornTail};
 use crate::record::{Hash, LogEntry};
-use crate::record_ref::LogEntryRef;
 use crate::segment::{
     batch_hash, segment_name, BatchHeader, SegmentHeader, BATCH_HEADER_LEN, SEGMENT_HEADER_LEN,
 };
@@ -49,7 +48,8 @@ impl Default for WriterOptions {
     }
 }
 
-/// What [`LogWriter::open`] found and repaired.
+/// What [`LogWriter::open`] or [`LogWriter::open_replaying`] found and
+/// repaired.
 #[derive(Debug)]
 pub struct Recovered {
     /// The timestamp of the next commit (1 for an empty log).
@@ -78,15 +78,19 @@ impl Recovered {
     ) -> Result<u64, E> {
         let limit = self.next_ts;
         let mut n = 0u64;
-        read_batches(&*self.storage, |batch| -> Result<(), E> {
-            for e in batch.entries {
-                if e.ts() < limit {
-                    n += 1;
-                    on_entry(e.into_owned())?;
+        read_log(
+            &*self.storage,
+            &ReadOptions::default(),
+            |batch| -> Result<(), E> {
+                for e in batch.entries {
+                    if e.ts() < limit {
+                        n += 1;
+                        on_entry(e.into_owned())?;
+                    }
                 }
-            }
-            Ok(())
-        })?;
+                Ok(())
+            },
+        )?;
         Ok(n)
     }
 }
@@ -120,48 +124,33 @@ impl LogWriter {
         storage: Arc<dyn Storage>,
         opts: WriterOptions,
     ) -> Result<(LogWriter, Recovered), PersistError> {
-        Self::open_replaying(storage, opts, |_| Ok::<(), PersistError>(()))
+        Self::open_replaying(storage, opts, None, |_| Ok::<(), PersistError>(()))
     }
 
-    /// As [`LogWriter::open`], passing every recovered entry to `on_entry`
-    /// during the single verifying pass (one segment in memory at a time).
-    /// Entries are passed on only once their batch is verified; if the log
-    /// turns out to be corrupt further on, the error comes after the entries
-    /// before the damage.
+    /// As [`LogWriter::open`], passing every recovered batch to `visit`
+    /// during the single verifying pass (one segment in memory at a time;
+    /// [`crate::for_each_entry`] adapts a callback taking owned entries).
+    /// Batches are passed on only once verified; if the log turns out to be
+    /// corrupt further on, the error comes after the batches before the
+    /// damage.
+    ///
+    /// With a `start`, a snapshot covers the log's beginning: entries up to
+    /// `start.ts` are verified but not passed on, and earlier segments may
+    /// have been deleted by retention (see [`LogStart`]). If the log does
+    /// not continue the snapshot, fails with
+    /// [`PersistError::LogStartMismatch`] before passing on any batch and
+    /// without changing the log.
     pub fn open_replaying<E: From<PersistError>>(
         storage: Arc<dyn Storage>,
         opts: WriterOptions,
-        on_entry: impl FnMut(LogEntry) -> Result<(), E>,
-    ) -> Result<(LogWriter, Recovered), E> {
-        Self::open_replaying_from(storage, opts, None, on_entry)
-    }
-
-    /// As [`LogWriter::open_replaying`], for a log whose beginning a
-    /// snapshot covers: entries up to `start.ts` are verified but not passed
-    /// on, and earlier segments may have been deleted by retention (see
-    /// [`LogStart`]). If the log does not continue the snapshot, fails with
-    /// [`PersistError::LogStartMismatch`] before passing on any entry and
-    /// without changing the log.
-    pub fn open_replaying_from<E: From<PersistError>>(
-        storage: Arc<dyn Storage>,
-        opts: WriterOptions,
         start: Option<LogStart>,
-        mut on_entry: impl FnMut(LogEntry) -> Result<(), E>,
+        visit: impl FnMut(Batch<'_>) -> Result<(), E>,
     ) -> Result<(LogWriter, Recovered), E> {
-        Self::open_replaying_refs_from(storage, opts, start, |e| on_entry(e.into_owned()))
-    }
-
-    /// As [`LogWriter::open_replaying_from`], with each entry borrowed from
-    /// its batch's payload (no copies of names, arguments or rows).
-    pub fn open_replaying_refs_from<E: From<PersistError>>(
-        storage: Arc<dyn Storage>,
-        opts: WriterOptions,
-        start: Option<LogStart>,
-        mut on_entry: impl FnMut(LogEntryRef<'_>) -> Result<(), E>,
-    ) -> Result<(LogWriter, Recovered), E> {
-        let mut summary = read_batches_from(&*storage, start, |batch| {
-            batch.entries.into_iter().try_for_each(&mut on_entry)
-        })?;
+        let read = ReadOptions {
+            start,
+            ..ReadOptions::default()
+        };
+        let mut summary = read_log(&*storage, &read, visit)?.summary;
         if let Some(torn) = &summary.torn_tail {
             cut_torn_tail(&*storage, torn)?;
         }
@@ -437,7 +426,3 @@ fn open_last_segment(
         .map_err(|e| PersistError::io(format!("syncing log segment {}", last.name), e))?;
     Ok(file)
 }
-
-#[cfg(test)]
-#[path = "writer_tests.rs"]
-mod tests;

@@ -551,16 +551,11 @@ async fn crash_point(dir: &Path, seed: u64, index: u64) -> PointStats {
     let rt = open_small_segments(dir, &disk, p.durability)
         .await
         .unwrap_or_else(|e| panic!("{what}: reopening after the crash: {e}"));
-    let problems = interstice_persist::check(&disk);
+    let problems = interstice_persist::check(&disk, None);
     assert!(problems.is_empty(), "{what}: after reopening: {problems:?}");
     let read_entries = || {
-        let mut entries = Vec::new();
-        interstice_persist::read_log(&disk, |e| {
-            entries.push(e);
-            Ok::<(), interstice_persist::PersistError>(())
-        })
-        .unwrap_or_else(|e| panic!("{what}: reading the log: {e}"));
-        entries
+        crate::support::read_entries(&disk)
+            .unwrap_or_else(|e| panic!("{what}: reading the log: {e}"))
     };
     // A crash between hello's install and its init leaves the init
     // pending: the reopened runtime runs it. Wait until it is in the log.

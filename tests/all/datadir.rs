@@ -111,7 +111,7 @@ async fn flipped_bits_in_the_compiled_cache_are_detected_and_recompiled() {
             good.len()
         );
     }
-    let problems = interstice_persist::check(&FileStorage::new(dir.join("log")));
+    let problems = interstice_persist::check(&FileStorage::new(dir.join("log")), None);
     assert!(problems.is_empty(), "{problems:?}");
 }
 
@@ -132,7 +132,7 @@ async fn another_modules_valid_cache_entry_is_not_run() {
     assert_eq!(as_u64(&out.value), alice + 1);
     rt.shutdown().await.expect("shutdown");
     assert_eq!(std::fs::read(&bank).expect("cache"), good, "not recompiled");
-    let problems = interstice_persist::check(&FileStorage::new(dir.join("log")));
+    let problems = interstice_persist::check(&FileStorage::new(dir.join("log")), None);
     assert!(problems.is_empty(), "{problems:?}");
 }
 
@@ -328,7 +328,7 @@ async fn a_bit_flip_in_the_last_complete_batch_is_refused_not_cut() {
     rt.shutdown().await.expect("shutdown");
     let storage = FileStorage::new(dir.join("log"));
     let mut last = None;
-    interstice_persist::read_batches(&storage, |b| {
+    interstice_persist::read_log(&storage, &interstice_persist::ReadOptions::default(), |b| {
         last = Some((b.segment.to_owned(), b.offset, b.payload.len(), b.first_ts));
         Ok::<(), PersistError>(())
     })

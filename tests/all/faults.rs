@@ -325,7 +325,7 @@ async fn power_loss(
         Err(e) => panic!("reading after the power loss: {e}"),
     };
     // Whatever survived is a consistent prefix: the log reads back clean.
-    assert!(interstice_persist::check(disk).is_empty());
+    assert!(interstice_persist::check(disk, None).is_empty());
     rt.shutdown().await.expect("shutdown");
     b
 }
@@ -540,7 +540,7 @@ struct Loc {
 fn batches(dir: &Path) -> Vec<Loc> {
     let storage = FileStorage::new(dir.join("log"));
     let mut v = Vec::new();
-    interstice_persist::read_batches(&storage, |b| {
+    interstice_persist::read_log(&storage, &interstice_persist::ReadOptions::default(), |b| {
         v.push(Loc {
             segment: b.segment.to_owned(),
             offset: b.offset,

@@ -29,7 +29,7 @@ struct BatchPos {
 fn batches(dir: &Path) -> Vec<BatchPos> {
     let storage = FileStorage::new(dir.join("log"));
     let mut v = Vec::new();
-    interstice_persist::read_batches(&storage, |b| {
+    interstice_persist::read_log(&storage, &interstice_persist::ReadOptions::default(), |b| {
         v.push(BatchPos {
             segment: b.segment.to_owned(),
             offset: b.offset,
@@ -99,7 +99,7 @@ async fn check_recovers(dir: &Path, segment: &Path, valid_len: u64, expected: u6
     assert_eq!(as_u64(&out.value), expected + 1000);
     rt.shutdown().await.expect("shutdown");
 
-    let problems = interstice_persist::check(&FileStorage::new(dir.join("log")));
+    let problems = interstice_persist::check(&FileStorage::new(dir.join("log")), None);
     assert!(
         problems.is_empty(),
         "the recovered log has problems: {problems:?}"

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use interstice_actors::{Durability, Runtime, Value};
 use interstice_persist::{
-    list_snapshots, read_batches, read_snapshot, FileStorage, PersistError, SNAPSHOTS_DIR,
+    list_snapshots, read_log, read_snapshot, FileStorage, PersistError, ReadOptions, SNAPSHOTS_DIR,
 };
 
 use crate::support::{
@@ -56,7 +56,7 @@ async fn deposits(rt: &Runtime, account: &Value, n: u64) {
 fn cut_log_after(dir: &Path, ts: u64) {
     let storage = FileStorage::new(dir.join("log"));
     let mut cut = None;
-    read_batches(&storage, |b| {
+    read_log(&storage, &ReadOptions::default(), |b| {
         if b.first_ts + u64::from(b.count) - 1 == ts {
             cut = Some((b.segment.to_owned(), b.offset + 52 + b.payload.len() as u64));
         }
@@ -81,7 +81,7 @@ fn cut_log_after(dir: &Path, ts: u64) {
 fn log_len(dir: &Path) -> u64 {
     let storage = FileStorage::new(dir.join("log"));
     let mut last = 0;
-    read_batches(&storage, |b| {
+    read_log(&storage, &ReadOptions::default(), |b| {
         last = b.first_ts + u64::from(b.count) - 1;
         Ok::<(), PersistError>(())
     })
@@ -316,14 +316,17 @@ async fn a_long_running_workload_keeps_the_data_directory_bounded() {
     let oldest = kept[0];
     let mut max_record = 0u64;
     let mut entries_kept = 0u64;
-    interstice_persist::read_batches_from(
+    read_log(
         &storage,
-        Some(interstice_persist::LogStart {
-            ts: oldest,
-            hash: read_snapshot(&snaps_dir(dir.path()).join(format!("{oldest:020}.snap")))
-                .unwrap()
-                .log_hash,
-        }),
+        &ReadOptions {
+            start: Some(interstice_persist::LogStart {
+                ts: oldest,
+                hash: read_snapshot(&snaps_dir(dir.path()).join(format!("{oldest:020}.snap")))
+                    .unwrap()
+                    .log_hash,
+            }),
+            ..ReadOptions::default()
+        },
         |b| {
             max_record = max_record.max(52 + b.payload.len() as u64);
             entries_kept += u64::from(b.count);

@@ -357,13 +357,24 @@ pub(crate) fn expect_ok(out: &Output, what: &str) -> String {
 /// without error at a torn tail). Shared by several test modules.
 pub(crate) fn log_entries(data_dir: &Path) -> Vec<interstice_persist::LogEntry> {
     let storage = interstice_persist::FileStorage::new(data_dir.join("log"));
+    read_entries(&storage).expect("reading the log")
+}
+
+/// Every verified entry of the log in `storage`, in order (stops without
+/// error at a torn tail).
+pub(crate) fn read_entries(
+    storage: &dyn interstice_persist::Storage,
+) -> Result<Vec<interstice_persist::LogEntry>, interstice_persist::PersistError> {
     let mut entries = Vec::new();
-    interstice_persist::read_log(&storage, |e| {
-        entries.push(e);
-        Ok::<(), interstice_persist::PersistError>(())
-    })
-    .expect("reading the log");
-    entries
+    interstice_persist::read_log(
+        storage,
+        &interstice_persist::ReadOptions::default(),
+        interstice_persist::for_each_entry(|e| {
+            entries.push(e);
+            Ok::<(), interstice_persist::PersistError>(())
+        }),
+    )?;
+    Ok(entries)
 }
 
 /// The segment files of `data_dir/log`, sorted by name.

@@ -284,16 +284,18 @@ fn open_log(
     config: &RuntimeConfig,
     storage: Arc<dyn interstice_persist::Storage>,
     start: Option<LogStart>,
-    on_entry: impl FnMut(LogEntryRef<'_>) -> Result<(), RuntimeError>,
+    mut on_entry: impl FnMut(LogEntryRef<'_>) -> Result<(), RuntimeError>,
 ) -> Result<OpenedLog, RuntimeError> {
+    let visit = |batch: interstice_persist::Batch<'_>| {
+        batch.entries.into_iter().try_for_each(&mut on_entry)
+    };
     if config.stop_at.is_none() && config.skip_to_log_offset.is_none() {
         let opts = WriterOptions {
             segment_size: config.segment_size,
             ..WriterOptions::default()
         };
-        let (writer, recovered) = interstice_persist::LogWriter::open_replaying_refs_from(
-            storage, opts, start, on_entry,
-        )?;
+        let (writer, recovered) =
+            interstice_persist::LogWriter::open_replaying(storage, opts, start, visit)?;
         return Ok(OpenedLog {
             writer: Some(writer),
             next_ts: recovered.next_ts,
@@ -302,10 +304,11 @@ fn open_log(
         });
     }
     let opts = interstice_persist::ReadOptions {
+        start,
         stop_at: config.stop_at,
         resume_at: config.skip_to_log_offset.clone(),
     };
-    let report = interstice_persist::read_log_refs_with(&*storage, &opts, on_entry)?;
+    let report = interstice_persist::read_log(&*storage, &opts, visit)?;
     let mut how = Vec::new();
     if let Some(ts) = config.stop_at {
         how.push(format!(

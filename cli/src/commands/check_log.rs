@@ -15,8 +15,8 @@
 use std::path::Path;
 
 use interstice_persist::{
-    check_from, list_snapshots, read_batches_from, read_snapshot, repair, valid_prefix, DataDir,
-    FileStorage, LogStart, LogSummary, PersistError, Problem, ProblemKind, SNAPSHOTS_DIR,
+    check, list_snapshots, read_log, read_snapshot, repair, valid_prefix, DataDir, FileStorage,
+    LogStart, LogSummary, PersistError, Problem, ProblemKind, ReadOptions, SNAPSHOTS_DIR,
 };
 
 use crate::error::CliError;
@@ -75,9 +75,13 @@ pub fn run(dir: &Path, do_repair: bool) -> Result<(), CliError> {
     }
     let storage = FileStorage::new(log_dir);
     let start = retained_start(dir, &storage)?;
-    let problems = check_from(&storage, start);
+    let problems = check(&storage, start);
     if problems.is_empty() {
-        let summary = read_batches_from(&storage, start, |_| Ok::<(), PersistError>(()))?;
+        let opts = ReadOptions {
+            start,
+            ..ReadOptions::default()
+        };
+        let summary = read_log(&storage, &opts, |_| Ok::<(), PersistError>(()))?.summary;
         print_summary("log OK", &summary);
         return Ok(());
     }

@@ -53,7 +53,7 @@ fuzz_target!(|data: &[u8]| {
     let storage: Arc<dyn Storage> = Arc::new(disk.clone());
 
     let strict = scan(&*storage);
-    let problems = check(&*storage);
+    let problems = check(&*storage, None);
     match &strict {
         Ok(s) if s.torn_tail.is_none() => assert!(problems.is_empty(), "{problems:?}"),
         Ok(_) => assert_eq!(

@@ -20,8 +20,8 @@ use interstice_abi::cbor::Writer;
 use interstice_abi::IntersticeType;
 use interstice_actors::{Durability, Limits, Runtime};
 use interstice_persist::{
-    encode_entry, read_log, Cause, CommitRecord, DataDir, Hash, LogEntry, LogWriter, Mutation,
-    MutationOp, Outcome, PersistError, WriterOptions,
+    encode_entry, for_each_entry, read_log, Cause, CommitRecord, DataDir, Hash, LogEntry,
+    LogWriter, Mutation, MutationOp, Outcome, PersistError, ReadOptions, WriterOptions,
 };
 use serde_json::json;
 
@@ -81,10 +81,14 @@ fn generate(
     let data = DataDir::open(dir, false).map_err(persist_err)?;
     let storage = data.log_storage();
     let mut last = None;
-    read_log(&*storage, |e| {
-        last = Some(e);
-        Ok::<(), PersistError>(())
-    })
+    read_log(
+        &*storage,
+        &ReadOptions::default(),
+        for_each_entry(|e| {
+            last = Some(e);
+            Ok::<(), PersistError>(())
+        }),
+    )
     .map_err(persist_err)?;
     let Some(LogEntry::Commit(real)) = last else {
         return Err(CliError::Bench(

@@ -1,4 +1,9 @@
-use super::*;
+//! The data directory: its lock, layout, `SECRET`, refused symlinks and
+//! leftover temporaries ([`crate::datadir`]).
+
+use crate::datadir::*;
+use crate::PersistError;
+use std::fs;
 
 #[test]
 fn create_lays_out_the_directory_and_secret_persists() {

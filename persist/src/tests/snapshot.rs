@@ -1,4 +1,9 @@
-use super::*;
+//! Snapshot files and retention decisions ([`crate::snapshot`]).
+
+use crate::record::Cause;
+use crate::snapshot::*;
+use crate::PersistError;
+use std::fs;
 
 fn sample() -> Snapshot {
     Snapshot {

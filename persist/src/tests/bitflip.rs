@@ -10,9 +10,9 @@ use std::time::Instant;
 
 use crate::reader::check;
 use crate::record::LogEntry;
+use crate::storage::FaultyStorage;
 use crate::storage::Storage;
-use crate::storage_faulty::FaultyStorage;
-use crate::test_support::{build_log, commit_ending_in_zeros, read_all};
+use crate::tests::support::{build_log, commit_ending_in_zeros, read_all};
 use crate::writer::{LogWriter, WriterOptions};
 use crate::PersistError;
 
@@ -75,7 +75,10 @@ fn flip_and_open(
         all[..got.len()],
         "{what}: recovered different data"
     );
-    assert!(check(&*storage).is_empty(), "{what}: after the repair");
+    assert!(
+        check(&*storage, None).is_empty(),
+        "{what}: after the repair"
+    );
     out.repaired += 1;
 }
 

@@ -1,12 +1,15 @@
-//! Partial reads: `stop_at` and `resume_at` (read_batches_with), and
+//! Partial reads: `stop_at` and `resume_at` ([`crate::read_log`]), and
 //! `valid_prefix`.
 
+use crate::record::LogEntry;
+use crate::storage::Storage;
+use crate::PersistError;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::*;
-use crate::storage_faulty::FaultyStorage;
-use crate::test_support::{build_log, BatchLoc};
+use crate::reader::*;
+use crate::storage::FaultyStorage;
+use crate::tests::support::{build_log, BatchLoc};
 
 fn faulty() -> (FaultyStorage, Arc<dyn Storage>) {
     let disk = FaultyStorage::new();
@@ -33,11 +36,31 @@ fn read_with(
     opts: &ReadOptions,
 ) -> Result<(Vec<LogEntry>, ReadReport), PersistError> {
     let mut out = Vec::new();
-    let report = read_log_with(storage, opts, |e| {
-        out.push(e);
-        Ok::<(), PersistError>(())
-    })?;
+    let report = read_log(
+        storage,
+        opts,
+        for_each_entry(|e| {
+            out.push(e);
+            Ok::<(), PersistError>(())
+        }),
+    )?;
     Ok((out, report))
+}
+
+/// Options for a read that skips the damage before `p`.
+fn resuming_at(p: LogPosition) -> ReadOptions {
+    ReadOptions {
+        resume_at: Some(p),
+        ..ReadOptions::default()
+    }
+}
+
+/// Options for a read up to `ts`.
+fn stopping_at(ts: u64) -> ReadOptions {
+    ReadOptions {
+        stop_at: Some(ts),
+        ..ReadOptions::default()
+    }
 }
 
 fn pos(segment: &str, offset: u64) -> LogPosition {
@@ -72,10 +95,7 @@ fn stop_at_passes_exactly_the_entries_up_to_it() {
     let (all, _) = sample(&storage);
     let n = all.len() as u64;
     for limit in 0..=n + 2 {
-        let opts = ReadOptions {
-            stop_at: Some(limit),
-            resume_at: None,
-        };
+        let opts = stopping_at(limit);
         let (got, report) = read_with(&*storage, &opts).unwrap();
         let want: Vec<LogEntry> = all.iter().filter(|e| e.ts() <= limit).cloned().collect();
         assert_eq!(got, want, "stop at {limit}");
@@ -97,27 +117,13 @@ fn stop_at_never_looks_past_the_limit_and_changes_nothing() {
     let before = snapshot(&disk);
 
     let limit = victim.first_ts - 1;
-    let (got, report) = read_with(
-        &*storage,
-        &ReadOptions {
-            stop_at: Some(limit),
-            resume_at: None,
-        },
-    )
-    .unwrap();
+    let (got, report) = read_with(&*storage, &stopping_at(limit)).unwrap();
     assert_eq!(got.len() as u64, limit);
     assert_eq!(got[..], all[..limit as usize]);
     assert!(report.stopped_at_limit);
 
     // A limit past the damage meets it.
-    let err = read_with(
-        &*storage,
-        &ReadOptions {
-            stop_at: Some(victim.first_ts),
-            resume_at: None,
-        },
-    )
-    .unwrap_err();
+    let err = read_with(&*storage, &stopping_at(victim.first_ts)).unwrap_err();
     assert!(matches!(err, PersistError::Corrupt { offset, .. } if offset == victim.offset));
     assert_eq!(snapshot(&disk), before, "a read changed the log");
 }
@@ -145,14 +151,8 @@ fn resume_mid_segment_skips_the_damaged_batch() {
     disk.modify(&victim.segment, |d| d[victim.offset as usize + 60] ^= 0x10);
     let before = snapshot(&disk);
 
-    let (got, report) = read_with(
-        &*storage,
-        &ReadOptions {
-            stop_at: None,
-            resume_at: Some(pos(&next.segment, next.offset)),
-        },
-    )
-    .unwrap();
+    let (got, report) =
+        read_with(&*storage, &resuming_at(pos(&next.segment, next.offset))).unwrap();
     let want: Vec<LogEntry> = all
         .iter()
         .filter(|e| e.ts() < victim.first_ts || e.ts() >= next.first_ts)
@@ -179,14 +179,7 @@ fn resume_mid_segment_skips_the_damaged_batch() {
         .unwrap()
         .clone();
     disk.modify(&later.segment, |d| d[later.offset as usize + 58] ^= 0x01);
-    let err = read_with(
-        &*storage,
-        &ReadOptions {
-            stop_at: None,
-            resume_at: Some(pos(&next.segment, next.offset)),
-        },
-    )
-    .unwrap_err();
+    let err = read_with(&*storage, &resuming_at(pos(&next.segment, next.offset))).unwrap_err();
     assert!(
         matches!(&err, PersistError::Corrupt { segment, offset, .. }
             if *segment == later.segment && *offset == later.offset),
@@ -205,14 +198,7 @@ fn resume_at_a_later_segment_start() {
     let resume_ts = crate::segment::parse_segment_name(&segs[3]).unwrap();
     let first_of_1 = crate::segment::parse_segment_name(&segs[1]).unwrap();
     for given in [0u64, 64, 10] {
-        let (got, report) = read_with(
-            &*storage,
-            &ReadOptions {
-                stop_at: None,
-                resume_at: Some(pos(&segs[3], given)),
-            },
-        )
-        .unwrap();
+        let (got, report) = read_with(&*storage, &resuming_at(pos(&segs[3], given))).unwrap();
         let want: Vec<LogEntry> = all
             .iter()
             .filter(|e| e.ts() < first_of_1 || e.ts() >= resume_ts)
@@ -230,6 +216,7 @@ fn resume_at_a_later_segment_start() {
         &ReadOptions {
             stop_at: Some(resume_ts + 1),
             resume_at: Some(pos(&segs[3], 0)),
+            ..ReadOptions::default()
         },
     )
     .unwrap();
@@ -246,15 +233,9 @@ fn resume_positions_that_cannot_work_are_refused() {
     let next = locs[5].clone();
     disk.modify(&victim.segment, |d| d[victim.offset as usize + 60] ^= 0x10);
     let try_at = |p: LogPosition| {
-        read_with(
-            &*storage,
-            &ReadOptions {
-                stop_at: None,
-                resume_at: Some(p),
-            },
-        )
-        .map(|_| ())
-        .unwrap_err()
+        read_with(&*storage, &resuming_at(p))
+            .map(|_| ())
+            .unwrap_err()
     };
     let r = invalid_reason(try_at(pos("00000000000000099999.log", 0)));
     assert!(r.contains("no segment"), "{r}");
@@ -278,14 +259,7 @@ fn resume_reports_a_torn_tail_without_cutting_it() {
     disk.modify(&victim.segment, |d| d[victim.offset as usize + 60] ^= 0x10);
     disk.modify(&resume, |d| d.truncate(d.len() - 2));
     let before = snapshot(&disk);
-    let (got, report) = read_with(
-        &*storage,
-        &ReadOptions {
-            stop_at: None,
-            resume_at: Some(pos(&resume, 0)),
-        },
-    )
-    .unwrap();
+    let (got, report) = read_with(&*storage, &resuming_at(pos(&resume, 0))).unwrap();
     let resume_ts = crate::segment::parse_segment_name(&resume).unwrap();
     let last = locs.last().unwrap();
     let want: Vec<LogEntry> = all

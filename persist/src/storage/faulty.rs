@@ -648,7 +648,3 @@ impl SegmentFile for MemSegment {
         self.len
     }
 }
-
-#[cfg(test)]
-#[path = "storage_faulty_tests.rs"]
-mod tests;

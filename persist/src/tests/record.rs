@@ -1,8 +1,10 @@
+//! Log entries and their canonical CBOR ([`crate::record`]).
+
 use interstice_abi::cbor::{Reader, Writer};
 use proptest::prelude::*;
 
-use super::*;
-use crate::test_support::{arb_entry, sample_entry};
+use crate::record::*;
+use crate::tests::support::{arb_entry, sample_entry};
 
 fn roundtrip(e: &LogEntry) {
     let bytes = entry_to_vec(e);

@@ -245,7 +245,7 @@ pub fn build_log(
     }
     w.sync().unwrap();
     let mut locs = Vec::new();
-    crate::read_batches(&**storage, |b| {
+    crate::read_log(&**storage, &crate::ReadOptions::default(), |b| {
         locs.push(BatchLoc {
             segment: b.segment.to_owned(),
             offset: b.offset,
@@ -262,9 +262,13 @@ pub fn build_log(
 /// Every entry of the log, read strictly.
 pub fn read_all(storage: &dyn crate::Storage) -> Result<Vec<LogEntry>, crate::PersistError> {
     let mut out = Vec::new();
-    crate::read_log(storage, |e| {
-        out.push(e);
-        Ok::<(), crate::PersistError>(())
-    })?;
+    crate::read_log(
+        storage,
+        &crate::ReadOptions::default(),
+        crate::for_each_entry(|e| {
+            out.push(e);
+            Ok::<(), crate::PersistError>(())
+        }),
+    )?;
     Ok(out)
 }

@@ -1,4 +1,7 @@
-use super::*;
+//! The fault-injecting, crashable in-memory storage (`FaultyStorage`).
+
+use crate::storage::*;
+use std::io;
 
 fn write_synced_then_unsynced(s: &FaultyStorage) {
     let mut f = s.create("a").unwrap();

@@ -1,12 +1,19 @@
+//! The writer: appending, rotation, syncing, poisoning, recovery on open
+//! ([`crate::writer`]).
+
+use crate::record::{Hash, LogEntry};
+use crate::segment::SEGMENT_HEADER_LEN;
+use crate::storage::Storage;
+use crate::PersistError;
 use std::sync::Arc;
 
-use super::*;
-use crate::reader::{read_batches, scan};
+use crate::reader::{for_each_entry, read_log, scan, ReadOptions};
 use crate::record::{encode_batch_payload, Cause, CommitRecord, Outcome};
 use crate::segment::{segment_name, SegmentHeader, GENESIS_HASH};
-use crate::storage_faulty::{CrashMode, Fault, FaultPlan, FaultyStorage, Op};
-use crate::storage_file::FileStorage;
-use crate::test_support::{read_all, sample_batch};
+use crate::storage::FileStorage;
+use crate::storage::{CrashMode, Fault, FaultPlan, FaultyStorage, Op};
+use crate::tests::support::{read_all, sample_batch};
+use crate::writer::*;
 
 fn faulty(plan: FaultPlan) -> (FaultyStorage, Arc<dyn Storage>) {
     let disk = FaultyStorage::with_plan(plan);
@@ -65,7 +72,7 @@ fn roundtrip_across_rotation(storage: Arc<dyn Storage>) {
     // within the size limit, each header chained to the batch before it.
     let mut per_segment: Vec<(String, u64, Hash)> = Vec::new();
     let mut prev = GENESIS_HASH;
-    read_batches(&*storage, |b| {
+    read_log(&*storage, &ReadOptions::default(), |b| {
         if per_segment.last().map(|s| s.0.as_str()) != Some(b.segment) {
             per_segment.push((b.segment.to_owned(), b.first_ts, prev));
         }
@@ -83,10 +90,15 @@ fn roundtrip_across_rotation(storage: Arc<dyn Storage>) {
     }
 
     let mut replayed = Vec::new();
-    let (w, rec) = LogWriter::open_replaying(storage.clone(), opts(700), |e| {
-        replayed.push(e);
-        Ok::<(), PersistError>(())
-    })
+    let (w, rec) = LogWriter::open_replaying(
+        storage.clone(),
+        opts(700),
+        None,
+        for_each_entry(|e| {
+            replayed.push(e);
+            Ok::<(), PersistError>(())
+        }),
+    )
     .unwrap();
     assert_eq!(replayed, all);
     assert_eq!(rec.next_ts, all.len() as u64 + 1);

@@ -1,9 +1,13 @@
+//! Borrowed views of entries agree with the owned decoding
+//! ([`crate::record_ref`]).
+
+use crate::record::LogEntry;
 use interstice_abi::cbor::{Reader, Writer};
 use proptest::prelude::*;
 
-use super::*;
 use crate::record::{decode_entry, entry_to_vec, KIND_COMMIT};
-use crate::test_support::{arb_entry, sample_entry};
+use crate::record_ref::*;
+use crate::tests::support::{arb_entry, sample_entry};
 
 /// Decodes `bytes` both ways; both must agree on the entry (or the exact
 /// error) and on where they stopped.

@@ -1,11 +1,15 @@
+//! `check-log --repair` ([`crate::repair`]), and a crash at every step of it.
+
+use crate::reader::{check, ProblemKind};
+use crate::storage::Storage;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::*;
 use crate::record::LogEntry;
-use crate::storage_faulty::{CrashMode, Fault, FaultPlan, FaultyStorage, Op};
-use crate::storage_file::FileStorage;
-use crate::test_support::{build_log, read_all, BatchLoc};
+use crate::repair::*;
+use crate::storage::FileStorage;
+use crate::storage::{CrashMode, Fault, FaultPlan, FaultyStorage, Op};
+use crate::tests::support::{build_log, read_all, BatchLoc};
 use crate::writer::{LogWriter, WriterOptions};
 use crate::PersistError;
 
@@ -120,7 +124,7 @@ fn corruption_in_a_middle_segment_moves_the_rest_aside() {
 
     // The log opens on exactly the valid prefix, and takes new batches.
     assert_eq!(report.kept.next_ts, victim.first_ts);
-    assert!(check(&*storage).is_empty());
+    assert!(check(&*storage, None).is_empty());
     assert_eq!(
         read_all(&*storage).unwrap(),
         entries_before(&all, victim.first_ts)
@@ -133,10 +137,10 @@ fn corruption_in_a_middle_segment_moves_the_rest_aside() {
         .collect();
     let (mut w, rec) = LogWriter::open(storage.clone(), WriterOptions::default()).unwrap();
     assert!(rec.torn_tail.is_none());
-    let (_, payload) = crate::test_support::sample_batch(rec.next_ts, 2);
+    let (_, payload) = crate::tests::support::sample_batch(rec.next_ts, 2);
     w.append_batch(rec.next_ts, 2, &payload).unwrap();
     w.sync().unwrap();
-    assert!(check(&*storage).is_empty());
+    assert!(check(&*storage, None).is_empty());
     // New segments may reuse the moved segments' names; the .broken files
     // are untouched.
     for (name, bytes) in broken {
@@ -164,7 +168,7 @@ fn a_damaged_segment_header_moves_the_whole_segment() {
         read_all(&*storage).unwrap(),
         entries_before(&all, second_ts)
     );
-    assert!(check(&*storage).is_empty());
+    assert!(check(&*storage, None).is_empty());
 }
 
 #[test]
@@ -286,7 +290,7 @@ fn a_crash_anywhere_in_a_repair_loses_nothing() {
 
                 let second = repair(&*storage).unwrap_or_else(|e| panic!("{what}: {e}"));
                 assert_no_byte_lost(&disk, &damaged, &format!("{what}, after the rerun"));
-                assert!(check(&*storage).is_empty(), "{what}");
+                assert!(check(&*storage, None).is_empty(), "{what}");
                 assert_eq!(second.kept.next_ts, victim.first_ts, "{what}");
                 assert_eq!(
                     read_all(&*storage).unwrap(),

@@ -1,10 +1,15 @@
 //! Reading a log whose beginning a snapshot covers (`LogStart`).
 
+use crate::record::{Hash, LogEntry};
+use crate::record_ref::LogEntryRef;
+use crate::segment::GENESIS_HASH;
+use crate::storage::Storage;
+use crate::PersistError;
 use std::sync::Arc;
 
-use super::*;
-use crate::storage_faulty::FaultyStorage;
-use crate::test_support::{build_log, BatchLoc};
+use crate::reader::*;
+use crate::storage::FaultyStorage;
+use crate::tests::support::{build_log, BatchLoc};
 use crate::writer::{LogWriter, WriterOptions};
 
 fn log() -> (Arc<dyn Storage>, Vec<LogEntry>, Vec<BatchLoc>) {
@@ -16,7 +21,7 @@ fn log() -> (Arc<dyn Storage>, Vec<LogEntry>, Vec<BatchLoc>) {
 /// The hash of the batch ending at `ts`.
 fn hash_at(storage: &dyn Storage, ts: u64) -> Hash {
     let mut out = None;
-    read_batches(storage, |b| {
+    read_log(storage, &ReadOptions::default(), |b| {
         if b.first_ts + u64::from(b.count) - 1 == ts {
             out = Some(b.hash);
         }
@@ -26,13 +31,50 @@ fn hash_at(storage: &dyn Storage, ts: u64) -> Hash {
     out.expect("a batch ends at ts")
 }
 
-fn read_from(storage: &dyn Storage, start: LogStart) -> Result<Vec<u64>, PersistError> {
+/// Where a snapshot taken right after batch `b` leaves off.
+fn start_after(storage: &dyn Storage, b: &BatchLoc) -> LogStart {
+    let ts = b.first_ts + u64::from(b.count) - 1;
+    LogStart {
+        ts,
+        hash: hash_at(storage, ts),
+    }
+}
+
+/// Options for a read from `start`.
+fn from(start: LogStart) -> ReadOptions {
+    ReadOptions {
+        start: Some(start),
+        ..ReadOptions::default()
+    }
+}
+
+/// The timestamps passed on by a read with `opts`, and its report.
+fn read_ts(
+    storage: &dyn Storage,
+    opts: &ReadOptions,
+) -> Result<(Vec<u64>, ReadReport), PersistError> {
     let mut ts = Vec::new();
-    read_batches_from(storage, Some(start), |b| {
+    let report = read_log(storage, opts, |b| {
         ts.extend(b.entries.iter().map(LogEntryRef::ts));
         Ok::<(), PersistError>(())
     })?;
-    Ok(ts)
+    Ok((ts, report))
+}
+
+fn read_from(storage: &dyn Storage, start: LogStart) -> Result<Vec<u64>, PersistError> {
+    read_ts(storage, &from(start)).map(|(ts, _)| ts)
+}
+
+/// A read with `opts` that must fail before passing anything on: its error.
+fn refused(storage: &dyn Storage, opts: &ReadOptions) -> PersistError {
+    let mut passed = 0;
+    let err = read_log(storage, opts, |_| {
+        passed += 1;
+        Ok::<(), PersistError>(())
+    })
+    .unwrap_err();
+    assert_eq!(passed, 0, "{err}");
+    err
 }
 
 #[test]
@@ -72,7 +114,7 @@ fn only_the_suffix_is_passed_on_and_deleted_segments_are_accepted() {
         ((mid_end + 1)..=last).collect::<Vec<_>>()
     );
     // The writer opens from it and appends after the log's end.
-    let (w, rec) = LogWriter::open_replaying_from(
+    let (w, rec) = LogWriter::open_replaying(
         storage.clone(),
         WriterOptions::default(),
         Some(start),
@@ -84,7 +126,7 @@ fn only_the_suffix_is_passed_on_and_deleted_segments_are_accepted() {
 }
 
 fn read_all(storage: &dyn Storage) -> Result<Vec<LogEntry>, PersistError> {
-    crate::test_support::read_all(storage)
+    crate::tests::support::read_all(storage)
 }
 
 #[test]
@@ -121,18 +163,12 @@ fn a_snapshot_that_does_not_fit_the_log_is_refused_before_anything_is_passed_on(
         ),
     ];
     for (start, want) in cases {
-        let mut passed = 0;
-        let err = read_batches_from(&*storage, Some(start), |_| {
-            passed += 1;
-            Ok::<(), PersistError>(())
-        })
-        .unwrap_err();
+        let err = refused(&*storage, &from(start));
         assert!(
             matches!(err, PersistError::LogStartMismatch { .. }),
             "{err}"
         );
         assert!(err.to_string().contains(want), "{want}: {err}");
-        assert_eq!(passed, 0, "{want}");
     }
     // A segment starting after ts + 1 leaves a gap.
     let segs = list_segments(&*storage).unwrap();
@@ -144,8 +180,8 @@ fn a_snapshot_that_does_not_fit_the_log_is_refused_before_anything_is_passed_on(
     };
     let err = read_from(&*storage, start).unwrap_err();
     assert!(err.to_string().contains("are missing"), "{err}");
-    // check_from reports it too.
-    assert!(!check_from(&*storage, Some(start)).is_empty());
+    // check reports it too.
+    assert!(!check(&*storage, Some(start)).is_empty());
 }
 
 #[test]
@@ -166,7 +202,7 @@ fn a_header_only_last_segment_right_after_the_snapshot_opens_at_its_timestamp() 
     drop(f);
     let start = LogStart { ts: last, hash };
     assert!(read_from(&*storage, start).unwrap().is_empty());
-    let (_, rec) = LogWriter::open_replaying_from(
+    let (_, rec) = LogWriter::open_replaying(
         storage.clone(),
         WriterOptions::default(),
         Some(start),
@@ -175,7 +211,7 @@ fn a_header_only_last_segment_right_after_the_snapshot_opens_at_its_timestamp() 
     .unwrap();
     assert_eq!(rec.next_ts, last + 1);
     assert_eq!(rec.last_hash, hash);
-    assert!(check_from(&*storage, Some(start)).is_empty());
+    assert!(check(&*storage, Some(start)).is_empty());
 }
 
 #[test]
@@ -191,11 +227,11 @@ fn repair_refuses_a_log_whose_start_was_deleted() {
 }
 
 #[test]
-fn check_from_reports_a_mismatch_once() {
+fn check_from_a_snapshot_reports_a_mismatch_once() {
     let (storage, _, locs) = log();
     let b = &locs[3];
     let end = b.first_ts + u64::from(b.count) - 1;
-    let problems = check_from(
+    let problems = check(
         &*storage,
         Some(LogStart {
             ts: end,
@@ -204,4 +240,62 @@ fn check_from_reports_a_mismatch_once() {
     );
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(problems[0].to_string().contains("hash"), "{}", problems[0]);
+}
+
+#[test]
+fn a_read_from_a_snapshot_stops_at_a_timestamp() {
+    let (storage, _, locs) = log();
+    let start = start_after(&*storage, &locs[3]);
+    let end = start.ts;
+    for (stop, want) in [
+        (end + 3, (end + 1..=end + 3).collect::<Vec<_>>()),
+        (end, vec![]),
+    ] {
+        let opts = ReadOptions {
+            stop_at: Some(stop),
+            ..from(start)
+        };
+        let (ts, report) = read_ts(&*storage, &opts).unwrap();
+        assert_eq!(ts, want, "stop at {stop}");
+        assert_eq!(report.last_ts, want.last().copied().unwrap_or(0));
+        assert!(report.stopped_at_limit, "stop at {stop}");
+    }
+}
+
+#[test]
+fn options_that_cannot_go_together_are_refused_before_reading() {
+    let (storage, _, locs) = log();
+    let start = start_after(&*storage, &locs[3]);
+    let end = start.ts;
+    let segs = list_segments(&*storage).unwrap();
+    let cases = [
+        (
+            ReadOptions {
+                stop_at: Some(end - 1),
+                ..from(start)
+            },
+            "before the snapshot",
+        ),
+        (
+            ReadOptions {
+                resume_at: Some(LogPosition {
+                    segment: segs[1].1.clone(),
+                    offset: 0,
+                }),
+                ..from(start)
+            },
+            "cannot start where a snapshot leaves off",
+        ),
+    ];
+    for (opts, want) in cases {
+        let err = refused(&*storage, &opts);
+        assert!(
+            matches!(
+                err,
+                PersistError::LogStartMismatch { .. } | PersistError::InvalidPosition { .. }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains(want), "{want}: {err}");
+    }
 }

@@ -1,9 +1,16 @@
+//! Strict reads and [`crate::check`]: clean logs, torn tails at every byte,
+//! damage classified and located ([`crate::reader`]).
+
+use crate::record::LogEntry;
+use crate::segment::{parse_segment_name, SegmentHeader, SEGMENT_HEADER_LEN};
+use crate::storage::Storage;
+use crate::PersistError;
 use std::sync::Arc;
 
-use super::*;
+use crate::reader::*;
 use crate::segment::segment_name;
-use crate::storage_faulty::FaultyStorage;
-use crate::test_support::{build_log, read_all, sample_batch, BatchLoc};
+use crate::storage::FaultyStorage;
+use crate::tests::support::{build_log, read_all, sample_batch, BatchLoc};
 use crate::writer::{LogWriter, WriterOptions};
 
 fn faulty() -> (FaultyStorage, Arc<dyn Storage>) {
@@ -33,7 +40,7 @@ fn empty_log_reads_as_empty() {
     let (_, storage) = faulty();
     let s = scan(&*storage).unwrap();
     assert_eq!(s, LogSummary::empty());
-    assert!(check(&*storage).is_empty());
+    assert!(check(&*storage, None).is_empty());
 }
 
 #[test]
@@ -51,7 +58,7 @@ fn clean_log_reads_back_and_checks_clean() {
     assert_eq!(s.batches, locs.len() as u64);
     assert_eq!(s.entries, all.len() as u64);
     assert_eq!(s.torn_tail, None);
-    assert!(check(&*storage).is_empty());
+    assert!(check(&*storage, None).is_empty());
     // Non-segment files are ignored.
     disk.put("notes.txt", b"hello".to_vec());
     assert_eq!(read_all(&*storage).unwrap(), all);
@@ -131,7 +138,10 @@ fn a_complete_final_batch_that_fails_verification_is_corrupt_not_torn() {
         assert!(matches!(err, PersistError::Corrupt { .. }), "{err}");
         assert_eq!(disk.file(&last.segment).unwrap(), bytes);
         assert_eq!(
-            check(&*storage).iter().map(|p| p.kind).collect::<Vec<_>>(),
+            check(&*storage, None)
+                .iter()
+                .map(|p| p.kind)
+                .collect::<Vec<_>>(),
             vec![ProblemKind::Corrupt],
             "byte +{rel}"
         );
@@ -406,7 +416,7 @@ fn unknown_version_is_a_clear_error() {
         err.to_string().contains("this build reads version 1"),
         "{err}"
     );
-    let problems = check(&*storage);
+    let problems = check(&*storage, None);
     assert_eq!(problems.len(), 1);
     assert_eq!(problems[0].kind, ProblemKind::UnsupportedVersion);
 }
@@ -446,7 +456,7 @@ fn check_reports_every_problem_and_keeps_going() {
     let last = segs.last().unwrap();
     base.modify(last, |d| d.extend_from_slice(&[0xff; 10]));
 
-    let problems = check(&*storage);
+    let problems = check(&*storage, None);
     let summary: Vec<(ProblemKind, Option<&str>, u64)> = problems
         .iter()
         .map(|p| (p.kind, p.segment.as_deref(), p.offset))
@@ -483,7 +493,7 @@ fn check_reports_every_problem_and_keeps_going() {
 
 #[test]
 fn read_errors_are_reported_with_the_segment() {
-    use crate::storage_faulty::{Fault, FaultPlan, Op};
+    use crate::storage::{Fault, FaultPlan, Op};
     let (disk, storage) = faulty();
     build_log(&storage, 1 << 20, &[1]);
     disk.set_plan(FaultPlan::none().fail_nth(Op::Read, disk.count(Op::Read) + 1, Fault::Error));
@@ -497,17 +507,21 @@ fn callback_errors_stop_the_read() {
     let (_, storage) = faulty();
     build_log(&storage, 1 << 20, &[2, 2]);
     let mut seen = 0;
-    let err = read_log(&*storage, |e| {
-        seen += 1;
-        if e.ts() == 3 {
-            Err(PersistError::InvalidBatch {
-                first_ts: 3,
-                reason: "stop".into(),
-            })
-        } else {
-            Ok(())
-        }
-    })
+    let err = read_log(
+        &*storage,
+        &ReadOptions::default(),
+        for_each_entry(|e| {
+            seen += 1;
+            if e.ts() == 3 {
+                Err(PersistError::InvalidBatch {
+                    first_ts: 3,
+                    reason: "stop".into(),
+                })
+            } else {
+                Ok(())
+            }
+        }),
+    )
     .unwrap_err();
     assert_eq!(seen, 3);
     assert!(err.to_string().contains("stop"));
@@ -520,7 +534,7 @@ fn assert_consistent_recovery(
     storage: &Arc<dyn Storage>,
 ) -> Option<Vec<LogEntry>> {
     let strict = scan(&**storage);
-    let problems = check(&**storage);
+    let problems = check(&**storage, None);
     match &strict {
         Ok(s) if s.torn_tail.is_none() => assert!(problems.is_empty(), "{problems:?}"),
         Ok(_) => assert_eq!(
