@@ -450,7 +450,7 @@ async fn open_small_segments(
     disk: &FaultyStorage,
     durability: Durability,
 ) -> Result<interstice_actors::Runtime, RuntimeError> {
-    crate::faults::open_retrying(
+    crate::support::open_retrying(
         interstice_actors::Runtime::builder()
             .data_dir(dir)
             .durability(durability)

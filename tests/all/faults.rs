@@ -11,15 +11,15 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use interstice_actors::{Durability, Limits, Runtime, RuntimeBuilder, RuntimeError};
+use interstice_actors::{Durability, Limits, Runtime, RuntimeError};
 use interstice_persist::{
     CrashMode, Fault, FaultPlan, FaultyStorage, FileStorage, LogPosition, Op, PersistError,
 };
 use serde_json::json;
 
 use crate::support::{
-    as_u64, cli_call, eventually, expect_ok, interstice, s, stderr_of, stdout_of, tempdir, u, wasm,
-    Server,
+    as_u64, cli_call, eventually, expect_ok, interstice, open_retrying, s, stderr_of, stdout_of,
+    tempdir, u, wasm, Server,
 };
 
 /// Limits small enough that opening a runtime is cheap.
@@ -27,23 +27,6 @@ pub(crate) fn small_limits() -> Limits {
     Limits {
         max_instances: 8,
         ..Limits::default()
-    }
-}
-
-/// Opens the runtime `b` builds, retrying for a while if the data
-/// directory is locked: right after a shutdown in this process, a child
-/// that another test thread is spawning can still hold a copy of the lock's
-/// file descriptor (between its fork and its exec).
-pub(crate) async fn open_retrying(b: RuntimeBuilder) -> Result<Runtime, RuntimeError> {
-    let mut tries = 0;
-    loop {
-        match b.clone().open().await {
-            Err(RuntimeError::Persist(PersistError::Locked { .. })) if tries < 250 => {
-                tries += 1;
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            other => return other,
-        }
     }
 }
 

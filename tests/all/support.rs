@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use interstice_actors::{Limits, Runtime, Value};
+use interstice_actors::{Limits, Runtime, RuntimeBuilder, RuntimeError, Value};
 
 /// Builds every guest module (once per test run) and returns the directory
 /// holding the `.wasm` files.
@@ -57,21 +57,35 @@ pub(crate) fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
 }
 
+/// Opens the runtime `b` builds, retrying for a while if the data
+/// directory is locked: right after a shutdown in this process, a child
+/// that another test thread is spawning can still hold a copy of the lock's
+/// file descriptor (between its fork and its exec).
+pub(crate) async fn open_retrying(b: RuntimeBuilder) -> Result<Runtime, RuntimeError> {
+    let mut tries = 0;
+    loop {
+        match b.clone().open().await {
+            Err(RuntimeError::Persist(interstice_persist::PersistError::Locked { .. }))
+                if tries < 250 =>
+            {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Opens a runtime with default settings on `dir`.
 pub(crate) async fn open(dir: &Path) -> Runtime {
-    Runtime::builder()
-        .data_dir(dir)
-        .open()
+    open_retrying(Runtime::builder().data_dir(dir))
         .await
         .expect("opening runtime")
 }
 
 /// Opens a runtime with custom limits on `dir`.
 pub(crate) async fn open_with_limits(dir: &Path, limits: Limits) -> Runtime {
-    Runtime::builder()
-        .data_dir(dir)
-        .limits(limits)
-        .open()
+    open_retrying(Runtime::builder().data_dir(dir).limits(limits))
         .await
         .expect("opening runtime")
 }

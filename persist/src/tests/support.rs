@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use crate::record::*;
 
 /// A deterministic entry at `ts`; `variant` picks among several shapes.
-pub fn sample_entry(ts: u64, variant: usize) -> LogEntry {
+pub(crate) fn sample_entry(ts: u64, variant: usize) -> LogEntry {
     if variant.is_multiple_of(7) {
         return LogEntry::Install(ModuleInstall {
             ts,
@@ -60,7 +60,7 @@ pub fn sample_entry(ts: u64, variant: usize) -> LogEntry {
 
 /// A commit at `ts` whose encoding ends in two zero bytes (its one
 /// outbound call's arguments are `[0, 0]`).
-pub fn commit_ending_in_zeros(ts: u64) -> LogEntry {
+pub(crate) fn commit_ending_in_zeros(ts: u64) -> LogEntry {
     LogEntry::Commit(CommitRecord {
         ts,
         module: "bank".into(),
@@ -80,7 +80,7 @@ pub fn commit_ending_in_zeros(ts: u64) -> LogEntry {
 }
 
 /// `count` sample entries starting at `first_ts`, and their batch payload.
-pub fn sample_batch(first_ts: u64, count: u32) -> (Vec<LogEntry>, Vec<u8>) {
+pub(crate) fn sample_batch(first_ts: u64, count: u32) -> (Vec<LogEntry>, Vec<u8>) {
     let entries: Vec<LogEntry> = (0..u64::from(count))
         .map(|i| sample_entry(first_ts + i, (first_ts + i) as usize))
         .collect();
@@ -160,7 +160,7 @@ fn arb_call() -> impl Strategy<Value = OutboundCall> {
 }
 
 /// Any entry.
-pub fn arb_entry() -> impl Strategy<Value = LogEntry> {
+pub(crate) fn arb_entry() -> impl Strategy<Value = LogEntry> {
     let install = (
         any::<u64>(),
         text(),
@@ -215,7 +215,7 @@ pub fn arb_entry() -> impl Strategy<Value = LogEntry> {
 
 /// Where a batch of a test log lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BatchLoc {
+pub(crate) struct BatchLoc {
     pub segment: String,
     pub offset: u64,
     pub len: u64,
@@ -225,7 +225,7 @@ pub struct BatchLoc {
 
 /// Writes batches of `counts` entries into `storage` (synced), and returns
 /// every entry written and where each batch landed.
-pub fn build_log(
+pub(crate) fn build_log(
     storage: &std::sync::Arc<dyn crate::Storage>,
     segment_size: u64,
     counts: &[u32],
@@ -260,7 +260,7 @@ pub fn build_log(
 }
 
 /// Every entry of the log, read strictly.
-pub fn read_all(storage: &dyn crate::Storage) -> Result<Vec<LogEntry>, crate::PersistError> {
+pub(crate) fn read_all(storage: &dyn crate::Storage) -> Result<Vec<LogEntry>, crate::PersistError> {
     let mut out = Vec::new();
     crate::read_log(
         storage,
