@@ -1,6 +1,6 @@
 //! The Interstice ABI, shared by the host runtime and the guest SDK.
 //!
-//! - [`types`] and [`value`]: the type and value model (DESIGN.md §1);
+//! - [`types`] and [`value`]: the type and value model (`docs/ABI.md`);
 //! - [`cbor`]: the strict canonical CBOR codec every value crosses the
 //!   boundary in;
 //! - [`codec`]: [`IntersticeType`], which ties Rust types to that model;

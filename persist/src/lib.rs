@@ -1,5 +1,5 @@
 //! Interstice persistence: the hash-chained commit log, its storage
-//! backends, and the data directory (DESIGN.md §4; the on-disk format is
+//! backends, and the data directory (the on-disk format is
 //! specified to the byte in `docs/LOG_FORMAT.md`).
 //!
 //! - [`record`]: [`LogEntry`] and friends, and their canonical CBOR
