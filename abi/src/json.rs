@@ -21,6 +21,7 @@ use serde_json::{Map, Number, Value as Json};
 
 use crate::types::{EnumType, Field, Type};
 use crate::value::Value;
+use crate::AbiError;
 
 /// The largest magnitude printed as a JSON number: 2^53 − 1, the largest
 /// integer every IEEE-754 double reader holds exactly.
@@ -28,107 +29,108 @@ const MAX_JSON_SAFE_INT: u128 = (1 << 53) - 1;
 
 impl Value {
     /// Builds a value of type `ty` from JSON. The error names what was wrong.
-    pub fn from_json(ty: &Type, j: &Json) -> Result<Value, String> {
-        let mismatch = || format!("expected {}, found JSON {}", ty.display_name(), short(j));
-        match ty {
-            Type::Unit => j.is_null().then_some(Value::Unit).ok_or_else(mismatch),
-            Type::Bool => j.as_bool().map(Value::Bool).ok_or_else(mismatch),
-            Type::U8
-            | Type::U16
-            | Type::U32
-            | Type::U64
-            | Type::U128
-            | Type::I8
-            | Type::I16
-            | Type::I32
-            | Type::I64
-            | Type::I128 => match json_int(j) {
-                Some(JsonInt::Signed(i)) => Value::I128(i).coerce(ty),
-                Some(JsonInt::Unsigned(u)) => Value::U128(u).coerce(ty),
-                Some(JsonInt::Overflow(digits)) => {
-                    Err(format!("{digits} does not fit {}", ty.display_name()))
-                }
-                None => Err(match float_int_hint(j) {
-                    Some(hint) => format!("{}; {hint}", mismatch()),
-                    None => mismatch(),
-                }),
-            },
-            Type::F32 | Type::F64 => {
-                let f = match j {
-                    Json::Number(n) => n.as_f64().ok_or_else(mismatch)?,
-                    Json::String(s) => non_finite(s).ok_or_else(|| {
-                        format!(
-                            "{}; a float is a JSON number or one of \"NaN\", \"inf\", \
+    pub fn from_json(ty: &Type, j: &Json) -> Result<Value, AbiError> {
+        value_from_json(ty, j).map_err(AbiError::Mismatch)
+    }
+}
+
+/// [`Value::from_json`], with the message as a string (nested calls add the
+/// field path in front).
+fn value_from_json(ty: &Type, j: &Json) -> Result<Value, String> {
+    let mismatch = || format!("expected {}, found JSON {}", ty.display_name(), short(j));
+    match ty {
+        Type::Unit => j.is_null().then_some(Value::Unit).ok_or_else(mismatch),
+        Type::Bool => j.as_bool().map(Value::Bool).ok_or_else(mismatch),
+        Type::F32 | Type::F64 => {
+            let f = match j {
+                Json::Number(n) => n.as_f64().ok_or_else(mismatch)?,
+                Json::String(s) => non_finite(s).ok_or_else(|| {
+                    format!(
+                        "{}; a float is a JSON number or one of \"NaN\", \"inf\", \
                              \"-inf\", \"Infinity\", \"-Infinity\" (any case, \
                              infinities with an optional + or -)",
-                            mismatch()
-                        )
-                    })?,
-                    _ => return Err(mismatch()),
-                };
-                if *ty == Type::F32 {
-                    let narrow = f as f32;
-                    if narrow.is_infinite() && f.is_finite() {
-                        return Err(format!("{f} is out of range for f32"));
-                    }
-                    Ok(Value::F32(narrow))
-                } else {
-                    Ok(Value::F64(f))
+                        mismatch()
+                    )
+                })?,
+                _ => return Err(mismatch()),
+            };
+            if *ty == Type::F32 {
+                let narrow = f as f32;
+                if narrow.is_infinite() && f.is_finite() {
+                    return Err(format!("{f} is out of range for f32"));
                 }
+                Ok(Value::F32(narrow))
+            } else {
+                Ok(Value::F64(f))
             }
-            Type::String => j
-                .as_str()
-                .map(|s| Value::String(s.to_owned()))
-                .ok_or_else(mismatch),
-            Type::Bytes => {
-                let arr = j.as_array().ok_or_else(mismatch)?;
-                let bytes = arr
-                    .iter()
-                    .map(|b| {
-                        b.as_u64()
-                            .and_then(|b| u8::try_from(b).ok())
-                            .ok_or_else(|| format!("byte out of range: {b}"))
-                    })
-                    .collect::<Result<_, _>>()?;
-                Ok(Value::Bytes(bytes))
-            }
-            Type::Option(inner) => {
-                if j.is_null() {
-                    Ok(Value::Option(None))
-                } else {
-                    Ok(Value::Option(Some(Box::new(Value::from_json(inner, j)?))))
-                }
-            }
-            Type::Vec(inner) => {
-                let arr = j.as_array().ok_or_else(mismatch)?;
-                Ok(Value::Vec(
-                    arr.iter()
-                        .enumerate()
-                        .map(|(i, e)| Value::from_json(inner, e).map_err(|m| format!("[{i}]: {m}")))
-                        .collect::<Result<_, _>>()?,
-                ))
-            }
-            Type::Tuple(ts) => {
-                let arr = j.as_array().ok_or_else(mismatch)?;
-                if arr.len() != ts.len() {
-                    return Err(format!(
-                        "expected a tuple of {}, found {} items",
-                        ts.len(),
-                        arr.len()
-                    ));
-                }
-                Ok(Value::Tuple(
-                    ts.iter()
-                        .zip(arr)
-                        .map(|(t, e)| Value::from_json(t, e))
-                        .collect::<Result<_, _>>()?,
-                ))
-            }
-            Type::Struct(s) => Ok(Value::Struct(fields_from_json(&s.name, &s.fields, j)?)),
-            Type::Enum(e) => enum_from_json(e, j),
         }
+        Type::String => j
+            .as_str()
+            .map(|s| Value::String(s.to_owned()))
+            .ok_or_else(mismatch),
+        Type::Bytes => {
+            let arr = j.as_array().ok_or_else(mismatch)?;
+            let bytes = arr
+                .iter()
+                .map(|b| {
+                    b.as_u64()
+                        .and_then(|b| u8::try_from(b).ok())
+                        .ok_or_else(|| format!("byte out of range: {b}"))
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(Value::Bytes(bytes))
+        }
+        Type::Option(inner) => {
+            if j.is_null() {
+                Ok(Value::Option(None))
+            } else {
+                Ok(Value::Option(Some(Box::new(value_from_json(inner, j)?))))
+            }
+        }
+        Type::Vec(inner) => {
+            let arr = j.as_array().ok_or_else(mismatch)?;
+            Ok(Value::Vec(
+                arr.iter()
+                    .enumerate()
+                    .map(|(i, e)| value_from_json(inner, e).map_err(|m| format!("[{i}]: {m}")))
+                    .collect::<Result<_, _>>()?,
+            ))
+        }
+        Type::Tuple(ts) => {
+            let arr = j.as_array().ok_or_else(mismatch)?;
+            if arr.len() != ts.len() {
+                return Err(format!(
+                    "expected a tuple of {}, found {} items",
+                    ts.len(),
+                    arr.len()
+                ));
+            }
+            Ok(Value::Tuple(
+                ts.iter()
+                    .zip(arr)
+                    .map(|(t, e)| value_from_json(t, e))
+                    .collect::<Result<_, _>>()?,
+            ))
+        }
+        Type::Struct(s) => Ok(Value::Struct(fields_from_json(&s.name, &s.fields, j)?)),
+        Type::Enum(e) => enum_from_json(e, j),
+        // Every type not matched above is an integer type.
+        int_ty => match json_int(j) {
+            _ if !int_ty.is_integer() => unreachable!("{int_ty:?} is matched above"),
+            Some(JsonInt::Signed(i)) => Value::I128(i).coerce_to(ty),
+            Some(JsonInt::Unsigned(u)) => Value::U128(u).coerce_to(ty),
+            Some(JsonInt::Overflow(digits)) => {
+                Err(format!("{digits} does not fit {}", ty.display_name()))
+            }
+            None => Err(match float_int_hint(j) {
+                Some(hint) => format!("{}; {hint}", mismatch()),
+                None => mismatch(),
+            }),
+        },
     }
+}
 
+impl Value {
     /// Renders this value (of type `ty`) as JSON.
     pub fn to_json(&self, ty: &Type) -> Json {
         match (self, ty) {
@@ -284,7 +286,7 @@ fn fields_from_json(owner: &str, fields: &[Field], j: &Json) -> Result<Vec<Value
                 .iter()
                 .zip(arr)
                 .map(|(f, e)| {
-                    Value::from_json(&f.ty, e).map_err(|m| format!("{owner}.{}: {m}", f.name))
+                    value_from_json(&f.ty, e).map_err(|m| format!("{owner}.{}: {m}", f.name))
                 })
                 .collect()
         }
@@ -296,7 +298,7 @@ fn fields_from_json(owner: &str, fields: &[Field], j: &Json) -> Result<Vec<Value
                 .iter()
                 .map(|f| {
                     let e = obj.get(&f.name).unwrap_or(&Json::Null);
-                    Value::from_json(&f.ty, e).map_err(|m| format!("{owner}.{}: {m}", f.name))
+                    value_from_json(&f.ty, e).map_err(|m| format!("{owner}.{}: {m}", f.name))
                 })
                 .collect()
         }
@@ -402,7 +404,9 @@ mod tests {
         let j: Json = serde_json::json!({"x": -3, "c": {"Rgb": [1, 2]}});
         let v = Value::from_json(&ty, &j).unwrap();
         assert_eq!(v.to_json(&ty), j);
-        let err = Value::from_json(&ty, &serde_json::json!({"x": "a", "c": "Red"})).unwrap_err();
+        let err = Value::from_json(&ty, &serde_json::json!({"x": "a", "c": "Red"}))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("Pixel.x"), "{err}");
     }
 }

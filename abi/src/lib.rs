@@ -36,6 +36,7 @@ pub const ABI_VERSION: u32 = 1;
 
 /// Everything that can go wrong decoding or checking ABI data.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AbiError {
     /// Malformed or non-canonical CBOR, or a value that does not match its type.
     #[error("invalid CBOR at byte {offset}: {reason}")]
@@ -45,6 +46,13 @@ pub enum AbiError {
         /// What was wrong.
         reason: String,
     },
+    /// A value that does not fit the type asked for ([`Value::coerce`],
+    /// [`Value::from_json`]); the message names both, and the field path.
+    #[error("{0}")]
+    Mismatch(String),
+    /// A trigger spelled wrong ([`Trigger::parse`]).
+    #[error("{0}")]
+    Trigger(String),
     /// A schema that is malformed or inconsistent.
     #[error("invalid schema: {0}")]
     Schema(String),

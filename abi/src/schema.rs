@@ -123,7 +123,11 @@ pub enum Trigger {
 
 impl Trigger {
     /// Parses the `on = "…"` syntax: `init` or `module.table.insert|update|delete`.
-    pub fn parse(s: &str) -> Result<Trigger, String> {
+    pub fn parse(s: &str) -> Result<Trigger, AbiError> {
+        Self::parse_str(s).map_err(AbiError::Trigger)
+    }
+
+    fn parse_str(s: &str) -> Result<Trigger, String> {
         if s == "init" {
             return Ok(Trigger::Init);
         }

@@ -247,12 +247,11 @@ impl Type {
         }
     }
 
-    /// True if a column of this type can be a primary key.
-    pub fn is_key_type(&self) -> bool {
+    /// True for the integer types, `u8` to `i128`.
+    pub fn is_integer(&self) -> bool {
         matches!(
             self,
-            Type::Bool
-                | Type::U8
+            Type::U8
                 | Type::U16
                 | Type::U32
                 | Type::U64
@@ -262,9 +261,12 @@ impl Type {
                 | Type::I32
                 | Type::I64
                 | Type::I128
-                | Type::String
-                | Type::Bytes
         )
+    }
+
+    /// True if a column of this type can be a primary key.
+    pub fn is_key_type(&self) -> bool {
+        self.is_integer() || matches!(self, Type::Bool | Type::String | Type::Bytes)
     }
 
     /// True for the unsigned integer types an `auto_inc` key may have.

@@ -213,7 +213,13 @@ impl Value {
     /// Converts this value to `ty`, allowing lossless integer widening and
     /// narrowing (so `Value::U64(5)` is accepted for a `u32` parameter).
     /// Fails with a message naming both types on any other mismatch.
-    pub fn coerce(self, ty: &Type) -> Result<Value, String> {
+    pub fn coerce(self, ty: &Type) -> Result<Value, AbiError> {
+        self.coerce_to(ty).map_err(AbiError::Mismatch)
+    }
+
+    /// [`Value::coerce`], with the message as a string (nested calls add
+    /// the field path in front).
+    pub(crate) fn coerce_to(self, ty: &Type) -> Result<Value, String> {
         let mismatch =
             |v: &Value| format!("expected {}, found {}", ty.display_name(), v.kind_name());
         if let Some(i) = self.as_i128_lossless() {
@@ -267,17 +273,17 @@ impl Value {
             (Value::Bytes(b), Type::Bytes) => Ok(Value::Bytes(b)),
             (Value::Option(None) | Value::Unit, Type::Option(_)) => Ok(Value::Option(None)),
             (Value::Option(Some(v)), Type::Option(inner)) => {
-                Ok(Value::Option(Some(Box::new(v.coerce(inner)?))))
+                Ok(Value::Option(Some(Box::new(v.coerce_to(inner)?))))
             }
-            (v, Type::Option(inner)) => Ok(Value::Option(Some(Box::new(v.coerce(inner)?)))),
+            (v, Type::Option(inner)) => Ok(Value::Option(Some(Box::new(v.coerce_to(inner)?)))),
             (Value::Vec(vs) | Value::Tuple(vs), Type::Vec(inner)) => Ok(Value::Vec(
                 vs.into_iter()
-                    .map(|v| v.coerce(inner))
+                    .map(|v| v.coerce_to(inner))
                     .collect::<Result<_, _>>()?,
             )),
             (Value::Vec(vs), Type::Bytes) => Ok(Value::Bytes(
                 vs.into_iter()
-                    .map(|v| match v.coerce(&Type::U8)? {
+                    .map(|v| match v.coerce_to(&Type::U8)? {
                         Value::U8(b) => Ok(b),
                         _ => unreachable!("coerce to u8 yields U8"),
                     })
@@ -358,7 +364,7 @@ fn coerce_fields<'t>(
     vs.into_iter()
         .zip(tys)
         .enumerate()
-        .map(|(i, (v, t))| v.coerce(t).map_err(|e| format!("field {i}: {e}")))
+        .map(|(i, (v, t))| v.coerce_to(t).map_err(|e| format!("field {i}: {e}")))
         .collect()
 }
 

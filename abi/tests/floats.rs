@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use serde_json::{json, Value as Json};
 
 fn from_json(ty: &Type, j: Json) -> Result<Value, String> {
-    Value::from_json(ty, &j)
+    Value::from_json(ty, &j).map_err(|e| e.to_string())
 }
 
 fn as_f64(v: &Value) -> f64 {

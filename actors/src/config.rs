@@ -38,9 +38,17 @@ pub enum Durability {
     None,
 }
 
+/// A string that is not a [`Durability`] (`sync`, `none`, `periodic(MS)`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{text}` is not a durability mode: use sync, none or periodic(MS)")]
+pub struct ParseDurabilityError {
+    /// The text that was given.
+    pub text: String,
+}
+
 impl std::str::FromStr for Durability {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ParseDurabilityError;
+    fn from_str(s: &str) -> Result<Self, ParseDurabilityError> {
         match s {
             "sync" => Ok(Durability::Sync),
             "none" => Ok(Durability::None),
@@ -50,9 +58,7 @@ impl std::str::FromStr for Durability {
                     .and_then(|r| r.strip_suffix(')'))
                     .or_else(|| s.strip_prefix("periodic:"))
                     .and_then(|n| n.trim_end_matches("ms").parse::<u64>().ok())
-                    .ok_or_else(|| {
-                        format!("`{s}` is not a durability mode: use sync, none or periodic(MS)")
-                    })?;
+                    .ok_or_else(|| ParseDurabilityError { text: s.to_owned() })?;
                 Ok(Durability::Periodic(Duration::from_millis(ms.max(1))))
             }
         }
@@ -70,7 +76,9 @@ impl std::str::FromStr for Durability {
 /// All but the wall-clock limit are deterministic: a transaction that
 /// reached one reaches it again when `replay-check` re-executes it under
 /// the same limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, derive_setters::Setters)]
+#[setters(prefix = "with_")]
+#[non_exhaustive]
 pub struct Limits {
     /// Fuel (≈ wasm instructions) one transaction may burn, its read calls
     /// included (each read call runs on what the transaction has left, and
@@ -146,6 +154,7 @@ impl Default for Limits {
 
 /// Settings a [`crate::Runtime`] is built with.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RuntimeConfig {
     /// The data directory (created if missing).
     pub data_dir: PathBuf,
@@ -170,7 +179,9 @@ pub struct RuntimeConfig {
 
 /// When the runtime takes snapshots (`docs/SNAPSHOT_FORMAT.md`) and how
 /// many it keeps. Startup uses the newest valid snapshot whatever this says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, derive_setters::Setters)]
+#[setters(prefix = "with_")]
+#[non_exhaustive]
 pub struct SnapshotPolicy {
     /// Run the snapshotter (needed for [`crate::Runtime::snapshot_now`]).
     /// Set by the two thresholds; off by default, since the snapshotter

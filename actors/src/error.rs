@@ -1,5 +1,8 @@
 //! The runtime's error type.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use interstice_persist::{ErrorKind, PersistError};
 
 /// Why a reducer call failed. Every failure rolled back all of the call's
@@ -18,19 +21,72 @@ pub struct ReducerError {
 
 impl std::fmt::Display for ReducerError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let what = match self.kind {
-            ErrorKind::Trap => "trapped",
-            ErrorKind::Panic => "panicked",
-            ErrorKind::UserError => "returned an error",
-            ErrorKind::Budget => "ran out of execution budget",
-            ErrorKind::Memory => "exceeded its memory cap",
-            ErrorKind::Constraint => "violated a constraint",
-            ErrorKind::Host => "made an invalid host call",
-            ErrorKind::Timeout => "ran out of time",
-            ErrorKind::FanOut => "was cut by the fan-out budget",
-        };
-        write!(f, "{what}: {}", self.message)
+        write!(f, "{}: {}", self.kind.what_happened(), self.message)
     }
+}
+
+/// Why a snapshot was not taken ([`RuntimeError::Snapshot`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapshotError {
+    /// The runtime was opened without snapshots.
+    #[error(
+        "snapshots are not enabled (RuntimeBuilder::snapshots, \
+         snapshot_every_commits or snapshot_every_bytes)"
+    )]
+    NotEnabled,
+    /// The log refuses writes, so no snapshot is taken.
+    #[error("the log refuses writes: {}", .0.reason())]
+    Refused(interstice_sync::Refusal),
+    /// The runtime was opened read-only.
+    #[error("the runtime is read-only")]
+    ReadOnly,
+    /// The snapshotter thread is gone.
+    #[error("the snapshotter has stopped")]
+    SnapshotterGone,
+    /// The snapshot state stopped following the log earlier, for this
+    /// reason; no snapshot is taken until the runtime is opened again.
+    #[error("snapshots are stopped: {0}")]
+    Stopped(Arc<SnapshotError>),
+    /// A batch that does not continue the snapshot state.
+    #[error("batch starts at {first_ts}, the shadow is at {state_ts}")]
+    Gap {
+        /// The batch's first timestamp.
+        first_ts: u64,
+        /// The timestamp the snapshot state is at.
+        state_ts: u64,
+    },
+    /// The snapshot state is not at the timestamp asked for.
+    #[error("the snapshot state is at timestamp {state_ts}, not {requested}")]
+    NotAt {
+        /// The timestamp the snapshot state is at.
+        state_ts: u64,
+        /// The timestamp asked for.
+        requested: u64,
+    },
+    /// A logged entry the snapshot state could not decode or apply.
+    #[error("{0}")]
+    Apply(Box<RuntimeError>),
+    /// The snapshot state could not be built from the replayed state.
+    #[error("cannot build the snapshot state: {0}")]
+    Build(Box<RuntimeError>),
+    /// Writing the snapshot file failed.
+    #[error("{0}")]
+    Write(PersistError),
+    /// The log no longer starts at timestamp 1, so it cannot be re-executed
+    /// from the beginning (`replay-check`).
+    #[error(
+        "replay-check re-executes the whole log, but {} now starts at timestamp {first_ts}: \
+         retention deleted the segments before it (a snapshot covers them); the first \
+         available timestamp is {first_ts}",
+        log_dir.display()
+    )]
+    LogStartsLater {
+        /// The log directory.
+        log_dir: PathBuf,
+        /// Its first available timestamp.
+        first_ts: u64,
+    },
 }
 
 /// Everything that can go wrong in the runtime. [`RuntimeError::kind`]
@@ -185,9 +241,10 @@ pub enum RuntimeError {
     /// The runtime was shut down.
     #[error("the runtime is shut down")]
     Shutdown,
-    /// A snapshot could not be taken (`Runtime::snapshot_now`).
+    /// A snapshot could not be taken (`Runtime::snapshot_now`), or the log
+    /// cannot be used without one.
     #[error("snapshot: {0}")]
-    Snapshot(String),
+    Snapshot(SnapshotError),
     /// A wasmtime engine error outside any reducer.
     #[error("wasm engine: {0}")]
     Engine(String),

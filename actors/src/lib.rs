@@ -36,8 +36,8 @@ mod runtime;
 mod wasm;
 
 pub use actors::router::RowChange;
-pub use config::{Durability, Limits, RuntimeConfig, SnapshotPolicy};
-pub use error::{ReducerError, RuntimeError};
+pub use config::{Durability, Limits, ParseDurabilityError, RuntimeConfig, SnapshotPolicy};
+pub use error::{ReducerError, RuntimeError, SnapshotError};
 pub use interstice_abi::{ReducerMode, RowEvent, Type, Value};
 pub use interstice_persist::ErrorKind;
 pub use metrics::Metrics;

@@ -54,7 +54,7 @@ pub use divergence::{Difference, Divergence, Observed};
 pub use report::{ModuleCheck, ReplayCheckOptions, ReplayCheckReport};
 
 use crate::config::Limits;
-use crate::error::RuntimeError;
+use crate::error::{RuntimeError, SnapshotError};
 use crate::metrics::MetricsInner;
 use crate::recovery::replay::compile_install;
 use crate::wasm::engine::WasmHost;
@@ -160,12 +160,10 @@ pub fn replay_check(
         interstice_persist::reader::list_segments(&FileStorage::new(log_dir.clone()))?.first()
     {
         if first > 1 {
-            return Err(RuntimeError::Snapshot(format!(
-                "replay-check re-executes the whole log, but {} now starts at timestamp {first}: \
-                 retention deleted the segments before it (a snapshot covers them); the first \
-                 available timestamp is {first}",
-                log_dir.display()
-            )));
+            return Err(RuntimeError::Snapshot(SnapshotError::LogStartsLater {
+                log_dir: log_dir.clone(),
+                first_ts: first,
+            }));
         }
     }
     // The wall-clock limit is the one limit that depends on the machine:

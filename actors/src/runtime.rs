@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use interstice_abi::cbor::{Reader, Writer};
 use interstice_abi::host as abi;
-use interstice_abi::{ModuleSchema, ReducerMode, ReducerSchema, Type, Value};
+use interstice_abi::{AbiError, ModuleSchema, ReducerMode, ReducerSchema, Type, Value};
 use interstice_persist::{Cause, DataDir};
 use interstice_sync::Refusal;
 use tokio::sync::oneshot;
@@ -519,7 +519,7 @@ fn info(schema: &Arc<ModuleSchema>, hash: [u8; 32]) -> ModuleInfo {
 /// `RuntimeError::ArgType` for the parameter at zero-based `index`; its
 /// message counts from 1 ("argument 2 (`amount`)"), like every argument
 /// message (`docs/ABI.md` §7.3).
-fn arg_error(module: &str, rs: &ReducerSchema, index: usize, reason: String) -> RuntimeError {
+fn arg_error(module: &str, rs: &ReducerSchema, index: usize, reason: AbiError) -> RuntimeError {
     RuntimeError::ArgType {
         module: module.to_owned(),
         reducer: rs.name.clone(),
@@ -529,7 +529,7 @@ fn arg_error(module: &str, rs: &ReducerSchema, index: usize, reason: String) -> 
             .get(index)
             .map(|p| p.name.clone())
             .unwrap_or_default(),
-        reason,
+        reason: reason.to_string(),
     }
 }
 
@@ -594,7 +594,7 @@ fn check_encoded_args(module: &str, rs: &ReducerSchema, args: &[u8]) -> Result<(
         check_arg_count(module, rs, n)?;
         for (i, p) in rs.params.iter().enumerate() {
             p.ty.validate(&mut r)
-                .map_err(|e| arg_error(module, rs, i, e.to_string()))?;
+                .map_err(|e| arg_error(module, rs, i, e))?;
         }
     }
     Err(RuntimeError::Abi(whole))

@@ -50,7 +50,7 @@ pub struct DataDirArgs {
     pub durability: Durability,
 }
 
-fn parse_durability(s: &str) -> Result<Durability, String> {
+fn parse_durability(s: &str) -> Result<Durability, interstice_actors::ParseDurabilityError> {
     s.parse()
 }
 
@@ -90,7 +90,9 @@ pub struct ReplayArgs {
     pub skip_to_log_offset: Option<interstice_persist::LogPosition>,
 }
 
-fn parse_position(s: &str) -> Result<interstice_persist::LogPosition, String> {
+fn parse_position(
+    s: &str,
+) -> Result<interstice_persist::LogPosition, interstice_persist::ParseLogPositionError> {
     s.parse()
 }
 

@@ -4,6 +4,7 @@ use interstice_actors::RuntimeError;
 
 /// Everything a command can fail with.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CliError {
     /// Wrong arguments (exit code 2).
     #[error("{0}")]

@@ -9,6 +9,7 @@ use interstice_abi::AbiError;
 /// directory. Messages name the file, the byte offset and the timestamp
 /// wherever they are known.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PersistError {
     /// An operating-system I/O call failed.
     #[error("{context}: {source}")]

@@ -55,8 +55,8 @@ pub use datadir::DataDir;
 pub use error::PersistError;
 pub use reader::{
     check, for_each_entry, read_log, scan, valid_prefix, Batch, LogPosition, LogStart, LogSummary,
-    Problem, ProblemKind, ReadOptions, ReadReport, SegmentInfo, SkippedRegion, TornTail,
-    ValidPrefix,
+    ParseLogPositionError, Problem, ProblemKind, ReadOptions, ReadReport, SegmentInfo,
+    SkippedRegion, TornTail, ValidPrefix,
 };
 pub use record::{
     decode_entry, encode_batch_payload, encode_entry, Cause, CommitRecord, ErrorKind, Hash,
@@ -73,7 +73,7 @@ pub use snapshot::{
 };
 #[cfg(any(test, feature = "testing"))]
 pub use storage::{
-    CrashMode, Fault, FaultPlan, FaultRule, FaultyStorage, InjectedFault, Op, Trigger,
+    CrashMode, Fault, FaultPlan, FaultRule, FaultWhen, FaultyStorage, InjectedFault, Op,
 };
 pub use storage::{FileStorage, SegmentFile, Storage};
 pub use writer::{LogWriter, Recovered, WriterOptions, DEFAULT_SEGMENT_SIZE};

@@ -27,7 +27,7 @@ use std::fmt;
 use tracing::debug;
 
 pub use check::{check, valid_prefix, Problem, ProblemKind, ValidPrefix};
-pub use partial::{LogPosition, SkippedRegion};
+pub use partial::{LogPosition, ParseLogPositionError, SkippedRegion};
 
 use crate::error::PersistError;
 use crate::record::{Hash, LogEntry};
@@ -146,7 +146,9 @@ pub struct LogStart {
 
 /// What part of the log [`read_log`] reads. The default reads all of it,
 /// from timestamp 1.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, derive_setters::Setters)]
+#[setters(prefix = "with_")]
+#[non_exhaustive]
 pub struct ReadOptions {
     /// Start where a snapshot leaves off (see [`LogStart`]): entries up to
     /// its timestamp are verified, not passed on, and the segments before

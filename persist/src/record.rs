@@ -157,6 +157,7 @@ pub enum Outcome {
 /// Why a reducer call rolled back. The on-disk codes are stable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// A wasm trap (code 0).
     Trap = 0,
@@ -207,6 +208,22 @@ impl ErrorKind {
             ErrorKind::Host => "Host",
             ErrorKind::Timeout => "Timeout",
             ErrorKind::FanOut => "FanOut",
+        }
+    }
+
+    /// What a reducer that failed this way did, in words (`"trapped"`,
+    /// `"returned an error"`, …), for messages.
+    pub fn what_happened(self) -> &'static str {
+        match self {
+            ErrorKind::Trap => "trapped",
+            ErrorKind::Panic => "panicked",
+            ErrorKind::UserError => "returned an error",
+            ErrorKind::Budget => "ran out of execution budget",
+            ErrorKind::Memory => "exceeded its memory cap",
+            ErrorKind::Constraint => "violated a constraint",
+            ErrorKind::Host => "made an invalid host call",
+            ErrorKind::Timeout => "ran out of time",
+            ErrorKind::FanOut => "was cut by the fan-out budget",
         }
     }
 

@@ -48,6 +48,7 @@ pub struct SegmentHeader {
 
 /// Why a segment header was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HeaderError {
     /// Fewer than [`SEGMENT_HEADER_LEN`] bytes.
     Short(usize),

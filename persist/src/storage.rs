@@ -29,7 +29,7 @@ use std::io;
 
 #[cfg(any(test, feature = "testing"))]
 pub use faulty::{
-    CrashMode, Fault, FaultPlan, FaultRule, FaultyStorage, InjectedFault, Op, Trigger,
+    CrashMode, Fault, FaultPlan, FaultRule, FaultWhen, FaultyStorage, InjectedFault, Op,
 };
 pub use file::FileStorage;
 

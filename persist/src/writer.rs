@@ -28,7 +28,9 @@ use crate::storage::{SegmentFile, Storage};
 pub const DEFAULT_SEGMENT_SIZE: u64 = 64 * 1024 * 1024;
 
 /// How the writer lays out the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, derive_setters::Setters)]
+#[setters(prefix = "with_")]
+#[non_exhaustive]
 pub struct WriterOptions {
     /// A batch that would take a non-empty segment past this size goes to a
     /// new segment. A single larger batch still fits in a segment of its own.

@@ -26,10 +26,7 @@ const LONG: u64 = 200_000_000;
 
 /// Limits with fuel for [`LONG`] rounds (each costs a few dozen units).
 fn generous() -> Limits {
-    Limits {
-        fuel: 1 << 40,
-        ..Limits::default()
-    }
+    Limits::default().with_fuel(1 << 40)
 }
 
 async fn busy(rt: &Runtime, module: &str, iterations: u64) -> u64 {

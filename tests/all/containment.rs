@@ -21,11 +21,9 @@ use crate::support::open_unsynced as open;
 /// The limits of the storm tests: a fan-out budget of `budget` deliveries
 /// and a depth limit that does not get in its way.
 fn storm_limits(budget: u64) -> Limits {
-    Limits {
-        fanout: budget,
-        max_trigger_depth: 1_000_000,
-        ..Limits::default()
-    }
+    Limits::default()
+        .with_fanout(budget)
+        .with_max_trigger_depth(1_000_000)
 }
 
 /// A runtime on `dir` with [`storm_limits`] and `t_storm` loaded.
@@ -195,13 +193,11 @@ async fn what_a_transaction_piles_up_in_the_host_is_bounded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_count_limits_name_themselves() {
     let dir = tempdir();
-    let limits = Limits {
-        tx_mutations: 100,
-        tx_calls: 50,
-        tx_mutation_bytes: u64::MAX,
-        tx_call_bytes: u64::MAX,
-        ..Limits::default()
-    };
+    let limits = Limits::default()
+        .with_tx_mutations(100)
+        .with_tx_calls(50)
+        .with_tx_mutation_bytes(u64::MAX)
+        .with_tx_call_bytes(u64::MAX);
     let rt = open(dir.path(), limits).await;
     rt.load_module(big_module()).await.unwrap();
     let err = reducer_error(rt.call("t_big", "update_one", vec![]).await);

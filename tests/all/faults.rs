@@ -24,10 +24,7 @@ use crate::support::{
 
 /// Limits small enough that opening a runtime is cheap.
 pub(crate) fn small_limits() -> Limits {
-    Limits {
-        max_instances: 8,
-        ..Limits::default()
-    }
+    Limits::default().with_max_instances(8)
 }
 
 /// Opens a runtime on `dir` whose log lives in `disk`.

@@ -145,10 +145,7 @@ async fn every_read_call_result_is_explained_by_the_commits_before_the_reader() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_reader_that_keeps_being_refused_pins_what_it_reads_and_commits() {
     let dir = tempdir();
-    let limits = Limits {
-        fuel: u64::MAX / 4,
-        ..Limits::default()
-    };
+    let limits = Limits::default().with_fuel(u64::MAX / 4);
     let rt = open(dir.path(), limits).await;
     rt.load_module(wasm("t_inventory")).await.unwrap();
     rt.load_module(wasm("t_market")).await.unwrap();
@@ -230,11 +227,9 @@ fn spinning_module() -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_module_stuck_in_a_loop_does_not_hold_back_another_modules_commits() {
     let dir = tempdir();
-    let limits = Limits {
-        fuel: u64::MAX / 4,
-        tx_time: Duration::from_secs(4),
-        ..Limits::default()
-    };
+    let limits = Limits::default()
+        .with_fuel(u64::MAX / 4)
+        .with_tx_time(Duration::from_secs(4));
     let rt = open(dir.path(), limits).await;
     rt.load_module(spinning_module()).await.unwrap();
     rt.load_module(wasm("bank")).await.unwrap();
@@ -285,10 +280,7 @@ async fn a_module_stuck_in_a_loop_does_not_hold_back_another_modules_commits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn read_calls_share_their_transactions_fuel_budget() {
     let dir = tempdir();
-    let limits = Limits {
-        fuel: 20_000_000,
-        ..Limits::default()
-    };
+    let limits = Limits::default().with_fuel(20_000_000);
     let rt = open(dir.path(), limits).await;
     for m in ["t_inventory", "t_market", "bank"] {
         rt.load_module(wasm(m)).await.unwrap();
@@ -332,11 +324,9 @@ async fn read_calls_share_their_transactions_fuel_budget() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn read_calls_count_against_the_wall_clock_limit() {
     let dir = tempdir();
-    let limits = Limits {
-        fuel: u64::MAX / 4,
-        tx_time: Duration::from_millis(500),
-        ..Limits::default()
-    };
+    let limits = Limits::default()
+        .with_fuel(u64::MAX / 4)
+        .with_tx_time(Duration::from_millis(500));
     let rt = open(dir.path(), limits).await;
     for m in ["t_inventory", "t_market"] {
         rt.load_module(wasm(m)).await.unwrap();

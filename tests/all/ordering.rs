@@ -391,10 +391,7 @@ fn self_triggering_module() -> Vec<u8> {
 async fn a_subscription_cycle_is_cut_by_the_depth_limit() {
     const DEPTH: u32 = 6;
     let dir = tempdir();
-    let limits = interstice_actors::Limits {
-        max_trigger_depth: DEPTH,
-        ..interstice_actors::Limits::default()
-    };
+    let limits = interstice_actors::Limits::default().with_max_trigger_depth(DEPTH);
     let rt = crate::support::open_with_limits(dir.path(), limits).await;
     rt.load_module(self_triggering_module()).await.unwrap();
     let start = rt.call("t_loop", "start", vec![]).await.unwrap();

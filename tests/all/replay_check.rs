@@ -376,10 +376,7 @@ async fn traps_and_exhausted_budgets_fail_again_the_same_way() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fuel_budget_the_log_was_written_under_decides_budget_failures() {
     let dir = tempdir();
-    let limits = Limits {
-        fuel: 2_000_000,
-        ..Limits::default()
-    };
+    let limits = Limits::default().with_fuel(2_000_000);
     let rt = open_with_limits(dir.path(), limits).await;
     rt.load_module(crate::support::wasm("t_hostile"))
         .await
@@ -389,10 +386,7 @@ async fn the_fuel_budget_the_log_was_written_under_decides_budget_failures() {
     assert_eq!(reducer_error(big).kind, ErrorKind::Budget);
     rt.shutdown().await.unwrap();
 
-    let same = ReplayCheckOptions {
-        limits,
-        ..ReplayCheckOptions::default()
-    };
+    let same = ReplayCheckOptions::default().with_limits(limits);
     assert!(check(dir.path(), same).await.ok());
     let out = check_cli(dir.path(), false).await;
     assert_eq!(

@@ -99,14 +99,7 @@ async fn an_infinite_loop_is_stopped_by_the_budget() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exhausted_budget_rolls_back_and_is_deterministic() {
     let dir = tempdir();
-    let rt = open_with_limits(
-        dir.path(),
-        Limits {
-            fuel: 2_000_000,
-            ..Limits::default()
-        },
-    )
-    .await;
+    let rt = open_with_limits(dir.path(), Limits::default().with_fuel(2_000_000)).await;
     rt.load_module(wasm("t_hostile")).await.unwrap();
     // Within the budget.
     rt.call("t_hostile", "busy", vec![u(1_000)])
@@ -127,14 +120,7 @@ async fn an_exhausted_budget_rolls_back_and_is_deterministic() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_memory_bomb_is_capped() {
     let dir = tempdir();
-    let rt = open_with_limits(
-        dir.path(),
-        Limits {
-            memory_bytes: 16 << 20,
-            ..Limits::default()
-        },
-    )
-    .await;
+    let rt = open_with_limits(dir.path(), Limits::default().with_memory_bytes(16 << 20)).await;
     rt.load_module(wasm("t_hostile")).await.unwrap();
     let err = fail_and_survive(&rt, "membomb").await;
     assert_eq!(err.kind, ErrorKind::Memory, "{err:?}");

@@ -318,15 +318,12 @@ async fn a_long_running_workload_keeps_the_data_directory_bounded() {
     let mut entries_kept = 0u64;
     read_log(
         &storage,
-        &ReadOptions {
-            start: Some(interstice_persist::LogStart {
-                ts: oldest,
-                hash: read_snapshot(&snaps_dir(dir.path()).join(format!("{oldest:020}.snap")))
-                    .unwrap()
-                    .log_hash,
-            }),
-            ..ReadOptions::default()
-        },
+        &ReadOptions::default().with_start(Some(interstice_persist::LogStart {
+            ts: oldest,
+            hash: read_snapshot(&snaps_dir(dir.path()).join(format!("{oldest:020}.snap")))
+                .unwrap()
+                .log_hash,
+        })),
         |b| {
             max_record = max_record.max(52 + b.payload.len() as u64);
             entries_kept += u64::from(b.count);

@@ -18,6 +18,7 @@ use crate::actors::messages::{AppendBatch, Durable, FlushLog};
 use crate::actors::router::Router;
 use crate::actors::shared::Shared;
 use crate::config::Durability;
+use crate::error::SnapshotError;
 use crate::recovery::snapshot::{SnapMsg, SnapshotReply};
 
 /// Write a snapshot of the state at the durable end of the log, and reply
@@ -121,17 +122,13 @@ impl LogWriter {
                 feed.bytes_since = 0;
                 if let Err(e) = feed.tx.send(SnapMsg::Take { ts, reply }) {
                     if let SnapMsg::Take { reply: Some(r), .. } = e.0 {
-                        let _ = r.send(Err("the snapshotter has stopped".into()));
+                        let _ = r.send(Err(SnapshotError::SnapshotterGone));
                     }
                 }
             }
             None => {
                 if let Some(r) = reply {
-                    let _ = r.send(Err(
-                        "snapshots are not enabled (RuntimeBuilder::snapshots, \
-                         snapshot_every_commits or snapshot_every_bytes)"
-                            .into(),
-                    ));
+                    let _ = r.send(Err(SnapshotError::NotEnabled));
                 }
             }
         }
@@ -213,13 +210,11 @@ impl Handler<SnapshotNow> for LogWriter {
     fn handle(&mut self, msg: SnapshotNow, _ctx: &mut Self::Context) {
         self.sync();
         if let Some(refusal) = self.shared.refusal() {
-            let _ = msg
-                .reply
-                .send(Err(format!("the log refuses writes: {}", refusal.reason())));
+            let _ = msg.reply.send(Err(SnapshotError::Refused(refusal)));
             return;
         }
         if self.writer.is_none() {
-            let _ = msg.reply.send(Err("the runtime is read-only".into()));
+            let _ = msg.reply.send(Err(SnapshotError::ReadOnly));
             return;
         }
         self.take_snapshot(Some(msg.reply));

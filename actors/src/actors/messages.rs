@@ -173,8 +173,13 @@ pub(crate) struct Upgrade {
 /// Why the module actor refused an [`Upgrade`].
 #[derive(Debug, Clone)]
 pub(crate) enum UpgradeRefused {
-    /// `(table, change)`: the first incompatible change.
-    Incompatible(String, String),
+    /// The first incompatible change the new schema makes.
+    Incompatible {
+        /// The table it changes.
+        table: String,
+        /// What changes, in words.
+        change: String,
+    },
     /// The runtime refuses writes.
     Refused(Refusal),
 }

@@ -396,7 +396,7 @@ impl ModuleActor {
         let diff = SchemaDiff::between(&self.env.schema, &schema);
         if let Some((table, change)) = diff.first_incompatibility(|t| self.tables.rows_of(t)) {
             msg.reply
-                .send(Err(UpgradeRefused::Incompatible(table, change)));
+                .send(Err(UpgradeRefused::Incompatible { table, change }));
             return;
         }
         // Numbered here, between two transactions of this module and after

@@ -19,7 +19,7 @@ use std::thread::JoinHandle;
 use interstice_abi::cbor::Reader;
 use interstice_persist::{decode_entry_ref, Hash, Snapshot, Storage};
 
-use crate::error::RuntimeError;
+use crate::error::{RuntimeError, SnapshotError};
 use crate::recovery::deliveries::DeliveryLimits;
 use crate::recovery::log_state::{LogState, SHADOW_OVERLAY_MAX_BYTES};
 
@@ -63,17 +63,18 @@ impl Shadow {
         count: u32,
         payload: &[u8],
         hash: Hash,
-    ) -> Result<(), String> {
+    ) -> Result<(), SnapshotError> {
         if first_ts != self.ts + 1 {
-            return Err(format!(
-                "batch starts at {first_ts}, the shadow is at {}",
-                self.ts
-            ));
+            return Err(SnapshotError::Gap {
+                first_ts,
+                state_ts: self.ts,
+            });
         }
         let mut r = Reader::new(payload);
+        let apply_error = |e: RuntimeError| SnapshotError::Apply(Box::new(e));
         for _ in 0..count {
-            let entry = decode_entry_ref(&mut r).map_err(|e| e.to_string())?;
-            self.state.apply(entry).map_err(|e| e.to_string())?;
+            let entry = decode_entry_ref(&mut r).map_err(|e| apply_error(e.into()))?;
+            self.state.apply(entry).map_err(apply_error)?;
         }
         self.ts = first_ts + u64::from(count) - 1;
         self.hash = hash;
@@ -82,7 +83,7 @@ impl Shadow {
 }
 
 /// Reply to an on-demand snapshot: the covered timestamp, or why not.
-pub(crate) type SnapshotReply = tokio::sync::oneshot::Sender<Result<u64, String>>;
+pub(crate) type SnapshotReply = tokio::sync::oneshot::Sender<Result<u64, SnapshotError>>;
 
 /// Messages to the snapshotter thread, in log order.
 pub(crate) enum SnapMsg {
@@ -150,7 +151,7 @@ impl Drop for SnapshotterHandle {
 
 fn run(mut shadow: Shadow, config: SnapshotterConfig, rx: mpsc::Receiver<SnapMsg>) {
     // Once the shadow cannot follow the log, no further snapshot is taken.
-    let mut broken: Option<String> = None;
+    let mut broken: Option<Arc<SnapshotError>> = None;
     while let Ok(msg) = rx.recv() {
         match msg {
             SnapMsg::Batch {
@@ -164,17 +165,17 @@ fn run(mut shadow: Shadow, config: SnapshotterConfig, rx: mpsc::Receiver<SnapMsg
                         tracing::warn!(
                             "snapshots stopped: the snapshot state cannot follow the log: {e}"
                         );
-                        broken = Some(e);
+                        broken = Some(Arc::new(e));
                     }
                 }
             }
             SnapMsg::Take { ts, reply } => {
                 let result = match &broken {
-                    Some(e) => Err(format!("snapshots are stopped: {e}")),
-                    None if shadow.ts() != ts => Err(format!(
-                        "the snapshot state is at timestamp {}, not {ts}",
-                        shadow.ts()
-                    )),
+                    Some(e) => Err(SnapshotError::Stopped(e.clone())),
+                    None if shadow.ts() != ts => Err(SnapshotError::NotAt {
+                        state_ts: shadow.ts(),
+                        requested: ts,
+                    }),
                     None => take(&mut shadow, &config),
                 };
                 if let Err(e) = &result {
@@ -190,9 +191,10 @@ fn run(mut shadow: Shadow, config: SnapshotterConfig, rx: mpsc::Receiver<SnapMsg
 }
 
 /// Writes the shadow as a snapshot, then applies retention.
-fn take(shadow: &mut Shadow, config: &SnapshotterConfig) -> Result<u64, String> {
+fn take(shadow: &mut Shadow, config: &SnapshotterConfig) -> Result<u64, SnapshotError> {
     let snap = shadow.snapshot();
-    let path = interstice_persist::write_snapshot(&config.dir, &snap).map_err(|e| e.to_string())?;
+    let path =
+        interstice_persist::write_snapshot(&config.dir, &snap).map_err(SnapshotError::Write)?;
     tracing::info!(ts = snap.ts, file = %path.display(), "snapshot written");
     if let Err(e) = retention(config) {
         tracing::warn!("snapshot retention failed: {e}");

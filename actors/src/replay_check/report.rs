@@ -9,7 +9,9 @@ use super::divergence::Divergence;
 use crate::config::Limits;
 
 /// How [`super::replay_check`] runs.
-#[derive(Clone)]
+#[derive(Clone, derive_setters::Setters)]
+#[setters(prefix = "with_")]
+#[non_exhaustive]
 pub struct ReplayCheckOptions {
     /// The limits the log was written under: the fuel budget decides which
     /// calls run out of budget, the memory cap which run out of memory.

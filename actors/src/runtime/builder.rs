@@ -15,7 +15,7 @@ use crate::actors::messages::ResumePending;
 use crate::actors::shared::Shared;
 use crate::actors::system::{self};
 use crate::config::{Durability, Limits, RuntimeConfig};
-use crate::error::RuntimeError;
+use crate::error::{RuntimeError, SnapshotError};
 use crate::recovery::deliveries::DeliveryLimits;
 use crate::recovery::replay::Replayer;
 use crate::recovery::snapshot::{Shadow, SnapshotterConfig, SnapshotterHandle};
@@ -206,9 +206,8 @@ impl Runtime {
         let snapshotter = match (&log.writer, config.snapshots.enabled) {
             (Some(_), true) => {
                 let snap = replayer.state.snapshot(last_ts, log.last_hash);
-                let shadow = Shadow::from_snapshot(&snap, limits).map_err(|e| {
-                    RuntimeError::Snapshot(format!("cannot build the snapshot state: {e}"))
-                })?;
+                let shadow = Shadow::from_snapshot(&snap, limits)
+                    .map_err(|e| RuntimeError::Snapshot(SnapshotError::Build(Box::new(e))))?;
                 let cfg = SnapshotterConfig {
                     dir: snaps_dir,
                     keep: config.snapshots.keep.max(1),
@@ -290,10 +289,7 @@ fn open_log(
         batch.entries.into_iter().try_for_each(&mut on_entry)
     };
     if config.stop_at.is_none() && config.skip_to_log_offset.is_none() {
-        let opts = WriterOptions {
-            segment_size: config.segment_size,
-            ..WriterOptions::default()
-        };
+        let opts = WriterOptions::default().with_segment_size(config.segment_size);
         let (writer, recovered) =
             interstice_persist::LogWriter::open_replaying(storage, opts, start, visit)?;
         return Ok(OpenedLog {
@@ -303,11 +299,10 @@ fn open_log(
             read_only: None,
         });
     }
-    let opts = interstice_persist::ReadOptions {
-        start,
-        stop_at: config.stop_at,
-        resume_at: config.skip_to_log_offset.clone(),
-    };
+    let opts = interstice_persist::ReadOptions::default()
+        .with_start(start)
+        .with_stop_at(config.stop_at)
+        .with_resume_at(config.skip_to_log_offset.clone());
     let report = interstice_persist::read_log(&*storage, &opts, visit)?;
     let mut how = Vec::new();
     if let Some(ts) = config.stop_at {

@@ -161,7 +161,7 @@ impl Runtime {
         };
         let ts = match ask(&existing.addr, upgrade).await? {
             Ok(ts) => ts,
-            Err(UpgradeRefused::Incompatible(table, change)) => {
+            Err(UpgradeRefused::Incompatible { table, change }) => {
                 return Err(incompatible((table, change)))
             }
             Err(UpgradeRefused::Refused(r)) => return Err(r.into()),

@@ -77,10 +77,7 @@ pub fn run(dir: &Path, do_repair: bool) -> Result<(), CliError> {
     let start = retained_start(dir, &storage)?;
     let problems = check(&storage, start);
     if problems.is_empty() {
-        let opts = ReadOptions {
-            start,
-            ..ReadOptions::default()
-        };
+        let opts = ReadOptions::default().with_start(start);
         let summary = read_log(&storage, &opts, |_| Ok::<(), PersistError>(()))?.summary;
         print_summary("log OK", &summary);
         return Ok(());

@@ -28,14 +28,11 @@ pub struct ReplayCheckArgs<'a> {
 /// (exit code 1) after the report.
 pub fn run(args: &ReplayCheckArgs<'_>) -> Result<(), CliError> {
     let defaults = Limits::default();
-    let mut opts = ReplayCheckOptions {
-        limits: Limits {
-            fuel: args.fuel.unwrap_or(defaults.fuel),
-            memory_bytes: args.memory_bytes.unwrap_or(defaults.memory_bytes),
-            ..defaults
-        },
-        ..ReplayCheckOptions::default()
-    };
+    let mut opts = ReplayCheckOptions::default().with_limits(
+        defaults
+            .with_fuel(args.fuel.unwrap_or(defaults.fuel))
+            .with_memory_bytes(args.memory_bytes.unwrap_or(defaults.memory_bytes)),
+    );
     if std::io::stderr().is_terminal() {
         opts.progress = Some(Arc::new(|n| {
             output::progress(format!("replay-check: {n} transactions checked"))

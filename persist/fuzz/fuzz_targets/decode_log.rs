@@ -64,10 +64,9 @@ fuzz_target!(|data: &[u8]| {
     }
 
     let Ok(before) = strict else { return };
-    let opts = WriterOptions {
-        segment_size: 4096,
-        verify_batches: true,
-    };
+    let opts = WriterOptions::default()
+        .with_segment_size(4096)
+        .with_verify_batches(true);
     let (mut w, rec) = LogWriter::open(storage.clone(), opts).expect("a readable log opens");
     assert_eq!(rec.next_ts, before.next_ts);
     assert_eq!(rec.last_hash, before.last_hash);

@@ -32,16 +32,22 @@ impl fmt::Display for LogPosition {
     }
 }
 
-impl std::str::FromStr for LogPosition {
-    type Err = String;
+/// A string that is not a [`LogPosition`] (`SEGMENT:OFFSET`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{text}` is not a log position: use SEGMENT:OFFSET, e.g. \
+     00000000000000000001.log:1234 or 1:1234"
+)]
+pub struct ParseLogPositionError {
+    /// The text that was given.
+    pub text: String,
+}
 
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || {
-            format!(
-                "`{s}` is not a log position: use SEGMENT:OFFSET, e.g. \
-                 00000000000000000001.log:1234 or 1:1234"
-            )
-        };
+impl std::str::FromStr for LogPosition {
+    type Err = ParseLogPositionError;
+
+    fn from_str(s: &str) -> Result<Self, ParseLogPositionError> {
+        let bad = || ParseLogPositionError { text: s.to_owned() };
         let (seg, off) = s.rsplit_once(':').ok_or_else(bad)?;
         let offset: u64 = off.trim().parse().map_err(|_| bad())?;
         let seg = seg.trim();

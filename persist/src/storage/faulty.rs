@@ -73,7 +73,7 @@ pub enum Fault {
 
 /// When a [`FaultRule`] fires, counting calls of its [`Op`] from 1.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Trigger {
+pub enum FaultWhen {
     /// Only the `n`-th call.
     Nth(u64),
     /// The `n`-th call and every one after it.
@@ -88,7 +88,7 @@ pub struct FaultRule {
     /// Which operation.
     pub op: Op,
     /// Which calls of it.
-    pub trigger: Trigger,
+    pub when: FaultWhen,
     /// What happens.
     pub fault: Fault,
 }
@@ -118,24 +118,24 @@ impl FaultPlan {
     }
 
     /// Adds a rule.
-    pub fn rule(mut self, op: Op, trigger: Trigger, fault: Fault) -> Self {
-        self.rules.push(FaultRule { op, trigger, fault });
+    pub fn rule(mut self, op: Op, when: FaultWhen, fault: Fault) -> Self {
+        self.rules.push(FaultRule { op, when, fault });
         self
     }
 
     /// Fails only the `n`-th call (1-based) of `op`.
     pub fn fail_nth(self, op: Op, n: u64, fault: Fault) -> Self {
-        self.rule(op, Trigger::Nth(n), fault)
+        self.rule(op, FaultWhen::Nth(n), fault)
     }
 
     /// Fails the `n`-th call of `op` and every later one.
     pub fn fail_from(self, op: Op, n: u64, fault: Fault) -> Self {
-        self.rule(op, Trigger::From(n), fault)
+        self.rule(op, FaultWhen::From(n), fault)
     }
 
     /// Fails each call of `op` with probability `p`.
     pub fn fail_randomly(self, op: Op, p: f64, fault: Fault) -> Self {
-        self.rule(op, Trigger::Probability(p), fault)
+        self.rule(op, FaultWhen::Probability(p), fault)
     }
 }
 
@@ -257,10 +257,10 @@ impl State {
         let nth = *count;
         let mut hit = None;
         for rule in self.plan.rules.iter().filter(|r| r.op == op) {
-            let fires = match rule.trigger {
-                Trigger::Nth(n) => nth == n,
-                Trigger::From(n) => nth >= n,
-                Trigger::Probability(p) => self.rng.chance(p),
+            let fires = match rule.when {
+                FaultWhen::Nth(n) => nth == n,
+                FaultWhen::From(n) => nth >= n,
+                FaultWhen::Probability(p) => self.rng.chance(p),
             };
             if fires {
                 hit = Some(rule.fault);

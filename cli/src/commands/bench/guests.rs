@@ -112,10 +112,7 @@ pub(super) async fn open(dir: &Path, durability: Durability) -> Result<Runtime, 
     Ok(Runtime::builder()
         .data_dir(dir)
         .durability(durability)
-        .limits(Limits {
-            fuel: FUEL,
-            ..Limits::default()
-        })
+        .limits(Limits::default().with_fuel(FUEL))
         .open()
         .await?)
 }

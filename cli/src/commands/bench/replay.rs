@@ -296,10 +296,7 @@ fn open_builder(dir: &std::path::Path) -> interstice_actors::RuntimeBuilder {
     Runtime::builder()
         .data_dir(dir)
         .durability(Durability::Sync)
-        .limits(Limits {
-            fuel: guests::FUEL,
-            ..Limits::default()
-        })
+        .limits(Limits::default().with_fuel(guests::FUEL))
 }
 
 /// Takes a snapshot of the whole log (retention then deletes the covered
