@@ -83,6 +83,39 @@ pub const RESULT_OK: u64 = 0;
 /// Result tag for `Err`.
 pub const RESULT_ERR: u64 = 1;
 
+/// Which side a reducer's `[tag, value]` result is on (`docs/ABI.md` §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultTag {
+    /// [`RESULT_OK`]: the value is the reducer's return value.
+    Ok,
+    /// [`RESULT_ERR`]: the value is the reducer's `Err` value.
+    Err,
+}
+
+/// Writes the head of a `[tag, value]` result; the value must follow.
+pub fn write_result_head(w: &mut crate::cbor::Writer, tag: ResultTag) {
+    w.array(2);
+    w.u64(match tag {
+        ResultTag::Ok => RESULT_OK,
+        ResultTag::Err => RESULT_ERR,
+    });
+}
+
+/// Reads the head of a `[tag, value]` result, leaving `r` at the value.
+/// A tag other than 0 or 1 is an error naming it.
+pub fn read_result_head(r: &mut crate::cbor::Reader<'_>) -> Result<ResultTag, crate::AbiError> {
+    r.array_of(2)?;
+    let offset = r.position();
+    match r.u64()? {
+        RESULT_OK => Ok(ResultTag::Ok),
+        RESULT_ERR => Ok(ResultTag::Err),
+        tag => Err(crate::AbiError::Cbor {
+            offset,
+            reason: format!("result tag {tag} is neither 0 (ok) nor 1 (err)"),
+        }),
+    }
+}
+
 /// Log levels for [`LOG`].
 pub mod level {
     /// Error.

@@ -268,6 +268,16 @@ impl From<interstice_sync::Refusal> for RuntimeError {
 }
 
 impl RuntimeError {
+    /// [`RuntimeError::Replay`]: the entry at `ts` of `module` cannot be
+    /// replayed (or re-executed), for `reason`.
+    pub(crate) fn replay(ts: u64, module: impl Into<String>, reason: impl Into<String>) -> Self {
+        RuntimeError::Replay {
+            ts,
+            module: module.into(),
+            reason: reason.into(),
+        }
+    }
+
     /// The error's kind, as a stable string: the variant's name, except
     /// that a reducer failure is named by its [`ErrorKind`] (`Trap`,
     /// `UserError`, …) and both argument errors are `BadArguments`. These

@@ -207,14 +207,11 @@ pub fn replay_check(
                 }
                 LogEntry::Commit(c) => {
                     let Some(w) = workers.get_mut(&c.module) else {
-                        return Err(RuntimeError::Replay {
-                            ts: c.ts,
-                            reason: format!(
-                                "commit of {}.{} before the module was installed",
-                                c.module, c.reducer
-                            ),
-                            module: c.module,
-                        });
+                        let reason = format!(
+                            "commit of {}.{} before the module was installed",
+                            c.module, c.reducer
+                        );
+                        return Err(RuntimeError::replay(c.ts, c.module, reason));
                     };
                     w.commits += 1;
                     if !ctx.abort.load(Ordering::Relaxed) {
@@ -271,11 +268,7 @@ fn start_worker<'scope, 'env: 'scope>(
     i: ModuleInstall,
     workers: &HashMap<String, Worker<'scope>>,
 ) -> Result<(String, Worker<'scope>), RuntimeError> {
-    let fail = |reason: String| RuntimeError::Replay {
-        ts: i.ts,
-        module: i.name.clone(),
-        reason,
-    };
+    let fail = |reason: String| RuntimeError::replay(i.ts, &i.name, reason);
     if workers.contains_key(&i.name) {
         return Err(fail("module installed twice".into()));
     }
@@ -322,14 +315,11 @@ fn check_module(
                     SchemaDiff::between(&slot.env.schema, &next.env.schema)
                         .first_incompatibility(|t| tables.rows_of(t))
                 {
-                    return Err(RuntimeError::Replay {
-                        ts: i.ts,
-                        reason: format!(
-                            "incompatible upgrade of module `{}`: table `{table}`: {change}",
-                            i.name
-                        ),
-                        module: i.name,
-                    });
+                    let reason = format!(
+                        "incompatible upgrade of module `{}`: table `{table}`: {change}",
+                        i.name
+                    );
+                    return Err(RuntimeError::replay(i.ts, i.name, reason));
                 }
                 tables.remap(&next.env.schema.tables);
                 slot = next;
@@ -366,10 +356,9 @@ fn check_module(
 fn load_slot(ctx: &Ctx<'_>, install: &ModuleInstall) -> Result<GuestSlot, RuntimeError> {
     let hex = blake3::Hash::from(install.wasm_hash).to_hex();
     let path = ctx.dir.join("modules").join(format!("{hex}.wasm"));
-    let wasm = std::fs::read(&path).map_err(|e| RuntimeError::Replay {
-        ts: install.ts,
-        module: install.name.clone(),
-        reason: format!("installed module binary {}: {e}", path.display()),
+    let wasm = std::fs::read(&path).map_err(|e| {
+        let reason = format!("installed module binary {}: {e}", path.display());
+        RuntimeError::replay(install.ts, &install.name, reason)
     })?;
     let compiled = compile_install(&ctx.host, install, &wasm, None)?;
     let schema = compiled.schema.clone();

@@ -303,20 +303,13 @@ impl Runtime {
             .map_err(|f| reducer_error(module, rs, f))?
             .result;
         let mut r = Reader::new(&tagged);
-        let (tag, value) = (|| {
-            r.array_of(2)?;
-            let tag = r.u64()?;
-            Ok::<_, interstice_abi::AbiError>((tag, r.skip()?))
-        })()?;
-        if tag == abi::RESULT_ERR {
+        let tag = abi::read_result_head(&mut r)?;
+        let value = r.skip()?;
+        if tag == abi::ResultTag::Err {
             return Err(reducer_error(
                 module,
                 rs,
-                Failure {
-                    kind: interstice_persist::ErrorKind::UserError,
-                    message: String::new(),
-                    value: Some(value.to_vec()),
-                },
+                Failure::user_error(String::new(), value.to_vec()),
             ));
         }
         Ok(CallOutput {
@@ -626,20 +619,4 @@ fn reducer_error(module: &str, rs: &ReducerSchema, f: Failure) -> RuntimeError {
 }
 
 #[cfg(test)]
-mod tests {
-    /// The embedding contract: a tokio service can share and move the handle
-    /// and its futures across threads.
-    #[test]
-    fn runtime_is_send_sync_clone_and_its_futures_are_send() {
-        fn send_sync_clone<T: Send + Sync + Clone + 'static>() {}
-        fn send<T: Send>(_: &T) {}
-        send_sync_clone::<super::Runtime>();
-        let rt: Option<super::Runtime> = None;
-        if let Some(rt) = rt {
-            send(&rt.call("m", "r", Vec::new()));
-            send(&rt.read("m", "r", Vec::new()));
-            send(&rt.load_module(Vec::new()));
-            send(&rt.shutdown());
-        }
-    }
-}
+mod tests;

@@ -4,7 +4,7 @@
 use std::cell::{OnceCell, RefCell};
 
 use interstice_abi::cbor::{Reader, Writer};
-use interstice_abi::host::{self, RESULT_ERR, RESULT_OK};
+use interstice_abi::host::{self, ResultTag};
 use interstice_abi::types::Field;
 use interstice_abi::{AbiError, IntersticeType, ModuleSchema, ReducerSchema, Type};
 
@@ -211,22 +211,19 @@ pub fn read_context() -> ReadContext {
 
 /// `[0, null]`.
 pub fn write_unit(out: &mut Writer) {
-    out.array(2);
-    out.u64(RESULT_OK);
+    host::write_result_head(out, ResultTag::Ok);
     out.null();
 }
 
 /// `[0, value]`.
 pub fn write_ok<T>(out: &mut Writer, ops: &FieldOps<T>, value: &T) {
-    out.array(2);
-    out.u64(RESULT_OK);
+    host::write_result_head(out, ResultTag::Ok);
     (ops.encode)(value, out);
 }
 
 /// `[1, error]`.
 pub fn write_err<E>(out: &mut Writer, ops: &FieldOps<E>, err: &E) {
-    out.array(2);
-    out.u64(RESULT_ERR);
+    host::write_result_head(out, ResultTag::Err);
     (ops.encode)(err, out);
 }
 
@@ -235,17 +232,9 @@ pub fn decode_result<R: IntersticeType, E: IntersticeType>(
     bytes: &[u8],
 ) -> Result<Result<R, E>, AbiError> {
     let mut r = Reader::new(bytes);
-    r.array_of(2)?;
-    let pos = r.position();
-    let out = match r.u64()? {
-        RESULT_OK => Ok(R::decode(&mut r)?),
-        RESULT_ERR => Err(E::decode(&mut r)?),
-        tag => {
-            return Err(AbiError::Cbor {
-                offset: pos,
-                reason: format!("result tag {tag} is neither 0 (ok) nor 1 (err)"),
-            })
-        }
+    let out = match host::read_result_head(&mut r)? {
+        ResultTag::Ok => Ok(R::decode(&mut r)?),
+        ResultTag::Err => Err(E::decode(&mut r)?),
     };
     r.finish()?;
     Ok(out)

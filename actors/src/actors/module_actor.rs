@@ -204,11 +204,7 @@ impl ModuleActor {
         } = msg;
         let refused = |reducer: String, kind, message: String| {
             let out = TxOutput {
-                result: Err(Failure {
-                    kind,
-                    message,
-                    value: None,
-                }),
+                result: Err(Failure::new(kind, message)),
                 changes: Vec::new(),
                 calls: Vec::new(),
                 nondet: Vec::new(),
@@ -541,11 +537,7 @@ impl Handler<Query> for ModuleActor {
         let idx = match idx {
             Ok(i) => i,
             Err(message) => {
-                msg.reply.send(Err(Failure {
-                    kind: ErrorKind::Host,
-                    message,
-                    value: None,
-                }));
+                msg.reply.send(Err(Failure::new(ErrorKind::Host, message)));
                 return;
             }
         };
@@ -558,10 +550,9 @@ impl Handler<Query> for ModuleActor {
             Some(_) => observations(&self.env.name, self.outbox.clock(), effects.tx.observed),
             None => Vec::new(),
         };
-        let tagged = |tag: u64, v: &[u8]| {
+        let tagged = |tag, v: &[u8]| {
             let mut w = Writer::new();
-            w.array(2);
-            w.u64(tag);
+            abi::write_result_head(&mut w, tag);
             w.raw(v);
             w.into_vec()
         };
@@ -571,12 +562,12 @@ impl Handler<Query> for ModuleActor {
             observed,
         };
         msg.reply.send(match result {
-            Ok(v) => Ok(answer(tagged(abi::RESULT_OK, &v))),
+            Ok(v) => Ok(answer(tagged(abi::ResultTag::Ok, &v))),
             Err(Failure {
                 kind: ErrorKind::UserError,
                 value: Some(v),
                 ..
-            }) => Ok(answer(tagged(abi::RESULT_ERR, &v))),
+            }) => Ok(answer(tagged(abi::ResultTag::Err, &v))),
             Err(f) => Err(f),
         });
     }

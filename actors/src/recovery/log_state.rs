@@ -78,14 +78,6 @@ pub(crate) struct LogState {
     overlay_max: usize,
 }
 
-fn replay_error(ts: u64, module: &str, reason: String) -> RuntimeError {
-    RuntimeError::Replay {
-        ts,
-        module: module.to_owned(),
-        reason,
-    }
-}
-
 impl LogState {
     /// The empty state (before timestamp 1).
     pub(crate) fn new(limits: DeliveryLimits) -> Self {
@@ -118,7 +110,7 @@ impl LogState {
     ) -> Result<Self, RuntimeError> {
         let mut s = Self::new(limits);
         for m in &snap.modules {
-            let fail = |reason: String| replay_error(snap.ts, &m.name, reason);
+            let fail = |reason: String| RuntimeError::replay(snap.ts, &m.name, reason);
             if s.index.contains_key(&m.name) {
                 return Err(fail("module twice in the snapshot".into()));
             }
@@ -184,7 +176,7 @@ impl LogState {
     }
 
     fn install(&mut self, i: ModuleInstall) -> Result<Applied, RuntimeError> {
-        let fail = |reason: String| replay_error(i.ts, &i.name, reason);
+        let fail = |reason: String| RuntimeError::replay(i.ts, &i.name, reason);
         let schema = Arc::new(
             ModuleSchema::decode(&i.schema)
                 .map_err(|e| fail(format!("logged schema is invalid: {e}")))?,
@@ -242,7 +234,7 @@ impl LogState {
 
     fn commit(&mut self, c: CommitRef<'_>) -> Result<(), RuntimeError> {
         let Some(idx) = self.module_index(c.module) else {
-            return Err(replay_error(
+            return Err(RuntimeError::replay(
                 c.ts,
                 c.module,
                 format!(
@@ -276,7 +268,7 @@ impl LogState {
             let before = tables.pending();
             for m in &c.mutations {
                 tables.apply_quiet(m.table, m.op).map_err(|e| {
-                    replay_error(
+                    RuntimeError::replay(
                         c.ts,
                         c.module,
                         format!(
@@ -351,7 +343,7 @@ impl LogState {
         let mut changes = Vec::with_capacity(c.mutations.len());
         for m in &c.mutations {
             let (event, old, new) = tables.apply_logged(m.table, &m.op).map_err(|e| {
-                replay_error(
+                RuntimeError::replay(
                     c.ts,
                     &c.module,
                     format!(

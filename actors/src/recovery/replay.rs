@@ -77,14 +77,13 @@ impl<'a> Replayer<'a> {
     }
 
     fn compile(&self, i: &ModuleInstall) -> Result<CompiledModule, RuntimeError> {
-        let wasm = self
-            .data_dir
-            .load_module(&i.wasm_hash)
-            .map_err(|e| RuntimeError::Replay {
-                ts: i.ts,
-                module: i.name.clone(),
-                reason: format!("installed module binary is missing: {e}"),
-            })?;
+        let wasm = self.data_dir.load_module(&i.wasm_hash).map_err(|e| {
+            RuntimeError::replay(
+                i.ts,
+                &i.name,
+                format!("installed module binary is missing: {e}"),
+            )
+        })?;
         compile_install(self.host, i, &wasm, Some(self.cache_dir))
     }
 
@@ -134,11 +133,7 @@ pub(crate) fn compile_install(
     wasm: &[u8],
     cache_dir: Option<&Path>,
 ) -> Result<CompiledModule, RuntimeError> {
-    let fail = |reason: String| RuntimeError::Replay {
-        ts: i.ts,
-        module: i.name.clone(),
-        reason,
-    };
+    let fail = |reason: String| RuntimeError::replay(i.ts, &i.name, reason);
     let schema = ModuleSchema::decode(&i.schema)
         .map_err(|e| fail(format!("logged schema is invalid: {e}")))?;
     if schema.hash() != i.schema_hash {

@@ -30,14 +30,6 @@ pub(crate) struct CallEffects {
     pub fuel: u64,
 }
 
-fn failure(kind: ErrorKind, message: impl Into<String>) -> Failure {
-    Failure {
-        kind,
-        message: message.into(),
-        value: None,
-    }
-}
-
 impl Guest {
     /// Instantiates the module (the only place wasm instances are created).
     pub(crate) fn instantiate(
@@ -52,20 +44,20 @@ impl Guest {
         let mut store = host.store(HostState::new(Some(env.clone()), host.limits.memory_bytes));
         store
             .set_fuel(host.limits.fuel)
-            .map_err(|e| failure(ErrorKind::Host, format!("{e:#}")))?;
+            .map_err(|e| Failure::new(ErrorKind::Host, format!("{e:#}")))?;
         let instance = compiled
             .pre
             .instantiate(&mut store)
-            .map_err(|e| failure(ErrorKind::Trap, format!("instantiation failed: {e:#}")))?;
+            .map_err(|e| Failure::new(ErrorKind::Trap, format!("instantiation failed: {e:#}")))?;
         let memory = instance
             .get_memory(&mut store, abi::EXPORT_MEMORY)
-            .ok_or_else(|| failure(ErrorKind::Host, "module has no memory export"))?;
+            .ok_or_else(|| Failure::new(ErrorKind::Host, "module has no memory export"))?;
         let alloc = instance
             .get_typed_func(&mut store, abi::EXPORT_ALLOC)
-            .map_err(|e| failure(ErrorKind::Host, format!("{e:#}")))?;
+            .map_err(|e| Failure::new(ErrorKind::Host, format!("{e:#}")))?;
         let call = instance
             .get_typed_func(&mut store, abi::EXPORT_CALL)
-            .map_err(|e| failure(ErrorKind::Host, format!("{e:#}")))?;
+            .map_err(|e| Failure::new(ErrorKind::Host, format!("{e:#}")))?;
         store.data_mut().memory = Some(memory);
         Ok(Guest {
             store,
@@ -103,7 +95,7 @@ impl Guest {
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
             tracing::error!("host panic during a reducer call: {msg}");
-            Err(failure(
+            Err(Failure::new(
                 ErrorKind::Host,
                 format!("internal host error: {msg}"),
             ))
@@ -135,13 +127,13 @@ impl Guest {
             .expect("live guests have an env");
         let _in_wasm = env.metrics.enter_wasm();
         if let Err(e) = self.store.set_fuel(fuel) {
-            return Err(failure(ErrorKind::Host, format!("{e:#}")));
+            return Err(Failure::new(ErrorKind::Host, format!("{e:#}")));
         }
         // The wall-clock limit: checked at every epoch tick from here on
         // (`WasmHost::store`'s callback).
         self.store.set_epoch_deadline(1);
         let len = i32::try_from(args.len())
-            .map_err(|_| failure(ErrorKind::Host, "arguments larger than 2 GiB"))?;
+            .map_err(|_| Failure::new(ErrorKind::Host, "arguments larger than 2 GiB"))?;
         let ptr = self
             .alloc
             .call(&mut self.store, len)
@@ -151,7 +143,7 @@ impl Guest {
             .checked_add(args.len())
             .and_then(|end| mem.get_mut(ptr as u32 as usize..end))
             .ok_or_else(|| {
-                failure(
+                Failure::new(
                     ErrorKind::Trap,
                     "__interstice_alloc returned a buffer outside memory",
                 )
@@ -166,7 +158,9 @@ impl Guest {
         let bytes = (rptr as usize)
             .checked_add(rlen as usize)
             .and_then(|end| mem.get(rptr as usize..end))
-            .ok_or_else(|| failure(ErrorKind::Trap, "reducer result is outside guest memory"))?;
+            .ok_or_else(|| {
+                Failure::new(ErrorKind::Trap, "reducer result is outside guest memory")
+            })?;
         decode_result(rs, bytes)
     }
 
@@ -174,30 +168,30 @@ impl Guest {
     fn classify(&mut self, err: wasmtime::Error) -> Failure {
         let st = self.store.data();
         if let Some(t) = err.downcast_ref::<HostTrap>() {
-            return failure(t.kind, t.message.clone());
+            return Failure::new(t.kind, t.message.clone());
         }
         if let Some(msg) = &st.tx.panic_message {
-            return failure(ErrorKind::Panic, msg.clone());
+            return Failure::new(ErrorKind::Panic, msg.clone());
         }
         match err.downcast_ref::<Trap>() {
-            Some(Trap::OutOfFuel) => failure(
+            Some(Trap::OutOfFuel) => Failure::new(
                 ErrorKind::Budget,
                 format!(
                     "execution budget exhausted: limit reached (Limits::fuel = {})",
                     st.env.as_ref().map_or(0, |e| e.limits.fuel)
                 ),
             ),
-            Some(_) if st.limiter.denied => failure(
+            Some(_) if st.limiter.denied => Failure::new(
                 ErrorKind::Memory,
                 format!("memory cap of {} bytes reached ({err})", st.limiter.cap),
             ),
-            Some(Trap::StackOverflow) => failure(ErrorKind::Trap, "stack overflow"),
-            Some(t) => failure(ErrorKind::Trap, t.to_string()),
-            None if st.limiter.denied => failure(
+            Some(Trap::StackOverflow) => Failure::new(ErrorKind::Trap, "stack overflow"),
+            Some(t) => Failure::new(ErrorKind::Trap, t.to_string()),
+            None if st.limiter.denied => Failure::new(
                 ErrorKind::Memory,
                 format!("memory cap of {} bytes reached: {err:#}", st.limiter.cap),
             ),
-            None => failure(ErrorKind::Trap, format!("{err:#}")),
+            None => Failure::new(ErrorKind::Trap, format!("{err:#}")),
         }
     }
 }
@@ -206,23 +200,21 @@ impl Guest {
 fn decode_result(rs: &ReducerSchema, bytes: &[u8]) -> Result<Vec<u8>, Failure> {
     let mut r = Reader::new(bytes);
     let parsed = (|| {
-        r.array_of(2)?;
-        let tag = r.u64()?;
-        let start = r.position();
+        let tag = abi::read_result_head(&mut r)?;
         let value = r.skip()?;
         r.finish()?;
-        Ok::<_, interstice_abi::AbiError>((tag, start, value))
+        Ok::<_, interstice_abi::AbiError>((tag, value))
     })();
-    let (tag, _, value) = parsed.map_err(|e| {
-        failure(
+    let (tag, value) = parsed.map_err(|e| {
+        Failure::new(
             ErrorKind::Host,
             format!("reducer result is not [tag, value]: {e}"),
         )
     })?;
     match tag {
-        abi::RESULT_OK => {
+        abi::ResultTag::Ok => {
             rs.returns.validate_exact(value).map_err(|e| {
-                failure(
+                Failure::new(
                     ErrorKind::Host,
                     format!(
                         "return value does not match {}: {e}",
@@ -232,7 +224,7 @@ fn decode_result(rs: &ReducerSchema, bytes: &[u8]) -> Result<Vec<u8>, Failure> {
             })?;
             Ok(value.to_vec())
         }
-        abi::RESULT_ERR => {
+        abi::ResultTag::Err => {
             let message = match &rs.error {
                 Some(ty) => match interstice_abi::Value::decode_exact(ty, value) {
                     Ok(v) => match v.to_json(ty) {
@@ -240,7 +232,7 @@ fn decode_result(rs: &ReducerSchema, bytes: &[u8]) -> Result<Vec<u8>, Failure> {
                         other => other.to_string(),
                     },
                     Err(e) => {
-                        return Err(failure(
+                        return Err(Failure::new(
                             ErrorKind::Host,
                             format!("error value does not match {}: {e}", ty.display_name()),
                         ))
@@ -248,15 +240,7 @@ fn decode_result(rs: &ReducerSchema, bytes: &[u8]) -> Result<Vec<u8>, Failure> {
                 },
                 None => "error".to_string(),
             };
-            Err(Failure {
-                kind: ErrorKind::UserError,
-                message,
-                value: Some(value.to_vec()),
-            })
+            Err(Failure::user_error(message, value.to_vec()))
         }
-        other => Err(failure(
-            ErrorKind::Host,
-            format!("unknown result tag {other}"),
-        )),
     }
 }

@@ -87,6 +87,26 @@ pub(crate) struct Failure {
     pub value: Option<Vec<u8>>,
 }
 
+impl Failure {
+    /// A failure of `kind` other than a user error.
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            message: message.into(),
+            value: None,
+        }
+    }
+
+    /// The reducer returned `Err(value)` (encoded), described by `message`.
+    pub(crate) fn user_error(message: impl Into<String>, value: Vec<u8>) -> Failure {
+        Failure {
+            kind: ErrorKind::UserError,
+            message: message.into(),
+            value: Some(value),
+        }
+    }
+}
+
 /// What a write transaction did, after it was committed or rolled back.
 pub(crate) struct TxOutput {
     /// The encoded `Ok` value, or the failure.
@@ -226,41 +246,4 @@ pub(crate) fn resolve_delivery(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use interstice_abi::codec::field;
-    use interstice_abi::{ReducerMode, ReducerSchema, Type, ABI_VERSION};
-
-    #[test]
-    fn deliveries_that_no_longer_fit_are_named() {
-        let schema = ModuleSchema {
-            abi_version: ABI_VERSION,
-            name: "m".into(),
-            version: "2".into(),
-            dependencies: vec![],
-            tables: vec![],
-            reducers: vec![ReducerSchema {
-                name: "put".into(),
-                mode: ReducerMode::Write,
-                params: vec![field("id", Type::U64)],
-                returns: Type::Unit,
-                error: None,
-                trigger: None,
-            }],
-        };
-        let one = [0x81, 0x01]; // [1]
-        assert_eq!(
-            resolve_delivery(&schema, "put", &one),
-            Ok((0, "put".into()))
-        );
-        let (name, why) = resolve_delivery(&schema, "gone", &one).unwrap_err();
-        assert_eq!(name, "gone");
-        assert!(
-            why.contains("version 2") && why.contains("no reducer `gone`"),
-            "{why}"
-        );
-        let text = [0x81, 0x61, b'x']; // ["x"]
-        let (_, why) = resolve_delivery(&schema, "put", &text).unwrap_err();
-        assert!(why.contains("do not fit"), "{why}");
-    }
-}
+mod tests;
