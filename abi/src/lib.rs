@@ -15,6 +15,7 @@
 pub mod cbor;
 pub mod codec;
 pub mod host;
+pub mod query;
 #[cfg(feature = "json")]
 pub mod json;
 pub mod schema;

@@ -17,6 +17,8 @@
 mod apply;
 mod entry;
 mod error;
+mod index;
+mod query;
 mod overlay;
 mod snapshot;
 mod state_hash;
@@ -26,6 +28,7 @@ mod tables;
 pub use error::{SnapshotProblem, TableError};
 pub use overlay::ReplayTables;
 pub use table::Table;
+pub use query::{Cursor, PageEnd};
 pub use tables::{Change, Tables};
 
 /// A stored row: its canonical CBOR encoding (`[columns…]`).

@@ -67,7 +67,7 @@ impl Tables {
                 let schema = Arc::new(s.clone());
                 match old.remove(&s.name) {
                     Some(mut t) => {
-                        t.schema = schema;
+                        t.set_schema(schema);
                         t
                     }
                     None => Table::new(schema),
@@ -125,10 +125,12 @@ impl Tables {
                 t.name()
             )));
         }
+        t.check_unique(&checked.key, &checked.row)?;
         self.remember_auto_inc(idx);
         let t = &mut self.tables[idx as usize];
         t.bump_auto_inc(&checked.row, checked.key_value.clone());
         t.rows.insert(Entry::new(&checked.key, &checked.row));
+        t.reindex(&checked.key, None, Some(&checked.row));
         let key: Key = checked.key.into_boxed_slice();
         let row: Row = checked.row.into_boxed_slice();
         self.changes.push(Change {
@@ -150,12 +152,19 @@ impl Tables {
     pub fn update(&mut self, idx: u32, bytes: &[u8]) -> Result<bool, TableError> {
         let t = self.table_mut(idx)?;
         let (checked, _) = t.check_row(bytes, false)?;
+        if !t.indexes.is_empty() {
+            if t.row_by_key(&checked.key).is_none() {
+                return Ok(false);
+            }
+            t.check_unique(&checked.key, &checked.row)?;
+        }
         // One lookup when the row exists (the common case); otherwise the
         // entry `replace` inserted is taken out again.
         let Some(old) = t.rows.replace(Entry::new(&checked.key, &checked.row)) else {
             t.rows.remove(checked.key.as_slice());
             return Ok(false);
         };
+        t.reindex(&checked.key, Some(old.row()), Some(&checked.row));
         let row: Row = checked.row.into_boxed_slice();
         self.changes.push(Change {
             table: idx,
@@ -175,6 +184,7 @@ impl Tables {
         let Some(old) = t.rows.take(&*key) else {
             return Ok(false);
         };
+        t.reindex(&key, Some(old.row()), None);
         self.changes.push(Change {
             table: idx,
             event: RowEvent::Delete,
@@ -224,6 +234,7 @@ impl Tables {
     pub fn rollback(&mut self) {
         while let Some(c) = self.changes.pop() {
             let t = &mut self.tables[c.table as usize];
+            t.reindex(&c.key, c.new.as_deref(), c.old.as_deref());
             match c.old {
                 Some(old) => {
                     t.rows.replace(Entry::new(&c.key, &old));
