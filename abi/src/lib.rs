@@ -15,9 +15,9 @@
 pub mod cbor;
 pub mod codec;
 pub mod host;
-pub mod query;
 #[cfg(feature = "json")]
 pub mod json;
+pub mod query;
 pub mod schema;
 pub mod schema_diff;
 pub mod types;

@@ -18,8 +18,8 @@ mod apply;
 mod entry;
 mod error;
 mod index;
-mod query;
 mod overlay;
+mod query;
 mod snapshot;
 mod state_hash;
 mod table;
@@ -27,8 +27,8 @@ mod tables;
 
 pub use error::{SnapshotProblem, TableError};
 pub use overlay::ReplayTables;
-pub use table::Table;
 pub use query::{Cursor, PageEnd};
+pub use table::Table;
 pub use tables::{Change, Tables};
 
 /// A stored row: its canonical CBOR encoding (`[columns…]`).

@@ -41,7 +41,11 @@ enum Scalar {
 /// A filter checked against the table's columns.
 #[derive(Debug, Clone)]
 enum Filter {
-    Cmp { column: usize, op: CmpOp, value: Scalar },
+    Cmp {
+        column: usize,
+        op: CmpOp,
+        value: Scalar,
+    },
     And(Vec<Filter>),
     Or(Vec<Filter>),
     Not(Box<Filter>),
@@ -130,10 +134,7 @@ impl FilterReader<'_> {
     fn read(&mut self, r: &mut Reader<'_>, depth: usize) -> Result<Filter, TableError> {
         self.nodes += 1;
         if self.nodes > q::MAX_FILTER_NODES {
-            return bad(format!(
-                "filter: more than {} nodes",
-                q::MAX_FILTER_NODES
-            ));
+            return bad(format!("filter: more than {} nodes", q::MAX_FILTER_NODES));
         }
         if depth > q::MAX_FILTER_DEPTH {
             return bad(format!(
@@ -144,7 +145,9 @@ impl FilterReader<'_> {
         let at = r.position();
         let len = r.array()?;
         if len == 0 {
-            return bad(format!("filter at byte {at}: empty array, expected [op, …]"));
+            return bad(format!(
+                "filter at byte {at}: empty array, expected [op, …]"
+            ));
         }
         let op = r.u64()?;
         let want = match op {
@@ -203,8 +206,14 @@ impl FilterReader<'_> {
                         inner.display_name()
                     ))
                 })?;
-                let op = [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge]
-                    [op as usize];
+                let op = [
+                    CmpOp::Eq,
+                    CmpOp::Ne,
+                    CmpOp::Lt,
+                    CmpOp::Le,
+                    CmpOp::Gt,
+                    CmpOp::Ge,
+                ][op as usize];
                 Filter::Cmp { column, op, value }
             }
         })
@@ -321,8 +330,9 @@ impl Query {
         if bytes_left(r) > q::MAX_QUERY_BYTES {
             return bad(format!("query longer than {} bytes", q::MAX_QUERY_BYTES));
         }
-        r.array_of(4)
-            .map_err(|e| TableError::Query(format!("query is not [index, lower, upper, filter]: {e}")))?;
+        r.array_of(4).map_err(|e| {
+            TableError::Query(format!("query is not [index, lower, upper, filter]: {e}"))
+        })?;
         let (index, types): (Option<usize>, Vec<Type>) = if r.try_null() {
             (None, vec![table.schema().key_type().clone()])
         } else {
@@ -354,20 +364,21 @@ impl Query {
             }
             Some(i) if table.indexes[i].schema.kind == IndexKind::Hash => {
                 match (lower, upper) {
-                    (Some((true, a)), Some((true, b))) if a == b && {
-                        // Every column given.
-                        let full = table.indexes[i].key_len(&a) == a.len();
-                        full
-                    } =>
+                    (Some((true, a)), Some((true, b)))
+                        if a == b && {
+                            // Every column given.
+                            let full = table.indexes[i].key_len(&a) == a.len();
+                            full
+                        } =>
                     {
                         (Source::Hash(i, a), Bound::Unbounded, Bound::Unbounded)
                     }
                     _ => {
                         return bad(format!(
-                            "hash index `{}` of table `{}` answers only equality on all its columns",
-                            table.indexes[i].name(),
-                            table.name()
-                        ))
+                        "hash index `{}` of table `{}` answers only equality on all its columns",
+                        table.indexes[i].name(),
+                        table.name()
+                    ))
                     }
                 }
             }
@@ -541,7 +552,9 @@ impl Tables {
                     None => Bound::Unbounded,
                 };
                 for pk in pks.range::<[u8], _>((lo, Bound::Unbounded)) {
-                    let Some(row) = t.row_by_key(pk) else { continue };
+                    let Some(row) = t.row_by_key(pk) else {
+                        continue;
+                    };
                     if let Some(end) = visit(pk, row) {
                         return end;
                     }
@@ -636,8 +649,14 @@ impl Tables {
         let mut spans = Vec::new();
         match op {
             q::AGG_SUM => {
-                let signed = matches!(ty, Type::I8 | Type::I16 | Type::I32 | Type::I64 | Type::I128);
-                let unsigned = matches!(ty, Type::U8 | Type::U16 | Type::U32 | Type::U64 | Type::U128);
+                let signed = matches!(
+                    ty,
+                    Type::I8 | Type::I16 | Type::I32 | Type::I64 | Type::I128
+                );
+                let unsigned = matches!(
+                    ty,
+                    Type::U8 | Type::U16 | Type::U32 | Type::U64 | Type::U128
+                );
                 let float = matches!(ty, Type::F32 | Type::F64);
                 if !(signed || unsigned || float) {
                     return bad(format!(
@@ -705,7 +724,8 @@ impl Tables {
                     if !column_spans(row, &mut spans) || row[spans[column].clone()] == [0xf6] {
                         return true;
                     }
-                    let Ok(s) = read_scalar(ty, &mut Reader::new(&row[spans[column].clone()])) else {
+                    let Ok(s) = read_scalar(ty, &mut Reader::new(&row[spans[column].clone()]))
+                    else {
                         return true;
                     };
                     let better = match (&best, &s) {
