@@ -479,12 +479,15 @@ pub enum UniqueKind {}
 #[derive(Debug, Clone, Copy)]
 pub enum HashKind {}
 
+/// What an [`IndexHandle`] is about, as a type only.
+type IndexMarker<T, K, Kind> = PhantomData<fn() -> (T, K, Kind)>;
+
 /// An index of table `T` on key `K` (a column's type, or a tuple of them
 /// for a composite index), of kind `Kind`: `ctx.tables.items().by_owner()`.
 pub struct IndexHandle<T, K, Kind> {
     index: u32,
     composite: bool,
-    _t: PhantomData<fn() -> (T, K, Kind)>,
+    _t: IndexMarker<T, K, Kind>,
 }
 
 impl<T, K, Kind> Clone for IndexHandle<T, K, Kind> {

@@ -273,12 +273,14 @@ fn column_spans(row: &[u8], out: &mut Vec<std::ops::Range<usize>>) -> bool {
     true
 }
 
-/// Reads `[tag, [v…]]` or `null`, as the prefix-free key of the values.
+/// Reads `[tag, [v…]]` or `null`, as the prefix-free key of the values;
+/// `full` is set to false when it gives fewer values than columns.
 fn read_bound(
     r: &mut Reader<'_>,
     types: &[Type],
     primary: bool,
     which: &str,
+    full: &mut bool,
 ) -> Result<Option<(bool, Vec<u8>)>, TableError> {
     if r.try_null() {
         return Ok(None);
@@ -298,6 +300,7 @@ fn read_bound(
             types.len()
         ));
     }
+    *full &= n == types.len();
     let mut key = Vec::new();
     for ty in &types[..n] {
         let vat = r.position();
@@ -346,8 +349,9 @@ impl Query {
             };
             (Some(i as usize), ix.types().to_vec())
         };
-        let lower = read_bound(r, &types, index.is_none(), "lower")?;
-        let upper = read_bound(r, &types, index.is_none(), "upper")?;
+        let mut full = true;
+        let lower = read_bound(r, &types, index.is_none(), "lower", &mut full)?;
+        let upper = read_bound(r, &types, index.is_none(), "upper", &mut full)?;
         let filter = if r.try_null() {
             None
         } else {
@@ -362,26 +366,18 @@ impl Query {
                 };
                 (Source::Primary, conv(lower), conv(upper))
             }
-            Some(i) if table.indexes[i].schema.kind == IndexKind::Hash => {
-                match (lower, upper) {
-                    (Some((true, a)), Some((true, b)))
-                        if a == b && {
-                            // Every column given.
-                            let full = table.indexes[i].key_len(&a) == a.len();
-                            full
-                        } =>
-                    {
-                        (Source::Hash(i, a), Bound::Unbounded, Bound::Unbounded)
-                    }
-                    _ => {
-                        return bad(format!(
+            Some(i) if table.indexes[i].schema.kind == IndexKind::Hash => match (lower, upper) {
+                (Some((true, a)), Some((true, b))) if a == b && full => {
+                    (Source::Hash(i, a), Bound::Unbounded, Bound::Unbounded)
+                }
+                _ => {
+                    return bad(format!(
                         "hash index `{}` of table `{}` answers only equality on all its columns",
                         table.indexes[i].name(),
                         table.name()
                     ))
-                    }
                 }
-            }
+            },
             Some(i) => {
                 let lo = match lower {
                     None => Bound::Unbounded,
