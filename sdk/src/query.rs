@@ -321,6 +321,13 @@ impl<T: TableId> Query<T> {
         self
     }
 
+    /// The query's encoding (`docs/ABI.md` §4.1), as `query_open` takes it.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        self.encode(&mut w);
+        w.into_vec()
+    }
+
     fn encode(&self, w: &mut Writer) {
         w.array(4);
         match self.index {
