@@ -151,6 +151,28 @@ macro_rules! copy_and_debug {
         }
     };
 }
+/// The query methods both handles have (`docs/SDK.md` §4.2).
+macro_rules! query_methods {
+    () => {
+        /// A query over the whole table in primary-key order (add a filter
+        /// with `.matching(…)`, or aggregate it).
+        pub fn query(&self) -> crate::Query<T> {
+            crate::query::Query::all()
+        }
+
+        /// The rows `f` selects, filtered by the host: `items().matching(|c|
+        /// c.price.lt(100))`.
+        pub fn matching(&self, f: impl FnOnce(T::Columns) -> crate::Filter<T>) -> crate::Query<T> {
+            crate::query::Query::all().matching(f)
+        }
+
+        /// The rows whose primary key is in `range`, in key order.
+        pub fn range(&self, range: impl std::ops::RangeBounds<T::Key>) -> crate::Query<T> {
+            crate::query::primary_range(range)
+        }
+    };
+}
+
 copy_and_debug!(TableHandle);
 copy_and_debug!(ReadTableHandle);
 
@@ -217,22 +239,7 @@ impl<'a, T: TableId> TableHandle<'a, T> {
         iter()
     }
 
-    /// A query over the whole table in primary-key order (add a filter
-    /// with `.matching(…)`, or aggregate it).
-    pub fn query(&self) -> crate::Query<T> {
-        crate::query::Query::all()
-    }
-
-    /// The rows `f` selects, filtered by the host: `items().matching(|c|
-    /// c.price.lt(100))`.
-    pub fn matching(&self, f: impl FnOnce(T::Columns) -> crate::Filter<T>) -> crate::Query<T> {
-        crate::query::Query::all().matching(f)
-    }
-
-    /// The rows whose primary key is in `range`, in key order.
-    pub fn range(&self, range: impl std::ops::RangeBounds<T::Key>) -> crate::Query<T> {
-        crate::query::primary_range(range)
-    }
+    query_methods!();
 }
 
 impl<'a, T: TableId> ReadTableHandle<'a, T> {
@@ -251,22 +258,7 @@ impl<'a, T: TableId> ReadTableHandle<'a, T> {
         iter()
     }
 
-    /// A query over the whole table in primary-key order (add a filter
-    /// with `.matching(…)`, or aggregate it).
-    pub fn query(&self) -> crate::Query<T> {
-        crate::query::Query::all()
-    }
-
-    /// The rows `f` selects, filtered by the host: `items().matching(|c|
-    /// c.price.lt(100))`.
-    pub fn matching(&self, f: impl FnOnce(T::Columns) -> crate::Filter<T>) -> crate::Query<T> {
-        crate::query::Query::all().matching(f)
-    }
-
-    /// The rows whose primary key is in `range`, in key order.
-    pub fn range(&self, range: impl std::ops::RangeBounds<T::Key>) -> crate::Query<T> {
-        crate::query::primary_range(range)
-    }
+    query_methods!();
 }
 
 impl<'a, T: TableId> IntoIterator for TableHandle<'a, T> {

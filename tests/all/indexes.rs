@@ -47,6 +47,18 @@ pub(crate) async fn add(
     .expect("an id")
 }
 
+/// Calls `t_indexes.reducer`, which must fail with `kind`; returns the error.
+async fn fails(
+    rt: &Runtime,
+    reducer: &str,
+    args: &[Json],
+    kind: ErrorKind,
+) -> interstice_actors::ReducerError {
+    let err = reducer_error(rt.call_json("t_indexes", reducer, args).await);
+    assert_eq!(err.kind, kind, "t_indexes.{reducer}: {err:?}");
+    err
+}
+
 /// A fixed data set: ids 1..=6.
 async fn fill(rt: &Runtime) {
     add(rt, "ann", 1, "s1", "red", 10).await;
@@ -214,11 +226,13 @@ async fn a_unique_violation_names_table_index_and_value_and_rolls_back() {
     fill(&rt).await;
     let before = index_view(&rt).await;
     // The second insert of the transaction collides with an existing row.
-    let err = reducer_error(
-        rt.call_json("t_indexes", "add_two", &[json!("n1"), json!("s2")])
-            .await,
-    );
-    assert_eq!(err.kind, ErrorKind::Constraint, "{err:?}");
+    let err = fails(
+        &rt,
+        "add_two",
+        &[json!("n1"), json!("s2")],
+        ErrorKind::Constraint,
+    )
+    .await;
     for part in ["items_sku", "`items`", "\"s2\""] {
         assert!(
             err.message.contains(part),
@@ -227,19 +241,37 @@ async fn a_unique_violation_names_table_index_and_value_and_rolls_back() {
         );
     }
     // Within the transaction: the two rows collide with each other.
-    let err = reducer_error(
-        rt.call_json("t_indexes", "add_two", &[json!("n2"), json!("n2")])
-            .await,
-    );
-    assert_eq!(err.kind, ErrorKind::Constraint, "{err:?}");
+    let err = fails(
+        &rt,
+        "add_two",
+        &[json!("n2"), json!("n2")],
+        ErrorKind::Constraint,
+    )
+    .await;
     assert!(err.message.contains("\"n2\""), "{}", err.message);
+    // An update onto another row's value is refused; onto its own is not.
+    let err = fails(
+        &rt,
+        "set_sku",
+        &[json!(1), json!("s4")],
+        ErrorKind::Constraint,
+    )
+    .await;
+    assert!(err.message.contains("\"s4\""), "{}", err.message);
+    assert_eq!(
+        j(&rt, "set_sku", &[json!(1), json!("s1")]).await,
+        json!(true)
+    );
     // Nothing of either transaction is left, in rows or in any index.
     assert_eq!(index_view(&rt).await, before);
     assert_eq!(j(&rt, "by_sku", &[json!("n1")]).await, json!(null));
-    // An update onto another row's sku is refused too (via add_two's
-    // first insert succeeding shows the sku n1 is free again).
+    // The refused skus are free again, for rows of other keys too (the
+    // rolled-back rows' ids are given out again: id 7 goes to `x`).
+    assert_eq!(add(&rt, "x", 0, "n9", "white", 1).await, 7);
+    assert_eq!(j(&rt, "by_owner", &[json!("two")]).await, json!([]));
     j(&rt, "add_two", &[json!("n1"), json!("n3")]).await;
-    assert_eq!(j(&rt, "by_owner", &[json!("two")]).await, json!([7, 8]));
+    assert_eq!(j(&rt, "by_owner", &[json!("two")]).await, json!([8, 9]));
+    assert_eq!(j(&rt, "by_sku", &[json!("n2")]).await, json!(null));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -250,11 +282,13 @@ async fn a_transaction_reads_its_own_writes_through_indexes_and_a_rollback_undoe
     let before = index_view(&rt).await;
     // The failing reducer saw its own insert through the btree and unique
     // indexes before it rolled back.
-    let err = reducer_error(
-        rt.call_json("t_indexes", "add_then_fail", &[json!("ann"), json!("tmp")])
-            .await,
-    );
-    assert_eq!(err.kind, ErrorKind::UserError, "{err:?}");
+    let err = fails(
+        &rt,
+        "add_then_fail",
+        &[json!("ann"), json!("tmp")],
+        ErrorKind::UserError,
+    )
+    .await;
     assert_eq!(
         err.value,
         Some(json!("seen [1, 3, 5, 7] sku Some(7) id 7")),
@@ -265,10 +299,16 @@ async fn a_transaction_reads_its_own_writes_through_indexes_and_a_rollback_undoe
         before,
         "the rollback left index entries"
     );
+    // Id 7 is given out again, to another owner, sku and color: no index
+    // may still point the rolled-back values at it.
+    assert_eq!(add(&rt, "zed", 5, "zz", "white", 1).await, 7);
+    assert_eq!(j(&rt, "by_owner", &[json!("ann")]).await, json!([1, 3, 5]));
+    assert_eq!(j(&rt, "by_sku", &[json!("tmp")]).await, json!(null));
+    assert_eq!(j(&rt, "by_color", &[json!("blue")]).await, json!([2, 5]));
     // Inserts, an update and a delete, read back in the same transaction.
     let got = j(&rt, "add_and_read_back", &[json!("eve")]).await;
-    // Item 4 ("cat") was green already.
-    assert_eq!(got, json!([[7, 8], [7], [4, 7, 8], [7, 8]]));
+    // Ids 8, 9, 10 (10 deleted again); item 4 ("cat") was green already.
+    assert_eq!(got, json!([[8, 9], [8], [4, 8, 9], [8, 9]]));
 }
 
 async fn check_survives(rt: &Runtime, want: &Json) {
@@ -304,11 +344,13 @@ async fn indexes_are_rebuilt_by_replay_after_a_restart() {
     let rt = open(dir.path()).await;
     check_survives(&rt, &want).await;
     // And they are maintained after replay: a duplicate is still refused.
-    let err = reducer_error(
-        rt.call_json("t_indexes", "add_two", &[json!("q"), json!("s5")])
-            .await,
-    );
-    assert_eq!(err.kind, ErrorKind::Constraint, "{err:?}");
+    fails(
+        &rt,
+        "add_two",
+        &[json!("q"), json!("s5")],
+        ErrorKind::Constraint,
+    )
+    .await;
 }
 
 async fn open_snapshotting(dir: &Path) -> Runtime {
@@ -333,9 +375,10 @@ async fn indexes_are_rebuilt_after_a_snapshot_restore() {
     let rt = open_snapshotting(dir.path()).await;
     check_survives(&rt, &want).await;
     assert_eq!(
-        j(&rt, "price_range", &[json!(2), json!(0), json!(1)]).await,
-        json!([-100, 0]),
-        "item 2's -5 moved to 50 before the snapshot; item 1 moved to -100 after it"
+        j(&rt, "price_range", &[json!(3), json!(0), json!(0)]).await,
+        json!([-100, 0, 0]),
+        "prices ≤ 0: item 1 (moved to -100 after the snapshot), item 6 and dan's first; \
+         item 2's -5 moved to 50 before it"
     );
 }
 

@@ -68,6 +68,14 @@ pub(crate) fn encode_index_value(
     }
 }
 
+/// An ordered index's entry: `ikey ‖ pk`.
+fn ordered_entry(ikey: &[u8], pk: &[u8]) -> Vec<u8> {
+    let mut e = Vec::with_capacity(ikey.len() + pk.len());
+    e.extend_from_slice(ikey);
+    e.extend_from_slice(pk);
+    e
+}
+
 /// The length of one encoded index value of `ty` at the start of `bytes`.
 fn value_len(ty: &Type, bytes: &[u8]) -> usize {
     match ty {
@@ -182,10 +190,7 @@ impl Index {
     pub(crate) fn add(&mut self, ikey: &[u8], pk: &[u8]) {
         match &mut self.data {
             IndexData::Ordered(set) => {
-                let mut e = Vec::with_capacity(ikey.len() + pk.len());
-                e.extend_from_slice(ikey);
-                e.extend_from_slice(pk);
-                set.insert(e.into_boxed_slice());
+                set.insert(ordered_entry(ikey, pk).into_boxed_slice());
             }
             IndexData::Hash(map) => {
                 map.entry(ikey.into()).or_default().insert(pk.into());
@@ -197,10 +202,7 @@ impl Index {
     pub(crate) fn remove(&mut self, ikey: &[u8], pk: &[u8]) {
         match &mut self.data {
             IndexData::Ordered(set) => {
-                let mut e = Vec::with_capacity(ikey.len() + pk.len());
-                e.extend_from_slice(ikey);
-                e.extend_from_slice(pk);
-                set.remove(e.as_slice());
+                set.remove(ordered_entry(ikey, pk).as_slice());
             }
             IndexData::Hash(map) => {
                 if let Some(pks) = map.get_mut(ikey) {

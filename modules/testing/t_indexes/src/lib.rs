@@ -11,7 +11,7 @@ interstice_module! {
     version: "0.1.0",
     tables: [Item],
     reducers: [
-        add, add_two, add_then_fail, set_price, remove, bulk,
+        add, add_two, add_then_fail, set_price, set_sku, remove, bulk,
         by_owner, by_color, by_sku, price_range, owner_kind, owner_prefix,
         add_and_read_back, filter_price, filter_discount, filter_weight, filter_logic,
         stats, ids_where_page_boundary,
@@ -102,6 +102,16 @@ fn set_price(ctx: &mut WriteContext, id: u64, price: i64) -> Result<bool, String
         return Ok(false);
     };
     it.price = price;
+    Ok(ctx.tables.items().update(it))
+}
+
+/// Changes an item's sku (the unique index refuses another row's).
+#[reducer]
+fn set_sku(ctx: &mut WriteContext, id: u64, sku: String) -> Result<bool, String> {
+    let Some(mut it) = ctx.tables.items().get(&id) else {
+        return Ok(false);
+    };
+    it.sku = sku;
     Ok(ctx.tables.items().update(it))
 }
 
