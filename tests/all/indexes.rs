@@ -69,6 +69,14 @@ async fn fill(rt: &Runtime) {
     add(rt, "bob", 1, "s6", "red", 0).await;
 }
 
+/// A runtime on a fresh data directory with `t_indexes` and [`fill`]'s rows.
+async fn filled() -> (tempfile::TempDir, Runtime) {
+    let dir = tempdir();
+    let rt = open_with(dir.path(), &["t_indexes"]).await;
+    fill(&rt).await;
+    (dir, rt)
+}
+
 /// Every index answer the checks below compare, as one JSON value.
 async fn index_view(rt: &Runtime) -> Json {
     let mut v = serde_json::Map::new();
@@ -94,9 +102,7 @@ async fn index_view(rt: &Runtime) -> Json {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_index_kind_answers_point_queries() {
-    let dir = tempdir();
-    let rt = open_with(dir.path(), &["t_indexes"]).await;
-    fill(&rt).await;
+    let (_dir, rt) = filled().await;
     // btree on a String column, in primary-key order among equal values.
     assert_eq!(j(&rt, "by_owner", &[json!("ann")]).await, json!([1, 3, 5]));
     assert_eq!(j(&rt, "by_owner", &[json!("bob")]).await, json!([2, 6]));
@@ -125,9 +131,7 @@ async fn every_index_kind_answers_point_queries() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn composite_prefix_queries_return_the_prefix_in_index_order() {
-    let dir = tempdir();
-    let rt = open_with(dir.path(), &["t_indexes"]).await;
-    fill(&rt).await;
+    let (_dir, rt) = filled().await;
     // A prefix must not match a longer owner ("an" is a byte prefix of "ann").
     add(&rt, "an", 0, "p1", "red", 1).await;
     add(&rt, "anna", 0, "p2", "red", 1).await;
@@ -195,9 +199,7 @@ async fn every_range_form_has_the_right_boundaries() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn updates_and_deletes_move_rows_in_every_index() {
-    let dir = tempdir();
-    let rt = open_with(dir.path(), &["t_indexes"]).await;
-    fill(&rt).await;
+    let (_dir, rt) = filled().await;
     assert_eq!(
         j(&rt, "set_price", &[json!(1), json!(100)]).await,
         json!(true)
@@ -221,9 +223,7 @@ async fn updates_and_deletes_move_rows_in_every_index() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_unique_violation_names_table_index_and_value_and_rolls_back() {
-    let dir = tempdir();
-    let rt = open_with(dir.path(), &["t_indexes"]).await;
-    fill(&rt).await;
+    let (_dir, rt) = filled().await;
     let before = index_view(&rt).await;
     // The second insert of the transaction collides with an existing row.
     let err = fails(
@@ -276,9 +276,7 @@ async fn a_unique_violation_names_table_index_and_value_and_rolls_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transaction_reads_its_own_writes_through_indexes_and_a_rollback_undoes_them() {
-    let dir = tempdir();
-    let rt = open_with(dir.path(), &["t_indexes"]).await;
-    fill(&rt).await;
+    let (_dir, rt) = filled().await;
     let before = index_view(&rt).await;
     // The failing reducer saw its own insert through the btree and unique
     // indexes before it rolled back.

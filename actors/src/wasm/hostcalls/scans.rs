@@ -5,6 +5,17 @@ use super::*;
 /// Most scans one call may hold open at once.
 const MAX_SCANS: usize = 1024;
 
+/// Empties the open slot `handle`, or traps with `what #handle`.
+fn close_slot<T>(slots: &mut [Option<T>], handle: i32, what: &str) -> Res<()> {
+    match slots.get_mut(handle as u32 as usize) {
+        Some(slot @ Some(_)) => {
+            *slot = None;
+            Ok(())
+        }
+        _ => bad(format!("{what} #{handle}")),
+    }
+}
+
 pub(super) fn link_scans(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     let m = abi::IMPORT_MODULE;
     linker.func_wrap(
@@ -57,14 +68,11 @@ pub(super) fn link_scans(linker: &mut Linker<HostState>) -> wasmtime::Result<()>
         m,
         abi::SCAN_CLOSE,
         |mut c: Caller<'_, HostState>, handle: i32| -> Res<()> {
-            let st = c.data_mut();
-            match st.tx.scans.get_mut(handle as u32 as usize) {
-                Some(slot @ Some(_)) => {
-                    *slot = None;
-                    Ok(())
-                }
-                _ => bad(format!("scan_close: no open scan #{handle}")),
-            }
+            close_slot(
+                &mut c.data_mut().tx.scans,
+                handle,
+                "scan_close: no open scan",
+            )
         },
     )?;
     Ok(())
@@ -142,14 +150,11 @@ pub(super) fn link_queries(linker: &mut Linker<HostState>) -> wasmtime::Result<(
         m,
         abi::QUERY_CLOSE,
         |mut c: Caller<'_, HostState>, handle: i32| -> Res<()> {
-            let st = c.data_mut();
-            match st.tx.queries.get_mut(handle as u32 as usize) {
-                Some(slot @ Some(_)) => {
-                    *slot = None;
-                    Ok(())
-                }
-                _ => bad(format!("query_close: no open query #{handle}")),
-            }
+            close_slot(
+                &mut c.data_mut().tx.queries,
+                handle,
+                "query_close: no open query",
+            )
         },
     )?;
     linker.func_wrap(
