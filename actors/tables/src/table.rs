@@ -116,6 +116,19 @@ impl Table {
         Ok(())
     }
 
+    /// The message [`Table::check_unique`] gives for `row` against `ix`
+    /// (an index being built), if it conflicts.
+    pub(crate) fn check_unique_against(&self, ix: &Index, pk: &[u8], row: &[u8]) -> Option<String> {
+        let mut ikey = Vec::new();
+        ix.key_of_row(row, &mut ikey).ok()?;
+        ix.conflict(&ikey, pk)?;
+        Some(format!(
+            "value {} is held by more than one row of table `{}`",
+            self.index_value_text(ix, row),
+            self.schema.name
+        ))
+    }
+
     /// The indexed columns' values of `row`, for messages: `"abc"`, or
     /// `("abc", 3)` for several columns.
     fn index_value_text(&self, ix: &Index, row: &[u8]) -> String {

@@ -78,6 +78,43 @@ impl Tables {
         self.auto_inc_before.clear();
     }
 
+    /// What an upgrade to `schemas` would break in the rows kept: the first
+    /// unique index of a kept table that two of its rows violate, as
+    /// `(table, what)`; `None` if every unique index of `schemas` holds.
+    pub fn unique_violation(&self, schemas: &[TableSchema]) -> Option<(String, String)> {
+        for s in schemas {
+            let Some(t) = self.tables.iter().find(|t| t.name() == s.name) else {
+                continue;
+            };
+            let mut probe = t.clone();
+            probe.set_schema(Arc::new(s.clone()));
+            for ix in probe.indexes.iter().filter(|ix| ix.is_unique()) {
+                let mut seen = crate::index::Index::new(ix.schema.clone(), probe.column_types());
+                let mut ikey = Vec::new();
+                for e in &probe.rows {
+                    let (pk, row) = e.parts();
+                    if ix.key_of_row(row, &mut ikey).is_err() {
+                        continue;
+                    }
+                    if seen.conflict(&ikey, pk).is_some() {
+                        return Some((
+                            s.name.clone(),
+                            format!(
+                                "unique index `{}` cannot be added: {}",
+                                ix.name(),
+                                probe
+                                    .check_unique_against(&seen, pk, row)
+                                    .unwrap_or_else(|| "a value is held by two rows".into())
+                            ),
+                        ));
+                    }
+                    seen.add(&ikey, pk);
+                }
+            }
+        }
+        None
+    }
+
     /// The number of rows of the table named `name` (0 if there is none).
     pub fn rows_of(&self, name: &str) -> u64 {
         self.tables

@@ -191,3 +191,21 @@ fn indexes_follow_writes_rollbacks_replay_and_restore() {
     up.remap(&schema());
     assert_eq!(contents(&up), contents(&live), "remap");
 }
+
+#[test]
+fn an_upgrade_adding_a_unique_index_over_duplicates_is_refused() {
+    let mut plain = schema();
+    plain[0].indexes.retain(|ix| ix.kind != IndexKind::Unique);
+    let mut t = Tables::new(&plain);
+    t.begin();
+    t.insert(0, &row(1, "a", 0, 7)).unwrap();
+    t.insert(0, &row(2, "b", 0, 8)).unwrap();
+    t.commit();
+    assert_eq!(t.unique_violation(&schema()), None, "distinct skus");
+    t.begin();
+    t.insert(0, &row(3, "c", 0, 7)).unwrap();
+    t.commit();
+    let (table, what) = t.unique_violation(&schema()).expect("duplicate sku 7");
+    assert_eq!(table, "items");
+    assert!(what.contains("`by_sku`") && what.contains('7'), "{what}");
+}
