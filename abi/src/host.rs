@@ -36,6 +36,21 @@ pub const SCAN_OPEN: &str = "scan_open";
 pub const SCAN_NEXT: &str = "scan_next";
 /// `scan_close(handle: i32)`: releases a scan handle.
 pub const SCAN_CLOSE: &str = "scan_close";
+/// `query_open(table: i32, ptr: i32, len: i32) -> i32`: opens a query
+/// (`[index, lower, upper, filter]`, [`crate::query`]) over the table; a
+/// handle for [`QUERY_PAGE`] (at most 1024 open per call).
+pub const QUERY_OPEN: &str = "query_open";
+/// `query_page(handle: i32, max_rows: i32) -> i64`: the next page, a CBOR
+/// array of at most `max_rows` rows (capped by the host), in the return
+/// buffer, and its length; [`NOT_FOUND`] once nothing is left. A page may
+/// be an empty array when the filter kept nothing of the entries examined.
+pub const QUERY_PAGE: &str = "query_page";
+/// `query_close(handle: i32)`: releases a query handle.
+pub const QUERY_CLOSE: &str = "query_close";
+/// `query_aggregate(table: i32, ptr: i32, len: i32) -> i64`: evaluates
+/// `[query, op, column]` host-side; the result value is in the return
+/// buffer and its length is returned.
+pub const QUERY_AGGREGATE: &str = "query_aggregate";
 /// `return_read(ptr: i32, len: i32)`: copies the return buffer to `ptr`;
 /// `len` must equal the buffer's length.
 pub const RETURN_READ: &str = "return_read";

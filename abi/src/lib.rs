@@ -17,6 +17,7 @@ pub mod codec;
 pub mod host;
 #[cfg(feature = "json")]
 pub mod json;
+pub mod query;
 pub mod schema;
 pub mod schema_diff;
 pub mod types;

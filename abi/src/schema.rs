@@ -261,6 +261,31 @@ impl ModuleSchema {
                         t.name, ix.name
                     ));
                 }
+                for (j, c) in ix.columns.iter().enumerate() {
+                    let col = &t.columns[*c as usize];
+                    if !col.ty.is_key_type() {
+                        return bad(format!(
+                            "table `{}`: index `{}` on column `{}`: {} cannot be indexed \
+                             (index columns are bool, integers, String or Bytes)",
+                            t.name,
+                            ix.name,
+                            col.name,
+                            col.ty.display_name()
+                        ));
+                    }
+                    if ix.columns[..j].contains(c) {
+                        return bad(format!(
+                            "table `{}`: index `{}` lists column `{}` twice",
+                            t.name, ix.name, col.name
+                        ));
+                    }
+                }
+                if t.indexes.iter().filter(|o| o.name == ix.name).count() > 1 {
+                    return bad(format!(
+                        "table `{}`: index `{}` declared twice",
+                        t.name, ix.name
+                    ));
+                }
             }
         }
         for (i, r) in self.reducers.iter().enumerate() {

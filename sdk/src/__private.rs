@@ -72,6 +72,8 @@ macro_rules! marker {
 marker!(KeyType: bool, u8, u16, u32, u64, u128, i8, i16, i32, i64, i128, String, crate::Bytes);
 marker!(AutoIncKey: u8, u16, u32, u64, u128);
 
+pub use crate::query::assert_index_column;
+
 /// Compile-time check that `T` can be a primary key.
 pub const fn assert_key_type<T: KeyType>() {}
 

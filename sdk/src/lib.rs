@@ -45,6 +45,7 @@
 extern crate self as interstice_sdk;
 
 mod context;
+mod query;
 mod rng;
 mod sys;
 mod table;
@@ -59,6 +60,10 @@ pub use interstice_abi::{AbiError, Args, Bytes, IntersticeType, Type};
 #[doc(hidden)]
 pub use context::WriteCallFromRead;
 pub use context::{Level, ReadContext, WriteContext};
+pub use query::{
+    BTreeKind, Col, Comparable, Filter, HashKind, IndexColumn, IndexHandle, IndexPrefix, Query,
+    QueryIter, Summable, UniqueKind,
+};
 pub use rng::ContextRng;
 pub use table::{
     ReadTableHandle, ReadTables, Table, TableHandle, TableId, TableIter, Tables, WriteTables,

@@ -48,6 +48,10 @@ host_calls! {
     fn scan_open(table: i32) -> i32;
     fn scan_next(handle: i32) -> i64;
     fn scan_close(handle: i32);
+    fn query_open(table: i32, ptr: i32, len: i32) -> i32;
+    fn query_page(handle: i32, max_rows: i32) -> i64;
+    fn query_close(handle: i32);
+    fn query_aggregate(table: i32, ptr: i32, len: i32) -> i64;
     fn return_read(ptr: i32, len: i32);
     fn log(level: i32, ptr: i32, len: i32);
     fn timestamp() -> i64;
@@ -192,4 +196,30 @@ pub(crate) fn call_read(call: &[u8]) -> Vec<u8> {
 pub(crate) fn panic(msg: &str) {
     // SAFETY: the host reads `msg` within its bounds.
     unsafe { imports::panic(ptr(msg.as_ptr()), len(msg.len())) }
+}
+
+/// Opens a query (`[index, lower, upper, filter]`) over a table.
+pub(crate) fn query_open(table: u32, query: &[u8]) -> i32 {
+    // SAFETY: the host reads `query` within its bounds.
+    unsafe { imports::query_open(table_id(table), ptr(query.as_ptr()), len(query.len())) }
+}
+
+/// The next page of a query (a CBOR array of rows), or `None` at the end.
+pub(crate) fn query_page(handle: i32, max_rows: u32) -> Option<Vec<u8>> {
+    // SAFETY: no memory is passed.
+    take_optional(unsafe { imports::query_page(handle, max_rows as i32) })
+}
+
+/// Releases a query.
+pub(crate) fn query_close(handle: i32) {
+    // SAFETY: no memory is passed.
+    unsafe { imports::query_close(handle) }
+}
+
+/// Runs `[query, op, column]` host-side; returns the encoded result.
+pub(crate) fn query_aggregate(table: u32, spec: &[u8]) -> Vec<u8> {
+    // SAFETY: the host reads `spec` within its bounds.
+    take_return(unsafe {
+        imports::query_aggregate(table_id(table), ptr(spec.as_ptr()), len(spec.len()))
+    })
 }

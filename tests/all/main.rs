@@ -15,6 +15,8 @@ mod datadir;
 mod durability;
 mod errors;
 mod faults;
+mod filters;
+mod indexes;
 mod isolation;
 mod layers;
 mod ordering;

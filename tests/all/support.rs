@@ -33,6 +33,7 @@ pub(crate) fn wasm_dir() -> &'static Path {
             "testing/t_market",
             "testing/t_storm",
             "testing/t_values",
+            "testing/t_indexes",
         ] {
             interstice_cli::guest_build::build_module(&modules.join(m))
                 .unwrap_or_else(|e| panic!("building {m}: {e}"));

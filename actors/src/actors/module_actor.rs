@@ -390,7 +390,10 @@ impl ModuleActor {
         // The loader checked with row counts it asked for earlier; rows may
         // have arrived since, so check again on the tables themselves.
         let diff = SchemaDiff::between(&self.env.schema, &schema);
-        if let Some((table, change)) = diff.first_incompatibility(|t| self.tables.rows_of(t)) {
+        if let Some((table, change)) = diff
+            .first_incompatibility(|t| self.tables.rows_of(t))
+            .or_else(|| self.tables.unique_violation(&schema.tables))
+        {
             msg.reply
                 .send(Err(UpgradeRefused::Incompatible { table, change }));
             return;

@@ -142,6 +142,8 @@ pub(crate) struct TxState {
     pub timestamp: Option<u64>,
     pub ret: Vec<u8>,
     pub scans: Vec<Option<Scan>>,
+    /// Open queries (`query_open`), by handle.
+    pub queries: Vec<Option<interstice_tables::Cursor>>,
     pub panic_message: Option<String>,
     pub trap: Option<HostTrap>,
     pub recorded: Option<Recorded>,
@@ -163,6 +165,7 @@ impl TxState {
             timestamp: None,
             ret: Vec::new(),
             scans: Vec::new(),
+            queries: Vec::new(),
             panic_message: None,
             trap: None,
             recorded: None,
@@ -183,6 +186,7 @@ impl TxState {
         self.timestamp = None;
         self.ret.clear();
         self.scans.clear();
+        self.queries.clear();
         self.panic_message = None;
         self.trap = None;
         self.recorded = start.recorded;

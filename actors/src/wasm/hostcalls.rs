@@ -84,6 +84,7 @@ fn env(st: &HostState) -> Res<Arc<ModuleEnv>> {
 pub(crate) fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     tables::link_tables(linker)?;
     scans::link_scans(linker)?;
+    scans::link_queries(linker)?;
     misc::link_misc(linker)?;
     calls::link_calls(linker)?;
     Ok(())

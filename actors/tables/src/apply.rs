@@ -91,7 +91,11 @@ impl Tables {
             MutationOp::Insert(bytes) | MutationOp::Update(bytes) => {
                 let (entry, key_value) = t.logged_entry(bytes)?;
                 t.bump_auto_inc(bytes, key_value);
+                let pk: Option<Box<[u8]>> = (!t.indexes.is_empty()).then(|| entry.key().into());
                 let replaced = t.rows.replace(entry);
+                if let Some(pk) = pk {
+                    t.reindex(&pk, replaced.as_ref().map(Entry::row), Some(bytes));
+                }
                 let event = if matches!(op, MutationOp::Insert(_)) {
                     RowEvent::Insert
                 } else {
@@ -106,6 +110,9 @@ impl Tables {
             MutationOp::Delete(key_value) => {
                 let key = t.key_of_value(key_value)?;
                 let taken = t.rows.take(&*key);
+                if let Some(old) = &taken {
+                    t.reindex(&key, Some(old.row()), None);
+                }
                 if !want_rows {
                     return Ok((RowEvent::Delete, None, None));
                 }
@@ -174,6 +181,23 @@ impl Tables {
         let log2n = (usize::BITS - n.leading_zeros()) as usize;
         if m.saturating_mul(log2n) >= n.saturating_mul(2) {
             merge_sorted(&mut t.rows, writes);
+            t.rebuild_indexes();
+        } else if !t.indexes.is_empty() {
+            for w in writes {
+                let (pk, row) = w.entry.parts();
+                let pk: Box<[u8]> = pk.into();
+                let old = if w.delete {
+                    t.rows.take(&*pk)
+                } else {
+                    let row: Box<[u8]> = row.into();
+                    let old = t.rows.replace(w.entry);
+                    t.reindex(&pk, old.as_ref().map(Entry::row), Some(&row));
+                    continue;
+                };
+                if let Some(old) = old {
+                    t.reindex(&pk, Some(old.row()), None);
+                }
+            }
         } else {
             write_each(&mut t.rows, writes);
         }

@@ -12,6 +12,10 @@ pub enum TableError {
     /// A uniqueness violation.
     #[error("{0}")]
     Constraint(String),
+    /// A malformed query or filter from a guest (`docs/ABI.md` §4.1), or
+    /// one that does not fit the table: names what is wrong.
+    #[error("{0}")]
+    Query(String),
     /// A snapshot's table does not fit the schema it is restored under.
     #[error("snapshot table #{table}: {problem}")]
     Snapshot {

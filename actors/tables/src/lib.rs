@@ -17,7 +17,9 @@
 mod apply;
 mod entry;
 mod error;
+mod index;
 mod overlay;
+mod query;
 mod snapshot;
 mod state_hash;
 mod table;
@@ -25,6 +27,7 @@ mod tables;
 
 pub use error::{SnapshotProblem, TableError};
 pub use overlay::ReplayTables;
+pub use query::{Cursor, PageEnd};
 pub use table::Table;
 pub use tables::{Change, Tables};
 

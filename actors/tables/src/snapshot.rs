@@ -53,6 +53,8 @@ impl Tables {
                 }
                 t.rows.insert(Entry::new(k, v));
             }
+            // Indexes are derived state: rebuilt, never stored.
+            t.rebuild_indexes();
         }
         Ok(out)
     }

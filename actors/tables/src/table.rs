@@ -9,6 +9,8 @@ use interstice_abi::cbor::{Reader, Writer};
 use interstice_abi::{AbiError, TableSchema, Type};
 
 use crate::entry::Entry;
+use crate::error::TableError;
+use crate::index::Index;
 use crate::Key;
 
 /// One table of one module.
@@ -23,6 +25,8 @@ pub struct Table {
     pub(crate) next_auto_inc: u128,
     /// Reused buffer for the key of a logged row being applied.
     key_scratch: Vec<u8>,
+    /// Secondary indexes, in the schema's order (derived from `rows`).
+    pub(crate) indexes: Vec<Index>,
 }
 
 /// A row after validation: its bytes (auto_inc key filled in), its key and
@@ -36,15 +40,155 @@ pub(crate) struct CheckedRow {
 impl Table {
     /// An empty table.
     pub fn new(schema: Arc<TableSchema>) -> Self {
+        let columns: Vec<Type> = schema.columns.iter().map(|c| c.ty.clone()).collect();
         Self {
             key_type: schema.key_type().clone(),
             pk: schema.primary_key as usize,
-            columns: schema.columns.iter().map(|c| c.ty.clone()).collect(),
+            indexes: schema
+                .indexes
+                .iter()
+                .map(|ix| Index::new(ix.clone(), &columns))
+                .collect(),
+            columns,
             schema,
             rows: BTreeSet::new(),
             next_auto_inc: 1,
             key_scratch: Vec::new(),
         }
+    }
+
+    /// Switches to another schema of the same columns (an upgrade): the
+    /// indexes are those of `schema`, rebuilt from the rows.
+    pub(crate) fn set_schema(&mut self, schema: Arc<TableSchema>) {
+        self.indexes = schema
+            .indexes
+            .iter()
+            .map(|ix| Index::new(ix.clone(), &self.columns))
+            .collect();
+        self.schema = schema;
+        self.rebuild_indexes();
+    }
+
+    /// Rebuilds every index from the rows (after replay's bulk writes, a
+    /// snapshot restore or an upgrade). A unique index that finds a
+    /// duplicate keeps both entries and logs an error: the log or snapshot
+    /// it came from was written under the same checks, so that cannot
+    /// happen short of a bug.
+    pub(crate) fn rebuild_indexes(&mut self) {
+        let mut ikey = Vec::new();
+        let Table { indexes, rows, .. } = self;
+        for ix in indexes.iter_mut() {
+            ix.clear();
+            for e in rows.iter() {
+                let (pk, row) = e.parts();
+                match ix.key_of_row(row, &mut ikey) {
+                    Ok(()) => {
+                        if ix.is_unique() && ix.conflict(&ikey, pk).is_some() {
+                            tracing::error!(
+                                "unique index `{}` of table `{}` holds a duplicate",
+                                ix.name(),
+                                self.schema.name
+                            );
+                        }
+                        ix.add(&ikey, pk);
+                    }
+                    Err(e) => tracing::error!("index `{}`: {e}", ix.name()),
+                }
+            }
+        }
+    }
+
+    /// Refuses `row` (key `pk`) if a unique index already holds its value
+    /// for another row: the error names the table, the index and the value.
+    pub(crate) fn check_unique(&self, pk: &[u8], row: &[u8]) -> Result<(), TableError> {
+        let mut ikey = Vec::new();
+        for ix in self.indexes.iter().filter(|ix| ix.is_unique()) {
+            ix.key_of_row(row, &mut ikey)?;
+            if ix.conflict(&ikey, pk).is_some() {
+                return Err(TableError::Constraint(format!(
+                    "unique index `{}` of table `{}`: value {} is already present",
+                    ix.name(),
+                    self.schema.name,
+                    self.index_value_text(ix, row)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The message [`Table::check_unique`] gives for `row` against `ix`
+    /// (an index being built), if it conflicts.
+    pub(crate) fn check_unique_against(&self, ix: &Index, pk: &[u8], row: &[u8]) -> Option<String> {
+        let mut ikey = Vec::new();
+        ix.key_of_row(row, &mut ikey).ok()?;
+        ix.conflict(&ikey, pk)?;
+        Some(format!(
+            "value {} is held by more than one row of table `{}`",
+            self.index_value_text(ix, row),
+            self.schema.name
+        ))
+    }
+
+    /// The indexed columns' values of `row`, for messages: `"abc"`, or
+    /// `("abc", 3)` for several columns.
+    fn index_value_text(&self, ix: &Index, row: &[u8]) -> String {
+        let Ok(value) = interstice_abi::Value::decode_exact(&self.schema.row_type(), row) else {
+            return "?".into();
+        };
+        let interstice_abi::Value::Struct(fields) = value else {
+            return "?".into();
+        };
+        let parts: Vec<String> = ix
+            .schema
+            .columns
+            .iter()
+            .filter_map(|c| fields.get(*c as usize))
+            .map(|v| format!("{v:?}"))
+            .collect();
+        if parts.len() == 1 {
+            parts[0].clone()
+        } else {
+            format!("({})", parts.join(", "))
+        }
+    }
+
+    /// Moves the indexes from `old` to `new` for the row of key `pk` (either
+    /// side absent for an insert or a delete). Rows here were validated.
+    pub(crate) fn reindex(&mut self, pk: &[u8], old: Option<&[u8]>, new: Option<&[u8]>) {
+        if self.indexes.is_empty() {
+            return;
+        }
+        let mut ikey = std::mem::take(&mut self.key_scratch);
+        for ix in &mut self.indexes {
+            if let Some(old) = old {
+                match ix.key_of_row(old, &mut ikey) {
+                    Ok(()) => ix.remove(&ikey, pk),
+                    Err(e) => tracing::error!("index `{}`: {e}", ix.name()),
+                }
+            }
+            if let Some(new) = new {
+                match ix.key_of_row(new, &mut ikey) {
+                    Ok(()) => ix.add(&ikey, pk),
+                    Err(e) => tracing::error!("index `{}`: {e}", ix.name()),
+                }
+            }
+        }
+        self.key_scratch = ikey;
+    }
+
+    /// The table's schema.
+    pub fn schema(&self) -> &TableSchema {
+        &self.schema
+    }
+
+    /// Column types, in order.
+    pub(crate) fn column_types(&self) -> &[Type] {
+        &self.columns
+    }
+
+    /// Rows by primary key (the stored entries).
+    pub(crate) fn row_by_key(&self, key: &[u8]) -> Option<&[u8]> {
+        self.rows.get(key).map(Entry::row)
     }
 
     /// Table name.

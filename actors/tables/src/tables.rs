@@ -67,7 +67,7 @@ impl Tables {
                 let schema = Arc::new(s.clone());
                 match old.remove(&s.name) {
                     Some(mut t) => {
-                        t.schema = schema;
+                        t.set_schema(schema);
                         t
                     }
                     None => Table::new(schema),
@@ -76,6 +76,43 @@ impl Tables {
             .collect();
         self.changes.clear();
         self.auto_inc_before.clear();
+    }
+
+    /// What an upgrade to `schemas` would break in the rows kept: the first
+    /// unique index of a kept table that two of its rows violate, as
+    /// `(table, what)`; `None` if every unique index of `schemas` holds.
+    pub fn unique_violation(&self, schemas: &[TableSchema]) -> Option<(String, String)> {
+        for s in schemas {
+            let Some(t) = self.tables.iter().find(|t| t.name() == s.name) else {
+                continue;
+            };
+            let mut probe = t.clone();
+            probe.set_schema(Arc::new(s.clone()));
+            for ix in probe.indexes.iter().filter(|ix| ix.is_unique()) {
+                let mut seen = crate::index::Index::new(ix.schema.clone(), probe.column_types());
+                let mut ikey = Vec::new();
+                for e in &probe.rows {
+                    let (pk, row) = e.parts();
+                    if ix.key_of_row(row, &mut ikey).is_err() {
+                        continue;
+                    }
+                    if seen.conflict(&ikey, pk).is_some() {
+                        return Some((
+                            s.name.clone(),
+                            format!(
+                                "unique index `{}` cannot be added: {}",
+                                ix.name(),
+                                probe
+                                    .check_unique_against(&seen, pk, row)
+                                    .unwrap_or_else(|| "a value is held by two rows".into())
+                            ),
+                        ));
+                    }
+                    seen.add(&ikey, pk);
+                }
+            }
+        }
+        None
     }
 
     /// The number of rows of the table named `name` (0 if there is none).
@@ -125,10 +162,12 @@ impl Tables {
                 t.name()
             )));
         }
+        t.check_unique(&checked.key, &checked.row)?;
         self.remember_auto_inc(idx);
         let t = &mut self.tables[idx as usize];
         t.bump_auto_inc(&checked.row, checked.key_value.clone());
         t.rows.insert(Entry::new(&checked.key, &checked.row));
+        t.reindex(&checked.key, None, Some(&checked.row));
         let key: Key = checked.key.into_boxed_slice();
         let row: Row = checked.row.into_boxed_slice();
         self.changes.push(Change {
@@ -150,12 +189,19 @@ impl Tables {
     pub fn update(&mut self, idx: u32, bytes: &[u8]) -> Result<bool, TableError> {
         let t = self.table_mut(idx)?;
         let (checked, _) = t.check_row(bytes, false)?;
+        if !t.indexes.is_empty() {
+            if t.row_by_key(&checked.key).is_none() {
+                return Ok(false);
+            }
+            t.check_unique(&checked.key, &checked.row)?;
+        }
         // One lookup when the row exists (the common case); otherwise the
         // entry `replace` inserted is taken out again.
         let Some(old) = t.rows.replace(Entry::new(&checked.key, &checked.row)) else {
             t.rows.remove(checked.key.as_slice());
             return Ok(false);
         };
+        t.reindex(&checked.key, Some(old.row()), Some(&checked.row));
         let row: Row = checked.row.into_boxed_slice();
         self.changes.push(Change {
             table: idx,
@@ -175,6 +221,7 @@ impl Tables {
         let Some(old) = t.rows.take(&*key) else {
             return Ok(false);
         };
+        t.reindex(&key, Some(old.row()), None);
         self.changes.push(Change {
             table: idx,
             event: RowEvent::Delete,
@@ -224,6 +271,7 @@ impl Tables {
     pub fn rollback(&mut self) {
         while let Some(c) = self.changes.pop() {
             let t = &mut self.tables[c.table as usize];
+            t.reindex(&c.key, c.new.as_deref(), c.old.as_deref());
             match c.old {
                 Some(old) => {
                     t.rows.replace(Entry::new(&c.key, &old));

@@ -1,4 +1,5 @@
 //! Unit tests of the tables, one module per topic.
 
+mod indexes;
 mod overlay;
 mod tables;

@@ -2,6 +2,7 @@
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Attribute, Fields, Ident, ItemStruct, LitInt, LitStr, Meta};
 
@@ -12,6 +13,72 @@ struct Options {
     name: Option<LitStr>,
     ephemeral: bool,
     version: u32,
+    /// Composite indexes: `index(name = "…", columns = [a, b], kind = "…")`.
+    composites: Vec<Composite>,
+}
+
+/// A composite index declared on the table.
+struct Composite {
+    name: LitStr,
+    columns: Vec<Ident>,
+    kind: IndexKind,
+}
+
+fn parse_composite(meta: syn::meta::ParseNestedMeta<'_>) -> syn::Result<Composite> {
+    let mut name: Option<LitStr> = None;
+    let mut columns = Vec::new();
+    let mut kind = IndexKind::BTree;
+    let span = meta.path.span();
+    meta.parse_nested_meta(|m| {
+        if m.path.is_ident("name") {
+            name = Some(m.value()?.parse()?);
+        } else if m.path.is_ident("columns") {
+            let content;
+            let _ = m.value()?;
+            syn::bracketed!(content in m.input);
+            let list = content.parse_terminated(Ident::parse_any, syn::Token![,])?;
+            columns = list.into_iter().collect();
+        } else if m.path.is_ident("kind") {
+            let k: LitStr = m.value()?.parse()?;
+            kind = match k.value().as_str() {
+                "btree" => IndexKind::BTree,
+                "hash" => IndexKind::Hash,
+                "unique" => IndexKind::Unique,
+                _ => {
+                    return Err(syn::Error::new(
+                        k.span(),
+                        "expected \"btree\", \"hash\" or \"unique\"",
+                    ))
+                }
+            };
+        } else {
+            return Err(m.error("expected `name = \"…\"`, `columns = [a, b]` or `kind = \"…\"`"));
+        }
+        Ok(())
+    })?;
+    let Some(name) = name else {
+        return Err(syn::Error::new(
+            span,
+            "a composite index needs `name = \"…\"`",
+        ));
+    };
+    if columns.is_empty() {
+        return Err(syn::Error::new(
+            span,
+            "a composite index needs `columns = [a, b, …]`",
+        ));
+    }
+    if columns.len() > 4 {
+        return Err(syn::Error::new(
+            span,
+            "a composite index has at most 4 columns",
+        ));
+    }
+    Ok(Composite {
+        name,
+        columns,
+        kind,
+    })
 }
 
 fn parse_options(attr: TokenStream) -> syn::Result<Options> {
@@ -19,6 +86,7 @@ fn parse_options(attr: TokenStream) -> syn::Result<Options> {
         name: None,
         ephemeral: false,
         version: 1,
+        composites: Vec::new(),
     };
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("name") {
@@ -30,10 +98,12 @@ fn parse_options(attr: TokenStream) -> syn::Result<Options> {
         } else if meta.path.is_ident("version") {
             let v: LitInt = meta.value()?.parse()?;
             opts.version = v.base10_parse()?;
+        } else if meta.path.is_ident("index") {
+            opts.composites.push(parse_composite(meta)?);
         } else {
             return Err(meta.error(
-                "unknown #[table] option: expected `name = \"…\"`, `ephemeral`, `logged` or \
-                 `version = N`",
+                "unknown #[table] option: expected `name = \"…\"`, `ephemeral`, `logged`, \
+                 `version = N` or `index(name = \"…\", columns = [a, b])`",
             ));
         }
         Ok(())
@@ -211,9 +281,46 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> syn::Result<Tok
     } else {
         quote!(#sdk::abi::Persistence::Logged)
     };
-    let index_schemas = indexes.iter().map(|(col, kind, field)| {
-        let iname = format!("{name}_{}", unraw(field));
-        let col = *col as u32;
+    // Every index: (schema name, method name, column positions, kind).
+    let fields: Vec<(Ident, syn::Type)> = item
+        .fields
+        .iter()
+        .map(|f| (f.ident.clone().expect("named"), f.ty.clone()))
+        .collect();
+    let mut all: Vec<(String, Ident, Vec<usize>, IndexKind, bool)> = indexes
+        .iter()
+        .map(|(col, kind, field)| {
+            (
+                format!("{name}_{}", unraw(field)),
+                format_ident!("by_{}", unraw(field)),
+                vec![*col],
+                *kind,
+                false,
+            )
+        })
+        .collect();
+    for c in &opts.composites {
+        let mut cols = Vec::new();
+        for col in &c.columns {
+            match fields.iter().position(|(f, _)| f == col) {
+                Some(i) => cols.push(i),
+                None => {
+                    return Err(syn::Error::new(
+                        col.span(),
+                        format!(
+                            "index `{}`: table `{name}` has no column `{col}`",
+                            c.name.value()
+                        ),
+                    ))
+                }
+            }
+        }
+        let method: Ident = syn::parse_str(&c.name.value())
+            .map_err(|_| syn::Error::new(c.name.span(), "index name must be an identifier"))?;
+        all.push((c.name.value(), method, cols, c.kind, true));
+    }
+    let index_schemas = all.iter().map(|(iname, _, cols, kind, _)| {
+        let cols = cols.iter().map(|c| *c as u32);
         let kind = match kind {
             IndexKind::BTree => quote!(#sdk::abi::IndexKind::BTree),
             IndexKind::Hash => quote!(#sdk::abi::IndexKind::Hash),
@@ -222,11 +329,58 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> syn::Result<Tok
         quote! {
             #sdk::abi::IndexSchema {
                 name: ::std::string::String::from(#iname),
-                columns: ::std::vec![#col],
+                columns: ::std::vec![#(#cols),*],
                 kind: #kind,
             }
         }
     });
+    let index_checks = all
+        .iter()
+        .flat_map(|(_, _, cols, _, _)| cols.clone())
+        .map(|c| {
+            let ty = &fields[c].1;
+            quote_spanned! {ty.span()=>
+                const _: () = #sdk::__private::assert_index_column::<#ty>();
+            }
+        });
+    let index_methods: Vec<TokenStream> = all
+        .iter()
+        .enumerate()
+        .map(|(i, (iname, method, cols, kind, composite))| {
+            let key = if *composite {
+                let tys = cols.iter().map(|c| &fields[*c].1);
+                quote!((#(#tys,)*))
+            } else {
+                let ty = &fields[cols[0]].1;
+                quote!(#ty)
+            };
+            let kind = match kind {
+                IndexKind::BTree => quote!(#sdk::BTreeKind),
+                IndexKind::Hash => quote!(#sdk::HashKind),
+                IndexKind::Unique => quote!(#sdk::UniqueKind),
+            };
+            let i = i as u32;
+            let doc = format!(" The index `{iname}`.");
+            quote! {
+                #[doc = #doc]
+                fn #method(&self) -> #sdk::IndexHandle<#ident, #key, #kind> {
+                    #sdk::IndexHandle::new(#i, #composite)
+                }
+            }
+        })
+        .collect();
+    let cols_ident = format_ident!("{}Columns", ident);
+    let col_fields = fields.iter().map(|(f, ty)| {
+        let doc = format!(" Column `{}`.", unraw(f));
+        quote!(#[doc = #doc] pub #f: #sdk::Col<#ident, #ty>)
+    });
+    let col_inits = fields.iter().enumerate().map(|(i, (f, _))| {
+        let i = i as u32;
+        quote!(#f: #sdk::Col::new(#i))
+    });
+    let idx_ext = format_ident!("{}Indexes", ident);
+    let doc_cols = format!(" The typed columns of table `{name}`, for filters and aggregates.");
+    let doc_idx = format!(" The indexes of table `{name}`, on its handles.");
     let vis = &item.vis;
     let ext = format_ident!("{}TableExt", ident);
     let doc_ext = format!(
@@ -243,7 +397,22 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> syn::Result<Tok
         const _: () = {
             #key_check
             #auto_inc_check
+            #(#index_checks)*
         };
+
+        #[doc = #doc_cols]
+        #[derive(Clone, Copy, Debug)]
+        #vis struct #cols_ident {
+            #(#col_fields,)*
+        }
+
+        #[doc = #doc_idx]
+        #vis trait #idx_ext {
+            #(#index_methods)*
+        }
+
+        impl #idx_ext for #sdk::TableHandle<'_, #ident> {}
+        impl #idx_ext for #sdk::ReadTableHandle<'_, #ident> {}
 
         impl #sdk::Table for #ident {
             const NAME: &'static str = #name;
@@ -251,6 +420,10 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> syn::Result<Tok
             type Key = #pk_ty;
             fn key(&self) -> &Self::Key {
                 &self.#pk_member
+            }
+            type Columns = #cols_ident;
+            fn columns() -> #cols_ident {
+                #cols_ident { #(#col_inits,)* }
             }
             fn schema() -> #sdk::abi::TableSchema {
                 let columns = match <Self as #sdk::IntersticeType>::ty() {

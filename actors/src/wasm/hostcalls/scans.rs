@@ -5,6 +5,17 @@ use super::*;
 /// Most scans one call may hold open at once.
 const MAX_SCANS: usize = 1024;
 
+/// Empties the open slot `handle`, or traps with `what #handle`.
+fn close_slot<T>(slots: &mut [Option<T>], handle: i32, what: &str) -> Res<()> {
+    match slots.get_mut(handle as u32 as usize) {
+        Some(slot @ Some(_)) => {
+            *slot = None;
+            Ok(())
+        }
+        _ => bad(format!("{what} #{handle}")),
+    }
+}
+
 pub(super) fn link_scans(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     let m = abi::IMPORT_MODULE;
     linker.func_wrap(
@@ -57,13 +68,105 @@ pub(super) fn link_scans(linker: &mut Linker<HostState>) -> wasmtime::Result<()>
         m,
         abi::SCAN_CLOSE,
         |mut c: Caller<'_, HostState>, handle: i32| -> Res<()> {
+            close_slot(
+                &mut c.data_mut().tx.scans,
+                handle,
+                "scan_close: no open scan",
+            )
+        },
+    )?;
+    Ok(())
+}
+
+fn query_err<T>(st: &HostState, table: u32, what: &str, e: TableError) -> Res<T> {
+    let name = st
+        .tables
+        .table(table)
+        .map(|t| format!("`{}`", t.name()))
+        .unwrap_or_else(|| format!("#{table}"));
+    bad(format!("{what} on table {name}: {e}"))
+}
+
+/// Reads the query bytes a guest passed, bounded before they are copied.
+fn query_bytes(mem: &[u8], ptr: i32, len: i32, what: &str) -> Res<Vec<u8>> {
+    if len as u32 as usize > interstice_abi::query::MAX_QUERY_BYTES {
+        return bad(format!(
+            "{what}: query of {} bytes, more than {}",
+            len as u32,
+            interstice_abi::query::MAX_QUERY_BYTES
+        ));
+    }
+    let r = slice(mem, ptr, len, what)?;
+    Ok(mem[r].to_vec())
+}
+
+/// Registers the index-query host calls (`docs/ABI.md` §4.1).
+pub(super) fn link_queries(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    let m = abi::IMPORT_MODULE;
+    linker.func_wrap(
+        m,
+        abi::QUERY_OPEN,
+        |mut c: Caller<'_, HostState>, table: i32, ptr: i32, len: i32| -> Res<i32> {
+            let (mem, st) = parts(&mut c)?;
+            require_running(st, "query_open")?;
+            let bytes = query_bytes(mem, ptr, len, "query_open")?;
+            let cursor = match interstice_tables::Cursor::open(&st.tables, table as u32, &bytes) {
+                Ok(cur) => cur,
+                Err(e) => return query_err(st, table as u32, "query_open", e),
+            };
+            if let Some(i) = st.tx.queries.iter().position(Option::is_none) {
+                st.tx.queries[i] = Some(cursor);
+                return Ok(i as i32);
+            }
+            if st.tx.queries.len() >= MAX_SCANS {
+                return bad(format!("more than {MAX_SCANS} queries open at once"));
+            }
+            st.tx.queries.push(Some(cursor));
+            Ok(st.tx.queries.len() as i32 - 1)
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        abi::QUERY_PAGE,
+        |mut c: Caller<'_, HostState>, handle: i32, max_rows: i32| -> Res<i64> {
             let st = c.data_mut();
-            match st.tx.scans.get_mut(handle as u32 as usize) {
-                Some(slot @ Some(_)) => {
-                    *slot = None;
-                    Ok(())
-                }
-                _ => bad(format!("scan_close: no open scan #{handle}")),
+            let Some(Some(cursor)) = st.tx.queries.get_mut(handle as u32 as usize) else {
+                return bad(format!("query_page: no open query #{handle}"));
+            };
+            let table = cursor.table;
+            let mut out = std::mem::take(&mut st.tx.ret);
+            let page = st
+                .tables
+                .query_page(cursor, max_rows.max(1) as u32, &mut out);
+            st.tx.ret = out;
+            match page {
+                Ok(Some(())) => Ok(st.tx.ret.len() as i64),
+                Ok(None) => Ok(abi::NOT_FOUND),
+                Err(e) => query_err(st, table, "query_page", e),
+            }
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        abi::QUERY_CLOSE,
+        |mut c: Caller<'_, HostState>, handle: i32| -> Res<()> {
+            close_slot(
+                &mut c.data_mut().tx.queries,
+                handle,
+                "query_close: no open query",
+            )
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        abi::QUERY_AGGREGATE,
+        |mut c: Caller<'_, HostState>, table: i32, ptr: i32, len: i32| -> Res<i64> {
+            let (mem, st) = parts(&mut c)?;
+            require_running(st, "query_aggregate")?;
+            let bytes = query_bytes(mem, ptr, len, "query_aggregate")?;
+            match st.tables.aggregate(table as u32, &bytes) {
+                Ok(v) => Ok(set_ret(st, &v)),
+                Err(e) => query_err(st, table as u32, "query_aggregate", e),
             }
         },
     )?;

@@ -1,0 +1,758 @@
+//! Queries over a table: a primary-key or index range, an optional
+//! filter evaluated on each row before it leaves the host, read a page at
+//! a time through a [`Cursor`], or reduced to one aggregate value host-side.
+//! The encoding is `interstice_abi::query` (`docs/ABI.md` §4.1); every
+//! malformed or ill-typed part is a [`TableError::Query`] naming it.
+
+use std::cmp::Ordering;
+use std::ops::Bound;
+
+use interstice_abi::cbor::{Reader, Writer};
+use interstice_abi::query as q;
+use interstice_abi::{IndexKind, Type};
+
+use crate::error::TableError;
+use crate::index::{encode_index_value, IndexData};
+use crate::table::Table;
+use crate::tables::Tables;
+
+fn bad<T>(msg: impl Into<String>) -> Result<T, TableError> {
+    Err(TableError::Query(msg.into()))
+}
+
+/// A comparison operator of a filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// A comparable constant: memcomparable bytes, or a float.
+#[derive(Debug, Clone)]
+enum Scalar {
+    Key(Vec<u8>),
+    Float(f64),
+}
+
+/// A filter checked against the table's columns.
+#[derive(Debug, Clone)]
+enum Filter {
+    Cmp {
+        column: usize,
+        op: CmpOp,
+        value: Scalar,
+    },
+    And(Vec<Filter>),
+    Or(Vec<Filter>),
+    Not(Box<Filter>),
+    IsNone(usize),
+}
+
+/// What a query walks.
+#[derive(Debug, Clone)]
+enum Source {
+    /// The rows in primary-key order.
+    Primary,
+    /// An ordered index (position in the table's indexes).
+    Ordered(usize),
+    /// A hash index's bucket of one index key.
+    Hash(usize, Vec<u8>),
+}
+
+/// A decoded, checked query.
+#[derive(Debug, Clone)]
+pub(crate) struct Query {
+    source: Source,
+    lower: Bound<Vec<u8>>,
+    upper: Bound<Vec<u8>>,
+    filter: Option<Filter>,
+}
+
+/// An open query: where the next page starts.
+#[derive(Debug, Clone)]
+pub struct Cursor {
+    /// The table's index in the module schema.
+    pub table: u32,
+    query: Query,
+    /// The last entry returned (primary key, index entry or, for a hash
+    /// bucket, primary key); the next page starts after it.
+    after: Option<Box<[u8]>>,
+    done: bool,
+}
+
+/// The smallest byte string greater than every string starting with `p`
+/// (`None` if there is none: `p` is all `ff`).
+fn successor(p: &[u8]) -> Option<Vec<u8>> {
+    let j = p.iter().rposition(|b| *b != 0xff)?;
+    let mut s = p[..=j].to_vec();
+    s[j] += 1;
+    Some(s)
+}
+
+fn comparable(ty: &Type) -> Option<&Type> {
+    let inner = match ty {
+        Type::Option(t) => t,
+        t => t,
+    };
+    (inner.is_key_type() || matches!(inner, Type::F32 | Type::F64)).then_some(inner)
+}
+
+fn read_scalar(ty: &Type, r: &mut Reader<'_>) -> Result<Scalar, TableError> {
+    Ok(match ty {
+        Type::F32 => Scalar::Float(f64::from(r.f32()?)),
+        Type::F64 => Scalar::Float(r.f64()?),
+        t => {
+            let mut k = Vec::new();
+            t.encode_key(r, &mut k)?;
+            Scalar::Key(k)
+        }
+    })
+}
+
+struct FilterReader<'t> {
+    table: &'t Table,
+    nodes: usize,
+}
+
+impl FilterReader<'_> {
+    fn column(&self, r: &mut Reader<'_>) -> Result<usize, TableError> {
+        let c = r.u64()?;
+        let n = self.table.column_types().len();
+        if c >= n as u64 {
+            return bad(format!(
+                "filter: column {c} out of range (table `{}` has {n} columns)",
+                self.table.name()
+            ));
+        }
+        Ok(c as usize)
+    }
+
+    fn read(&mut self, r: &mut Reader<'_>, depth: usize) -> Result<Filter, TableError> {
+        self.nodes += 1;
+        if self.nodes > q::MAX_FILTER_NODES {
+            return bad(format!("filter: more than {} nodes", q::MAX_FILTER_NODES));
+        }
+        if depth > q::MAX_FILTER_DEPTH {
+            return bad(format!(
+                "filter: nested deeper than {} levels",
+                q::MAX_FILTER_DEPTH
+            ));
+        }
+        let at = r.position();
+        let len = r.array()?;
+        if len == 0 {
+            return bad(format!(
+                "filter at byte {at}: empty array, expected [op, …]"
+            ));
+        }
+        let op = r.u64()?;
+        let want = match op {
+            q::OP_EQ..=q::OP_GE => 3,
+            q::OP_AND | q::OP_OR | q::OP_NOT | q::OP_IS_NONE => 2,
+            other => return bad(format!("filter at byte {at}: unknown operator {other}")),
+        };
+        if len != want {
+            return bad(format!(
+                "filter at byte {at}: operator {op} takes {} operand(s), found {}",
+                want - 1,
+                len - 1
+            ));
+        }
+        Ok(match op {
+            q::OP_AND | q::OP_OR => {
+                let n = r.array()?;
+                let mut subs = Vec::with_capacity(n.min(q::MAX_FILTER_NODES));
+                for _ in 0..n {
+                    subs.push(self.read(r, depth + 1)?);
+                }
+                if op == q::OP_AND {
+                    Filter::And(subs)
+                } else {
+                    Filter::Or(subs)
+                }
+            }
+            q::OP_NOT => Filter::Not(Box::new(self.read(r, depth + 1)?)),
+            q::OP_IS_NONE => {
+                let c = self.column(r)?;
+                let ty = &self.table.column_types()[c];
+                if !matches!(ty, Type::Option(_)) {
+                    return bad(format!(
+                        "filter: is_none on column `{}`, which is {}, not an Option",
+                        self.table.schema().columns[c].name,
+                        ty.display_name()
+                    ));
+                }
+                Filter::IsNone(c)
+            }
+            _ => {
+                let column = self.column(r)?;
+                let ty = &self.table.column_types()[column];
+                let Some(inner) = comparable(ty) else {
+                    return bad(format!(
+                        "filter: column `{}` is {}, which cannot be compared",
+                        self.table.schema().columns[column].name,
+                        ty.display_name()
+                    ));
+                };
+                let vat = r.position();
+                let value = read_scalar(inner, r).map_err(|e| {
+                    TableError::Query(format!(
+                        "filter: the value at byte {vat} for column `{}` is not a {}: {e}",
+                        self.table.schema().columns[column].name,
+                        inner.display_name()
+                    ))
+                })?;
+                let op = [
+                    CmpOp::Eq,
+                    CmpOp::Ne,
+                    CmpOp::Lt,
+                    CmpOp::Le,
+                    CmpOp::Gt,
+                    CmpOp::Ge,
+                ][op as usize];
+                Filter::Cmp { column, op, value }
+            }
+        })
+    }
+}
+
+impl Filter {
+    fn matches(&self, row: &[u8], cols: &[std::ops::Range<usize>], types: &[Type]) -> bool {
+        match self {
+            Filter::And(fs) => fs.iter().all(|f| f.matches(row, cols, types)),
+            Filter::Or(fs) => fs.iter().any(|f| f.matches(row, cols, types)),
+            Filter::Not(f) => !f.matches(row, cols, types),
+            Filter::IsNone(c) => row[cols[*c].clone()] == [0xf6],
+            Filter::Cmp { column, op, value } => {
+                let bytes = &row[cols[*column].clone()];
+                let ty = match &types[*column] {
+                    Type::Option(t) => {
+                        if bytes == [0xf6] {
+                            return *op == CmpOp::Ne;
+                        }
+                        &**t
+                    }
+                    t => t,
+                };
+                let ord = match (value, read_scalar(ty, &mut Reader::new(bytes))) {
+                    (Scalar::Key(v), Ok(Scalar::Key(k))) => Some(k.as_slice().cmp(v.as_slice())),
+                    (Scalar::Float(v), Ok(Scalar::Float(x))) => x.partial_cmp(v),
+                    _ => None,
+                };
+                match (op, ord) {
+                    (CmpOp::Ne, None) => true,
+                    (_, None) => false,
+                    (CmpOp::Eq, Some(o)) => o == Ordering::Equal,
+                    (CmpOp::Ne, Some(o)) => o != Ordering::Equal,
+                    (CmpOp::Lt, Some(o)) => o == Ordering::Less,
+                    (CmpOp::Le, Some(o)) => o != Ordering::Greater,
+                    (CmpOp::Gt, Some(o)) => o == Ordering::Greater,
+                    (CmpOp::Ge, Some(o)) => o != Ordering::Less,
+                }
+            }
+        }
+    }
+}
+
+/// The byte ranges of a row's columns.
+fn column_spans(row: &[u8], out: &mut Vec<std::ops::Range<usize>>) -> bool {
+    out.clear();
+    let mut r = Reader::new(row);
+    let Ok(n) = r.array() else { return false };
+    for _ in 0..n {
+        let start = r.position();
+        if r.skip().is_err() {
+            return false;
+        }
+        out.push(start..r.position());
+    }
+    true
+}
+
+/// Reads `[tag, [v…]]` or `null`, as the prefix-free key of the values;
+/// `full` is set to false when it gives fewer values than columns.
+fn read_bound(
+    r: &mut Reader<'_>,
+    types: &[Type],
+    primary: bool,
+    which: &str,
+    full: &mut bool,
+) -> Result<Option<(bool, Vec<u8>)>, TableError> {
+    if r.try_null() {
+        return Ok(None);
+    }
+    let at = r.position();
+    r.array_of(2)
+        .map_err(|e| TableError::Query(format!("{which} bound: {e}")))?;
+    let included = match r.u64()? {
+        q::BOUND_INCLUDED => true,
+        q::BOUND_EXCLUDED => false,
+        t => return bad(format!("{which} bound at byte {at}: unknown tag {t}")),
+    };
+    let n = r.array()?;
+    if n == 0 || n > types.len() {
+        return bad(format!(
+            "{which} bound: {n} value(s), the index has {} column(s)",
+            types.len()
+        ));
+    }
+    *full &= n == types.len();
+    let mut key = Vec::new();
+    for ty in &types[..n] {
+        let vat = r.position();
+        let res = if primary {
+            ty.encode_key(r, &mut key)
+        } else {
+            encode_index_value(ty, r, &mut key)
+        };
+        res.map_err(|e| {
+            TableError::Query(format!(
+                "{which} bound: the value at byte {vat} is not a {}: {e}",
+                ty.display_name()
+            ))
+        })?;
+    }
+    Ok(Some((included, key)))
+}
+
+impl Query {
+    /// Decodes and checks a query (`docs/ABI.md` §4.1) against `table`.
+    pub(crate) fn decode(table: &Table, bytes: &[u8]) -> Result<Query, TableError> {
+        let mut r = Reader::new(bytes);
+        let q = Self::read(table, &mut r)?;
+        r.finish()
+            .map_err(|e| TableError::Query(format!("query: {e}")))?;
+        Ok(q)
+    }
+
+    fn read(table: &Table, r: &mut Reader<'_>) -> Result<Query, TableError> {
+        if bytes_left(r) > q::MAX_QUERY_BYTES {
+            return bad(format!("query longer than {} bytes", q::MAX_QUERY_BYTES));
+        }
+        r.array_of(4).map_err(|e| {
+            TableError::Query(format!("query is not [index, lower, upper, filter]: {e}"))
+        })?;
+        let (index, types): (Option<usize>, Vec<Type>) = if r.try_null() {
+            (None, vec![table.schema().key_type().clone()])
+        } else {
+            let i = r.u64()?;
+            let Some(ix) = table.indexes.get(i as usize) else {
+                return bad(format!(
+                    "no index #{i} on table `{}` (it has {})",
+                    table.name(),
+                    table.indexes.len()
+                ));
+            };
+            (Some(i as usize), ix.types().to_vec())
+        };
+        let mut full = true;
+        let lower = read_bound(r, &types, index.is_none(), "lower", &mut full)?;
+        let upper = read_bound(r, &types, index.is_none(), "upper", &mut full)?;
+        let filter = if r.try_null() {
+            None
+        } else {
+            Some(FilterReader { table, nodes: 0 }.read(r, 0)?)
+        };
+        let (source, lo, hi) = match index {
+            None => {
+                let conv = |b: Option<(bool, Vec<u8>)>| match b {
+                    None => Bound::Unbounded,
+                    Some((true, k)) => Bound::Included(k),
+                    Some((false, k)) => Bound::Excluded(k),
+                };
+                (Source::Primary, conv(lower), conv(upper))
+            }
+            Some(i) if table.indexes[i].schema.kind == IndexKind::Hash => match (lower, upper) {
+                (Some((true, a)), Some((true, b))) if a == b && full => {
+                    (Source::Hash(i, a), Bound::Unbounded, Bound::Unbounded)
+                }
+                _ => {
+                    return bad(format!(
+                        "hash index `{}` of table `{}` answers only equality on all its columns",
+                        table.indexes[i].name(),
+                        table.name()
+                    ))
+                }
+            },
+            Some(i) => {
+                let lo = match lower {
+                    None => Bound::Unbounded,
+                    Some((true, p)) => Bound::Included(p),
+                    Some((false, p)) => match successor(&p) {
+                        Some(s) => Bound::Included(s),
+                        None => Bound::Excluded(vec![0xff; p.len() + 1]),
+                    },
+                };
+                let hi = match upper {
+                    None => Bound::Unbounded,
+                    Some((true, p)) => match successor(&p) {
+                        Some(s) => Bound::Excluded(s),
+                        None => Bound::Unbounded,
+                    },
+                    Some((false, p)) => Bound::Excluded(p),
+                };
+                (Source::Ordered(i), lo, hi)
+            }
+        };
+        Ok(Query {
+            source,
+            lower: lo,
+            upper: hi,
+            filter,
+        })
+    }
+}
+
+fn bytes_left(r: &Reader<'_>) -> usize {
+    r.slice_from(r.position()).len()
+}
+
+/// Whether a query stopped a page at the end or because a page bound
+/// was reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageEnd {
+    /// Nothing is left: the page may be the last one (or empty).
+    Finished,
+    /// More entries may follow: ask for another page.
+    More,
+}
+
+impl Cursor {
+    /// A cursor over `table` for a query decoded from `bytes`.
+    pub fn open(tables: &Tables, table: u32, bytes: &[u8]) -> Result<Cursor, TableError> {
+        let t = tables.table_or_err(table)?;
+        Ok(Cursor {
+            table,
+            query: Query::decode(t, bytes)?,
+            after: None,
+            done: false,
+        })
+    }
+
+    /// True once the last page has been returned.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+}
+
+impl Tables {
+    pub(crate) fn table_or_err(&self, idx: u32) -> Result<&Table, TableError> {
+        self.table(idx).ok_or_else(|| {
+            TableError::Query(format!(
+                "table id {idx} out of range (module has {} tables)",
+                self.tables.len()
+            ))
+        })
+    }
+
+    /// Calls `each(entry, row)` on the query's rows (after `after`, in the
+    /// source's order) that pass its filter, until it returns false or
+    /// `limit` entries were examined. Returns how it stopped, and the last
+    /// entry examined (where a next walk continues).
+    fn walk<'t>(
+        &self,
+        t: &'t Table,
+        query: &Query,
+        after: Option<&[u8]>,
+        limit: usize,
+        each: impl FnMut(&[u8], &'t [u8]) -> bool,
+    ) -> (PageEnd, Option<Box<[u8]>>) {
+        let mut last = None;
+        let end = self.walk_inner(t, query, after, limit, each, &mut last);
+        (end, last)
+    }
+
+    fn walk_inner<'t>(
+        &self,
+        t: &'t Table,
+        query: &Query,
+        after: Option<&[u8]>,
+        limit: usize,
+        mut each: impl FnMut(&[u8], &'t [u8]) -> bool,
+        last: &mut Option<Box<[u8]>>,
+    ) -> PageEnd {
+        let mut examined = 0usize;
+        let mut spans = Vec::new();
+        let types = t.column_types();
+        let mut visit = |entry: &[u8], row: &'t [u8]| -> Option<PageEnd> {
+            examined += 1;
+            if limit != usize::MAX {
+                *last = Some(entry.into());
+            }
+            let pass = match &query.filter {
+                None => true,
+                Some(f) => column_spans(row, &mut spans) && f.matches(row, &spans, types),
+            };
+            if pass && !each(entry, row) {
+                return Some(PageEnd::More);
+            }
+            (examined >= limit).then_some(PageEnd::More)
+        };
+        let lo = |lower: &Bound<Vec<u8>>| match (after, lower) {
+            (Some(a), _) => Bound::Excluded(a.to_vec()),
+            (None, b) => b.clone(),
+        };
+        let hi = query.upper.clone();
+        // An empty or inverted range reads nothing (`BTreeSet::range`
+        // would panic on it).
+        let empty = |lo: &Bound<Vec<u8>>| match (lo, &hi) {
+            (Bound::Included(a), Bound::Included(b)) => a > b,
+            (Bound::Included(a) | Bound::Excluded(a), Bound::Excluded(b))
+            | (Bound::Excluded(a), Bound::Included(b)) => a >= b,
+            _ => false,
+        };
+        match &query.source {
+            Source::Primary => {
+                let lo = lo(&query.lower);
+                if empty(&lo) {
+                    return PageEnd::Finished;
+                }
+                for e in t.rows.range::<[u8], _>((as_ref(&lo), as_ref(&hi))) {
+                    let (k, row) = e.parts();
+                    if let Some(end) = visit(k, row) {
+                        return end;
+                    }
+                }
+            }
+            Source::Ordered(i) => {
+                let ix = &t.indexes[*i];
+                let IndexData::Ordered(set) = &ix.data else {
+                    return PageEnd::Finished;
+                };
+                let lo = lo(&query.lower);
+                if empty(&lo) {
+                    return PageEnd::Finished;
+                }
+                for e in set.range::<[u8], _>((as_ref(&lo), as_ref(&hi))) {
+                    let Some(row) = t.row_by_key(ix.primary_key_of(e)) else {
+                        continue;
+                    };
+                    if let Some(end) = visit(e, row) {
+                        return end;
+                    }
+                }
+            }
+            Source::Hash(i, ikey) => {
+                let IndexData::Hash(map) = &t.indexes[*i].data else {
+                    return PageEnd::Finished;
+                };
+                let Some(pks) = map.get(ikey.as_slice()) else {
+                    return PageEnd::Finished;
+                };
+                let lo = match after {
+                    Some(a) => Bound::Excluded(a),
+                    None => Bound::Unbounded,
+                };
+                for pk in pks.range::<[u8], _>((lo, Bound::Unbounded)) {
+                    let Some(row) = t.row_by_key(pk) else {
+                        continue;
+                    };
+                    if let Some(end) = visit(pk, row) {
+                        return end;
+                    }
+                }
+            }
+        }
+        PageEnd::Finished
+    }
+
+    /// The next page of `cursor`: a CBOR array of at most `max_rows` rows
+    /// (capped at `MAX_PAGE_ROWS`) and about `MAX_PAGE_BYTES`, written to
+    /// `out` (cleared first), examining at most `MAX_PAGE_EXAMINED`
+    /// entries. `None` once the query has nothing left. Rows are read from
+    /// the tables as they are now, so the open transaction's own writes
+    /// are seen.
+    pub fn query_page(
+        &self,
+        cursor: &mut Cursor,
+        max_rows: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<()>, TableError> {
+        out.clear();
+        if cursor.done {
+            return Ok(None);
+        }
+        let t = self.table_or_err(cursor.table)?;
+        let max_rows = max_rows.clamp(1, q::MAX_PAGE_ROWS) as usize;
+        let mut rows: Vec<&[u8]> = Vec::new();
+        let mut bytes = 0usize;
+        let (end, last) = self.walk(
+            t,
+            &cursor.query,
+            cursor.after.as_deref(),
+            q::MAX_PAGE_EXAMINED,
+            |_, row| {
+                rows.push(row);
+                bytes += row.len();
+                rows.len() < max_rows && bytes < q::MAX_PAGE_BYTES
+            },
+        );
+        if end == PageEnd::Finished {
+            cursor.done = true;
+            if rows.is_empty() {
+                return Ok(None);
+            }
+        }
+        let mut w = Writer::from_vec(std::mem::take(out));
+        w.array(rows.len());
+        for r in &rows {
+            w.raw(r);
+        }
+        *out = w.into_vec();
+        if last.is_some() {
+            cursor.after = last;
+        }
+        Ok(Some(()))
+    }
+
+    /// A host-side aggregate over a query (`docs/ABI.md` §4.1), decoded
+    /// from `[query, op, column]`; returns the CBOR of the result.
+    pub fn aggregate(&self, table: u32, bytes: &[u8]) -> Result<Vec<u8>, TableError> {
+        let t = self.table_or_err(table)?;
+        let mut r = Reader::new(bytes);
+        r.array_of(3)
+            .map_err(|e| TableError::Query(format!("aggregate is not [query, op, column]: {e}")))?;
+        let query = Query::read(t, &mut r)?;
+        let op = r.u64()?;
+        let column = r.u64()? as usize;
+        r.finish()
+            .map_err(|e| TableError::Query(format!("aggregate: {e}")))?;
+        let mut w = Writer::new();
+        if op == q::AGG_COUNT {
+            let mut n = 0u64;
+            let _ = self.walk(t, &query, None, usize::MAX, |_, _| {
+                n += 1;
+                true
+            });
+            w.u64(n);
+            return Ok(w.into_vec());
+        }
+        let Some(col) = t.schema().columns.get(column) else {
+            return bad(format!(
+                "aggregate: column {column} out of range (table `{}` has {} columns)",
+                t.name(),
+                t.column_types().len()
+            ));
+        };
+        let ty = match &col.ty {
+            Type::Option(inner) => &**inner,
+            ty => ty,
+        };
+        let mut spans = Vec::new();
+        match op {
+            q::AGG_SUM => {
+                let signed = matches!(
+                    ty,
+                    Type::I8 | Type::I16 | Type::I32 | Type::I64 | Type::I128
+                );
+                let unsigned = matches!(
+                    ty,
+                    Type::U8 | Type::U16 | Type::U32 | Type::U64 | Type::U128
+                );
+                let float = matches!(ty, Type::F32 | Type::F64);
+                if !(signed || unsigned || float) {
+                    return bad(format!(
+                        "aggregate: sum of column `{}`, which is {}, not a number",
+                        col.name,
+                        col.ty.display_name()
+                    ));
+                }
+                let (mut su, mut si, mut sf, mut overflow) = (0u128, 0i128, 0f64, false);
+                let _ = self.walk(t, &query, None, usize::MAX, |_, row| {
+                    if !column_spans(row, &mut spans) {
+                        return true;
+                    }
+                    let mut cr = Reader::new(&row[spans[column].clone()]);
+                    if cr.try_null() {
+                        return true;
+                    }
+                    if unsigned {
+                        match cr.u128().ok().and_then(|v| su.checked_add(v)) {
+                            Some(s) => su = s,
+                            None => overflow = true,
+                        }
+                    } else if signed {
+                        match cr.i128().ok().and_then(|v| si.checked_add(v)) {
+                            Some(s) => si = s,
+                            None => overflow = true,
+                        }
+                    } else if *ty == Type::F32 {
+                        sf += f64::from(cr.f32().unwrap_or(0.0));
+                    } else {
+                        sf += cr.f64().unwrap_or(0.0);
+                    }
+                    !overflow
+                });
+                if overflow {
+                    return bad(format!(
+                        "aggregate: the sum of column `{}` overflows {}",
+                        col.name,
+                        if signed { "i128" } else { "u128" }
+                    ));
+                }
+                if unsigned {
+                    w.u128(su);
+                } else if signed {
+                    w.i128(si);
+                } else {
+                    w.f64(sf);
+                }
+            }
+            q::AGG_MIN | q::AGG_MAX => {
+                if comparable(&col.ty).is_none() {
+                    return bad(format!(
+                        "aggregate: min/max of column `{}`, which is {}, cannot be compared",
+                        col.name,
+                        col.ty.display_name()
+                    ));
+                }
+                let want = if op == q::AGG_MIN {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                };
+                let mut best: Option<(Scalar, Vec<u8>)> = None;
+                let _ = self.walk(t, &query, None, usize::MAX, |_, row| {
+                    if !column_spans(row, &mut spans) || row[spans[column].clone()] == [0xf6] {
+                        return true;
+                    }
+                    let Ok(s) = read_scalar(ty, &mut Reader::new(&row[spans[column].clone()]))
+                    else {
+                        return true;
+                    };
+                    let better = match (&best, &s) {
+                        (None, Scalar::Float(f)) => !f.is_nan(),
+                        (None, _) => true,
+                        (Some((Scalar::Key(b), _)), Scalar::Key(k)) => k.cmp(b) == want,
+                        (Some((Scalar::Float(b), _)), Scalar::Float(f)) => {
+                            f.partial_cmp(b) == Some(want)
+                        }
+                        _ => false,
+                    };
+                    if better {
+                        best = Some((s, row[spans[column].clone()].to_vec()));
+                    }
+                    true
+                });
+                match best {
+                    Some((_, raw)) => w.raw(&raw),
+                    None => w.null(),
+                }
+            }
+            other => return bad(format!("aggregate: unknown operation {other}")),
+        }
+        Ok(w.into_vec())
+    }
+}
+
+fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    match b {
+        Bound::Included(v) => Bound::Included(v.as_slice()),
+        Bound::Excluded(v) => Bound::Excluded(v.as_slice()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
