@@ -142,8 +142,16 @@ pub enum Command {
     /// offset and timestamp (exit code 1 if there is any), or a summary.
     /// Without --repair it only reads (no lock is taken).
     CheckLog {
+        /// The data directory (positional, as before, or with -d).
+        #[arg(
+            value_name = "DIR",
+            required_unless_present = "data_dir",
+            conflicts_with = "data_dir"
+        )]
+        dir: Option<PathBuf>,
         /// The data directory.
-        dir: PathBuf,
+        #[arg(long, short = 'd', value_name = "DIR")]
+        data_dir: Option<PathBuf>,
         /// Keep the valid prefix and move everything after the first problem
         /// into `<segment>.broken` files (never deletes a byte), so the log
         /// opens again. Takes the data directory's lock.
@@ -155,8 +163,16 @@ pub enum Command {
     /// compare each with the log; report the first divergence (exit code 1).
     /// Read-only: safe on a directory a runtime has open.
     ReplayCheck {
+        /// The data directory (positional, as before, or with -d).
+        #[arg(
+            value_name = "DIR",
+            required_unless_present = "data_dir",
+            conflicts_with = "data_dir"
+        )]
+        dir: Option<PathBuf>,
         /// The data directory.
-        dir: PathBuf,
+        #[arg(long, short = 'd', value_name = "DIR")]
+        data_dir: Option<PathBuf>,
         /// Report format.
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
@@ -168,6 +184,17 @@ pub enum Command {
         /// (default: the runtime's default).
         #[arg(long)]
         memory_bytes: Option<usize>,
+    },
+    /// Export the log for analysis: one JSON object per entry, or one CSV
+    /// line per mutation (rows decoded with the logged schema). Read-only:
+    /// no lock is taken.
+    LogDump {
+        /// The data directory.
+        #[arg(long, short = 'd', value_name = "DIR")]
+        data_dir: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = crate::commands::log_dump::DumpFormat::Json)]
+        format: crate::commands::log_dump::DumpFormat,
     },
     /// Print a module's schema (from a .wasm file) as JSON.
     Schema {

@@ -17,6 +17,7 @@ mod errors;
 mod faults;
 mod isolation;
 mod layers;
+mod log_dump;
 mod ordering;
 mod recovery;
 mod replay;
