@@ -54,6 +54,33 @@ fn parse_durability(s: &str) -> Result<Durability, String> {
     s.parse()
 }
 
+/// The data directory of `check-log` and `replay-check`: positional, as
+/// those two always took it, or `-d/--data-dir` like every other command
+/// (exactly one of the two).
+#[derive(Debug, Clone, clap::Args)]
+pub struct DirArg {
+    /// The data directory (positional form).
+    #[arg(
+        value_name = "DIR",
+        required_unless_present = "data_dir",
+        conflicts_with = "data_dir"
+    )]
+    pub dir: Option<PathBuf>,
+    /// The data directory.
+    #[arg(long, short = 'd', value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl DirArg {
+    /// The directory given, in either form.
+    pub fn path(&self) -> PathBuf {
+        self.dir
+            .clone()
+            .or_else(|| self.data_dir.clone())
+            .unwrap_or_default()
+    }
+}
+
 /// `run` options for segment rotation, snapshots and retention
 /// (`docs/SNAPSHOT_FORMAT.md`).
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -142,16 +169,9 @@ pub enum Command {
     /// offset and timestamp (exit code 1 if there is any), or a summary.
     /// Without --repair it only reads (no lock is taken).
     CheckLog {
-        /// The data directory (positional, as before, or with -d).
-        #[arg(
-            value_name = "DIR",
-            required_unless_present = "data_dir",
-            conflicts_with = "data_dir"
-        )]
-        dir: Option<PathBuf>,
         /// The data directory.
-        #[arg(long, short = 'd', value_name = "DIR")]
-        data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        dir: DirArg,
         /// Keep the valid prefix and move everything after the first problem
         /// into `<segment>.broken` files (never deletes a byte), so the log
         /// opens again. Takes the data directory's lock.
@@ -163,16 +183,9 @@ pub enum Command {
     /// compare each with the log; report the first divergence (exit code 1).
     /// Read-only: safe on a directory a runtime has open.
     ReplayCheck {
-        /// The data directory (positional, as before, or with -d).
-        #[arg(
-            value_name = "DIR",
-            required_unless_present = "data_dir",
-            conflicts_with = "data_dir"
-        )]
-        dir: Option<PathBuf>,
         /// The data directory.
-        #[arg(long, short = 'd', value_name = "DIR")]
-        data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        dir: DirArg,
         /// Report format.
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,

@@ -16,15 +16,6 @@ fn init_tracing(level: &str, format: LogFormat) {
     }
 }
 
-/// The data directory given positionally or with `-d` (clap makes sure
-/// exactly one is).
-fn one_dir(
-    positional: Option<std::path::PathBuf>,
-    flag: Option<std::path::PathBuf>,
-) -> std::path::PathBuf {
-    positional.or(flag).unwrap_or_default()
-}
-
 async fn dispatch(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Build { path } => commands::build::run(&path),
@@ -41,21 +32,16 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             snapshots,
             wasm,
         } => commands::run::run(&dir, &replay, &snapshots, &wasm).await,
-        Command::CheckLog {
-            dir,
-            data_dir,
-            repair,
-        } => commands::check_log::run(&one_dir(dir, data_dir), repair),
+        Command::CheckLog { dir, repair } => commands::check_log::run(&dir.path(), repair),
         Command::LogDump { data_dir, format } => commands::log_dump::run(&data_dir, format),
         Command::Schema { wasm } => commands::schema::run(&wasm),
         Command::ReplayCheck {
             dir,
-            data_dir,
             format,
             fuel,
             memory_bytes,
         } => commands::replay_check::run(&commands::replay_check::ReplayCheckArgs {
-            dir: &one_dir(dir, data_dir),
+            dir: &dir.path(),
             format,
             fuel,
             memory_bytes,
