@@ -54,6 +54,33 @@ fn parse_durability(s: &str) -> Result<Durability, interstice_actors::ParseDurab
     s.parse()
 }
 
+/// The data directory of `check-log` and `replay-check`: positional, as
+/// those two always took it, or `-d/--data-dir` like every other command
+/// (exactly one of the two).
+#[derive(Debug, Clone, clap::Args)]
+pub struct DirArg {
+    /// The data directory (positional form).
+    #[arg(
+        value_name = "DIR",
+        required_unless_present = "data_dir",
+        conflicts_with = "data_dir"
+    )]
+    pub dir: Option<PathBuf>,
+    /// The data directory.
+    #[arg(long, short = 'd', value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl DirArg {
+    /// The directory given, in either form.
+    pub fn path(&self) -> PathBuf {
+        self.dir
+            .clone()
+            .or_else(|| self.data_dir.clone())
+            .unwrap_or_default()
+    }
+}
+
 /// `run` options for segment rotation, snapshots and retention
 /// (`docs/SNAPSHOT_FORMAT.md`).
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -145,7 +172,8 @@ pub enum Command {
     /// Without --repair it only reads (no lock is taken).
     CheckLog {
         /// The data directory.
-        dir: PathBuf,
+        #[command(flatten)]
+        dir: DirArg,
         /// Keep the valid prefix and move everything after the first problem
         /// into `<segment>.broken` files (never deletes a byte), so the log
         /// opens again. Takes the data directory's lock.
@@ -158,7 +186,8 @@ pub enum Command {
     /// Read-only: safe on a directory a runtime has open.
     ReplayCheck {
         /// The data directory.
-        dir: PathBuf,
+        #[command(flatten)]
+        dir: DirArg,
         /// Report format.
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
@@ -170,6 +199,17 @@ pub enum Command {
         /// (default: the runtime's default).
         #[arg(long)]
         memory_bytes: Option<usize>,
+    },
+    /// Export the log for analysis: one JSON object per entry, or one CSV
+    /// line per mutation (rows decoded with the logged schema). Read-only:
+    /// no lock is taken.
+    LogDump {
+        /// The data directory.
+        #[arg(long, short = 'd', value_name = "DIR")]
+        data_dir: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = crate::commands::log_dump::DumpFormat::Json)]
+        format: crate::commands::log_dump::DumpFormat,
     },
     /// Print a module's schema (from a .wasm file) as JSON.
     Schema {

@@ -6,6 +6,7 @@ pub mod call;
 pub mod check_log;
 pub mod demo;
 pub mod load;
+pub mod log_dump;
 pub mod replay_check;
 pub mod run;
 pub mod schema;

@@ -32,7 +32,8 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             snapshots,
             wasm,
         } => commands::run::run(&dir, &replay, &snapshots, &wasm).await,
-        Command::CheckLog { dir, repair } => commands::check_log::run(&dir, repair),
+        Command::CheckLog { dir, repair } => commands::check_log::run(&dir.path(), repair),
+        Command::LogDump { data_dir, format } => commands::log_dump::run(&data_dir, format),
         Command::Schema { wasm } => commands::schema::run(&wasm),
         Command::ReplayCheck {
             dir,
@@ -40,7 +41,7 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             fuel,
             memory_bytes,
         } => commands::replay_check::run(&commands::replay_check::ReplayCheckArgs {
-            dir: &dir,
+            dir: &dir.path(),
             format,
             fuel,
             memory_bytes,

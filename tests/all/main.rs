@@ -19,6 +19,7 @@ mod filters;
 mod indexes;
 mod isolation;
 mod layers;
+mod log_dump;
 mod ordering;
 mod recovery;
 mod replay;
