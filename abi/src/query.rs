@@ -62,6 +62,10 @@ pub const MAX_PAGE_BYTES: usize = 256 * 1024;
 /// Most entries one `query_page` call examines; a page with no row that
 /// is not the end is an empty array, and the guest asks again.
 pub const MAX_PAGE_EXAMINED: usize = 16 * 1024;
+/// Most entries one `query_aggregate` call examines (2^20): a range that
+/// holds more is refused with a `Host` error, so that one host call's time
+/// stays bounded (the wall-clock limit is checked between host calls).
+pub const MAX_AGGREGATE_EXAMINED: usize = 1 << 20;
 
 /// Writes a bound: `None` = open, else `[tag, values]` with `values`
 /// already an encoded array.

@@ -459,11 +459,37 @@ impl Tables {
         query: &Query,
         after: Option<&[u8]>,
         limit: usize,
+        paged: bool,
         each: impl FnMut(&[u8], &'t [u8]) -> bool,
     ) -> (PageEnd, Option<Box<[u8]>>) {
         let mut last = None;
-        let end = self.walk_inner(t, query, after, limit, each, &mut last);
+        let end = self.walk_inner(t, query, after, limit, each, paged.then_some(&mut last));
         (end, last)
+    }
+
+    /// Walks every entry of `query` for an aggregate: refused past
+    /// `max_examined` entries, so that one host call's time stays bounded.
+    fn walk_all<'t>(
+        &self,
+        t: &'t Table,
+        query: &Query,
+        max_examined: usize,
+        mut each: impl FnMut(&[u8], &'t [u8]) -> bool,
+    ) -> Result<(), TableError> {
+        let mut stopped = false;
+        let visit = |entry: &[u8], row: &'t [u8]| {
+            let go = each(entry, row);
+            stopped |= !go;
+            go
+        };
+        match self.walk(t, query, None, max_examined.saturating_add(1), false, visit) {
+            (PageEnd::Finished, _) => Ok(()),
+            (PageEnd::More, _) if stopped => Ok(()),
+            (PageEnd::More, _) => bad(format!(
+                "aggregate: the range holds more than {max_examined} entries, the most one \
+                 aggregate examines; narrow it, or page through it with query_page"
+            )),
+        }
     }
 
     fn walk_inner<'t>(
@@ -473,14 +499,14 @@ impl Tables {
         after: Option<&[u8]>,
         limit: usize,
         mut each: impl FnMut(&[u8], &'t [u8]) -> bool,
-        last: &mut Option<Box<[u8]>>,
+        mut last: Option<&mut Option<Box<[u8]>>>,
     ) -> PageEnd {
         let mut examined = 0usize;
         let mut spans = Vec::new();
         let types = t.column_types();
         let mut visit = |entry: &[u8], row: &'t [u8]| -> Option<PageEnd> {
             examined += 1;
-            if limit != usize::MAX {
+            if let Some(last) = last.as_deref_mut() {
                 *last = Some(entry.into());
             }
             let pass = match &query.filter {
@@ -585,6 +611,7 @@ impl Tables {
             &cursor.query,
             cursor.after.as_deref(),
             q::MAX_PAGE_EXAMINED,
+            true,
             |_, row| {
                 rows.push(row);
                 bytes += row.len();
@@ -612,6 +639,16 @@ impl Tables {
     /// A host-side aggregate over a query (`docs/ABI.md` §4.1), decoded
     /// from `[query, op, column]`; returns the CBOR of the result.
     pub fn aggregate(&self, table: u32, bytes: &[u8]) -> Result<Vec<u8>, TableError> {
+        self.aggregate_at_most(table, bytes, q::MAX_AGGREGATE_EXAMINED)
+    }
+
+    /// [`Tables::aggregate`], examining at most `max_examined` entries.
+    pub(crate) fn aggregate_at_most(
+        &self,
+        table: u32,
+        bytes: &[u8],
+        max_examined: usize,
+    ) -> Result<Vec<u8>, TableError> {
         let t = self.table_or_err(table)?;
         let mut r = Reader::new(bytes);
         r.array_of(3)
@@ -624,10 +661,10 @@ impl Tables {
         let mut w = Writer::new();
         if op == q::AGG_COUNT {
             let mut n = 0u64;
-            let _ = self.walk(t, &query, None, usize::MAX, |_, _| {
+            self.walk_all(t, &query, max_examined, |_, _| {
                 n += 1;
                 true
-            });
+            })?;
             w.u64(n);
             return Ok(w.into_vec());
         }
@@ -662,7 +699,7 @@ impl Tables {
                     ));
                 }
                 let (mut su, mut si, mut sf, mut overflow) = (0u128, 0i128, 0f64, false);
-                let _ = self.walk(t, &query, None, usize::MAX, |_, row| {
+                self.walk_all(t, &query, max_examined, |_, row| {
                     if !column_spans(row, &mut spans) {
                         return true;
                     }
@@ -686,7 +723,7 @@ impl Tables {
                         sf += cr.f64().unwrap_or(0.0);
                     }
                     !overflow
-                });
+                })?;
                 if overflow {
                     return bad(format!(
                         "aggregate: the sum of column `{}` overflows {}",
@@ -716,7 +753,7 @@ impl Tables {
                     Ordering::Greater
                 };
                 let mut best: Option<(Scalar, Vec<u8>)> = None;
-                let _ = self.walk(t, &query, None, usize::MAX, |_, row| {
+                self.walk_all(t, &query, max_examined, |_, row| {
                     if !column_spans(row, &mut spans) || row[spans[column].clone()] == [0xf6] {
                         return true;
                     }
@@ -737,7 +774,7 @@ impl Tables {
                         best = Some((s, row[spans[column].clone()].to_vec()));
                     }
                     true
-                });
+                })?;
                 match best {
                     Some((_, raw)) => w.raw(&raw),
                     None => w.null(),

@@ -209,3 +209,36 @@ fn an_upgrade_adding_a_unique_index_over_duplicates_is_refused() {
     assert_eq!(table, "items");
     assert!(what.contains("`by_sku`") && what.contains('7'), "{what}");
 }
+
+/// An aggregate examines at most its limit of entries and is refused past
+/// it (one host call's time stays bounded); at the limit it answers.
+#[test]
+fn an_aggregate_over_more_entries_than_its_limit_is_refused() {
+    let mut t = Tables::new(&schema());
+    t.begin();
+    for id in 1..=5 {
+        t.insert(0, &row(id, "a", 1, id)).unwrap();
+    }
+    t.commit();
+    // `[[null, null, null, null], count, 0]`: count the whole table.
+    let mut w = Writer::new();
+    w.array(3);
+    w.array(4);
+    for _ in 0..4 {
+        w.null();
+    }
+    w.u64(interstice_abi::query::AGG_COUNT);
+    w.u64(0);
+    let count = w.into_vec();
+    let mut five = Writer::new();
+    five.u64(5);
+    assert_eq!(t.aggregate_at_most(0, &count, 5).unwrap(), five.into_vec());
+    assert_eq!(
+        t.aggregate(0, &count).unwrap(),
+        t.aggregate_at_most(0, &count, 5).unwrap()
+    );
+    match t.aggregate_at_most(0, &count, 4) {
+        Err(TableError::Query(m)) => assert!(m.contains("more than 4 entries"), "{m}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
