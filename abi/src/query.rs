@@ -66,6 +66,12 @@ pub const MAX_PAGE_EXAMINED: usize = 16 * 1024;
 /// holds more is refused with a `Host` error, so that one host call's time
 /// stays bounded (the wall-clock limit is checked between host calls).
 pub const MAX_AGGREGATE_EXAMINED: usize = 1 << 20;
+/// Fuel a transaction is charged for each entry a `query_page` or
+/// `query_aggregate` call examines (matching its filter or not): host-side
+/// query work counts against `Limits::fuel` like the guest's own
+/// instructions, so a pushed-down scan cannot outrun the budget a scan in
+/// wasm would have. Deterministic: the count depends only on the tables.
+pub const FUEL_PER_EXAMINED_ENTRY: u64 = 64;
 
 /// Writes a bound: `None` = open, else `[tag, values]` with `values`
 /// already an encoded array.

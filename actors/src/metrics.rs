@@ -17,10 +17,12 @@ pub(crate) struct MetricsInner {
     pub fsyncs: AtomicU64,
     pub reruns: AtomicU64,
     pub fanout_cuts: AtomicU64,
+    pub failed_deliveries: AtomicU64,
 }
 
-/// A snapshot of the runtime's counters.
+/// A snapshot of the runtime's counters. More counters may be added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Metrics {
     /// Wasm instances created (replay creates none).
     pub instantiations: u64,
@@ -44,6 +46,10 @@ pub struct Metrics {
     pub reruns: u64,
     /// Deliveries cut by the fan-out budget (`Limits::fanout`).
     pub fanout_cuts: u64,
+    /// Deliveries (async calls and triggers) whose transaction failed,
+    /// including those cut by the fan-out budget. Each one is also a
+    /// `warn` event and a logged commit with the error.
+    pub failed_deliveries: u64,
 }
 
 impl MetricsInner {
@@ -60,6 +66,7 @@ impl MetricsInner {
             fsyncs: g(&self.fsyncs),
             reruns: g(&self.reruns),
             fanout_cuts: g(&self.fanout_cuts),
+            failed_deliveries: g(&self.failed_deliveries),
         }
     }
 

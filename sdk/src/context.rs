@@ -147,7 +147,10 @@ macro_rules! common_methods {
             ///
             /// # Panics
             /// If the result does not decode as `Result<R, E>`: the types
-            /// given do not match the reducer's.
+            /// given do not match the reducer's. The message names the type
+            /// asked for, the shape the reducer returned, and (through the
+            /// panic's location) the line of this call.
+            #[track_caller]
             pub fn read_call<R: IntersticeType, E: IntersticeType>(
                 &self,
                 module: &str,
@@ -155,14 +158,7 @@ macro_rules! common_methods {
                 args: impl Args,
             ) -> Result<R, E> {
                 let bytes = sys::call_read(&encode_call(module, reducer, &args));
-                crate::__private::decode_result(&bytes).unwrap_or_else(|e| {
-                    panic!(
-                        "interstice: read_call {module}.{reducer}: the result does not decode as \
-                         Result<{}, {}>: {e}",
-                        R::ty().display_name(),
-                        E::ty().display_name()
-                    )
-                })
+                decode_read_result(module, reducer, &bytes)
             }
 
             /// Logs `msg` at `level` through the host.
@@ -217,6 +213,86 @@ common_methods!(
     ReadContext,
     "Always 0: a read is not a transaction and has no commit timestamp."
 );
+
+/// The result of read call `module.reducer` as `Result<R, E>`.
+///
+/// # Panics
+/// If it does not decode so, with a message that names both the type asked
+/// for and what the reducer returned; the panic's location is the caller's
+/// (`#[track_caller]` all the way from [`ReadContext::read_call`]).
+#[track_caller]
+fn decode_read_result<R: IntersticeType, E: IntersticeType>(
+    module: &str,
+    reducer: &str,
+    bytes: &[u8],
+) -> Result<R, E> {
+    match crate::__private::decode_result(bytes) {
+        Ok(v) => v,
+        // Not in a closure: a closure would not carry the caller's location.
+        Err(e) => panic!(
+            "interstice: read_call {module}.{reducer}: asked for Result<{}, {}>, but the \
+             reducer returned {} ({e})",
+            R::ty().display_name(),
+            E::ty().display_name(),
+            describe_result(bytes),
+        ),
+    }
+}
+
+/// What an encoded reducer result holds, in a few words: `Ok(text)`,
+/// `Err(array of 2: [unsigned integer, text])`.
+fn describe_result(bytes: &[u8]) -> String {
+    let mut r = interstice_abi::cbor::Reader::new(bytes);
+    match host::read_result_head(&mut r) {
+        Ok(host::ResultTag::Ok) => format!("Ok({})", describe_item(&mut r, 2)),
+        Ok(host::ResultTag::Err) => format!("Err({})", describe_item(&mut r, 2)),
+        Err(_) => "bytes that are not a result".to_owned(),
+    }
+}
+
+/// The shape of the next CBOR item, `depth` levels of arrays deep; consumes
+/// it.
+fn describe_item(r: &mut interstice_abi::cbor::Reader<'_>, depth: usize) -> String {
+    use interstice_abi::cbor::Kind;
+    let Ok(kind) = r.peek_kind() else {
+        return "nothing".to_owned();
+    };
+    let name = match kind {
+        Kind::Unsigned => "an unsigned integer",
+        Kind::Negative => "a negative integer",
+        Kind::Bytes => "bytes",
+        Kind::Text => "text",
+        Kind::Tag => "a big integer",
+        Kind::Bool => "a bool",
+        Kind::Null => "null (unit or None)",
+        Kind::Float => "a float",
+        Kind::Other => "an unsupported CBOR item",
+        Kind::Array => {
+            let Ok(n) = r.array() else {
+                return "a malformed array".to_owned();
+            };
+            if depth == 0 || n == 0 {
+                for _ in 0..n {
+                    if r.skip().is_err() {
+                        break;
+                    }
+                }
+                return format!("an array of {n}");
+            }
+            let shown = n.min(4);
+            let items: Vec<String> = (0..shown).map(|_| describe_item(r, depth - 1)).collect();
+            for _ in shown..n {
+                if r.skip().is_err() {
+                    break;
+                }
+            }
+            let more = if n > shown { ", …" } else { "" };
+            return format!("an array of {n}: [{}{more}]", items.join(", "));
+        }
+    };
+    let _ = r.skip();
+    name.to_owned()
+}
 
 /// `[module, reducer, args]`.
 fn encode_call(module: &str, reducer: &str, args: &impl Args) -> Vec<u8> {

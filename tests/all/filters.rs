@@ -443,3 +443,46 @@ async fn malformed_queries_from_a_hand_written_guest_get_specific_errors() {
         .await
         .expect("a good query after the bad ones");
 }
+
+/// Host-side query work is charged to the transaction's fuel
+/// (`FUEL_PER_EXAMINED_ENTRY` per entry examined, `docs/ABI.md` §6): the
+/// same aggregates that fit a small budget over a few rows run out of it
+/// over many, although the guest's own instructions are the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_a_query_examines_are_charged_to_the_transactions_fuel() {
+    use interstice_actors::Limits;
+    let dir = tempdir();
+    {
+        let roomy = Limits::default()
+            .with_fuel(5_000_000_000)
+            .with_tx_time(std::time::Duration::from_secs(120));
+        let rt = crate::support::open_unsynced(dir.path(), roomy).await;
+        rt.load_module(crate::support::wasm("t_indexes"))
+            .await
+            .expect("loading t_indexes");
+        j(&rt, "bulk", &[json!("many"), json!(10_000)]).await;
+        j(&rt, "bulk", &[json!("few"), json!(5)]).await;
+        rt.shutdown().await.unwrap();
+    }
+    // `stats` runs six aggregates over the owner's rows: over 10,000 rows
+    // that examines 60,000 entries, 3.84M units of fuel (the fourth
+    // aggregate passes 2M); over 5 rows, 30 entries.
+    let fuel = 2_000_000;
+    let rt = crate::support::open_with_limits(dir.path(), Limits::default().with_fuel(fuel)).await;
+    let few = j(&rt, "stats", &[json!("few"), json!(0)]).await;
+    assert_eq!(few[0], json!(5), "{few}");
+    let err = reducer_error(
+        rt.call_json("t_indexes", "stats", &[json!("many"), json!(0)])
+            .await,
+    );
+    assert_eq!(err.kind, ErrorKind::Budget, "{err:?}");
+    assert!(
+        err.message
+            .contains("execution budget exhausted in query_aggregate")
+            && err.message.contains("entries examined")
+            && err.message.contains(&format!("Limits::fuel = {fuel}")),
+        "{}",
+        err.message
+    );
+    rt.shutdown().await.unwrap();
+}

@@ -12,6 +12,7 @@ mod concurrency;
 mod containment;
 mod crash;
 mod datadir;
+mod deliveries;
 mod durability;
 mod errors;
 mod faults;

@@ -585,3 +585,37 @@ pub(crate) async fn open_account(rt: &Runtime, owner: &str, initial: u64) -> Val
         .expect("open_account")
         .value
 }
+
+/// Everything logged at `warn` or above since the first call, as text
+/// (`tracing_subscriber`'s plain format). The first call installs the
+/// capturing subscriber for the whole test binary, so a test that looks
+/// for a warning calls this once before it acts; lines from tests running
+/// beside it may be there too, so look for your own module's name.
+pub(crate) fn warnings() -> String {
+    use std::sync::Mutex;
+    static CAPTURED: OnceLock<std::sync::Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    #[derive(Clone)]
+    struct Capture(std::sync::Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("capture lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = CAPTURED.get_or_init(|| {
+        let buf = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let writer = Capture(buf.clone());
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .try_init()
+            .expect("no other global subscriber in the test binary");
+        buf
+    });
+    let text = buf.lock().expect("capture lock");
+    String::from_utf8_lossy(&text).into_owned()
+}

@@ -331,6 +331,7 @@ impl ModuleActor {
             Ok(_) => shared.metrics.commits.fetch_add(1, Ordering::Relaxed),
             Err(f) => {
                 tracing::debug!(module = %self.env.name, reducer = %info.reducer, kind = ?f.kind, "rolled back: {}", f.message);
+                report_failed_delivery(shared, &self.env.name, &info, f);
                 shared.metrics.rollbacks.fetch_add(1, Ordering::Relaxed)
             }
         };
@@ -417,6 +418,29 @@ impl ModuleActor {
         send_numbered(&shared, ts, vec![finished]);
         msg.reply.send(Ok(ts));
     }
+}
+
+/// A delivery (an async call or a trigger) that failed has no caller to
+/// answer: it is made visible by a `warn` event naming the module, the
+/// reducer and the commit that caused it, and counted in
+/// `Metrics::failed_deliveries`. Its commit record (with the error) is
+/// logged like any other, so the log tools show it too.
+fn report_failed_delivery(shared: &Shared, module: &str, info: &CallInfo, failure: &Failure) {
+    use interstice_persist::Cause;
+    let (how, cause_module, cause_ts) = match &info.cause {
+        Cause::Call { module, ts, .. } => ("async call", module, ts),
+        Cause::Trigger { module, ts, .. } => ("trigger", module, ts),
+        Cause::External | Cause::Init => return,
+    };
+    shared
+        .metrics
+        .failed_deliveries
+        .fetch_add(1, Ordering::Relaxed);
+    tracing::warn!(
+        module, reducer = %info.reducer, cause = how, cause_module = %cause_module,
+        cause_ts, kind = failure.kind.name(),
+        "delivery failed: {}", failure.message
+    );
 }
 
 /// Releases the holds a write transaction's last attempt put on the

@@ -27,7 +27,7 @@ mod tables;
 
 pub use error::{SnapshotProblem, TableError};
 pub use overlay::ReplayTables;
-pub use query::{Cursor, PageEnd};
+pub use query::{Aggregated, Cursor, Page, PageEnd};
 pub use table::Table;
 pub use tables::{Change, Tables};
 

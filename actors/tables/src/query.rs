@@ -439,6 +439,34 @@ impl Cursor {
     }
 }
 
+/// Where a walk over a query's entries got to.
+struct Walked {
+    /// Whether to keep the last entry examined (a paged walk continues
+    /// after it).
+    keep_last: bool,
+    last: Option<Box<[u8]>>,
+    examined: usize,
+}
+
+/// What one [`Tables::query_page`] call produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// Whether a page was written; false once the query has nothing left.
+    pub filled: bool,
+    /// Index or table entries examined, matching or not: what the host
+    /// charges the transaction for (`docs/ABI.md` §4.1).
+    pub examined: u64,
+}
+
+/// What one [`Tables::aggregate`] call produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Aggregated {
+    /// The CBOR of the result.
+    pub value: Vec<u8>,
+    /// Entries examined, as in [`Page::examined`].
+    pub examined: u64,
+}
+
 impl Tables {
     pub(crate) fn table_or_err(&self, idx: u32) -> Result<&Table, TableError> {
         self.table(idx).ok_or_else(|| {
@@ -451,8 +479,9 @@ impl Tables {
 
     /// Calls `each(entry, row)` on the query's rows (after `after`, in the
     /// source's order) that pass its filter, until it returns false or
-    /// `limit` entries were examined. Returns how it stopped, and the last
-    /// entry examined (where a next walk continues).
+    /// `limit` entries were examined. Returns how it stopped, the last
+    /// entry examined (where a next walk continues) and how many entries it
+    /// examined.
     fn walk<'t>(
         &self,
         t: &'t Table,
@@ -461,10 +490,14 @@ impl Tables {
         limit: usize,
         paged: bool,
         each: impl FnMut(&[u8], &'t [u8]) -> bool,
-    ) -> (PageEnd, Option<Box<[u8]>>) {
-        let mut last = None;
-        let end = self.walk_inner(t, query, after, limit, each, paged.then_some(&mut last));
-        (end, last)
+    ) -> (PageEnd, Option<Box<[u8]>>, u64) {
+        let mut walked = Walked {
+            keep_last: paged,
+            last: None,
+            examined: 0,
+        };
+        let end = self.walk_inner(t, query, after, limit, each, &mut walked);
+        (end, walked.last, walked.examined as u64)
     }
 
     /// Walks every entry of `query` for an aggregate: refused past
@@ -474,6 +507,7 @@ impl Tables {
         t: &'t Table,
         query: &Query,
         max_examined: usize,
+        examined: &mut u64,
         mut each: impl FnMut(&[u8], &'t [u8]) -> bool,
     ) -> Result<(), TableError> {
         let mut stopped = false;
@@ -482,10 +516,12 @@ impl Tables {
             stopped |= !go;
             go
         };
-        match self.walk(t, query, None, max_examined.saturating_add(1), false, visit) {
-            (PageEnd::Finished, _) => Ok(()),
-            (PageEnd::More, _) if stopped => Ok(()),
-            (PageEnd::More, _) => bad(format!(
+        let (end, _, n) = self.walk(t, query, None, max_examined.saturating_add(1), false, visit);
+        *examined += n;
+        match end {
+            PageEnd::Finished => Ok(()),
+            PageEnd::More if stopped => Ok(()),
+            PageEnd::More => bad(format!(
                 "aggregate: the range holds more than {max_examined} entries, the most one \
                  aggregate examines; narrow it, or page through it with query_page"
             )),
@@ -499,15 +535,14 @@ impl Tables {
         after: Option<&[u8]>,
         limit: usize,
         mut each: impl FnMut(&[u8], &'t [u8]) -> bool,
-        mut last: Option<&mut Option<Box<[u8]>>>,
+        walked: &mut Walked,
     ) -> PageEnd {
-        let mut examined = 0usize;
         let mut spans = Vec::new();
         let types = t.column_types();
         let mut visit = |entry: &[u8], row: &'t [u8]| -> Option<PageEnd> {
-            examined += 1;
-            if let Some(last) = last.as_deref_mut() {
-                *last = Some(entry.into());
+            walked.examined += 1;
+            if walked.keep_last {
+                walked.last = Some(entry.into());
             }
             let pass = match &query.filter {
                 None => true,
@@ -516,7 +551,7 @@ impl Tables {
             if pass && !each(entry, row) {
                 return Some(PageEnd::More);
             }
-            (examined >= limit).then_some(PageEnd::More)
+            (walked.examined >= limit).then_some(PageEnd::More)
         };
         let lo = |lower: &Bound<Vec<u8>>| match (after, lower) {
             (Some(a), _) => Bound::Excluded(a.to_vec()),
@@ -589,24 +624,28 @@ impl Tables {
     /// The next page of `cursor`: a CBOR array of at most `max_rows` rows
     /// (capped at `MAX_PAGE_ROWS`) and about `MAX_PAGE_BYTES`, written to
     /// `out` (cleared first), examining at most `MAX_PAGE_EXAMINED`
-    /// entries. `None` once the query has nothing left. Rows are read from
-    /// the tables as they are now, so the open transaction's own writes
-    /// are seen.
+    /// entries. [`Page::filled`] is false once the query has nothing left.
+    /// Rows are read from the tables as they are now, so the open
+    /// transaction's own writes are seen.
     pub fn query_page(
         &self,
         cursor: &mut Cursor,
         max_rows: u32,
         out: &mut Vec<u8>,
-    ) -> Result<Option<()>, TableError> {
+    ) -> Result<Page, TableError> {
         out.clear();
+        let empty = Page {
+            filled: false,
+            examined: 0,
+        };
         if cursor.done {
-            return Ok(None);
+            return Ok(empty);
         }
         let t = self.table_or_err(cursor.table)?;
         let max_rows = max_rows.clamp(1, q::MAX_PAGE_ROWS) as usize;
         let mut rows: Vec<&[u8]> = Vec::new();
         let mut bytes = 0usize;
-        let (end, last) = self.walk(
+        let (end, last, examined) = self.walk(
             t,
             &cursor.query,
             cursor.after.as_deref(),
@@ -621,7 +660,7 @@ impl Tables {
         if end == PageEnd::Finished {
             cursor.done = true;
             if rows.is_empty() {
-                return Ok(None);
+                return Ok(Page { examined, ..empty });
             }
         }
         let mut w = Writer::from_vec(std::mem::take(out));
@@ -633,13 +672,20 @@ impl Tables {
         if last.is_some() {
             cursor.after = last;
         }
-        Ok(Some(()))
+        Ok(Page {
+            filled: true,
+            examined,
+        })
     }
 
     /// A host-side aggregate over a query (`docs/ABI.md` §4.1), decoded
-    /// from `[query, op, column]`; returns the CBOR of the result.
-    pub fn aggregate(&self, table: u32, bytes: &[u8]) -> Result<Vec<u8>, TableError> {
-        self.aggregate_at_most(table, bytes, q::MAX_AGGREGATE_EXAMINED)
+    /// from `[query, op, column]`; returns the CBOR of the result and how
+    /// many entries it examined.
+    pub fn aggregate(&self, table: u32, bytes: &[u8]) -> Result<Aggregated, TableError> {
+        let mut examined = 0;
+        let value =
+            self.aggregate_at_most(table, bytes, q::MAX_AGGREGATE_EXAMINED, &mut examined)?;
+        Ok(Aggregated { value, examined })
     }
 
     /// [`Tables::aggregate`], examining at most `max_examined` entries.
@@ -648,6 +694,7 @@ impl Tables {
         table: u32,
         bytes: &[u8],
         max_examined: usize,
+        examined: &mut u64,
     ) -> Result<Vec<u8>, TableError> {
         let t = self.table_or_err(table)?;
         let mut r = Reader::new(bytes);
@@ -661,7 +708,7 @@ impl Tables {
         let mut w = Writer::new();
         if op == q::AGG_COUNT {
             let mut n = 0u64;
-            self.walk_all(t, &query, max_examined, |_, _| {
+            self.walk_all(t, &query, max_examined, examined, |_, _| {
                 n += 1;
                 true
             })?;
@@ -699,7 +746,7 @@ impl Tables {
                     ));
                 }
                 let (mut su, mut si, mut sf, mut overflow) = (0u128, 0i128, 0f64, false);
-                self.walk_all(t, &query, max_examined, |_, row| {
+                self.walk_all(t, &query, max_examined, examined, |_, row| {
                     if !column_spans(row, &mut spans) {
                         return true;
                     }
@@ -753,7 +800,7 @@ impl Tables {
                     Ordering::Greater
                 };
                 let mut best: Option<(Scalar, Vec<u8>)> = None;
-                self.walk_all(t, &query, max_examined, |_, row| {
+                self.walk_all(t, &query, max_examined, examined, |_, row| {
                     if !column_spans(row, &mut spans) || row[spans[column].clone()] == [0xf6] {
                         return true;
                     }

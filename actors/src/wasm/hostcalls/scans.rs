@@ -100,6 +100,26 @@ fn query_bytes(mem: &[u8], ptr: i32, len: i32, what: &str) -> Res<Vec<u8>> {
     Ok(mem[r].to_vec())
 }
 
+/// Charges the transaction's fuel for `examined` entries a query call
+/// walked (`FUEL_PER_EXAMINED_ENTRY` each); traps with `Budget` if that is
+/// more than it has left.
+fn charge_examined(c: &mut Caller<'_, HostState>, examined: u64, what: &str) -> Res<()> {
+    let cost = examined.saturating_mul(interstice_abi::query::FUEL_PER_EXAMINED_ENTRY);
+    let left = c.get_fuel().unwrap_or(0);
+    if cost > left {
+        let limit = c.data().env.as_ref().map_or(0, |e| e.limits.fuel);
+        return trap(HostTrap {
+            kind: ErrorKind::Budget,
+            message: format!(
+                "execution budget exhausted in {what} ({examined} entries examined): limit \
+                 reached (Limits::fuel = {limit})"
+            ),
+        });
+    }
+    c.set_fuel(left - cost)?;
+    Ok(())
+}
+
 /// Registers the index-query host calls (`docs/ABI.md` §4.1).
 pub(super) fn link_queries(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     let m = abi::IMPORT_MODULE;
@@ -140,8 +160,15 @@ pub(super) fn link_queries(linker: &mut Linker<HostState>) -> wasmtime::Result<(
                 .query_page(cursor, max_rows.max(1) as u32, &mut out);
             st.tx.ret = out;
             match page {
-                Ok(Some(())) => Ok(st.tx.ret.len() as i64),
-                Ok(None) => Ok(abi::NOT_FOUND),
+                Ok(page) => {
+                    charge_examined(&mut c, page.examined, "query_page")?;
+                    let st = c.data();
+                    Ok(if page.filled {
+                        st.tx.ret.len() as i64
+                    } else {
+                        abi::NOT_FOUND
+                    })
+                }
                 Err(e) => query_err(st, table, "query_page", e),
             }
         },
@@ -165,7 +192,10 @@ pub(super) fn link_queries(linker: &mut Linker<HostState>) -> wasmtime::Result<(
             require_running(st, "query_aggregate")?;
             let bytes = query_bytes(mem, ptr, len, "query_aggregate")?;
             match st.tables.aggregate(table as u32, &bytes) {
-                Ok(v) => Ok(set_ret(st, &v)),
+                Ok(agg) => {
+                    charge_examined(&mut c, agg.examined, "query_aggregate")?;
+                    Ok(set_ret(c.data_mut(), &agg.value))
+                }
                 Err(e) => query_err(st, table as u32, "query_aggregate", e),
             }
         },

@@ -232,12 +232,19 @@ fn an_aggregate_over_more_entries_than_its_limit_is_refused() {
     let count = w.into_vec();
     let mut five = Writer::new();
     five.u64(5);
-    assert_eq!(t.aggregate_at_most(0, &count, 5).unwrap(), five.into_vec());
+    let mut examined = 0;
     assert_eq!(
-        t.aggregate(0, &count).unwrap(),
-        t.aggregate_at_most(0, &count, 5).unwrap()
+        t.aggregate_at_most(0, &count, 5, &mut examined).unwrap(),
+        five.into_vec()
     );
-    match t.aggregate_at_most(0, &count, 4) {
+    assert_eq!(examined, 5, "a count over 5 rows examines 5 entries");
+    let whole = t.aggregate(0, &count).unwrap();
+    assert_eq!(
+        whole.value,
+        t.aggregate_at_most(0, &count, 5, &mut 0).unwrap()
+    );
+    assert_eq!(whole.examined, 5);
+    match t.aggregate_at_most(0, &count, 4, &mut 0) {
         Err(TableError::Query(m)) => assert!(m.contains("more than 4 entries"), "{m}"),
         other => panic!("expected a refusal, got {other:?}"),
     }
