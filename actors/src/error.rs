@@ -165,7 +165,10 @@ pub enum RuntimeError {
         detail: String,
     },
     /// The module imports something the host does not provide.
-    #[error("module imports `{module}::{name}`, which the host does not provide")]
+    #[error(
+        "module imports `{module}::{name}`, which the host does not provide{}",
+        import_hint(.module)
+    )]
     UnknownImport {
         /// Import module.
         module: String,
@@ -308,5 +311,16 @@ impl RuntimeError {
             RuntimeError::Internal(_) => "Internal",
             RuntimeError::Io(_) => "Io",
         }
+    }
+}
+
+/// What a refused import from a well-known foreign interface means here.
+fn import_hint(module: &str) -> &'static str {
+    if module.starts_with("wasi") {
+        " (WASI is not available to modules: their only clock and randomness are ctx.now() \
+         and ctx.rng(), which the log records so that replay sees the same values; build \
+         for wasm32-unknown-unknown)"
+    } else {
+        ""
     }
 }

@@ -13,6 +13,7 @@ mod containment;
 mod crash;
 mod datadir;
 mod deliveries;
+mod determinism;
 mod durability;
 mod errors;
 mod faults;

@@ -34,6 +34,7 @@ pub(crate) fn wasm_dir() -> &'static Path {
             "testing/t_storm",
             "testing/t_values",
             "testing/t_indexes",
+            "testing/t_determinism",
         ] {
             interstice_cli::guest_build::build_module(&modules.join(m))
                 .unwrap_or_else(|e| panic!("building {m}: {e}"));

@@ -55,7 +55,16 @@ impl WasmHost {
             .total_core_instances(limits.max_instances)
             .max_memory_size(limits.memory_bytes);
         let mut cfg = Config::new();
-        cfg.consume_fuel(true)
+        // Determinism (docs/DETERMINISM.md): every NaN a float or SIMD
+        // instruction produces gets the canonical bit pattern, so no result
+        // depends on the host CPU's NaN payloads; relaxed-SIMD instructions
+        // take their deterministic (spec-defined) semantics instead of each
+        // CPU's fastest lowering. Threads and shared memory are not enabled
+        // (the `threads` crate feature is off), so a module using them fails
+        // validation, and `compile_error` says why.
+        cfg.cranelift_nan_canonicalization(true)
+            .relaxed_simd_deterministic(true)
+            .consume_fuel(true)
             .epoch_interruption(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
             .max_wasm_stack(1 << 20);
@@ -118,8 +127,7 @@ impl WasmHost {
         {
             Some(m) => m,
             None => {
-                let m = Module::new(&self.engine, wasm)
-                    .map_err(|e| RuntimeError::MalformedWasm(format!("{e:#}")))?;
+                let m = Module::new(&self.engine, wasm).map_err(compile_error)?;
                 if let Some(p) = &cache_path {
                     self.store_cached(&m, p, &wasm_hash);
                 }
@@ -258,6 +266,22 @@ impl WasmHost {
             })?;
         Ok(ModuleSchema::decode(bytes)?)
     }
+}
+
+/// A module wasmtime would not compile. Features the engine leaves off
+/// because their results would depend on timing or on the host (threads:
+/// shared memory and atomics) are named as such.
+fn compile_error(e: wasmtime::Error) -> RuntimeError {
+    let text = format!("{e:#}");
+    if text.contains("threads must be enabled") || text.contains("threads support is not enabled") {
+        return RuntimeError::MalformedWasm(format!(
+            "the module uses wasm threads (shared memory or atomic instructions), which \
+             Interstice refuses: a transaction runs on one thread, and shared memory would \
+             make results depend on timing; build without the `atomics` target feature \
+             ({text})"
+        ));
+    }
+    RuntimeError::MalformedWasm(text)
 }
 
 /// Advances the engine's epoch every [`Limits::EPOCH_TICK`] on a thread of
