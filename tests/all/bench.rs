@@ -4,11 +4,9 @@
 
 use std::process::Command;
 
-use crate::support;
+use interstice_cli::commands::bench::WORKLOADS;
 
-const WORKLOADS: [&str; 7] = [
-    "noop", "transfer", "insert", "scale", "fanout", "replay", "memory",
-];
+use crate::support;
 
 #[test]
 fn quick_bench_reports_every_workload() {

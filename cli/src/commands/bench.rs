@@ -9,7 +9,9 @@
 //! | `scale` | 1, 2, 4, 8 modules with independent transfer workloads | one module |
 //! | `fanout` | one insert triggers K = 1, 4, 16 subscriber modules | — |
 //! | `replay` | open a log of 1M transfer commits | — |
-//! | `memory` | resident bytes per row of 1M `(u64, u32, 32-byte string)` rows | the encoded payload |
+//! | `memory` | resident bytes per row of 1M `(u64, u32, 32-byte string)` rows, and of 1M rows with a secondary index on a `u64` | the encoded payload |
+//! | `replay-check` | re-executing a log of 1M transfer commits | the same commits run live, back to back |
+//! | `index` | secondary-index point lookups at 10k and 1M rows; a 1% scan with the filter pushed down; inserts with 0, 1, 3 indexes | primary-key lookups; the scan filtered in wasm; inserts without indexes |
 //!
 //! Each workload is repeated for `--rounds` rounds; rows report the median
 //! round and p50/p99 latency over every operation. `--quick` runs tiny
@@ -22,10 +24,12 @@ mod baseline_wasmtime;
 mod driver;
 mod fanout;
 mod guests;
+mod index;
 mod insert;
 mod machine;
 mod memory;
 mod noop;
+mod recheck;
 mod replay;
 mod report;
 mod scale;
@@ -46,8 +50,16 @@ use guests::{Guests, Scratch};
 use report::{Report, WorkloadReport};
 
 /// Every workload, in report order.
-pub const WORKLOADS: [&str; 7] = [
-    "noop", "transfer", "insert", "scale", "fanout", "replay", "memory",
+pub const WORKLOADS: [&str; 9] = [
+    "noop",
+    "transfer",
+    "insert",
+    "scale",
+    "fanout",
+    "replay",
+    "replay-check",
+    "memory",
+    "index",
 ];
 
 /// Bench parameters.
@@ -116,6 +128,18 @@ pub struct Sizes {
     pub memory_rows: u64,
     /// Rows or accounts per seeding transaction.
     pub seed_batch: u32,
+    /// index: the smaller table.
+    pub index_small_rows: u64,
+    /// index: the larger table.
+    pub index_rows: u64,
+    /// index: lookups per read call.
+    pub index_lookups_per_call: u32,
+    /// index: read calls per round.
+    pub index_lookup_calls: usize,
+    /// index: rows inserted per round, per table.
+    pub index_insert_rows: u64,
+    /// index: rows per insert transaction.
+    pub index_insert_batch: u32,
 }
 
 impl Sizes {
@@ -147,6 +171,12 @@ impl Sizes {
                 replay_commits: 10_000,
                 memory_rows: 20_000,
                 seed_batch: 2_000,
+                index_small_rows: 1_000,
+                index_rows: 10_000,
+                index_lookups_per_call: 100,
+                index_lookup_calls: 5,
+                index_insert_rows: 2_000,
+                index_insert_batch: 1_000,
             }
         } else {
             Sizes {
@@ -173,6 +203,12 @@ impl Sizes {
                 replay_commits: 1_000_000,
                 memory_rows: 1_000_000,
                 seed_batch: 2_000,
+                index_small_rows: 10_000,
+                index_rows: 1_000_000,
+                index_lookups_per_call: 1_000,
+                index_lookup_calls: 100,
+                index_insert_rows: 100_000,
+                index_insert_batch: 1_000,
             }
         }
     }
@@ -284,7 +320,9 @@ pub async fn run(opts: &BenchOpts) -> Result<(), CliError> {
             "scale" => scale::run(&ctx).await,
             "fanout" => fanout::run(&ctx).await,
             "replay" => replay::run(&ctx).await,
+            "replay-check" => recheck::run(&ctx).await,
             "memory" => memory::run(&ctx).await,
+            "index" => index::run(&ctx).await,
             _ => unreachable!("workload names are checked above"),
         }
         .inspect_err(|_| ctx.progress.finish())?;

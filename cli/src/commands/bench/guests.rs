@@ -36,6 +36,8 @@ impl Guests {
         let mut names = vec![
             "t_hostile".to_owned(),
             "b_bank".to_owned(),
+            "b_bank_ix".to_owned(),
+            "b_index".to_owned(),
             "b_source".to_owned(),
         ];
         names.extend((0..SHARDS).map(shard));

@@ -2,7 +2,11 @@
 //! string)` rows (`b_bank.rows`, filled by `fill_rows` in transactions of
 //! 2,000 rows), measured as the growth of the process's RSS (`VmRSS`) over
 //! the same runtime with the module loaded and the table empty; minus the
-//! rows' encoded (CBOR) size, that is the per-row overhead.
+//! rows' encoded (CBOR) size, that is the per-row overhead. Then, in the
+//! same runtime (so no memory freed in between is reused), 1M rows of
+//! `b_index.mem_ix` `(u64, u64 with a B-tree index, 32-byte string)`: the
+//! growth over the first measurement's end, minus the payload, is the
+//! overhead of a row with one secondary index.
 //!
 //! It runs first in `interstice bench`, so that little freed memory from
 //! other workloads is around for the rows to reuse. RSS also counts the
@@ -26,6 +30,42 @@ fn encoded_row(id: u64) -> usize {
     (id, id as u32, format!("{id:032x}")).to_bytes().len()
 }
 
+/// The encoded size of `mem_ix` row `id` (`[id, code, "<32 hex digits>"]`,
+/// `code` as `b_index` scrambles it).
+fn encoded_indexed_row(id: u64) -> usize {
+    let code = id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (id, code, format!("{id:032x}")).to_bytes().len()
+}
+
+/// Calls `module.reducer(first, count)` over `0..rows` in transactions of
+/// `batch` rows, then checks `count_reducer` says `rows`.
+async fn fill(
+    ctx: &Ctx,
+    rt: &interstice_actors::Runtime,
+    (module, reducer, count_reducer): (&str, &str, &str),
+    rows: u64,
+) -> Result<(), CliError> {
+    let batch = ctx.sizes.seed_batch;
+    let mut first = 0u64;
+    while first < rows {
+        let count = (rows - first).min(u64::from(batch)) as u32;
+        rt.call_encoded(module, reducer, (first, count).to_bytes())
+            .await?;
+        first += u64::from(count);
+        if first % 100_000 < u64::from(batch) {
+            ctx.progress
+                .step(format!("{module}.{reducer}: {first}/{rows} rows"));
+        }
+    }
+    let count = driver::read_u64(rt, module, count_reducer).await?;
+    if count != rows {
+        return Err(CliError::Bench(format!(
+            "memory: {module} holds {count} rows, expected {rows}"
+        )));
+    }
+    Ok(())
+}
+
 async fn settled_rss() -> Result<u64, CliError> {
     // Let in-flight work (router, log-writer) finish freeing its buffers.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -46,28 +86,17 @@ pub(super) async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
     );
     let dir = ctx.scratch.path("memory");
     let rt = guests::open(&dir, Durability::Sync).await?;
-    ctx.guests.load(&rt, &["b_bank"]).await?;
-    // Instantiate the guest (an empty fill) before the baseline.
+    ctx.guests.load(&rt, &["b_bank", "b_index"]).await?;
+    // Instantiate the guests (empty fills) before the baseline.
     rt.call_encoded("b_bank", "fill_rows", (u64::MAX / 2, 0u32).to_bytes())
         .await?;
+    rt.call_encoded("b_index", "fill_mem_ix", (u64::MAX / 2, 0u32).to_bytes())
+        .await?;
     let before = settled_rss().await?;
-    let mut first = 0u64;
-    while first < rows {
-        let count = (rows - first).min(u64::from(s.seed_batch)) as u32;
-        rt.call_encoded("b_bank", "fill_rows", (first, count).to_bytes())
-            .await?;
-        first += u64::from(count);
-        if first % 100_000 < u64::from(s.seed_batch) {
-            ctx.progress.step(format!("{first}/{rows} rows"));
-        }
-    }
+    fill(ctx, &rt, ("b_bank", "fill_rows", "row_count"), rows).await?;
     let after = settled_rss().await?;
-    let count = driver::read_u64(&rt, "b_bank", "row_count").await?;
-    if count != rows {
-        return Err(CliError::Bench(format!(
-            "memory: the table holds {count} rows, expected {rows}"
-        )));
-    }
+    fill(ctx, &rt, ("b_index", "fill_mem_ix", "mem_ix_count"), rows).await?;
+    let after_indexed = settled_rss().await?;
     rt.shutdown().await?;
     ctx.scratch.remove(&dir);
 
@@ -105,5 +134,40 @@ pub(super) async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
     report
         .ratios
         .push(Ratio::of("resident / payload", per_row, payload));
+
+    let payload_ix = (0..rows).map(encoded_indexed_row).sum::<usize>() as f64 / rows as f64;
+    let per_row_ix = after_indexed.saturating_sub(after) as f64 / rows as f64;
+    report.rows.push(
+        Row::new(
+            "resident bytes per row, one secondary index on a u64",
+            Role::Interstice,
+            "bytes/row",
+            vec![per_row_ix],
+            None,
+            format!(
+                "{rows} rows of (u64, u64 indexed, 32-byte string); RSS {:.1} MB → {:.1} MB",
+                after as f64 / 1e6,
+                after_indexed as f64 / 1e6
+            ),
+        )
+        .with("rss_before", after)
+        .with("rss_after", after_indexed),
+    );
+    report.rows.push(Row::new(
+        "encoded payload per indexed row (CBOR)",
+        Role::Baseline,
+        "bytes/row",
+        vec![payload_ix],
+        None,
+        "the row as logged and stored",
+    ));
+    report.ratios.push(
+        Ratio::figure(
+            "overhead per row with one secondary index, beyond the payload",
+            per_row_ix - payload_ix,
+            "bytes/row",
+        )
+        .at_most(96.0),
+    );
     Ok(report)
 }

@@ -18,13 +18,25 @@ pub use interstice_sdk;
 pub const INITIAL_BALANCE: u64 = 1_000_000_000;
 
 /// The `accounts` table and the `seed`, `transfer`, `balance` and `total`
-/// reducers.
+/// reducers. `accounts!(indexed)` gives the table two secondary indexes on
+/// `balance` (a B-tree and a hash index), which every transfer moves: the
+/// replay workload's indexed variant.
 /// Expand at the crate root, after `use interstice_sdk::prelude::*;`.
 #[macro_export]
 macro_rules! accounts {
     () => {
+        $crate::accounts!(@with #[table(name = "accounts")]);
+    };
+    (indexed) => {
+        $crate::accounts!(@with #[table(
+            name = "accounts",
+            index(name = "by_balance", columns = [balance]),
+            index(name = "balance_hash", columns = [balance], kind = "hash")
+        )]);
+    };
+    (@with #[$table:meta]) => {
         /// One account; ids are given by `seed`.
-        #[table(name = "accounts")]
+        #[$table]
         #[derive(Clone, Debug)]
         pub struct Account {
             #[primary_key]
