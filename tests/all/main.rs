@@ -28,5 +28,6 @@ mod replay_check;
 mod rollback;
 mod run_protocol;
 mod snapshots;
+mod tables;
 mod upgrade;
 mod values;
