@@ -27,6 +27,7 @@ mod replay;
 mod replay_check;
 mod rollback;
 mod run_protocol;
+mod schema_diff;
 mod snapshots;
 mod tables;
 mod upgrade;
