@@ -28,7 +28,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use interstice_abi::{ModuleSchema, Type};
+use interstice_abi::{ModuleSchema, Trigger, Type};
 use interstice_persist::{
     for_each_entry, read_log, Cause, CommitRecord, LogEntry, ModuleInstall, MutationOp, Nondet,
     Outcome,
@@ -209,6 +209,20 @@ struct Edge {
     index: u32,
 }
 
+/// The `(module, table)` pairs some installed module's trigger watches:
+/// only a commit with a call or a mutation of one of them can cause a
+/// delivery.
+fn watched_tables(schemas: &Schemas) -> HashSet<(String, String)> {
+    schemas
+        .all()
+        .flat_map(|s| &s.reducers)
+        .filter_map(|r| match &r.trigger {
+            Some(Trigger::Table { module, table, .. }) => Some((module.clone(), table.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
 /// What pass 1 found.
 struct FirstPass {
     chain: Chain,
@@ -229,10 +243,12 @@ fn first_pass(dir: &Path, filters: &InspectFilters) -> Result<FirstPass, CliErro
             schemas.install(&m.name, &m.schema)?;
         }
     }
+    let mut watched = watched_tables(&schemas);
     let mut chain = Chain(filters.caused_by.map(|ts| HashSet::from([ts])));
     let mut seen_root = false;
     // Matching commits that can have caused something (committed, with
-    // calls or mutations), in timestamp order.
+    // calls or a mutation of a table some trigger watches), in timestamp
+    // order.
     let mut causers: Vec<u64> = Vec::new();
     let mut edges = Vec::new();
     let mut progress = LogProgress::new("log-inspect: finding deliveries");
@@ -242,7 +258,10 @@ fn first_pass(dir: &Path, filters: &InspectFilters) -> Result<FirstPass, CliErro
         for_each_entry(|entry| {
             progress.entry(entry.ts());
             match &entry {
-                LogEntry::Install(i) => schemas.install(&i.name, &i.schema)?,
+                LogEntry::Install(i) => {
+                    schemas.install(&i.name, &i.schema)?;
+                    watched = watched_tables(&schemas);
+                }
                 LogEntry::Commit(c) => {
                     if let Some((from, via, index)) = cause_ts(&c.cause) {
                         if let Some(set) = &mut chain.0 {
@@ -263,9 +282,15 @@ fn first_pass(dir: &Path, filters: &InspectFilters) -> Result<FirstPass, CliErro
                         seen_root = true;
                     }
                     let ok = matches!(c.outcome, Outcome::Ok(_));
+                    let schema = schemas.get(&c.module);
+                    let fires = |t: u32| {
+                        schema
+                            .and_then(|s| s.tables.get(t as usize))
+                            .is_some_and(|t| watched.contains(&(c.module.clone(), t.name.clone())))
+                    };
                     if ok
-                        && !(c.calls.is_empty() && c.mutations.is_empty())
-                        && filters.matches(c, schemas.get(&c.module), &chain)
+                        && (!c.calls.is_empty() || c.mutations.iter().any(|m| fires(m.table)))
+                        && filters.matches(c, schema, &chain)
                     {
                         causers.push(c.ts);
                     }

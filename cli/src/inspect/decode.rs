@@ -57,6 +57,11 @@ impl Schemas {
         v
     }
 
+    /// Every installed module's schema.
+    pub fn all(&self) -> impl Iterator<Item = &ModuleSchema> {
+        self.by_module.values()
+    }
+
     /// The current schema of `module`.
     pub fn get(&self, module: &str) -> Option<&ModuleSchema> {
         self.by_module.get(module)
