@@ -302,3 +302,69 @@ async fn bad_predicates_and_names_are_specific_errors() {
         "module `bank` has no table `nope` (its tables: accounts)",
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_trimmed_by_retention_starts_from_its_snapshot() {
+    let d = tempdir();
+    let rt = interstice_actors::Runtime::builder()
+        .data_dir(d.path())
+        .durability(interstice_actors::Durability::None)
+        .segment_size(4096)
+        .snapshot_every_commits(50)
+        .keep_snapshots(1)
+        .open()
+        .await
+        .expect("open");
+    rt.load_module(wasm("bank")).await.expect("bank");
+    let alice = crate::support::open_account(&rt, "alice", 0).await;
+    for _ in 0..300 {
+        rt.call("bank", "deposit", vec![alice.clone(), u(1)])
+            .await
+            .expect("deposit");
+    }
+    rt.shutdown().await.expect("shutdown");
+    let first_segment = crate::support::segment_files(d.path())[0]
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.trim_end_matches(".log").parse::<u64>().ok())
+        .expect("a segment name");
+    assert!(first_segment > 1, "retention deleted the first segments");
+
+    // The state: the snapshot's rows plus the suffix's mutations.
+    assert_eq!(
+        rows(d.path(), &["bank", "accounts"]),
+        [json!({"id": 1, "owner": "alice", "balance": 300})]
+    );
+    // The history starts after the snapshot, with a note, and the rows
+    // before each deposit are still known (from the snapshot on).
+    let out = interstice([
+        "log-inspect".as_ref(),
+        "-d".as_ref(),
+        d.path().as_os_str(),
+        "--format".as_ref(),
+        "json".as_ref(),
+    ]);
+    let text = expect_ok(&out, "log-inspect on a trimmed log");
+    assert!(
+        stderr_of(&out).contains("deleted by retention; starting from the snapshot"),
+        "{}",
+        stderr_of(&out)
+    );
+    let commits: Vec<Json> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert!(!commits.is_empty());
+    assert!(commits[0]["ts"].as_u64().unwrap() >= first_segment - 1);
+    for c in &commits {
+        let m = &c["mutations"][0];
+        let before = m["before"]["balance"]
+            .as_u64()
+            .expect("a known previous row");
+        assert_eq!(m["row"]["balance"].as_u64(), Some(before + 1), "{c}");
+    }
+    assert_eq!(
+        commits.last().unwrap()["mutations"][0]["row"]["balance"],
+        300
+    );
+}
