@@ -274,6 +274,24 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
     },
+    /// Check a module without loading it: the runtime's compile checks, its
+    /// declared memory against the cap and, with -d, the upgrade,
+    /// subscription and dependency checks against the installed modules;
+    /// every problem listed, exit 1 if any. Runs no reducer, changes
+    /// nothing, takes no lock.
+    Validate {
+        /// The .wasm file.
+        wasm: PathBuf,
+        /// A data directory to check the load against.
+        #[arg(long, short = 'd', value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// Memory cap per instance, in bytes (default: the runtime's).
+        #[arg(long)]
+        memory_bytes: Option<usize>,
+        /// Report format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
     /// Print a module's schema (from a .wasm file) as JSON.
     Schema {
         /// The .wasm file.

@@ -13,6 +13,7 @@ pub mod run;
 pub mod schema;
 pub mod schema_diff;
 pub mod tables;
+pub mod validate;
 
 use interstice_actors::{Runtime, RuntimeError};
 

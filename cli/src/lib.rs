@@ -4,7 +4,7 @@
 //! Commands: `build`, `load`, `call`, `run` (JSON-lines server on stdin and
 //! stdout), `check-log` (verify and repair the log), `schema`, `replay-check`,
 //! `demo`, and the inspection tools over a data directory (`log-dump`,
-//! `log-inspect`, `tables`, `schema-diff`, `load --dry-run`; their
+//! `log-inspect`, `tables`, `schema-diff`, `load --dry-run`, `validate`; their
 //! read-only layer is [`inspect`]). See `interstice --help`.
 
 pub mod args;

@@ -63,6 +63,17 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             format,
         }),
         Command::SchemaDiff { old, new, format } => commands::schema_diff::run(&old, &new, format),
+        Command::Validate {
+            wasm,
+            data_dir,
+            memory_bytes,
+            format,
+        } => commands::validate::run(&commands::validate::ValidateArgs {
+            wasm: &wasm,
+            dir: data_dir.as_deref(),
+            memory_bytes,
+            format,
+        }),
         Command::Schema { wasm } => commands::schema::run(&wasm),
         Command::ReplayCheck {
             dir,

@@ -31,4 +31,5 @@ mod schema_diff;
 mod snapshots;
 mod tables;
 mod upgrade;
+mod validate;
 mod values;
