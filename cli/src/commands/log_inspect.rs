@@ -232,6 +232,10 @@ struct FirstPass {
     seen_root: bool,
     /// The schemas at the end of the log.
     schemas: Schemas,
+    /// The last timestamp read: pass 2 stops there, so that entries a
+    /// live runtime appends in between are not shown without their
+    /// deliveries.
+    last_ts: u64,
 }
 
 /// Pass 1: the chain and the delivery edges out of matching commits.
@@ -252,7 +256,7 @@ fn first_pass(dir: &Path, filters: &InspectFilters) -> Result<FirstPass, CliErro
     let mut causers: Vec<u64> = Vec::new();
     let mut edges = Vec::new();
     let mut progress = LogProgress::new("log-inspect: finding deliveries");
-    read_log(
+    let report = read_log(
         &source.storage,
         &source.opts,
         for_each_entry(|entry| {
@@ -305,6 +309,7 @@ fn first_pass(dir: &Path, filters: &InspectFilters) -> Result<FirstPass, CliErro
         edges,
         seen_root,
         schemas,
+        last_ts: report.last_ts,
     })
 }
 
@@ -316,6 +321,7 @@ pub fn run(dir: &Path, filters: &InspectFilters, format: InspectFormat) -> Resul
         edges,
         seen_root,
         schemas,
+        last_ts,
     } = first_pass(dir, filters)?;
     if let Some(m) = &filters.module {
         if schemas.get(m).is_none() {
@@ -333,9 +339,8 @@ pub fn run(dir: &Path, filters: &InspectFilters, format: InspectFormat) -> Resul
         }
     }
     let mut source = open_log(dir)?;
-    if let Some(to) = filters.to_ts {
-        source.opts = source.opts.with_stop_at(Some(to));
-    }
+    let stop = filters.to_ts.map_or(last_ts, |to| to.min(last_ts));
+    source.opts = source.opts.with_stop_at(Some(stop));
     if let Some(snap) = &source.snapshot {
         output::progress(format!(
             "note: the log before timestamp {} was deleted by retention; starting from the \

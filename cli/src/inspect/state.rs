@@ -43,7 +43,8 @@ pub struct LogSource {
 /// Opens `DIR`'s log for reading without the lock. When retention deleted
 /// the segments before the log's first one, reading starts at the oldest
 /// snapshot the remaining log continues (its timestamp is at least the
-/// first segment's start minus one).
+/// first segment's start minus one; one that does not read is skipped with
+/// a warning).
 pub fn open_log(dir: &Path) -> Result<LogSource, CliError> {
     let storage = log_storage(dir)?;
     let segments = interstice_persist::reader::list_segments(&storage)?;
@@ -60,14 +61,23 @@ pub fn open_log(dir: &Path) -> Result<LogSource, CliError> {
     // Oldest first, so that as much of the remaining log as possible is
     // read.
     snaps.reverse();
-    let Some((_, path)) = snaps.into_iter().find(|(ts, _)| ts + 1 >= first) else {
+    let mut snap = None;
+    for (_, path) in snaps.into_iter().filter(|(ts, _)| ts + 1 >= first) {
+        match interstice_persist::read_snapshot(&path) {
+            Ok(s) => {
+                snap = Some(s);
+                break;
+            }
+            Err(e) => output::progress(format!("warning: skipping snapshot: {e}")),
+        }
+    }
+    let Some(snap) = snap else {
         return Err(CliError::CheckFailed(format!(
             "the log starts at timestamp {first} (earlier segments were deleted) and no \
-             snapshot in {} covers the entries before it",
+             valid snapshot in {} covers the entries before it",
             snaps_dir.display()
         )));
     };
-    let snap = interstice_persist::read_snapshot(&path)?;
     let opts = ReadOptions::default().with_start(Some(LogStart {
         ts: snap.ts,
         hash: snap.log_hash,
