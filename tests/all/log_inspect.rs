@@ -335,6 +335,20 @@ async fn bad_input_gets_specific_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("expected NAME or MODULE.NAME"));
 
+    for (flag, name) in [
+        ("--table", "bank.nope"),
+        ("--table", "nope"),
+        ("--reducer", "hello.nope"),
+    ] {
+        let out = inspect(d.path(), &[flag, name]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {name}");
+        assert!(
+            stderr_of(&out).contains(&format!("{flag} {name}: no installed module declares it")),
+            "{}",
+            stderr_of(&out)
+        );
+    }
+
     let out = inspect(d.path(), &["--outcome", "maybe"]);
     assert_eq!(
         out.status.code(),

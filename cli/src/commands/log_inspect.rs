@@ -223,6 +223,40 @@ fn watched_tables(schemas: &Schemas) -> HashSet<(String, String)> {
         .collect()
 }
 
+/// The table or reducer names any install in the log declared, bare and
+/// as `module.name` (a name an upgrade removed still counts).
+#[derive(Default)]
+struct Names {
+    qualified: HashSet<String>,
+    bare: HashSet<String>,
+}
+
+impl Names {
+    fn add(&mut self, module: &str, name: &str) {
+        self.qualified.insert(format!("{module}.{name}"));
+        self.bare.insert(name.to_owned());
+    }
+
+    fn has(&self, given: &str) -> bool {
+        match split_qualified(given) {
+            (Some(_), _) => self.qualified.contains(given),
+            (None, n) => self.bare.contains(n),
+        }
+    }
+}
+
+/// Records the tables and reducers of an installed schema.
+fn add_names(schema: Option<&ModuleSchema>, tables: &mut Names, reducers: &mut Names) {
+    if let Some(s) = schema {
+        for t in &s.tables {
+            tables.add(&s.name, &t.name);
+        }
+        for r in &s.reducers {
+            reducers.add(&s.name, &r.name);
+        }
+    }
+}
+
 /// What pass 1 found.
 struct FirstPass {
     chain: Chain,
@@ -232,6 +266,10 @@ struct FirstPass {
     seen_root: bool,
     /// The schemas at the end of the log.
     schemas: Schemas,
+    /// Every table name the log's installs declared.
+    tables: Names,
+    /// Every reducer name the log's installs declared.
+    reducers: Names,
     /// The last timestamp read: pass 2 stops there, so that entries a
     /// live runtime appends in between are not shown without their
     /// deliveries.
@@ -242,9 +280,11 @@ struct FirstPass {
 fn first_pass(dir: &Path, filters: &InspectFilters) -> Result<FirstPass, CliError> {
     let source = open_log(dir)?;
     let mut schemas = Schemas::default();
+    let (mut tables, mut reducers) = (Names::default(), Names::default());
     if let Some(snap) = &source.snapshot {
         for m in &snap.modules {
             schemas.install(&m.name, &m.schema)?;
+            add_names(schemas.get(&m.name), &mut tables, &mut reducers);
         }
     }
     let mut watched = watched_tables(&schemas);
@@ -264,6 +304,7 @@ fn first_pass(dir: &Path, filters: &InspectFilters) -> Result<FirstPass, CliErro
             match &entry {
                 LogEntry::Install(i) => {
                     schemas.install(&i.name, &i.schema)?;
+                    add_names(schemas.get(&i.name), &mut tables, &mut reducers);
                     watched = watched_tables(&schemas);
                 }
                 LogEntry::Commit(c) => {
@@ -309,6 +350,8 @@ fn first_pass(dir: &Path, filters: &InspectFilters) -> Result<FirstPass, CliErro
         edges,
         seen_root,
         schemas,
+        tables,
+        reducers,
         last_ts: report.last_ts,
     })
 }
@@ -321,8 +364,23 @@ pub fn run(dir: &Path, filters: &InspectFilters, format: InspectFormat) -> Resul
         edges,
         seen_root,
         schemas,
+        tables,
+        reducers,
         last_ts,
     } = first_pass(dir, filters)?;
+    for (flag, given, names) in [
+        ("--table", &filters.table, &tables),
+        ("--reducer", &filters.reducer, &reducers),
+    ] {
+        if let Some(g) = given {
+            if !names.has(g) {
+                return Err(CliError::Usage(format!(
+                    "{flag} {g}: no installed module declares it (modules: {})",
+                    schemas.names().join(", ")
+                )));
+            }
+        }
+    }
     if let Some(m) = &filters.module {
         if schemas.get(m).is_none() {
             return Err(CliError::Usage(format!(
