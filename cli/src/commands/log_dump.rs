@@ -16,16 +16,18 @@
 //! running runtime, and memory does not grow with the log (only the
 //! modules' schemas are kept). A torn tail ends the dump (a warning on
 //! stderr); corruption is an error (exit 1) after what was read before it.
+//! A log trimmed by retention is dumped from the snapshot it continues
+//! (`inspect/state.rs`: `open_log`), with a note on stderr.
 
 use std::path::Path;
 
-use interstice_persist::{for_each_entry, read_log, LogEntry, ReadOptions};
+use interstice_persist::{for_each_entry, read_log, LogEntry};
 use serde_json::json;
 
 use crate::error::CliError;
-use crate::inspect::decode::{commit_json, log_storage, mutation_parts, Schemas};
+use crate::inspect::decode::{commit_json, mutation_parts, Schemas};
 use crate::inspect::emit::emit_csv;
-use crate::inspect::state::warn_torn_tail;
+use crate::inspect::state::{open_log, warn_torn_tail};
 use crate::output;
 
 /// The output formats of `log-dump`.
@@ -39,14 +41,25 @@ pub enum DumpFormat {
 
 /// Runs the command.
 pub fn run(dir: &Path, format: DumpFormat) -> Result<(), CliError> {
-    let storage = log_storage(dir)?;
+    let source = open_log(dir)?;
     let mut schemas = Schemas::default();
+    if let Some(snap) = &source.snapshot {
+        output::progress(format!(
+            "note: the log before timestamp {} was deleted by retention; dumping from there \
+             (the snapshot at ts {} holds the state before it)",
+            snap.ts + 1,
+            snap.ts
+        ));
+        for m in &snap.modules {
+            schemas.install(&m.name, &m.schema)?;
+        }
+    }
     if format == DumpFormat::Csv {
         emit_csv(&["ts", "module", "table", "op", "key", "row"])?;
     }
     let report = read_log(
-        &storage,
-        &ReadOptions::default(),
+        &source.storage,
+        &source.opts,
         for_each_entry(|entry| {
             if output::stdout_closed() {
                 return Ok(());
