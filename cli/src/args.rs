@@ -131,11 +131,21 @@ pub enum Command {
         /// The module crate's directory (or its Cargo.toml).
         path: PathBuf,
     },
-    /// Install modules into a data directory.
+    /// Install modules into a data directory; with --dry-run, print what
+    /// it would do (install, or the upgrade plan) and change nothing.
     Load {
         /// The data directory.
         #[command(flatten)]
         dir: DataDirArgs,
+        /// Print the plan (as `schema-diff DIR:MODULE NEW.wasm` does) without
+        /// loading: exit 0 if every module would load as it is, 1 if one
+        /// needs a migration, 2 if one is breaking. Reads the directory
+        /// without the lock.
+        #[arg(long)]
+        dry_run: bool,
+        /// Format of the --dry-run plan.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text, requires = "dry_run")]
+        format: ReportFormat,
         /// The .wasm files.
         #[arg(required = true)]
         wasm: Vec<PathBuf>,
@@ -210,6 +220,77 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = crate::commands::log_dump::DumpFormat::Json)]
         format: crate::commands::log_dump::DumpFormat,
+    },
+    /// The committed history: commits in timestamp order with their cause,
+    /// outcome, mutations (before and after), calls and the deliveries
+    /// they caused, filtered. Read-only: no lock is taken.
+    LogInspect {
+        /// The data directory.
+        #[arg(long, short = 'd', value_name = "DIR")]
+        data_dir: PathBuf,
+        /// Which commits.
+        #[command(flatten)]
+        filters: crate::commands::log_inspect::InspectFilters,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = crate::commands::log_inspect::InspectFormat::Text)]
+        format: crate::commands::log_inspect::InspectFormat,
+    },
+    /// The tables' state at the end of the log or at --at-ts, rebuilt from
+    /// the log (no wasm runs, no lock is taken): row counts per table, or a
+    /// table's rows.
+    Tables {
+        /// The data directory.
+        #[arg(long, short = 'd', value_name = "DIR")]
+        data_dir: PathBuf,
+        /// The module (every module's counts when absent).
+        module: Option<String>,
+        /// The table (the module's counts when absent).
+        table: Option<String>,
+        /// The state as of timestamp TS.
+        #[arg(long, value_name = "TS")]
+        at_ts: Option<u64>,
+        /// Only rows matching PRED, e.g. 'balance >= 10 and owner != "bob"'
+        /// (=, !=, <, <=, >, >=, is none, and, or, not, parentheses; values
+        /// as JSON). Evaluated by the host's filter code.
+        #[arg(long = "where", value_name = "PRED")]
+        predicate: Option<String>,
+        /// At most N rows.
+        #[arg(long, value_name = "N")]
+        limit: Option<u64>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = crate::commands::tables::TablesFormat::Table)]
+        format: crate::commands::tables::TablesFormat,
+    },
+    /// Compare two versions of a module's schema: each difference
+    /// classified compatible, needs migration or breaking, with its rule;
+    /// exit 0, 1 or 2 for the worst, 3 for unusable input. Each side is a
+    /// .wasm file or DIR:MODULE (a module installed in a data directory).
+    SchemaDiff {
+        /// The old version: FILE.wasm or DIR:MODULE.
+        old: String,
+        /// The new version: FILE.wasm or DIR:MODULE.
+        new: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
+    /// Check a module without loading it: the runtime's compile checks, its
+    /// declared memory against the cap and, with -d, the upgrade,
+    /// subscription and dependency checks against the installed modules;
+    /// every problem listed, exit 1 if any. Runs no reducer, changes
+    /// nothing, takes no lock.
+    Validate {
+        /// The .wasm file.
+        wasm: PathBuf,
+        /// A data directory to check the load against.
+        #[arg(long, short = 'd', value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// Memory cap per instance, in bytes (default: the runtime's).
+        #[arg(long)]
+        memory_bytes: Option<usize>,
+        /// Report format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
     },
     /// Print a module's schema (from a .wasm file) as JSON.
     Schema {

@@ -7,9 +7,13 @@ pub mod check_log;
 pub mod demo;
 pub mod load;
 pub mod log_dump;
+pub mod log_inspect;
 pub mod replay_check;
 pub mod run;
 pub mod schema;
+pub mod schema_diff;
+pub mod tables;
+pub mod validate;
 
 use interstice_actors::{Runtime, RuntimeError};
 

@@ -35,6 +35,20 @@ pub enum CliError {
     /// A check ran and found a problem; its report is on stdout (exit code 1).
     #[error("{0}")]
     CheckFailed(String),
+    /// A command whose exit code carries its result (`schema-diff`,
+    /// `load --dry-run`: 1 needs migration, 2 breaking); the report is on
+    /// stdout, the message says what the code means.
+    #[error("{message}")]
+    Verdict {
+        /// The exit code.
+        code: i32,
+        /// What it means.
+        message: String,
+    },
+    /// An input a command cannot use when its exit codes 1 and 2 carry
+    /// results (`schema-diff`): exit code 3.
+    #[error("{0}")]
+    Input(String),
     /// A benchmark could not run or its own checks failed.
     #[error("bench: {0}")]
     Bench(String),
@@ -45,6 +59,8 @@ impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::Usage(_) => 2,
+            CliError::Verdict { code, .. } => *code,
+            CliError::Input(_) => 3,
             CliError::Runtime(RuntimeError::Reducer { .. }) => 1,
             CliError::Runtime(
                 RuntimeError::UnknownModule(_)

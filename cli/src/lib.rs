@@ -3,12 +3,15 @@
 //!
 //! Commands: `build`, `load`, `call`, `run` (JSON-lines server on stdin and
 //! stdout), `check-log` (verify and repair the log), `schema`, `replay-check`,
-//! `demo`. See `interstice --help`.
+//! `demo`, and the inspection tools over a data directory (`log-dump`,
+//! `log-inspect`, `tables`, `schema-diff`, `load --dry-run`, `validate`; their
+//! read-only layer is [`inspect`]). See `interstice --help`.
 
 pub mod args;
 pub mod commands;
 pub mod error;
 pub mod guest_build;
+pub mod inspect;
 pub mod output;
 
 pub use error::CliError;

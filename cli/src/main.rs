@@ -19,7 +19,13 @@ fn init_tracing(level: &str, format: LogFormat) {
 async fn dispatch(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Build { path } => commands::build::run(&path),
-        Command::Load { dir, wasm } => commands::load::run(&dir, &wasm).await,
+        Command::Load {
+            dir,
+            dry_run: true,
+            format,
+            wasm,
+        } => commands::load::dry_run(&dir, &wasm, format),
+        Command::Load { dir, wasm, .. } => commands::load::run(&dir, &wasm).await,
         Command::Call {
             dir,
             module,
@@ -34,6 +40,40 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         } => commands::run::run(&dir, &replay, &snapshots, &wasm).await,
         Command::CheckLog { dir, repair } => commands::check_log::run(&dir.path(), repair),
         Command::LogDump { data_dir, format } => commands::log_dump::run(&data_dir, format),
+        Command::LogInspect {
+            data_dir,
+            filters,
+            format,
+        } => commands::log_inspect::run(&data_dir, &filters, format),
+        Command::Tables {
+            data_dir,
+            module,
+            table,
+            at_ts,
+            predicate,
+            limit,
+            format,
+        } => commands::tables::run(&commands::tables::TablesArgs {
+            dir: &data_dir,
+            module: module.as_deref(),
+            table: table.as_deref(),
+            at_ts,
+            predicate: predicate.as_deref(),
+            limit,
+            format,
+        }),
+        Command::SchemaDiff { old, new, format } => commands::schema_diff::run(&old, &new, format),
+        Command::Validate {
+            wasm,
+            data_dir,
+            memory_bytes,
+            format,
+        } => commands::validate::run(&commands::validate::ValidateArgs {
+            wasm: &wasm,
+            dir: data_dir.as_deref(),
+            memory_bytes,
+            format,
+        }),
         Command::Schema { wasm } => commands::schema::run(&wasm),
         Command::ReplayCheck {
             dir,

@@ -1,0 +1,21 @@
+//! The read-only log and state layer under the inspection commands
+//! (`log-dump`, `log-inspect`, `tables`, `schema-diff`, `load --dry-run`;
+//! `docs/TOOLS.md`).
+//!
+//! Nothing here takes the data directory's lock or writes a byte: the log
+//! is read with `persist::read_log` over a plain `FileStorage` (the hash
+//! chain verified as it goes, one segment in memory at a time), rows are
+//! decoded with the schema the log recorded (`decode.rs`), the tables are
+//! rebuilt by applying the logged mutations to `interstice-tables` without
+//! running any wasm (`state.rs`), `--where` predicates are compiled to the
+//! host's filter encoding and evaluated by the host's own query code
+//! (`predicate.rs`), and upgrade plans classify a schema change with the
+//! runtime's `SchemaDiff` rules (`plan.rs`). Long reads show a progress
+//! spinner on stderr when it is a terminal (`progress.rs`).
+
+pub mod decode;
+pub mod emit;
+pub mod plan;
+pub mod predicate;
+pub mod progress;
+pub mod state;
