@@ -20,6 +20,7 @@ mod indexes;
 mod isolation;
 mod layers;
 mod log_dump;
+mod migrations;
 mod ordering;
 mod recovery;
 mod replay;

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use interstice_abi::schema_diff::SchemaDiff;
 use interstice_abi::ModuleSchema;
 use interstice_persist::{
-    CommitRecord, CommitRef, Hash, LogEntryRef, ModuleInstall, OutcomeRef, Snapshot, SnapshotModule,
+    Cause, CommitRecord, CommitRef, Hash, LogEntryRef, ModuleInstall, OutcomeRef, Snapshot,
+    SnapshotModule,
 };
 
 use crate::error::RuntimeError;
@@ -186,17 +187,19 @@ impl LogState {
             // again. Tables are remapped by name to the new schema (later
             // commits were logged with its table indexes), the new triggers
             // replace the old ones, and init is not pending again.
+            // A table the upgrade migrates by code starts empty: the
+            // migration commits that follow the install in its batch insert
+            // its new rows. Automatic migrations extend the rows here.
             let m = &mut self.modules[idx];
             let tables = m.tables.tables_mut();
-            if let Some((table, change)) =
-                SchemaDiff::between(&m.schema, &schema).first_incompatibility(|t| tables.rows_of(t))
-            {
+            let diff = SchemaDiff::between(&m.schema, &schema);
+            if let Some((table, change)) = diff.first_incompatibility(|t| tables.rows_of(t)) {
                 return Err(fail(format!(
                     "incompatible upgrade of module `{}`: table `{table}`: {change}",
                     i.name
                 )));
             }
-            tables.remap(&schema.tables);
+            drop(tables.upgrade(&schema.tables, &diff));
             m.schema = schema;
             m.wasm_hash = i.wasm_hash;
             let _init = self.subs.add_module(&m.schema);
@@ -259,7 +262,10 @@ impl LogState {
         // the log's bytes, without building the changes (no copies of the
         // old and new rows, nor of the record), through the module's
         // overlay (`overlay.rs`).
-        if c.calls.is_empty() && !self.subs.watches(c.module) {
+        // A migration's rows are not new, only rewritten: it causes nothing
+        // (the module actor routed none of its changes either).
+        let migration = matches!(c.cause, Cause::Migration { .. });
+        if migration || (c.calls.is_empty() && !self.subs.watches(c.module)) {
             if root.is_some() {
                 let schema = self.modules[idx].schema.clone();
                 self.route(&schema, c.module, c.ts, depth, root, true, &[], &[]);

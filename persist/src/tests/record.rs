@@ -41,6 +41,11 @@ fn every_cause_nondet_outcome_and_op_roundtrips() {
             ts: u64::MAX,
             index: u32::MAX,
         },
+        Cause::Migration {
+            table: "items".into(),
+            from_version: 1,
+            to_version: u32::MAX,
+        },
     ];
     let mut outcomes = vec![Outcome::Ok(vec![0xf6])];
     for kind in ErrorKind::ALL {
