@@ -54,7 +54,10 @@ fn abi_md_worked_example() {
         "81 a2 66 63 6f 6c 75 6d 6e 01 65 76 61 6c 75 65 81 03"
     );
     let r = <__interstice_reducer_items_v2 as interstice_sdk::__private::Reducer>::schema();
-    assert_eq!(cbor(&r.params), "81 a2 64 6e 61 6d 65 63 6f 6c 64 62 74 79 63 55 33 32");
+    assert_eq!(
+        cbor(&r.params),
+        "81 a2 64 6e 61 6d 65 63 6f 6c 64 62 74 79 63 55 33 32"
+    );
     let trigger = r.trigger.unwrap();
     assert!(matches!(trigger, Trigger::Migration { .. }));
     assert_eq!(

@@ -418,9 +418,28 @@ impl ModuleActor {
             .migrations()
             .map(|(t, r)| (t.to_owned(), r.to_owned()))
             .collect();
-        // A failed migration restores the tables as they were.
-        let backup = (!migrations.is_empty()).then(|| self.tables.clone());
+        let extended: Vec<_> = schema
+            .tables
+            .iter()
+            .filter(|t| {
+                diff.tables
+                    .iter()
+                    .any(|(n, c)| n == &t.name && matches!(c, TableChange::Extended { .. }))
+            })
+            .cloned()
+            .collect();
+        // A failed migration, or a unique index the defaults violate,
+        // restores the tables as they were.
+        let backup = (!migrations.is_empty() || !extended.is_empty()).then(|| self.tables.clone());
         let shadows = self.tables.upgrade(&schema.tables, &diff);
+        if let Some((table, change)) = self.tables.unique_violation(&extended) {
+            if let Some(b) = backup {
+                self.tables = b;
+            }
+            msg.reply
+                .send(Err(UpgradeRefused::Incompatible { table, change }));
+            return;
+        }
         let env = Arc::new(self.env.upgraded(schema.clone()));
         let mut slot = GuestSlot::new(env.clone(), self.slot.host.clone(), msg.compiled);
         let mut finished = vec![Finished {
