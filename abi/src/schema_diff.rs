@@ -148,7 +148,7 @@ fn table_change(old: &TableSchema, new: &TableSchema, schema: &ModuleSchema) -> 
             "logged version {lv}, new version {nv}: the layout changed ({why}) but the version \
              did not: bump the version and declare a #[migration(from_version = {lv}, \
              to_version = {})]",
-            lv + 1
+            lv.saturating_add(1)
         )
     } else {
         format!(
