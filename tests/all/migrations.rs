@@ -18,7 +18,9 @@ use interstice_persist::{
 };
 
 use crate::faults::open_faulty;
-use crate::support::{log_entries, open, raw_module_wat_for, s, tempdir, u, wasm};
+use crate::support::{
+    expect_ok, interstice, log_entries, open, raw_module_wat_for, s, tempdir, u, wasm,
+};
 
 const MODULE: &str = "t_migrate";
 
@@ -173,6 +175,25 @@ async fn migrations_run_once_survive_restart_and_pass_replay_check() {
     );
     assert_eq!(ops.len(), 3, "two items and one run inserted: {ops:?}");
     assert!(ops.iter().all(|o| matches!(o, MutationOp::Insert(_))));
+    // log-dump names the cause and decodes the rows in the new layout.
+    let out = interstice([
+        "log-dump".as_ref(),
+        "-d".as_ref(),
+        dir.path().as_os_str(),
+        "--format".as_ref(),
+        "json".as_ref(),
+    ]);
+    let text = expect_ok(&out, "log-dump");
+    let line = text
+        .lines()
+        .find(|l| l.contains("\"reducer\":\"items_v2\""))
+        .expect("the migration commit is dumped");
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(
+        v["cause"],
+        serde_json::json!({"kind": "migration", "table": "items", "from_version": 1, "to_version": 2})
+    );
+    assert!(line.contains("APPLE"), "{line}");
 
     // Replay applies the logged mutations: no wasm runs, nothing runs again.
     let rt = open(dir.path()).await;
