@@ -549,3 +549,41 @@ async fn a_snapshot_after_a_migration_restores_the_migrated_state() {
     assert_new(&rt).await;
     rt.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_inside_an_upgrade_batch_is_refused_not_half_applied() {
+    let dir = tempdir();
+    let rt = open(dir.path()).await;
+    fill_v1(&rt).await;
+    rt.load_module(wasm("t_migrate_v2")).await.unwrap();
+    rt.shutdown().await.unwrap();
+    let install = install_ts(dir.path(), "2.0.0")[0];
+    // At the install, before its migration: that state never existed.
+    let e = interstice_actors::Runtime::builder()
+        .data_dir(dir.path())
+        .stop_at(install)
+        .open()
+        .await
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("the log stops inside the upgrade of module `t_migrate`")
+            && msg.contains("1 migration commit(s)"),
+        "{msg}"
+    );
+    // Just before the install: v1; just after the migration: v2.
+    for (at, v2) in [(install - 1, false), (install + 1, true)] {
+        let rt = interstice_actors::Runtime::builder()
+            .data_dir(dir.path())
+            .stop_at(at)
+            .open()
+            .await
+            .unwrap();
+        if v2 {
+            assert_new(&rt).await;
+        } else {
+            assert_old(&rt).await;
+        }
+        rt.shutdown().await.unwrap();
+    }
+}
