@@ -392,20 +392,12 @@ impl ModuleActor {
         // unique indexes of tables a migration rewrites are checked as the
         // migration writes them.
         let diff = SchemaDiff::between(&self.env.schema, &schema);
-        let kept: Vec<_> = schema
-            .tables
-            .iter()
-            .filter(|t| {
-                !diff.tables.iter().any(|(n, c)| {
-                    n == &t.name
-                        && matches!(
-                            c,
-                            TableChange::Migrated { .. } | TableChange::Extended { .. }
-                        )
-                })
-            })
-            .cloned()
-            .collect();
+        let kept = tables_where(&schema, &diff, |c| {
+            !matches!(
+                c,
+                Some(TableChange::Migrated { .. } | TableChange::Extended { .. })
+            )
+        });
         if let Some((table, change)) = diff
             .first_incompatibility(|t| self.tables.rows_of(t))
             .or_else(|| self.tables.unique_violation(&kept))
@@ -418,16 +410,9 @@ impl ModuleActor {
             .migrations()
             .map(|(t, r)| (t.to_owned(), r.to_owned()))
             .collect();
-        let extended: Vec<_> = schema
-            .tables
-            .iter()
-            .filter(|t| {
-                diff.tables
-                    .iter()
-                    .any(|(n, c)| n == &t.name && matches!(c, TableChange::Extended { .. }))
-            })
-            .cloned()
-            .collect();
+        let extended = tables_where(&schema, &diff, |c| {
+            matches!(c, Some(TableChange::Extended { .. }))
+        });
         // A failed migration, or a unique index the defaults violate,
         // restores the tables as they were.
         let backup = (!migrations.is_empty() || !extended.is_empty()).then(|| self.tables.clone());
@@ -524,6 +509,28 @@ impl ModuleActor {
         let last = send_numbered(&shared, ts, finished);
         msg.reply.send(Ok(last));
     }
+}
+
+/// The tables of `schema` whose change in `diff` (`None` if it has none)
+/// satisfies `pick`.
+fn tables_where(
+    schema: &interstice_abi::ModuleSchema,
+    diff: &SchemaDiff,
+    pick: impl Fn(Option<&TableChange>) -> bool,
+) -> Vec<interstice_abi::TableSchema> {
+    schema
+        .tables
+        .iter()
+        .filter(|t| {
+            pick(
+                diff.tables
+                    .iter()
+                    .find(|(n, _)| n == &t.name)
+                    .map(|(_, c)| c),
+            )
+        })
+        .cloned()
+        .collect()
 }
 
 /// Releases the holds a write transaction's last attempt put on the
