@@ -432,6 +432,33 @@ async fn refusals_name_module_table_versions_and_what_is_missing() {
             && msg.contains("the logged layout of version 1 is (u64, String, u32)"),
         "{msg}"
     );
+    // Defaults that a new unique index on the appended column refuses (two
+    // old notes would share the value): refused, the tables restored.
+    let msg = refusal(
+        &rt,
+        edited_v1(|s| {
+            let notes = s.tables.iter_mut().find(|t| t.name == "notes").unwrap();
+            notes
+                .columns
+                .push(interstice_abi::codec::field("stars", Type::U8));
+            notes.defaults = vec![interstice_abi::ColumnDefault {
+                column: 2,
+                value: vec![0x03],
+            }];
+            notes.indexes = vec![interstice_abi::IndexSchema {
+                name: "notes_stars".into(),
+                columns: vec![2],
+                kind: interstice_abi::IndexKind::Unique,
+            }];
+        }),
+    )
+    .await;
+    assert!(
+        msg.starts_with(
+            "module `t_migrate`: table `notes`: unique index `notes_stars` cannot be added"
+        ),
+        "{msg}"
+    );
     assert_eq!(rt.state_hash().await.unwrap(), hash, "nothing changed");
     assert_old(&rt).await;
 
