@@ -25,8 +25,8 @@ pub mod value;
 
 pub use codec::{Args, Bytes, IntersticeType};
 pub use schema::{
-    IndexKind, IndexSchema, ModuleSchema, Persistence, ReducerMode, ReducerSchema, RowEvent,
-    TableSchema, Trigger,
+    ColumnDefault, IndexKind, IndexSchema, ModuleSchema, Persistence, ReducerMode, ReducerSchema,
+    RowEvent, TableSchema, Trigger,
 };
 pub use types::{EnumType, Field, StructType, Type, Variant};
 pub use value::Value;

@@ -60,7 +60,9 @@ pub struct IndexSchema {
 pub struct TableSchema {
     /// Table name, unique in the module.
     pub name: String,
-    /// Table version (bumped by migrations).
+    /// Table version (`#[table(version = N)]`, 1 unless declared; bumped
+    /// with a migration). A schema without it reads as version 1.
+    #[serde(default = "version_one")]
     pub version: u32,
     /// Columns; a row is encoded as an array of these, in order.
     pub columns: Vec<Field>,
@@ -72,6 +74,21 @@ pub struct TableSchema {
     pub persistence: Persistence,
     /// Secondary indexes.
     pub indexes: Vec<IndexSchema>,
+    /// Declared column defaults (`#[default(…)]`), in column order: what an
+    /// automatic migration gives old rows for a column appended at the end.
+    /// Omitted from the encoding when empty, so a schema without defaults
+    /// encodes (and hashes) exactly as before defaults existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub defaults: Vec<ColumnDefault>,
+}
+
+/// A column's declared default value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnDefault {
+    /// Column index.
+    pub column: u32,
+    /// The canonical CBOR of the value (of the column's type).
+    pub value: Vec<u8>,
 }
 
 /// Whether a reducer may write.
@@ -118,6 +135,21 @@ pub enum Trigger {
         table: String,
         /// Event.
         event: RowEvent,
+    },
+    /// Never by itself: run once at the upgrade that takes table `table`
+    /// from `from_version` to `to_version`, as the table's code migration
+    /// (`#[migration]`). Its one parameter is the table id under which the
+    /// host exposes the old rows, read-only, for the migration's duration.
+    Migration {
+        /// The table migrated (a table of this module).
+        table: String,
+        /// The logged version it migrates from.
+        from_version: u32,
+        /// The version it migrates to: the table's version in this schema.
+        to_version: u32,
+        /// The old layout the migration reads rows in (checked against the
+        /// logged layout of `from_version` at the upgrade).
+        columns: Vec<Field>,
     },
 }
 
@@ -287,6 +319,34 @@ impl ModuleSchema {
                     ));
                 }
             }
+            for (j, d) in t.defaults.iter().enumerate() {
+                let Some(col) = t.columns.get(d.column as usize) else {
+                    return bad(format!(
+                        "table `{}`: a default for column #{}, which does not exist",
+                        t.name, d.column
+                    ));
+                };
+                if t.defaults[..j].iter().any(|o| o.column == d.column) {
+                    return bad(format!(
+                        "table `{}`: column `{}` has two defaults",
+                        t.name, col.name
+                    ));
+                }
+                if d.column == t.primary_key {
+                    return bad(format!(
+                        "table `{}`: the primary key `{}` cannot have a default",
+                        t.name, col.name
+                    ));
+                }
+                if let Err(e) = col.ty.validate_exact(&d.value) {
+                    return bad(format!(
+                        "table `{}`: the default of column `{}` is not a {}: {e}",
+                        t.name,
+                        col.name,
+                        col.ty.display_name()
+                    ));
+                }
+            }
         }
         for (i, r) in self.reducers.iter().enumerate() {
             if r.name.is_empty() || r.name.starts_with("__") {
@@ -311,6 +371,55 @@ impl ModuleSchema {
                 }
                 (Some(Trigger::Init), _) if !r.params.is_empty() => {
                     return bad(format!("init reducer `{}` must take no arguments", r.name))
+                }
+                (
+                    Some(Trigger::Migration {
+                        table,
+                        from_version,
+                        to_version,
+                        columns,
+                    }),
+                    _,
+                ) => {
+                    if r.params.len() != 1 || r.params[0].ty != Type::U32 {
+                        return bad(format!(
+                            "migration `{}` must take exactly one parameter, the old table (u32)",
+                            r.name
+                        ));
+                    }
+                    if from_version >= to_version {
+                        return bad(format!(
+                            "migration `{}`: from_version {from_version} must be lower than \
+                             to_version {to_version}",
+                            r.name
+                        ));
+                    }
+                    let Some((_, t)) = self.table(table) else {
+                        return bad(format!(
+                            "migration `{}` migrates table `{table}`, which the module does not \
+                             declare",
+                            r.name
+                        ));
+                    };
+                    if t.version != *to_version {
+                        return bad(format!(
+                            "migration `{}`: to_version {to_version} does not match table \
+                             `{table}`'s version {}",
+                            r.name, t.version
+                        ));
+                    }
+                    for c in columns {
+                        c.ty.check_well_formed()?;
+                    }
+                    let twice = self.reducers[..i].iter().any(|o| {
+                        matches!(&o.trigger, Some(Trigger::Migration { table: t2, from_version: f2, .. })
+                            if t2 == table && f2 == from_version)
+                    });
+                    if twice {
+                        return bad(format!(
+                            "two migrations of table `{table}` from version {from_version}"
+                        ));
+                    }
                 }
                 (Some(Trigger::Table { event, .. }), _) => {
                     let want = if *event == RowEvent::Update { 2 } else { 1 };
@@ -337,7 +446,23 @@ impl ModuleSchema {
     }
 }
 
+impl ReducerSchema {
+    /// Whether this is a migration (`Trigger::Migration`): the runtime runs
+    /// it only at an upgrade, never on a call or a delivery.
+    pub fn is_migration(&self) -> bool {
+        matches!(self.trigger, Some(Trigger::Migration { .. }))
+    }
+}
+
 impl TableSchema {
+    /// The declared default of column `column`, if any.
+    pub fn default_of(&self, column: u32) -> Option<&[u8]> {
+        self.defaults
+            .iter()
+            .find(|d| d.column == column)
+            .map(|d| d.value.as_slice())
+    }
+
     /// The row type: a struct of the columns.
     pub fn row_type(&self) -> Type {
         Type::Struct(crate::types::StructType {
@@ -350,6 +475,10 @@ impl TableSchema {
     pub fn key_type(&self) -> &Type {
         &self.columns[self.primary_key as usize].ty
     }
+}
+
+fn version_one() -> u32 {
+    1
 }
 
 /// `[a-z][a-z0-9_]*`.

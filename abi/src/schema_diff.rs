@@ -1,23 +1,47 @@
 //! Comparing two versions of a module's schema, table by table, to decide
-//! whether the new code may take over the old code's data.
+//! whether the new code may take over the old code's data, and how.
 //!
-//! Rows are stored in their positional encoding, so without a migration a
-//! table's columns (their types, order and count), primary key, `auto_inc`
-//! and persistence must stay as they are. Tables may be added, and removed
-//! when they hold no rows. Reducers may change freely.
+//! Rows are stored in their positional encoding. A kept table whose layout
+//! (its columns' types, order and count, primary key, `auto_inc` and
+//! persistence) is unchanged keeps its rows. A layout that only appends
+//! columns, each with a declared default, is an **automatic migration**:
+//! old rows get the defaults. Any other layout change needs a **code
+//! migration**: the table's version goes up (`#[table(version = N)]`) and
+//! the new schema declares a `#[migration]` reducer from the logged version
+//! to the new one. A table's version never goes down. Tables may be added,
+//! and removed when they hold no rows. Reducers may change freely.
 
-use crate::schema::{ModuleSchema, TableSchema};
+use crate::schema::{ModuleSchema, TableSchema, Trigger};
 
 /// What happened to one table between two schema versions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TableChange {
-    /// Same shape (its version number may differ).
+    /// Same layout (its version number may have gone up): rows kept.
     Unchanged,
     /// New in the new schema.
     Added,
     /// Gone from the new schema.
     Removed,
-    /// Its shape changed; the text says how.
+    /// Columns appended at the end, each with a declared default: an
+    /// automatic migration that appends `defaults` (canonical CBOR values,
+    /// in column order) to every old row.
+    Extended {
+        /// The appended columns' default values.
+        defaults: Vec<Vec<u8>>,
+    },
+    /// Rewritten by the code migration `reducer` of the new schema: the
+    /// table starts empty in the new layout and the migration, reading the
+    /// old rows, writes the new ones.
+    Migrated {
+        /// The migration reducer.
+        reducer: String,
+        /// The logged version.
+        from_version: u32,
+        /// The new version.
+        to_version: u32,
+    },
+    /// Its layout changed in a way nothing declared makes safe; the text
+    /// says how, and what is missing.
     Changed(String),
 }
 
@@ -30,16 +54,13 @@ pub struct SchemaDiff {
 }
 
 impl SchemaDiff {
-    /// Compares `old` with `new`.
+    /// Compares `old` (the logged schema) with `new`.
     pub fn between(old: &ModuleSchema, new: &ModuleSchema) -> SchemaDiff {
         let mut tables = Vec::new();
         for t in &old.tables {
             let change = match new.table(&t.name) {
                 None => TableChange::Removed,
-                Some((_, n)) => match shape_change(t, n) {
-                    None => TableChange::Unchanged,
-                    Some(why) => TableChange::Changed(why),
-                },
+                Some((_, n)) => table_change(t, n, new),
             };
             tables.push((t.name.clone(), change));
         }
@@ -63,12 +84,123 @@ impl SchemaDiff {
             _ => None,
         })
     }
+
+    /// The code migrations the upgrade runs, in the old schema's table
+    /// order: `(table, migration reducer)`.
+    pub fn migrations(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.tables.iter().filter_map(|(t, c)| match c {
+            TableChange::Migrated { reducer, .. } => Some((t.as_str(), reducer.as_str())),
+            _ => None,
+        })
+    }
+}
+
+/// How kept table `old` becomes `new` (of schema `schema`).
+fn table_change(old: &TableSchema, new: &TableSchema, schema: &ModuleSchema) -> TableChange {
+    let (lv, nv) = (old.version, new.version);
+    if nv < lv {
+        return TableChange::Changed(format!(
+            "logged version {lv}, new version {nv}: a table's version cannot go down"
+        ));
+    }
+    let migration = schema.reducers.iter().find_map(|r| match &r.trigger {
+        Some(Trigger::Migration {
+            table,
+            from_version,
+            to_version,
+            columns,
+        }) if *table == old.name && *from_version == lv && *to_version == nv => Some((r, columns)),
+        _ => None,
+    });
+    if let Some((r, columns)) = migration {
+        let reads = columns.iter().map(|c| &c.ty);
+        if columns.len() != old.columns.len() || reads.zip(&old.columns).any(|(a, b)| *a != b.ty) {
+            let list = |cols: &mut dyn Iterator<Item = &crate::Type>| {
+                cols.map(|t| t.display_name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return TableChange::Changed(format!(
+                "logged version {lv}, new version {nv}: migration `{}` reads rows as ({}), but \
+                 the logged layout of version {lv} is ({})",
+                r.name,
+                list(&mut columns.iter().map(|c| &c.ty)),
+                list(&mut old.columns.iter().map(|c| &c.ty)),
+            ));
+        }
+        return TableChange::Migrated {
+            reducer: r.name.clone(),
+            from_version: lv,
+            to_version: nv,
+        };
+    }
+    let Some(mut why) = shape_change(old, new) else {
+        return TableChange::Unchanged;
+    };
+    if let Some(defaults) = appended_defaults(old, new) {
+        return TableChange::Extended { defaults };
+    }
+    if let Some(c) = missing_default(old, new) {
+        why.push_str(&format!("; appended column `{c}` has no #[default]"));
+    }
+    TableChange::Changed(if lv == nv {
+        format!(
+            "logged version {lv}, new version {nv}: the layout changed ({why}) but the version \
+             did not: bump the version and declare a #[migration(from_version = {lv}, \
+             to_version = {})]",
+            lv.saturating_add(1)
+        )
+    } else {
+        format!(
+            "logged version {lv}, new version {nv}: the layout changed ({why}) but no \
+             #[migration(from_version = {lv}, to_version = {nv})] is declared"
+        )
+    })
+}
+
+/// The defaults of the columns `new` appends to `old`'s, if that is all
+/// that changed and each appended column has one.
+fn appended_defaults(old: &TableSchema, new: &TableSchema) -> Option<Vec<Vec<u8>>> {
+    let n = old.columns.len();
+    if new.columns.len() <= n
+        || old
+            .columns
+            .iter()
+            .zip(&new.columns)
+            .any(|(a, b)| a.ty != b.ty)
+        || old.primary_key != new.primary_key
+        || old.auto_inc != new.auto_inc
+        || old.persistence != new.persistence
+    {
+        return None;
+    }
+    (n..new.columns.len())
+        .map(|c| new.default_of(c as u32).map(<[u8]>::to_vec))
+        .collect()
+}
+
+/// The first column `new` appends to `old`'s (otherwise the same layout)
+/// without a declared default.
+fn missing_default<'a>(old: &TableSchema, new: &'a TableSchema) -> Option<&'a str> {
+    let n = old.columns.len();
+    let same_prefix = new.columns.len() > n
+        && old
+            .columns
+            .iter()
+            .zip(&new.columns)
+            .all(|(a, b)| a.ty == b.ty);
+    if !same_prefix {
+        return None;
+    }
+    (n..new.columns.len())
+        .find(|&c| new.default_of(c as u32).is_none())
+        .map(|c| new.columns[c].name.as_str())
 }
 
 fn shape_change(old: &TableSchema, new: &TableSchema) -> Option<String> {
     if old.columns.len() != new.columns.len() {
         return Some(format!(
-            "column count changed from {} to {} (needs a migration)",
+            "column count changed from {} to {}",
             old.columns.len(),
             new.columns.len()
         ));

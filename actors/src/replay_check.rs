@@ -60,9 +60,11 @@ use crate::recovery::replay::compile_install;
 use crate::wasm::engine::WasmHost;
 use crate::wasm::env::{ModuleEnv, Peers, ReadAnswer, ReadCall, ReadCallError};
 use crate::wasm::host_state::Recorded;
-use crate::wasm::transaction::{logged_mutations, resolve_delivery, run_write, GuestSlot};
+use crate::wasm::transaction::{
+    logged_mutations, resolve_delivery, run_migration, run_write, GuestSlot, TxOutput,
+};
 use divergence::{compare, Reexecuted};
-use interstice_tables::Tables;
+use interstice_tables::{Table, Tables};
 
 /// Commits buffered per module between the log reader and its checker.
 const CHANNEL_DEPTH: usize = 1024;
@@ -306,28 +308,41 @@ fn check_module(
     let mut slot = load_slot(ctx, &install)?;
     let mut tables = Tables::new(&slot.env.schema.tables);
     let mut m = ModuleCheck::default();
+    // The old rows of the tables the last upgrade migrates by code, for
+    // the migration commits that follow its install.
+    let mut shadows: Vec<(String, Table)> = Vec::new();
     for item in rx {
         let c = match item {
             Item::Commit(c) => c,
             Item::Upgrade(i) => {
                 let next = load_slot(ctx, &i)?;
-                if let Some((table, change)) =
-                    SchemaDiff::between(&slot.env.schema, &next.env.schema)
-                        .first_incompatibility(|t| tables.rows_of(t))
-                {
+                let diff = SchemaDiff::between(&slot.env.schema, &next.env.schema);
+                if let Some((table, change)) = diff.first_incompatibility(|t| tables.rows_of(t)) {
                     let reason = format!(
                         "incompatible upgrade of module `{}`: table `{table}`: {change}",
                         i.name
                     );
                     return Err(RuntimeError::replay(i.ts, i.name, reason));
                 }
-                tables.remap(&next.env.schema.tables);
+                shadows = tables.upgrade(&next.env.schema.tables, &diff);
                 slot = next;
                 continue;
             }
         };
         m.checked += 1;
-        let differences = check_commit(&mut slot, &mut tables, &ctx.peers, &c);
+        let differences = match &c.cause {
+            Cause::Migration { table, .. } => {
+                let old = shadows
+                    .iter()
+                    .position(|(t, _)| t == table)
+                    .map(|at| shadows.remove(at).1);
+                check_migration(&mut slot, &mut tables, &ctx.peers, &c, old)
+            }
+            _ => {
+                shadows.clear();
+                check_commit(&mut slot, &mut tables, &ctx.peers, &c)
+            }
+        };
         let n = ctx.checked.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(progress) = &ctx.opts.progress {
             if n.is_multiple_of(ctx.opts.progress_every.max(1)) {
@@ -372,6 +387,48 @@ fn load_slot(ctx: &Ctx<'_>, install: &ModuleInstall) -> Result<GuestSlot, Runtim
         ctx.peers.clone(),
     ));
     Ok(GuestSlot::new(env, ctx.host.clone(), compiled))
+}
+
+/// Re-executes a logged migration over the old rows `old` its upgrade set
+/// aside; returns how it differs from its record.
+fn check_migration(
+    slot: &mut GuestSlot,
+    tables: &mut Tables,
+    peers: &OfflinePeers,
+    c: &CommitRecord,
+    old: Option<Table>,
+) -> Vec<Difference> {
+    let schema = slot.env.schema.clone();
+    let text = |s: String| Observed::Text(s);
+    let found = schema
+        .reducer(&c.reducer)
+        .filter(|(_, rs)| rs.is_migration());
+    let (Some(old), Some((idx, _))) = (old, found) else {
+        return vec![Difference {
+            what: "migration".into(),
+            expected: text(format!("{} ({:?})", c.reducer, c.cause)),
+            actual: text(
+                "no such migration is pending: the commit does not follow the install of an \
+                 upgrade that migrates this table with this reducer"
+                    .into(),
+            ),
+        }];
+    };
+    let recorded = Recorded {
+        inputs: c.nondet.iter().cloned().collect(),
+    };
+    let (out, _) = run_migration(slot, tables, idx, old, Some(c.ts), Some(recorded));
+    compare(&schema, peers, c, &reexecuted(tables, out))
+}
+
+/// What a re-executed transaction did, as its record would say.
+fn reexecuted(tables: &Tables, out: TxOutput) -> Reexecuted {
+    Reexecuted {
+        outcome: out.outcome(),
+        mutations: logged_mutations(tables, &out.changes),
+        calls: out.calls,
+        nondet: out.nondet,
+    }
 }
 
 /// Re-executes one commit; returns how it differs from its record.
@@ -442,11 +499,5 @@ fn check_commit(
         inputs: c.nondet.iter().cloned().collect(),
     };
     let out = run_write(slot, tables, idx, &c.args, c.ts, recorded);
-    let actual = Reexecuted {
-        outcome: out.outcome(),
-        mutations: logged_mutations(tables, &out.changes),
-        calls: out.calls,
-        nondet: out.nondet,
-    };
-    compare(&schema, peers, c, &actual)
+    compare(&schema, peers, c, &reexecuted(tables, out))
 }

@@ -183,6 +183,14 @@ impl Runtime {
                 },
             });
         }
+        if rs.is_migration() {
+            return Err(RuntimeError::WrongMode {
+                module: module.to_owned(),
+                reducer: reducer.to_owned(),
+                mode: "migration",
+                hint: "the runtime runs it once, at the upgrade that migrates its table",
+            });
+        }
         if rs.trigger.is_some() {
             return Err(RuntimeError::WrongMode {
                 module: module.to_owned(),

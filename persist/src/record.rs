@@ -111,6 +111,17 @@ pub enum Cause {
         /// Index into that commit's `mutations`.
         index: u32,
     },
+    /// The code migration of `table` from `from_version` to `to_version`,
+    /// run once at the upgrade whose install immediately precedes it, in
+    /// the same batch (tag 4).
+    Migration {
+        /// The migrated table.
+        table: String,
+        /// The logged version migrated from.
+        from_version: u32,
+        /// The version migrated to.
+        to_version: u32,
+    },
 }
 
 /// A non-deterministic input, recorded so replay-check can feed it back.
@@ -378,6 +389,17 @@ pub(crate) fn encode_cause(cause: &Cause, w: &mut Writer) {
             w.u64(*ts);
             w.u64(u64::from(*index));
         }
+        Cause::Migration {
+            table,
+            from_version,
+            to_version,
+        } => {
+            w.array(4);
+            w.u64(4);
+            w.str(table);
+            w.u64(u64::from(*from_version));
+            w.u64(u64::from(*to_version));
+        }
     }
 }
 
@@ -561,6 +583,17 @@ pub(crate) fn decode_cause(r: &mut Reader<'_>) -> Result<Cause> {
                 Cause::Call { module, ts, index }
             } else {
                 Cause::Trigger { module, ts, index }
+            })
+        }
+        4 => {
+            expect_len("cause", tag, len, 4, at)?;
+            let table = string(r)?;
+            let from_version = u32_field(r, "migration from_version")?;
+            let to_version = u32_field(r, "migration to_version")?;
+            Ok(Cause::Migration {
+                table,
+                from_version,
+                to_version,
             })
         }
         other => Err(bad(at, format!("unknown cause tag {other}"))),

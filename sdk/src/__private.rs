@@ -95,6 +95,84 @@ const fn str_eq(a: &str, b: &str) -> bool {
     true
 }
 
+/// The canonical CBOR of a column default (`#[default(…)]`), checked to be
+/// of the column's type by the compiler.
+pub fn default_value<T: IntersticeType>(value: T) -> Vec<u8> {
+    value.to_bytes()
+}
+
+/// What a `#[migration]` reads: implemented by [`crate::OldTable`] only.
+#[diagnostic::on_unimplemented(
+    message = "a #[migration] reads the old rows through `OldTable<OldRow>`, not `{Self}`",
+    note = "write `fn m(ctx: &mut WriteContext, old: OldTable<v1::Item>)`, where `v1::Item` is \
+            the old row type declared with #[table(name = \"…\", version = N)]"
+)]
+pub trait MigrationSource: IntersticeType {
+    /// The old row type.
+    type Row: crate::Table;
+}
+
+/// Compile-time check of a `#[migration(from_version = …)]` against the
+/// version of the old row type it reads.
+pub const fn assert_migration_from<P: MigrationSource>(from_version: u32) {
+    if <P::Row as crate::Table>::VERSION != from_version {
+        panic!(
+            "#[migration]: from_version differs from the version of the old row type \
+             (its #[table(version = N)])"
+        );
+    }
+}
+
+/// The trigger of a migration reading `P` from `from_version` to
+/// `to_version`.
+pub fn migration_trigger<P: MigrationSource>(
+    from_version: u32,
+    to_version: u32,
+) -> interstice_abi::Trigger {
+    let columns = match <P::Row as IntersticeType>::ty() {
+        Type::Struct(s) => s.fields,
+        _ => unreachable!("a table row is a struct"),
+    };
+    interstice_abi::Trigger::Migration {
+        table: <P::Row as crate::Table>::NAME.into(),
+        from_version,
+        to_version,
+        columns,
+    }
+}
+
+/// Compile-time check of every `#[migration]` of a module (`migrations`,
+/// `None` for plain reducers) against the module's `(table, version)` list:
+/// the table must be listed and its version must be the migration's
+/// `to_version`.
+pub const fn assert_migrations(tables: &[(&str, u32)], migrations: &[Option<(&str, u32)>]) {
+    let mut i = 0;
+    while i < migrations.len() {
+        if let Some((name, to)) = migrations[i] {
+            let mut found = false;
+            let mut j = 0;
+            while j < tables.len() {
+                if str_eq(tables[j].0, name) {
+                    found = true;
+                    if tables[j].1 != to {
+                        panic!(
+                            "#[migration]: to_version differs from the version of the module's \
+                             table of that name (its #[table(version = N)])"
+                        );
+                    }
+                }
+                j += 1;
+            }
+            if !found {
+                panic!(
+                    "#[migration]: the table it migrates is not in the module's `tables: [...]`"
+                );
+            }
+        }
+        i += 1;
+    }
+}
+
 /// Compile-time check that no two tables of a module share a name.
 pub const fn assert_unique_names(names: &[&str]) {
     let mut i = 0;
@@ -152,6 +230,9 @@ pub trait Reducer {
     const NAME: &'static str;
     /// Its schema.
     fn schema() -> ReducerSchema;
+    /// For a `#[migration]`: the migrated table's name and the version it
+    /// migrates to (checked against the module's tables at compile time).
+    const MIGRATION: Option<(&'static str, u32)> = None;
     /// Decodes the argument array, runs the reducer and appends `[0, ok]`
     /// or `[1, err]` to `out`.
     fn invoke(args: &[u8], out: &mut Writer);

@@ -66,10 +66,11 @@ pub use query::{
 };
 pub use rng::ContextRng;
 pub use table::{
-    ReadTableHandle, ReadTables, Table, TableHandle, TableId, TableIter, Tables, WriteTables,
+    OldTable, ReadTableHandle, ReadTables, Table, TableHandle, TableId, TableIter, Tables,
+    WriteTables,
 };
 
-pub use interstice_sdk_macros::{interstice_module, reducer, table, IntersticeType};
+pub use interstice_sdk_macros::{interstice_module, migration, reducer, table, IntersticeType};
 
 /// The `rand_core` crate the context RNG implements (its `Rng` trait gives
 /// `next_u32`, `next_u64` and `fill_bytes`; the `rand` crate's `RngExt` adds
@@ -79,8 +80,9 @@ pub use rand_core;
 /// Everything a module usually needs: `use interstice_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        debug, error, info, interstice_module, reducer, table, trace, warn, Bytes, ContextRng,
-        IntersticeType, Level, ReadContext, ReadTableHandle, Table, TableHandle, WriteContext,
+        debug, error, info, interstice_module, migration, reducer, table, trace, warn, Bytes,
+        ContextRng, IntersticeType, Level, OldTable, ReadContext, ReadTableHandle, Table,
+        TableHandle, WriteContext,
     };
     pub use rand_core::Rng as _;
 }

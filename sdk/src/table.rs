@@ -20,6 +20,8 @@ pub trait Table: IntersticeType {
     const NAME: &'static str;
     /// Whether the runtime assigns the key on insert (`#[primary_key(auto_inc)]`).
     const AUTO_INC: bool;
+    /// The table's version (`#[table(version = N)]`, default 1).
+    const VERSION: u32 = 1;
     /// The primary-key column's type.
     type Key: IntersticeType;
     /// The row's primary key.
@@ -317,4 +319,74 @@ impl<T: Table> fmt::Debug for TableIter<'_, T> {
             .field("open", &self.handle.is_some())
             .finish()
     }
+}
+
+/// The rows of a table in the layout of an earlier version, as a
+/// `#[migration]` reads them: `T` is the old row type (declared with
+/// `#[table(name = "…", version = N)]`, usually in a module of its own, and
+/// not listed in `interstice_module!`). Read-only; valid only while the
+/// migration runs. The host passes it as the migration's argument (the
+/// table id under which it exposes the old rows).
+pub struct OldTable<T> {
+    id: u32,
+    _row: PhantomData<fn() -> T>,
+}
+
+impl<T: Table> OldTable<T> {
+    /// The old row with this key.
+    pub fn get(&self, key: &T::Key) -> Option<T> {
+        sys::get(self.id, &key.to_bytes()).map(|b| decode_row(&b))
+    }
+
+    /// Number of old rows.
+    pub fn count(&self) -> u64 {
+        sys::count(self.id)
+    }
+
+    /// All old rows in primary-key order.
+    pub fn iter(&self) -> TableIter<'_, T> {
+        TableIter {
+            handle: Some(sys::scan_open(self.id)),
+            _scope: PhantomData,
+            _row: PhantomData,
+        }
+    }
+}
+
+impl<'a, T: Table> IntoIterator for &'a OldTable<T> {
+    type Item = T;
+    type IntoIter = TableIter<'a, T>;
+    fn into_iter(self) -> TableIter<'a, T> {
+        self.iter()
+    }
+}
+
+impl<T: Table> fmt::Debug for OldTable<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OldTable")
+            .field("table", &T::NAME)
+            .field("version", &T::VERSION)
+            .finish()
+    }
+}
+
+/// Crosses the ABI as its table id (`u32`): what the host passes a
+/// migration.
+impl<T: Table> IntersticeType for OldTable<T> {
+    fn ty() -> interstice_abi::Type {
+        interstice_abi::Type::U32
+    }
+    fn encode(&self, w: &mut interstice_abi::cbor::Writer) {
+        w.u64(u64::from(self.id));
+    }
+    fn decode(r: &mut interstice_abi::cbor::Reader<'_>) -> Result<Self, interstice_abi::AbiError> {
+        Ok(OldTable {
+            id: u32::decode(r)?,
+            _row: PhantomData,
+        })
+    }
+}
+
+impl<T: Table> crate::__private::MigrationSource for OldTable<T> {
+    type Row = T;
 }

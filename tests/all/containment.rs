@@ -75,6 +75,7 @@ fn big_module() -> Vec<u8> {
             auto_inc: false,
             persistence: Persistence::Logged,
             indexes: vec![],
+            defaults: vec![],
         }],
         reducers: vec![
             reducer("update_one", vec![]),

@@ -178,6 +178,7 @@ fn hostile_schema(n: usize) -> ModuleSchema {
                     kind: IndexKind::Hash,
                 },
             ],
+            defaults: vec![],
         }],
         reducers: (0..n)
             .map(|i| interstice_abi::ReducerSchema {

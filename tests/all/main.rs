@@ -23,6 +23,7 @@ mod isolation;
 mod layers;
 mod log_dump;
 mod log_inspect;
+mod migrations;
 mod ordering;
 mod recovery;
 mod replay;

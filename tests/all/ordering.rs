@@ -352,6 +352,7 @@ fn self_triggering_module() -> Vec<u8> {
             auto_inc: true,
             persistence: Persistence::Logged,
             indexes: Vec::new(),
+            defaults: vec![],
         }],
         reducers: vec![
             reducer("start", Vec::new(), None),

@@ -360,6 +360,7 @@ async fn a_constraint_violation_rolls_back_the_whole_transaction() {
             auto_inc: false,
             persistence: Persistence::Logged,
             indexes: Vec::new(),
+            defaults: vec![],
         }],
         reducers: vec![
             reducer("insert_a"),

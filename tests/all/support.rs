@@ -35,6 +35,8 @@ pub(crate) fn wasm_dir() -> &'static Path {
             "testing/t_values",
             "testing/t_indexes",
             "testing/t_determinism",
+            "testing/t_migrate_v1",
+            "testing/t_migrate_v2",
         ] {
             interstice_cli::guest_build::build_module(&modules.join(m))
                 .unwrap_or_else(|e| panic!("building {m}: {e}"));

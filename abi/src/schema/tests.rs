@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::codec::field;
+use crate::IntersticeType;
 
 pub(crate) fn sample() -> ModuleSchema {
     ModuleSchema {
@@ -17,6 +18,7 @@ pub(crate) fn sample() -> ModuleSchema {
             auto_inc: true,
             persistence: Persistence::Logged,
             indexes: vec![],
+            defaults: vec![],
         }],
         reducers: vec![ReducerSchema {
             name: "deposit".into(),
@@ -58,4 +60,181 @@ fn triggers_parse() {
     ));
     assert!(Trigger::parse("hello.greetings").is_err());
     assert!(Trigger::parse("a.b.upsert").is_err());
+}
+
+/// The layouts of `ModuleSchema` and `TableSchema` before column defaults
+/// existed (field for field), to show the encoding of a schema without
+/// defaults did not change.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ModuleSchemaBefore {
+    abi_version: u32,
+    name: String,
+    version: String,
+    dependencies: Vec<String>,
+    tables: Vec<TableSchemaBefore>,
+    reducers: Vec<ReducerSchema>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct TableSchemaBefore {
+    name: String,
+    version: u32,
+    columns: Vec<crate::types::Field>,
+    primary_key: u32,
+    auto_inc: bool,
+    persistence: Persistence,
+    indexes: Vec<IndexSchema>,
+}
+
+fn before(s: &ModuleSchema) -> ModuleSchemaBefore {
+    ModuleSchemaBefore {
+        abi_version: s.abi_version,
+        name: s.name.clone(),
+        version: s.version.clone(),
+        dependencies: s.dependencies.clone(),
+        tables: s
+            .tables
+            .iter()
+            .map(|t| TableSchemaBefore {
+                name: t.name.clone(),
+                version: t.version,
+                columns: t.columns.clone(),
+                primary_key: t.primary_key,
+                auto_inc: t.auto_inc,
+                persistence: t.persistence,
+                indexes: t.indexes.clone(),
+            })
+            .collect(),
+        reducers: s.reducers.clone(),
+    }
+}
+
+#[test]
+fn a_schema_without_defaults_encodes_and_hashes_as_before() {
+    let s = sample();
+    let mut old = Vec::new();
+    ciborium::into_writer(&before(&s), &mut old).unwrap();
+    assert_eq!(
+        s.canonical_bytes(),
+        old,
+        "the encoding of an unchanged schema moved"
+    );
+    // Pinned: the hash of `sample()` (that is, of a module built with the
+    // SDK before table versions could change) stays what it was.
+    assert_eq!(
+        blake3::Hash::from(s.hash()).to_hex().as_str(),
+        blake3::hash(&old).to_hex().as_str()
+    );
+    assert_eq!(
+        blake3::Hash::from(s.hash()).to_hex().as_str(),
+        "89f8a46a812b557d853b1d57a09fbebef7a209f0e67489da3f3513944e9b73d0"
+    );
+    let back = ModuleSchema::decode(&old).unwrap();
+    assert_eq!(back, s);
+    assert!(back.tables[0].defaults.is_empty());
+}
+
+#[test]
+fn a_table_without_a_version_reads_as_version_1() {
+    #[derive(serde::Serialize)]
+    struct Unversioned {
+        name: String,
+        columns: Vec<crate::types::Field>,
+        primary_key: u32,
+        auto_inc: bool,
+        persistence: Persistence,
+        indexes: Vec<IndexSchema>,
+    }
+    #[derive(serde::Serialize)]
+    struct Module {
+        abi_version: u32,
+        name: String,
+        version: String,
+        dependencies: Vec<String>,
+        tables: Vec<Unversioned>,
+        reducers: Vec<ReducerSchema>,
+    }
+    let m = Module {
+        abi_version: ABI_VERSION,
+        name: "m".into(),
+        version: "1".into(),
+        dependencies: vec![],
+        tables: vec![Unversioned {
+            name: "t".into(),
+            columns: vec![field("id", Type::U64)],
+            primary_key: 0,
+            auto_inc: false,
+            persistence: Persistence::Logged,
+            indexes: vec![],
+        }],
+        reducers: vec![],
+    };
+    let mut bytes = Vec::new();
+    ciborium::into_writer(&m, &mut bytes).unwrap();
+    assert_eq!(ModuleSchema::decode(&bytes).unwrap().tables[0].version, 1);
+}
+
+fn with_defaults(defaults: Vec<ColumnDefault>) -> Result<(), AbiError> {
+    let mut s = sample();
+    s.tables[0].defaults = defaults;
+    ModuleSchema::decode(&s.canonical_bytes()).map(|_| ())
+}
+
+#[test]
+fn defaults_are_checked_against_their_column() {
+    let d = |column, value: Vec<u8>| ColumnDefault { column, value };
+    assert!(with_defaults(vec![d(1, 7u64.to_bytes())]).is_ok());
+    let err = |r: Result<(), AbiError>| r.unwrap_err().to_string();
+    assert!(
+        err(with_defaults(vec![d(1, "x".to_string().to_bytes())])).contains("is not a u64"),
+        "a default of the wrong type"
+    );
+    assert!(err(with_defaults(vec![d(0, 1u64.to_bytes())])).contains("primary key"));
+    assert!(err(with_defaults(vec![d(5, 1u64.to_bytes())])).contains("does not exist"));
+    assert!(err(with_defaults(vec![
+        d(1, 1u64.to_bytes()),
+        d(1, 2u64.to_bytes())
+    ]))
+    .contains("two defaults"));
+}
+
+fn migration(table: &str, from: u32, to: u32, params: Vec<Field>) -> ReducerSchema {
+    ReducerSchema {
+        name: "migrate".into(),
+        mode: ReducerMode::Write,
+        params,
+        returns: Type::Unit,
+        error: None,
+        trigger: Some(Trigger::Migration {
+            table: table.into(),
+            from_version: from,
+            to_version: to,
+            columns: vec![field("id", Type::U64)],
+        }),
+    }
+}
+
+#[test]
+fn migrations_are_checked_against_their_table() {
+    let check = |r: ReducerSchema, version: u32| {
+        let mut s = sample();
+        s.tables[0].version = version;
+        s.reducers.push(r);
+        ModuleSchema::decode(&s.canonical_bytes())
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    let old = || vec![field("old", Type::U32)];
+    assert_eq!(check(migration("accounts", 1, 2, old()), 2), Ok(()));
+    let e = check(migration("accounts", 1, 3, old()), 2).unwrap_err();
+    assert!(
+        e.contains("to_version 3 does not match table `accounts`'s version 2"),
+        "{e}"
+    );
+    let e = check(migration("accounts", 2, 2, old()), 2).unwrap_err();
+    assert!(e.contains("must be lower"), "{e}");
+    let e = check(migration("nope", 1, 2, old()), 2).unwrap_err();
+    assert!(e.contains("does not declare"), "{e}");
+    let e = check(migration("accounts", 1, 2, vec![]), 2).unwrap_err();
+    assert!(e.contains("exactly one parameter"), "{e}");
 }

@@ -14,6 +14,7 @@ fn table(name: &str, cols: &[(&str, Type)], pk: u32) -> TableSchema {
         auto_inc: false,
         persistence: Persistence::Logged,
         indexes: vec![],
+        defaults: vec![],
     }
 }
 
@@ -74,4 +75,107 @@ fn changed_types_and_keys_are_named() {
         .first_incompatibility(|_| 0)
         .unwrap();
     assert!(why.contains("primary key"), "{why}");
+}
+
+fn migration(table: &str, from: u32, to: u32, cols: &[Type]) -> crate::ReducerSchema {
+    crate::ReducerSchema {
+        name: format!("{table}_v{to}"),
+        mode: crate::ReducerMode::Write,
+        params: vec![field("old", Type::U32)],
+        returns: Type::Unit,
+        error: None,
+        trigger: Some(crate::Trigger::Migration {
+            table: table.into(),
+            from_version: from,
+            to_version: to,
+            columns: cols.iter().map(|t| field("c", t.clone())).collect(),
+        }),
+    }
+}
+
+#[test]
+fn appended_columns_with_defaults_are_an_automatic_migration() {
+    let old = module(vec![table("a", &[("id", Type::U64)], 0)]);
+    let mut t = table(
+        "a",
+        &[("id", Type::U64), ("n", Type::U32), ("s", Type::String)],
+        0,
+    );
+    t.defaults = vec![
+        crate::ColumnDefault {
+            column: 1,
+            value: vec![0x07],
+        },
+        crate::ColumnDefault {
+            column: 2,
+            value: vec![0x60],
+        },
+    ];
+    let diff = SchemaDiff::between(&old, &module(vec![t.clone()]));
+    assert_eq!(
+        diff.tables,
+        vec![(
+            "a".into(),
+            TableChange::Extended {
+                defaults: vec![vec![0x07], vec![0x60]]
+            }
+        )]
+    );
+    assert_eq!(diff.first_incompatibility(|_| 9), None);
+    // One appended column without a default: refused, and said why.
+    t.defaults.pop();
+    let (_, why) = SchemaDiff::between(&old, &module(vec![t]))
+        .first_incompatibility(|_| 0)
+        .unwrap();
+    assert!(
+        why.contains("appended column `s` has no #[default]"),
+        "{why}"
+    );
+}
+
+#[test]
+fn a_changed_layout_needs_a_version_bump_and_a_migration() {
+    let old = module(vec![table("a", &[("id", Type::U64), ("v", Type::U32)], 0)]);
+    let mut t = table("a", &[("id", Type::U64), ("v", Type::U64)], 0);
+    let why = |new: &ModuleSchema| {
+        SchemaDiff::between(&old, new)
+            .first_incompatibility(|_| 0)
+            .map(|(_, w)| w)
+    };
+    assert_eq!(
+        why(&module(vec![t.clone()])).unwrap(),
+        "logged version 1, new version 1: the layout changed (column 1 (`v`) changed type from \
+         u32 to u64) but the version did not: bump the version and declare a \
+         #[migration(from_version = 1, to_version = 2)]"
+    );
+    t.version = 2;
+    assert!(why(&module(vec![t.clone()]))
+        .unwrap()
+        .ends_with("but no #[migration(from_version = 1, to_version = 2)] is declared"));
+    // With the migration: migrated by code.
+    let mut new = module(vec![t.clone()]);
+    new.reducers = vec![migration("a", 1, 2, &[Type::U64, Type::U32])];
+    let diff = SchemaDiff::between(&old, &new);
+    assert_eq!(why(&new), None);
+    assert_eq!(diff.migrations().collect::<Vec<_>>(), vec![("a", "a_v2")]);
+    // A migration that reads another layout than the logged one.
+    new.reducers = vec![migration("a", 1, 2, &[Type::U64])];
+    assert!(why(&new).unwrap().contains("reads rows as (u64)"));
+    // A migration from another version does not apply.
+    new.reducers = vec![migration("a", 3, 2, &[Type::U64, Type::U32])];
+    assert!(why(&new).unwrap().contains("no #[migration"));
+    // A version bump alone keeps the rows; a version never goes down.
+    let mut same = table("a", &[("id", Type::U64), ("v", Type::U32)], 0);
+    same.version = 4;
+    assert_eq!(
+        SchemaDiff::between(&old, &module(vec![same.clone()])).tables[0].1,
+        TableChange::Unchanged
+    );
+    let (_, down) = SchemaDiff::between(&module(vec![same]), &old)
+        .first_incompatibility(|_| 0)
+        .unwrap();
+    assert_eq!(
+        down,
+        "logged version 4, new version 1: a table's version cannot go down"
+    );
 }

@@ -29,8 +29,8 @@ use std::time::Instant;
 use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Message};
 use interstice_abi::cbor::Writer;
 use interstice_abi::host as abi;
-use interstice_abi::schema_diff::SchemaDiff;
-use interstice_persist::{CommitRecord, ErrorKind, LogEntry, Nondet, UnnumberedEntry};
+use interstice_abi::schema_diff::{SchemaDiff, TableChange};
+use interstice_persist::{Cause, CommitRecord, ErrorKind, LogEntry, Nondet, UnnumberedEntry};
 
 use crate::actors::messages::{
     CommitInfo, EntryInfo, ExecError, Execute, HashState, Query, StopModule, TableRows, Target,
@@ -46,7 +46,7 @@ use crate::wasm::host_state::{Observation, Observer, Pin, TxMode};
 use crate::wasm::hostcalls::observations;
 use crate::wasm::transaction::Failure;
 use crate::wasm::transaction::{
-    finish, logged_mutations, resolve_delivery, run_open, GuestSlot, TxOutput,
+    finish, logged_mutations, resolve_delivery, run_migration, run_open, GuestSlot, TxOutput,
 };
 use interstice_tables::Tables;
 
@@ -389,34 +389,126 @@ impl ModuleActor {
         }
         let schema = msg.compiled.schema.clone();
         // The loader checked with row counts it asked for earlier; rows may
-        // have arrived since, so check again on the tables themselves.
+        // have arrived since, so check again on the tables themselves. The
+        // unique indexes of tables a migration rewrites are checked as the
+        // migration writes them.
         let diff = SchemaDiff::between(&self.env.schema, &schema);
+        let kept = tables_where(&schema, &diff, |c| {
+            !matches!(
+                c,
+                Some(TableChange::Migrated { .. } | TableChange::Extended { .. })
+            )
+        });
         if let Some((table, change)) = diff
             .first_incompatibility(|t| self.tables.rows_of(t))
-            .or_else(|| self.tables.unique_violation(&schema.tables))
+            .or_else(|| self.tables.unique_violation(&kept))
         {
             msg.reply
                 .send(Err(UpgradeRefused::Incompatible { table, change }));
             return;
         }
+        let migrations: Vec<(String, String)> = diff
+            .migrations()
+            .map(|(t, r)| (t.to_owned(), r.to_owned()))
+            .collect();
+        let extended = tables_where(&schema, &diff, |c| {
+            matches!(c, Some(TableChange::Extended { .. }))
+        });
+        // A failed migration, or a unique index the defaults violate,
+        // restores the tables as they were.
+        let backup = (!migrations.is_empty() || !extended.is_empty()).then(|| self.tables.clone());
+        let shadows = self.tables.upgrade(&schema.tables, &diff);
+        if let Some((table, change)) = self.tables.unique_violation(&extended) {
+            if let Some(b) = backup {
+                self.tables = b;
+            }
+            msg.reply
+                .send(Err(UpgradeRefused::Incompatible { table, change }));
+            return;
+        }
+        let env = Arc::new(self.env.upgraded(schema.clone()));
+        let mut slot = GuestSlot::new(env.clone(), self.slot.host.clone(), msg.compiled);
+        let mut finished = vec![Finished {
+            entry: UnnumberedEntry::encode(&LogEntry::Install(msg.install)),
+            info: EntryInfo::Install(schema.clone()),
+            reply: None,
+        }];
+        for ((table, old), (_, reducer)) in shadows.into_iter().zip(&migrations) {
+            let Some((idx, rs)) = schema.reducer(reducer) else {
+                unreachable!("the diff names a migration of the new schema")
+            };
+            let Some(interstice_abi::Trigger::Migration {
+                from_version,
+                to_version,
+                ..
+            }) = rs.trigger.clone()
+            else {
+                unreachable!("the diff names a migration")
+            };
+            let (out, args) = run_migration(&mut slot, &mut self.tables, idx, old, None, None);
+            if let Err(f) = &out.result {
+                if let Some(b) = backup {
+                    self.tables = b;
+                }
+                let change = format!(
+                    "migration `{reducer}` (version {from_version} to {to_version}) {}, so \
+                     nothing was changed: {}",
+                    f.kind.what_happened(),
+                    f.message
+                );
+                msg.reply
+                    .send(Err(UpgradeRefused::Incompatible { table, change }));
+                return;
+            }
+            shared.metrics.commits.fetch_add(1, Ordering::Relaxed);
+            let record = CommitRecord {
+                ts: 0,
+                module: self.env.name.to_string(),
+                schema_hash: slot.compiled.schema_hash,
+                reducer: reducer.clone(),
+                args,
+                cause: Cause::Migration {
+                    table,
+                    from_version,
+                    to_version,
+                },
+                nondet: out.nondet.clone(),
+                outcome: out.outcome(),
+                mutations: logged_mutations(&self.tables, &out.changes),
+                calls: Vec::new(),
+            };
+            // Migrations fire no triggers and reach no table subscriber:
+            // their rows are not new, only rewritten.
+            let info = EntryInfo::Commit(CommitInfo {
+                module: self.env.name.clone(),
+                schema: schema.clone(),
+                ok: true,
+                calls: Vec::new(),
+                changes: Vec::new(),
+                depth: 0,
+                root: None,
+            });
+            finished.push(Finished {
+                entry: UnnumberedEntry::encode(&LogEntry::Commit(record)),
+                info,
+                reply: None,
+            });
+        }
         // Numbered here, between two transactions of this module and after
         // every commit of the old code: every commit of the new code comes
-        // after it.
+        // after it. The install and its migrations get consecutive
+        // timestamps in one `Numbered`, so the sequencer releases them as
+        // one batch: on disk they are all there or none is.
         self.outbox.flush(&shared);
-        let ts = shared.order.allocate(self.outbox.clock(), 1);
-        self.tables.remap(&schema.tables);
-        let env = Arc::new(self.env.upgraded(schema.clone()));
+        let ts = shared
+            .order
+            .allocate(self.outbox.clock(), finished.len() as u64);
         // Dropping the old slot drops the old instance; the next call
         // instantiates the new code. Init does not run again.
-        self.slot = GuestSlot::new(env.clone(), self.slot.host.clone(), msg.compiled);
+        self.slot = slot;
         self.env = env;
-        let finished = Finished {
-            entry: UnnumberedEntry::encode(&LogEntry::Install(msg.install)),
-            info: EntryInfo::Install(schema),
-            reply: None,
-        };
-        send_numbered(&shared, ts, vec![finished]);
-        msg.reply.send(Ok(ts));
+        let last = send_numbered(&shared, ts, finished);
+        msg.reply.send(Ok(last));
     }
 }
 
@@ -430,7 +522,7 @@ fn report_failed_delivery(shared: &Shared, module: &str, info: &CallInfo, failur
     let (how, cause_module, cause_ts) = match &info.cause {
         Cause::Call { module, ts, .. } => ("async call", module, ts),
         Cause::Trigger { module, ts, .. } => ("trigger", module, ts),
-        Cause::External | Cause::Init => return,
+        Cause::External | Cause::Init | Cause::Migration { .. } => return,
     };
     shared
         .metrics
@@ -441,6 +533,28 @@ fn report_failed_delivery(shared: &Shared, module: &str, info: &CallInfo, failur
         cause_ts, kind = failure.kind.name(),
         "delivery failed: {}", failure.message
     );
+}
+
+/// The tables of `schema` whose change in `diff` (`None` if it has none)
+/// satisfies `pick`.
+fn tables_where(
+    schema: &interstice_abi::ModuleSchema,
+    diff: &SchemaDiff,
+    pick: impl Fn(Option<&TableChange>) -> bool,
+) -> Vec<interstice_abi::TableSchema> {
+    schema
+        .tables
+        .iter()
+        .filter(|t| {
+            pick(
+                diff.tables
+                    .iter()
+                    .find(|(n, _)| n == &t.name)
+                    .map(|(_, c)| c),
+            )
+        })
+        .cloned()
+        .collect()
 }
 
 /// Releases the holds a write transaction's last attempt put on the

@@ -388,7 +388,7 @@ pub(crate) fn consumed_key(
     module: &str,
 ) -> Option<DeliveryKey> {
     match cause {
-        Cause::External => None,
+        Cause::External | Cause::Migration { .. } => None,
         Cause::Init => install_ts.get(module).map(|ts| (*ts, 0)),
         Cause::Call { ts, index, .. } | Cause::Trigger { ts, index, .. } => Some((*ts, *index)),
     }

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use interstice_abi::schema_diff::SchemaDiff;
 use interstice_abi::ModuleSchema;
 use interstice_persist::{
-    CommitRecord, CommitRef, Hash, LogEntryRef, ModuleInstall, OutcomeRef, Snapshot, SnapshotModule,
+    Cause, CommitRecord, CommitRef, Hash, LogEntryRef, ModuleInstall, OutcomeRef, Snapshot,
+    SnapshotModule,
 };
 
 use crate::error::RuntimeError;
@@ -76,6 +77,18 @@ pub(crate) struct LogState {
     overlay_bytes: usize,
     /// Flush the overlays beyond this many bytes.
     overlay_max: usize,
+    /// The last upgrade's migration commits still to come: they follow its
+    /// install in the same batch, so nothing else may come first.
+    migrations_due: Option<MigrationsDue>,
+}
+
+/// The migration commits an upgrade's install announces.
+#[derive(Debug, Clone)]
+struct MigrationsDue {
+    module: String,
+    install_ts: u64,
+    /// `(table, reducer)` in the order they are logged.
+    due: std::collections::VecDeque<(String, String)>,
 }
 
 impl LogState {
@@ -94,6 +107,30 @@ impl LogState {
             mutations: 0,
             overlay_bytes: 0,
             overlay_max: OVERLAY_MAX_BYTES,
+            migrations_due: None,
+        }
+    }
+
+    /// Refuses a log that ends between an upgrade's install and its
+    /// migration commits (a `stop_at` inside the upgrade's batch): that
+    /// state, with the migrated tables emptied and not refilled, never
+    /// existed.
+    pub(crate) fn check_complete(&self) -> Result<(), RuntimeError> {
+        match &self.migrations_due {
+            None => Ok(()),
+            Some(d) => Err(RuntimeError::replay(
+                d.install_ts,
+                &d.module,
+                format!(
+                    "the log stops inside the upgrade of module `{}` at ts {}: its {} \
+                     migration commit(s) at ts {}.. are missing (stop before the install or \
+                     after them)",
+                    d.module,
+                    d.install_ts,
+                    d.due.len(),
+                    d.install_ts + 1
+                ),
+            )),
         }
     }
 
@@ -169,9 +206,55 @@ impl LogState {
     /// Applies one log entry (borrowed from the log's bytes).
     pub(crate) fn apply(&mut self, entry: LogEntryRef<'_>) -> Result<Applied, RuntimeError> {
         self.entries += 1;
+        self.check_migration_order(&entry)?;
         match entry {
             LogEntryRef::Install(i) => self.install(i),
             LogEntryRef::Commit(c) => self.commit(c).map(|()| Applied::Committed),
+        }
+    }
+
+    /// An upgrade's migration commits come right after its install, in
+    /// order, and nothing else does; a migration commit comes nowhere else.
+    fn check_migration_order(&mut self, entry: &LogEntryRef<'_>) -> Result<(), RuntimeError> {
+        let (ts, module, migration) = match entry {
+            LogEntryRef::Install(i) => (i.ts, i.name.as_str(), None),
+            LogEntryRef::Commit(c) => match &c.cause {
+                Cause::Migration { table, .. } => (c.ts, c.module, Some((table, c.reducer))),
+                _ => (c.ts, c.module, None),
+            },
+        };
+        let next = self.migrations_due.as_mut().and_then(|d| {
+            let front = d.due.front()?;
+            Some((d.module.clone(), front.0.clone(), front.1.clone()))
+        });
+        match (next, migration) {
+            (None, None) => Ok(()),
+            (Some((m, t, r)), Some((table, reducer)))
+                if m == module && t == *table && r == reducer =>
+            {
+                let d = self.migrations_due.as_mut().expect("just matched");
+                d.due.pop_front();
+                if d.due.is_empty() {
+                    self.migrations_due = None;
+                }
+                Ok(())
+            }
+            (Some((m, t, r)), _) => Err(RuntimeError::replay(
+                ts,
+                module,
+                format!(
+                    "expected the migration `{r}` of table `{m}.{t}` (the upgrade just before \
+                     it), found another entry"
+                ),
+            )),
+            (None, Some((table, reducer))) => Err(RuntimeError::replay(
+                ts,
+                module,
+                format!(
+                    "migration commit `{reducer}` of table `{table}` without the upgrade \
+                     that runs it just before it"
+                ),
+            )),
         }
     }
 
@@ -186,17 +269,30 @@ impl LogState {
             // again. Tables are remapped by name to the new schema (later
             // commits were logged with its table indexes), the new triggers
             // replace the old ones, and init is not pending again.
+            // A table the upgrade migrates by code starts empty: the
+            // migration commits that follow the install in its batch insert
+            // its new rows. Automatic migrations extend the rows here.
             let m = &mut self.modules[idx];
             let tables = m.tables.tables_mut();
-            if let Some((table, change)) =
-                SchemaDiff::between(&m.schema, &schema).first_incompatibility(|t| tables.rows_of(t))
-            {
+            let diff = SchemaDiff::between(&m.schema, &schema);
+            if let Some((table, change)) = diff.first_incompatibility(|t| tables.rows_of(t)) {
                 return Err(fail(format!(
                     "incompatible upgrade of module `{}`: table `{table}`: {change}",
                     i.name
                 )));
             }
-            tables.remap(&schema.tables);
+            drop(tables.upgrade(&schema.tables, &diff));
+            let due: std::collections::VecDeque<(String, String)> = diff
+                .migrations()
+                .map(|(t, r)| (t.to_owned(), r.to_owned()))
+                .collect();
+            if !due.is_empty() {
+                self.migrations_due = Some(MigrationsDue {
+                    module: i.name.clone(),
+                    install_ts: i.ts,
+                    due,
+                });
+            }
             m.schema = schema;
             m.wasm_hash = i.wasm_hash;
             let _init = self.subs.add_module(&m.schema);
@@ -259,7 +355,10 @@ impl LogState {
         // the log's bytes, without building the changes (no copies of the
         // old and new rows, nor of the record), through the module's
         // overlay (`overlay.rs`).
-        if c.calls.is_empty() && !self.subs.watches(c.module) {
+        // A migration's rows are not new, only rewritten: it causes nothing
+        // (the module actor routed none of its changes either).
+        let migration = matches!(c.cause, Cause::Migration { .. });
+        if migration || (c.calls.is_empty() && !self.subs.watches(c.module)) {
             if root.is_some() {
                 let schema = self.modules[idx].schema.clone();
                 self.route(&schema, c.module, c.ts, depth, root, true, &[], &[]);

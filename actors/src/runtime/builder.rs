@@ -190,6 +190,7 @@ impl Runtime {
                 (replayer, log)
             }
         };
+        replayer.state.check_complete()?;
         let shared = Arc::new(Shared::new(log.next_ts, data_dir.secret(), config.limits));
         if let Some(reason) = log.read_only {
             shared.refuse_writes(Refusal::ReadOnly(reason));

@@ -327,7 +327,29 @@ fn check_subscribers(shared: &Shared, schema: &ModuleSchema) -> Result<(), Runti
             let Some(interstice_abi::Trigger::Table { module, table, .. }) = &r.trigger else {
                 continue;
             };
-            if module == &schema.name && schema.table(table).is_none() {
+            if module != &schema.name {
+                continue;
+            }
+            if let Some((_, t)) = schema.table(table) {
+                // A migration may change the layout under a subscriber.
+                let row = t.row_type();
+                if let Some(p) = r.params.iter().find(|p| !same_shape(&p.ty, &row)) {
+                    return Err(RuntimeError::IncompatibleSchema {
+                        module: schema.name.clone(),
+                        table: table.clone(),
+                        change: format!(
+                            "the new layout does not fit module `{}`, which subscribes to it \
+                             (reducer `{}` takes `{}` as {})",
+                            e.schema.name,
+                            r.name,
+                            p.name,
+                            p.ty.display_name(),
+                        ),
+                    });
+                }
+                continue;
+            }
+            if schema.table(table).is_none() {
                 return Err(RuntimeError::IncompatibleSchema {
                     module: schema.name.clone(),
                     table: table.clone(),

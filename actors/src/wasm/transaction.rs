@@ -14,7 +14,8 @@ use crate::wasm::env::ModuleEnv;
 use crate::wasm::guest::{CallEffects, Guest};
 use crate::wasm::host_state::{Recorded, TxMode, TxStart, TxState};
 use crate::wasm::schema::params_type;
-use interstice_tables::{Change, Tables};
+use interstice_abi::cbor::Writer;
+use interstice_tables::{Change, Table, Tables};
 
 /// A module's instance, created on first use and discarded after any
 /// failure that may have left the guest's memory inconsistent, so the next
@@ -190,6 +191,52 @@ pub(crate) fn run_write(
     finish(tables, result, tx)
 }
 
+/// Runs the code migration `idx` (a reducer of `slot`'s schema with a
+/// `Trigger::Migration`) as one transaction over the upgraded `tables`:
+/// the old rows `old` are exposed, unlogged, as the table after the
+/// schema's, and the migration is called with that table id. Commits on
+/// success, rolls back on any failure; a migration that queues async calls
+/// or makes read calls fails (it must depend on the module's own data
+/// only). `logged_ts` and `recorded` as for [`run_write`] (`replay-check`),
+/// `None` live. The old rows are detached again either way. Returns the
+/// output and the argument array the migration was called with.
+pub(crate) fn run_migration(
+    slot: &mut GuestSlot,
+    tables: &mut Tables,
+    idx: u32,
+    old: Table,
+    logged_ts: Option<u64>,
+    recorded: Option<Recorded>,
+) -> (TxOutput, Vec<u8>) {
+    let id = tables.attach_shadow(old);
+    let mut w = Writer::new();
+    w.array(1);
+    w.u64(u64::from(id));
+    let args = w.into_vec();
+    let start = slot.start(TxMode::Write { logged_ts }, recorded);
+    let (mut result, tx) = run_open(slot, tables, idx, &args, start);
+    if result.is_ok() {
+        if !tx.calls.is_empty() {
+            result = Err(Failure::new(
+                ErrorKind::Host,
+                "a migration may not queue async calls (ctx.call)",
+            ));
+        } else if tx
+            .nondet
+            .iter()
+            .any(|n| matches!(n, Nondet::ReadCall { .. }))
+        {
+            result = Err(Failure::new(
+                ErrorKind::Host,
+                "a migration may not make read calls to other modules",
+            ));
+        }
+    }
+    let out = finish(tables, result, tx);
+    tables.detach_shadow();
+    (out, args)
+}
+
 /// The mutations of `changes` that go to the log (logged tables only).
 pub(crate) fn logged_mutations(tables: &Tables, changes: &[Change]) -> Vec<Mutation> {
     changes
@@ -232,6 +279,16 @@ pub(crate) fn resolve_delivery(
             ),
         ));
     };
+    if rs.is_migration() {
+        return Err((
+            name.to_owned(),
+            format!(
+                "delivery to {}.{name}: `{name}` is a migration, which the runtime runs only at \
+                 the upgrade that migrates its table",
+                schema.name
+            ),
+        ));
+    }
     if let Err(e) = params_type(rs).validate_exact(args) {
         return Err((
             name.to_owned(),

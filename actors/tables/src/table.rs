@@ -69,6 +69,43 @@ impl Table {
         self.rebuild_indexes();
     }
 
+    /// An automatic migration: switches to `schema`, whose columns are this
+    /// table's followed by appended ones, and appends `defaults` (their
+    /// canonical CBOR values, in order) to every row. Keys do not change.
+    pub(crate) fn extend_columns(&mut self, schema: Arc<TableSchema>, defaults: &[Vec<u8>]) {
+        let added: Vec<u8> = defaults.concat();
+        let width = self.columns.len() + defaults.len();
+        let rows = std::mem::take(&mut self.rows);
+        let mut row = Vec::new();
+        self.rows = rows
+            .into_iter()
+            .map(|e| {
+                let (key, old) = e.parts();
+                let mut r = Reader::new(old);
+                // Stored rows are validated arrays of the old columns.
+                let body = match r.array() {
+                    Ok(_) => &old[r.position()..],
+                    Err(_) => &old[old.len()..],
+                };
+                let mut w = Writer::new();
+                w.array(width);
+                row.clear();
+                row.extend_from_slice(&w.into_vec());
+                row.extend_from_slice(body);
+                row.extend_from_slice(&added);
+                Entry::new(key, &row)
+            })
+            .collect();
+        self.columns = schema.columns.iter().map(|c| c.ty.clone()).collect();
+        self.set_schema(schema);
+    }
+
+    /// Marks the table unlogged (a migration's read-only view of old rows:
+    /// nothing written to it reaches the log).
+    pub(crate) fn make_unlogged(&mut self) {
+        Arc::make_mut(&mut self.schema).persistence = interstice_abi::Persistence::Ephemeral;
+    }
+
     /// Rebuilds every index from the rows (after replay's bulk writes, a
     /// snapshot restore or an upgrade). A unique index that finds a
     /// duplicate keeps both entries and logs an error: the log or snapshot

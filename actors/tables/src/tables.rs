@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use interstice_abi::schema_diff::{SchemaDiff, TableChange};
 use interstice_abi::{AbiError, RowEvent, TableSchema};
 
 use crate::entry::Entry;
@@ -76,6 +77,53 @@ impl Tables {
             .collect();
         self.changes.clear();
         self.auto_inc_before.clear();
+    }
+
+    /// Switches to a new version of the module's schema following the
+    /// upgrade's `diff` (checked compatible): as [`Tables::remap`], except
+    /// that a table the diff extends gets the appended columns' defaults
+    /// in every row (an automatic migration), and a table it migrates by
+    /// code starts empty in its new layout. The old tables of the latter
+    /// are returned, by name, in the diff's order: the rows the migrations
+    /// read. Only between transactions.
+    pub fn upgrade(&mut self, schemas: &[TableSchema], diff: &SchemaDiff) -> Vec<(String, Table)> {
+        let mut shadows = Vec::new();
+        let change = |name: &str| diff.tables.iter().find(|(t, _)| t == name).map(|(_, c)| c);
+        for t in &mut self.tables {
+            if let (Some(TableChange::Extended { defaults }), Some(s)) = (
+                change(t.name()),
+                schemas.iter().find(|s| s.name == t.name()),
+            ) {
+                t.extend_columns(Arc::new(s.clone()), defaults);
+            }
+        }
+        let mut i = 0;
+        while i < self.tables.len() {
+            let name = self.tables[i].name().to_owned();
+            if matches!(change(&name), Some(TableChange::Migrated { .. })) {
+                shadows.push((name, self.tables.remove(i)));
+            } else {
+                i += 1;
+            }
+        }
+        self.remap(schemas);
+        shadows.sort_by_key(|(name, _)| diff.tables.iter().position(|(t, _)| t == name));
+        shadows
+    }
+
+    /// Exposes `table` (the old rows of a migrated table) after the
+    /// schema's tables for the duration of a migration, unlogged; returns
+    /// its table id. [`Tables::detach_shadow`] removes it.
+    pub fn attach_shadow(&mut self, mut table: Table) -> u32 {
+        table.make_unlogged();
+        self.tables.push(table);
+        (self.tables.len() - 1) as u32
+    }
+
+    /// Removes the table [`Tables::attach_shadow`] added. Only between
+    /// transactions.
+    pub fn detach_shadow(&mut self) -> Option<Table> {
+        self.tables.pop()
     }
 
     /// What an upgrade to `schemas` would break in the rows kept: the first

@@ -100,7 +100,7 @@ fn cause_ts(c: &Cause) -> Option<(u64, &'static str, u32)> {
     match c {
         Cause::Call { ts, index, .. } => Some((*ts, "call", *index)),
         Cause::Trigger { ts, index, .. } => Some((*ts, "trigger", *index)),
-        Cause::External | Cause::Init => None,
+        Cause::External | Cause::Init | Cause::Migration { .. } => None,
     }
 }
 
@@ -479,6 +479,11 @@ fn cause_text(c: &Cause) -> String {
         Cause::Trigger { module, ts, index } => {
             format!("trigger of mutation #{index} of {module} at #{ts}")
         }
+        Cause::Migration {
+            table,
+            from_version,
+            to_version,
+        } => format!("migration of table {table} from version {from_version} to {to_version}"),
     }
 }
 

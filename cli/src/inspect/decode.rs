@@ -91,6 +91,14 @@ pub fn cause_json(c: &Cause) -> Json {
         Cause::Trigger { module, ts, index } => {
             json!({ "kind": "trigger", "module": module, "ts": ts, "index": index })
         }
+        Cause::Migration {
+            table,
+            from_version,
+            to_version,
+        } => json!({
+            "kind": "migration", "table": table,
+            "from_version": from_version, "to_version": to_version
+        }),
     }
 }
 

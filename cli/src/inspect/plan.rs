@@ -153,6 +153,30 @@ impl Plan {
                 TableChange::Changed(why) => {
                     add(Class::NeedsMigration, subject, why.clone(), SHAPE_RULE)
                 }
+                TableChange::Extended { defaults } => add(
+                    Class::Compatible,
+                    subject,
+                    format!(
+                        "{} column(s) appended with declared defaults",
+                        defaults.len()
+                    ),
+                    "columns appended at the end with #[default(…)] are an automatic \
+                     migration: old rows get the defaults",
+                ),
+                TableChange::Migrated {
+                    reducer,
+                    from_version,
+                    to_version,
+                } => add(
+                    Class::NeedsMigration,
+                    subject,
+                    format!(
+                        "layout changed, version {from_version} -> {to_version}, rewritten by \
+                         the declared migration `{reducer}`"
+                    ),
+                    "a layout change needs a version bump and a #[migration]; this module \
+                     declares it, so load runs it once, atomically with the install",
+                ),
             }
             if let (Some((_, o)), Some((_, n))) = (old.table(name), new.table(name)) {
                 index_changes(o, n, unique.as_ref(), &mut add);
@@ -317,6 +341,12 @@ fn signature(r: &ReducerSchema) -> String {
                 table,
                 event,
             } => format!(" on {module}.{table}.{}", event.as_str()),
+            Trigger::Migration {
+                table,
+                from_version,
+                to_version,
+                ..
+            } => format!(" migrating {table} from version {from_version} to {to_version}"),
         })
     )
 }

@@ -41,6 +41,11 @@ fn every_cause_nondet_outcome_and_op_roundtrips() {
             ts: u64::MAX,
             index: u32::MAX,
         },
+        Cause::Migration {
+            table: "items".into(),
+            from_version: 1,
+            to_version: u32::MAX,
+        },
     ];
     let mut outcomes = vec![Outcome::Ok(vec![0xf6])];
     for kind in ErrorKind::ALL {
@@ -299,4 +304,43 @@ proptest! {
         prop_assert_eq!(&late, &entry_to_vec(&numbered));
         prop_assert_eq!(entry_from_slice(&late).unwrap(), numbered);
     }
+}
+
+/// The worked example of `docs/LOG_FORMAT.md` §8.1, byte for byte: a
+/// migration's commit (cause tag 4).
+#[test]
+fn log_format_md_migration_example() {
+    let e = LogEntry::Commit(CommitRecord {
+        ts: 5,
+        module: "m".into(),
+        schema_hash: [0; 32],
+        reducer: "mig".into(),
+        args: vec![0x81, 0x01],
+        cause: Cause::Migration {
+            table: "items".into(),
+            from_version: 1,
+            to_version: 2,
+        },
+        nondet: vec![],
+        outcome: Outcome::Ok(vec![0xf6]),
+        mutations: vec![Mutation {
+            table: 0,
+            op: MutationOp::Insert(vec![0x82, 0x01, 0x03]),
+        }],
+        calls: vec![],
+    });
+    let bytes = entry_to_vec(&e);
+    let mut want = vec![0x8b, 0x01, 0x05, 0x61, b'm', 0x58, 0x20];
+    want.extend([0u8; 32]);
+    want.extend([0x63, b'm', b'i', b'g', 0x42, 0x81, 0x01]);
+    want.extend([0x84, 0x04, 0x65, b'i', b't', b'e', b'm', b's', 0x01, 0x02]);
+    want.extend([0x80, 0x82, 0x00, 0x41, 0xf6]);
+    want.extend([0x81, 0x83, 0x00, 0x00, 0x43, 0x82, 0x01, 0x03, 0x80]);
+    assert_eq!(bytes, want);
+    roundtrip(&e);
+    // A cause with a version past u32 is refused, not truncated.
+    let mut bad = bytes.clone();
+    let at = bad.iter().position(|&b| b == 0x84).unwrap();
+    bad.splice(at + 8..at + 9, [0x1b, 1, 0, 0, 0, 0, 0, 0, 0]);
+    assert!(entry_from_slice(&bad).is_err());
 }

@@ -110,6 +110,13 @@ fn arb_cause() -> impl Strategy<Value = Cause> {
             ts,
             index
         }),
+        (text(), any::<u32>(), any::<u32>()).prop_map(|(table, from_version, to_version)| {
+            Cause::Migration {
+                table,
+                from_version,
+                to_version,
+            }
+        }),
     ]
 }
 

@@ -1,6 +1,6 @@
 //! Procedural macros of the Interstice SDK.
 //!
-//! Use them through `interstice_sdk` (its `prelude` re-exports all four); the
+//! Use them through `interstice_sdk` (its `prelude` re-exports all five); the
 //! generated code refers to `::interstice_sdk`, so a module crate depends on
 //! that crate only. The `interstice-sdk` documentation and `docs/SDK.md`
 //! describe what each macro accepts and generates.
@@ -30,7 +30,7 @@ pub fn derive_interstice_type(input: TokenStream) -> TokenStream {
 
 /// Declares a table: `#[table(name = "accounts", ephemeral, version = 1)]` on
 /// a struct with named fields, exactly one of which is `#[primary_key]` or
-/// `#[primary_key(auto_inc)]`. Fields may carry `#[index]`,
+/// `#[primary_key(auto_inc)]`. Fields may carry `#[index]`, `#[default(value)]`,
 /// `#[index(hash)]` or `#[index(unique)]`.
 #[proc_macro_attribute]
 pub fn table(attr: TokenStream, item: TokenStream) -> TokenStream {
@@ -43,7 +43,7 @@ pub fn table(attr: TokenStream, item: TokenStream) -> TokenStream {
             let mut item = item;
             for f in item.fields.iter_mut() {
                 f.attrs.retain(|a| {
-                    !["primary_key", "index", "auto_inc"]
+                    !["primary_key", "index", "auto_inc", "default"]
                         .iter()
                         .any(|h| a.path().is_ident(h))
                 });
@@ -60,6 +60,27 @@ pub fn table(attr: TokenStream, item: TokenStream) -> TokenStream {
 pub fn reducer(attr: TokenStream, item: TokenStream) -> TokenStream {
     let item = parse_macro_input!(item as ItemFn);
     match reducer::expand(attr.into(), item.clone()) {
+        Ok(ts) => ts.into(),
+        Err(e) => {
+            let err = e.into_compile_error();
+            quote::quote!(#item #err).into()
+        }
+    }
+}
+
+/// Declares a table's code migration:
+/// `#[migration(from_version = 1, to_version = 2)]` on
+/// `fn m(ctx: &mut WriteContext, old: OldTable<v1::Item>)` (returning `()`
+/// or `Result<(), E>`), listed in the module's `reducers: [...]`. It runs
+/// once, at the upgrade that takes the table from the logged version
+/// `from_version` to `to_version`, reading the old rows through `old` and
+/// writing the new ones through `ctx`. `from_version` must be the old row
+/// type's `#[table(version = N)]` and `to_version` the version of the
+/// module's table of that name (both checked at compile time).
+#[proc_macro_attribute]
+pub fn migration(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let item = parse_macro_input!(item as ItemFn);
+    match reducer::expand_migration(attr.into(), item.clone()) {
         Ok(ts) => ts.into(),
         Err(e) => {
             let err = e.into_compile_error();

@@ -179,6 +179,11 @@ pub(crate) fn expand(input: TokenStream) -> syn::Result<TokenStream> {
         const _: () = {
             // Two tables may not share a name.
             const _: () = #sdk::__private::assert_unique_names(&[#(<#tables as #sdk::Table>::NAME),*]);
+            // Each #[migration]'s to_version is its table's version.
+            const _: () = #sdk::__private::assert_migrations(
+                &[#((<#tables as #sdk::Table>::NAME, <#tables as #sdk::Table>::VERSION)),*],
+                &[#(<#markers as #sdk::__private::Reducer>::MIGRATION),*],
+            );
 
             #[unsafe(no_mangle)]
             pub extern "C" fn __interstice_abi_version() -> i32 {

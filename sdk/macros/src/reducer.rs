@@ -4,7 +4,7 @@ use interstice_abi::{RowEvent, Trigger};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{FnArg, GenericArgument, ItemFn, LitStr, Pat, PathArguments, ReturnType, Type};
+use syn::{FnArg, GenericArgument, ItemFn, LitInt, LitStr, Pat, PathArguments, ReturnType, Type};
 
 use crate::util::{check_types, error, sdk, unraw};
 
@@ -17,12 +17,20 @@ enum Mode {
 struct Options {
     mode: Mode,
     trigger: Option<(LitStr, Trigger)>,
+    /// `#[migration(from_version = A, to_version = B)]`.
+    migration: Option<Migration>,
+}
+
+struct Migration {
+    from: LitInt,
+    to: LitInt,
 }
 
 fn parse_options(attr: TokenStream) -> syn::Result<Options> {
     let mut opts = Options {
         mode: Mode::Write,
         trigger: None,
+        migration: None,
     };
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("mode") {
@@ -100,9 +108,54 @@ fn context_of(ty: &Type) -> Option<(bool, String)> {
     Some((r.mutability.is_some(), last.ident.to_string()))
 }
 
+/// `#[migration(from_version = A, to_version = B)]`: a write reducer with
+/// a migration trigger.
+pub(crate) fn expand_migration(attr: TokenStream, func: ItemFn) -> syn::Result<TokenStream> {
+    let mut from: Option<LitInt> = None;
+    let mut to: Option<LitInt> = None;
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("from_version") {
+            from = Some(meta.value()?.parse()?);
+        } else if meta.path.is_ident("to_version") {
+            to = Some(meta.value()?.parse()?);
+        } else {
+            return Err(meta.error(
+                "unknown #[migration] option: expected `from_version = N` and `to_version = M`",
+            ));
+        }
+        Ok(())
+    });
+    syn::parse::Parser::parse2(parser, attr)?;
+    let (Some(from), Some(to)) = (from, to) else {
+        return Err(error(
+            &func.sig.ident,
+            "#[migration] needs `from_version = N, to_version = M`",
+        ));
+    };
+    let (f, t) = (from.base10_parse::<u32>()?, to.base10_parse::<u32>()?);
+    if f == 0 || f >= t {
+        return Err(syn::Error::new(
+            to.span(),
+            format!(
+                "a migration goes from a version to a later one: from_version {f} must be at \
+                 least 1 and lower than to_version {t}"
+            ),
+        ));
+    }
+    let opts = Options {
+        mode: Mode::Write,
+        trigger: None,
+        migration: Some(Migration { from, to }),
+    };
+    expand_with(opts, func)
+}
+
 pub(crate) fn expand(attr: TokenStream, func: ItemFn) -> syn::Result<TokenStream> {
+    expand_with(parse_options(attr)?, func)
+}
+
+fn expand_with(opts: Options, func: ItemFn) -> syn::Result<TokenStream> {
     let sdk = sdk();
-    let opts = parse_options(attr)?;
     let sig = &func.sig;
     let fn_ident = &sig.ident;
     let name = unraw(fn_ident);
@@ -235,6 +288,9 @@ pub(crate) fn expand(attr: TokenStream, func: ItemFn) -> syn::Result<TokenStream
                 2,
                 format!("an update trigger (`{}`) takes the context, the old row and the new row: `fn {name}(ctx: &mut WriteContext, old: Row, new: Row)`", lit.value()),
             ),
+            Trigger::Migration { .. } => {
+                unreachable!("`on = \"…\"` never parses to a migration")
+            }
             Trigger::Table { event, .. } => (
                 1,
                 format!(
@@ -247,6 +303,14 @@ pub(crate) fn expand(attr: TokenStream, func: ItemFn) -> syn::Result<TokenStream
         if params.len() != want {
             return Err(error(&sig.inputs, what));
         }
+    }
+
+    if opts.migration.is_some() && params.len() != 1 {
+        return Err(error(
+            &sig.inputs,
+            "a migration takes the context and the old rows: \
+             `fn m(ctx: &mut WriteContext, old: OldTable<v1::Item>)`",
+        ));
     }
 
     let ret = classify_return(&sig.output);
@@ -321,30 +385,56 @@ pub(crate) fn expand(attr: TokenStream, func: ItemFn) -> syn::Result<TokenStream
             quote!(&__ctx),
         ),
     };
-    let trigger = match &opts.trigger {
-        None => quote!(::core::option::Option::None),
-        Some((_, Trigger::Init)) => quote!(::core::option::Option::Some(#sdk::abi::Trigger::Init)),
-        Some((
-            _,
-            Trigger::Table {
-                module,
-                table,
-                event,
-            },
-        )) => {
-            let event = match event {
-                RowEvent::Insert => quote!(#sdk::abi::RowEvent::Insert),
-                RowEvent::Update => quote!(#sdk::abi::RowEvent::Update),
-                RowEvent::Delete => quote!(#sdk::abi::RowEvent::Delete),
-            };
-            quote! {
-                ::core::option::Option::Some(#sdk::abi::Trigger::Table {
-                    module: ::std::string::String::from(#module),
-                    table: ::std::string::String::from(#table),
-                    event: #event,
-                })
-            }
+    let mut migration_const = quote!();
+    if let Some(Migration { from, to }) = &opts.migration {
+        let pty = &params[0].1;
+        consts.extend(quote_spanned! {from.span()=>
+            const _: () = #sdk::__private::assert_migration_from::<#pty>(#from);
+        });
+        migration_const = quote! {
+            const MIGRATION: ::core::option::Option<(&'static str, u32)> = ::core::option::Option::Some((
+                <<#pty as #sdk::__private::MigrationSource>::Row as #sdk::Table>::NAME,
+                #to,
+            ));
+        };
+    }
+    let trigger = match (&opts.trigger, &opts.migration) {
+        (_, Some(Migration { from, to })) => {
+            let pty = &params[0].1;
+            quote!(::core::option::Option::Some(
+                #sdk::__private::migration_trigger::<#pty>(#from, #to)
+            ))
         }
+        (trigger, None) => match trigger {
+            None => quote!(::core::option::Option::None),
+            Some((_, Trigger::Init)) => {
+                quote!(::core::option::Option::Some(#sdk::abi::Trigger::Init))
+            }
+            Some((
+                _,
+                Trigger::Table {
+                    module,
+                    table,
+                    event,
+                },
+            )) => {
+                let event = match event {
+                    RowEvent::Insert => quote!(#sdk::abi::RowEvent::Insert),
+                    RowEvent::Update => quote!(#sdk::abi::RowEvent::Update),
+                    RowEvent::Delete => quote!(#sdk::abi::RowEvent::Delete),
+                };
+                quote! {
+                    ::core::option::Option::Some(#sdk::abi::Trigger::Table {
+                        module: ::std::string::String::from(#module),
+                        table: ::std::string::String::from(#table),
+                        event: #event,
+                    })
+                }
+            }
+            Some((_, Trigger::Migration { .. })) => {
+                unreachable!("`on = \"…\"` never parses to a migration")
+            }
+        },
     };
     let marker = format_ident!("__interstice_reducer_{}", name);
     let vis = &func.vis;
@@ -361,6 +451,7 @@ pub(crate) fn expand(attr: TokenStream, func: ItemFn) -> syn::Result<TokenStream
             #consts
             impl #sdk::__private::Reducer for #marker {
                 const NAME: &'static str = #name;
+                #migration_const
                 fn schema() -> #sdk::abi::ReducerSchema {
                     #sdk::abi::ReducerSchema {
                         name: ::std::string::String::from(#name),

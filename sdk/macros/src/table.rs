@@ -13,6 +13,9 @@ struct Options {
     name: Option<LitStr>,
     ephemeral: bool,
     version: u32,
+    /// `old`: the layout of an earlier version, read by a `#[migration]`
+    /// only (no `ctx.tables` accessor, not listed in the module).
+    old: bool,
     /// Composite indexes: `index(name = "…", columns = [a, b], kind = "…")`.
     composites: Vec<Composite>,
 }
@@ -86,6 +89,7 @@ fn parse_options(attr: TokenStream) -> syn::Result<Options> {
         name: None,
         ephemeral: false,
         version: 1,
+        old: false,
         composites: Vec::new(),
     };
     let parser = syn::meta::parser(|meta| {
@@ -93,17 +97,22 @@ fn parse_options(attr: TokenStream) -> syn::Result<Options> {
             opts.name = Some(meta.value()?.parse()?);
         } else if meta.path.is_ident("ephemeral") {
             opts.ephemeral = true;
+        } else if meta.path.is_ident("old") {
+            opts.old = true;
         } else if meta.path.is_ident("logged") {
             opts.ephemeral = false;
         } else if meta.path.is_ident("version") {
             let v: LitInt = meta.value()?.parse()?;
             opts.version = v.base10_parse()?;
+            if opts.version == 0 {
+                return Err(syn::Error::new(v.span(), "table versions start at 1"));
+            }
         } else if meta.path.is_ident("index") {
             opts.composites.push(parse_composite(meta)?);
         } else {
             return Err(meta.error(
                 "unknown #[table] option: expected `name = \"…\"`, `ephemeral`, `logged`, \
-                 `version = N` or `index(name = \"…\", columns = [a, b])`",
+                 `version = N`, `old` or `index(name = \"…\", columns = [a, b])`",
             ));
         }
         Ok(())
@@ -210,6 +219,8 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> syn::Result<Tok
     // struct that is emitted.
     let mut pk: Option<PrimaryKey> = None;
     let mut indexes = Vec::new();
+    // `#[default(expr)]`: (column, field type, expression).
+    let mut defaults: Vec<(usize, syn::Type, syn::Expr)> = Vec::new();
     let mut errors: Option<syn::Error> = None;
     let mut push_err = |e: syn::Error| match &mut errors {
         Some(all) => all.combine(e),
@@ -235,6 +246,18 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> syn::Result<Tok
                     Ok(kind) => indexes.push((i, kind, field.ident.clone().expect("named"))),
                     Err(e) => push_err(e),
                 }
+            } else if attr.path().is_ident("default") {
+                match attr.parse_args::<syn::Expr>() {
+                    Ok(e) if defaults.iter().all(|d| d.0 != i) => {
+                        defaults.push((i, field.ty.clone(), e))
+                    }
+                    Ok(_) => push_err(error(&attr, "a column has at most one #[default(…)]")),
+                    Err(_) => push_err(error(
+                        &attr,
+                        "expected `#[default(value)]`, e.g. `#[default(0)]` or \
+                         `#[default(String::new())]`",
+                    )),
+                }
             } else if attr.path().is_ident("auto_inc") {
                 push_err(error(
                     &attr,
@@ -259,6 +282,21 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> syn::Result<Tok
         ));
     };
 
+    if let Some((_, _, e)) = defaults.iter().find(|d| d.0 == pk.index) {
+        return Err(error(
+            e,
+            "the primary key cannot have a #[default]: every row gives its key",
+        ));
+    }
+    let default_schemas = defaults.iter().map(|(col, ty, e)| {
+        let col = *col as u32;
+        quote_spanned! {e.span()=>
+            #sdk::abi::ColumnDefault {
+                column: #col,
+                value: #sdk::__private::default_value::<#ty>(#e),
+            }
+        }
+    });
     let pk_field = item.fields.iter().nth(pk.index).expect("pk index");
     let pk_ty = &pk_field.ty;
     let pk_member = pk_field.ident.clone().expect("named");
@@ -389,6 +427,33 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> syn::Result<Tok
     );
     let doc_fn = format!(" The `{name}` table.");
 
+    // An old layout (`old`) is read through `OldTable` only: no accessor.
+    let access = if opts.old {
+        TokenStream::new()
+    } else {
+        quote! {
+            #[doc = #doc_idx]
+            #vis trait #idx_ext {
+                #(#index_methods)*
+            }
+
+            impl #idx_ext for #sdk::TableHandle<'_, #ident> {}
+            impl #idx_ext for #sdk::ReadTableHandle<'_, #ident> {}
+
+            #[doc = #doc_ext]
+            #vis trait #ext: #sdk::Tables {
+                #[doc = #doc_fn]
+                fn #accessor(&self) -> <Self as #sdk::Tables>::Handle<'_, #ident>;
+            }
+
+            impl<__Tables: #sdk::Tables> #ext for __Tables {
+                fn #accessor(&self) -> <__Tables as #sdk::Tables>::Handle<'_, #ident> {
+                    <__Tables as #sdk::Tables>::handle::<#ident>(self)
+                }
+            }
+        }
+    };
+
     Ok(quote! {
         #item
 
@@ -406,17 +471,12 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> syn::Result<Tok
             #(#col_fields,)*
         }
 
-        #[doc = #doc_idx]
-        #vis trait #idx_ext {
-            #(#index_methods)*
-        }
-
-        impl #idx_ext for #sdk::TableHandle<'_, #ident> {}
-        impl #idx_ext for #sdk::ReadTableHandle<'_, #ident> {}
+        #access
 
         impl #sdk::Table for #ident {
             const NAME: &'static str = #name;
             const AUTO_INC: bool = #auto_inc;
+            const VERSION: u32 = #version;
             type Key = #pk_ty;
             fn key(&self) -> &Self::Key {
                 &self.#pk_member
@@ -438,20 +498,10 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> syn::Result<Tok
                     auto_inc: #auto_inc,
                     persistence: #persistence,
                     indexes: ::std::vec![#(#index_schemas),*],
+                    defaults: ::std::vec![#(#default_schemas),*],
                 }
             }
         }
 
-        #[doc = #doc_ext]
-        #vis trait #ext: #sdk::Tables {
-            #[doc = #doc_fn]
-            fn #accessor(&self) -> <Self as #sdk::Tables>::Handle<'_, #ident>;
-        }
-
-        impl<__Tables: #sdk::Tables> #ext for __Tables {
-            fn #accessor(&self) -> <__Tables as #sdk::Tables>::Handle<'_, #ident> {
-                <__Tables as #sdk::Tables>::handle::<#ident>(self)
-            }
-        }
     })
 }

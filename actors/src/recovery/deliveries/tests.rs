@@ -20,6 +20,7 @@ fn schema(name: &str, tables: &[&str], watch: &[(&str, &str)]) -> ModuleSchema {
                 auto_inc: false,
                 persistence: Persistence::Logged,
                 indexes: vec![],
+                defaults: vec![],
             })
             .collect(),
         reducers: watch

@@ -34,6 +34,7 @@ fn schema() -> Vec<TableSchema> {
             ix("by_sku", vec![3], IndexKind::Unique),
             ix("by_owner_n", vec![1, 2], IndexKind::BTree),
         ],
+        defaults: vec![],
     }]
 }
 

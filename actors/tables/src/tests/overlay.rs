@@ -29,6 +29,7 @@ fn schemas() -> Vec<TableSchema> {
         auto_inc,
         persistence,
         indexes: vec![],
+        defaults: vec![],
     };
     vec![
         table("accounts", Type::U64, true, Persistence::Logged),

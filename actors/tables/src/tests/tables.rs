@@ -17,6 +17,7 @@ fn accounts() -> Tables {
         auto_inc: true,
         persistence: Persistence::Logged,
         indexes: vec![],
+        defaults: vec![],
     }])
 }
 
@@ -35,6 +36,7 @@ fn remap_keeps_rows_and_counters_by_name() {
         auto_inc: false,
         persistence: Persistence::Logged,
         indexes: vec![],
+        defaults: vec![],
     };
     // The new schema puts a new table first: `accounts` moves to #1.
     let kept = t.table(0).unwrap().schema.as_ref().clone();
@@ -201,6 +203,7 @@ fn one_entry_per_row_keeps_order_scans_and_state_across_restore() {
         auto_inc: false,
         persistence: Persistence::Logged,
         indexes: vec![],
+        defaults: vec![],
     };
     let mut t = Tables::new(std::slice::from_ref(&schema));
     // Keys longer than 127 bytes take a two-byte length prefix.
@@ -251,4 +254,84 @@ fn bad_rows_are_refused() {
     assert!(t.insert(0, &("x".to_string(), 1u64).to_bytes()).is_err());
     assert!(t.insert(0, &[0xff, 0x00]).is_err());
     assert!(t.insert(5, &(1u64, 1u64).to_bytes()).is_err());
+}
+
+#[test]
+fn upgrade_extends_rows_with_defaults_and_sets_migrated_tables_aside() {
+    use interstice_abi::schema_diff::SchemaDiff;
+    let mut t = accounts();
+    t.begin();
+    t.insert(0, &(0u64, 10u64).to_bytes()).unwrap();
+    t.insert(0, &(0u64, 20u64).to_bytes()).unwrap();
+    t.commit();
+    let old_schema = t.table(0).unwrap().schema.as_ref().clone();
+    let module = |tables: Vec<TableSchema>| interstice_abi::ModuleSchema {
+        abi_version: interstice_abi::ABI_VERSION,
+        name: "m".into(),
+        version: "1".into(),
+        dependencies: vec![],
+        tables,
+        reducers: vec![],
+    };
+    // Automatic: a column `stars: u8` with default 3.
+    let mut extended = old_schema.clone();
+    extended.columns.push(field("stars", Type::U8));
+    extended.defaults = vec![interstice_abi::ColumnDefault {
+        column: 2,
+        value: 3u8.to_bytes(),
+    }];
+    let diff = SchemaDiff::between(
+        &module(vec![old_schema.clone()]),
+        &module(vec![extended.clone()]),
+    );
+    let mut up = t.clone();
+    assert!(up
+        .upgrade(std::slice::from_ref(&extended), &diff)
+        .is_empty());
+    let rows: Vec<(u64, u64, u8)> = {
+        let table = up.table(0).unwrap();
+        let mut out = Vec::new();
+        let mut after: Option<Vec<u8>> = None;
+        while let Some((k, row)) = table.next_after(after.as_deref()) {
+            out.push(<(u64, u64, u8)>::from_bytes(row).unwrap());
+            after = Some(k.to_vec());
+        }
+        out
+    };
+    assert_eq!(rows, vec![(1, 10, 3), (2, 20, 3)]);
+    // New rows take the new layout; the old one is refused.
+    up.begin();
+    up.insert(0, &(0u64, 5u64, 9u8).to_bytes()).unwrap();
+    assert!(up.insert(0, &(0u64, 5u64).to_bytes()).is_err());
+    up.commit();
+
+    // By code: the table starts empty, the old one is handed back.
+    let mut migrated = old_schema.clone();
+    migrated.version = 2;
+    migrated.columns[1].ty = Type::String;
+    let mut new = module(vec![migrated.clone()]);
+    new.reducers = vec![interstice_abi::ReducerSchema {
+        name: "m2".into(),
+        mode: interstice_abi::ReducerMode::Write,
+        params: vec![field("old", Type::U32)],
+        returns: Type::Unit,
+        error: None,
+        trigger: Some(interstice_abi::Trigger::Migration {
+            table: "accounts".into(),
+            from_version: 1,
+            to_version: 2,
+            columns: old_schema.columns.clone(),
+        }),
+    }];
+    let diff = SchemaDiff::between(&module(vec![old_schema]), &new);
+    let shadows = t.upgrade(std::slice::from_ref(&migrated), &diff);
+    assert_eq!(t.rows_of("accounts"), 0);
+    assert_eq!(shadows.len(), 1);
+    assert_eq!((shadows[0].0.as_str(), shadows[0].1.len()), ("accounts", 2));
+    // Attached, the old rows are table #1, unlogged; detached again after.
+    let id = t.attach_shadow(shadows.into_iter().next().unwrap().1);
+    assert_eq!(id, 1);
+    assert!(!t.table(1).unwrap().is_logged());
+    assert_eq!(t.detach_shadow().map(|s| s.len()), Some(2));
+    assert!(t.table(1).is_none());
 }

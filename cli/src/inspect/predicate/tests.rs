@@ -26,6 +26,7 @@ fn table() -> TableSchema {
         auto_inc: true,
         persistence: Persistence::Logged,
         indexes: vec![],
+        defaults: vec![],
     }
 }
 
