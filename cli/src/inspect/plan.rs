@@ -92,7 +92,8 @@ pub struct Plan {
 
 const SHAPE_RULE: &str = "rows are stored positionally, so without a migration a table's \
                           columns (types, order, count), primary key, auto_inc and \
-                          persistence must stay as they are";
+                          persistence must stay as they are; a new layout needs a version \
+                          bump and a #[migration], or columns appended with #[default]";
 
 impl Plan {
     /// The plan from `old` to `new`; `rows`: the old module's tables as the
