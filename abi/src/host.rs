@@ -45,6 +45,11 @@ pub const QUERY_OPEN: &str = "query_open";
 /// buffer, and its length; [`NOT_FOUND`] once nothing is left. A page may
 /// be an empty array when the filter kept nothing of the entries examined.
 pub const QUERY_PAGE: &str = "query_page";
+/// `query_first(table: i32, ptr: i32, len: i32) -> i64`: the first row of
+/// a query (`[index, lower, upper, filter]`) in the return buffer, and its
+/// length; [`NOT_FOUND`] if it has none. One call for what `query_open`,
+/// `query_page` and `query_close` do for one row: point lookups.
+pub const QUERY_FIRST: &str = "query_first";
 /// `query_close(handle: i32)`: releases a query handle.
 pub const QUERY_CLOSE: &str = "query_close";
 /// `query_aggregate(table: i32, ptr: i32, len: i32) -> i64`: evaluates

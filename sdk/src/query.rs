@@ -355,6 +355,15 @@ impl<T: TableId> Query<T> {
         }
     }
 
+    /// The first row, in the query's order, or `None`: one host call,
+    /// where `iter().next()` makes three. The fast way to look a row up by
+    /// an index: `ctx.tables.items().by_code().filter(&c).first()`.
+    pub fn first(&self) -> Option<T> {
+        let mut w = Writer::new();
+        self.encode(&mut w);
+        sys::query_first(T::ID, w.as_slice()).map(|row| decode_row(&row))
+    }
+
     fn aggregate(&self, op: u64, column: u32) -> Vec<u8> {
         let mut w = Writer::new();
         w.array(3);
@@ -580,7 +589,7 @@ ordered!(UniqueKind);
 impl<T: TableId, K: IntersticeType> IndexHandle<T, K, UniqueKind> {
     /// The row whose indexed value is `key`, if any.
     pub fn find(&self, key: &K) -> Option<T> {
-        self.filter(key).iter().next()
+        self.filter(key).first()
     }
 }
 

@@ -52,6 +52,7 @@ host_calls! {
     fn query_page(handle: i32, max_rows: i32) -> i64;
     fn query_close(handle: i32);
     fn query_aggregate(table: i32, ptr: i32, len: i32) -> i64;
+    fn query_first(table: i32, ptr: i32, len: i32) -> i64;
     fn return_read(ptr: i32, len: i32);
     fn log(level: i32, ptr: i32, len: i32);
     fn timestamp() -> i64;
@@ -208,6 +209,14 @@ pub(crate) fn query_open(table: u32, query: &[u8]) -> i32 {
 pub(crate) fn query_page(handle: i32, max_rows: u32) -> Option<Vec<u8>> {
     // SAFETY: no memory is passed.
     take_optional(unsafe { imports::query_page(handle, max_rows as i32) })
+}
+
+/// The first row of a query, or `None`.
+pub(crate) fn query_first(table: u32, query: &[u8]) -> Option<Vec<u8>> {
+    // SAFETY: the host reads `query` within its bounds.
+    take_optional(unsafe {
+        imports::query_first(table_id(table), ptr(query.as_ptr()), len(query.len()))
+    })
 }
 
 /// Releases a query.

@@ -445,6 +445,19 @@ async fn malformed_queries_from_a_hand_written_guest_get_specific_errors() {
         .expect("a good query after the bad ones");
 }
 
+/// A runtime on `dir` with `t_indexes` loaded and room (fuel, time) for
+/// bulk fills of thousands of rows in one transaction.
+async fn roomy_t_indexes(dir: &std::path::Path) -> interstice_actors::Runtime {
+    let roomy = interstice_actors::Limits::default()
+        .with_fuel(5_000_000_000)
+        .with_tx_time(std::time::Duration::from_secs(120));
+    let rt = crate::support::open_unsynced(dir, roomy).await;
+    rt.load_module(crate::support::wasm("t_indexes"))
+        .await
+        .expect("loading t_indexes");
+    rt
+}
+
 /// Host-side query work is charged to the transaction's fuel
 /// (`FUEL_PER_EXAMINED_ENTRY` per entry examined, `docs/ABI.md` §6): the
 /// same aggregates that fit a small budget over a few rows run out of it
@@ -454,13 +467,7 @@ async fn entries_a_query_examines_are_charged_to_the_transactions_fuel() {
     use interstice_actors::Limits;
     let dir = tempdir();
     {
-        let roomy = Limits::default()
-            .with_fuel(5_000_000_000)
-            .with_tx_time(std::time::Duration::from_secs(120));
-        let rt = crate::support::open_unsynced(dir.path(), roomy).await;
-        rt.load_module(crate::support::wasm("t_indexes"))
-            .await
-            .expect("loading t_indexes");
+        let rt = roomy_t_indexes(dir.path()).await;
         j(&rt, "bulk", &[json!("many"), json!(10_000)]).await;
         j(&rt, "bulk", &[json!("few"), json!(5)]).await;
         rt.shutdown().await.unwrap();
@@ -485,5 +492,33 @@ async fn entries_a_query_examines_are_charged_to_the_transactions_fuel() {
         "{}",
         err.message
     );
+    rt.shutdown().await.unwrap();
+}
+
+/// `Query::first` (one `query_first` host call) gives the first row of the
+/// query in its order, as `iter().next()` does, also when the filter
+/// rejects more entries than one page examines (16,384), and `None` when
+/// nothing matches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_returns_the_querys_first_row_past_rejected_pages() {
+    let dir = tempdir();
+    let rt = roomy_t_indexes(dir.path()).await;
+    j(&rt, "bulk", &[json!("eve"), json!(20)]).await;
+    // `zed`'s ids are 21..=20020, price = id - 21.
+    j(&rt, "bulk", &[json!("zed"), json!(20_000)]).await;
+    for (owner, min, want) in [
+        ("zed", 0i64, json!(21)),
+        ("zed", 250, json!(271)),
+        ("zed", 19_990, json!(20_011)),
+        ("zed", 20_000, json!(null)),
+        ("eve", 5, json!(6)),
+        ("nobody", 0, json!(null)),
+    ] {
+        assert_eq!(
+            j(&rt, "first_from", &[json!(owner), json!(min)]).await,
+            json!([want, want]),
+            "{owner} from {min}"
+        );
+    }
     rt.shutdown().await.unwrap();
 }

@@ -175,6 +175,43 @@ pub(super) fn link_queries(linker: &mut Linker<HostState>) -> wasmtime::Result<(
     )?;
     linker.func_wrap(
         m,
+        abi::QUERY_FIRST,
+        |mut c: Caller<'_, HostState>, table: i32, ptr: i32, len: i32| -> Res<i64> {
+            let (mem, st) = parts(&mut c)?;
+            require_running(st, "query_first")?;
+            let bytes = query_bytes(mem, ptr, len, "query_first")?;
+            let mut cursor = match interstice_tables::Cursor::open(&st.tables, table as u32, &bytes)
+            {
+                Ok(cur) => cur,
+                Err(e) => return query_err(st, table as u32, "query_first", e),
+            };
+            // Pages of one row until one holds it or the query ends; each
+            // page's entries are charged, so the fuel bounds the walk.
+            loop {
+                let st = c.data_mut();
+                let mut out = std::mem::take(&mut st.tx.ret);
+                let page = st.tables.query_page(&mut cursor, 1, &mut out);
+                st.tx.ret = out;
+                let page = match page {
+                    Ok(page) => page,
+                    Err(e) => return query_err(st, table as u32, "query_first", e),
+                };
+                charge_examined(&mut c, page.examined, "query_first")?;
+                if !page.filled {
+                    return Ok(abi::NOT_FOUND);
+                }
+                let ret = &mut c.data_mut().tx.ret;
+                // `[row]`, or `[]` when the filter kept none of the
+                // entries this page examined.
+                if ret.len() > 1 {
+                    ret.remove(0);
+                    return Ok(ret.len() as i64);
+                }
+            }
+        },
+    )?;
+    linker.func_wrap(
+        m,
         abi::QUERY_CLOSE,
         |mut c: Caller<'_, HostState>, handle: i32| -> Res<()> {
             close_slot(

@@ -86,8 +86,7 @@ fn lookup_code(ctx: &ReadContext, seed: u64, n: u32, rows: u64) -> u64 {
         .filter(|id| {
             by_code
                 .filter(&code_of(*id))
-                .iter()
-                .next()
+                .first()
                 .is_some_and(|it| it.id == *id)
         })
         .count() as u64

@@ -14,7 +14,7 @@ interstice_module! {
         add, add_two, add_then_fail, set_price, set_sku, remove, bulk,
         by_owner, by_color, by_sku, price_range, owner_kind, owner_prefix,
         add_and_read_back, filter_price, filter_discount, filter_weight, filter_logic,
-        stats, ids_where_page_boundary,
+        stats, ids_where_page_boundary, first_from,
     ],
 }
 
@@ -345,4 +345,18 @@ fn ids_where_page_boundary(ctx: &ReadContext, price_mod: i64) -> Result<u64, Str
         .count() as u64;
     let pushed = ctx.tables.items().matching(|c| c.kind.eq(0)).iter().count() as u64;
     Ok(n * 1_000_000 + pushed)
+}
+
+/// The first of `owner`'s items (by the owner index, in primary-key order)
+/// with a price of at least `min`: `(by Query::first, by iter().next())`,
+/// which must agree.
+#[reducer(mode = "read")]
+fn first_from(ctx: &ReadContext, owner: String, min: i64) -> (Option<u64>, Option<u64>) {
+    let q = ctx
+        .tables
+        .items()
+        .by_owner()
+        .filter(&owner)
+        .matching(|c| c.price.ge(min));
+    (q.first().map(|i| i.id), q.iter().next().map(|i| i.id))
 }
