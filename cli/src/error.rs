@@ -35,6 +35,18 @@ pub enum CliError {
     /// A check ran and found a problem; its report is on stdout (exit code 1).
     #[error("{0}")]
     CheckFailed(String),
+    /// The HTTP server could not start (`run --listen`).
+    #[error("server: {0}")]
+    Server(String),
+    /// An access-token file is missing, unsafe or damaged (`run --listen`,
+    /// `token rotate`).
+    #[error("{path} {reason}")]
+    Token {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A benchmark could not run or its own checks failed.
     #[error("bench: {0}")]
     Bench(String),

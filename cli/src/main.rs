@@ -1,7 +1,7 @@
 //! The `interstice` binary.
 
 use clap::Parser;
-use interstice_cli::args::{Cli, Command, LogFormat};
+use interstice_cli::args::{Cli, Command, LogFormat, TokenCommand};
 use interstice_cli::{commands, output, CliError};
 
 fn init_tracing(level: &str, format: LogFormat) {
@@ -30,8 +30,12 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             dir,
             replay,
             snapshots,
+            listen,
             wasm,
-        } => commands::run::run(&dir, &replay, &snapshots, &wasm).await,
+        } => commands::run::run(&dir, &replay, &snapshots, &listen, &wasm).await,
+        Command::Token {
+            command: TokenCommand::Rotate { data_dir, which },
+        } => interstice_cli::server::rotate(&data_dir, which),
         Command::CheckLog { dir, repair } => commands::check_log::run(&dir.path(), repair),
         Command::LogDump { data_dir, format } => commands::log_dump::run(&data_dir, format),
         Command::Schema { wasm } => commands::schema::run(&wasm),

@@ -26,6 +26,7 @@ mod replay;
 mod replay_check;
 mod rollback;
 mod run_protocol;
+mod server;
 mod snapshots;
 mod upgrade;
 mod values;

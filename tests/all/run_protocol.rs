@@ -11,20 +11,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as Json};
 
-use crate::support::{bin, commits, log_entries, tempdir, wasm_path, Server};
+use crate::support::{bin, commits, kill, log_entries, tempdir, wasm_path, Server};
 
 /// How long a server has to exit once it should (generous: the machine
 /// may be busy; a hung server is what these tests catch).
 const EXIT_WITHIN: Duration = Duration::from_secs(15);
-
-/// Sends `signal` (`TERM`, `INT`) to `pid`.
-fn kill(pid: u32, signal: &str) {
-    let status = Command::new("kill")
-        .args([format!("-{signal}"), pid.to_string()])
-        .status()
-        .expect("running kill");
-    assert!(status.success(), "kill -{signal} {pid} failed");
-}
 
 fn open_account(id: u64, owner: &str, initial: u64) -> Json {
     json!({"id": id, "op": "call", "module": "bank", "reducer": "open_account",

@@ -411,6 +411,15 @@ pub(crate) fn log_size(data_dir: &Path) -> u64 {
         .sum()
 }
 
+/// Sends `signal` (`TERM`, `INT`) to `pid`.
+pub(crate) fn kill(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .expect("running kill");
+    assert!(status.success(), "kill -{signal} {pid} failed");
+}
+
 /// A running `interstice run` server driven over its stdin/stdout.
 pub(crate) struct Server {
     /// The child process.
