@@ -18,7 +18,7 @@ use serde_json::{json, Value as Json};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::Message;
 
-use crate::support::{bin, kill, tempdir, wasm, wasm_path, Server};
+use crate::support::{bin, json_matches, kill, tempdir, wasm, wasm_path, Server};
 
 /// A server listening on a free port of 127.0.0.1, with its tokens.
 struct Api {
@@ -1030,4 +1030,93 @@ fn unsafe_addresses_and_token_files_are_refused_at_start() {
         "no ready line: {}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+/// The fenced block after the marker in docs/SERVER.md §9.
+fn worked_example_block() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/SERVER.md");
+    let doc = std::fs::read_to_string(path).expect("reading docs/SERVER.md");
+    let marker = "<!-- pinned by tests/all/server.rs::worked_example -->";
+    let after = doc.split_once(marker).expect("the marker in §9").1;
+    after
+        .split_once("```text\n")
+        .and_then(|(_, b)| b.split_once("\n```"))
+        .expect("a ```text block after the marker")
+        .0
+        .to_owned()
+}
+
+fn parse_json(line: &str) -> Json {
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("§9 line is not JSON ({e}): {line}"))
+}
+
+#[test]
+fn worked_example() {
+    let block = worked_example_block();
+    let d = tempdir();
+    let api = Api::start(d.path(), &[], &["bank"]);
+    let mut lines = block.lines().filter(|l| !l.trim().is_empty());
+    assert!(lines
+        .next()
+        .expect("the command")
+        .starts_with("$ interstice run"));
+    let ready = parse_json(lines.next().expect("the ready line"));
+    assert!(
+        json_matches(&ready, &api.srv.ready),
+        "ready line: {}",
+        api.srv.ready
+    );
+    let mut ws: Option<tungstenite::WebSocket<TcpStream>> = None;
+    let mut steps = 0;
+    while let Some(line) = lines.next() {
+        let token_of = |l: &str| -> Option<String> {
+            if l.contains("(Bearer $T)") {
+                Some(api.full.clone())
+            } else if l.contains("(Bearer $R)") {
+                Some(api.read.clone())
+            } else {
+                assert!(l.contains("(no token)"), "which token: {l}");
+                None
+            }
+        };
+        if let Some(req) = line.strip_prefix("→ ") {
+            send_ws(
+                ws.as_mut().expect("a WebSocket line first"),
+                parse_json(req),
+            );
+            continue;
+        }
+        if let Some(want) = line.strip_prefix("← ") {
+            let got = recv_ws(ws.as_mut().expect("a WebSocket line first"));
+            assert!(
+                json_matches(&parse_json(want), &got),
+                "want {want}\ngot  {got}"
+            );
+            steps += 1;
+            continue;
+        }
+        if line.starts_with("WebSocket /v1/ws") {
+            ws = Some(api.ws(&token_of(line).expect("a token")));
+            continue;
+        }
+        let (method, rest) = line.split_once(' ').expect("METHOD PATH");
+        let path = rest.split_whitespace().next().expect("a path");
+        let body = rest.rsplit_once(")  ").map(|(_, b)| b.to_owned());
+        let answer = lines.next().expect("an answer line");
+        let (status, want) = answer.split_once(' ').expect("STATUS BODY");
+        let a = api.send(
+            method,
+            path,
+            token_of(line).as_deref(),
+            body.as_deref().map(str::as_bytes),
+        );
+        assert_eq!(a.status.to_string(), status, "{line}: {}", a.body);
+        assert!(
+            json_matches(&parse_json(want), &a.body),
+            "{line}\nwant {want}\ngot  {}",
+            a.body
+        );
+        steps += 1;
+    }
+    assert!(steps >= 9, "the example has its steps ({steps})");
 }
