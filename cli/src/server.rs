@@ -22,6 +22,7 @@
 //!   error kinds to statuses in `status.rs`.
 
 mod auth;
+pub mod client;
 mod prometheus;
 mod resume;
 mod routes;

@@ -1120,3 +1120,63 @@ fn worked_example() {
     }
     assert!(steps >= 9, "the example has its steps ({steps})");
 }
+
+/// `interstice COMMAND -d DIR ARGS…`; returns (exit code, stdout trimmed,
+/// stderr).
+fn cli(command: &str, dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(bin())
+        .args([command, "-d"])
+        .arg(dir)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("running interstice");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn call_and_load_go_through_a_running_server() {
+    let d = tempdir();
+    let mut api = Api::start(d.path(), &[], &["bank"]);
+    let dir = d.path();
+    // A write, then a read, through the server that holds the lock.
+    let (code, out, err) = cli("call", dir, &["bank", "open_account", "\"bob\"", "7"]);
+    assert_eq!((code, out.as_str()), (Some(0), "1"), "{err}");
+    let (code, out, err) = cli("call", dir, &["bank", "balance", "1"]);
+    assert_eq!((code, out.as_str()), (Some(0), "7"), "{err}");
+    // The server saw the write.
+    let a = api.post(
+        "/v1/modules/bank/reducers/balance/read",
+        &json!({"args": [1]}),
+    );
+    assert_eq!(a.body["result"], 7);
+    // Errors keep their exit codes: 1 for a reducer's error, 2 for a
+    // wrong name or argument.
+    let (code, _, err) = cli("call", dir, &["bank", "deposit", "9", "1"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("no account"), "{err}");
+    let (code, _, err) = cli("call", dir, &["shop", "buy"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("unknown module `shop`"), "{err}");
+    let (code, _, err) = cli("call", dir, &["../v1", "x"]);
+    assert_eq!(code, Some(2), "{err}");
+    // A load is an install on the running server.
+    let hello = wasm_path("hello");
+    let (code, out, err) = cli("load", dir, &[hello.to_str().expect("UTF-8 path")]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("loaded hello "), "{out}");
+    assert_eq!(
+        api.get("/v1/status").body["result"]["modules"],
+        json!(["bank", "hello"])
+    );
+    // Once the server is gone, the commands open the directory themselves.
+    kill(api.srv.child.id(), "TERM");
+    let (status, _, stderr) = api.srv.wait(Duration::from_secs(30));
+    assert!(status.success(), "{stderr}");
+    let (code, out, err) = cli("call", dir, &["bank", "balance", "1"]);
+    assert_eq!((code, out.as_str()), (Some(0), "7"), "{err}");
+}

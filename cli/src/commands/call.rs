@@ -1,4 +1,6 @@
-//! `interstice call`.
+//! `interstice call`: opens the data directory, or, when a serving
+//! `run --listen` holds it, calls through that server
+//! (`crate::server::client`).
 
 use crate::args::DataDirArgs;
 use crate::commands::{close, open};
@@ -50,7 +52,21 @@ pub async fn run(
     reducer: &str,
     args: &[String],
 ) -> Result<(), CliError> {
-    let rt = open(dir).await?;
+    let rt = match open(dir).await {
+        Ok(rt) => rt,
+        Err(e) if crate::server::client::is_locked(&e) => {
+            // Held by a serving `run --listen`: go through it.
+            let Some(remote) = crate::server::client::Remote::find(&dir.data_dir)? else {
+                return Err(e);
+            };
+            let result = remote
+                .call(module, reducer, &parse_args(args, &[])?)
+                .await?;
+            output::result(result);
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
     let res = async {
         let args = parse_args(args, &param_names(&rt, module, reducer))?;
         rt.call_json(module, reducer, &args)

@@ -91,7 +91,7 @@ fn stamp(path: &Path) -> Option<FileStamp> {
 
 /// Reads a token file, refusing anything but a regular, owner-only file
 /// that holds one token.
-fn read_token(path: &Path) -> Result<String, CliError> {
+pub(super) fn read_token(path: &Path) -> Result<String, CliError> {
     let mut file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
