@@ -149,6 +149,20 @@ impl ListenArgs {
     }
 }
 
+/// `call` and `load` through a server named explicitly (`docs/SERVER.md`
+/// §8); without it they go through the server holding `-d DIR`, if any.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RemoteArgs {
+    /// Send the request to this server (http://HOST:PORT) instead of opening
+    /// the data directory.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// With --server: the file holding the token (mode 0600). Default: the
+    /// INTERSTICE_TOKEN environment variable, else DIR/TOKEN.
+    #[arg(long, value_name = "PATH", requires = "server")]
+    pub token_file: Option<PathBuf>,
+}
+
 /// What `interstice token` does.
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
@@ -177,6 +191,9 @@ pub enum Command {
         /// The data directory.
         #[command(flatten)]
         dir: DataDirArgs,
+        /// A server to go through.
+        #[command(flatten)]
+        remote: RemoteArgs,
         /// The .wasm files.
         #[arg(required = true)]
         wasm: Vec<PathBuf>,
@@ -186,6 +203,9 @@ pub enum Command {
         /// The data directory.
         #[command(flatten)]
         dir: DataDirArgs,
+        /// A server to go through.
+        #[command(flatten)]
+        remote: RemoteArgs,
         /// Module name.
         module: String,
         /// Reducer name.

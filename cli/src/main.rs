@@ -19,13 +19,14 @@ fn init_tracing(level: &str, format: LogFormat) {
 async fn dispatch(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Build { path } => commands::build::run(&path),
-        Command::Load { dir, wasm } => commands::load::run(&dir, &wasm).await,
+        Command::Load { dir, remote, wasm } => commands::load::run(&dir, &remote, &wasm).await,
         Command::Call {
             dir,
+            remote,
             module,
             reducer,
             args,
-        } => commands::call::run(&dir, &module, &reducer, &args).await,
+        } => commands::call::run(&dir, &remote, &module, &reducer, &args).await,
         Command::Run {
             dir,
             replay,

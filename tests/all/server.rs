@@ -1180,3 +1180,60 @@ fn call_and_load_go_through_a_running_server() {
     let (code, out, err) = cli("call", dir, &["bank", "balance", "1"]);
     assert_eq!((code, out.as_str()), (Some(0), "7"), "{err}");
 }
+
+#[test]
+fn server_url_targets_a_server_explicitly() {
+    let d = tempdir();
+    let api = Api::start(d.path(), &[], &["bank"]);
+    api.open_account("alice", 10);
+    let elsewhere = tempdir();
+    let url = format!("http://{}", api.addr);
+    let read_token = d.path().join("READ_TOKEN");
+    let run = |args: &[&str], token_file: Option<&Path>, env: Option<&str>| {
+        let mut cmd = Command::new(bin());
+        cmd.args(["call", "-d"])
+            .arg(elsewhere.path())
+            .args(["--server", &url]);
+        if let Some(f) = token_file {
+            cmd.arg("--token-file").arg(f);
+        }
+        match env {
+            Some(t) => cmd.env("INTERSTICE_TOKEN", t),
+            None => cmd.env_remove("INTERSTICE_TOKEN"),
+        };
+        let out = cmd.args(args).output().expect("interstice call");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // The read-only token reads, and is refused a write.
+    let (code, out, err) = run(&["bank", "balance", "1"], Some(&read_token), None);
+    assert_eq!((code, out.as_str()), (Some(0), "10"), "{err}");
+    let (code, _, err) = run(&["bank", "deposit", "1", "5"], Some(&read_token), None);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("read-only token"), "{err}");
+    // The full token from the environment writes.
+    let (code, out, err) = run(&["bank", "deposit", "1", "5"], None, Some(&api.full));
+    assert_eq!((code, out.as_str()), (Some(0), "15"), "{err}");
+    // A wrong token is refused by the server; a URL that is not
+    // http://HOST:PORT by the CLI.
+    let (code, _, err) = run(&["bank", "balance", "1"], None, Some(&"0".repeat(64)));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("not valid"), "{err}");
+    let out = Command::new(bin())
+        .args([
+            "call",
+            "--server",
+            "https://x:1/path",
+            "bank",
+            "balance",
+            "1",
+        ])
+        .output()
+        .expect("interstice call");
+    assert_eq!(out.status.code(), Some(2));
+    // Nothing was created in the directory named by -d.
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+}

@@ -3,26 +3,33 @@
 
 use std::path::PathBuf;
 
-use crate::args::DataDirArgs;
+use crate::args::{DataDirArgs, RemoteArgs};
 use crate::commands::{close, open};
 use crate::error::{read_file, CliError};
 use crate::output;
+use crate::server::client::{is_locked, Remote};
 
 /// Installs each module into the data directory.
-pub async fn run(dir: &DataDirArgs, wasm: &[PathBuf]) -> Result<(), CliError> {
+pub async fn run(dir: &DataDirArgs, remote: &RemoteArgs, wasm: &[PathBuf]) -> Result<(), CliError> {
+    let through = |server: Remote| async move {
+        for path in wasm {
+            let info = server.load(read_file(path)?).await?;
+            let field = |k: &str| info[k].as_str().unwrap_or_default().to_owned();
+            loaded(&field("name"), &field("version"), &field("schema_hash"));
+        }
+        Ok(())
+    };
+    if let Some(server) = Remote::explicit(remote, &dir.data_dir)? {
+        return through(server).await;
+    }
     let rt = match open(dir).await {
         Ok(rt) => rt,
-        Err(e) if crate::server::client::is_locked(&e) => {
+        Err(e) if is_locked(&e) => {
             // Held by a serving `run --listen`: go through it.
-            let Some(remote) = crate::server::client::Remote::find(&dir.data_dir)? else {
+            let Some(server) = Remote::find(&dir.data_dir)? else {
                 return Err(e);
             };
-            for path in wasm {
-                let info = remote.load(read_file(path)?).await?;
-                let field = |k: &str| info[k].as_str().unwrap_or_default().to_owned();
-                loaded(&field("name"), &field("version"), &field("schema_hash"));
-            }
-            return Ok(());
+            return through(server).await;
         }
         Err(e) => return Err(e),
     };

@@ -2,7 +2,7 @@
 //! `load` finds the data directory locked and a serving `run --listen`
 //! named in its address file (`DIR/SERVER`), it sends the request there
 //! with the full-access token of `DIR/TOKEN` instead of failing with
-//! "locked". Both files are read like every file of the data directory:
+//! "locked"; `--server URL` names a server explicitly. Both files are read like every file of the data directory:
 //! without following symlinks, bounded in size, and checked.
 
 use std::io::Read;
@@ -15,6 +15,7 @@ use interstice_persist::PersistError;
 use serde_json::{json, Value as Json};
 
 use super::{auth, ADDRESS_FILE, TOKEN_FILE};
+use crate::args::RemoteArgs;
 use crate::error::CliError;
 
 /// The address file holds at most this many bytes.
@@ -39,6 +40,34 @@ pub struct Remote {
 }
 
 impl Remote {
+    /// The server `--server URL` names, if given, with the token of
+    /// `--token-file`, else of `$INTERSTICE_TOKEN`, else of `DIR/TOKEN`.
+    pub fn explicit(args: &RemoteArgs, dir: &Path) -> Result<Option<Remote>, CliError> {
+        let Some(url) = &args.server else {
+            return Ok(None);
+        };
+        let rest = url.strip_prefix("http://").ok_or_else(|| {
+            CliError::Usage(format!(
+                "--server {url}: give http://HOST:PORT (the server speaks plain HTTP)"
+            ))
+        })?;
+        let host = rest.strip_suffix('/').unwrap_or(rest);
+        if host.is_empty() || host.contains(['/', '?', '#', '@']) || !host.contains(':') {
+            return Err(CliError::Usage(format!(
+                "--server {url}: give http://HOST:PORT, with no path"
+            )));
+        }
+        let token = match (&args.token_file, std::env::var("INTERSTICE_TOKEN")) {
+            (Some(file), _) => auth::read_token(file)?,
+            (None, Ok(token)) => token.trim().to_owned(),
+            (None, Err(_)) => auth::read_token(&dir.join(TOKEN_FILE))?,
+        };
+        Ok(Some(Remote {
+            base: format!("http://{host}"),
+            auth: format!("Bearer {token}"),
+        }))
+    }
+
     /// The server named by `DIR/SERVER`, if there is one; its token from
     /// `DIR/TOKEN`. `None` when there is no address file.
     pub fn find(dir: &Path) -> Result<Option<Remote>, CliError> {
