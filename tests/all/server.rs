@@ -1237,3 +1237,78 @@ fn server_url_targets_a_server_explicitly() {
     // Nothing was created in the directory named by -d.
     assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn a_commit_of_several_changes_is_one_message_live_and_resumed() {
+    let d = tempdir();
+    let api = Api::start(d.path(), &[], &["bank"]);
+    api.open_account("alice", 100);
+    api.open_account("bob", 0);
+    let mut ws = api.ws(&api.full);
+    send_ws(
+        &mut ws,
+        json!({"id": 1, "op": "subscribe", "module": "bank", "table": "accounts"}),
+    );
+    assert_eq!(recv_ws(&mut ws)["result"], "subscribed");
+    let a = api.post(
+        "/v1/modules/bank/reducers/transfer/call",
+        &json!({"args": [1, 2, 30]}),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    let ts = a.body["ts"].as_u64().unwrap();
+    // Live: one message, both updates, with their old rows.
+    let m = recv_ws(&mut ws);
+    assert_eq!(m["ts"], ts, "{m}");
+    let events = m["events"].as_array().expect("events");
+    assert_eq!(events.len(), 2, "{m}");
+    let balances: Vec<_> = events
+        .iter()
+        .map(|e| {
+            (
+                e["key"].clone(),
+                e["old"]["balance"].clone(),
+                e["new"]["balance"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        balances,
+        vec![
+            (json!(1), json!(100), json!(70)),
+            (json!(2), json!(0), json!(30))
+        ],
+        "{m}"
+    );
+    drop(ws);
+    // Resumed from the log: the same commit, the same new rows, no old rows.
+    let mut ws = api.ws(&api.full);
+    send_ws(
+        &mut ws,
+        json!({"id": 2, "op": "subscribe", "module": "bank", "table": "accounts",
+        "from_ts": ts}),
+    );
+    assert_eq!(recv_ws(&mut ws)["result"], "subscribed");
+    let r = recv_ws(&mut ws);
+    assert_eq!(r["ts"], ts, "{r}");
+    let resumed: Vec<_> = r["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| {
+            (
+                e["event"].clone(),
+                e["key"].clone(),
+                e["old"].clone(),
+                e["new"]["balance"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        resumed,
+        vec![
+            (json!("update"), json!(1), Json::Null, json!(70)),
+            (json!("update"), json!(2), Json::Null, json!(30)),
+        ],
+        "{r}"
+    );
+}
