@@ -346,7 +346,7 @@ fn a_snapshot_is_taken_on_request_and_an_upgrade_is_checked() {
     assert_eq!(a.body["error"]["kind"], "MalformedWasm");
 }
 
-/// Every route, with a body where it takes one.
+/// Every route, with a body where it takes one (never a large one).
 fn every_route() -> Vec<(&'static str, &'static str, Option<Vec<u8>>)> {
     let args = Some(br#"{"args":[1]}"#.to_vec());
     vec![
@@ -362,7 +362,10 @@ fn every_route() -> Vec<(&'static str, &'static str, Option<Vec<u8>>)> {
         ("POST", "/v1/modules/bank/reducers/balance/read", args),
         ("GET", "/v1/hash", None),
         ("POST", "/v1/snapshot", None),
-        ("POST", "/v1/modules", Some(wasm("hello"))),
+        // A small body: a refusal is sent before the body is read, and a
+        // client still sending a large one may see the connection close
+        // before it reads the answer.
+        ("POST", "/v1/modules", Some(b"\0asm".to_vec())),
         ("GET", "/v1/ws", None),
         ("GET", "/metrics", None),
         ("GET", "/no/such/route", None),
