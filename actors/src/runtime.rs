@@ -22,9 +22,9 @@ use tokio::sync::oneshot;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use crate::actors::messages::{
-    ExecError, Execute, FlushLog, HashState, Query, Responder, StopModule, Target,
+    ExecError, Execute, FlushLog, HashState, Query, Responder, StopModule, TableRows, Target,
 };
-use crate::actors::router::{RowChange, SubscribeTable};
+use crate::actors::router::{RowChange, SubscribeTable, Subscriber};
 use crate::actors::shared::{ModuleEntry, Shared};
 use crate::actors::system::{self, SystemHandles};
 use crate::config::{Durability, Limits, RuntimeConfig};
@@ -351,12 +351,8 @@ impl Runtime {
         }
     }
 
-    /// A stream of committed (durable) changes to `module.table`, from now on.
-    pub fn subscribe(
-        &self,
-        module: &str,
-        table: &str,
-    ) -> Result<UnboundedReceiverStream<RowChange>, RuntimeError> {
+    /// `UnknownModule` or `UnknownTable` unless `module.table` exists.
+    fn check_table(&self, module: &str, table: &str) -> Result<(), RuntimeError> {
         self.check_open()?;
         let entry = self.module_entry(module)?;
         if entry.schema.table(table).is_none() {
@@ -365,13 +361,68 @@ impl Runtime {
                 table: table.to_owned(),
             });
         }
+        Ok(())
+    }
+
+    /// A stream of committed (durable) changes to `module.table`, from now on.
+    pub fn subscribe(
+        &self,
+        module: &str,
+        table: &str,
+    ) -> Result<UnboundedReceiverStream<RowChange>, RuntimeError> {
+        self.check_table(module, table)?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         self.inner.router.do_send(SubscribeTable {
             module: module.to_owned(),
             table: table.to_owned(),
-            sender: tx,
+            sender: Subscriber::Each(tx),
+            registered: None,
         });
         Ok(UnboundedReceiverStream::new(rx))
+    }
+
+    /// [`Runtime::subscribe`], one message per commit (all its changes to
+    /// the table, in the order the reducer made them), returning once the
+    /// subscription is registered, with a timestamp `D`: the stream carries
+    /// every durable change with a timestamp after `D` (it may also carry some at or
+    /// before `D`, which a caller that reads those from the log drops), and
+    /// every commit at or before `D` is durable, in the log, when this
+    /// returns. Reading the log up to `D`, then the stream after `D`, misses
+    /// nothing and repeats nothing (the HTTP server's resumable
+    /// subscriptions). `D` is the last timestamp the router had been handed
+    /// at registration; this waits (at most 10 s) for it to be durable.
+    pub async fn subscribe_with_position(
+        &self,
+        module: &str,
+        table: &str,
+    ) -> Result<(u64, tokio::sync::mpsc::UnboundedReceiver<Vec<RowChange>>), RuntimeError> {
+        self.check_table(module, table)?;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (registered, at) = oneshot::channel();
+        self.inner.router.do_send(SubscribeTable {
+            module: module.to_owned(),
+            table: table.to_owned(),
+            sender: Subscriber::Commits(tx),
+            registered: Some(registered),
+        });
+        let routed = at.await.map_err(|_| RuntimeError::Shutdown)?;
+        let wait = self.inner.shared.watermark.wait(routed);
+        match tokio::time::timeout(Duration::from_secs(10), wait).await {
+            Ok(Ok(())) => Ok((routed, rx)),
+            Ok(Err(e)) => Err(RuntimeError::StorageFault(e.0)),
+            Err(_) => Err(RuntimeError::Internal(format!(
+                "timestamp {routed} did not become durable within 10 s"
+            ))),
+        }
+    }
+
+    /// The number of rows in each table of `module`, by table name (in the
+    /// schema's order), as the module's actor has them between two
+    /// transactions.
+    pub async fn table_rows(&self, module: &str) -> Result<Vec<(String, u64)>, RuntimeError> {
+        self.check_open()?;
+        let entry = self.module_entry(module)?;
+        ask(&entry.addr, |reply| TableRows { reply }).await
     }
 
     /// The loaded modules, by name.

@@ -123,6 +123,61 @@ fn parse_position(
     s.parse()
 }
 
+/// `run --listen`: serve the HTTP and WebSocket API too (`docs/SERVER.md`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ListenArgs {
+    /// Serve HTTP/1.1 and WebSocket on ADDR (e.g. 127.0.0.1:7070; port 0
+    /// picks a free port, named in the ready line and in DIR/SERVER). Every
+    /// request needs a token from DIR/TOKEN or DIR/READ_TOKEN (created on
+    /// first use). End of input on stdin then no longer stops the server:
+    /// SIGINT or SIGTERM does.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Allow a --listen address that is not loopback (the API is plain
+    /// HTTP: put it behind a TLS proxy).
+    #[arg(long, requires = "listen")]
+    pub listen_public: bool,
+}
+
+impl ListenArgs {
+    /// The server's options, if `--listen` was given.
+    pub fn options(&self) -> Option<crate::server::ServerOptions> {
+        self.listen.map(|listen| crate::server::ServerOptions {
+            listen,
+            public: self.listen_public,
+        })
+    }
+}
+
+/// `call` and `load` through a server named explicitly (`docs/SERVER.md`
+/// §8); without it they go through the server holding `-d DIR`, if any.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RemoteArgs {
+    /// Send the request to this server (http://HOST:PORT) instead of opening
+    /// the data directory.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// With --server: the file holding the token (mode 0600). Default: the
+    /// INTERSTICE_TOKEN environment variable, else DIR/TOKEN.
+    #[arg(long, value_name = "PATH", requires = "server")]
+    pub token_file: Option<PathBuf>,
+}
+
+/// What `interstice token` does.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Replace the access tokens (DIR/TOKEN, DIR/READ_TOKEN) with new random
+    /// ones; a running server takes them within a second.
+    Rotate {
+        /// The data directory.
+        #[arg(long, short = 'd', value_name = "DIR")]
+        data_dir: PathBuf,
+        /// Which token to replace.
+        #[arg(long, value_enum, default_value_t = crate::server::Which::Both)]
+        which: crate::server::Which,
+    },
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -146,6 +201,9 @@ pub enum Command {
         /// Format of the --dry-run plan.
         #[arg(long, value_enum, default_value_t = ReportFormat::Text, requires = "dry_run")]
         format: ReportFormat,
+        /// A server to go through.
+        #[command(flatten)]
+        remote: RemoteArgs,
         /// The .wasm files.
         #[arg(required = true)]
         wasm: Vec<PathBuf>,
@@ -155,6 +213,9 @@ pub enum Command {
         /// The data directory.
         #[command(flatten)]
         dir: DataDirArgs,
+        /// A server to go through.
+        #[command(flatten)]
+        remote: RemoteArgs,
         /// Module name.
         module: String,
         /// Reducer name.
@@ -174,8 +235,17 @@ pub enum Command {
         /// Snapshots and retention.
         #[command(flatten)]
         snapshots: SnapshotArgs,
+        /// The HTTP and WebSocket API.
+        #[command(flatten)]
+        listen: ListenArgs,
         /// Modules to load first.
         wasm: Vec<PathBuf>,
+    },
+    /// The HTTP API's access tokens (`docs/SECURITY.md`).
+    Token {
+        /// What to do.
+        #[command(subcommand)]
+        command: TokenCommand,
     },
     /// Verify the whole log: report every problem with its segment, byte
     /// offset and timestamp (exit code 1 if there is any), or a summary.

@@ -49,6 +49,27 @@ pub enum CliError {
     /// results (`schema-diff`): exit code 3.
     #[error("{0}")]
     Input(String),
+    /// The HTTP server could not start (`run --listen`).
+    #[error("server: {0}")]
+    Server(String),
+    /// An access-token file or the server's address file is unsafe or
+    /// damaged (`run --listen`, `token rotate`, the CLI through a server).
+    #[error("{path} {reason}")]
+    Token {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A running server refused a request of the CLI (`server::client`):
+    /// its error kind and message.
+    #[error("{message}")]
+    Remote {
+        /// The error's kind (`docs/PROTOCOL.md` §6).
+        kind: String,
+        /// The server's message.
+        message: String,
+    },
     /// A benchmark could not run or its own checks failed.
     #[error("bench: {0}")]
     Bench(String),
@@ -69,6 +90,10 @@ impl CliError {
                 | RuntimeError::ArgType { .. }
                 | RuntimeError::WrongMode { .. },
             ) => 2,
+            CliError::Remote { kind, .. } => match kind.as_str() {
+                "UnknownModule" | "UnknownReducer" | "BadArguments" | "WrongMode" => 2,
+                _ => 1,
+            },
             _ => 1,
         }
     }

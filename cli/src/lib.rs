@@ -2,10 +2,11 @@
 //! tests can reuse its guest-module builder.
 //!
 //! Commands: `build`, `load`, `call`, `run` (JSON-lines server on stdin and
-//! stdout), `check-log` (verify and repair the log), `schema`, `replay-check`,
-//! `demo`, and the inspection tools over a data directory (`log-dump`,
-//! `log-inspect`, `tables`, `schema-diff`, `load --dry-run`, `validate`; their
-//! read-only layer is [`inspect`]). See `interstice --help`.
+//! stdout, and HTTP/WebSocket with `--listen`: `server`), `check-log` (verify
+//! and repair the log), `schema`, `replay-check`, `token`, `demo`, and the
+//! inspection tools over a data directory (`log-dump`, `log-inspect`,
+//! `tables`, `schema-diff`, `load --dry-run`, `validate`; their read-only
+//! layer is [`inspect`]). See `interstice --help`.
 
 pub mod args;
 pub mod commands;
@@ -13,5 +14,6 @@ pub mod error;
 pub mod guest_build;
 pub mod inspect;
 pub mod output;
+pub mod server;
 
 pub use error::CliError;

@@ -1,7 +1,7 @@
 //! The `interstice` binary.
 
 use clap::Parser;
-use interstice_cli::args::{Cli, Command, LogFormat};
+use interstice_cli::args::{Cli, Command, LogFormat, TokenCommand};
 use interstice_cli::{commands, output, CliError};
 
 fn init_tracing(level: &str, format: LogFormat) {
@@ -24,20 +24,28 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             dry_run: true,
             format,
             wasm,
+            ..
         } => commands::load::dry_run(&dir, &wasm, format),
-        Command::Load { dir, wasm, .. } => commands::load::run(&dir, &wasm).await,
+        Command::Load {
+            dir, remote, wasm, ..
+        } => commands::load::run(&dir, &remote, &wasm).await,
         Command::Call {
             dir,
+            remote,
             module,
             reducer,
             args,
-        } => commands::call::run(&dir, &module, &reducer, &args).await,
+        } => commands::call::run(&dir, &remote, &module, &reducer, &args).await,
         Command::Run {
             dir,
             replay,
             snapshots,
+            listen,
             wasm,
-        } => commands::run::run(&dir, &replay, &snapshots, &wasm).await,
+        } => commands::run::run(&dir, &replay, &snapshots, &listen, &wasm).await,
+        Command::Token {
+            command: TokenCommand::Rotate { data_dir, which },
+        } => interstice_cli::server::rotate(&data_dir, which),
         Command::CheckLog { dir, repair } => commands::check_log::run(&dir.path(), repair),
         Command::LogDump { data_dir, format } => commands::log_dump::run(&data_dir, format),
         Command::LogInspect {

@@ -11,20 +11,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as Json};
 
-use crate::support::{bin, commits, log_entries, tempdir, wasm_path, Server};
+use crate::support::{bin, commits, json_matches, kill, log_entries, tempdir, wasm_path, Server};
 
 /// How long a server has to exit once it should (generous: the machine
 /// may be busy; a hung server is what these tests catch).
 const EXIT_WITHIN: Duration = Duration::from_secs(15);
-
-/// Sends `signal` (`TERM`, `INT`) to `pid`.
-fn kill(pid: u32, signal: &str) {
-    let status = Command::new("kill")
-        .args([format!("-{signal}"), pid.to_string()])
-        .status()
-        .expect("running kill");
-    assert!(status.success(), "kill -{signal} {pid} failed");
-}
 
 fn open_account(id: u64, owner: &str, initial: u64) -> Json {
     json!({"id": id, "op": "call", "module": "bank", "reducer": "open_account",
@@ -372,28 +363,6 @@ fn worked_example() -> Vec<Step> {
     steps
 }
 
-/// Whether `got` is `want`, where a string `"<…>"` in `want` matches any
-/// value (`"<state hash>"`: any 64 lowercase hex digits).
-fn matches(want: &Json, got: &Json) -> bool {
-    match (want, got) {
-        (Json::String(w), Json::String(g)) if w == "<state hash>" => {
-            g.len() == 64
-                && g.bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        }
-        (Json::String(w), _) if w.starts_with('<') && w.ends_with('>') => true,
-        (Json::Object(w), Json::Object(g)) => {
-            w.len() == g.len()
-                && w.iter()
-                    .all(|(k, wv)| g.get(k).is_some_and(|gv| matches(wv, gv)))
-        }
-        (Json::Array(w), Json::Array(g)) => {
-            w.len() == g.len() && w.iter().zip(g).all(|(a, b)| matches(a, b))
-        }
-        _ => want == got,
-    }
-}
-
 #[test]
 fn worked_example_session() {
     let steps = worked_example();
@@ -406,7 +375,11 @@ fn worked_example_session() {
             None => {
                 // Server::start consumed the ready line.
                 assert_eq!(expect.len(), 1, "§12 starts with the ready line");
-                assert!(matches(expect[0], &srv.ready), "ready line: {}", srv.ready);
+                assert!(
+                    json_matches(expect[0], &srv.ready),
+                    "ready line: {}",
+                    srv.ready
+                );
                 continue;
             }
             Some(req) => {
@@ -427,7 +400,7 @@ fn worked_example_session() {
             });
             let at = expect
                 .iter()
-                .position(|w| matches(w, &got))
+                .position(|w| json_matches(w, &got))
                 .unwrap_or_else(|| {
                     panic!(
                         "step {i} ({:?}): unexpected line {got}; expected one of {expect:?}",

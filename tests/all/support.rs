@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use interstice_actors::{Limits, Runtime, RuntimeBuilder, RuntimeError, Value};
+use serde_json::Value as Json;
 
 /// Builds every guest module (once per test run) and returns the directory
 /// holding the `.wasm` files.
@@ -412,6 +413,37 @@ pub(crate) fn log_size(data_dir: &Path) -> u64 {
         .iter()
         .map(|p| std::fs::metadata(p).expect("segment metadata").len())
         .sum()
+}
+
+/// Whether `got` is `want`, where a string `"<…>"` in `want` matches any
+/// value (`"<state hash>"`: any 64 lowercase hex digits).
+pub(crate) fn json_matches(want: &Json, got: &Json) -> bool {
+    match (want, got) {
+        (Json::String(w), Json::String(g)) if w == "<state hash>" => {
+            g.len() == 64
+                && g.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        }
+        (Json::String(w), _) if w.starts_with('<') && w.ends_with('>') => true,
+        (Json::Object(w), Json::Object(g)) => {
+            w.len() == g.len()
+                && w.iter()
+                    .all(|(k, wv)| g.get(k).is_some_and(|gv| json_matches(wv, gv)))
+        }
+        (Json::Array(w), Json::Array(g)) => {
+            w.len() == g.len() && w.iter().zip(g).all(|(a, b)| json_matches(a, b))
+        }
+        _ => want == got,
+    }
+}
+
+/// Sends `signal` (`TERM`, `INT`) to `pid`.
+pub(crate) fn kill(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .expect("running kill");
+    assert!(status.success(), "kill -{signal} {pid} failed");
 }
 
 /// A running `interstice run` server driven over its stdin/stdout.

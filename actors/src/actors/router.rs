@@ -58,13 +58,36 @@ impl RowChange {
     }
 }
 
+/// Where an external subscriber's changes go: one at a time, or one
+/// message per commit (all the commit's changes to the table, in order).
+pub(crate) enum Subscriber {
+    /// [`crate::Runtime::subscribe`].
+    Each(UnboundedSender<RowChange>),
+    /// [`crate::Runtime::subscribe_with_position`].
+    Commits(UnboundedSender<Vec<RowChange>>),
+}
+
+impl Subscriber {
+    /// Sends one commit's changes; `false` once the receiver is gone.
+    fn send(&self, commit: &[RowChange]) -> bool {
+        match self {
+            Subscriber::Each(tx) => commit.iter().all(|c| tx.send(c.clone()).is_ok()),
+            Subscriber::Commits(tx) => tx.send(commit.to_vec()).is_ok(),
+        }
+    }
+}
+
 /// Registers an external subscriber.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct SubscribeTable {
     pub module: String,
     pub table: String,
-    pub sender: UnboundedSender<RowChange>,
+    pub sender: Subscriber,
+    /// Told, once the subscriber is registered, the highest timestamp the
+    /// router had been handed then: the subscriber gets every change after
+    /// it.
+    pub registered: Option<tokio::sync::oneshot::Sender<u64>>,
 }
 
 /// The router actor.
@@ -72,9 +95,11 @@ pub(crate) struct Router {
     shared: Arc<Shared>,
     subs: Subscriptions,
     fanout: FanOut,
-    external: HashMap<(String, String), Vec<UnboundedSender<RowChange>>>,
+    external: HashMap<(String, String), Vec<Subscriber>>,
     held: VecDeque<RowChange>,
     durable: u64,
+    /// The highest timestamp of the `Route`s handled so far.
+    routed: u64,
 }
 
 impl Router {
@@ -91,6 +116,7 @@ impl Router {
             external: HashMap::new(),
             held: VecDeque::new(),
             durable,
+            routed: durable,
         }
     }
 
@@ -119,13 +145,30 @@ impl Router {
     }
 
     fn release(&mut self) {
+        // A commit's changes are consecutive in `held` (a `Route` pushes
+        // them in order); each table's share of them goes out as one commit.
         while self.held.front().is_some_and(|c| c.ts <= self.durable) {
-            let change = self.held.pop_front().expect("checked");
-            if let Some(list) = self
-                .external
-                .get_mut(&(change.module.clone(), change.table.clone()))
-            {
-                list.retain(|tx| tx.send(change.clone()).is_ok());
+            let ts = self.held.front().expect("checked").ts;
+            let mut commit = Vec::new();
+            while self.held.front().is_some_and(|c| c.ts == ts) {
+                commit.push(self.held.pop_front().expect("checked"));
+            }
+            let mut keys: Vec<(String, String)> = Vec::new();
+            for c in &commit {
+                if !keys.iter().any(|(m, t)| *m == c.module && *t == c.table) {
+                    keys.push((c.module.clone(), c.table.clone()));
+                }
+            }
+            for key in keys {
+                let Some(list) = self.external.get_mut(&key) else {
+                    continue;
+                };
+                let changes: Vec<RowChange> = commit
+                    .iter()
+                    .filter(|c| c.module == key.0 && c.table == key.1)
+                    .cloned()
+                    .collect();
+                list.retain(|sub| sub.send(&changes));
             }
         }
     }
@@ -140,6 +183,7 @@ impl Handler<Route> for Router {
 
     fn handle(&mut self, msg: Route, _ctx: &mut Self::Context) {
         for (ts, info) in msg.0 {
+            self.routed = self.routed.max(ts);
             match info {
                 EntryInfo::Install(schema) => {
                     // A live install's init call is queued by the loader
@@ -220,6 +264,11 @@ impl Handler<SubscribeTable> for Router {
             .entry((msg.module, msg.table))
             .or_default()
             .push(msg.sender);
+        // Routes come in timestamp order: every change routed from now on
+        // has a timestamp after `routed`, and is sent to the new subscriber.
+        if let Some(tx) = msg.registered {
+            let _ = tx.send(self.routed);
+        }
     }
 }
 

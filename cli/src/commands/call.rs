@@ -1,9 +1,12 @@
-//! `interstice call`.
+//! `interstice call`: opens the data directory, or, when a serving
+//! `run --listen` holds it, calls through that server
+//! (`crate::server::client`).
 
-use crate::args::DataDirArgs;
+use crate::args::{DataDirArgs, RemoteArgs};
 use crate::commands::{close, open};
 use crate::error::CliError;
 use crate::output;
+use crate::server::client::{is_locked, Remote};
 
 /// Parses each argument as JSON. `params` are the reducer's parameter names
 /// (empty if unknown): a message numbers arguments from 1 and names the
@@ -46,11 +49,32 @@ fn param_names(rt: &interstice_actors::Runtime, module: &str, reducer: &str) -> 
 /// Calls (or reads, by the reducer's mode) and prints the result as JSON.
 pub async fn run(
     dir: &DataDirArgs,
+    remote: &RemoteArgs,
     module: &str,
     reducer: &str,
     args: &[String],
 ) -> Result<(), CliError> {
-    let rt = open(dir).await?;
+    let through = |server: Remote| async move {
+        let result = server
+            .call(module, reducer, &parse_args(args, &[])?)
+            .await?;
+        output::result(result);
+        Ok(())
+    };
+    if let Some(server) = Remote::explicit(remote, &dir.data_dir)? {
+        return through(server).await;
+    }
+    let rt = match open(dir).await {
+        Ok(rt) => rt,
+        Err(e) if is_locked(&e) => {
+            // Held by a serving `run --listen`: go through it.
+            let Some(server) = Remote::find(&dir.data_dir)? else {
+                return Err(e);
+            };
+            return through(server).await;
+        }
+        Err(e) => return Err(e),
+    };
     let res = async {
         let args = parse_args(args, &param_names(&rt, module, reducer))?;
         rt.call_json(module, reducer, &args)

@@ -1,28 +1,46 @@
-//! `interstice load`, and `load --dry-run`: the upgrade plan of each
-//! module against the data directory, printed without changing anything
-//! (`docs/TOOLS.md`).
+//! `interstice load`: into the data directory, or, when a serving
+//! `run --listen` holds it, through that server (`crate::server::client`);
+//! and `load --dry-run`: the upgrade plan of each module against the data
+//! directory, printed without changing anything (`docs/TOOLS.md`).
 
 use std::path::PathBuf;
 
-use crate::args::{DataDirArgs, ReportFormat};
+use crate::args::{DataDirArgs, RemoteArgs, ReportFormat};
 use crate::commands::schema_diff::{installed, print_plan, verdict};
 use crate::commands::{close, open};
 use crate::error::{read_file, CliError};
 use crate::inspect::plan::{Class, Plan};
 use crate::output;
+use crate::server::client::{is_locked, Remote};
 
 /// Installs each module into the data directory.
-pub async fn run(dir: &DataDirArgs, wasm: &[PathBuf]) -> Result<(), CliError> {
-    let rt = open(dir).await?;
+pub async fn run(dir: &DataDirArgs, remote: &RemoteArgs, wasm: &[PathBuf]) -> Result<(), CliError> {
+    let through = |server: Remote| async move {
+        for path in wasm {
+            let info = server.load(read_file(path)?).await?;
+            let field = |k: &str| info[k].as_str().unwrap_or_default().to_owned();
+            loaded(&field("name"), &field("version"), &field("schema_hash"));
+        }
+        Ok(())
+    };
+    if let Some(server) = Remote::explicit(remote, &dir.data_dir)? {
+        return through(server).await;
+    }
+    let rt = match open(dir).await {
+        Ok(rt) => rt,
+        Err(e) if is_locked(&e) => {
+            // Held by a serving `run --listen`: go through it.
+            let Some(server) = Remote::find(&dir.data_dir)? else {
+                return Err(e);
+            };
+            return through(server).await;
+        }
+        Err(e) => return Err(e),
+    };
     let res = async {
         for path in wasm {
             let info = rt.load_module(read_file(path)?).await?;
-            output::result(format!(
-                "loaded {} {} (schema {})",
-                info.name,
-                info.version,
-                &output::hex(&info.schema_hash)[..16]
-            ));
+            loaded(&info.name, &info.version, &output::hex(&info.schema_hash));
         }
         Ok(())
     }
@@ -81,4 +99,10 @@ pub fn dry_run(dir: &DataDirArgs, wasm: &[PathBuf], format: ReportFormat) -> Res
         }
     }
     verdict(worst)
+}
+
+/// Prints `loaded NAME VERSION (schema <16 hex digits>)`.
+fn loaded(name: &str, version: &str, schema_hash_hex: &str) {
+    let short = schema_hash_hex.get(..16).unwrap_or(schema_hash_hex);
+    output::result(format!("loaded {name} {version} (schema {short})"));
 }

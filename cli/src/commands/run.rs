@@ -22,9 +22,15 @@
 //! events still queued, ends the subscriptions, writes out every line
 //! (within [`WRITER_GRACE`]) and exits 0. A second signal during all that exits at once (128 + the
 //! signal's number).
+//!
+//! With `--listen ADDR` the HTTP and WebSocket server (`crate::server`,
+//! `docs/SERVER.md`) serves the same runtime beside stdin; the ready line
+//! names its address (`"listen"`). End of input then ends only the stdin
+//! session: the server stops at a signal (or when stdout is gone), and is
+//! stopped (its requests drained) before the stdin session's shutdown.
 
 mod lines;
-mod request;
+pub(crate) mod request;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -39,7 +45,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::{Id as TaskId, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use crate::args::{DataDirArgs, ReplayArgs, SnapshotArgs};
+use crate::args::{DataDirArgs, ListenArgs, ReplayArgs, SnapshotArgs};
 use crate::commands::{close, error_json};
 use crate::error::{read_file, CliError};
 use crate::output;
@@ -73,6 +79,7 @@ pub async fn run(
     dir: &DataDirArgs,
     replay: &ReplayArgs,
     snapshots: &SnapshotArgs,
+    listen: &ListenArgs,
     wasm: &[PathBuf],
 ) -> Result<(), CliError> {
     let mut b = Runtime::builder()
@@ -99,14 +106,18 @@ pub async fn run(
     let rt = b.open().await?;
     // `serve` shuts the runtime down itself once it is past loading; then
     // `close` only returns serve's result.
-    let res = serve(&rt, wasm).await;
+    let res = serve(&rt, listen, wasm).await;
     close(&rt, res).await
 }
 
-async fn serve(rt: &Runtime, wasm: &[PathBuf]) -> Result<(), CliError> {
+async fn serve(rt: &Runtime, listen: &ListenArgs, wasm: &[PathBuf]) -> Result<(), CliError> {
     for path in wasm {
         rt.load_module(read_file(path)?).await?;
     }
+    let server = match listen.options() {
+        Some(opts) => Some(crate::server::start(rt, &opts).await?),
+        None => None,
+    };
     // Signal handlers first, so a signal right after the ready line is seen.
     let stop = CancellationToken::new();
     watch_signals(stop.clone());
@@ -130,6 +141,9 @@ async fn serve(rt: &Runtime, wasm: &[PathBuf]) -> Result<(), CliError> {
     let mut ready = json!({"ready": true, "modules": modules, "durable_ts": rt.durable_ts()});
     if let Some(why) = rt.read_only() {
         ready["read_only"] = json!(why);
+    }
+    if let Some(server) = &server {
+        ready["listen"] = json!(server.addr().to_string());
     }
     let _ = out.send(ready).await;
 
@@ -159,17 +173,43 @@ async fn serve(rt: &Runtime, wasm: &[PathBuf]) -> Result<(), CliError> {
                 }
             }
             Ok(None) => {
-                tracing::info!("end of input: shutting down");
+                if server.is_some() {
+                    tracing::info!("end of input; the HTTP server serves on until a signal");
+                    wait_stopped(&mut session, &stop).await;
+                } else {
+                    tracing::info!("end of input: shutting down");
+                }
                 break;
             }
             Err(e) => {
                 tracing::warn!("reading stdin failed ({e}): shutting down as at end of input");
+                if server.is_some() {
+                    wait_stopped(&mut session, &stop).await;
+                }
                 break;
             }
         }
         session.reap();
     }
+    if let Some(server) = server {
+        server.stop().await;
+    }
     session.finish(writer).await
+}
+
+/// Waits for `stop` (a signal, stdout gone) while the stdin session's
+/// requests finish.
+async fn wait_stopped(session: &mut Session, stop: &CancellationToken) {
+    loop {
+        tokio::select! {
+            done = session.tasks.join_next_with_id(), if !session.tasks.is_empty() => {
+                if let Some(done) = done {
+                    session.done(done);
+                }
+            }
+            () = stop.cancelled() => return,
+        }
+    }
 }
 
 /// The server's state while it serves.

@@ -1,6 +1,8 @@
 //! Requests and replies of `interstice run` (`docs/PROTOCOL.md` §3–§7):
 //! parsing and checking a request line, and answering the ops that take a
-//! task of their own (`call`, `read`, `hash`).
+//! task of their own (`call`, `read`, `hash`). The HTTP server
+//! (`crate::server`) decodes and answers through the same functions, so its
+//! bodies and replies are the protocol's.
 
 use interstice_abi::ReducerMode;
 use interstice_actors::Runtime;
@@ -11,7 +13,7 @@ use crate::output;
 
 /// A checked request.
 #[derive(Debug)]
-pub(super) struct Request {
+pub(crate) struct Request {
     /// The request's `id`, echoed in its reply (`null` when absent).
     pub id: Json,
     /// What it asks for.
@@ -20,7 +22,7 @@ pub(super) struct Request {
 
 /// The ops.
 #[derive(Debug)]
-pub(super) enum Op {
+pub(crate) enum Op {
     /// `call` (`read: false`) or `read` (`read: true`, refuses write
     /// reducers).
     Call {
@@ -47,12 +49,12 @@ pub(super) enum Op {
 }
 
 /// An error reply.
-pub(super) fn fail(id: &Json, kind: &str, message: impl Into<String>) -> Json {
+pub(crate) fn fail(id: &Json, kind: &str, message: impl Into<String>) -> Json {
     json!({"id": id, "ok": false, "error": {"kind": kind, "message": message.into()}})
 }
 
 /// The error reply to a line that is not a request.
-pub(super) fn bad_request(message: impl Into<String>) -> Json {
+pub(crate) fn bad_request(message: impl Into<String>) -> Json {
     fail(&Json::Null, "BadRequest", message)
 }
 
@@ -84,17 +86,37 @@ fn json_type(v: &Json) -> &'static str {
     }
 }
 
+/// Parses a JSON text that must be an object (a request line, an HTTP
+/// body, a WebSocket message). The error is the reply to send.
+pub(crate) fn parse_object(text: &str) -> Result<Map<String, Json>, Json> {
+    let req: Json =
+        serde_json::from_str(text).map_err(|e| bad_request(format!("request is not JSON: {e}")))?;
+    match req {
+        Json::Object(req) => Ok(req),
+        other => Err(bad_request(format!(
+            "a request must be a JSON object, got {}",
+            json_type(&other)
+        ))),
+    }
+}
+
+/// The `args` field of a request: an array, `[]` when absent.
+pub(crate) fn args_field(req: &Map<String, Json>, id: &Json) -> Result<Vec<Json>, Json> {
+    match req.get("args") {
+        None => Ok(Vec::new()),
+        Some(Json::Array(a)) => Ok(a.clone()),
+        Some(_) => Err(fail(id, "BadRequest", "`args` must be an array")),
+    }
+}
+
 /// Parses and checks one request line (already known to be UTF-8 and not
 /// blank). The error is the reply to send.
-pub(super) fn parse(line: &str) -> Result<Request, Json> {
-    let req: Json =
-        serde_json::from_str(line).map_err(|e| bad_request(format!("request is not JSON: {e}")))?;
-    let Json::Object(req) = req else {
-        return Err(bad_request(format!(
-            "a request must be a JSON object, got {}",
-            json_type(&req)
-        )));
-    };
+pub(crate) fn parse(line: &str) -> Result<Request, Json> {
+    parse_request(&parse_object(line)?)
+}
+
+/// Checks a request object.
+pub(crate) fn parse_request(req: &Map<String, Json>) -> Result<Request, Json> {
     let id = req.get("id").cloned().unwrap_or(Json::Null);
     let op = match req.get("op") {
         Some(Json::String(op)) => op.as_str(),
@@ -115,13 +137,9 @@ pub(super) fn parse(line: &str) -> Result<Request, Json> {
     };
     let op = match op {
         "call" | "read" => {
-            let module = string_field(&req, "module", &id)?;
-            let reducer = string_field(&req, "reducer", &id)?;
-            let args = match req.get("args") {
-                None => Vec::new(),
-                Some(Json::Array(a)) => a.clone(),
-                Some(_) => return Err(fail(&id, "BadRequest", "`args` must be an array")),
-            };
+            let module = string_field(req, "module", &id)?;
+            let reducer = string_field(req, "reducer", &id)?;
+            let args = args_field(req, &id)?;
             Op::Call {
                 module,
                 reducer,
@@ -130,8 +148,8 @@ pub(super) fn parse(line: &str) -> Result<Request, Json> {
             }
         }
         "subscribe" => Op::Subscribe {
-            module: string_field(&req, "module", &id)?,
-            table: string_field(&req, "table", &id)?,
+            module: string_field(req, "module", &id)?,
+            table: string_field(req, "table", &id)?,
         },
         "hash" => Op::Hash,
         "metrics" => Op::Metrics,
@@ -148,7 +166,7 @@ pub(super) fn parse(line: &str) -> Result<Request, Json> {
 
 /// Answers `call` / `read`: the reply is ready once the call is acknowledged
 /// (for a write, once its commit is durable as the durability mode says).
-pub(super) async fn call(
+pub(crate) async fn call(
     rt: &Runtime,
     id: &Json,
     module: &str,
@@ -178,7 +196,7 @@ pub(super) async fn call(
 }
 
 /// Answers `hash`.
-pub(super) async fn hash(rt: &Runtime, id: &Json) -> Json {
+pub(crate) async fn hash(rt: &Runtime, id: &Json) -> Json {
     match rt.state_hash().await {
         Ok(h) => json!({"id": id, "ok": true, "result": output::hex(&h)}),
         Err(e) => json!({"id": id, "ok": false, "error": error_json(&e)}),
@@ -186,7 +204,7 @@ pub(super) async fn hash(rt: &Runtime, id: &Json) -> Json {
 }
 
 /// Answers `metrics`.
-pub(super) fn metrics(rt: &Runtime, id: &Json) -> Json {
+pub(crate) fn metrics(rt: &Runtime, id: &Json) -> Json {
     let m = rt.metrics();
     json!({"id": id, "ok": true, "result": {
         "commits": m.commits, "rollbacks": m.rollbacks, "fsyncs": m.fsyncs,

@@ -1,0 +1,346 @@
+//! The HTTP routes (`docs/SERVER.md` lists each with an example) and the
+//! bounds every request passes first. Calls are decoded and answered by the
+//! `run` protocol's own code (`commands/run/request.rs`), so a body's
+//! values, the replies and the error kinds are those of `docs/PROTOCOL.md`.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Extension, Path, Request, State};
+use axum::http::{header, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use interstice_abi::ReducerMode;
+use serde_json::{json, Map, Value as Json};
+
+use super::auth::{self, Role};
+use super::{prometheus, status, ws, AppState, REQUEST_TIMEOUT};
+use crate::commands::run::request;
+use crate::output;
+
+/// The application: routes behind the token check, behind the bounds.
+pub(super) fn router(state: Arc<AppState>) -> axum::Router {
+    axum::Router::new()
+        .route("/v1/status", get(server_status))
+        .route("/v1/modules", get(list_modules).post(load_module))
+        .route("/v1/modules/{module}", get(one_module))
+        .route("/v1/modules/{module}/schema", get(schema))
+        .route("/v1/modules/{module}/reducers/{reducer}/call", post(call))
+        .route("/v1/modules/{module}/reducers/{reducer}/read", post(read))
+        .route("/v1/hash", get(hash))
+        .route("/v1/snapshot", post(snapshot))
+        .route("/v1/ws", get(ws::upgrade))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), bounds))
+        .layer(DefaultBodyLimit::max(super::MAX_BODY))
+        .with_state(state)
+}
+
+/// At most `MAX_IN_FLIGHT` requests at once, each answered within
+/// `REQUEST_TIMEOUT` (waiting for a slot and reading the body included); a
+/// `Content-Length` over `MAX_BODY` is refused before the body is read
+/// (a body without one is cut at the limit as it is read).
+async fn bounds(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    state.requests.fetch_add(1, Ordering::Relaxed);
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(n) = declared.filter(|n| *n > super::MAX_BODY as u64) {
+        return status::error(
+            "TooLarge",
+            format!(
+                "the body is {n} bytes; bodies are limited to {} bytes",
+                super::MAX_BODY
+            ),
+        );
+    }
+    let permits = state.permits.clone();
+    let served = tokio::time::timeout(REQUEST_TIMEOUT, async move {
+        let _permit = permits.acquire_owned().await;
+        next.run(req).await
+    });
+    match served.await {
+        Ok(res) => res,
+        Err(_) => status::error(
+            "RequestTimeout",
+            format!(
+                "the request was not answered within {REQUEST_TIMEOUT:?} (a write may still \
+                 commit)"
+            ),
+        ),
+    }
+}
+
+async fn not_found() -> Response {
+    status::error("NotFound", "no such endpoint; see docs/SERVER.md")
+}
+
+async fn method_not_allowed() -> Response {
+    status::error(
+        "MethodNotAllowed",
+        "this endpoint does not take that method",
+    )
+}
+
+/// The error reply (a `run` protocol reply body) of a request refused
+/// before it runs; [`status::reply`] turns it into the response.
+type Refused = Json;
+
+/// `403` unless `role` may write.
+fn require_full(role: Role, what: &str) -> Result<(), Refused> {
+    match role {
+        Role::Full => Ok(()),
+        Role::Read => Err(request::fail(
+            &Json::Null,
+            "Forbidden",
+            format!("the read-only token may not {what}; use the full-access token (TOKEN)"),
+        )),
+    }
+}
+
+/// The body as a JSON object: empty means `{}`.
+fn json_body(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Json>, Refused> {
+    let body = body.map_err(body_rejection)?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    let text = std::str::from_utf8(&body).map_err(|e| {
+        request::bad_request(format!(
+            "the body is not UTF-8 (byte {} is not valid)",
+            e.valid_up_to()
+        ))
+    })?;
+    request::parse_object(text)
+}
+
+fn body_rejection(e: BytesRejection) -> Refused {
+    let kind = if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        "TooLarge"
+    } else {
+        "BadRequest"
+    };
+    request::fail(
+        &Json::Null,
+        kind,
+        format!(
+            "{} (bodies are limited to {} bytes)",
+            e.body_text(),
+            super::MAX_BODY
+        ),
+    )
+}
+
+async fn server_status(State(state): State<Arc<AppState>>) -> Response {
+    let rt = &state.rt;
+    let modules: Vec<String> = rt.modules().into_iter().map(|m| m.name).collect();
+    let mut v = json!({"modules": modules, "durable_ts": rt.durable_ts()});
+    if let Some(why) = rt.read_only() {
+        v["read_only"] = json!(why);
+    }
+    status::ok(v)
+}
+
+/// One module's entry: name, version, schema hash, reducers and tables with
+/// their row counts.
+async fn module_json(
+    state: &AppState,
+    m: &interstice_actors::ModuleInfo,
+) -> Result<Json, interstice_actors::RuntimeError> {
+    let rows = state.rt.table_rows(&m.name).await?;
+    let tables: Vec<Json> = m
+        .schema
+        .tables
+        .iter()
+        .map(|t| {
+            let n = rows.iter().find(|(name, _)| *name == t.name).map(|r| r.1);
+            json!({"name": t.name, "rows": n})
+        })
+        .collect();
+    let reducers: Vec<Json> = m
+        .schema
+        .reducers
+        .iter()
+        .map(|r| {
+            let mode = match (r.trigger.is_some(), r.mode) {
+                (true, _) => "trigger",
+                (false, ReducerMode::Write) => "write",
+                (false, ReducerMode::Read) => "read",
+            };
+            json!({"name": r.name, "mode": mode})
+        })
+        .collect();
+    Ok(json!({
+        "name": m.name,
+        "version": m.version,
+        "schema_hash": output::hex(&m.schema_hash),
+        "tables": tables,
+        "reducers": reducers,
+    }))
+}
+
+async fn list_modules(State(state): State<Arc<AppState>>) -> Response {
+    let mut all = Vec::new();
+    for m in state.rt.modules() {
+        match module_json(&state, &m).await {
+            Ok(v) => all.push(v),
+            Err(e) => return status::runtime_error(&e),
+        }
+    }
+    status::ok(Json::Array(all))
+}
+
+fn find_module(state: &AppState, module: &str) -> Result<interstice_actors::ModuleInfo, Refused> {
+    state
+        .rt
+        .modules()
+        .into_iter()
+        .find(|m| m.name == module)
+        .ok_or_else(|| {
+            let e = interstice_actors::RuntimeError::UnknownModule(module.to_owned());
+            json!({"ok": false, "error": crate::commands::error_json(&e)})
+        })
+}
+
+async fn one_module(State(state): State<Arc<AppState>>, Path(module): Path<String>) -> Response {
+    let m = match find_module(&state, &module) {
+        Ok(m) => m,
+        Err(refused) => return status::reply(refused),
+    };
+    match module_json(&state, &m).await {
+        Ok(v) => status::ok(v),
+        Err(e) => status::runtime_error(&e),
+    }
+}
+
+async fn schema(State(state): State<Arc<AppState>>, Path(module): Path<String>) -> Response {
+    match find_module(&state, &module) {
+        Ok(m) => status::ok(json!({
+            "name": m.name,
+            "version": m.version,
+            "schema_hash": output::hex(&m.schema_hash),
+            "schema": serde_json::to_value(&*m.schema).unwrap_or_default(),
+        })),
+        Err(refused) => status::reply(refused),
+    }
+}
+
+async fn load_module(
+    State(state): State<Arc<AppState>>,
+    Extension(role): Extension<Role>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    if let Err(refused) = require_full(role, "load or upgrade modules") {
+        return status::reply(refused);
+    }
+    let wasm = match body {
+        Ok(b) => b,
+        Err(e) => return status::reply(body_rejection(e)),
+    };
+    match state.rt.load_module(wasm.to_vec()).await {
+        Ok(info) => status::ok(json!({
+            "name": info.name,
+            "version": info.version,
+            "schema_hash": output::hex(&info.schema_hash),
+        })),
+        Err(e) => status::runtime_error(&e),
+    }
+}
+
+/// `call` and `read`: the `run` protocol's call with the body's `args`.
+async fn call_or_read(
+    state: &AppState,
+    role: Role,
+    module: &str,
+    reducer: &str,
+    body: Result<Bytes, BytesRejection>,
+    read: bool,
+) -> Response {
+    let body = match json_body(body) {
+        Ok(b) => b,
+        Err(refused) => return status::reply(refused),
+    };
+    let args = match request::args_field(&body, &Json::Null) {
+        Ok(a) => a,
+        Err(reply) => return status::reply(reply),
+    };
+    if role == Role::Read && !read && is_write(state, module, reducer) {
+        return status::error(
+            "Forbidden",
+            format!(
+                "{module}.{reducer} is a write reducer; the read-only token may call read \
+                 reducers only"
+            ),
+        );
+    }
+    status::reply(request::call(&state.rt, &Json::Null, module, reducer, &args, read).await)
+}
+
+/// Whether `module.reducer` exists and is a write reducer.
+pub(super) fn is_write(state: &AppState, module: &str, reducer: &str) -> bool {
+    state.rt.modules().iter().any(|m| {
+        m.name == module
+            && m.schema
+                .reducer(reducer)
+                .is_some_and(|(_, r)| r.mode == ReducerMode::Write)
+    })
+}
+
+async fn call(
+    State(state): State<Arc<AppState>>,
+    Extension(role): Extension<Role>,
+    Path((module, reducer)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    call_or_read(&state, role, &module, &reducer, body, false).await
+}
+
+async fn read(
+    State(state): State<Arc<AppState>>,
+    Extension(role): Extension<Role>,
+    Path((module, reducer)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    call_or_read(&state, role, &module, &reducer, body, true).await
+}
+
+async fn hash(State(state): State<Arc<AppState>>) -> Response {
+    status::reply(request::hash(&state.rt, &Json::Null).await)
+}
+
+async fn snapshot(
+    State(state): State<Arc<AppState>>,
+    Extension(role): Extension<Role>,
+) -> Response {
+    if let Err(refused) = require_full(role, "take snapshots") {
+        return status::reply(refused);
+    }
+    match state.rt.snapshot_now().await {
+        Ok(ts) => status::ok(json!({"ts": ts})),
+        Err(e) => status::runtime_error(&e),
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    match prometheus::render(&state).await {
+        Ok(text) => {
+            let mut res = text.into_response();
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            res
+        }
+        Err(e) => status::runtime_error(&e),
+    }
+}
