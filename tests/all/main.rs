@@ -30,6 +30,7 @@ mod replay_check;
 mod rollback;
 mod run_protocol;
 mod schema_diff;
+mod schema_export;
 mod snapshots;
 mod tables;
 mod upgrade;

@@ -71,8 +71,9 @@ pub(crate) fn render(d: &Described) -> Json {
             ReducerMode::Write => "write",
             ReducerMode::Read => "read",
         };
-        let args: Vec<Json> = r.params.iter().map(|p| schema(&p.ty, &names)).collect();
-        let n = args.len();
+        let mut args = tuple(r.params.iter().map(|p| schema(&p.ty, &names)).collect());
+        let labels: Vec<&str> = r.params.iter().map(|p| p.name.as_str()).collect();
+        args["description"] = json!(format!("arguments: {}", labels.join(", ")));
         let error = r.error.as_ref().map_or(json!(false), |e| schema(e, &names));
         reducers.insert(
             r.name.clone(),
@@ -80,13 +81,7 @@ pub(crate) fn render(d: &Described) -> Json {
                 "type": "object",
                 "properties": {
                     "mode": { "const": mode },
-                    "args": {
-                        "type": "array",
-                        "prefixItems": args,
-                        "items": false,
-                        "minItems": n,
-                        "description": r.params.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "),
-                    },
+                    "args": args,
                     "result": schema(&r.returns, &names),
                     "error": error,
                 },
@@ -130,8 +125,12 @@ fn fields_schema(fields: &[Field], names: &Names) -> Json {
     })
 }
 
+/// An array of exactly these items (`prefixItems` may not be empty).
 fn tuple(items: Vec<Json>) -> Json {
     let n = items.len();
+    if n == 0 {
+        return json!({ "type": "array", "maxItems": 0 });
+    }
     json!({ "type": "array", "prefixItems": items, "items": false, "minItems": n })
 }
 
