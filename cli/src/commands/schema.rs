@@ -6,12 +6,13 @@
 //! Formats (`docs/SDK.md`, "Exporting a module's types"):
 //!
 //! - `json` (the default, unchanged): `{name, schema, schema_hash, version}`;
-//! - `yaml`: the same document as YAML;
+//! - `yaml`: the same document as YAML (`schema/yaml.rs`);
 //! - `human`: tables and reducers, one line each, with Rust-like types;
 //! - `typescript`: declarations for every custom type, table row and reducer
 //!   signature in the JSON encoding the CLI and `run` use (`docs/ABI.md` §7),
-//!   [`typescript`];
-//! - `json-schema`: the same as JSON Schema draft 2020-12, [`json_schema`].
+//!   `schema/typescript.rs`;
+//! - `json-schema`: the same as JSON Schema draft 2020-12,
+//!   `schema/json_schema.rs`.
 
 use std::path::Path;
 

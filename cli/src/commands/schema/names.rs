@@ -47,27 +47,26 @@ impl Names {
         match ty {
             Type::Option(t) | Type::Vec(t) => self.walk(t),
             Type::Tuple(ts) => ts.iter().for_each(|t| self.walk(t)),
-            Type::Struct(s) => {
-                if !self.by_type.contains_key(ty) {
-                    let name = self.fresh(&s.name);
-                    self.by_type.insert(ty.clone(), name.clone());
-                    self.types.push((name, ty.clone()));
-                    s.fields.iter().for_each(|f| self.walk(&f.ty));
-                }
+            Type::Struct(s) if !self.by_type.contains_key(ty) => {
+                self.register(ty, &s.name);
+                s.fields.iter().for_each(|f| self.walk(&f.ty));
             }
-            Type::Enum(e) => {
-                if !self.by_type.contains_key(ty) {
-                    let name = self.fresh(&e.name);
-                    self.by_type.insert(ty.clone(), name.clone());
-                    self.types.push((name, ty.clone()));
-                    e.variants
-                        .iter()
-                        .flat_map(|v| v.fields.iter())
-                        .for_each(|f| self.walk(&f.ty));
-                }
+            Type::Enum(e) if !self.by_type.contains_key(ty) => {
+                self.register(ty, &e.name);
+                e.variants
+                    .iter()
+                    .flat_map(|v| v.fields.iter())
+                    .for_each(|f| self.walk(&f.ty));
             }
             _ => {}
         }
+    }
+
+    /// Gives the custom type `ty` a name based on its Rust name.
+    fn register(&mut self, ty: &Type, rust_name: &str) {
+        let name = self.fresh(rust_name);
+        self.by_type.insert(ty.clone(), name.clone());
+        self.types.push((name, ty.clone()));
     }
 
     /// The exported name of a struct or enum type found by [`Names::collect`].
