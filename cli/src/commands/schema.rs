@@ -27,6 +27,9 @@ mod names;
 mod typescript;
 mod yaml;
 
+#[cfg(test)]
+mod tests;
+
 /// The output formats of `schema`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SchemaFormat {
