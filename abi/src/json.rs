@@ -1,6 +1,7 @@
 //! JSON views of values, for the CLI and for embedders that speak JSON.
 //!
-//! The mapping (specified in `docs/ABI.md` §7):
+//! The mapping (specified, with every type, in `docs/ABI.md` §7.1; the
+//! TypeScript and JSON Schema exports of `interstice schema` describe it):
 //! - `()` and `None` are `null`;
 //! - integers are JSON integers or decimal strings on input; on output a
 //!   number when its magnitude is at most 2^53 − 1 (exact in every JSON
@@ -13,7 +14,9 @@
 //! - `Vec` and tuples are arrays; structs are objects keyed by field name
 //!   (arrays in field order are accepted too);
 //! - enums are `"Variant"` when the variant has no fields, otherwise
-//!   `{"Variant": [fields…]}` (or an object keyed by field name).
+//!   `{"Variant": [fields…]}` (or an object keyed by field name);
+//! - objects print with their keys sorted by name (serde_json without
+//!   `preserve_order`), not in column order.
 
 use std::num::IntErrorKind;
 

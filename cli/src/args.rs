@@ -362,10 +362,18 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
     },
-    /// Print a module's schema (from a .wasm file) as JSON.
+    /// Print a module's schema (from a .wasm file, or as installed in a
+    /// data directory with -d) as JSON (the default), YAML, human-readable
+    /// text, TypeScript declarations or JSON Schema (`docs/SDK.md`).
     Schema {
-        /// The .wasm file.
-        wasm: PathBuf,
+        /// The .wasm file; with -d, the module's name.
+        module: String,
+        /// Read the module's latest install from this data directory's log.
+        #[arg(long, short = 'd', value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = crate::commands::schema::SchemaFormat::Json)]
+        format: crate::commands::schema::SchemaFormat,
     },
     /// Measure the workloads against their baselines: prints a table, writes
     /// JSON with --out (release builds only give meaningful figures).

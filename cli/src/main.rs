@@ -82,7 +82,11 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             memory_bytes,
             format,
         }),
-        Command::Schema { wasm } => commands::schema::run(&wasm),
+        Command::Schema {
+            module,
+            data_dir,
+            format,
+        } => commands::schema::run(&module, data_dir.as_deref(), format),
         Command::ReplayCheck {
             dir,
             format,

@@ -31,6 +31,7 @@ mod replay_check;
 mod rollback;
 mod run_protocol;
 mod schema_diff;
+mod schema_export;
 mod server;
 mod snapshots;
 mod tables;
