@@ -59,7 +59,7 @@ fn install_once(what: &str, program: &str, args: &[&str]) {
 }
 
 /// tsc: `target/node-tools` (installed there with npm, pinned, the first
-/// time; `.ci/run` does the same), else `tsc` on `PATH`.
+/// time), else `tsc` on `PATH`.
 fn tsc() -> PathBuf {
     let local = workspace_root().join("target/node-tools/node_modules/.bin/tsc");
     if !local.is_file()

@@ -80,6 +80,12 @@ pub(crate) fn render(d: &Described) -> String {
                 table,
                 event,
             }) => format!(" on {module}.{table}.{}", event.as_str()),
+            Some(Trigger::Migration {
+                table,
+                from_version,
+                to_version,
+                ..
+            }) => format!(" migrating {table} from version {from_version} to {to_version}"),
         };
         let _ = writeln!(
             out,
