@@ -182,7 +182,7 @@ fn emit_rows(
         let more = tables
             .query_page(&mut cursor, want, &mut page)
             .map_err(|e| CliError::CheckFailed(format!("reading {}: {e}", schema.name)))?;
-        if more.is_none() {
+        if !more.filled {
             break;
         }
         let mut rows: Vec<Vec<Json>> = Vec::new();
