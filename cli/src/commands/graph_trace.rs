@@ -21,11 +21,10 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use interstice_persist::{
-    for_each_entry, read_log, Cause, CommitRecord, LogEntry, Nondet, Outcome,
-};
+use interstice_persist::{for_each_entry, read_log, CommitRecord, LogEntry, Nondet, Outcome};
 use serde_json::json;
 
+use crate::commands::log_inspect::{cause_text, cause_ts};
 use crate::error::CliError;
 use crate::inspect::progress::LogProgress;
 use crate::inspect::state::{open_log, warn_torn_tail};
@@ -103,17 +102,6 @@ struct Graph {
     edges: Vec<Edge>,
 }
 
-fn cause_text(c: &Cause) -> String {
-    match c {
-        Cause::External => "external call".into(),
-        Cause::Init => "init".into(),
-        Cause::Call { module, ts, index } => format!("async call #{index} of {module} at #{ts}"),
-        Cause::Trigger { module, ts, index } => {
-            format!("trigger of mutation #{index} of {module} at #{ts}")
-        }
-    }
-}
-
 fn commit_node(c: &CommitRecord) -> Node {
     Node {
         id: format!("c{}", c.ts),
@@ -153,11 +141,7 @@ fn collect(a: &GraphArgs) -> Result<Graph, CliError> {
             let LogEntry::Commit(c) = &entry else {
                 return Ok(());
             };
-            let from = match &c.cause {
-                Cause::Call { ts, .. } => Some((*ts, "call")),
-                Cause::Trigger { ts, .. } => Some((*ts, "trigger")),
-                Cause::External | Cause::Init => None,
-            };
+            let from = cause_ts(&c.cause).map(|(ts, via, _)| (ts, via));
             let chosen = if !in_range(c.ts) {
                 false
             } else if let Some(root) = a.caused_by {
