@@ -305,6 +305,30 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = crate::commands::log_inspect::InspectFormat::Text)]
         format: crate::commands::log_inspect::InspectFormat,
     },
+    /// The transaction graph (commits as nodes, async calls, triggers and
+    /// read calls as edges) of a ts window or a --caused-by chain, written
+    /// as .dot, .graphml, .svg or one offline .html page by OUT's
+    /// extension. Read-only: no lock is taken.
+    GraphTrace {
+        /// The data directory.
+        #[arg(long, short = 'd', value_name = "DIR")]
+        data_dir: PathBuf,
+        /// The file to write: `.html`, `.graphml`, `.svg` or `.dot`.
+        out: PathBuf,
+        /// Only timestamps from TS on.
+        #[arg(long, value_name = "TS")]
+        from_ts: Option<u64>,
+        /// Only timestamps up to TS.
+        #[arg(long, value_name = "TS")]
+        to_ts: Option<u64>,
+        /// Only the chain the commit at TS set off (it and every commit it
+        /// caused, transitively).
+        #[arg(long, value_name = "TS")]
+        caused_by: Option<u64>,
+        /// Refuse a selection of more nodes than this.
+        #[arg(long, value_name = "N", default_value_t = 10_000)]
+        max_nodes: usize,
+    },
     /// The tables' state at the end of the log or at --at-ts, rebuilt from
     /// the log (no wasm runs, no lock is taken): row counts per table, or a
     /// table's rows.

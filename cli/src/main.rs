@@ -53,6 +53,21 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             filters,
             format,
         } => commands::log_inspect::run(&data_dir, &filters, format),
+        Command::GraphTrace {
+            data_dir,
+            out,
+            from_ts,
+            to_ts,
+            caused_by,
+            max_nodes,
+        } => commands::graph_trace::run(&commands::graph_trace::GraphArgs {
+            data_dir,
+            out,
+            from_ts,
+            to_ts,
+            caused_by,
+            max_nodes,
+        }),
         Command::Tables {
             data_dir,
             module,

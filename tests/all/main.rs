@@ -18,6 +18,7 @@ mod durability;
 mod errors;
 mod faults;
 mod filters;
+mod graph_trace;
 mod indexes;
 mod isolation;
 mod layers;

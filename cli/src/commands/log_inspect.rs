@@ -95,8 +95,9 @@ fn split_qualified(s: &str) -> (Option<&str>, &str) {
     }
 }
 
-/// The timestamp a cause points at.
-fn cause_ts(c: &Cause) -> Option<(u64, &'static str, u32)> {
+/// The timestamp a cause points at, how (`call`, `trigger`) and the
+/// index of the call or mutation.
+pub(crate) fn cause_ts(c: &Cause) -> Option<(u64, &'static str, u32)> {
     match c {
         Cause::Call { ts, index, .. } => Some((*ts, "call", *index)),
         Cause::Trigger { ts, index, .. } => Some((*ts, "trigger", *index)),
@@ -469,7 +470,7 @@ fn show_install(i: &ModuleInstall, format: InspectFormat) {
 }
 
 /// The cause, as text.
-fn cause_text(c: &Cause) -> String {
+pub(crate) fn cause_text(c: &Cause) -> String {
     match c {
         Cause::External => "external call".into(),
         Cause::Init => "init (the module's install)".into(),
