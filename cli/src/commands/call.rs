@@ -3,10 +3,10 @@
 //! (`crate::server::client`).
 
 use crate::args::{DataDirArgs, RemoteArgs};
-use crate::commands::{close, open};
+use crate::commands::close;
 use crate::error::CliError;
 use crate::output;
-use crate::server::client::{is_locked, Remote};
+use crate::server::client::{open_or_remote, Remote, Target};
 
 /// Parses each argument as JSON. `params` are the reducer's parameter names
 /// (empty if unknown): a message numbers arguments from 1 and names the
@@ -61,19 +61,9 @@ pub async fn run(
         output::result(result);
         Ok(())
     };
-    if let Some(server) = Remote::explicit(remote, &dir.data_dir)? {
-        return through(server).await;
-    }
-    let rt = match open(dir).await {
-        Ok(rt) => rt,
-        Err(e) if is_locked(&e) => {
-            // Held by a serving `run --listen`: go through it.
-            let Some(server) = Remote::find(&dir.data_dir)? else {
-                return Err(e);
-            };
-            return through(server).await;
-        }
-        Err(e) => return Err(e),
+    let rt = match open_or_remote(dir, remote).await? {
+        Target::Local(rt) => rt,
+        Target::Remote(server) => return through(server).await,
     };
     let res = async {
         let args = parse_args(args, &param_names(&rt, module, reducer))?;

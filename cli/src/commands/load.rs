@@ -6,12 +6,12 @@
 use std::path::PathBuf;
 
 use crate::args::{DataDirArgs, RemoteArgs, ReportFormat};
+use crate::commands::close;
 use crate::commands::schema_diff::{installed, print_plan, verdict};
-use crate::commands::{close, open};
 use crate::error::{read_file, CliError};
 use crate::inspect::plan::{Class, Plan};
 use crate::output;
-use crate::server::client::{is_locked, Remote};
+use crate::server::client::{open_or_remote, Remote, Target};
 
 /// Installs each module into the data directory.
 pub async fn run(dir: &DataDirArgs, remote: &RemoteArgs, wasm: &[PathBuf]) -> Result<(), CliError> {
@@ -23,19 +23,9 @@ pub async fn run(dir: &DataDirArgs, remote: &RemoteArgs, wasm: &[PathBuf]) -> Re
         }
         Ok(())
     };
-    if let Some(server) = Remote::explicit(remote, &dir.data_dir)? {
-        return through(server).await;
-    }
-    let rt = match open(dir).await {
-        Ok(rt) => rt,
-        Err(e) if is_locked(&e) => {
-            // Held by a serving `run --listen`: go through it.
-            let Some(server) = Remote::find(&dir.data_dir)? else {
-                return Err(e);
-            };
-            return through(server).await;
-        }
-        Err(e) => return Err(e),
+    let rt = match open_or_remote(dir, remote).await? {
+        Target::Local(rt) => rt,
+        Target::Remote(server) => return through(server).await,
     };
     let res = async {
         for path in wasm {

@@ -32,6 +32,37 @@ pub fn is_locked(e: &CliError) -> bool {
     )
 }
 
+/// Where a writing command (`call`, `load`) runs: in the data directory
+/// itself, or through the server that holds it.
+#[derive(Debug)]
+pub enum Target {
+    /// The data directory, opened (and locked) by this process.
+    Local(interstice_actors::Runtime),
+    /// A running server: named by `--server`, or by `DIR/SERVER` when a
+    /// serving `run --listen` holds the lock.
+    Remote(Remote),
+}
+
+/// Opens the data directory, or finds the server to go through instead:
+/// `--server` first; otherwise the directory, unless it is locked by a
+/// serving `run --listen` (then that server).
+pub async fn open_or_remote(
+    dir: &crate::args::DataDirArgs,
+    remote: &RemoteArgs,
+) -> Result<Target, CliError> {
+    if let Some(server) = Remote::explicit(remote, &dir.data_dir)? {
+        return Ok(Target::Remote(server));
+    }
+    match crate::commands::open(dir).await {
+        Ok(rt) => Ok(Target::Local(rt)),
+        Err(e) if is_locked(&e) => match Remote::find(&dir.data_dir)? {
+            Some(server) => Ok(Target::Remote(server)),
+            None => Err(e),
+        },
+        Err(e) => Err(e),
+    }
+}
+
 /// A running server of a data directory.
 #[derive(Debug)]
 pub struct Remote {
