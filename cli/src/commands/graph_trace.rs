@@ -230,7 +230,7 @@ pub fn run(a: &GraphArgs) -> Result<(), CliError> {
         Format::Svg => svg(&g, &layout(&g)),
         Format::Html => html(&g, &layout(&g)),
     };
-    std::fs::write(&a.out, text).map_err(|source| CliError::File {
+    write_replacing(&a.out, text.as_bytes()).map_err(|source| CliError::File {
         path: a.out.display().to_string(),
         source,
     })?;
@@ -493,4 +493,34 @@ fn html(g: &Graph, l: &Layout) -> String {
          <script>window.onerror=function(m){{document.getElementById('errors').textContent+=m+'\\n';}};\
          const GRAPH={data};</script><script>{HTML_JS}</script></body></html>\n"
     )
+}
+
+/// Writes `bytes` to a new file beside `out` (created exclusively, never
+/// through a symlink) and renames it over `out`: a symlink at `out` is
+/// replaced, not written through, and a failed write leaves `out` as it
+/// was.
+fn write_replacing(out: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let name = out
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("OUT names no file"))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = out.with_file_name(tmp_name);
+    let res = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, out)
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
 }
