@@ -72,6 +72,11 @@ pub const MAX_AGGREGATE_EXAMINED: usize = 1 << 20;
 /// instructions, so a pushed-down scan cannot outrun the budget a scan in
 /// wasm would have. Deterministic: the count depends only on the tables.
 pub const FUEL_PER_EXAMINED_ENTRY: u64 = 64;
+/// The version of the host's fuel charges ([`FUEL_PER_EXAMINED_ENTRY`] and
+/// any charge added later): bump it whenever one changes, so that a log
+/// records which charges its transactions ran under and `replay-check` on
+/// a build with other charges can say so (`docs/DETERMINISM.md`).
+pub const FUEL_SCHEDULE: u32 = 1;
 
 /// Writes a bound: `None` = open, else `[tag, values]` with `values`
 /// already an encoded array.

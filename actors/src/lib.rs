@@ -42,7 +42,7 @@ pub use interstice_abi::{ReducerMode, RowEvent, Type, Value};
 pub use interstice_persist::ErrorKind;
 pub use metrics::Metrics;
 pub use replay_check::{
-    replay_check, Difference, Divergence, ModuleCheck, Observed, ReplayCheckOptions,
-    ReplayCheckReport,
+    engine_json, replay_check, Difference, Divergence, EngineCause, EngineDivergence, LoggedEngine,
+    ModuleCheck, Observed, ReplayCheckOptions, ReplayCheckReport,
 };
 pub use runtime::{inspect_module, CallOutput, ModuleInfo, Runtime, RuntimeBuilder};

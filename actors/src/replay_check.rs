@@ -11,7 +11,7 @@
 //!   incomplete (a live writer's batch in flight reads as a torn tail, where
 //!   reading stops), each verified against the hash chain.
 //! - **Same code as the live runtime.** A transaction runs through
-//!   [`run_write`] — the module actor's instance life cycle, commit and
+//!   [`run_open`] — the module actor's instance life cycle, commit and
 //!   rollback — and its mutations are encoded by [`logged_mutations`].
 //!   Each module gets one instance for the whole check (so guest `static`s
 //!   behave as in one uninterrupted process), replaced after a trap as live.
@@ -32,6 +32,10 @@
 //!   module counts as loaded for transactions after its install).
 //! - **Report.** Each module stops at its own first divergence; the report's
 //!   divergence is the one with the smallest timestamp.
+//! - **Engine changes** ([`engine`]). A commit written by another engine
+//!   that ran out of fuel or stack on one side only is the engine's
+//!   divergence, not the module's: it is listed apart, the logged mutations
+//!   are adopted, and the module's check goes on.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -43,14 +47,16 @@ use dashmap::DashMap;
 use interstice_abi::schema_diff::SchemaDiff;
 use interstice_abi::ModuleSchema;
 use interstice_persist::{
-    for_each_entry, read_log, Cause, CommitRecord, ErrorKind, FileStorage, LogEntry, ModuleInstall,
-    Outcome, ReadOptions,
+    for_each_entry, read_log, Cause, CommitRecord, EngineInfo, ErrorKind, FileStorage, LogEntry,
+    ModuleInstall, Outcome, ReadOptions,
 };
 
 mod divergence;
+mod engine;
 mod report;
 
 pub use divergence::{Difference, Divergence, Observed};
+pub use engine::{engine_json, EngineCause, EngineDivergence, LoggedEngine};
 pub use report::{ModuleCheck, ReplayCheckOptions, ReplayCheckReport};
 
 use crate::config::Limits;
@@ -59,9 +65,9 @@ use crate::metrics::MetricsInner;
 use crate::recovery::replay::compile_install;
 use crate::wasm::engine::WasmHost;
 use crate::wasm::env::{ModuleEnv, Peers, ReadAnswer, ReadCall, ReadCallError};
-use crate::wasm::host_state::Recorded;
+use crate::wasm::host_state::{Recorded, TxMode};
 use crate::wasm::transaction::{
-    logged_mutations, resolve_delivery, run_migration, run_write, GuestSlot, TxOutput,
+    logged_mutations, outcome_of, resolve_delivery, run_migration, run_open, GuestSlot, TxOutput,
 };
 use divergence::{compare, Reexecuted};
 use interstice_tables::{Table, Tables};
@@ -113,9 +119,37 @@ impl Peers for OfflinePeers {
 
 /// What the log reader feeds a module's checker, in log order.
 enum Item {
-    Commit(CommitRecord),
+    /// A commit, with the engine that wrote it (`None`: not recorded).
+    Commit(CommitRecord, Option<Arc<EngineInfo>>),
     /// A later `Install` of the module: an upgrade to new code.
     Upgrade(ModuleInstall),
+}
+
+/// The engines the log records, as the log reader meets them.
+#[derive(Default)]
+struct Engines {
+    /// The engine that wrote the entries read so far.
+    current: Option<Arc<EngineInfo>>,
+    /// Each change, the first [`engine::MAX_ENGINES_LISTED`].
+    listed: Vec<LoggedEngine>,
+    /// Changes, all of them.
+    seen: u64,
+}
+
+impl Engines {
+    /// An install or engine entry at `ts` recorded engine `e`.
+    fn note(&mut self, ts: u64, e: &EngineInfo) {
+        if self.current.as_deref() != Some(e) {
+            self.current = Some(Arc::new(e.clone()));
+            self.seen += 1;
+            if self.listed.len() < engine::MAX_ENGINES_LISTED {
+                self.listed.push(LoggedEngine {
+                    from_ts: ts,
+                    engine: e.clone(),
+                });
+            }
+        }
+    }
 }
 
 /// One module's checker as the log reader sees it.
@@ -126,8 +160,10 @@ struct Worker<'scope> {
     commits: u64,
 }
 
-/// A module's result: its counts and its first divergence.
-type Checked = (ModuleCheck, Option<Divergence>);
+/// A module's result: its counts, its first divergence, and the
+/// divergences an engine change explains (the first
+/// [`engine::MAX_ENGINE_LISTED`]).
+type Checked = (ModuleCheck, Option<Divergence>, Vec<EngineDivergence>);
 
 /// The determinism check: re-executes every logged transaction of the data
 /// directory `dir` against its installed module binary, feeding back the
@@ -188,9 +224,14 @@ pub fn replay_check(
     let storage = FileStorage::new(log_dir);
     std::thread::scope(|s| {
         let mut workers: HashMap<String, Worker<'_>> = HashMap::new();
+        let mut engines = Engines::default();
         let on_entry = |entry: LogEntry| -> Result<(), RuntimeError> {
             match entry {
+                LogEntry::Engine(e) => engines.note(e.ts, &e.engine),
                 LogEntry::Install(i) => {
+                    if let Some(e) = &i.engine {
+                        engines.note(i.ts, e);
+                    }
                     if let Some(w) = workers.get(&i.name) {
                         // An upgrade: the module counts as loaded from its
                         // first install on, with the newest schema.
@@ -218,7 +259,7 @@ pub fn replay_check(
                     w.commits += 1;
                     if !ctx.abort.load(Ordering::Relaxed) {
                         // A checker that stopped (diverged) takes no more.
-                        let _ = w.tx.send(Item::Commit(c));
+                        let _ = w.tx.send(Item::Commit(c, engines.current.clone()));
                     }
                 }
             }
@@ -243,11 +284,16 @@ pub fn replay_check(
             last_ts: summary.next_ts - 1,
             modules: BTreeMap::new(),
             divergence: None,
+            engine: ctx.host.engine_info.clone(),
+            logged_engines: engines.listed,
+            engines_recorded: engines.seen,
+            engine_divergences: Vec::new(),
         };
         for (_, name, commits, result) in results {
-            let (mut m, divergence) = result?;
+            let (mut m, divergence, by_engine) = result?;
             m.commits = commits;
             report.checked += m.checked;
+            report.engine_divergences.extend(by_engine);
             if let Some(d) = divergence {
                 if report
                     .divergence
@@ -259,6 +305,10 @@ pub fn replay_check(
             }
             report.modules.insert(name, m);
         }
+        report.engine_divergences.sort_by_key(|d| d.divergence.ts);
+        report
+            .engine_divergences
+            .truncate(engine::MAX_ENGINE_LISTED);
         Ok(report)
     })
 }
@@ -308,12 +358,13 @@ fn check_module(
     let mut slot = load_slot(ctx, &install)?;
     let mut tables = Tables::new(&slot.env.schema.tables);
     let mut m = ModuleCheck::default();
+    let mut by_engine = Vec::new();
     // The old rows of the tables the last upgrade migrates by code, for
     // the migration commits that follow its install.
     let mut shadows: Vec<(String, Table)> = Vec::new();
     for item in rx {
-        let c = match item {
-            Item::Commit(c) => c,
+        let (c, engine) = match item {
+            Item::Commit(c, engine) => (c, engine),
             Item::Upgrade(i) => {
                 let next = load_slot(ctx, &i)?;
                 let diff = SchemaDiff::between(&slot.env.schema, &next.env.schema);
@@ -330,17 +381,18 @@ fn check_module(
             }
         };
         m.checked += 1;
-        let differences = match &c.cause {
+        let checked = match &c.cause {
             Cause::Migration { table, .. } => {
                 let old = shadows
                     .iter()
                     .position(|(t, _)| t == table)
                     .map(|at| shadows.remove(at).1);
-                check_migration(&mut slot, &mut tables, &ctx.peers, &c, old)
+                CommitCheck::of_module(check_migration(&mut slot, &mut tables, &ctx.peers, &c, old))
             }
             _ => {
                 shadows.clear();
-                check_commit(&mut slot, &mut tables, &ctx.peers, &c)
+                let engines = (engine.as_deref(), &ctx.host.engine_info);
+                check_commit(&mut slot, &mut tables, &ctx.peers, &c, engines)
             }
         };
         let n = ctx.checked.fetch_add(1, Ordering::Relaxed) + 1;
@@ -349,6 +401,16 @@ fn check_module(
                 progress(n);
             }
         }
+        let differences = match checked {
+            CommitCheck::Module(differences) => differences,
+            CommitCheck::Engine(d) => {
+                m.engine_divergences += 1;
+                if by_engine.len() < engine::MAX_ENGINE_LISTED {
+                    by_engine.push(*d);
+                }
+                continue;
+            }
+        };
         if !differences.is_empty() {
             m.divergence_ts = Some(c.ts);
             let d = Divergence {
@@ -357,13 +419,28 @@ fn check_module(
                 reducer: c.reducer,
                 differences,
             };
-            return Ok((m, Some(d)));
+            return Ok((m, Some(d), by_engine));
         }
         if matches!(c.outcome, Outcome::Err { .. }) {
             m.failed += 1;
         }
     }
-    Ok((m, None))
+    Ok((m, None, by_engine))
+}
+
+/// What re-executing one commit found.
+enum CommitCheck {
+    /// How it differs from its record (empty: not at all): the module's.
+    Module(Vec<Difference>),
+    /// A divergence the engine change explains; the logged mutations were
+    /// adopted in its place.
+    Engine(Box<EngineDivergence>),
+}
+
+impl CommitCheck {
+    fn of_module(differences: Vec<Difference>) -> Self {
+        CommitCheck::Module(differences)
+    }
 }
 
 /// Compiles an install's binary (no cache directory: the check never writes
@@ -431,17 +508,34 @@ fn reexecuted(tables: &Tables, out: TxOutput) -> Reexecuted {
     }
 }
 
-/// Re-executes one commit; returns how it differs from its record.
+/// Re-executes one commit; returns how it differs from its record, and
+/// whose the difference is. `engines`: the engine that wrote the commit
+/// (`None`: not recorded) and this build's.
 fn check_commit(
     slot: &mut GuestSlot,
     tables: &mut Tables,
     peers: &OfflinePeers,
     c: &CommitRecord,
-) -> Vec<Difference> {
+    engines: (Option<&EngineInfo>, &EngineInfo),
+) -> CommitCheck {
+    CommitCheck::of_module(match reexecute(slot, tables, peers, c, engines) {
+        Ok(differences) => differences,
+        Err(by_engine) => return CommitCheck::Engine(by_engine),
+    })
+}
+
+/// [`check_commit`]'s work: `Err` for a divergence the engine explains.
+fn reexecute(
+    slot: &mut GuestSlot,
+    tables: &mut Tables,
+    peers: &OfflinePeers,
+    c: &CommitRecord,
+    engines: (Option<&EngineInfo>, &EngineInfo),
+) -> Result<Vec<Difference>, Box<EngineDivergence>> {
     let schema = slot.env.schema.clone();
     let text = |s: String| Observed::Text(s);
     if c.schema_hash != slot.compiled.schema_hash {
-        return vec![Difference {
+        return Ok(vec![Difference {
             what: "schema hash".into(),
             expected: text(blake3::Hash::from(c.schema_hash).to_hex().to_string()),
             actual: text(
@@ -449,7 +543,7 @@ fn check_commit(
                     .to_hex()
                     .to_string(),
             ),
-        }];
+        }]);
     }
     if let Outcome::Err {
         kind: ErrorKind::Timeout | ErrorKind::FanOut,
@@ -465,7 +559,7 @@ fn check_commit(
             calls: Vec::new(),
             nondet: c.nondet.clone(),
         };
-        return compare(&schema, peers, c, &actual);
+        return Ok(compare(&schema, peers, c, &actual));
     }
     let idx = if matches!(c.cause, Cause::Call { .. } | Cause::Trigger { .. }) {
         // A delivery: resolved by name, as the module actor does; one that
@@ -482,22 +576,90 @@ fn check_commit(
                     calls: Vec::new(),
                     nondet: Vec::new(),
                 };
-                return compare(&schema, peers, c, &actual);
+                return Ok(compare(&schema, peers, c, &actual));
             }
         }
     } else {
         let Some((idx, _)) = schema.reducer(&c.reducer) else {
-            return vec![Difference {
+            return Ok(vec![Difference {
                 what: "reducer".into(),
                 expected: text(c.reducer.clone()),
                 actual: text("no such reducer in the installed schema".into()),
-            }];
+            }]);
         };
         idx
     };
     let recorded = Recorded {
         inputs: c.nondet.iter().cloned().collect(),
     };
-    let out = run_write(slot, tables, idx, &c.args, c.ts, recorded);
-    compare(&schema, peers, c, &reexecuted(tables, out))
+    // The changes stay open until it is known whose a
+    // divergence is: the engine's is rolled back and the log's adopted.
+    let start = slot.start(
+        TxMode::Write {
+            logged_ts: Some(c.ts),
+        },
+        Some(recorded),
+    );
+    let (result, tx) = run_open(slot, tables, idx, &c.args, start);
+    let ok = result.is_ok();
+    let actual = Reexecuted {
+        outcome: outcome_of(&result),
+        mutations: if ok {
+            logged_mutations(tables, tables.pending_changes())
+        } else {
+            Vec::new()
+        },
+        calls: if ok { tx.calls } else { Vec::new() },
+        nondet: tx.nondet,
+    };
+    let differences = compare(&schema, peers, c, &actual);
+    let (logged, current) = engines;
+    let by_engine = if differences.is_empty() {
+        None
+    } else {
+        engine::attribute(logged, current, &c.outcome, &actual.outcome)
+    };
+    let Some((cause, changes)) = by_engine else {
+        if ok {
+            tables.commit();
+        } else {
+            tables.rollback();
+        }
+        return Ok(differences);
+    };
+    tables.rollback();
+    let mut d = EngineDivergence {
+        divergence: Divergence {
+            ts: c.ts,
+            module: c.module.clone(),
+            reducer: c.reducer.clone(),
+            differences,
+        },
+        cause,
+        logged: logged.cloned(),
+        changes,
+    };
+    for m in &c.mutations {
+        if let Err(e) = tables.apply_logged(m.table, &m.op) {
+            // The log's own mutations do not apply to the re-executed
+            // tables: that is the module's divergence after all.
+            d.divergence.differences.push(Difference {
+                what: format!("logged mutation on table {}", m.table),
+                expected: text("applies".into()),
+                actual: text(e.to_string()),
+            });
+            return Ok(d.divergence.differences);
+        }
+    }
+    if matches!(
+        c.outcome,
+        Outcome::Err {
+            kind: ErrorKind::Budget | ErrorKind::Trap,
+            ..
+        }
+    ) {
+        // The live instance was replaced after its failure.
+        slot.discard_instance();
+    }
+    Err(Box::new(d))
 }

@@ -59,8 +59,9 @@ pub use reader::{
     SkippedRegion, TornTail, ValidPrefix,
 };
 pub use record::{
-    decode_entry, encode_batch_payload, encode_entry, Cause, CommitRecord, ErrorKind, Hash,
-    LogEntry, ModuleInstall, Mutation, MutationOp, Nondet, OutboundCall, Outcome, UnnumberedEntry,
+    decode_engine, decode_entry, encode_batch_payload, encode_engine, encode_entry, Cause,
+    CommitRecord, EngineChange, EngineInfo, EngineRecord, ErrorKind, Hash, LogEntry, ModuleInstall,
+    Mutation, MutationOp, Nondet, OutboundCall, Outcome, UnnumberedEntry,
 };
 pub use record_ref::{
     decode_entry_ref, CommitRef, LogEntryRef, MutationOpRef, MutationRef, OutcomeRef,

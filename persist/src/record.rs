@@ -23,6 +23,8 @@ pub type Hash = [u8; 32];
 pub const KIND_INSTALL: u64 = 0;
 /// Entry kind tag of [`LogEntry::Commit`].
 pub const KIND_COMMIT: u64 = 1;
+/// Entry kind tag of [`LogEntry::Engine`].
+pub const KIND_ENGINE: u64 = 2;
 
 /// One entry of the log. Each has its own timestamp; the entries of a batch
 /// have consecutive timestamps.
@@ -32,6 +34,9 @@ pub enum LogEntry {
     Install(ModuleInstall),
     /// A reducer call committed or failed.
     Commit(CommitRecord),
+    /// From here on, another build executes reducers (written when a
+    /// runtime opens a non-empty log last written by a different engine).
+    Engine(EngineRecord),
 }
 
 impl LogEntry {
@@ -40,8 +45,103 @@ impl LogEntry {
         match self {
             LogEntry::Install(i) => i.ts,
             LogEntry::Commit(c) => c.ts,
+            LogEntry::Engine(e) => e.ts,
         }
     }
+}
+
+/// The build that executes reducers: everything that can change a
+/// transaction's fuel use or the depth at which its stack runs out without
+/// the module changing (`docs/DETERMINISM.md`, "Engine upgrades"). The log
+/// records which engine wrote each commit, so that `replay-check` on
+/// another build can tell an engine change from a module's divergence.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EngineInfo {
+    /// The Interstice runtime's version (`interstice-actors`).
+    pub runtime: String,
+    /// The wasmtime version: its fuel costs per instruction and its frame
+    /// sizes.
+    pub wasmtime: String,
+    /// The target the code is compiled for, `ARCH-OS` (frame sizes).
+    pub target: String,
+    /// The version of the runtime's own fuel charges for host calls
+    /// (`interstice_abi::query::FUEL_SCHEDULE`).
+    pub fuel_schedule: u32,
+    /// The wasm stack, in bytes, a transaction may use.
+    pub max_wasm_stack: u64,
+    /// blake3 of the engine's compatibility hash (wasmtime version, target,
+    /// CPU features, compiler flags and tunables): the compiled-code
+    /// identity, as in the compiled-module cache (`LOG_FORMAT.md` §9.1).
+    pub code: Hash,
+}
+
+/// One field in which two [`EngineInfo`]s differ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineChange {
+    /// The field's name, as in `docs/LOG_FORMAT.md` §5.
+    pub field: &'static str,
+    /// Its value in the first.
+    pub before: String,
+    /// Its value in the second.
+    pub after: String,
+}
+
+impl EngineInfo {
+    /// Every field in which `self` and `other` differ, in field order.
+    pub fn changes_to(&self, other: &EngineInfo) -> Vec<EngineChange> {
+        let hex = |h: &Hash| blake3::Hash::from(*h).to_hex()[..16].to_owned();
+        let fields = [
+            ("runtime", self.runtime.clone(), other.runtime.clone()),
+            ("wasmtime", self.wasmtime.clone(), other.wasmtime.clone()),
+            ("target", self.target.clone(), other.target.clone()),
+            (
+                "fuel_schedule",
+                self.fuel_schedule.to_string(),
+                other.fuel_schedule.to_string(),
+            ),
+            (
+                "max_wasm_stack",
+                self.max_wasm_stack.to_string(),
+                other.max_wasm_stack.to_string(),
+            ),
+            ("code", hex(&self.code), hex(&other.code)),
+        ];
+        fields
+            .into_iter()
+            .filter(|(_, a, b)| a != b)
+            .map(|(field, before, after)| EngineChange {
+                field,
+                before,
+                after,
+            })
+            .collect()
+    }
+}
+
+impl std::fmt::Display for EngineInfo {
+    /// `interstice 0.1.0, wasmtime 48.0.8, x86_64-linux, fuel schedule 1,
+    /// stack 1048576 B, code 0123456789abcdef`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "interstice {}, wasmtime {}, {}, fuel schedule {}, stack {} B, code {}",
+            self.runtime,
+            self.wasmtime,
+            self.target,
+            self.fuel_schedule,
+            self.max_wasm_stack,
+            &blake3::Hash::from(self.code).to_hex()[..16]
+        )
+    }
+}
+
+/// An [`LogEntry::Engine`] entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineRecord {
+    /// Timestamp.
+    pub ts: u64,
+    /// The engine that executes the entries after this one.
+    pub engine: EngineInfo,
 }
 
 /// A module installation.
@@ -59,6 +159,9 @@ pub struct ModuleInstall {
     pub schema_hash: Hash,
     /// blake3 of the wasm binary (its name under `modules/`).
     pub wasm_hash: Hash,
+    /// The engine of the runtime that installed it; `None` in logs written
+    /// before engines were recorded.
+    pub engine: Option<EngineInfo>,
 }
 
 /// One reducer call: its input, recorded non-determinism and output.
@@ -330,7 +433,7 @@ impl UnnumberedEntry {
 fn encode_entry_at(entry: &LogEntry, ts: u64, w: &mut Writer) {
     match entry {
         LogEntry::Install(i) => {
-            w.array(7);
+            w.array(if i.engine.is_some() { 8 } else { 7 });
             w.u64(KIND_INSTALL);
             w.u64(ts);
             w.str(&i.name);
@@ -338,6 +441,15 @@ fn encode_entry_at(entry: &LogEntry, ts: u64, w: &mut Writer) {
             w.bytes(&i.schema);
             w.bytes(&i.schema_hash);
             w.bytes(&i.wasm_hash);
+            if let Some(e) = &i.engine {
+                encode_engine(e, w);
+            }
+        }
+        LogEntry::Engine(e) => {
+            w.array(3);
+            w.u64(KIND_ENGINE);
+            w.u64(ts);
+            encode_engine(&e.engine, w);
         }
         LogEntry::Commit(c) => {
             w.array(11);
@@ -486,6 +598,37 @@ pub fn encode_batch_payload(entries: &[LogEntry]) -> Vec<u8> {
 }
 
 // ---------------------------------------------------------------- decoding
+
+/// `[runtime: text, wasmtime: text, target: text, fuel_schedule: u32,
+/// max_wasm_stack: uint, code: bytes32]`.
+pub fn encode_engine(e: &EngineInfo, w: &mut Writer) {
+    w.array(6);
+    w.str(&e.runtime);
+    w.str(&e.wasmtime);
+    w.str(&e.target);
+    w.u64(u64::from(e.fuel_schedule));
+    w.u64(e.max_wasm_stack);
+    w.bytes(&e.code);
+}
+
+/// Decodes what [`encode_engine`] writes.
+pub fn decode_engine(r: &mut Reader<'_>) -> Result<EngineInfo> {
+    let (len, at) = array_head(r)?;
+    if len != 6 {
+        return Err(bad(
+            at,
+            format!("an engine must be an array of 6 items, found {len}"),
+        ));
+    }
+    Ok(EngineInfo {
+        runtime: string(r)?,
+        wasmtime: string(r)?,
+        target: string(r)?,
+        fuel_schedule: u32_field(r, "fuel schedule")?,
+        max_wasm_stack: r.u64()?,
+        code: hash(r)?,
+    })
+}
 
 pub(crate) fn bad(offset: usize, reason: impl Into<String>) -> PersistError {
     PersistError::Decode {

@@ -14,9 +14,10 @@ use interstice_abi::cbor::Reader;
 
 use crate::error::Result;
 use crate::record::{
-    array_head, bad, byte_vec, decode_call, decode_cause, decode_nondet, enum_head, expect_len,
-    hash, list, string, u32_field, Cause, CommitRecord, ErrorKind, Hash, LogEntry, ModuleInstall,
-    Mutation, MutationOp, Nondet, OutboundCall, Outcome, KIND_COMMIT, KIND_INSTALL,
+    array_head, bad, byte_vec, decode_call, decode_cause, decode_engine, decode_nondet, enum_head,
+    expect_len, hash, list, string, u32_field, Cause, CommitRecord, EngineRecord, ErrorKind, Hash,
+    LogEntry, ModuleInstall, Mutation, MutationOp, Nondet, OutboundCall, Outcome, KIND_COMMIT,
+    KIND_ENGINE, KIND_INSTALL,
 };
 
 /// A log entry borrowing from the bytes it was decoded from.
@@ -26,6 +27,8 @@ pub enum LogEntryRef<'a> {
     Install(ModuleInstall),
     /// A reducer call committed or failed.
     Commit(CommitRef<'a>),
+    /// Another build executes reducers from here on; rare, so owned.
+    Engine(EngineRecord),
 }
 
 impl LogEntryRef<'_> {
@@ -34,6 +37,7 @@ impl LogEntryRef<'_> {
         match self {
             LogEntryRef::Install(i) => i.ts,
             LogEntryRef::Commit(c) => c.ts,
+            LogEntryRef::Engine(e) => e.ts,
         }
     }
 
@@ -42,6 +46,7 @@ impl LogEntryRef<'_> {
         match self {
             LogEntryRef::Install(i) => LogEntry::Install(i),
             LogEntryRef::Commit(c) => LogEntry::Commit(c.into_owned()),
+            LogEntryRef::Engine(e) => LogEntry::Engine(e),
         }
     }
 }
@@ -169,7 +174,13 @@ pub fn decode_entry_ref<'a>(r: &mut Reader<'a>) -> Result<LogEntryRef<'a>> {
     let kind = r.u64()?;
     match kind {
         KIND_INSTALL => {
-            expect_len("log entry", kind, len, 7, at)?;
+            // 7 items in logs written before engines were recorded.
+            if len != 7 && len != 8 {
+                let reason = format!(
+                    "log entry with tag {kind} must be an array of 7 or 8 items, found {len}"
+                );
+                return Err(bad(at, reason));
+            }
             Ok(LogEntryRef::Install(ModuleInstall {
                 ts: r.u64()?,
                 name: string(r)?,
@@ -177,6 +188,18 @@ pub fn decode_entry_ref<'a>(r: &mut Reader<'a>) -> Result<LogEntryRef<'a>> {
                 schema: byte_vec(r)?,
                 schema_hash: hash(r)?,
                 wasm_hash: hash(r)?,
+                engine: if len == 8 {
+                    Some(decode_engine(r)?)
+                } else {
+                    None
+                },
+            }))
+        }
+        KIND_ENGINE => {
+            expect_len("log entry", kind, len, 3, at)?;
+            Ok(LogEntryRef::Engine(EngineRecord {
+                ts: r.u64()?,
+                engine: decode_engine(r)?,
             }))
         }
         KIND_COMMIT => {

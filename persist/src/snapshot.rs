@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use interstice_abi::cbor::{Reader, Writer};
 
 use crate::error::{PersistError, Result};
-use crate::record::{decode_cause, encode_cause, Cause, Hash};
+use crate::record::{
+    decode_cause, decode_engine, encode_cause, encode_engine, Cause, EngineInfo, Hash,
+};
 use crate::safe_fs::{self, sync_directory};
 
 /// Name of the snapshot directory inside the data directory.
@@ -25,7 +27,7 @@ pub const SNAPSHOTS_DIR: &str = "snapshots";
 /// File magic.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"INTRSNAP";
 /// The format version this build writes and reads.
-pub const SNAPSHOT_VERSION: u32 = 2;
+pub const SNAPSHOT_VERSION: u32 = 3;
 /// The oldest version read (version 1 has no fan-out accounting).
 pub const SNAPSHOT_VERSION_MIN: u32 = 1;
 /// File name suffix.
@@ -49,6 +51,11 @@ pub struct Snapshot {
     pub pending: Vec<PendingDelivery>,
     /// The delivery trees the pending deliveries belong to, by root.
     pub fanout: Vec<FanOutTree>,
+    /// The engine that wrote the log up to `ts` (the last one the log
+    /// records), so that an open from the snapshot knows whether to record
+    /// a new one; `None` for an empty log or a snapshot written before
+    /// version 3.
+    pub engine: Option<EngineInfo>,
 }
 
 /// One installed module and its logged tables.
@@ -138,7 +145,7 @@ pub fn encode_snapshot(s: &Snapshot) -> Vec<u8> {
     buf.extend_from_slice(&SNAPSHOT_MAGIC);
     buf.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
     let mut w = Writer::from_vec(buf);
-    w.array(5);
+    w.array(6);
     w.u64(s.ts);
     w.bytes(&s.log_hash);
     w.array(s.modules.len());
@@ -181,6 +188,10 @@ pub fn encode_snapshot(s: &Snapshot) -> Vec<u8> {
         w.array(2);
         w.u64(t.root);
         w.u64(t.made);
+    }
+    match &s.engine {
+        Some(e) => encode_engine(e, &mut w),
+        None => w.null(),
     }
     let mut out = w.into_vec();
     let sum = blake3::hash(&out);
@@ -243,7 +254,12 @@ const PREALLOC_LIMIT: usize = 64;
 
 fn decode_body(r: &mut Reader<'_>, version: u32) -> Result<Snapshot> {
     let v2 = version >= 2;
-    expect_array(r, "snapshot", if v2 { 5 } else { 4 })?;
+    let items = match version {
+        1 => 4,
+        2 => 5,
+        _ => 6,
+    };
+    expect_array(r, "snapshot", items)?;
     let ts = r.u64()?;
     let log_hash = r.byte_array::<32>()?;
     let n = r.array()?;
@@ -329,12 +345,18 @@ fn decode_body(r: &mut Reader<'_>, version: u32) -> Result<Snapshot> {
             });
         }
     }
+    let engine = if version >= 3 && !r.try_null() {
+        Some(decode_engine(r)?)
+    } else {
+        None
+    };
     Ok(Snapshot {
         ts,
         log_hash,
         modules,
         pending,
         fanout,
+        engine,
     })
 }
 

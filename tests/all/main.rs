@@ -15,6 +15,7 @@ mod datadir;
 mod deliveries;
 mod determinism;
 mod durability;
+mod engines;
 mod errors;
 mod faults;
 mod filters;

@@ -236,7 +236,7 @@ async fn replay_check_reexecutes_the_migration() {
         }
     }
     let forged = tempdir();
-    rewrite_log(dir.path(), forged.path(), &entries);
+    crate::support::rewrite_log(dir.path(), forged.path(), &entries);
     let report = replay_check(forged.path());
     let d = report.divergence.expect("the forged migration diverges");
     assert_eq!(d.reducer, "items_v2");
@@ -244,39 +244,6 @@ async fn replay_check_reexecutes_the_migration() {
         d.differences.iter().any(|x| x.what.contains("mutation")),
         "{d:?}"
     );
-}
-
-/// Writes `entries` as a fresh log (one batch per install and its
-/// migrations, one per other commit) in data directory `to`, with the
-/// module binaries of `from`.
-fn rewrite_log(from: &Path, to: &Path, entries: &[LogEntry]) {
-    std::fs::create_dir_all(to.join("modules")).unwrap();
-    for f in std::fs::read_dir(from.join("modules")).unwrap() {
-        let f = f.unwrap();
-        std::fs::copy(f.path(), to.join("modules").join(f.file_name())).unwrap();
-    }
-    std::fs::create_dir_all(to.join("log")).unwrap();
-    let storage = std::sync::Arc::new(interstice_persist::FileStorage::new(to.join("log")));
-    let (mut w, _) =
-        interstice_persist::LogWriter::open(storage, interstice_persist::WriterOptions::default())
-            .unwrap();
-    let mut i = 0;
-    while i < entries.len() {
-        let mut j = i + 1;
-        while j < entries.len()
-            && matches!(&entries[j], LogEntry::Commit(c) if matches!(c.cause, Cause::Migration { .. }))
-        {
-            j += 1;
-        }
-        let mut payload = interstice_abi::cbor::Writer::new();
-        for e in &entries[i..j] {
-            interstice_persist::encode_entry(e, &mut payload);
-        }
-        w.append_batch(entries[i].ts(), (j - i) as u32, &payload.into_vec())
-            .unwrap();
-        i = j;
-    }
-    w.sync().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

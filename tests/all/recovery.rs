@@ -275,6 +275,7 @@ impl Chain {
                     }
                     continue;
                 }
+                LogEntry::Engine(_) => continue,
                 LogEntry::Commit(c) => c,
             };
             let ok = matches!(c.outcome, Outcome::Ok(_));

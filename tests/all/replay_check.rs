@@ -15,8 +15,7 @@ use interstice_persist::{Nondet, Outcome};
 
 use crate::support::{
     as_u64, commits, eventually, expect_ok, interstice, log_entries, open, open_account, open_with,
-    open_with_limits, raw, raw_module_wat_for, raw_schema, reducer_error, s, stdout_of, tempdir, u,
-    RawReducer,
+    raw, raw_module_wat_for, raw_schema, reducer_error, s, stdout_of, tempdir, u, RawReducer,
 };
 
 /// Runs the check through the library API (off the async workers).
@@ -376,15 +375,8 @@ async fn traps_and_exhausted_budgets_fail_again_the_same_way() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fuel_budget_the_log_was_written_under_decides_budget_failures() {
     let dir = tempdir();
-    let limits = Limits::default().with_fuel(2_000_000);
-    let rt = open_with_limits(dir.path(), limits).await;
-    rt.load_module(crate::support::wasm("t_hostile"))
-        .await
-        .unwrap();
-    rt.call("t_hostile", "busy", vec![u(10)]).await.unwrap();
-    let big = rt.call("t_hostile", "busy", vec![u(1_000_000)]).await;
-    assert_eq!(reducer_error(big).kind, ErrorKind::Budget);
-    rt.shutdown().await.unwrap();
+    let limits = Limits::default().with_fuel(crate::engines::FUEL_WRITTEN_UNDER);
+    crate::engines::log_with_a_fuel_failure(dir.path()).await;
 
     let same = ReplayCheckOptions::default().with_limits(limits);
     assert!(check(dir.path(), same).await.ok());

@@ -299,7 +299,9 @@ pub(crate) fn commits(
         .iter()
         .filter_map(|e| match e {
             interstice_persist::LogEntry::Commit(c) => Some(c),
-            interstice_persist::LogEntry::Install(_) => None,
+            interstice_persist::LogEntry::Install(_) | interstice_persist::LogEntry::Engine(_) => {
+                None
+            }
         })
         .collect()
 }
@@ -394,6 +396,39 @@ pub(crate) fn read_entries(
         }),
     )?;
     Ok(entries)
+}
+
+/// Writes `entries` as a fresh log (one batch per install and its
+/// migrations, one per other commit) in data directory `to`, with the
+/// module binaries of `from`.
+pub(crate) fn rewrite_log(from: &Path, to: &Path, entries: &[interstice_persist::LogEntry]) {
+    std::fs::create_dir_all(to.join("modules")).unwrap();
+    for f in std::fs::read_dir(from.join("modules")).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), to.join("modules").join(f.file_name())).unwrap();
+    }
+    std::fs::create_dir_all(to.join("log")).unwrap();
+    let storage = std::sync::Arc::new(interstice_persist::FileStorage::new(to.join("log")));
+    let (mut w, _) =
+        interstice_persist::LogWriter::open(storage, interstice_persist::WriterOptions::default())
+            .unwrap();
+    let mut i = 0;
+    while i < entries.len() {
+        let mut j = i + 1;
+        while j < entries.len()
+            && matches!(&entries[j], interstice_persist::LogEntry::Commit(c) if matches!(c.cause, interstice_persist::Cause::Migration { .. }))
+        {
+            j += 1;
+        }
+        let mut payload = interstice_abi::cbor::Writer::new();
+        for e in &entries[i..j] {
+            interstice_persist::encode_entry(e, &mut payload);
+        }
+        w.append_batch(entries[i].ts(), (j - i) as u32, &payload.into_vec())
+            .unwrap();
+        i = j;
+    }
+    w.sync().unwrap();
 }
 
 /// The segment files of `data_dir/log`, sorted by name.

@@ -45,7 +45,7 @@ fn installs(dir: &std::path::Path) -> Vec<(u64, String, String)> {
         .into_iter()
         .filter_map(|e| match e {
             LogEntry::Install(i) => Some((i.ts, i.name, i.version)),
-            LogEntry::Commit(_) => None,
+            LogEntry::Commit(_) | LogEntry::Engine(_) => None,
         })
         .collect()
 }

@@ -70,7 +70,7 @@ struct PinExpired;
 /// A message held back while the module is pinned.
 enum Deferred {
     Execute(Execute),
-    Upgrade(Upgrade),
+    Upgrade(Box<Upgrade>),
 }
 
 /// The actor that owns one module.
@@ -153,7 +153,7 @@ impl ModuleActor {
         while !self.pinned() {
             match self.deferred.pop_front() {
                 Some(Deferred::Execute(m)) => self.execute(m, ctx),
-                Some(Deferred::Upgrade(u)) => self.upgrade(u, ctx),
+                Some(Deferred::Upgrade(u)) => self.upgrade(*u, ctx),
                 None => break,
             }
         }
@@ -613,7 +613,7 @@ impl Handler<Upgrade> for ModuleActor {
 
     fn handle(&mut self, msg: Upgrade, ctx: &mut Self::Context) {
         if self.pinned() || !self.deferred.is_empty() {
-            self.deferred.push_back(Deferred::Upgrade(msg));
+            self.deferred.push_back(Deferred::Upgrade(Box::new(msg)));
             return;
         }
         self.upgrade(msg, ctx);

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use interstice_abi::schema_diff::SchemaDiff;
 use interstice_abi::ModuleSchema;
 use interstice_persist::{
-    Cause, CommitRecord, CommitRef, Hash, LogEntryRef, ModuleInstall, OutcomeRef, Snapshot,
-    SnapshotModule,
+    Cause, CommitRecord, CommitRef, EngineInfo, Hash, LogEntryRef, ModuleInstall, OutcomeRef,
+    Snapshot, SnapshotModule,
 };
 
 use crate::error::RuntimeError;
@@ -53,6 +53,8 @@ pub(crate) enum Applied {
     Upgraded(usize),
     /// A commit.
     Committed,
+    /// An engine record.
+    Engine,
 }
 
 /// The state after a log prefix.
@@ -80,6 +82,9 @@ pub(crate) struct LogState {
     /// The last upgrade's migration commits still to come: they follow its
     /// install in the same batch, so nothing else may come first.
     migrations_due: Option<MigrationsDue>,
+    /// The engine that wrote the last entries: the last engine an install
+    /// or an engine entry recorded (`None` if none did).
+    pub engine: Option<EngineInfo>,
 }
 
 /// The migration commits an upgrade's install announces.
@@ -108,6 +113,7 @@ impl LogState {
             overlay_bytes: 0,
             overlay_max: OVERLAY_MAX_BYTES,
             migrations_due: None,
+            engine: None,
         }
     }
 
@@ -146,6 +152,7 @@ impl LogState {
         limits: DeliveryLimits,
     ) -> Result<Self, RuntimeError> {
         let mut s = Self::new(limits);
+        s.engine = snap.engine.clone();
         for m in &snap.modules {
             let fail = |reason: String| RuntimeError::replay(snap.ts, &m.name, reason);
             if s.index.contains_key(&m.name) {
@@ -200,6 +207,7 @@ impl LogState {
                 .map(|(&(source_ts, index), d)| d.to_pending(source_ts, index))
                 .collect(),
             fanout: self.fanout.export(),
+            engine: self.engine.clone(),
         }
     }
 
@@ -208,8 +216,17 @@ impl LogState {
         self.entries += 1;
         self.check_migration_order(&entry)?;
         match entry {
-            LogEntryRef::Install(i) => self.install(i),
+            LogEntryRef::Install(i) => {
+                if let Some(e) = &i.engine {
+                    self.engine = Some(e.clone());
+                }
+                self.install(i)
+            }
             LogEntryRef::Commit(c) => self.commit(c).map(|()| Applied::Committed),
+            LogEntryRef::Engine(e) => {
+                self.engine = Some(e.engine);
+                Ok(Applied::Engine)
+            }
         }
     }
 
@@ -218,6 +235,7 @@ impl LogState {
     fn check_migration_order(&mut self, entry: &LogEntryRef<'_>) -> Result<(), RuntimeError> {
         let (ts, module, migration) = match entry {
             LogEntryRef::Install(i) => (i.ts, i.name.as_str(), None),
+            LogEntryRef::Engine(e) => (e.ts, "", None),
             LogEntryRef::Commit(c) => match &c.cause {
                 Cause::Migration { table, .. } => (c.ts, c.module, Some((table, c.reducer))),
                 _ => (c.ts, c.module, None),

@@ -69,6 +69,7 @@ impl<'a> Replayer<'a> {
                 schema: m.schema.clone(),
                 schema_hash: m.schema_hash,
                 wasm_hash: m.wasm_hash,
+                engine: None,
             };
             let compiled = r.compile(&install)?;
             r.compiled.push(compiled);
@@ -91,7 +92,7 @@ impl<'a> Replayer<'a> {
     pub(crate) fn apply(&mut self, entry: LogEntryRef<'_>) -> Result<(), RuntimeError> {
         let compiled = match &entry {
             LogEntryRef::Install(i) => Some(self.compile(i)?),
-            LogEntryRef::Commit(_) => None,
+            LogEntryRef::Commit(_) | LogEntryRef::Engine(_) => None,
         };
         match (self.state.apply(entry)?, compiled) {
             (Applied::Installed, Some(c)) => self.compiled.push(c),

@@ -4,9 +4,10 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use interstice_abi::cbor::Writer;
 use interstice_persist::{
-    list_snapshots, read_snapshot, DataDir, LogEntryRef, LogStart, PersistError, WriterOptions,
-    SNAPSHOTS_DIR,
+    encode_entry, list_snapshots, read_snapshot, DataDir, EngineInfo, EngineRecord, LogEntry,
+    LogEntryRef, LogStart, PersistError, WriterOptions, SNAPSHOTS_DIR,
 };
 use interstice_sync::Refusal;
 
@@ -17,6 +18,7 @@ use crate::actors::system::{self};
 use crate::config::{Durability, Limits, RuntimeConfig};
 use crate::error::{RuntimeError, SnapshotError};
 use crate::recovery::deliveries::DeliveryLimits;
+use crate::recovery::log_state::LogState;
 use crate::recovery::replay::Replayer;
 use crate::recovery::snapshot::{Shadow, SnapshotterConfig, SnapshotterHandle};
 use crate::wasm::engine::WasmHost;
@@ -191,6 +193,8 @@ impl Runtime {
             }
         };
         replayer.state.check_complete()?;
+        let mut log = log;
+        record_engine(&mut log, &mut replayer.state, &host.engine_info)?;
         let shared = Arc::new(Shared::new(log.next_ts, data_dir.secret(), config.limits));
         if let Some(reason) = log.read_only {
             shared.refuse_writes(Refusal::ReadOnly(reason));
@@ -263,6 +267,36 @@ impl Runtime {
             }),
         })
     }
+}
+
+/// Appends an `Engine` entry (synced) when this build's engine is not the
+/// one the log last recorded, so that every commit's engine is known
+/// (`docs/LOG_FORMAT.md` §5, `docs/DETERMINISM.md`). Not for an empty log
+/// (its first install records the engine) nor one opened read-only.
+fn record_engine(
+    log: &mut OpenedLog,
+    state: &mut LogState,
+    engine: &EngineInfo,
+) -> Result<(), RuntimeError> {
+    let Some(writer) = log.writer.as_mut() else {
+        return Ok(());
+    };
+    if log.next_ts == 1 || state.engine.as_ref() == Some(engine) {
+        return Ok(());
+    }
+    let entry = LogEntry::Engine(EngineRecord {
+        ts: log.next_ts,
+        engine: engine.clone(),
+    });
+    let mut w = Writer::new();
+    encode_entry(&entry, &mut w);
+    let hash = writer.append_batch(log.next_ts, 1, w.as_slice())?;
+    writer.sync()?;
+    tracing::info!(ts = log.next_ts, engine = %engine, "recorded a new engine in the log");
+    log.next_ts += 1;
+    log.last_hash = hash;
+    state.engine = Some(engine.clone());
+    Ok(())
 }
 
 /// The log as [`Runtime::open_with`] found it.

@@ -215,6 +215,7 @@ impl Runtime {
             schema: schema.canonical_bytes(),
             schema_hash: compiled.schema_hash,
             wasm_hash: compiled.wasm_hash,
+            engine: Some(self.inner.host.engine_info.clone()),
         })
     }
 

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use interstice_abi::host as abi;
 use interstice_abi::{ModuleSchema, ABI_VERSION};
-use interstice_persist::Hash;
+use interstice_persist::{EngineInfo, Hash};
 use wasmtime::{
     Config, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Linker, Module,
     PoolingAllocationConfig, Store, ValType,
@@ -27,7 +27,12 @@ pub(crate) struct WasmHost {
     pub engine: Engine,
     pub linker: Linker<HostState>,
     pub limits: Limits,
+    /// What the log records of this engine (`LogEntry::Engine`).
+    pub engine_info: EngineInfo,
 }
+
+/// The wasm stack a transaction may use (`Config::max_wasm_stack`).
+const MAX_WASM_STACK: usize = 1 << 20;
 
 /// A compiled, validated module.
 #[derive(Clone)]
@@ -67,16 +72,25 @@ impl WasmHost {
             .consume_fuel(true)
             .epoch_interruption(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
-            .max_wasm_stack(1 << 20);
+            .max_wasm_stack(MAX_WASM_STACK);
         let engine = Engine::new(&cfg).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         start_epoch_ticker(&engine)?;
         let mut linker = Linker::new(&engine);
         crate::wasm::hostcalls::link(&mut linker)
             .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let engine_info = EngineInfo {
+            runtime: env!("CARGO_PKG_VERSION").to_owned(),
+            wasmtime: wasmtime_environ::VERSION.to_owned(),
+            target: format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS),
+            fuel_schedule: interstice_abi::query::FUEL_SCHEDULE,
+            max_wasm_stack: MAX_WASM_STACK as u64,
+            code: cache::engine_fingerprint(&engine),
+        };
         Ok(Self {
             engine,
             linker,
             limits,
+            engine_info,
         })
     }
 

@@ -15,6 +15,11 @@ use crate::wasm::host_state::{HostState, HostTrap, TxStart, TxState};
 use crate::wasm::transaction::Failure;
 use interstice_tables::Tables;
 
+/// The message of a transaction whose wasm stack ran out
+/// (`Limits`-independent: `max_wasm_stack` is the engine's, recorded in the
+/// log as part of its engine).
+pub(crate) const STACK_OVERFLOW: &str = "stack overflow";
+
 /// A module instance with its store.
 pub(crate) struct Guest {
     store: Store<HostState>,
@@ -185,7 +190,7 @@ impl Guest {
                 ErrorKind::Memory,
                 format!("memory cap of {} bytes reached ({err})", st.limiter.cap),
             ),
-            Some(Trap::StackOverflow) => Failure::new(ErrorKind::Trap, "stack overflow"),
+            Some(Trap::StackOverflow) => Failure::new(ErrorKind::Trap, STACK_OVERFLOW),
             Some(t) => Failure::new(ErrorKind::Trap, t.to_string()),
             None if st.limiter.denied => Failure::new(
                 ErrorKind::Memory,

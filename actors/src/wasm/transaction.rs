@@ -67,6 +67,12 @@ impl GuestSlot {
         (result, effects)
     }
 
+    /// Discards the instance, as a failure that may have left its memory
+    /// inconsistent does: the next call starts from a fresh one.
+    pub(crate) fn discard_instance(&mut self) {
+        self.guest = None;
+    }
+
     /// How a call of this module's starts under the runtime's limits, now.
     pub(crate) fn start(&self, mode: TxMode, recorded: Option<Recorded>) -> TxStart {
         TxStart {
@@ -123,13 +129,18 @@ pub(crate) struct TxOutput {
 impl TxOutput {
     /// The outcome as the log records it.
     pub(crate) fn outcome(&self) -> Outcome {
-        match &self.result {
-            Ok(v) => Outcome::Ok(v.clone()),
-            Err(f) => Outcome::Err {
-                kind: f.kind,
-                message: f.message.clone(),
-            },
-        }
+        outcome_of(&self.result)
+    }
+}
+
+/// A transaction's result as the log records it.
+pub(crate) fn outcome_of(result: &Result<Vec<u8>, Failure>) -> Outcome {
+    match result {
+        Ok(v) => Outcome::Ok(v.clone()),
+        Err(f) => Outcome::Err {
+            kind: f.kind,
+            message: f.message.clone(),
+        },
     }
 }
 
@@ -170,34 +181,14 @@ pub(crate) fn finish(
     }
 }
 
-/// Runs write reducer `idx` as one transaction at its logged timestamp
-/// `ts`, feeding back the logged non-deterministic inputs (`replay-check`):
-/// commits on success, rolls every change back on any failure.
-pub(crate) fn run_write(
-    slot: &mut GuestSlot,
-    tables: &mut Tables,
-    idx: u32,
-    args: &[u8],
-    ts: u64,
-    recorded: Recorded,
-) -> TxOutput {
-    let start = slot.start(
-        TxMode::Write {
-            logged_ts: Some(ts),
-        },
-        Some(recorded),
-    );
-    let (result, tx) = run_open(slot, tables, idx, args, start);
-    finish(tables, result, tx)
-}
-
 /// Runs the code migration `idx` (a reducer of `slot`'s schema with a
 /// `Trigger::Migration`) as one transaction over the upgraded `tables`:
 /// the old rows `old` are exposed, unlogged, as the table after the
 /// schema's, and the migration is called with that table id. Commits on
 /// success, rolls back on any failure; a migration that queues async calls
 /// or makes read calls fails (it must depend on the module's own data
-/// only). `logged_ts` and `recorded` as for [`run_write`] (`replay-check`),
+/// only). `logged_ts` (the logged timestamp) and `recorded` (the logged
+/// non-deterministic inputs, fed back) are for `replay-check`,
 /// `None` live. The old rows are detached again either way. Returns the
 /// output and the argument array the migration was called with.
 pub(crate) fn run_migration(

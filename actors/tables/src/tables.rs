@@ -315,6 +315,12 @@ impl Tables {
         std::mem::take(&mut self.changes)
     }
 
+    /// The open transaction's changes so far, oldest first (what
+    /// [`Tables::commit`] would return now).
+    pub fn pending_changes(&self) -> &[Change] {
+        &self.changes
+    }
+
     /// Rolls every change of the open transaction back, newest first.
     pub fn rollback(&mut self) {
         while let Some(c) = self.changes.pop() {

@@ -21,6 +21,7 @@
 
 use std::path::Path;
 
+use interstice_actors::engine_json;
 use interstice_persist::{for_each_entry, read_log, LogEntry};
 use serde_json::json;
 
@@ -75,6 +76,16 @@ pub fn run(dir: &Path, format: DumpFormat) -> Result<(), CliError> {
                             "version": i.version,
                             "schema_hash": output::hex(&i.schema_hash),
                             "wasm_hash": output::hex(&i.wasm_hash),
+                            "engine": i.engine.as_ref().map(engine_json),
+                        }));
+                    }
+                }
+                LogEntry::Engine(e) => {
+                    if format == DumpFormat::Json {
+                        output::result(json!({
+                            "kind": "engine",
+                            "ts": e.ts,
+                            "engine": engine_json(&e.engine),
                         }));
                     }
                 }

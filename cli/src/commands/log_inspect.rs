@@ -29,9 +29,10 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use interstice_abi::{ModuleSchema, Trigger, Type};
+use interstice_actors::engine_json;
 use interstice_persist::{
-    for_each_entry, read_log, Cause, CommitRecord, LogEntry, ModuleInstall, MutationOp, Nondet,
-    Outcome,
+    for_each_entry, read_log, Cause, CommitRecord, EngineRecord, LogEntry, ModuleInstall,
+    MutationOp, Nondet, Outcome,
 };
 use interstice_tables::Row;
 use serde_json::{json, Value as Json};
@@ -145,6 +146,17 @@ impl InspectFilters {
             && self.caused_by.is_none()
             && self.module.as_deref().is_none_or(|m| m == i.name)
             && self.in_range(i.ts)
+    }
+
+    /// An engine entry is shown unless a filter asks for commits or one
+    /// module only.
+    fn shows_engine(&self, ts: u64) -> bool {
+        self.reducer.is_none()
+            && self.table.is_none()
+            && self.outcome.is_none()
+            && self.caused_by.is_none()
+            && self.module.is_none()
+            && self.in_range(ts)
     }
 
     fn in_range(&self, ts: u64) -> bool {
@@ -308,6 +320,7 @@ fn first_pass(dir: &Path, filters: &InspectFilters) -> Result<FirstPass, CliErro
                     add_names(schemas.get(&i.name), &mut tables, &mut reducers);
                     watched = watched_tables(&schemas);
                 }
+                LogEntry::Engine(_) => {}
                 LogEntry::Commit(c) => {
                     if let Some((from, via, index)) = cause_ts(&c.cause) {
                         if let Some(set) = &mut chain.0 {
@@ -427,6 +440,11 @@ pub fn run(dir: &Path, filters: &InspectFilters, format: InspectFormat) -> Resul
                         show_install(i, format);
                     }
                 }
+                LogEntry::Engine(e) => {
+                    if filters.shows_engine(e.ts) {
+                        show_engine(e, format);
+                    }
+                }
                 LogEntry::Commit(c) => {
                     let before = state.commit(c)?;
                     if filters.matches(c, state.schemas.get(&c.module), &chain) {
@@ -450,6 +468,20 @@ pub fn run(dir: &Path, filters: &InspectFilters, format: InspectFormat) -> Resul
     Ok(())
 }
 
+fn show_engine(e: &EngineRecord, format: InspectFormat) {
+    match format {
+        InspectFormat::Json => output::result(json!({
+            "kind": "engine",
+            "ts": e.ts,
+            "engine": engine_json(&e.engine),
+        })),
+        InspectFormat::Text => output::result(format!(
+            "#{} engine: from here on written by {}\n",
+            e.ts, e.engine
+        )),
+    }
+}
+
 fn show_install(i: &ModuleInstall, format: InspectFormat) {
     match format {
         InspectFormat::Json => output::result(json!({
@@ -458,6 +490,7 @@ fn show_install(i: &ModuleInstall, format: InspectFormat) {
             "module": i.name,
             "version": i.version,
             "schema_hash": output::hex(&i.schema_hash),
+            "engine": i.engine.as_ref().map(engine_json),
         })),
         InspectFormat::Text => output::result(format!(
             "#{} install {} {} (schema {})\n",

@@ -52,10 +52,19 @@ pub fn run(args: &ReplayCheckArgs<'_>) -> Result<(), CliError> {
     }
 }
 
+/// Engine divergences the text report lists (the JSON lists up to 100).
+const ENGINE_LINES: usize = 10;
+
 fn print_text(report: &ReplayCheckReport) {
+    let by_engine: u64 = report.modules.values().map(|m| m.engine_divergences).sum();
     match &report.divergence {
-        None => output::result(format!(
+        None if by_engine == 0 => output::result(format!(
             "ok: {} transactions re-executed exactly as logged (log up to ts {})",
+            report.checked, report.last_ts
+        )),
+        None => output::result(format!(
+            "ok: no module diverged: {} transactions re-executed (log up to ts {}), {by_engine} \
+             of them differed only as the engine change explains",
             report.checked, report.last_ts
         )),
         Some(d) => {
@@ -72,10 +81,54 @@ fn print_text(report: &ReplayCheckReport) {
             ));
         }
     }
+    if report.engine_changed() {
+        output::result(format!("engine: this build is {}", report.engine));
+        if report.logged_engines.is_empty() {
+            output::result(
+                "  the log does not record the engine that wrote it (written before engines \
+                 were recorded)",
+            );
+        }
+        for l in &report.logged_engines {
+            let same = if l.engine == report.engine {
+                " (this build's)"
+            } else {
+                ""
+            };
+            output::result(format!(
+                "  from ts {}, the log was written by {}{same}",
+                l.from_ts, l.engine
+            ));
+        }
+        if report.divergence.is_some() {
+            output::result(
+                "  the divergence above is the module's: an engine change explains only fuel \
+                 or stack exhaustion",
+            );
+        }
+    }
+    if by_engine > 0 {
+        output::result(format!(
+            "{by_engine} divergence(s) explained by the engine change (the logged mutations \
+             were adopted and the check went on):"
+        ));
+        for d in report.engine_divergences.iter().take(ENGINE_LINES) {
+            output::result(format!("  {d}"));
+        }
+        if by_engine > ENGINE_LINES as u64 {
+            output::result(format!("  … and {} more", by_engine - ENGINE_LINES as u64));
+        }
+    }
     for (name, m) in &report.modules {
         let mut line = format!("  {name}: {} of {} checked", m.checked, m.commits);
         if m.failed > 0 {
             line.push_str(&format!(", {} failed again as logged", m.failed));
+        }
+        if m.engine_divergences > 0 {
+            line.push_str(&format!(
+                ", {} explained by the engine change",
+                m.engine_divergences
+            ));
         }
         if let Some(ts) = m.divergence_ts {
             line.push_str(&format!(", diverged at ts {ts}"));

@@ -261,6 +261,7 @@ pub fn replay(
                 LogEntry::Commit(c) => {
                     state.commit(c)?;
                 }
+                LogEntry::Engine(_) => {}
             }
             Ok::<(), CliError>(())
         }),

@@ -4,7 +4,7 @@ use interstice_abi::cbor::{Reader, Writer};
 use proptest::prelude::*;
 
 use crate::record::*;
-use crate::tests::support::{arb_entry, sample_entry};
+use crate::tests::support::{arb_entry, sample_engine, sample_entry};
 
 fn roundtrip(e: &LogEntry) {
     let bytes = entry_to_vec(e);
@@ -14,16 +14,97 @@ fn roundtrip(e: &LogEntry) {
     assert_eq!(entry_to_vec(&back), bytes);
 }
 
-#[test]
-fn install_roundtrips() {
-    roundtrip(&LogEntry::Install(ModuleInstall {
+fn bank_install(engine: Option<EngineInfo>) -> LogEntry {
+    LogEntry::Install(ModuleInstall {
         ts: 1,
         name: "bank".into(),
         version: "1.2.0".into(),
         schema: vec![0x80],
         schema_hash: [7; 32],
         wasm_hash: [9; 32],
+        engine,
+    })
+}
+
+#[test]
+fn install_roundtrips() {
+    roundtrip(&bank_install(None));
+}
+
+#[test]
+fn an_install_with_its_engine_and_an_engine_entry_roundtrip() {
+    let install = bank_install(Some(sample_engine()));
+    roundtrip(&install);
+    // The install without an engine is the 7-item array logs written before
+    // engines were recorded hold; with one, an 8th item.
+    assert_eq!(entry_to_vec(&install)[0], 0x88);
+    roundtrip(&LogEntry::Engine(EngineRecord {
+        ts: 12,
+        engine: sample_engine(),
     }));
+}
+
+/// docs/LOG_FORMAT.md §8.2, byte for byte.
+#[test]
+fn documented_engine_entry_bytes() {
+    let e = LogEntry::Engine(EngineRecord {
+        ts: 12,
+        engine: sample_engine(),
+    });
+    let mut want = vec![0x83, 0x02, 0x0c, 0x86];
+    want.extend_from_slice(&[0x65, b'0', b'.', b'1', b'.', b'0']);
+    want.extend_from_slice(&[0x66, b'4', b'8', b'.', b'0', b'.', b'8']);
+    want.push(0x6c);
+    want.extend_from_slice(b"x86_64-linux");
+    want.extend_from_slice(&[0x01, 0x1a, 0x00, 0x10, 0x00, 0x00, 0x58, 0x20]);
+    want.extend_from_slice(&[0xab; 32]);
+    assert_eq!(entry_to_vec(&e), want);
+    assert_eq!(want.len(), 70);
+}
+
+#[test]
+fn engine_fields_that_differ_are_named() {
+    let old = sample_engine();
+    let mut new = sample_engine();
+    assert!(old.changes_to(&new).is_empty());
+    new.wasmtime = "49.0.0".into();
+    new.fuel_schedule = 2;
+    let changes = old.changes_to(&new);
+    let named: Vec<_> = changes
+        .iter()
+        .map(|c| (c.field, c.before.as_str(), c.after.as_str()))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            ("wasmtime", "48.0.8", "49.0.0"),
+            ("fuel_schedule", "1", "2")
+        ]
+    );
+}
+
+#[test]
+fn malformed_engine_records_are_refused_with_their_reason() {
+    let engine = |items: &[u8]| {
+        let mut b = vec![0x83, 0x02, 0x0c];
+        b.extend_from_slice(items);
+        entry_from_slice(&b).unwrap_err().to_string()
+    };
+    assert!(engine(&[0x80]).contains("an engine must be an array of 6 items, found 0"));
+    let err = entry_from_slice(&[0x82, 0x02, 0x0c])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("must be an array of 3 items, found 2"),
+        "{err}"
+    );
+    let mut nine = entry_to_vec(&sample_entry(3, 0));
+    nine[0] = 0x89;
+    let err = entry_from_slice(&nine).unwrap_err().to_string();
+    assert!(
+        err.contains("must be an array of 7 or 8 items, found 9"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -167,7 +248,7 @@ fn strict_decoding_refuses_bad_shapes() {
     for _ in 0..5 {
         w.u64(0);
     }
-    assert!(decode_err(w.as_slice()).contains("array of 7 items, found 6"));
+    assert!(decode_err(w.as_slice()).contains("array of 7 or 8 items, found 6"));
 
     // A 31-byte hash.
     let mut w = Writer::new();
@@ -269,6 +350,7 @@ fn at(mut e: LogEntry, ts: u64) -> LogEntry {
     match &mut e {
         LogEntry::Commit(c) => c.ts = ts,
         LogEntry::Install(i) => i.ts = ts,
+        LogEntry::Engine(e) => e.ts = ts,
     }
     e
 }

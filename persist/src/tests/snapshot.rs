@@ -62,6 +62,7 @@ fn sample() -> Snapshot {
             },
         ],
         fanout: vec![FanOutTree { root: 38, made: 7 }],
+        engine: Some(crate::tests::support::sample_engine()),
     }
 }
 
@@ -70,7 +71,7 @@ fn roundtrip_preserves_everything() {
     let s = sample();
     let bytes = encode_snapshot(&s);
     assert_eq!(&bytes[..8], b"INTRSNAP");
-    assert_eq!(&bytes[8..12], &[2, 0, 0, 0]);
+    assert_eq!(&bytes[8..12], &[3, 0, 0, 0]);
     assert_eq!(decode_snapshot("x", &bytes).unwrap(), s);
     let empty = Snapshot {
         ts: 0,
@@ -78,6 +79,7 @@ fn roundtrip_preserves_everything() {
         modules: vec![],
         pending: vec![],
         fanout: vec![],
+        engine: None,
     };
     assert_eq!(
         decode_snapshot("x", &encode_snapshot(&empty)).unwrap(),
@@ -94,16 +96,31 @@ fn documented_empty_snapshot_bytes() {
         modules: vec![],
         pending: vec![],
         fanout: vec![],
+        engine: None,
     };
     let bytes = encode_snapshot(&empty);
     let mut want = b"INTRSNAP".to_vec();
-    want.extend_from_slice(&[2, 0, 0, 0, 0x85, 0x00, 0x58, 0x20]);
+    want.extend_from_slice(&[3, 0, 0, 0, 0x86, 0x00, 0x58, 0x20]);
     want.extend_from_slice(&[0; 32]);
-    want.extend_from_slice(&[0x80, 0x80, 0x80]);
+    want.extend_from_slice(&[0x80, 0x80, 0x80, 0xf6]);
     let sum = blake3::hash(&want);
     want.extend_from_slice(sum.as_bytes());
     assert_eq!(bytes, want);
-    assert_eq!(bytes.len(), 83);
+    assert_eq!(bytes.len(), 84);
+}
+
+/// A version-2 snapshot (written before engines were recorded) still
+/// reads, with no engine: the empty runtime's, as version 2 wrote it.
+#[test]
+fn version_2_snapshots_still_read() {
+    let mut v2 = b"INTRSNAP".to_vec();
+    v2.extend_from_slice(&[2, 0, 0, 0, 0x85, 0x00, 0x58, 0x20]);
+    v2.extend_from_slice(&[0; 32]);
+    v2.extend_from_slice(&[0x80, 0x80, 0x80]);
+    let sum = blake3::hash(&v2);
+    v2.extend_from_slice(sum.as_bytes());
+    let s = decode_snapshot("old.snap", &v2).unwrap();
+    assert_eq!((s.ts, s.modules.len(), s.engine), (0, 0, None));
 }
 
 /// A version-1 snapshot (written before the fan-out budget) still reads:
@@ -169,12 +186,12 @@ fn a_valid_checksum_over_a_bad_body_is_refused() {
     body.extend_from_slice(sum.as_bytes());
     let err = decode_snapshot("s", &body).unwrap_err();
     assert!(err.to_string().contains("snapshot s is unusable"), "{err}");
-    let mut v3 = b"INTRSNAP".to_vec();
-    v3.extend_from_slice(&3u32.to_le_bytes());
-    let sum = blake3::hash(&v3);
-    v3.extend_from_slice(sum.as_bytes());
-    let err = decode_snapshot("s", &v3).unwrap_err();
-    assert!(err.to_string().contains("format version 3"), "{err}");
+    let mut v4 = b"INTRSNAP".to_vec();
+    v4.extend_from_slice(&4u32.to_le_bytes());
+    let sum = blake3::hash(&v4);
+    v4.extend_from_slice(sum.as_bytes());
+    let err = decode_snapshot("s", &v4).unwrap_err();
+    assert!(err.to_string().contains("format version 4"), "{err}");
 }
 
 #[test]

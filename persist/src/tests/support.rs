@@ -5,6 +5,19 @@ use proptest::prelude::*;
 
 use crate::record::*;
 
+/// An engine record's contents, as a build of wasmtime 48 on x86-64 Linux
+/// would write them.
+pub(crate) fn sample_engine() -> EngineInfo {
+    EngineInfo {
+        runtime: "0.1.0".into(),
+        wasmtime: "48.0.8".into(),
+        target: "x86_64-linux".into(),
+        fuel_schedule: 1,
+        max_wasm_stack: 1 << 20,
+        code: [0xab; 32],
+    }
+}
+
 /// A deterministic entry at `ts`; `variant` picks among several shapes.
 pub(crate) fn sample_entry(ts: u64, variant: usize) -> LogEntry {
     if variant.is_multiple_of(7) {
@@ -15,6 +28,7 @@ pub(crate) fn sample_entry(ts: u64, variant: usize) -> LogEntry {
             schema: vec![0x80; variant % 5],
             schema_hash: [variant as u8; 32],
             wasm_hash: [ts as u8; 32],
+            engine: (variant % 2 == 1).then(sample_engine),
         });
     }
     let cause = match variant % 4 {
@@ -175,17 +189,23 @@ pub(crate) fn arb_entry() -> impl Strategy<Value = LogEntry> {
         bytes(),
         any::<[u8; 32]>(),
         any::<[u8; 32]>(),
+        proptest::option::of(arb_engine()),
     )
-        .prop_map(|(ts, name, version, schema, schema_hash, wasm_hash)| {
-            LogEntry::Install(ModuleInstall {
-                ts,
-                name,
-                version,
-                schema,
-                schema_hash,
-                wasm_hash,
-            })
-        });
+        .prop_map(
+            |(ts, name, version, schema, schema_hash, wasm_hash, engine)| {
+                LogEntry::Install(ModuleInstall {
+                    ts,
+                    name,
+                    version,
+                    schema,
+                    schema_hash,
+                    wasm_hash,
+                    engine,
+                })
+            },
+        );
+    let engine = (any::<u64>(), arb_engine())
+        .prop_map(|(ts, engine)| LogEntry::Engine(EngineRecord { ts, engine }));
     let commit = (
         (any::<u64>(), text(), any::<[u8; 32]>(), text(), bytes()),
         arb_cause(),
@@ -217,7 +237,29 @@ pub(crate) fn arb_entry() -> impl Strategy<Value = LogEntry> {
                 })
             },
         );
-    prop_oneof![install, commit]
+    prop_oneof![install, commit, engine]
+}
+
+/// Any engine record's contents.
+pub(crate) fn arb_engine() -> impl Strategy<Value = EngineInfo> {
+    (
+        text(),
+        text(),
+        text(),
+        any::<u32>(),
+        any::<u64>(),
+        any::<[u8; 32]>(),
+    )
+        .prop_map(
+            |(runtime, wasmtime, target, fuel_schedule, max_wasm_stack, code)| EngineInfo {
+                runtime,
+                wasmtime,
+                target,
+                fuel_schedule,
+                max_wasm_stack,
+                code,
+            },
+        )
 }
 
 /// Where a batch of a test log lives.

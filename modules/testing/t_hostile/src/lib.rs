@@ -9,7 +9,7 @@ interstice_module! {
     version: "0.1.0",
     tables: [Mark],
     reducers: [
-        noop, mark, mark_count, trap, panic, fail, spin, membomb, write_then_trap, busy,
+        noop, mark, mark_count, trap, panic, fail, spin, membomb, write_then_trap, busy, deep,
     ],
 }
 
@@ -116,4 +116,22 @@ fn busy(_ctx: &mut WriteContext, iterations: u64) -> u64 {
         x = core::hint::black_box(x);
     }
     x
+}
+
+/// Recurses `depth` calls deep and returns a hash of the path: each call is
+/// a wasm frame on the engine's stack (`max_wasm_stack`), so deep enough it
+/// traps with "stack overflow" (`docs/DETERMINISM.md`).
+#[reducer]
+fn deep(_ctx: &mut WriteContext, depth: u32) -> u64 {
+    down(depth)
+}
+
+/// Not a tail call, and not an accumulator the compiler could turn into a
+/// loop: the result of the inner call is multiplied, then added to.
+#[inline(never)]
+fn down(n: u32) -> u64 {
+    if n == 0 {
+        return 1;
+    }
+    down(n - 1).wrapping_mul(31).wrapping_add(u64::from(n))
 }
