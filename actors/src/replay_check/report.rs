@@ -63,7 +63,7 @@ pub struct ReplayCheckReport {
     /// The engine of this build, which re-executed the log.
     pub engine: EngineInfo,
     /// The engines the log records, each from the timestamp it first wrote
-    /// (the first [`MAX_ENGINES_LISTED`](super::engine) of them); empty for
+    /// (the first 64 of them); empty for
     /// a log written before engines were recorded.
     pub logged_engines: Vec<LoggedEngine>,
     /// How many times the log's engine changed (all of them, listed or not).
