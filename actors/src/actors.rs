@@ -10,6 +10,7 @@
 pub(crate) mod log_writer;
 pub(crate) mod messages;
 pub(crate) mod module_actor;
+pub(crate) mod module_log;
 pub(crate) mod outbox;
 pub(crate) mod peers;
 pub(crate) mod router;

@@ -175,6 +175,34 @@ pub struct RuntimeConfig {
     pub skip_to_log_offset: Option<interstice_persist::LogPosition>,
     /// When snapshots are taken and how many are kept.
     pub snapshots: SnapshotPolicy,
+    /// Whether and how much of the module logs (`DIR/logs/`) are kept.
+    pub module_logs: ModuleLogPolicy,
+}
+
+/// The module logs a runtime keeps in `DIR/logs/` (`docs/TOOLS.md`,
+/// "logs"): guest log lines, failed deliveries and cut trigger chains, with
+/// the timestamp, module and reducer of their commit. Rotated: at most
+/// `(keep_files + 1) × max_file_bytes` on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, derive_setters::Setters)]
+#[setters(prefix = "with_")]
+#[non_exhaustive]
+pub struct ModuleLogPolicy {
+    /// Keep module logs (default: yes).
+    pub enabled: bool,
+    /// Bytes `module.log` may hold before it is rotated (default 8 MiB).
+    pub max_file_bytes: u64,
+    /// Rotated files kept, `module.log.1` … (default 4).
+    pub keep_files: usize,
+}
+
+impl Default for ModuleLogPolicy {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_file_bytes: 8 << 20,
+            keep_files: 4,
+        }
+    }
 }
 
 /// When the runtime takes snapshots (`docs/SNAPSHOT_FORMAT.md`) and how

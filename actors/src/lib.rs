@@ -35,8 +35,11 @@ mod replay_check;
 mod runtime;
 mod wasm;
 
+pub use actors::module_log::{MODULE_LOG_DIR, MODULE_LOG_FILE};
 pub use actors::router::RowChange;
-pub use config::{Durability, Limits, ParseDurabilityError, RuntimeConfig, SnapshotPolicy};
+pub use config::{
+    Durability, Limits, ModuleLogPolicy, ParseDurabilityError, RuntimeConfig, SnapshotPolicy,
+};
 pub use error::{ReducerError, RuntimeError, SnapshotError};
 pub use interstice_abi::{ReducerMode, RowEvent, Type, Value};
 pub use interstice_persist::ErrorKind;

@@ -82,6 +82,8 @@ struct Inner {
     /// The snapshot thread, if snapshots are enabled; stopped (joined)
     /// before the data directory is released.
     snapshotter: Mutex<Option<crate::recovery::snapshot::SnapshotterHandle>>,
+    /// The module-log writer, stopped after the actors.
+    module_log: Mutex<Option<crate::actors::module_log::ModuleLogWriter>>,
     supervisor: actix::Addr<system::Supervisor>,
     router: actix::Addr<crate::actors::router::Router>,
     log: actix::Addr<crate::actors::log_writer::LogWriter>,
@@ -123,6 +125,7 @@ impl Runtime {
                 stop_at: None,
                 skip_to_log_offset: None,
                 snapshots: crate::config::SnapshotPolicy::default(),
+                module_logs: crate::config::ModuleLogPolicy::default(),
             },
         }
     }
@@ -553,6 +556,15 @@ impl Runtime {
             .take();
         if let Some(mut s) = snapshotter {
             let _ = tokio::task::spawn_blocking(move || s.stop()).await;
+        }
+        let module_log = self
+            .inner
+            .module_log
+            .lock()
+            .expect("module log lock")
+            .take();
+        if let Some(w) = module_log {
+            let _ = tokio::task::spawn_blocking(move || w.stop()).await;
         }
         self.inner.data_dir.lock().expect("data dir lock").take();
         result

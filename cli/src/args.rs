@@ -280,6 +280,28 @@ pub enum Command {
         #[arg(long)]
         memory_bytes: Option<usize>,
     },
+    /// The module logs the runtime keeps in DIR/logs/: guest log lines
+    /// with the timestamp, module and reducer of their commit, failed
+    /// deliveries and cut trigger chains. Read-only: no lock is taken.
+    Logs {
+        /// The data directory.
+        #[arg(long, short = 'd', value_name = "DIR")]
+        data_dir: PathBuf,
+        /// Only this module's records.
+        #[arg(long, value_name = "MODULE")]
+        module: Option<String>,
+        /// Only records at this level or more severe: error, warn, info,
+        /// debug or trace.
+        #[arg(long, value_name = "LEVEL")]
+        level: Option<String>,
+        /// After the records so far, wait for new ones (until stdout closes
+        /// or the process is interrupted).
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = crate::commands::logs::LogsFormat::Text)]
+        format: crate::commands::logs::LogsFormat,
+    },
     /// Export the log for analysis: one JSON object per entry, or one CSV
     /// line per mutation (rows decoded with the logged schema). Read-only:
     /// no lock is taken.

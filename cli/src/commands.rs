@@ -9,6 +9,7 @@ pub mod graph_trace;
 pub mod load;
 pub mod log_dump;
 pub mod log_inspect;
+pub mod logs;
 pub mod replay_check;
 pub mod run;
 pub mod schema;

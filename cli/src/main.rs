@@ -48,6 +48,19 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         } => interstice_cli::server::rotate(&data_dir, which),
         Command::CheckLog { dir, repair } => commands::check_log::run(&dir.path(), repair),
         Command::LogDump { data_dir, format } => commands::log_dump::run(&data_dir, format),
+        Command::Logs {
+            data_dir,
+            module,
+            level,
+            follow,
+            format,
+        } => commands::logs::run(&commands::logs::LogsArgs {
+            dir: &data_dir,
+            module: module.as_deref(),
+            level: level.as_deref(),
+            follow,
+            format,
+        }),
         Command::LogInspect {
             data_dir,
             filters,

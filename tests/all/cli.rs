@@ -264,6 +264,10 @@ fn a_closed_stdout_ends_every_printing_command_quietly() {
         ),
         ("schema", vec!["schema".as_ref(), bank.as_os_str()]),
         (
+            "logs",
+            vec!["logs".as_ref(), "-d".as_ref(), dir.as_os_str()],
+        ),
+        (
             "call",
             vec![
                 "call".as_ref(),

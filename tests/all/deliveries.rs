@@ -12,7 +12,7 @@ use crate::support::{
 };
 
 /// `t_failee.boom` traps; `t_failer.fire` queues an async call to it.
-fn failing_pair() -> (Vec<u8>, Vec<u8>) {
+pub(crate) fn failing_pair() -> (Vec<u8>, Vec<u8>) {
     let failee = raw_module(
         "t_failee",
         "",

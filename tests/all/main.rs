@@ -26,6 +26,7 @@ mod layers;
 mod log_dump;
 mod log_inspect;
 mod migrations;
+mod module_logs;
 mod ordering;
 mod recovery;
 mod replay;

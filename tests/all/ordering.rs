@@ -322,7 +322,7 @@ async fn async_calls_and_triggers_arrive_exactly_once_in_order() {
 /// A wat module whose `on_tick` trigger inserts into the very table it
 /// listens to: a subscription cycle only the depth limit stops. `start`
 /// inserts the first row.
-fn self_triggering_module() -> Vec<u8> {
+pub(crate) fn self_triggering_module() -> Vec<u8> {
     use interstice_abi::{
         Field, ModuleSchema, Persistence, ReducerMode, ReducerSchema, RowEvent, StructType,
         TableSchema, Trigger, Type,

@@ -13,6 +13,7 @@ use interstice_abi::ModuleSchema;
 use interstice_persist::{Cause, Hash, ModuleInstall, OutboundCall};
 use interstice_sync::Refusal;
 
+use crate::actors::module_log::ModuleLogRecord;
 use crate::recovery::deliveries::Delivery;
 use crate::wasm::engine::CompiledModule;
 use crate::wasm::env::ReadAnswer;
@@ -208,6 +209,11 @@ pub(crate) struct CommitInfo {
     /// The delivery tree it belongs to (`Execute::root`); `None`: it is a
     /// root itself (its own timestamp).
     pub root: Option<u64>,
+    /// The reducer.
+    pub reducer: String,
+    /// Its module-log records (guest lines, a failed delivery), timestamp
+    /// still 0: the router stamps and writes them.
+    pub log_records: Vec<ModuleLogRecord>,
 }
 
 /// What the router learns about each entry.

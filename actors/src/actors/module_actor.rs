@@ -36,6 +36,7 @@ use crate::actors::messages::{
     CommitInfo, EntryInfo, ExecError, Execute, HashState, Query, StopModule, TableRows, Target,
     Unpin, Upgrade, UpgradeRefused,
 };
+use crate::actors::module_log::ModuleLogRecord;
 use crate::actors::outbox::Outbox;
 use crate::actors::outbox::{send_numbered, Finished, OUTBOX_MAX};
 use crate::actors::peers::LivePeers;
@@ -208,6 +209,7 @@ impl ModuleActor {
                 changes: Vec::new(),
                 calls: Vec::new(),
                 nondet: Vec::new(),
+                lines: Vec::new(),
             };
             (out, reducer)
         };
@@ -326,12 +328,27 @@ impl ModuleActor {
             changes,
             calls,
             nondet,
+            lines,
         } = out;
+        let mut log_records: Vec<ModuleLogRecord> = lines
+            .into_iter()
+            .map(|l| ModuleLogRecord {
+                ts: 0,
+                module: self.env.name.clone(),
+                reducer: info.reducer.clone(),
+                level: l.level,
+                kind: "log",
+                text: l.text,
+                extra: None,
+            })
+            .collect();
         match &result {
             Ok(_) => shared.metrics.commits.fetch_add(1, Ordering::Relaxed),
             Err(f) => {
                 tracing::debug!(module = %self.env.name, reducer = %info.reducer, kind = ?f.kind, "rolled back: {}", f.message);
-                report_failed_delivery(shared, &self.env.name, &info, f);
+                if let Some(r) = report_failed_delivery(shared, &self.env.name, &info, f) {
+                    log_records.push(r);
+                }
                 shared.metrics.rollbacks.fetch_add(1, Ordering::Relaxed)
             }
         };
@@ -355,6 +372,8 @@ impl ModuleActor {
             changes,
             depth: info.depth,
             root: info.root,
+            reducer: record.reducer.clone(),
+            log_records,
         });
         let (later, now) = match (info.reply, result) {
             (Some(reply), Ok(v)) => (Some((reply, v)), None),
@@ -487,6 +506,20 @@ impl ModuleActor {
                 changes: Vec::new(),
                 depth: 0,
                 root: None,
+                reducer: reducer.clone(),
+                log_records: out
+                    .lines
+                    .iter()
+                    .map(|l| ModuleLogRecord {
+                        ts: 0,
+                        module: self.env.name.clone(),
+                        reducer: reducer.clone(),
+                        level: l.level,
+                        kind: "log",
+                        text: l.text.clone(),
+                        extra: None,
+                    })
+                    .collect(),
             });
             finished.push(Finished {
                 entry: UnnumberedEntry::encode(&LogEntry::Commit(record)),
@@ -517,22 +550,43 @@ impl ModuleActor {
 /// reducer and the commit that caused it, and counted in
 /// `Metrics::failed_deliveries`. Its commit record (with the error) is
 /// logged like any other, so the log tools show it too.
-fn report_failed_delivery(shared: &Shared, module: &str, info: &CallInfo, failure: &Failure) {
+/// A failed async call or trigger: a `warn` event, a metric, and the
+/// module-log record it returns (the commit itself is logged as usual).
+fn report_failed_delivery(
+    shared: &Shared,
+    module: &Arc<str>,
+    info: &CallInfo,
+    failure: &Failure,
+) -> Option<ModuleLogRecord> {
     use interstice_persist::Cause;
     let (how, cause_module, cause_ts) = match &info.cause {
         Cause::Call { module, ts, .. } => ("async call", module, ts),
         Cause::Trigger { module, ts, .. } => ("trigger", module, ts),
-        Cause::External | Cause::Init | Cause::Migration { .. } => return,
+        Cause::External | Cause::Init | Cause::Migration { .. } => return None,
     };
     shared
         .metrics
         .failed_deliveries
         .fetch_add(1, Ordering::Relaxed);
     tracing::warn!(
-        module, reducer = %info.reducer, cause = how, cause_module = %cause_module,
+        module = &**module, reducer = %info.reducer, cause = how, cause_module = %cause_module,
         cause_ts, kind = failure.kind.name(),
         "delivery failed: {}", failure.message
     );
+    Some(ModuleLogRecord {
+        ts: 0,
+        module: module.clone(),
+        reducer: info.reducer.clone(),
+        level: "warn",
+        kind: "failed_delivery",
+        text: format!("delivery failed: {}", failure.message),
+        extra: Some(serde_json::json!({
+            "cause": how,
+            "cause_module": cause_module,
+            "cause_ts": cause_ts,
+            "error_kind": failure.kind.name(),
+        })),
+    })
 }
 
 /// The tables of `schema` whose change in `diff` (`None` if it has none)

@@ -17,6 +17,7 @@ use interstice_abi::{RowEvent, Type, Value};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::actors::messages::{Durable, EntryInfo, Execute, ResumePending, Route, Target};
+use crate::actors::module_log::ModuleLogRecord;
 use crate::actors::shared::Shared;
 use crate::recovery::deliveries::Delivery;
 use crate::recovery::deliveries::{route, DeliveryLimits, FanOut, RoutedCommit, Subscriptions};
@@ -192,7 +193,11 @@ impl Handler<Route> for Router {
                     // upgrade's install replaces the module's subscriptions.
                     let _init = self.subs.add_module(&schema);
                 }
-                EntryInfo::Commit(c) => {
+                EntryInfo::Commit(mut c) => {
+                    for mut r in std::mem::take(&mut c.log_records) {
+                        r.ts = ts;
+                        self.shared.module_log.send(r);
+                    }
                     let limits = DeliveryLimits::from(&self.shared.limits);
                     let commit = RoutedCommit {
                         module: &c.module,
@@ -206,12 +211,22 @@ impl Handler<Route> for Router {
                     };
                     let (deliveries, dropped) = route(&self.subs, &mut self.fanout, limits, commit);
                     if dropped > 0 {
-                        tracing::warn!(
-                            module = %c.module, ts,
+                        let text = format!(
                             "dropped {dropped} deliveries: trigger depth {} exceeds \
                              Limits::max_trigger_depth = {} (a subscription cycle?)",
-                            c.depth + 1, limits.max_depth
+                            c.depth + 1,
+                            limits.max_depth
                         );
+                        tracing::warn!(module = %c.module, ts, "{text}");
+                        self.shared.module_log.send(ModuleLogRecord {
+                            ts,
+                            module: c.module.clone(),
+                            reducer: c.reducer.clone(),
+                            level: "warn",
+                            kind: "cut_chain",
+                            text,
+                            extra: Some(serde_json::json!({ "dropped": dropped })),
+                        });
                     }
                     for (_, d) in deliveries {
                         self.deliver(d);

@@ -12,6 +12,7 @@ use interstice_sync::{CommitOrder, Refusal, Watermark, WriteGate};
 
 use crate::actors::messages::NumberedEntry;
 use crate::actors::module_actor::ModuleActor;
+use crate::actors::module_log::ModuleLog;
 use crate::actors::sequencer::Sequencer;
 use crate::config::Limits;
 use crate::error::RuntimeError;
@@ -56,6 +57,8 @@ pub(crate) struct Shared {
     pub limits: Limits,
     pub metrics: Arc<MetricsInner>,
     pub sequencer: OnceLock<Addr<Sequencer>>,
+    /// Where the router hands module-log records (`module_log.rs`).
+    pub module_log: ModuleLog,
 }
 
 impl std::fmt::Debug for Shared {
@@ -68,7 +71,7 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(next_ts: u64, secret: Hash, limits: Limits) -> Self {
+    pub(crate) fn new(next_ts: u64, secret: Hash, limits: Limits, module_log: ModuleLog) -> Self {
         Self {
             registry: DashMap::new(),
             order: CommitOrder::new(next_ts),
@@ -80,6 +83,7 @@ impl Shared {
             limits,
             metrics: Arc::default(),
             sequencer: OnceLock::new(),
+            module_log,
         }
     }
 

@@ -13,6 +13,7 @@ use interstice_sync::Refusal;
 
 use crate::actors::log_writer::SnapshotFeed;
 use crate::actors::messages::ResumePending;
+use crate::actors::module_log::{ModuleLog, ModuleLogWriter};
 use crate::actors::shared::Shared;
 use crate::actors::system::{self};
 use crate::config::{Durability, Limits, RuntimeConfig};
@@ -75,6 +76,13 @@ impl RuntimeBuilder {
     /// [`Runtime::snapshot_now`] only.
     pub fn snapshots(mut self, enabled: bool) -> Self {
         self.config.snapshots.enabled = enabled;
+        self
+    }
+
+    /// Whether and how much of the module logs (`DIR/logs/`) the runtime
+    /// keeps (default: on, 8 MiB per file, 4 rotated files).
+    pub fn module_logs(mut self, policy: crate::config::ModuleLogPolicy) -> Self {
+        self.config.module_logs = policy;
         self
     }
 
@@ -195,7 +203,27 @@ impl Runtime {
         replayer.state.check_complete()?;
         let mut log = log;
         record_engine(&mut log, &mut replayer.state, &host.engine_info)?;
-        let shared = Arc::new(Shared::new(log.next_ts, data_dir.secret(), config.limits));
+        // Module logs are written only by a runtime that writes the log.
+        let (module_log, module_log_writer) = if log.writer.is_some() {
+            match ModuleLogWriter::start(&config.data_dir, config.module_logs) {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::warn!(
+                        data_dir = %config.data_dir.display(),
+                        "module logs are off: {e}"
+                    );
+                    (ModuleLog::off(), ModuleLogWriter::none())
+                }
+            }
+        } else {
+            (ModuleLog::off(), ModuleLogWriter::none())
+        };
+        let shared = Arc::new(Shared::new(
+            log.next_ts,
+            data_dir.secret(),
+            config.limits,
+            module_log,
+        ));
         if let Some(reason) = log.read_only {
             shared.refuse_writes(Refusal::ReadOnly(reason));
         }
@@ -258,6 +286,7 @@ impl Runtime {
                 log: handles.log.clone(),
                 handles: Mutex::new(Some(handles)),
                 snapshotter: Mutex::new(snapshotter),
+                module_log: Mutex::new(Some(module_log_writer)),
                 shared,
                 host,
                 data_dir: Mutex::new(Some(data_dir)),

@@ -79,8 +79,18 @@ impl LogRate {
     }
 }
 
+/// A guest log line kept for the module logs, with its level's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct GuestLine {
+    /// `error`, `warn`, `info`, `debug` or `trace`.
+    pub level: &'static str,
+    /// The line (cut to `Limits::log_line_bytes`, with a note).
+    pub text: String,
+}
+
 /// Writes one guest log line: `text` is what the guest passed, `used` the
-/// bytes this transaction has logged so far (updated). Fails when the
+/// bytes this transaction has logged so far (updated), `lines` where the
+/// transaction keeps its lines for the module logs. Fails when the
 /// transaction's log limit is reached.
 pub(crate) fn write(
     level: i32,
@@ -89,6 +99,7 @@ pub(crate) fn write(
     limits: &Limits,
     used: &mut u64,
     rate: &mut LogRate,
+    lines: &mut Vec<GuestLine>,
 ) -> Result<(), HostTrap> {
     let max = limits.log_line_bytes as usize;
     let (kept, cut) = if text.len() > max {
@@ -112,7 +123,7 @@ pub(crate) fn write(
         abi::level::DEBUG => tracing::enabled!(target: "interstice::guest", tracing::Level::DEBUG),
         _ => tracing::enabled!(target: "interstice::guest", tracing::Level::TRACE),
     };
-    if !enabled || !rate.admit(kept.len(), limits.log_bytes_per_sec, module) {
+    if !rate.admit(kept.len(), limits.log_bytes_per_sec, module) {
         return Ok(());
     }
     let mut line = String::from_utf8_lossy(kept).into_owned();
@@ -120,6 +131,20 @@ pub(crate) fn write(
         line.push_str(&format!(
             "… (cut: {total} bytes, over Limits::log_line_bytes = {max})"
         ));
+    }
+    let name = match level {
+        abi::level::ERROR => "error",
+        abi::level::WARN => "warn",
+        abi::level::INFO => "info",
+        abi::level::DEBUG => "debug",
+        _ => "trace",
+    };
+    lines.push(GuestLine {
+        level: name,
+        text: line.clone(),
+    });
+    if !enabled {
+        return Ok(());
     }
     match level {
         abi::level::ERROR => tracing::error!(target: "interstice::guest", module, "{line}"),

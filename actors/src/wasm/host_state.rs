@@ -152,6 +152,8 @@ pub(crate) struct TxState {
     /// The other modules' states its read calls saw, in order.
     pub observed: Vec<Observation>,
     pub usage: Usage,
+    /// The guest's log lines, for the module logs (`module_log.rs`).
+    pub lines: Vec<crate::wasm::guest_log::GuestLine>,
 }
 
 impl TxState {
@@ -173,6 +175,7 @@ impl TxState {
             observer: None,
             observed: Vec::new(),
             usage: Usage::default(),
+            lines: Vec::new(),
         }
     }
 

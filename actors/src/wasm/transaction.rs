@@ -124,6 +124,8 @@ pub(crate) struct TxOutput {
     pub calls: Vec<OutboundCall>,
     /// The non-deterministic inputs the call used, in order.
     pub nondet: Vec<Nondet>,
+    /// The guest's log lines (kept whatever the outcome).
+    pub lines: Vec<crate::wasm::guest_log::GuestLine>,
 }
 
 impl TxOutput {
@@ -178,6 +180,7 @@ pub(crate) fn finish(
         changes,
         calls,
         nondet: tx.nondet,
+        lines: tx.lines,
     }
 }
 

@@ -22,14 +22,56 @@ fn the_transaction_limit_counts_cut_lines() {
     };
     let mut rate = LogRate::default();
     let mut used = 0;
+    let mut lines = Vec::new();
     let long = [b'x'; 1000];
-    write(abi::level::INFO, &long, "m", &limits, &mut used, &mut rate).unwrap();
+    let mut log = |used: &mut u64| {
+        write(
+            abi::level::INFO,
+            &long,
+            "m",
+            &limits,
+            used,
+            &mut rate,
+            &mut lines,
+        )
+    };
+    log(&mut used).unwrap();
     assert_eq!(used, 10, "a long line counts what is kept");
-    write(abi::level::INFO, &long, "m", &limits, &mut used, &mut rate).unwrap();
-    let e = write(abi::level::INFO, &long, "m", &limits, &mut used, &mut rate).unwrap_err();
+    log(&mut used).unwrap();
+    let e = log(&mut used).unwrap_err();
     assert!(
         e.message.contains("Limits::tx_log_bytes = 25"),
         "{}",
         e.message
+    );
+}
+
+#[test]
+fn lines_are_kept_for_the_module_logs_with_their_level_and_cut_note() {
+    let limits = Limits {
+        log_line_bytes: 4,
+        ..Limits::default()
+    };
+    let mut rate = LogRate::default();
+    let (mut used, mut lines) = (0, Vec::new());
+    for (level, text) in [
+        (abi::level::WARN, &b"hello"[..]),
+        (abi::level::DEBUG, b"ok"),
+    ] {
+        write(level, text, "m", &limits, &mut used, &mut rate, &mut lines).unwrap();
+    }
+    let line = |level, text: &str| GuestLine {
+        level,
+        text: text.into(),
+    };
+    assert_eq!(
+        lines,
+        [
+            line(
+                "warn",
+                "hell… (cut: 5 bytes, over Limits::log_line_bytes = 4)"
+            ),
+            line("debug", "ok"),
+        ]
     );
 }

@@ -37,6 +37,7 @@ pub(super) fn link_misc(linker: &mut Linker<HostState>) -> wasmtime::Result<()> 
                 &env.limits,
                 &mut st.tx.usage.log_bytes,
                 &mut rate,
+                &mut st.tx.lines,
             )
             .or_else(trap)
         },
