@@ -26,15 +26,16 @@ async fn populate(dir: &Path) -> interstice_actors::Runtime {
         .expect("open_account");
     let failed = rt.call("bank", "transfer", vec![u(1), u(2), u(5)]).await;
     assert!(failed.is_err(), "transfer to a missing account must fail");
-    // Let the async call and the triggers run.
-    crate::support::eventually(10, "the async greeting", || {
+    // Let the async call and the triggers run: two greetings, and caller's
+    // trigger on each (the dump must not race them).
+    crate::support::eventually(10, "the async greeting and both triggers", || {
         let d = dir.to_path_buf();
         async move {
             crate::support::log_entries(&d)
                 .iter()
-                .filter(|e| matches!(e, interstice_persist::LogEntry::Commit(c) if c.module == "hello" && c.reducer == "hello"))
+                .filter(|e| matches!(e, interstice_persist::LogEntry::Commit(c) if (c.module.as_str(), c.reducer.as_str()) == ("hello", "hello") || (c.module.as_str(), c.reducer.as_str()) == ("caller", "on_greeting")))
                 .count()
-                == 2
+                == 4
         }
     })
     .await;
