@@ -196,6 +196,7 @@ pub(crate) fn raw_schema(name: &str, reducers: &[RawReducer<'_>]) -> interstice_
                 trigger: None,
             })
             .collect(),
+        types: vec![],
     }
 }
 

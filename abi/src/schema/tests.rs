@@ -28,6 +28,7 @@ pub(crate) fn sample() -> ModuleSchema {
             error: Some(Type::String),
             trigger: None,
         }],
+        types: vec![],
     }
 }
 

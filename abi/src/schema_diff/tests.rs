@@ -26,6 +26,7 @@ fn module(tables: Vec<TableSchema>) -> ModuleSchema {
         dependencies: vec![],
         tables,
         reducers: vec![],
+        types: vec![],
     }
 }
 
