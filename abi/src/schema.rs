@@ -228,8 +228,10 @@ impl ModuleSchema {
                 host: ABI_VERSION,
             });
         }
-        crate::named::resolve(&mut schema)
-            .map_err(|e| AbiError::Schema(format!("module `{}`: {e}", schema.name)))?;
+        crate::named::resolve(&mut schema).map_err(|e| match e {
+            AbiError::Schema(m) => AbiError::Schema(format!("module `{}`: {m}", schema.name)),
+            other => other,
+        })?;
         schema.check()?;
         Ok(schema)
     }
