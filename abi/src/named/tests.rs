@@ -25,7 +25,10 @@ fn rarity() -> Type {
 fn stats() -> Type {
     Type::Struct(StructType {
         name: "Stats".into(),
-        fields: vec![field("power", Type::U32), field("best", Type::Option(Box::new(rarity())))],
+        fields: vec![
+            field("power", Type::U32),
+            field("best", Type::Option(Box::new(rarity()))),
+        ],
     })
 }
 
@@ -77,7 +80,10 @@ fn inline() -> ModuleSchema {
 }
 
 fn count(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack.windows(needle.len()).filter(|w| *w == needle).count()
+    haystack
+        .windows(needle.len())
+        .filter(|w| *w == needle)
+        .count()
 }
 
 fn cbor<T: serde::Serialize>(v: &T) -> Vec<u8> {
@@ -141,7 +147,11 @@ fn a_name_two_different_types_share_stays_inline() {
         variants: vec![unit("Low"), unit("High")],
     });
     let s = schema(
-        vec![field("a", rarity()), field("b", other.clone()), field("c", stats())],
+        vec![
+            field("a", rarity()),
+            field("b", other.clone()),
+            field("c", stats()),
+        ],
         vec![],
     )
     .with_named_types();
@@ -179,7 +189,10 @@ fn worked_example_is_pinned() {
         blake3::Hash::from(s.hash()).to_hex().as_str(),
         "cd0700aa3d59af4675a878f0cdfb7df5acc22fff359cd0925db6672a8c835975"
     );
-    assert_eq!(ModuleSchema::decode(&bytes).unwrap().tables[0].columns[1].ty, flag);
+    assert_eq!(
+        ModuleSchema::decode(&bytes).unwrap().tables[0].columns[1].ty,
+        flag
+    );
 }
 
 fn hex(b: &[u8]) -> String {
@@ -200,7 +213,10 @@ fn a_type_used_in_three_columns_costs_its_definition_once() {
     assert_eq!(three - one, 2 * reference);
     assert!(three <= one + definition, "{three} > {one} + {definition}");
     // Inline, each column repeats the definition.
-    let (old_one, old_three) = (with(1).canonical_bytes().len(), with(3).canonical_bytes().len());
+    let (old_one, old_three) = (
+        with(1).canonical_bytes().len(),
+        with(3).canonical_bytes().len(),
+    );
     assert!(old_three - old_one > 2 * definition);
 }
 
@@ -286,10 +302,16 @@ fn chain(n: usize, width: usize) -> ModuleSchema {
     let mut s = schema(vec![field("t", named("T0"))], vec![]);
     s.types = (0..n)
         .map(|i| {
-            let next = if i + 1 == n { Type::U8 } else { named(&format!("T{}", i + 1)) };
+            let next = if i + 1 == n {
+                Type::U8
+            } else {
+                named(&format!("T{}", i + 1))
+            };
             strukt(
                 &format!("T{i}"),
-                (0..width).map(|j| field(&format!("f{j}"), next.clone())).collect(),
+                (0..width)
+                    .map(|j| field(&format!("f{j}"), next.clone()))
+                    .collect(),
             )
         })
         .collect();
@@ -321,12 +343,16 @@ fn expansion_is_bounded() {
     );
     // One wide type used many times.
     let mut s = schema(
-        (0..200).map(|i| field(&format!("c{i}"), named("Wide"))).collect(),
+        (0..200)
+            .map(|i| field(&format!("c{i}"), named("Wide")))
+            .collect(),
         vec![],
     );
     s.types = vec![strukt(
         "Wide",
-        (0..1000).map(|i| field(&format!("f{i}"), Type::U8)).collect(),
+        (0..1000)
+            .map(|i| field(&format!("f{i}"), Type::U8))
+            .collect(),
     )];
     assert!(refused(&s).contains("expand to more than 100000"));
     // Small expansions are fine.
