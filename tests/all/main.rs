@@ -25,6 +25,7 @@ mod layers;
 mod log_dump;
 mod log_inspect;
 mod migrations;
+mod named_types;
 mod ordering;
 mod recovery;
 mod replay;
