@@ -8,7 +8,9 @@
 use interstice_actors::{ReplayCheckOptions, Runtime, RuntimeError, Value};
 use interstice_persist::LogEntry;
 
-use crate::support::{log_entries, open, raw_module_wat_for, s, tempdir, u, wasm};
+use crate::support::{
+    expect_ok, interstice, log_entries, open, raw_module_wat_for, s, tempdir, u, wasm, wasm_path,
+};
 
 const MODULE: &str = "t_named";
 
@@ -190,4 +192,45 @@ async fn a_build_of_an_earlier_sdk_upgrades_to_one_of_this_sdk() {
     assert_eq!(rt.state_hash().await.unwrap(), hash);
     assert_eq!(rarity_of(&rt, id).await, some(variant(1)));
     rt.shutdown().await.unwrap();
+}
+
+fn export(format: &str) -> String {
+    let wasm = wasm_path("t_named_v1");
+    expect_ok(
+        &interstice([
+            "schema",
+            wasm.to_str().expect("utf-8 path"),
+            "--format",
+            format,
+        ]),
+        &format!("schema t_named_v1 --format {format}"),
+    )
+}
+
+#[test]
+fn exports_follow_the_names() {
+    // TypeScript: one declaration per custom type, referred to by name.
+    let ts = export("typescript");
+    assert_eq!(ts.matches("export type Rarity =").count(), 1, "{ts}");
+    assert_eq!(ts.matches("export interface Stats {").count(), 1, "{ts}");
+    assert_eq!(ts.matches("\"Common\"").count(), 1, "{ts}");
+    assert!(ts.contains("  rarity: Rarity;\n"), "{ts}");
+    assert!(ts.contains("  base: Stats;\n  bonus: Stats;\n"), "{ts}");
+    // JSON: the schema with every reference resolved, as for an inline one.
+    let json: serde_json::Value = serde_json::from_str(&export("json")).unwrap();
+    let text = json.to_string();
+    assert!(!text.contains("\"Named\""), "{text}");
+    let column = &json["schema"]["tables"][0]["columns"][3];
+    assert_eq!(column["name"], "rarity");
+    let variants: Vec<&str> = column["ty"]["Enum"]["variants"]
+        .as_array()
+        .expect("the column's enum, inline")
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(variants, ["Common", "Rare", "Epic"]);
+    // ... and the list of the names the encoding uses.
+    let types = json["schema"]["types"].as_array().expect("types");
+    assert_eq!(types[0]["Enum"]["name"], "Rarity");
+    assert_eq!(types[1]["Struct"]["name"], "Stats");
 }
