@@ -6,9 +6,9 @@
 //! SDK has every custom type inline and no `types`; the decoder accepts
 //! both, and mixed forms.
 //!
-//! In memory a decoded schema is always inline: [`resolve`] replaces every
+//! In memory a decoded schema is always inline: `resolve` replaces every
 //! reference by its definition, so everything that reads a schema (values,
-//! tables, the upgrade comparison) sees structures only. [`to_wire`] turns
+//! tables, the upgrade comparison) sees structures only. `to_wire` turns
 //! the inline form back into the named one for the canonical encoding.
 //!
 //! The resolver treats the schema as hostile: an unknown name, a name

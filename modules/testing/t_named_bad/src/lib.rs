@@ -1,4 +1,5 @@
-//! `t_named_bad`: a version of module `t_named` that inserts a `Rarity` variant in the middle, which renumbers the later ones: its upgrade is refused.
+//! `t_named_bad`: a version of module `t_named` that inserts a `Rarity` variant
+//! in the middle, which renumbers the later ones: its upgrade is refused.
 
 use interstice_sdk::prelude::*;
 

@@ -1,4 +1,6 @@
-//! `t_named_v1`: version 1 of module `t_named`, for the named-types tests: an enum `Rarity` of three variants and a struct `Stats`, each used in several columns and reducers.
+//! `t_named_v1`: version 1 of module `t_named`, for the named-types tests: an
+//! enum `Rarity` of three variants and a struct `Stats`, each used in several
+//! columns and reducers.
 
 use interstice_sdk::prelude::*;
 

@@ -1,4 +1,5 @@
-//! `t_named_v2`: version 2 of module `t_named`: `Rarity` gains a variant at the end, which keeps the rows of version 1 readable (a compatible upgrade).
+//! `t_named_v2`: version 2 of module `t_named`: `Rarity` gains a variant at the
+//! end, which keeps the rows of version 1 readable (a compatible upgrade).
 
 use interstice_sdk::prelude::*;
 
