@@ -314,6 +314,43 @@ pub fn type_change(old: &Type, new: &Type) -> Option<String> {
     }
 }
 
+/// For types [`type_change`] accepts that are not equal: the first enum
+/// that gained variants at the end, as `` `Rarity`: variants 3 → 4
+/// (`Legendary` added at the end) ``. `None` for equal types (and for
+/// types `type_change` refuses).
+pub fn widening(old: &Type, new: &Type) -> Option<String> {
+    if old == new {
+        return None;
+    }
+    let fields = |a: &[Field], b: &[Field]| -> Option<String> {
+        a.iter().zip(b).find_map(|(x, y)| widening(&x.ty, &y.ty))
+    };
+    match (old, new) {
+        (Type::Option(a), Type::Option(b)) | (Type::Vec(a), Type::Vec(b)) => widening(a, b),
+        (Type::Tuple(a), Type::Tuple(b)) => a.iter().zip(b).find_map(|(x, y)| widening(x, y)),
+        (Type::Struct(a), Type::Struct(b)) => fields(&a.fields, &b.fields),
+        (Type::Enum(a), Type::Enum(b)) => {
+            let (n, m) = (a.variants.len(), b.variants.len());
+            if m > n {
+                let added: Vec<String> = b.variants[n..]
+                    .iter()
+                    .map(|v| format!("`{}`", v.name))
+                    .collect();
+                return Some(format!(
+                    "`{}`: variants {n} → {m} ({} added at the end)",
+                    a.name,
+                    added.join(", ")
+                ));
+            }
+            a.variants
+                .iter()
+                .zip(&b.variants)
+                .find_map(|(x, y)| fields(&x.fields, &y.fields))
+        }
+        _ => None,
+    }
+}
+
 /// [`type_change`] for the fields of struct (or variant) `owner`.
 fn fields_change(owner: &str, old: &[Field], new: &[Field]) -> Option<String> {
     if old.len() != new.len() {

@@ -325,3 +325,19 @@ fn a_refused_column_names_what_changed_in_its_type() {
     // Types with different names keep the short form.
     assert!(why(Type::U8).contains("column 3 (`rarity`) changed type from Rarity to u8)"));
 }
+
+#[test]
+fn widening_names_the_appended_variants() {
+    let more = &["Common", "Rare", "Epic", "Legendary", "Mythic"];
+    assert_eq!(
+        widening(&rarity(OLD), &rarity(more)).unwrap(),
+        "`Rarity`: variants 3 → 5 (`Legendary`, `Mythic` added at the end)"
+    );
+    let inside = |r: Type| Type::Option(Box::new(stats(&[("power", Type::U32), ("best", r)])));
+    assert_eq!(
+        widening(&inside(rarity(OLD)), &inside(rarity(more))).unwrap(),
+        "`Rarity`: variants 3 → 5 (`Legendary`, `Mythic` added at the end)"
+    );
+    assert_eq!(widening(&rarity(OLD), &rarity(OLD)), None);
+    assert_eq!(widening(&Type::U8, &Type::U16), None);
+}
