@@ -358,3 +358,21 @@ fn expansion_is_bounded() {
     // Small expansions are fine.
     assert!(ModuleSchema::decode(&raw(&chain(10, 2))).is_ok());
 }
+
+#[test]
+fn check_refuses_what_decode_would_have_resolved() {
+    // A schema built in memory (not decoded) with a reference left in it.
+    let s = schema(vec![field("r", named("Rarity"))], vec![]);
+    assert_eq!(
+        s.check().unwrap_err().to_string(),
+        "invalid schema: unresolved reference to type `Rarity`"
+    );
+    let mut s = schema(vec![], vec![]);
+    s.types = vec![Type::U8];
+    assert_eq!(
+        s.check().unwrap_err().to_string(),
+        "invalid schema: module `m`: named type u8 is not a struct or an enum"
+    );
+    // No value has a reference as its type.
+    assert!(named("Rarity").validate_exact(&[0xf6]).is_err());
+}
