@@ -117,6 +117,7 @@ fn value_from_json(ty: &Type, j: &Json) -> Result<Value, String> {
         }
         Type::Struct(s) => Ok(Value::Struct(fields_from_json(&s.name, &s.fields, j)?)),
         Type::Enum(e) => enum_from_json(e, j),
+        Type::Named(n) => Err(format!("unresolved reference to type `{n}`")),
         // Every type not matched above is an integer type.
         int_ty => match json_int(j) {
             _ if !int_ty.is_integer() => unreachable!("{int_ty:?} is matched above"),

@@ -6,7 +6,8 @@
 //! - [`codec`]: [`IntersticeType`], which ties Rust types to that model;
 //! - `json` (feature `json`, host only): JSON views of values, for the CLI
 //!   and `Runtime::call_json`;
-//! - [`schema`]: the module schema and its blake3 hash;
+//! - [`schema`]: the module schema and its blake3 hash; [`named`]: its
+//!   named custom types and their resolution;
 //! - [`host`]: names, signatures and return codes of the host calls and guest
 //!   exports.
 //!
@@ -17,6 +18,7 @@ pub mod codec;
 pub mod host;
 #[cfg(feature = "json")]
 pub mod json;
+pub mod named;
 pub mod query;
 pub mod schema;
 pub mod schema_diff;

@@ -22,6 +22,16 @@ pub struct ModuleSchema {
     /// Reducers, in declaration order; a reducer's index is its id in
     /// `__interstice_call`.
     pub reducers: Vec<ReducerSchema>,
+    /// The named custom types (`docs/ABI.md` §5.1): each struct or enum
+    /// the SDK found once, under its Rust name, in first-use order. In the
+    /// encoding, the columns, parameters and results (and these
+    /// definitions) refer to them as [`Type::Named`]; in memory, after
+    /// [`ModuleSchema::decode`], every type is inline and this list only
+    /// says which types the encoding names. Empty for a schema built by an
+    /// SDK before named types, and then omitted from the encoding, so such
+    /// a schema encodes (and hashes) exactly as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub types: Vec<Type>,
 }
 
 /// Whether a table's mutations go to the log.
@@ -211,21 +221,41 @@ impl ModuleSchema {
     pub fn decode(bytes: &[u8]) -> Result<ModuleSchema, AbiError> {
         let schema: ModuleSchema = ciborium::from_reader(bytes)
             .map_err(|e| AbiError::Schema(format!("schema is not valid CBOR: {e}")))?;
+        let mut schema = schema;
         if schema.abi_version != ABI_VERSION {
             return Err(AbiError::AbiMismatch {
                 module: schema.abi_version,
                 host: ABI_VERSION,
             });
         }
+        crate::named::resolve(&mut schema).map_err(|e| match e {
+            AbiError::Schema(m) => AbiError::Schema(format!("module `{}`: {m}", schema.name)),
+            other => other,
+        })?;
         schema.check()?;
         Ok(schema)
     }
 
-    /// The canonical encoding: the schema serialized again by the host.
+    /// The canonical encoding: the schema serialized again by the host,
+    /// with the custom types of [`ModuleSchema::types`] referred to by name
+    /// (a schema without `types` is all inline, as before named types).
     pub fn canonical_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        ciborium::into_writer(self, &mut out).expect("writing to a Vec cannot fail");
+        let written = if self.types.is_empty() {
+            ciborium::into_writer(self, &mut out)
+        } else {
+            ciborium::into_writer(&crate::named::to_wire(self), &mut out)
+        };
+        written.expect("writing to a Vec cannot fail");
         out
+    }
+
+    /// This schema with every custom type named in [`ModuleSchema::types`]
+    /// (what the SDK exports): each struct or enum once, in first-use
+    /// order, except a name two different types share, which stays inline.
+    pub fn with_named_types(mut self) -> ModuleSchema {
+        self.types = crate::named::collect(&self);
+        self
     }
 
     /// blake3 of [`ModuleSchema::canonical_bytes`].
@@ -256,6 +286,15 @@ impl ModuleSchema {
         let bad = |m: String| Err(AbiError::Schema(format!("module `{}`: {m}", self.name)));
         if !valid_ident(&self.name) {
             return bad("module name must be [a-z][a-z0-9_]*".into());
+        }
+        for t in &self.types {
+            if crate::named::custom_name(t).is_none() {
+                return bad(format!(
+                    "named type {} is not a struct or an enum",
+                    t.display_name()
+                ));
+            }
+            t.check_well_formed()?;
         }
         for (i, t) in self.tables.iter().enumerate() {
             if !valid_ident(&t.name) {

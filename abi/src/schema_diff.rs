@@ -10,8 +10,16 @@
 //! the new schema declares a `#[migration]` reducer from the logged version
 //! to the new one. A table's version never goes down. Tables may be added,
 //! and removed when they hold no rows. Reducers may change freely.
+//!
+//! Types compare structurally ([`type_change`]): named and inline forms of
+//! a type are the same type, and a type is unchanged when every value of
+//! the old one reads as the new one: equal, or an enum that gained
+//! variants at the end (at any depth). Every other difference (a renamed
+//! type, field or variant, a field added or removed, a variant removed,
+//! inserted or reordered) changes the layout, and the message says which.
 
 use crate::schema::{ModuleSchema, TableSchema, Trigger};
+use crate::types::{Field, Type};
 
 /// What happened to one table between two schema versions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +122,11 @@ fn table_change(old: &TableSchema, new: &TableSchema, schema: &ModuleSchema) -> 
     });
     if let Some((r, columns)) = migration {
         let reads = columns.iter().map(|c| &c.ty);
-        if columns.len() != old.columns.len() || reads.zip(&old.columns).any(|(a, b)| *a != b.ty) {
+        if columns.len() != old.columns.len()
+            || reads
+                .zip(&old.columns)
+                .any(|(a, b)| type_change(&b.ty, a).is_some())
+        {
             let list = |cols: &mut dyn Iterator<Item = &crate::Type>| {
                 cols.map(|t| t.display_name())
                     .collect::<Vec<_>>()
@@ -167,7 +179,7 @@ fn appended_defaults(old: &TableSchema, new: &TableSchema) -> Option<Vec<Vec<u8>
             .columns
             .iter()
             .zip(&new.columns)
-            .any(|(a, b)| a.ty != b.ty)
+            .any(|(a, b)| type_change(&a.ty, &b.ty).is_some())
         || old.primary_key != new.primary_key
         || old.auto_inc != new.auto_inc
         || old.persistence != new.persistence
@@ -188,7 +200,7 @@ fn missing_default<'a>(old: &TableSchema, new: &'a TableSchema) -> Option<&'a st
             .columns
             .iter()
             .zip(&new.columns)
-            .all(|(a, b)| a.ty == b.ty);
+            .all(|(a, b)| type_change(&a.ty, &b.ty).is_none());
     if !same_prefix {
         return None;
     }
@@ -206,13 +218,13 @@ fn shape_change(old: &TableSchema, new: &TableSchema) -> Option<String> {
         ));
     }
     for (i, (a, b)) in old.columns.iter().zip(&new.columns).enumerate() {
-        if a.ty != b.ty {
-            return Some(format!(
-                "column {i} (`{}`) changed type from {} to {}",
-                a.name,
-                a.ty.display_name(),
-                b.ty.display_name()
-            ));
+        if let Some(why) = type_change(&a.ty, &b.ty) {
+            let (from, to) = (a.ty.display_name(), b.ty.display_name());
+            return Some(if from != to {
+                format!("column {i} (`{}`) changed type from {from} to {to}", a.name)
+            } else {
+                format!("column {i} (`{}`) changed type: {why}", a.name)
+            });
         }
     }
     if old.primary_key != new.primary_key {
@@ -241,6 +253,118 @@ fn shape_change(old: &TableSchema, new: &TableSchema) -> Option<String> {
         ));
     }
     None
+}
+
+/// Why a value of type `old` might not read as `new`, naming the first
+/// difference; `None` when every one does: the types are equal, or differ
+/// only in enums that gained variants at the end.
+pub fn type_change(old: &Type, new: &Type) -> Option<String> {
+    if old == new {
+        return None;
+    }
+    match (old, new) {
+        (Type::Option(a), Type::Option(b)) | (Type::Vec(a), Type::Vec(b)) => type_change(a, b),
+        (Type::Tuple(a), Type::Tuple(b)) => {
+            if a.len() != b.len() {
+                return Some(format!("tuple of {} items → {}", a.len(), b.len()));
+            }
+            a.iter()
+                .zip(b)
+                .enumerate()
+                .find_map(|(i, (x, y))| type_change(x, y).map(|d| format!("tuple item {i}: {d}")))
+        }
+        (Type::Struct(a), Type::Struct(b)) if a.name == b.name => {
+            fields_change(&a.name, &a.fields, &b.fields)
+        }
+        (Type::Enum(a), Type::Enum(b)) if a.name == b.name => {
+            let (n, m) = (a.variants.len(), b.variants.len());
+            for (i, (x, y)) in a.variants.iter().zip(&b.variants).enumerate() {
+                if x.name != y.name {
+                    return Some(if n == m {
+                        format!(
+                            "`{}`: variant {i} renamed from `{}` to `{}`",
+                            a.name, x.name, y.name
+                        )
+                    } else {
+                        format!(
+                            "`{}`: variants {n} → {m}, and variant {i} is `{}`, was `{}` \
+                             (variants may only be added at the end)",
+                            a.name, y.name, x.name
+                        )
+                    });
+                }
+                let owner = format!("{}::{}", a.name, x.name);
+                if let Some(d) = fields_change(&owner, &x.fields, &y.fields) {
+                    return Some(d);
+                }
+            }
+            (m < n).then(|| {
+                let gone: Vec<String> = a.variants[m..]
+                    .iter()
+                    .map(|v| format!("`{}`", v.name))
+                    .collect();
+                format!(
+                    "`{}`: variants {n} → {m} ({} removed)",
+                    a.name,
+                    gone.join(", ")
+                )
+            })
+        }
+        _ => Some(format!("{} → {}", old.display_name(), new.display_name())),
+    }
+}
+
+/// For types [`type_change`] accepts that are not equal: the first enum
+/// that gained variants at the end, as `` `Rarity`: variants 3 → 4
+/// (`Legendary` added at the end) ``. `None` for equal types (and for
+/// types `type_change` refuses).
+pub fn widening(old: &Type, new: &Type) -> Option<String> {
+    if old == new {
+        return None;
+    }
+    let fields = |a: &[Field], b: &[Field]| -> Option<String> {
+        a.iter().zip(b).find_map(|(x, y)| widening(&x.ty, &y.ty))
+    };
+    match (old, new) {
+        (Type::Option(a), Type::Option(b)) | (Type::Vec(a), Type::Vec(b)) => widening(a, b),
+        (Type::Tuple(a), Type::Tuple(b)) => a.iter().zip(b).find_map(|(x, y)| widening(x, y)),
+        (Type::Struct(a), Type::Struct(b)) => fields(&a.fields, &b.fields),
+        (Type::Enum(a), Type::Enum(b)) => {
+            let (n, m) = (a.variants.len(), b.variants.len());
+            if m > n {
+                let added: Vec<String> = b.variants[n..]
+                    .iter()
+                    .map(|v| format!("`{}`", v.name))
+                    .collect();
+                return Some(format!(
+                    "`{}`: variants {n} → {m} ({} added at the end)",
+                    a.name,
+                    added.join(", ")
+                ));
+            }
+            a.variants
+                .iter()
+                .zip(&b.variants)
+                .find_map(|(x, y)| fields(&x.fields, &y.fields))
+        }
+        _ => None,
+    }
+}
+
+/// [`type_change`] for the fields of struct (or variant) `owner`.
+fn fields_change(owner: &str, old: &[Field], new: &[Field]) -> Option<String> {
+    if old.len() != new.len() {
+        return Some(format!("`{owner}`: fields {} → {}", old.len(), new.len()));
+    }
+    old.iter().zip(new).enumerate().find_map(|(i, (a, b))| {
+        if a.name != b.name {
+            return Some(format!(
+                "`{owner}`: field {i} renamed from `{}` to `{}`",
+                a.name, b.name
+            ));
+        }
+        type_change(&a.ty, &b.ty).map(|d| format!("field `{owner}.{}`: {d}", a.name))
+    })
 }
 
 #[cfg(test)]

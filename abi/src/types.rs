@@ -51,6 +51,12 @@ pub enum Type {
     Struct(StructType),
     /// A user enum: an array `[variant index, fields...]`.
     Enum(EnumType),
+    /// A reference, by name, to a struct or enum of the schema's `types`
+    /// (`docs/ABI.md` §5.1). Only in a schema's encoding: a decoded
+    /// [`ModuleSchema`](crate::ModuleSchema) never holds one
+    /// ([`ModuleSchema::decode`](crate::ModuleSchema::decode) resolves them),
+    /// and no value has this type.
+    Named(String),
 }
 
 /// A named field.
@@ -118,6 +124,7 @@ impl Type {
             }
             Type::Struct(s) => s.name.clone(),
             Type::Enum(e) => e.name.clone(),
+            Type::Named(n) => n.clone(),
         }
     }
 
@@ -141,6 +148,7 @@ impl Type {
                 .iter()
                 .flat_map(|v| v.fields.iter())
                 .try_for_each(|f| f.ty.check_well_formed()),
+            Type::Named(n) => Err(unresolved(n)),
             _ => Ok(()),
         }
     }
@@ -244,6 +252,7 @@ impl Type {
                     .iter()
                     .try_for_each(|f| f.ty.validate_inner(r, depth + 1))
             }
+            Type::Named(n) => Err(unresolved(n)),
         }
     }
 
@@ -329,6 +338,11 @@ impl Type {
         }
         Ok(())
     }
+}
+
+/// The error for a [`Type::Named`] met where only resolved types belong.
+pub(crate) fn unresolved(name: &str) -> AbiError {
+    AbiError::Schema(format!("unresolved reference to type `{name}`"))
 }
 
 fn key_range(r: &Reader<'_>, ty: &Type) -> AbiError {

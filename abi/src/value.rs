@@ -184,6 +184,7 @@ impl Value {
                         .collect::<Result<_, _>>()?,
                 )
             }
+            Type::Named(n) => return Err(crate::types::unresolved(n)),
             Type::Enum(e) => {
                 let n = r.array()?;
                 let tag = r.u64()?;

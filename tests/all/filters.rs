@@ -190,6 +190,7 @@ fn hostile_schema(n: usize) -> ModuleSchema {
                 trigger: None,
             })
             .collect(),
+        types: vec![],
     }
 }
 

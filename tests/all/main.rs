@@ -27,6 +27,7 @@ mod log_dump;
 mod log_inspect;
 mod migrations;
 mod module_logs;
+mod named_types;
 mod ordering;
 mod recovery;
 mod replay;

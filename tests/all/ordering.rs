@@ -372,6 +372,7 @@ pub(crate) fn self_triggering_module() -> Vec<u8> {
                 }),
             ),
         ],
+        types: vec![],
     };
     // The row `[0]`: the host assigns the auto_inc id.
     let insert = format!(

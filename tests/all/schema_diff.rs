@@ -303,3 +303,46 @@ async fn unusable_input_is_exit_3_with_a_specific_message() {
         stderr_of(&out)
     );
 }
+
+#[test]
+fn custom_type_changes_are_named() {
+    // An enum variant appended: compatible, and said what changed.
+    let out = diff(&wasm_arg("t_named_v1"), &wasm_arg("t_named_v2"), true);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let p = plan(&out);
+    assert_eq!(p["verdict"], "compatible");
+    let items = about(&p, "table items");
+    assert_eq!(items["class"], "compatible");
+    assert_eq!(
+        items["change"],
+        "column 3 (`rarity`): `Rarity`: variants 3 → 4 (`Legendary` added at the end)"
+    );
+    assert!(items["rule"]
+        .as_str()
+        .unwrap()
+        .contains("gain variants at the end"));
+    assert_eq!(
+        about(&p, "reducer add")["change"],
+        "parameter `rarity`: `Rarity`: variants 3 → 4 (`Legendary` added at the end)"
+    );
+    assert_eq!(
+        about(&p, "reducer rarity_of")["change"],
+        "the result: `Rarity`: variants 3 → 4 (`Legendary` added at the end)"
+    );
+    assert_eq!(p["load"]["accepted"], true);
+    // A variant inserted in the middle: needs a migration, and the
+    // difference is named (not "from Rarity to Rarity").
+    let out = diff(&wasm_arg("t_named_v1"), &wasm_arg("t_named_bad"), true);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let p = plan(&out);
+    let items = about(&p, "table items");
+    assert_eq!(items["class"], "needs migration");
+    assert!(
+        items["change"].as_str().unwrap().contains(
+            "column 3 (`rarity`) changed type: `Rarity`: variants 3 → 4, and variant 1 is \
+             `Uncommon`, was `Rare` (variants may only be added at the end)"
+        ),
+        "{items}"
+    );
+    assert_eq!(p["load"]["accepted"], false);
+}

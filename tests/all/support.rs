@@ -38,6 +38,9 @@ pub(crate) fn wasm_dir() -> &'static Path {
             "testing/t_determinism",
             "testing/t_migrate_v1",
             "testing/t_migrate_v2",
+            "testing/t_named_v1",
+            "testing/t_named_v2",
+            "testing/t_named_bad",
         ] {
             interstice_cli::guest_build::build_module(&modules.join(m))
                 .unwrap_or_else(|e| panic!("building {m}: {e}"));
@@ -196,6 +199,7 @@ pub(crate) fn raw_schema(name: &str, reducers: &[RawReducer<'_>]) -> interstice_
                 trigger: None,
             })
             .collect(),
+        types: vec![],
     }
 }
 

@@ -234,6 +234,7 @@ fn watcher() -> Vec<u8> {
                 event: RowEvent::Insert,
             }),
         }],
+        types: vec![],
     };
     let text = raw_module_wat_for(&schema, interstice_abi::ABI_VERSION as i32, "", &[], &[""]);
     wat::parse_str(text).expect("valid wat")

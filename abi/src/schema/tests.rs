@@ -28,6 +28,7 @@ pub(crate) fn sample() -> ModuleSchema {
             error: Some(Type::String),
             trigger: None,
         }],
+        types: vec![],
     }
 }
 
@@ -237,4 +238,34 @@ fn migrations_are_checked_against_their_table() {
     assert!(e.contains("does not declare"), "{e}");
     let e = check(migration("accounts", 1, 2, vec![]), 2).unwrap_err();
     assert!(e.contains("exactly one parameter"), "{e}");
+}
+
+#[test]
+fn a_schema_with_inline_custom_types_encodes_and_hashes_as_before() {
+    // What an SDK before named types exported: the enum inline, twice.
+    let rarity = Type::Enum(crate::types::EnumType {
+        name: "Rarity".into(),
+        variants: ["Common", "Rare"]
+            .iter()
+            .map(|n| crate::types::Variant {
+                name: (*n).into(),
+                fields: vec![],
+            })
+            .collect(),
+    });
+    let mut s = sample();
+    s.tables[0].columns.push(field("rarity", rarity.clone()));
+    s.reducers[0].params.push(field("rarity", rarity));
+    let mut old = Vec::new();
+    ciborium::into_writer(&before(&s), &mut old).unwrap();
+    assert_eq!(s.canonical_bytes(), old);
+    assert!(!old.windows(5).any(|w| w == b"types"));
+    assert_eq!(
+        blake3::Hash::from(s.hash()).to_hex().as_str(),
+        "1bd3f8c4f253c71ec0df59467c96a64024561e80701c92fe40542fc82a1a8faa"
+    );
+    let back = ModuleSchema::decode(&old).unwrap();
+    assert_eq!(back, s);
+    assert!(back.types.is_empty());
+    assert_eq!(back.canonical_bytes(), old);
 }

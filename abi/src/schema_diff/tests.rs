@@ -26,6 +26,7 @@ fn module(tables: Vec<TableSchema>) -> ModuleSchema {
         dependencies: vec![],
         tables,
         reducers: vec![],
+        types: vec![],
     }
 }
 
@@ -178,4 +179,165 @@ fn a_changed_layout_needs_a_version_bump_and_a_migration() {
         down,
         "logged version 4, new version 1: a table's version cannot go down"
     );
+}
+
+fn variants(name: &str, names: &[&str]) -> Type {
+    Type::Enum(crate::types::EnumType {
+        name: name.into(),
+        variants: names
+            .iter()
+            .map(|n| crate::types::Variant {
+                name: (*n).into(),
+                fields: vec![],
+            })
+            .collect(),
+    })
+}
+
+fn rarity(names: &[&str]) -> Type {
+    variants("Rarity", names)
+}
+
+fn stats(fields: &[(&str, Type)]) -> Type {
+    Type::Struct(crate::types::StructType {
+        name: "Stats".into(),
+        fields: fields.iter().map(|(n, t)| field(n, t.clone())).collect(),
+    })
+}
+
+const OLD: &[&str] = &["Common", "Rare", "Epic"];
+
+#[test]
+fn an_enum_may_gain_variants_at_the_end_at_any_depth() {
+    let more = &["Common", "Rare", "Epic", "Legendary"];
+    assert_eq!(type_change(&rarity(OLD), &rarity(more)), None);
+    let deep = |r: Type| Type::Vec(Box::new(Type::Option(Box::new(stats(&[("best", r)])))));
+    assert_eq!(type_change(&deep(rarity(OLD)), &deep(rarity(more))), None);
+    let tuple = |r: Type| Type::Tuple(vec![Type::U8, r]);
+    assert_eq!(type_change(&tuple(rarity(OLD)), &tuple(rarity(more))), None);
+    // The other way round loses a variant.
+    assert_eq!(
+        type_change(&rarity(more), &rarity(OLD)).unwrap(),
+        "`Rarity`: variants 4 → 3 (`Legendary` removed)"
+    );
+    // A table keeps its rows.
+    let t = |r: Type| table("items", &[("id", Type::U64), ("rarity", r)], 0);
+    let diff = SchemaDiff::between(
+        &module(vec![t(rarity(OLD))]),
+        &module(vec![t(rarity(more))]),
+    );
+    assert_eq!(diff.tables, vec![("items".into(), TableChange::Unchanged)]);
+}
+
+#[test]
+fn every_other_type_change_names_the_difference() {
+    let change = |a: &Type, b: &Type| type_change(a, b).unwrap();
+    assert_eq!(
+        change(
+            &rarity(OLD),
+            &rarity(&["Common", "Uncommon", "Rare", "Epic"])
+        ),
+        "`Rarity`: variants 3 → 4, and variant 1 is `Uncommon`, was `Rare` (variants may only \
+         be added at the end)"
+    );
+    assert_eq!(
+        change(&rarity(OLD), &rarity(&["Common", "Epic", "Rare"])),
+        "`Rarity`: variant 1 renamed from `Rare` to `Epic`"
+    );
+    assert_eq!(
+        change(&rarity(OLD), &variants("Rank", OLD)),
+        "Rarity → Rank"
+    );
+    let mut with_field = rarity(OLD);
+    if let Type::Enum(e) = &mut with_field {
+        e.variants[1].fields.push(field("0", Type::U8));
+    }
+    assert_eq!(
+        change(&rarity(OLD), &with_field),
+        "`Rarity::Rare`: fields 0 → 1"
+    );
+    let s = stats(&[("power", Type::U32), ("best", rarity(OLD))]);
+    assert_eq!(
+        change(&s, &stats(&[("power", Type::U64), ("best", rarity(OLD))])),
+        "field `Stats.power`: u32 → u64"
+    );
+    assert_eq!(
+        change(
+            &s,
+            &stats(&[("strength", Type::U32), ("best", rarity(OLD))])
+        ),
+        "`Stats`: field 0 renamed from `power` to `strength`"
+    );
+    assert_eq!(
+        change(&s, &stats(&[("power", Type::U32)])),
+        "`Stats`: fields 2 → 1"
+    );
+    assert_eq!(
+        change(
+            &s,
+            &stats(&[("power", Type::U32), ("best", rarity(&["Common"]))])
+        ),
+        "field `Stats.best`: `Rarity`: variants 3 → 1 (`Rare`, `Epic` removed)"
+    );
+    assert_eq!(
+        change(
+            &Type::Tuple(vec![Type::U8]),
+            &Type::Tuple(vec![Type::U8, Type::U8])
+        ),
+        "tuple of 1 items → 2"
+    );
+    assert_eq!(
+        change(
+            &Type::Option(Box::new(s.clone())),
+            &Type::Option(Box::new(stats(&[])))
+        ),
+        "`Stats`: fields 2 → 0"
+    );
+}
+
+#[test]
+fn a_refused_column_names_what_changed_in_its_type() {
+    let t = |r: Type| {
+        table(
+            "items",
+            &[
+                ("id", Type::U64),
+                ("owner", Type::String),
+                ("name", Type::String),
+                ("rarity", r),
+            ],
+            0,
+        )
+    };
+    let why = |new: Type| {
+        SchemaDiff::between(&module(vec![t(rarity(OLD))]), &module(vec![t(new)]))
+            .first_incompatibility(|_| 0)
+            .map(|(_, w)| w)
+            .unwrap()
+    };
+    assert_eq!(
+        why(rarity(&["Common", "Uncommon", "Rare", "Epic"])),
+        "logged version 1, new version 1: the layout changed (column 3 (`rarity`) changed type: \
+         `Rarity`: variants 3 → 4, and variant 1 is `Uncommon`, was `Rare` (variants may only be \
+         added at the end)) but the version did not: bump the version and declare a \
+         #[migration(from_version = 1, to_version = 2)]"
+    );
+    // Types with different names keep the short form.
+    assert!(why(Type::U8).contains("column 3 (`rarity`) changed type from Rarity to u8)"));
+}
+
+#[test]
+fn widening_names_the_appended_variants() {
+    let more = &["Common", "Rare", "Epic", "Legendary", "Mythic"];
+    assert_eq!(
+        widening(&rarity(OLD), &rarity(more)).unwrap(),
+        "`Rarity`: variants 3 → 5 (`Legendary`, `Mythic` added at the end)"
+    );
+    let inside = |r: Type| Type::Option(Box::new(stats(&[("power", Type::U32), ("best", r)])));
+    assert_eq!(
+        widening(&inside(rarity(OLD)), &inside(rarity(more))).unwrap(),
+        "`Rarity`: variants 3 → 5 (`Legendary`, `Mythic` added at the end)"
+    );
+    assert_eq!(widening(&rarity(OLD), &rarity(OLD)), None);
+    assert_eq!(widening(&Type::U8, &Type::U16), None);
 }

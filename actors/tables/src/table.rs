@@ -57,9 +57,13 @@ impl Table {
         }
     }
 
-    /// Switches to another schema of the same columns (an upgrade): the
-    /// indexes are those of `schema`, rebuilt from the rows.
+    /// Switches to another schema of the same columns, or of columns whose
+    /// types read the old ones (an upgrade, `schema_diff::type_change`):
+    /// the indexes are those of `schema`, rebuilt from the rows.
     pub(crate) fn set_schema(&mut self, schema: Arc<TableSchema>) {
+        // The new column types read every stored row (an enum may have
+        // gained variants at the end); new rows are checked against them.
+        self.columns = schema.columns.iter().map(|c| c.ty.clone()).collect();
         self.indexes = schema
             .indexes
             .iter()

@@ -21,8 +21,8 @@
 //!   a new unique index its kept rows violate; a different module name (a
 //!   load installs a second module instead of upgrading).
 
-use interstice_abi::schema_diff::{SchemaDiff, TableChange};
-use interstice_abi::{ModuleSchema, ReducerSchema, TableSchema, Trigger};
+use interstice_abi::schema_diff::{type_change, widening, SchemaDiff, TableChange};
+use interstice_abi::{ModuleSchema, ReducerSchema, TableSchema, Trigger, Type};
 use interstice_tables::Tables;
 use serde_json::{json, Value as Json};
 
@@ -121,7 +121,22 @@ impl Plan {
         for (name, change) in &diff.tables {
             let subject = format!("table {name}");
             match change {
-                TableChange::Unchanged => {}
+                TableChange::Unchanged => {
+                    let (Some((_, ot)), Some((_, nt))) = (old.table(name), new.table(name)) else {
+                        continue;
+                    };
+                    for (i, (oc, nc)) in ot.columns.iter().zip(&nt.columns).enumerate() {
+                        if let Some(how) = widening(&oc.ty, &nc.ty) {
+                            add(
+                                Class::Compatible,
+                                subject.clone(),
+                                format!("column {i} (`{}`): {how}", oc.name),
+                                "an enum may gain variants at the end: every stored value \
+                                 still reads as the new type",
+                            );
+                        }
+                    }
+                }
                 TableChange::Added => add(
                     Class::Compatible,
                     subject,
@@ -352,6 +367,18 @@ fn signature(r: &ReducerSchema) -> String {
     )
 }
 
+/// A reducer's parameters, result and error, each with what it is.
+fn typed_parts(r: &ReducerSchema) -> Vec<(String, &Type)> {
+    let mut t: Vec<(String, &Type)> = r
+        .params
+        .iter()
+        .map(|p| (format!("parameter `{}`", p.name), &p.ty))
+        .collect();
+    t.push(("the result".into(), &r.returns));
+    t.extend(r.error.iter().map(|e| ("the error".to_owned(), e)));
+    t
+}
+
 fn reducer_changes(old: &ModuleSchema, new: &ModuleSchema, add: &mut Add<'_>) {
     const RULE: &str = "reducers may change freely (no data depends on them); callers of a \
                         removed or changed reducer must follow";
@@ -365,6 +392,19 @@ fn reducer_changes(old: &ModuleSchema, new: &ModuleSchema, add: &mut Add<'_>) {
                 format!("changed from {} to {}", signature(o), signature(r)),
                 RULE,
             ),
+            Some((_, o)) if o != r => {
+                // The same signature in words: a custom type changed inside.
+                let how = typed_parts(o).into_iter().zip(typed_parts(r)).find_map(
+                    |((what, a), (_, b))| {
+                        type_change(a, b)
+                            .or_else(|| widening(a, b))
+                            .map(|how| format!("{what}: {how}"))
+                    },
+                );
+                if let Some(how) = how {
+                    add(Class::Compatible, subject, how, RULE);
+                }
+            }
             Some(_) => {}
         }
     }

@@ -163,7 +163,8 @@ pub(crate) fn expand(input: TokenStream) -> syn::Result<TokenStream> {
 
         #(#table_ids)*
 
-        /// The schema this module exports from `__interstice_schema`.
+        /// The schema this module exports from `__interstice_schema`, each
+        /// custom type named once.
         #[doc(hidden)]
         pub fn __interstice_module_schema() -> #sdk::abi::ModuleSchema {
             #sdk::abi::ModuleSchema {
@@ -173,7 +174,9 @@ pub(crate) fn expand(input: TokenStream) -> syn::Result<TokenStream> {
                 dependencies: ::std::vec![#(::std::string::String::from(#deps)),*],
                 tables: ::std::vec![#(<#tables as #sdk::Table>::schema()),*],
                 reducers: ::std::vec![#(<#markers as #sdk::__private::Reducer>::schema()),*],
+                types: ::std::vec::Vec::new(),
             }
+            .with_named_types()
         }
 
         const _: () = {

@@ -38,6 +38,7 @@ fn schema(name: &str, tables: &[&str], watch: &[(&str, &str)]) -> ModuleSchema {
                 }),
             })
             .collect(),
+        types: vec![],
     }
 }
 

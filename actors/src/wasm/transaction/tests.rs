@@ -20,6 +20,7 @@ fn deliveries_that_no_longer_fit_are_named() {
             error: None,
             trigger: None,
         }],
+        types: vec![],
     };
     let one = [0x81, 0x01]; // [1]
     assert_eq!(

@@ -177,5 +177,7 @@ fn schema(ty: &Type, names: &Names) -> Json {
         Type::Vec(t) => json!({ "type": "array", "items": schema(t, names) }),
         Type::Tuple(ts) => tuple(ts.iter().map(|t| schema(t, names)).collect()),
         Type::Struct(_) | Type::Enum(_) => json!({ "$ref": format!("#/$defs/{}", names.of(ty)) }),
+        // A decoded schema has none (`ModuleSchema::decode` resolves them).
+        Type::Named(n) => json!({ "$ref": format!("#/$defs/{n}") }),
     }
 }

@@ -254,6 +254,8 @@ fn ts(ty: &Type, names: &Names) -> String {
             format!("[{}]", items.join(", "))
         }
         Type::Struct(_) | Type::Enum(_) => names.of(ty).to_owned(),
+        // A decoded schema has none (`ModuleSchema::decode` resolves them).
+        Type::Named(n) => n.clone(),
     }
 }
 
