@@ -200,6 +200,26 @@ impl Remote {
             .await
     }
 
+    /// Starts a backup (`POST /v1/backup`): the cut to copy.
+    pub(crate) async fn start_backup(&self) -> Result<crate::commands::backup::Cut, CliError> {
+        let v = self.post("/v1/backup", Vec::new()).await?;
+        let durable_ts = v["durable_ts"].as_u64().ok_or_else(|| {
+            CliError::Server(format!("the server's backup answer has no durable_ts: {v}"))
+        })?;
+        let snapshot_ts = match &v["snapshot_ts"] {
+            Json::Null => None,
+            t => Some(t.as_u64().filter(|t| *t <= durable_ts).ok_or_else(|| {
+                CliError::Server(format!(
+                    "the server's backup answer has a bad snapshot_ts: {v}"
+                ))
+            })?),
+        };
+        Ok(crate::commands::backup::Cut::Server {
+            snapshot_ts,
+            durable_ts,
+        })
+    }
+
     /// Loads or upgrades a module; its `{"name", "version", "schema_hash"}`.
     pub async fn load(&self, wasm: Vec<u8>) -> Result<Json, CliError> {
         self.post("/v1/modules", wasm).await
