@@ -49,34 +49,11 @@ const ATTEMPTS: usize = 3;
 pub async fn run(dir: &Path, dest: &Path) -> Result<(), CliError> {
     let started = Instant::now();
     let target = Destination::check(dir, dest)?;
-    let (report, how) = match DataDir::open(dir, false) {
-        Ok(lock) => {
-            let dir = dir.to_path_buf();
-            let tmp = target.tmp.clone();
-            let report = tokio::task::spawn_blocking(move || {
-                let r = copy::copy(&dir, &tmp, &Cut::Everything);
-                drop(lock);
-                r
-            })
-            .await
-            .map_err(|e| CliError::Backup(format!("the copy task failed: {e}")))?;
-            (
-                target.finish(report.map_err(CliError::from)).await?,
-                "with the directory's lock",
-            )
-        }
-        Err(e @ PersistError::Locked { .. }) => {
-            let Some(server) = Remote::find(dir)? else {
-                return Err(CliError::Backup(format!(
-                    "{e}; it is not a serving `interstice run --listen` (no {}), so a backup \
-                     cannot reach a consistent cut: stop that process, or run it with --listen",
-                    dir.join(crate::server::ADDRESS_FILE).display()
-                )));
-            };
-            (remote(&server, dir, &target).await?, "through the server")
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let taken = take(dir, &target).await;
+    if taken.is_err() {
+        target.discard();
+    }
+    let (report, how) = taken?;
     output::result(format!(
         "backed up {} to {} {how}: timestamps through {}{}, {} segments, {} modules, {} bytes; \
          verified: check-log found no problem, opened read-only at {} (state hash {}); {:.1} s",
@@ -97,14 +74,52 @@ pub async fn run(dir: &Path, dest: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Takes the backup into the temporary: with the lock, or through the
+/// server that holds the directory. The report and how it was taken.
+async fn take(dir: &Path, target: &Destination) -> Result<(Report, String), CliError> {
+    match DataDir::open(dir, false) {
+        Ok(lock) => {
+            let dir = dir.to_path_buf();
+            let tmp = target.tmp.clone();
+            let report = tokio::task::spawn_blocking(move || {
+                let r = copy::copy(&dir, &tmp, &Cut::Everything);
+                drop(lock);
+                r
+            })
+            .await
+            .map_err(|e| CliError::Backup(format!("the copy task failed: {e}")))?;
+            Ok((
+                target.finish(report.map_err(CliError::from)).await?,
+                "with the directory's lock".to_owned(),
+            ))
+        }
+        Err(e @ PersistError::Locked { .. }) => {
+            let Some(server) = Remote::find(dir)? else {
+                return Err(CliError::Backup(format!(
+                    "{e}; it is not a serving `interstice run --listen` (no {}), so a backup \
+                     cannot reach a consistent cut: stop that process, or run it with --listen",
+                    dir.join(crate::server::ADDRESS_FILE).display()
+                )));
+            };
+            let report = remote(&server, dir, &target).await?;
+            let how = format!(
+                "through the server (its cut took {} µs)",
+                report.cut_us.unwrap_or(0)
+            );
+            Ok((report, how))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The cut from the server, copied; a new cut when retention removed a
 /// file before it was opened.
 async fn remote(server: &Remote, dir: &Path, target: &Destination) -> Result<Report, CliError> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let cut = server.start_backup().await?;
-        tracing::info!(?cut, "the server made its cut");
+        let (cut, took_us) = server.start_backup().await?;
+        tracing::info!(?cut, took_us, "the server made its cut");
         let dir = dir.to_path_buf();
         let tmp = target.tmp.clone();
         let copied = tokio::task::spawn_blocking(move || copy::copy(&dir, &tmp, &cut))
@@ -118,7 +133,11 @@ async fn remote(server: &Remote, dir: &Path, target: &Destination) -> Result<Rep
                 );
                 target.discard();
             }
-            other => return target.finish(other.map_err(CliError::from)).await,
+            other => {
+                let mut report = target.finish(other.map_err(CliError::from)).await?;
+                report.cut_us = Some(took_us);
+                return Ok(report);
+            }
         }
     }
 }
@@ -127,6 +146,9 @@ async fn remote(server: &Remote, dir: &Path, target: &Destination) -> Result<Rep
 struct Report {
     copied: copy::Copied,
     state_hash: [u8; 32],
+    /// How long the server took to make its cut (fsync and snapshot), in
+    /// microseconds: the longest its writers can have waited for the backup.
+    cut_us: Option<u64>,
 }
 
 /// `DEST`, checked, and the temporary the backup is written to.
@@ -230,7 +252,11 @@ impl Destination {
             let copied = copied?;
             let state_hash = verify::verify(&self.tmp, &copied).await?;
             self.rename()?;
-            Ok(Report { copied, state_hash })
+            Ok(Report {
+                copied,
+                state_hash,
+                cut_us: None,
+            })
         }
         .await;
         if res.is_err() {

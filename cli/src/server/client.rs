@@ -200,8 +200,11 @@ impl Remote {
             .await
     }
 
-    /// Starts a backup (`POST /v1/backup`): the cut to copy.
-    pub(crate) async fn start_backup(&self) -> Result<crate::commands::backup::Cut, CliError> {
+    /// Starts a backup (`POST /v1/backup`): the cut to copy, and how long
+    /// the server took to make it (microseconds).
+    pub(crate) async fn start_backup(
+        &self,
+    ) -> Result<(crate::commands::backup::Cut, u64), CliError> {
         let v = self.post("/v1/backup", Vec::new()).await?;
         let durable_ts = v["durable_ts"].as_u64().ok_or_else(|| {
             CliError::Server(format!("the server's backup answer has no durable_ts: {v}"))
@@ -214,10 +217,11 @@ impl Remote {
                 ))
             })?),
         };
-        Ok(crate::commands::backup::Cut::Server {
+        let cut = crate::commands::backup::Cut::Server {
             snapshot_ts,
             durable_ts,
-        })
+        };
+        Ok((cut, v["took_us"].as_u64().unwrap_or(0)))
     }
 
     /// Loads or upgrades a module; its `{"name", "version", "schema_hash"}`.
