@@ -37,6 +37,7 @@ mod schema_export;
 mod server;
 mod snapshots;
 mod tables;
+mod ts_client;
 mod upgrade;
 mod validate;
 mod values;
