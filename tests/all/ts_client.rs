@@ -76,6 +76,44 @@ fn the_typescript_client_calls_and_subscribes_what_the_runtime_committed() {
         "tsc -p sdk/ts-client",
     );
     assert!(work.join("dist/example.js").is_file());
+    // The types bite: wrong arguments, an unknown reducer or table, a
+    // result used as the wrong type are each a compile error.
+    let bad = [
+        "import { Connection } from \"./client\";",
+        "import * as bank from \"./generated/bank\";",
+        "export async function bad(conn: Connection): Promise<void> {",
+        "  const b = conn.module<bank.Reducers, bank.Tables>(\"bank\");",
+        "  await b.call(\"open_account\", 42, \"x\");",
+        "  await b.call(\"no_such\", 1);",
+        "  await b.subscribe(\"no_table\", {}, () => {});",
+        "  const s: string = (await b.call(\"balance\", 1)).result;",
+        "  await b.read(\"total\", 1);",
+        "  void s;",
+        "}",
+    ];
+    std::fs::write(work.join("bad.ts"), bad.join("\n")).unwrap();
+    let out = Command::new(&tsc)
+        .args([
+            "--noEmit",
+            "--strict",
+            "--esModuleInterop",
+            "--target",
+            "es2020",
+            "--module",
+            "commonjs",
+            "bad.ts",
+        ])
+        .current_dir(&work)
+        .output()
+        .expect("running tsc");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "tsc accepted bad.ts:\n{text}");
+    for line in 5..=9 {
+        assert!(
+            text.contains(&format!("bad.ts({line},")),
+            "no error on line {line} of bad.ts:\n{text}"
+        );
+    }
 
     let dir = d.path().join("data");
     let mut srv = Server::start(&dir, &["--listen", "127.0.0.1:0"], &["bank"]);

@@ -101,7 +101,7 @@ async fn take(dir: &Path, target: &Destination) -> Result<(Report, String), CliE
                     dir.join(crate::server::ADDRESS_FILE).display()
                 )));
             };
-            let report = remote(&server, dir, &target).await?;
+            let report = remote(&server, dir, target).await?;
             let how = format!(
                 "through the server (its cut took {} µs)",
                 report.cut_us.unwrap_or(0)
