@@ -381,3 +381,70 @@ fn a_failed_backup_leaves_nothing_that_looks_like_one() {
     assert!(err.contains("the copy does not verify"), "{err}");
     assert_eq!(names(d.path()), ["data"]);
 }
+
+#[test]
+fn with_snapshots_off_and_periodic_fsyncs_the_cut_still_holds_every_acknowledged_commit() {
+    let d = tempdir();
+    let dir = d.path().join("data");
+    // A long fsync interval: acknowledged commits are written but not yet
+    // fsynced when the backup starts (the copy reads them, and fsyncs its
+    // own files). No snapshots: the whole log is copied.
+    let mut srv = Server::start(
+        &dir,
+        &["--listen", "127.0.0.1:0", "--durability", "periodic(60000)"],
+        &["bank"],
+    );
+    let addr = srv.ready["listen"].as_str().expect("listen").to_owned();
+    let token = std::fs::read_to_string(dir.join("TOKEN"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let post = |path: &str, body: &str| -> Json {
+        let mut res = agent
+            .post(format!("http://{addr}{path}"))
+            .header("Authorization", format!("Bearer {token}"))
+            .send(body.as_bytes())
+            .expect("POST");
+        serde_json::from_str(&res.body_mut().read_to_string().unwrap()).unwrap()
+    };
+    for i in 1..=5 {
+        let r = post(
+            "/v1/modules/bank/reducers/open_account/call",
+            &json!({"args": [format!("p{i}"), i]}).to_string(),
+        );
+        assert_eq!(r["ts"], i + 1, "{r}");
+    }
+    // The endpoint itself: no snapshot, and a durable timestamp that covers
+    // every acknowledged commit.
+    let cut = post("/v1/backup", "");
+    assert_eq!(cut["ok"], true, "{cut}");
+    assert_eq!(cut["result"]["snapshot_ts"], Json::Null, "{cut}");
+    assert_eq!(cut["result"]["durable_ts"], 6, "{cut}");
+    let r = post(
+        "/v1/modules/bank/reducers/open_account/call",
+        &json!({"args": ["p6", 6]}).to_string(),
+    );
+    assert_eq!(r["ts"], 7, "{r}");
+    let dest = d.path().join("backup");
+    let (code, out, err) = backup(&dir, &dest);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("through the server") && out.contains("timestamps through 7,"),
+        "{out}"
+    );
+    assert!(!out.contains("from the snapshot"), "{out}");
+    assert!(names(&dest.join("snapshots")).is_empty());
+    kill(srv.child.id(), "TERM");
+    let (status, _, stderr) = srv.wait(Duration::from_secs(30));
+    assert!(status.success(), "{stderr}");
+    let (hash, balances) = open_and_read(&dest, &[], &[1, 2, 3, 4, 5, 6]);
+    assert_eq!(hash, printed_hash(&out));
+    assert_eq!(
+        balances.into_values().collect::<Vec<_>>(),
+        (1..=6).map(|i| json!(i)).collect::<Vec<_>>()
+    );
+}

@@ -342,6 +342,10 @@ async fn backup(State(state): State<Arc<AppState>>, Extension(role): Extension<R
         return status::reply(refused);
     }
     let started = std::time::Instant::now();
+    // Every commit acknowledged before this request is at or below the
+    // watermark now (in every durability mode), and the fsync below writes
+    // out everything up to it: the copy can read all of it.
+    let acknowledged = state.rt.durable_ts();
     let snapshot_ts = match state.rt.snapshot_now().await {
         Ok(ts) => Some(ts),
         Err(interstice_actors::RuntimeError::Snapshot(
@@ -351,7 +355,7 @@ async fn backup(State(state): State<Arc<AppState>>, Extension(role): Extension<R
         )) => None,
         Err(e) => return status::runtime_error(&e),
     };
-    let durable_ts = state.rt.durable_ts().max(snapshot_ts.unwrap_or(0));
+    let durable_ts = acknowledged.max(snapshot_ts.unwrap_or(0));
     status::ok(json!({
         "snapshot_ts": snapshot_ts,
         "durable_ts": durable_ts,

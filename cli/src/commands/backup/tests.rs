@@ -130,3 +130,34 @@ fn a_full_disk_is_named_as_such() {
     .to_string();
     assert!(e.starts_with("/tmp/backup-dest: writing it: "), "{e}");
 }
+
+#[test]
+fn a_file_of_the_cut_that_is_gone_asks_for_a_new_cut() {
+    use super::copy::{copy, CopyError, Cut};
+    let t = tempdir();
+    let data = t.path().join("data");
+    for sub in ["log", "modules", "snapshots"] {
+        std::fs::create_dir_all(data.join(sub)).unwrap();
+    }
+    std::fs::write(data.join("SECRET"), [7u8; 32]).unwrap();
+    let out = t.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    // The snapshot the server named was removed by retention before the
+    // copy opened it: a stale cut, not a failure.
+    let cut = Cut::Server {
+        snapshot_ts: Some(5),
+        durable_ts: 5,
+    };
+    match copy(&data, &out, &cut) {
+        Err(CopyError::Vanished(p)) => {
+            assert!(
+                p.ends_with("snapshots/00000000000000000005.snap"),
+                "{}",
+                p.display()
+            )
+        }
+        other => panic!("expected Vanished, got {other:?}"),
+    }
+    // Nothing was written before every source was open.
+    assert!(std::fs::read_dir(&out).unwrap().next().is_none());
+}
