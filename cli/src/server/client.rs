@@ -205,7 +205,17 @@ impl Remote {
     pub(crate) async fn start_backup(
         &self,
     ) -> Result<(crate::commands::backup::Cut, u64), CliError> {
-        let v = self.post("/v1/backup", Vec::new()).await?;
+        let v = match self.post("/v1/backup", Vec::new()).await {
+            Err(CliError::Remote { kind, .. }) if kind == "NotFound" => {
+                return Err(CliError::Backup(format!(
+                    "the server holding the directory ({}) does not offer backups (no POST \
+                     /v1/backup: an older interstice); stop it and back up with the lock, or \
+                     run a newer one",
+                    self.base
+                )))
+            }
+            other => other?,
+        };
         let durable_ts = v["durable_ts"].as_u64().ok_or_else(|| {
             CliError::Server(format!("the server's backup answer has no durable_ts: {v}"))
         })?;
