@@ -204,9 +204,8 @@ impl Destination {
                 parent.display()
             ))
         })?;
-        let real_dir = fs::canonicalize(dir).map_err(|e| {
-            CliError::Backup(format!("the data directory {}: {e}", dir.display()))
-        })?;
+        let real_dir = fs::canonicalize(dir)
+            .map_err(|e| CliError::Backup(format!("the data directory {}: {e}", dir.display())))?;
         if real_parent.starts_with(&real_dir) {
             return refuse(format!(
                 "is inside the data directory {}; put the backup elsewhere",
