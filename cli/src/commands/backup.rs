@@ -131,7 +131,7 @@ async fn remote(server: &Remote, dir: &Path, target: &Destination) -> Result<Rep
                     "{} was removed by retention before it was opened; asking for a new cut",
                     path.display()
                 );
-                target.discard();
+                target.reset()?;
             }
             other => {
                 let mut report = target.finish(other.map_err(CliError::from)).await?;
@@ -217,21 +217,18 @@ impl Destination {
             name.to_string_lossy(),
             std::process::id()
         ));
-        fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&tmp)
-            .map_err(|e| match e.kind() {
-                io::ErrorKind::AlreadyExists => CliError::Backup(format!(
-                    "{} already exists (left by an interrupted backup?); remove it",
-                    tmp.display()
-                )),
-                _ => copy::io_error(&tmp, "creating the temporary directory", e).into(),
-            })?;
+        create_tmp(&tmp)?;
         Ok(Destination {
             dest: dest.to_path_buf(),
             replaces_empty_dir,
             tmp,
         })
+    }
+
+    /// Empties the temporary, for another attempt.
+    fn reset(&self) -> Result<(), CliError> {
+        self.discard();
+        create_tmp(&self.tmp)
     }
 
     /// Removes the temporary (and what is in it); it is ours alone.
@@ -287,6 +284,21 @@ impl Destination {
         interstice_persist::safe_fs::sync_directory(parent)
             .map_err(|e| copy::io_error(parent, "syncing the directory", e).into())
     }
+}
+
+/// Creates the temporary: a new directory (never an existing one, never
+/// through a symlink), owner only.
+fn create_tmp(tmp: &Path) -> Result<(), CliError> {
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .create(tmp)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists => CliError::Backup(format!(
+                "{} already exists (left by an interrupted backup?); remove it",
+                tmp.display()
+            )),
+            _ => copy::io_error(tmp, "creating the temporary directory", e).into(),
+        })
 }
 
 /// `rename(2)` that fails with `EEXIST` rather than replace anything.

@@ -93,6 +93,10 @@ fn an_absent_or_empty_dest_is_taken_and_its_temporary_is_beside_it() {
         e.contains("already exists (left by an interrupted backup?)"),
         "{e}"
     );
+    // Another attempt (a stale cut) starts from an empty temporary.
+    std::fs::create_dir(d.tmp.join("log")).unwrap();
+    d.reset().expect("reset");
+    assert!(d.tmp.is_dir() && std::fs::read_dir(&d.tmp).unwrap().next().is_none());
     d.discard();
     assert!(!d.tmp.exists());
     std::fs::create_dir(&dest).unwrap();
