@@ -260,6 +260,18 @@ pub enum Command {
         #[arg(long)]
         repair: bool,
     },
+    /// Write a consistent, verified copy of a data directory to DEST (a new
+    /// directory), while a server holding it keeps serving: through the
+    /// server when one holds the directory, else with the directory's lock.
+    /// DEST opens like any data directory (restoring is opening it).
+    Backup {
+        /// The data directory.
+        #[arg(long, short = 'd', default_value = "interstice-data")]
+        data_dir: PathBuf,
+        /// Where to write the backup: a path that does not exist (or an
+        /// empty directory), outside the data directory, not a symlink.
+        dest: PathBuf,
+    },
     /// Re-execute every logged transaction against the installed module
     /// binaries, feeding back the recorded non-deterministic inputs, and
     /// compare each with the log; report the first divergence (exit code 1).

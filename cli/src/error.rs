@@ -73,6 +73,10 @@ pub enum CliError {
     /// A benchmark could not run or its own checks failed.
     #[error("bench: {0}")]
     Bench(String),
+    /// A backup could not be taken, or its copy did not verify (`backup`);
+    /// nothing was left at `DEST`.
+    #[error("backup: {0}")]
+    Backup(String),
 }
 
 impl CliError {

@@ -46,6 +46,7 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Token {
             command: TokenCommand::Rotate { data_dir, which },
         } => interstice_cli::server::rotate(&data_dir, which),
+        Command::Backup { data_dir, dest } => commands::backup::run(&data_dir, &dest).await,
         Command::CheckLog { dir, repair } => commands::check_log::run(&dir.path(), repair),
         Command::LogDump { data_dir, format } => commands::log_dump::run(&data_dir, format),
         Command::Logs {

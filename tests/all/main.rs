@@ -6,6 +6,7 @@
 
 mod support;
 
+mod backup;
 mod bench;
 mod cli;
 mod concurrency;
@@ -39,6 +40,7 @@ mod schema_export;
 mod server;
 mod snapshots;
 mod tables;
+mod ts_client;
 mod upgrade;
 mod validate;
 mod values;

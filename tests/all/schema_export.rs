@@ -23,7 +23,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value as Json};
 
-use crate::support::{expect_ok, interstice, open_with, reducer_error, tempdir, wasm_path};
+use crate::support::{
+    expect_ok, install_once, interstice, open_with, reducer_error, tempdir, tsc, wasm_path,
+    workspace_root,
+};
 
 const MODULES: [&str; 6] = [
     "hello",
@@ -33,60 +36,6 @@ const MODULES: [&str; 6] = [
     "t_indexes",
     "t_inventory",
 ];
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("cli/ has a parent")
-        .to_path_buf()
-}
-
-/// Runs an installer once per test binary (tests run in parallel).
-fn install_once(what: &str, program: &str, args: &[&str]) {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _held = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(workspace_root())
-        .output()
-        .unwrap_or_else(|e| panic!("installing {what}: cannot run {program}: {e}"));
-    assert!(
-        out.status.success(),
-        "installing {what} with `{program} {}` failed (this test needs it):\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// tsc: `target/node-tools` (installed there with npm, pinned, the first
-/// time), else `tsc` on `PATH`.
-fn tsc() -> PathBuf {
-    let local = workspace_root().join("target/node-tools/node_modules/.bin/tsc");
-    if !local.is_file()
-        && !Command::new("tsc")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    {
-        install_once(
-            "TypeScript",
-            "npm",
-            &[
-                "install",
-                "--prefix",
-                "target/node-tools",
-                "--no-audit",
-                "--no-fund",
-                "typescript@5.6.3",
-            ],
-        );
-    }
-    if local.is_file() {
-        local
-    } else {
-        PathBuf::from("tsc")
-    }
-}
 
 /// python3 with `jsonschema` importable (installed into `target/py-tools`
 /// with pip, pinned, the first time), and the PYTHONPATH that makes it so.

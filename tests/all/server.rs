@@ -362,6 +362,7 @@ fn every_route() -> Vec<(&'static str, &'static str, Option<Vec<u8>>)> {
         ("POST", "/v1/modules/bank/reducers/balance/read", args),
         ("GET", "/v1/hash", None),
         ("POST", "/v1/snapshot", None),
+        ("POST", "/v1/backup", None),
         // A small body: a refusal is sent before the body is read, and a
         // client still sending a large one may see the connection close
         // before it reads the answer.
@@ -436,12 +437,13 @@ fn the_read_only_token_reads_and_subscribes_but_never_writes() {
         assert_eq!(a.status, 200, "{path}: {}", a.body);
         assert_eq!(a.body["result"], 10);
     }
-    let refused: [(&str, Option<Vec<u8>>); 3] = [
+    let refused: [(&str, Option<Vec<u8>>); 4] = [
         (
             "/v1/modules/bank/reducers/deposit/call",
             Some(br#"{"args":[1,5]}"#.to_vec()),
         ),
         ("/v1/snapshot", None),
+        ("/v1/backup", None),
         ("/v1/modules", Some(wasm("hello"))),
     ];
     for (path, body) in refused {

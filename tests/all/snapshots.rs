@@ -522,3 +522,57 @@ async fn snapshots_follow_a_module_upgrade() {
     assert_eq!(rt.state_hash().await.unwrap(), hash);
     rt.shutdown().await.unwrap();
 }
+
+#[test]
+fn stop_at_starts_from_a_snapshot_at_or_before_it_so_a_retained_log_can_be_inspected() {
+    use serde_json::json;
+    let dir = tempdir();
+    let flags = [
+        "--segment-size",
+        "2048",
+        "--snapshot-every",
+        "20",
+        "--keep-snapshots",
+        "2",
+    ];
+    let mut srv = crate::support::Server::start(dir.path(), &flags, &["bank"]);
+    let r = srv.request(json!({"id": 0, "op": "call", "module": "bank",
+        "reducer": "open_account", "args": ["alice", 0]}));
+    assert_eq!(r["result"], 1, "{r}");
+    for i in 1..=100 {
+        let r = srv.request(json!({"id": i, "op": "call", "module": "bank",
+            "reducer": "deposit", "args": [1, 1]}));
+        assert!(r.get("error").is_none(), "{r}");
+    }
+    srv.close_input();
+    let (status, _, stderr) = srv.wait(std::time::Duration::from_secs(30));
+    assert!(status.success(), "{stderr}");
+    let snaps = snapshot_ts(dir.path());
+    let first = segment_files(dir.path())[0].clone();
+    let first_ts: u64 = first
+        .file_stem()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(first_ts > 1, "retention deleted the start of the log");
+    let (older, newer) = (*snaps.iter().min().unwrap(), *snaps.iter().max().unwrap());
+    assert!(older < newer, "{snaps:?}");
+    // Timestamp 2 is the account's open (1 is bank's install); each later
+    // one is a deposit of 1. Between the snapshots, at the newer one, and
+    // after it: the balance as of that timestamp, read-only.
+    for at in [older, older + 3, newer, newer + 2] {
+        let mut srv =
+            crate::support::Server::start(dir.path(), &["--stop-at", &at.to_string()], &[]);
+        let r = srv.request(json!({"id": "b", "op": "read", "module": "bank",
+            "reducer": "balance", "args": [1]}));
+        assert_eq!(r["result"], at - 2, "--stop-at {at}: {r}");
+        let r = srv.request(json!({"id": "w", "op": "call", "module": "bank",
+            "reducer": "deposit", "args": [1, 1]}));
+        assert_eq!(r["error"]["kind"], "ReadOnly", "{r}");
+        srv.close_input();
+        let (status, _, stderr) = srv.wait(std::time::Duration::from_secs(30));
+        assert!(status.success(), "--stop-at {at}: {stderr}");
+    }
+}

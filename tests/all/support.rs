@@ -693,3 +693,99 @@ pub(crate) fn warnings() -> String {
     let text = buf.lock().expect("capture lock");
     String::from_utf8_lossy(&text).into_owned()
 }
+
+/// The workspace's root directory.
+pub(crate) fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("cli/ has a parent")
+        .to_path_buf()
+}
+
+/// Runs an installer once per test binary (tests run in parallel).
+pub(crate) fn install_once(what: &str, program: &str, args: &[&str]) {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _held = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(workspace_root())
+        .output()
+        .unwrap_or_else(|e| panic!("installing {what}: cannot run {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "installing {what} with `{program} {}` failed (this test needs it):\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// tsc: `target/node-tools` (installed there with npm, pinned, the first
+/// time), else `tsc` on `PATH`.
+pub(crate) fn tsc() -> PathBuf {
+    let local = workspace_root().join("target/node-tools/node_modules/.bin/tsc");
+    if !local.is_file()
+        && !Command::new("tsc")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    {
+        install_once(
+            "TypeScript",
+            "npm",
+            &[
+                "install",
+                "--prefix",
+                "target/node-tools",
+                "--no-audit",
+                "--no-fund",
+                "typescript@5.6.3",
+            ],
+        );
+    }
+    if local.is_file() {
+        local
+    } else {
+        PathBuf::from("tsc")
+    }
+}
+
+/// Makes every dependency of the npm `package.json` at `manifest` (its
+/// `dependencies` and `devDependencies`, each pinned to an exact version)
+/// present in `target/node-tools/node_modules`, installing the missing or
+/// different ones there with npm; returns that `node_modules`.
+pub(crate) fn node_packages(manifest: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(manifest)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", manifest.display()));
+    let doc: Json = serde_json::from_str(&text).expect("package.json is JSON");
+    let modules = workspace_root().join("target/node-tools/node_modules");
+    let mut wanted = Vec::new();
+    for section in ["dependencies", "devDependencies"] {
+        for (name, version) in doc[section].as_object().into_iter().flatten() {
+            let version = version.as_str().expect("a version string");
+            assert!(
+                version.bytes().all(|b| b.is_ascii_digit() || b == b'.'),
+                "{}: {name} must be pinned to an exact version, not {version}",
+                manifest.display()
+            );
+            let installed = std::fs::read_to_string(modules.join(name).join("package.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str::<Json>(&t).ok())
+                .and_then(|v| v["version"].as_str().map(str::to_owned));
+            if installed.as_deref() != Some(version) {
+                wanted.push(format!("{name}@{version}"));
+            }
+        }
+    }
+    if !wanted.is_empty() {
+        let mut args = vec![
+            "install",
+            "--prefix",
+            "target/node-tools",
+            "--no-audit",
+            "--no-fund",
+        ];
+        args.extend(wanted.iter().map(String::as_str));
+        install_once(&wanted.join(" "), "npm", &args);
+    }
+    modules
+}

@@ -147,12 +147,18 @@ impl Runtime {
             .clone()
             .unwrap_or_else(|| data_dir.log_storage());
         let snaps_dir = config.data_dir.join(SNAPSHOTS_DIR);
-        // Inspection and recovery opens read the log as it is, from the start.
-        let partial = config.stop_at.is_some() || config.skip_to_log_offset.is_some();
-        let candidates = if partial {
-            Vec::new()
-        } else {
-            list_snapshots(&snaps_dir)?
+        // A recovery open reads the log as it is, from the start; an
+        // inspection open (`stop_at`) may start from a snapshot at or before
+        // its timestamp (the same state: a retained log, whose start
+        // retention deleted, can be inspected too).
+        let candidates = match (config.skip_to_log_offset.is_some(), config.stop_at) {
+            (true, _) => Vec::new(),
+            (false, None) => list_snapshots(&snaps_dir)?,
+            (false, Some(stop)) => {
+                let mut all = list_snapshots(&snaps_dir)?;
+                all.retain(|(ts, _)| *ts <= stop);
+                all
+            }
         };
         let mut opened = None;
         for (_, path) in candidates {

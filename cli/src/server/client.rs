@@ -200,6 +200,40 @@ impl Remote {
             .await
     }
 
+    /// Starts a backup (`POST /v1/backup`): the cut to copy, and how long
+    /// the server took to make it (microseconds).
+    pub(crate) async fn start_backup(
+        &self,
+    ) -> Result<(crate::commands::backup::Cut, u64), CliError> {
+        let v = match self.post("/v1/backup", Vec::new()).await {
+            Err(CliError::Remote { kind, .. }) if kind == "NotFound" => {
+                return Err(CliError::Backup(format!(
+                    "the server holding the directory ({}) does not offer backups (no POST \
+                     /v1/backup: an older interstice); stop it and back up with the lock, or \
+                     run a newer one",
+                    self.base
+                )))
+            }
+            other => other?,
+        };
+        let durable_ts = v["durable_ts"].as_u64().ok_or_else(|| {
+            CliError::Server(format!("the server's backup answer has no durable_ts: {v}"))
+        })?;
+        let snapshot_ts = match &v["snapshot_ts"] {
+            Json::Null => None,
+            t => Some(t.as_u64().filter(|t| *t <= durable_ts).ok_or_else(|| {
+                CliError::Server(format!(
+                    "the server's backup answer has a bad snapshot_ts: {v}"
+                ))
+            })?),
+        };
+        let cut = crate::commands::backup::Cut::Server {
+            snapshot_ts,
+            durable_ts,
+        };
+        Ok((cut, v["took_us"].as_u64().unwrap_or(0)))
+    }
+
     /// Loads or upgrades a module; its `{"name", "version", "schema_hash"}`.
     pub async fn load(&self, wasm: Vec<u8>) -> Result<Json, CliError> {
         self.post("/v1/modules", wasm).await

@@ -32,6 +32,7 @@ pub(super) fn router(state: Arc<AppState>) -> axum::Router {
         .route("/v1/modules/{module}/reducers/{reducer}/read", post(read))
         .route("/v1/hash", get(hash))
         .route("/v1/snapshot", post(snapshot))
+        .route("/v1/backup", post(backup))
         .route("/v1/ws", get(ws::upgrade))
         .route("/metrics", get(metrics))
         .fallback(not_found)
@@ -329,6 +330,37 @@ async fn snapshot(
         Ok(ts) => status::ok(json!({"ts": ts})),
         Err(e) => status::runtime_error(&e),
     }
+}
+
+/// Starts a backup (`docs/DURABILITY.md`, "Backups"): fsyncs the log and
+/// takes a snapshot, and answers the cut the CLI then copies from the data
+/// directory. With snapshots off (or stopped) the fsync still happens and
+/// `snapshot_ts` is `null`: nothing is ever deleted then, so the whole log
+/// is the copy. The server itself writes nothing outside its directory.
+async fn backup(State(state): State<Arc<AppState>>, Extension(role): Extension<Role>) -> Response {
+    if let Err(refused) = require_full(role, "start backups") {
+        return status::reply(refused);
+    }
+    let started = std::time::Instant::now();
+    // Every commit acknowledged before this request is at or below the
+    // watermark now (in every durability mode), and the fsync below writes
+    // out everything up to it: the copy can read all of it.
+    let acknowledged = state.rt.durable_ts();
+    let snapshot_ts = match state.rt.snapshot_now().await {
+        Ok(ts) => Some(ts),
+        Err(interstice_actors::RuntimeError::Snapshot(
+            interstice_actors::SnapshotError::NotEnabled
+            | interstice_actors::SnapshotError::Stopped(_)
+            | interstice_actors::SnapshotError::SnapshotterGone,
+        )) => None,
+        Err(e) => return status::runtime_error(&e),
+    };
+    let durable_ts = acknowledged.max(snapshot_ts.unwrap_or(0));
+    status::ok(json!({
+        "snapshot_ts": snapshot_ts,
+        "durable_ts": durable_ts,
+        "took_us": u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+    }))
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
