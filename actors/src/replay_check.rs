@@ -49,9 +49,11 @@ use interstice_persist::{
 
 mod divergence;
 mod report;
+mod rerun;
 
 pub use divergence::{Difference, Divergence, Observed};
 pub use report::{ModuleCheck, ReplayCheckOptions, ReplayCheckReport};
+pub use rerun::{rerun_commit, InstalledModule};
 
 use crate::config::Limits;
 use crate::error::{RuntimeError, SnapshotError};

@@ -10,6 +10,7 @@ pub mod load;
 pub mod log_dump;
 pub mod log_inspect;
 pub mod replay_check;
+pub mod replay_debug;
 pub mod run;
 pub mod schema;
 pub mod schema_diff;
