@@ -43,7 +43,7 @@ pub use interstice_abi::{ReducerMode, RowEvent, Type, Value};
 pub use interstice_persist::ErrorKind;
 pub use metrics::Metrics;
 pub use replay_check::{
-    replay_check, rerun_commit, Difference, InstalledModule, Divergence, ModuleCheck, Observed, ReplayCheckOptions,
-    ReplayCheckReport,
+    replay_check, rerun_commit, Difference, Divergence, InstalledModule, ModuleCheck, Observed,
+    ReplayCheckOptions, ReplayCheckReport,
 };
 pub use runtime::{inspect_module, CallOutput, ModuleInfo, Runtime, RuntimeBuilder};

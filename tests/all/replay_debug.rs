@@ -99,6 +99,17 @@ async fn populate(dir: &Path) -> interstice_actors::Runtime {
     rt.call("hello", "hello", vec![s("last")])
         .await
         .expect("hello");
+    eventually(10, "the last greeting's trigger", || {
+        let d = dir.to_path_buf();
+        async move {
+            commits(&log_entries(&d))
+                .iter()
+                .filter(|c| c.module == "caller" && c.reducer == "on_greeting")
+                .count()
+                == 2
+        }
+    })
+    .await;
     rt
 }
 
@@ -159,7 +170,10 @@ async fn a_script_drives_every_command_and_breakpoint_kind() {
     assert_eq!(r.len(), 28, "one reply per command line: {r:#?}");
 
     // step / step N / show commit / back.
-    assert_eq!((reply(&r, 1)["command"].clone(), reply(&r, 1)["ts"].clone()), (json!("step"), json!(1)));
+    assert_eq!(
+        (reply(&r, 1)["command"].clone(), reply(&r, 1)["ts"].clone()),
+        (json!("step"), json!(1))
+    );
     assert_eq!(reply(&r, 1)["entry"]["kind"], "install");
     assert_eq!(reply(&r, 1)["entry"]["module"], "hello");
     assert_eq!(reply(&r, 2)["ts"], 3);
@@ -189,24 +203,47 @@ async fn a_script_drives_every_command_and_breakpoint_kind() {
     assert_eq!(reply(&r, 9)["spec"], "table caller.seen");
     assert_eq!(reply(&r, 10)["spec"], "where bank.accounts balance > 500");
     assert_eq!(reply(&r, 11)["spec"], format!("ts={last}"));
-    let listed: Vec<&Json> = reply(&r, 12)["breakpoints"].as_array().unwrap().iter().collect();
+    let listed: Vec<&Json> = reply(&r, 12)["breakpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
     assert_eq!(listed.len(), 4);
     assert_eq!(reply(&r, 13)["ts"], 0);
     assert!(reply(&r, 13)["entry"].is_null());
 
     // continue stops at each in log order, then at the end.
-    let hit = |line: u64| (reply(&r, line)["ts"].clone(), reply(&r, line)["breakpoint"]["id"].clone());
+    let hit = |line: u64| {
+        (
+            reply(&r, line)["ts"].clone(),
+            reply(&r, line)["breakpoint"]["id"].clone(),
+        )
+    };
     assert_eq!(hit(14), (json!(t1), json!(1)));
     assert_eq!(hit(15), (json!(t2), json!(1)));
-    assert_eq!(reply(&r, 15)["entry"]["outcome"]["err"]["message"].as_str().map(|m| m.contains("insufficient funds")), Some(true));
+    assert_eq!(
+        reply(&r, 15)["entry"]["outcome"]["err"]["message"]
+            .as_str()
+            .map(|m| m.contains("insufficient funds")),
+        Some(true)
+    );
     assert_eq!(hit(16), (json!(seen), json!(2)));
     assert_eq!(reply(&r, 16)["entry"]["mutations"][0]["table"], "seen");
     assert_eq!(hit(17), (json!(deposit), json!(3)));
-    assert_eq!(reply(&r, 17)["entry"]["mutations"][0]["row"]["balance"], 580);
-    assert_eq!(hit(18), (json!(last), json!(4)));
+    assert_eq!(
+        reply(&r, 17)["entry"]["mutations"][0]["row"]["balance"],
+        580
+    );
+    // The last entry is the trigger of the last greeting: two breakpoints
+    // hit there, the first listed is named.
+    assert_eq!(hit(18), (json!(last), json!(2)));
+    assert_eq!(reply(&r, 18)["hits"], json!([2, 4]));
     assert_eq!(reply(&r, 19)["breakpoint"], Json::Null);
     assert_eq!(reply(&r, 19)["end"], true);
-    assert!(reply(&r, 19)["note"].as_str().unwrap().contains("no breakpoint hit"));
+    assert!(reply(&r, 19)["note"]
+        .as_str()
+        .unwrap()
+        .contains("no breakpoint hit"));
     assert_eq!(reply(&r, 20)["deleted"], 1);
 
     // diff over the whole log: both accounts inserted, greetings, seen.
@@ -220,7 +257,10 @@ async fn a_script_drives_every_command_and_breakpoint_kind() {
     let bob = find("accounts", json!(2));
     assert_eq!(bob["change"], "inserted");
     assert_eq!(bob["before"], Json::Null);
-    assert_eq!(bob["after"], json!({"id": 2, "owner": "bob", "balance": 580}));
+    assert_eq!(
+        bob["after"],
+        json!({"id": 2, "owner": "bob", "balance": 580})
+    );
     assert_eq!(find("accounts", json!(1))["after"]["balance"], 70);
     assert_eq!(find("seen", json!(2))["after"]["name"], "zed");
     assert_eq!(
@@ -231,13 +271,20 @@ async fn a_script_drives_every_command_and_breakpoint_kind() {
 
     // rerun of the failed transfer: bank is deterministic.
     let rr = reply(&r, 23);
-    assert_eq!((rr["ts"].clone(), rr["matches"].clone()), (json!(t2), json!(true)), "{rr}");
+    assert_eq!(
+        (rr["ts"].clone(), rr["matches"].clone()),
+        (json!(t2), json!(true)),
+        "{rr}"
+    );
     assert_eq!(rr["differences"], json!([]));
 
     // The trace holds the commands run so far with their positions.
     let trace = reply(&r, 24)["trace"].as_array().unwrap();
     assert_eq!(trace.len(), 23);
-    assert_eq!(trace[4], json!({"line": 5, "command": format!("goto {t1}"), "ts": t1}));
+    assert_eq!(
+        trace[4],
+        json!({"line": 5, "command": format!("goto {t1}"), "ts": t1})
+    );
     let ex = reply(&r, 25);
     assert_eq!(ex["file"], export.display().to_string());
     assert!(ex["checkpoints"].as_array().unwrap().contains(&json!(0)));
@@ -283,7 +330,14 @@ async fn back_and_goto_reach_the_state_forward_stepping_does() {
         }
         bwd.push_str(show);
     }
-    let small = ["--format", "json", "--checkpoint-every", "2", "--max-checkpoints", "2"];
+    let small = [
+        "--format",
+        "json",
+        "--checkpoint-every",
+        "2",
+        "--max-checkpoints",
+        "2",
+    ];
     let f = debug(d.path(), &["--format", "json"], &fwd);
     let b = debug(d.path(), &small, &bwd);
     // Show tables before bank's install are errors, in both runs alike.
@@ -377,7 +431,12 @@ async fn rerun_matches_a_deterministic_module_and_shows_a_nondeterministic_one()
     // The text form says so too.
     let out = debug(d.path(), &[], &format!("goto {second}\nrerun\n"));
     let text = stdout_of(&out);
-    assert!(text.contains(&format!("rerun ts {second} t_nondet.tick: DIFFERS from the log:")), "{text}");
+    assert!(
+        text.contains(&format!(
+            "rerun ts {second} t_nondet.tick: DIFFERS from the log:"
+        )),
+        "{text}"
+    );
     assert!(text.contains("mutation 0 on table ticks"), "{text}");
 }
 
@@ -388,7 +447,14 @@ async fn an_export_loads_again_and_a_bad_one_is_refused() {
     let cs = all_commits(d.path());
     let t2 = ts_of(&cs, "bank", "transfer", 1);
     let file = d.path().join("s.dbg");
-    let small = ["--format", "json", "--checkpoint-every", "2", "--max-checkpoints", "4"];
+    let small = [
+        "--format",
+        "json",
+        "--checkpoint-every",
+        "2",
+        "--max-checkpoints",
+        "4",
+    ];
     let out = debug(
         d.path(),
         &small,
@@ -403,7 +469,11 @@ async fn an_export_loads_again_and_a_bad_one_is_refused() {
     let mut load = small.to_vec();
     let fs = file.display().to_string();
     load.extend(["--load", &fs]);
-    let out = debug(d.path(), &load, "show commit\nbreaks\nshow trace\ncontinue\n");
+    let out = debug(
+        d.path(),
+        &load,
+        "show commit\nbreaks\nshow trace\ncontinue\n",
+    );
     assert!(out.status.success(), "{}", stderr_of(&out));
     let r = replies(&out);
     assert_eq!(reply(&r, 1)["ts"], t2);
@@ -416,14 +486,26 @@ async fn an_export_loads_again_and_a_bad_one_is_refused() {
         .collect();
     assert_eq!(
         specs,
-        vec![json!("bank.deposit"), json!("where bank.accounts owner = \"bob\"")]
+        vec![
+            json!("bank.deposit"),
+            json!("where bank.accounts owner = \"bob\"")
+        ]
     );
     let trace = reply(&r, 3)["trace"].as_array().unwrap();
-    assert_eq!(trace.len(), 4, "the exported session's four commands");
-    assert_eq!(trace[3]["ts"], t2);
+    // The exported session's four commands, then this one's two so far.
+    assert_eq!(trace.len(), 6, "{trace:#?}");
+    assert_eq!(
+        trace[3],
+        json!({"line": 4, "command": format!("goto {t2}"), "ts": t2})
+    );
+    assert_eq!(trace[4]["command"], "show commit");
     assert_eq!(reply(&r, 4)["entry"]["reducer"], "deposit");
     // Its checkpoints are the ones exported (the log re-verified them).
-    let out = debug(d.path(), &load, &format!("export {}\n", d.path().join("again.dbg").display()));
+    let out = debug(
+        d.path(),
+        &load,
+        &format!("export {}\n", d.path().join("again.dbg").display()),
+    );
     assert_eq!(reply(&replies(&out), 1)["checkpoints"], exported);
 
     // A flipped byte inside a checkpoint: its checksum fails.
@@ -434,17 +516,29 @@ async fn an_export_loads_again_and_a_bad_one_is_refused() {
     std::fs::write(&broken, &bytes).unwrap();
     let out = debug(d.path(), &["--load", broken.to_str().unwrap()], "");
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
-    assert!(stderr_of(&out).contains("the checkpoint at ts"), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("the checkpoint at ts"),
+        "{}",
+        stderr_of(&out)
+    );
     // Not an export at all.
     let junk = d.path().join("junk.dbg");
     std::fs::write(&junk, b"hello").unwrap();
     let out = debug(d.path(), &["--load", junk.to_str().unwrap()], "");
-    assert!(stderr_of(&out).contains("not a replay-debug export"), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("not a replay-debug export"),
+        "{}",
+        stderr_of(&out)
+    );
     // An export of another data directory does not match this log.
     let other = tempdir();
     let rt = open_with(other.path(), &["hello", "bank"]).await;
-    rt.call("bank", "open_account", vec![s("x"), u(1)]).await.unwrap();
-    rt.call("bank", "open_account", vec![s("y"), u(2)]).await.unwrap();
+    rt.call("bank", "open_account", vec![s("x"), u(1)])
+        .await
+        .unwrap();
+    rt.call("bank", "open_account", vec![s("y"), u(2)])
+        .await
+        .unwrap();
     rt.shutdown().await.unwrap();
     let out = debug(other.path(), &load, "");
     assert_ne!(out.status.code(), Some(0));
@@ -475,7 +569,9 @@ async fn malformed_input_is_reported_line_by_line_and_the_exit_code_says_so() {
          back 1\n\
          diff 0 {}\n\
          step 0\n\
-         step\n",
+         step\n\
+         goto {last}\n\
+         show table bank.nosuch\n",
         last + 1,
         last + 5
     );
@@ -483,34 +579,89 @@ async fn malformed_input_is_reported_line_by_line_and_the_exit_code_says_so() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
     let err = stderr_of(&out);
     let r = replies(&out);
-    let e = |line: u64| reply(&r, line)["error"].as_str().unwrap_or_else(|| panic!("line {line}: {r:#?}")).to_owned();
+    let e = |line: u64| {
+        reply(&r, line)["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("line {line}: {r:#?}"))
+            .to_owned()
+    };
     assert!(e(1).starts_with("unknown command `frobnicate`"));
-    assert!(e(2).starts_with("no module `nosuch` in the log (modules: bank, caller, hello)"), "{}", e(2));
-    assert!(e(3).starts_with("module `bank` has no reducer `nosuch`"), "{}", e(3));
-    assert!(e(4).starts_with("module `bank` has no table `nosuch`"), "{}", e(4));
-    assert!(e(5).starts_with("break where bank.accounts: at position"), "{}", e(5));
+    assert!(
+        e(2).starts_with("no module `nosuch` in the log (modules: bank, caller, hello)"),
+        "{}",
+        e(2)
+    );
+    assert!(
+        e(3).starts_with("module `bank` has no reducer `nosuch`"),
+        "{}",
+        e(3)
+    );
+    assert!(
+        e(4).starts_with("module `bank` has no table `nosuch`"),
+        "{}",
+        e(4)
+    );
+    assert!(
+        e(5).starts_with("break where bank.accounts: at position"),
+        "{}",
+        e(5)
+    );
     assert!(e(6).contains("nosuch"), "{}", e(6));
     assert_eq!(
         e(7),
-        format!("goto: ts {} is beyond the end of the log (its last ts is {last})", last + 1)
+        format!(
+            "goto: ts {} is beyond the end of the log (its last ts is {last})",
+            last + 1
+        )
     );
-    assert!(e(8).contains("has no table `nosuch`"), "{}", e(8));
-    assert!(e(9).starts_with("no module `nosuch` in the log"), "{}", e(9));
-    assert!(e(10).starts_with("show commit: no entry at the current position"), "{}", e(10));
-    assert!(e(11).starts_with("rerun: no entry at the current position"), "{}", e(11));
-    assert!(e(12).starts_with("back 1: only 0 entries before"), "{}", e(12));
+    assert_eq!(
+        e(8),
+        "module `bank` is not installed at ts 0 (nothing is installed yet)"
+    );
+    assert!(
+        e(9).starts_with("no module `nosuch` in the log"),
+        "{}",
+        e(9)
+    );
+    assert!(
+        e(10).starts_with("show commit: no entry at the current position"),
+        "{}",
+        e(10)
+    );
+    assert!(
+        e(11).starts_with("rerun: no entry at the current position"),
+        "{}",
+        e(11)
+    );
+    assert!(
+        e(12).starts_with("back 1: only 0 entries before"),
+        "{}",
+        e(12)
+    );
     assert!(e(13).contains("beyond the end of the log"), "{}", e(13));
     assert_eq!(e(14), "step: N must be a positive integer, got `0`");
     // Bad lines do not stop the session.
     assert_eq!(reply(&r, 15)["ts"], 1);
-    assert!(err.contains("error: line 1: unknown command `frobnicate`"), "{err}");
-    assert!(err.contains("14 command line(s) failed"), "{err}");
+    assert!(
+        err.contains("error: line 1: unknown command `frobnicate`"),
+        "{err}"
+    );
+    assert_eq!(
+        e(17),
+        "module `bank` has no table `nosuch` at ts 15 (its tables: accounts)"
+            .replace("15", &last.to_string())
+    );
+    assert!(err.contains("15 command line(s) failed"), "{err}");
 
     // Not a data directory; a corrupt log.
     let empty = tempdir();
     let out = debug(empty.path(), &[], "");
     assert_ne!(out.status.code(), Some(0));
-    assert!(stderr_of(&out).contains("no log/ directory"), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("no log/ directory"),
+        "{}",
+        stderr_of(&out)
+    );
     let seg = crate::support::segment_files(d.path())[0].clone();
     let mut bytes = std::fs::read(&seg).unwrap();
     let at = bytes.len() / 2;
@@ -522,7 +673,11 @@ async fn malformed_input_is_reported_line_by_line_and_the_exit_code_says_so() {
     let out = debug(copy.path(), &[], "step\n");
     assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
     assert!(stdout_of(&out).is_empty());
-    assert!(stderr_of(&out).to_lowercase().contains("corrupt"), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).to_lowercase().contains("corrupt"),
+        "{}",
+        stderr_of(&out)
+    );
 }
 
 /// Copies a data directory's log and modules (regular files only).
@@ -596,14 +751,28 @@ async fn a_real_terminal_gets_a_prompt_and_text_replies() {
     keys("continue");
     let s1 = screen(&format!("(replay-debug ts {t1})"));
     assert!(s1.contains("breakpoint 1 (bank.transfer) hit"), "{s1}");
-    assert!(s1.contains(&format!("ts {t1}: commit bank.transfer (external): ok, 2 mutation(s)")), "{s1}");
+    assert!(
+        s1.contains(&format!(
+            "ts {t1}: commit bank.transfer (external): ok, 2 mutation(s)"
+        )),
+        "{s1}"
+    );
     keys("show table bank.accounts");
     let s2 = screen("row(s) of bank.accounts");
-    assert!(s2.contains(r#"{"balance":70,"id":1,"owner":"ann"}"#), "{s2}");
-    assert!(s2.contains(&format!("2 row(s) of bank.accounts at ts {t1}")), "{s2}");
+    assert!(
+        s2.contains(r#"{"balance":70,"id":1,"owner":"ann"}"#),
+        "{s2}"
+    );
+    assert!(
+        s2.contains(&format!("2 row(s) of bank.accounts at ts {t1}")),
+        "{s2}"
+    );
     keys("nonsense");
     let s3 = screen("unknown command `nonsense`");
-    assert!(s3.contains("error: line 4: unknown command `nonsense`"), "{s3}");
+    assert!(
+        s3.contains("error: line 4: unknown command `nonsense`"),
+        "{s3}"
+    );
     keys("quit");
     let s4 = screen("EXITED");
     assert!(s4.contains("EXITED 2"), "one bad line: exit code 2\n{s4}");

@@ -70,10 +70,9 @@ pub fn rerun_commit(
     };
     let peers = Arc::new(OfflinePeers::default());
     for m in installed {
-        peers.installs.insert(
-            m.name.clone(),
-            (m.install_ts, Arc::new(m.schema.clone())),
-        );
+        peers
+            .installs
+            .insert(m.name.clone(), (m.install_ts, Arc::new(m.schema.clone())));
     }
     let opts = ReplayCheckOptions::default();
     let ctx = Ctx {

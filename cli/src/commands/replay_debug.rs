@@ -206,8 +206,8 @@ pub fn run(a: &ReplayDebugArgs<'_>) -> Result<(), CliError> {
 /// is skipped).
 fn read_line<R: BufRead>(input: &mut R) -> Result<Option<Result<String, String>>, CliError> {
     let mut buf = Vec::new();
-    let n = std::io::Read::take(&mut *input, MAX_LINE_BYTES as u64 + 1)
-        .read_until(b'\n', &mut buf)?;
+    let n =
+        std::io::Read::take(&mut *input, MAX_LINE_BYTES as u64 + 1).read_until(b'\n', &mut buf)?;
     if n == 0 {
         return Ok(None);
     }
@@ -299,11 +299,12 @@ impl Debugger {
     }
 
     /// The reply of a command that moved: where it is now.
-    fn position(&self, hit: Option<&Breakpoint>, note: Option<String>) -> Reply {
+    fn position(&self, hits: &[&Breakpoint], note: Option<String>) -> Reply {
+        let hit = hits.first().copied();
         let s = &self.session;
         let entry = s.current().map(|e| s.world().entry_json(e));
         let mut text = Vec::new();
-        if let Some(b) = hit {
+        for b in hits {
             text.push(format!("breakpoint {} ({}) hit", b.id, b.spec));
         }
         if let Some(n) = &note {
@@ -319,6 +320,7 @@ impl Debugger {
                 "entry": entry,
                 "end": s.pos() == s.last_ts(),
                 "breakpoint": hit.map(|b| json!({ "id": b.id, "spec": b.spec.to_string() })),
+                "hits": hits.iter().map(|b| b.id).collect::<Vec<_>>(),
                 "note": note,
             }),
             text,
@@ -338,7 +340,7 @@ impl Debugger {
                         break;
                     }
                 }
-                Ok(self.position(None, note))
+                Ok(self.position(&[], note))
             }
             Command::Back(n) => {
                 let pos = self.session.pos();
@@ -350,33 +352,30 @@ impl Debugger {
                     )));
                 }
                 self.session.goto("back", pos - n)?;
-                Ok(self.position(None, None))
+                Ok(self.position(&[], None))
             }
             Command::Goto(ts) => {
                 self.session.goto("goto", *ts)?;
-                Ok(self.position(None, None))
+                Ok(self.position(&[], None))
             }
-            Command::Continue => {
-                loop {
-                    let Some(olds) = self.session.step_one()? else {
-                        let note = format!(
-                            "the end of the log (ts {}): no breakpoint hit",
-                            self.session.last_ts()
-                        );
-                        return Ok(self.position(None, Some(note)));
-                    };
-                    let mut hit = None;
-                    for b in &self.breakpoints {
-                        if self.session.hits(&b.spec, &olds)? {
-                            hit = Some(b.clone());
-                            break;
-                        }
-                    }
-                    if let Some(b) = hit {
-                        return Ok(self.position(Some(&b), None));
+            Command::Continue => loop {
+                let Some(olds) = self.session.step_one()? else {
+                    let note = format!(
+                        "the end of the log (ts {}): no breakpoint hit",
+                        self.session.last_ts()
+                    );
+                    return Ok(self.position(&[], Some(note)));
+                };
+                let mut hits = Vec::new();
+                for b in &self.breakpoints {
+                    if self.session.hits(&b.spec, &olds)? {
+                        hits.push(b);
                     }
                 }
-            }
+                if !hits.is_empty() {
+                    return Ok(self.position(&hits, None));
+                }
+            },
             Command::Break(spec) => {
                 let id = self.add_break(spec.clone())?;
                 Ok(Reply {
@@ -523,7 +522,10 @@ impl Debugger {
                     path,
                     s.pos(),
                     s.last_ts(),
-                    self.breakpoints.iter().map(|b| b.spec.to_string()).collect(),
+                    self.breakpoints
+                        .iter()
+                        .map(|b| b.spec.to_string())
+                        .collect(),
                     self.trace.iter().cloned().collect(),
                     cps,
                 )?;

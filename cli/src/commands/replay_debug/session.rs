@@ -636,10 +636,14 @@ impl Session {
     ) -> Result<Json, CliError> {
         let Some(mt) = self.world.state.tables(module) else {
             self.known.module(module)?;
+            let installed = if self.world.state.order.is_empty() {
+                "nothing is installed yet".to_owned()
+            } else {
+                format!("installed: {}", self.world.state.order.join(", "))
+            };
             return Err(bad(format!(
-                "module `{module}` is not installed at ts {} (installed: {})",
-                self.pos,
-                self.world.state.order.join(", ")
+                "module `{module}` is not installed at ts {} ({installed})",
+                self.pos
             )));
         };
         let schema = self.world.state.schemas.get(module);

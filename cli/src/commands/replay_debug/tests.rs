@@ -65,7 +65,10 @@ fn every_command_parses() {
     );
     assert_eq!(cmd("diff 3 10"), Command::Diff(3, 10));
     assert_eq!(cmd("rerun"), Command::Rerun);
-    assert_eq!(cmd("export /tmp/x y.dbg"), Command::Export("/tmp/x y.dbg".into()));
+    assert_eq!(
+        cmd("export /tmp/x y.dbg"),
+        Command::Export("/tmp/x y.dbg".into())
+    );
     assert_eq!(cmd("show commit"), Command::ShowCommit);
     assert_eq!(cmd("show trace"), Command::ShowTrace);
     assert_eq!(cmd("delete 2"), Command::Delete(2));
@@ -89,13 +92,19 @@ fn malformed_lines_say_what_is_wrong() {
         err("break ts=x"),
         "break ts=N: a timestamp must be a non-negative integer, got `x`"
     );
-    assert_eq!(err("break table bank"), "break table: expected MODULE.NAME, got `bank`");
+    assert_eq!(
+        err("break table bank"),
+        "break table: expected MODULE.NAME, got `bank`"
+    );
     assert!(err("break where bank.accounts").contains("expected a predicate"));
     assert!(err("diff 3").starts_with("diff: expected two timestamps"));
     assert!(err("show").starts_with("show: expected"));
     assert!(err("show tables").starts_with("show: unknown `tables`"));
     assert!(err("show table a.b --sort x").contains("unknown option `--sort`"));
-    assert_eq!(err("continue now"), "continue: takes no arguments, got `now`");
+    assert_eq!(
+        err("continue now"),
+        "continue: takes no arguments, got `now`"
+    );
     assert_eq!(err("export"), "export: expected a file name: export FILE");
 }
 
