@@ -184,7 +184,7 @@ impl Known {
 
 /// What the reader thread sends.
 enum Msg {
-    Entry(LogEntry),
+    Entry(Box<LogEntry>),
     /// The batch ending at this ts, with its hash (after its entries).
     BatchEnd(u64, Hash),
     End,
@@ -223,7 +223,8 @@ impl LogCursor {
                         let end = b.first_ts + u64::from(b.count).saturating_sub(1);
                         let hash = b.hash;
                         for e in b.entries {
-                            tx.send(Msg::Entry(e.into_owned())).map_err(|_| gone())?;
+                            tx.send(Msg::Entry(Box::new(e.into_owned())))
+                                .map_err(|_| gone())?;
                         }
                         if end <= stop_at {
                             tx.send(Msg::BatchEnd(end, hash)).map_err(|_| gone())?;
@@ -415,7 +416,7 @@ impl Session {
                 Msg::Entry(e) => {
                     let olds = self.world.apply(&e)?;
                     self.pos = e.ts();
-                    self.current = Some(e);
+                    self.current = Some(*e);
                     if let Msg::BatchEnd(ts, hash) = *self.cursor.peek() {
                         if ts == self.pos {
                             self.cursor.next();
