@@ -777,3 +777,86 @@ async fn a_real_terminal_gets_a_prompt_and_text_replies() {
     let s4 = screen("EXITED");
     assert!(s4.contains("EXITED 2"), "one bad line: exit code 2\n{s4}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upgrade_is_stepped_through_and_rerun_uses_each_version() {
+    let d = tempdir();
+    let rt = open(d.path()).await;
+    rt.load_module(crate::support::wasm("t_upgrade_v1"))
+        .await
+        .unwrap();
+    rt.call("t_upgrade", "open", vec![s("ann"), u(10)])
+        .await
+        .unwrap();
+    rt.call("t_upgrade", "deposit", vec![u(1), u(5)])
+        .await
+        .unwrap();
+    rt.load_module(crate::support::wasm("t_upgrade_v2"))
+        .await
+        .unwrap();
+    rt.call("t_upgrade", "deposit", vec![u(1), u(7)])
+        .await
+        .unwrap();
+    rt.shutdown().await.unwrap();
+    let entries = log_entries(d.path());
+    let installs: Vec<u64> = entries
+        .iter()
+        .filter(|e| matches!(e, LogEntry::Install(_)))
+        .map(LogEntry::ts)
+        .collect();
+    let cs = all_commits(d.path());
+    let (v1_deposit, v2_deposit) = (
+        ts_of(&cs, "t_upgrade", "deposit", 0),
+        ts_of(&cs, "t_upgrade", "deposit", 1),
+    );
+    assert_eq!(installs.len(), 2);
+    assert!(v1_deposit < installs[1] && installs[1] < v2_deposit);
+    let script = format!(
+        "break table t_upgrade.audit\n\
+         continue\n\
+         show table t_upgrade.audit\n\
+         show table t_upgrade.accounts\n\
+         rerun\n\
+         goto {v1_deposit}\n\
+         show table t_upgrade.audit\n\
+         show table t_upgrade.accounts\n\
+         rerun\n\
+         goto {}\n\
+         show commit\n\
+         diff {v1_deposit} {v2_deposit}\n",
+        installs[1]
+    );
+    let out = debug(d.path(), &["--format", "json"], &script);
+    let r = replies(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "line 7 fails: {}",
+        stderr_of(&out)
+    );
+    assert_eq!(reply(&r, 2)["ts"], v2_deposit);
+    assert_eq!(reply(&r, 2)["breakpoint"]["id"], 1);
+    let audit = reply(&r, 3)["rows"].as_array().unwrap();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["amount"], 7);
+    assert_eq!(reply(&r, 4)["rows"][0]["balance"], 22);
+    assert_eq!(reply(&r, 5)["matches"], true, "{}", reply(&r, 5));
+    // Before the upgrade the table does not exist yet.
+    assert_eq!(
+        reply(&r, 7)["error"],
+        format!("module `t_upgrade` has no table `audit` at ts {v1_deposit} (its tables: accounts, scratch)")
+    );
+    assert_eq!(reply(&r, 8)["rows"][0]["balance"], 15);
+    assert_eq!(reply(&r, 9)["matches"], true, "{}", reply(&r, 9));
+    assert_eq!(reply(&r, 11)["entry"]["kind"], "install");
+    assert_eq!(reply(&r, 11)["entry"]["version"], "2.0.0");
+    let changes = reply(&r, 12)["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 2, "{changes:#?}");
+    assert!(changes.iter().any(|c| c["table"] == "accounts"
+        && c["change"] == "updated"
+        && c["before"]["balance"] == 15
+        && c["after"]["balance"] == 22));
+    assert!(changes
+        .iter()
+        .any(|c| c["table"] == "audit" && c["change"] == "inserted"));
+}
