@@ -860,3 +860,67 @@ async fn an_upgrade_is_stepped_through_and_rerun_uses_each_version() {
         .iter()
         .any(|c| c["table"] == "audit" && c["change"] == "inserted"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_trimmed_by_retention_is_debugged_from_its_snapshot() {
+    let d = tempdir();
+    let rt = interstice_actors::Runtime::builder()
+        .data_dir(d.path())
+        .durability(interstice_actors::Durability::None)
+        .segment_size(4096)
+        .snapshot_every_commits(50)
+        .keep_snapshots(1)
+        .open()
+        .await
+        .expect("open");
+    rt.load_module(crate::support::wasm("bank"))
+        .await
+        .expect("bank");
+    let alice = crate::support::open_account(&rt, "alice", 0).await;
+    for _ in 0..300 {
+        rt.call("bank", "deposit", vec![alice.clone(), u(1)])
+            .await
+            .expect("deposit");
+    }
+    rt.shutdown().await.expect("shutdown");
+    let first_segment = crate::support::segment_files(d.path())[0]
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.trim_end_matches(".log").parse::<u64>().ok())
+        .expect("a segment name");
+    assert!(first_segment > 1, "retention deleted the first segments");
+    let script = "show table bank.accounts\nstep\nshow commit\ngoto 0\ncontinue\n\
+                  show table bank.accounts\nback 3\nrerun\ndiff 1 2\n";
+    let out = debug(d.path(), &["--format", "json"], script);
+    let r = replies(&out);
+    let start_rows = reply(&r, 1)["rows"].clone();
+    let start = reply(&r, 1)["ts"].as_u64().unwrap();
+    assert!(
+        start > 1 && start + 1 >= first_segment,
+        "the session starts at the snapshot: {start}"
+    );
+    // The snapshot's state: alice's balance is the deposits before it.
+    let before = start_rows[0]["balance"].as_u64().unwrap();
+    assert!(before > 0 && before < 300, "{start_rows}");
+    assert_eq!(reply(&r, 2)["ts"], start + 1);
+    assert_eq!(
+        reply(&r, 3)["entry"]["mutations"][0]["row"]["balance"],
+        before + 1
+    );
+    assert!(
+        reply(&r, 4)["error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("before the start of the readable log (ts {start}")),
+        "{}",
+        reply(&r, 4)
+    );
+    assert_eq!(reply(&r, 5)["end"], true);
+    assert_eq!(reply(&r, 6)["rows"][0]["balance"], 300);
+    // A commit after the snapshot re-executes with the snapshot's binary.
+    assert_eq!(reply(&r, 8)["matches"], true, "{}", reply(&r, 8));
+    assert!(reply(&r, 9)["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("diff: ts 1 is before the start of the readable log"));
+}
