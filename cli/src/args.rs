@@ -283,7 +283,9 @@ pub enum Command {
     /// An interactive debugger over the committed history: step, back,
     /// goto, breakpoints, table state, diffs and re-execution of a commit,
     /// one command per line on stdin (a prompt at a terminal; scriptable,
-    /// `help` lists the commands). Read-only: no lock is taken.
+    /// `help` lists the commands). A bad line is reported on stderr and
+    /// skipped, and the session reads on; the exit code at the end of input
+    /// says whether any line failed. Read-only: no lock is taken.
     ReplayDebug {
         /// The data directory.
         #[arg(long, short = 'd', value_name = "DIR")]

@@ -653,6 +653,15 @@ async fn malformed_input_is_reported_line_by_line_and_the_exit_code_says_so() {
     );
     assert!(err.contains("15 command line(s) failed"), "{err}");
 
+    // Bad options.
+    let out = debug(d.path(), &["--checkpoint-every", "0"], "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("--checkpoint-every and --max-checkpoints must be at least 1"),
+        "{}",
+        stderr_of(&out)
+    );
+
     // Not a data directory; a corrupt log.
     let empty = tempdir();
     let out = debug(empty.path(), &[], "");
