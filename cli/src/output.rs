@@ -81,14 +81,6 @@ pub fn progress(line: impl std::fmt::Display) {
     stderr_line(line);
 }
 
-/// Prints an interactive prompt on stderr, without a newline (only when
-/// stdin is a terminal: `replay-debug`).
-pub fn prompt(text: impl std::fmt::Display) {
-    let mut err = io::stderr().lock();
-    let _ = write!(err, "{text}");
-    let _ = err.flush();
-}
-
 /// Prints an error on stderr.
 pub fn error(line: impl std::fmt::Display) {
     stderr_line(format_args!("error: {line}"));

@@ -776,10 +776,26 @@ async fn a_real_terminal_gets_a_prompt_and_text_replies() {
         s2.contains(&format!("2 row(s) of bank.accounts at ts {t1}")),
         "{s2}"
     );
+    // The line editor's history: Up recalls the last command.
+    let out = tmux.run(&["send-keys", "Up", "Enter"]);
+    assert!(out.status.success());
+    let mut again = String::new();
+    for _ in 0..100 {
+        again = String::from_utf8_lossy(&tmux.run(&["capture-pane", "-p"]).stdout).into_owned();
+        if again.matches("2 row(s) of bank.accounts").count() == 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(
+        again.matches("2 row(s) of bank.accounts").count(),
+        2,
+        "{again}"
+    );
     keys("nonsense");
     let s3 = screen("unknown command `nonsense`");
     assert!(
-        s3.contains("error: line 4: unknown command `nonsense`"),
+        s3.contains("error: line 5: unknown command `nonsense`"),
         "{s3}"
     );
     keys("quit");

@@ -2,7 +2,8 @@
 //! interactive debugger over the committed history (`docs/TOOLS.md`).
 //!
 //! Commands are read from stdin, one per line (`command.rs` has the
-//! language): at a terminal with a prompt on stderr, or from a script.
+//! language): at a terminal through a line editor (`input.rs`: editing,
+//! history, the prompt on the terminal), or from a script.
 //! Each command's reply goes to stdout — in `--format json` exactly one
 //! JSON object per command line, carrying its `line` number — and errors
 //! go to stderr as `error: line N: ...` (in JSON also as
@@ -21,13 +22,14 @@
 mod checkpoints;
 mod command;
 mod export;
+mod input;
 mod session;
 
 #[cfg(test)]
 mod tests;
 
 use std::collections::VecDeque;
-use std::io::{BufRead, IsTerminal};
+use std::io::IsTerminal;
 use std::path::Path;
 
 use interstice_actors::Limits;
@@ -39,12 +41,11 @@ use crate::error::CliError;
 use crate::output;
 use command::{parse, BreakSpec, Command, HELP};
 use export::TraceItem;
+use input::Input;
 use session::{Breakpoint, Session};
 
 pub(crate) use checkpoints::{DEFAULT_EVERY, DEFAULT_MAX};
 
-/// The longest command line, in bytes.
-pub const MAX_LINE_BYTES: usize = 64 * 1024;
 /// Commands the trace keeps (the oldest are dropped).
 pub const MAX_TRACE: usize = 10_000;
 /// Breakpoints one session may hold.
@@ -129,7 +130,8 @@ pub fn run(a: &ReplayDebugArgs<'_>) -> Result<(), CliError> {
         }
         dbg.session.goto("--load", l.position)?;
     }
-    let interactive = std::io::stdin().is_terminal();
+    let mut input = Input::new(std::io::stdin().is_terminal());
+    let interactive = input.is_terminal();
     if interactive {
         output::progress(format!(
             "replay-debug: {} (ts {}..={}), at ts {}; `help` lists the commands",
@@ -139,15 +141,11 @@ pub fn run(a: &ReplayDebugArgs<'_>) -> Result<(), CliError> {
             dbg.session.pos()
         ));
     }
-    let stdin = std::io::stdin();
-    let mut input = stdin.lock();
     let mut line_no = 0u64;
     let mut failed: Vec<(u64, bool)> = Vec::new();
     loop {
-        if interactive {
-            output::prompt(format!("(replay-debug ts {}) ", dbg.session.pos()));
-        }
-        let line = match read_line(&mut input)? {
+        let prompt = format!("(replay-debug ts {}) ", dbg.session.pos());
+        let line = match input.next(&prompt)? {
             None => break,
             Some(l) => l,
         };
@@ -198,36 +196,6 @@ pub fn run(a: &ReplayDebugArgs<'_>) -> Result<(), CliError> {
         Err(CliError::Usage(msg))
     } else {
         Err(CliError::CheckFailed(msg))
-    }
-}
-
-/// Reads one line of at most [`MAX_LINE_BYTES`]: `None` at the end of
-/// input, `Some(Err(..))` for a line too long or not UTF-8 (the rest of it
-/// is skipped).
-fn read_line<R: BufRead>(input: &mut R) -> Result<Option<Result<String, String>>, CliError> {
-    let mut buf = Vec::new();
-    let n =
-        std::io::Read::take(&mut *input, MAX_LINE_BYTES as u64 + 1).read_until(b'\n', &mut buf)?;
-    if n == 0 {
-        return Ok(None);
-    }
-    if buf.len() > MAX_LINE_BYTES && buf.last() != Some(&b'\n') {
-        // Skip to the end of the line, a bounded chunk at a time.
-        loop {
-            let mut rest = Vec::new();
-            let m = std::io::Read::take(&mut *input, MAX_LINE_BYTES as u64)
-                .read_until(b'\n', &mut rest)?;
-            if m == 0 || rest.last() == Some(&b'\n') {
-                break;
-            }
-        }
-        return Ok(Some(Err(format!(
-            "the line is longer than {MAX_LINE_BYTES} bytes"
-        ))));
-    }
-    match String::from_utf8(buf) {
-        Ok(s) => Ok(Some(Ok(s))),
-        Err(_) => Ok(Some(Err("the line is not UTF-8".into()))),
     }
 }
 
