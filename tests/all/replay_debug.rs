@@ -737,28 +737,40 @@ async fn a_real_terminal_gets_a_prompt_and_text_replies() {
     );
     let out = tmux.run(&["new-session", "-d", "-x", "200", "-y", "50", &cmd]);
     assert!(out.status.success(), "tmux: {}", stderr_of(&out));
-    let screen = |want: &str| -> String {
+    let capture =
+        || String::from_utf8_lossy(&tmux.run(&["capture-pane", "-p"]).stdout).into_owned();
+    // Polls the screen (up to 30 s: the machine may be busy) until `done`.
+    let wait = |what: &str, done: &dyn Fn(&str) -> bool| -> String {
         let mut last = String::new();
-        for _ in 0..100 {
-            let out = tmux.run(&["capture-pane", "-p"]);
-            last = String::from_utf8_lossy(&out.stdout).into_owned();
-            if last.contains(want) {
+        for _ in 0..300 {
+            last = capture();
+            if done(&last) {
                 return last;
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        panic!("`{want}` never appeared on the screen:\n{last}");
+        panic!("{what} never appeared on the screen:\n{last}");
     };
-    screen("(replay-debug ts 0)");
+    // The n-th prompt is drawn once the editor waits for input: type only
+    // then (keys typed while a command runs are not the editor's yet).
+    let prompts = |n: usize| {
+        wait(&format!("prompt {n}"), &|screen: &str| {
+            screen.matches("(replay-debug ts ").count() >= n
+        })
+    };
     let keys = |text: &str| {
         let out = tmux.run(&["send-keys", "-l", text]);
         assert!(out.status.success());
         let out = tmux.run(&["send-keys", "Enter"]);
         assert!(out.status.success());
     };
+    let s0 = prompts(1);
+    assert!(s0.contains("(replay-debug ts 0)"), "{s0}");
     keys("break bank.transfer");
+    prompts(2);
     keys("continue");
-    let s1 = screen(&format!("(replay-debug ts {t1})"));
+    let s1 = prompts(3);
+    assert!(s1.contains(&format!("(replay-debug ts {t1})")), "{s1}");
     assert!(s1.contains("breakpoint 1 (bank.transfer) hit"), "{s1}");
     assert!(
         s1.contains(&format!(
@@ -767,7 +779,7 @@ async fn a_real_terminal_gets_a_prompt_and_text_replies() {
         "{s1}"
     );
     keys("show table bank.accounts");
-    let s2 = screen("row(s) of bank.accounts");
+    let s2 = prompts(4);
     assert!(
         s2.contains(r#"{"balance":70,"id":1,"owner":"ann"}"#),
         "{s2}"
@@ -779,27 +791,20 @@ async fn a_real_terminal_gets_a_prompt_and_text_replies() {
     // The line editor's history: Up recalls the last command.
     let out = tmux.run(&["send-keys", "Up", "Enter"]);
     assert!(out.status.success());
-    let mut again = String::new();
-    for _ in 0..100 {
-        again = String::from_utf8_lossy(&tmux.run(&["capture-pane", "-p"]).stdout).into_owned();
-        if again.matches("2 row(s) of bank.accounts").count() == 2 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let again = prompts(5);
     assert_eq!(
         again.matches("2 row(s) of bank.accounts").count(),
         2,
         "{again}"
     );
     keys("nonsense");
-    let s3 = screen("unknown command `nonsense`");
+    let s3 = prompts(6);
     assert!(
         s3.contains("error: line 5: unknown command `nonsense`"),
         "{s3}"
     );
     keys("quit");
-    let s4 = screen("EXITED");
+    let s4 = wait("EXITED", &|screen: &str| screen.contains("EXITED"));
     assert!(s4.contains("EXITED 2"), "one bad line: exit code 2\n{s4}");
 }
 
