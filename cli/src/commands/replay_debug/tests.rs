@@ -138,3 +138,46 @@ fn checkpoints_stay_bounded_and_cover_the_log() {
     assert_eq!(c.before(ts[1] + 1).unwrap().ts, ts[1]);
     assert_eq!(c.at_or_before(ts[1]).unwrap().ts, ts[1]);
 }
+
+#[test]
+fn the_export_layout_is_as_documented_and_reads_back() {
+    use super::export::{read, write, TraceItem};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("s.dbg");
+    let trace = vec![TraceItem {
+        line: 1,
+        command: "step".into(),
+        ts: 1,
+    }];
+    let cps = [snap(0), snap(4)];
+    let n = write(&path, 4, 9, vec!["ts=7".into()], trace.clone(), &cps).expect("write");
+    let bytes = std::fs::read(&path).expect("read");
+    assert_eq!(bytes.len() as u64, n);
+    assert_eq!(&bytes[..8], b"IRDEBUG1");
+    let len = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[12..12 + len]).expect("JSON");
+    let body0 = interstice_persist::encode_snapshot(&cps[0]);
+    let body1 = interstice_persist::encode_snapshot(&cps[1]);
+    assert_eq!(
+        header,
+        serde_json::json!({
+            "format": "interstice-replay-debug", "version": 1, "position": 4, "last_ts": 9,
+            "breakpoints": ["ts=7"],
+            "trace": [{"line": 1, "command": "step", "ts": 1}],
+            "checkpoints": [{"ts": 0, "bytes": body0.len()}, {"ts": 4, "bytes": body1.len()}],
+        })
+    );
+    assert_eq!(&bytes[12 + len..], [body0, body1].concat().as_slice());
+    let back = read(&path, 4).expect("reads back");
+    assert_eq!(
+        (back.position, back.breakpoints, back.trace),
+        (4, vec!["ts=7".to_owned()], trace)
+    );
+    assert_eq!(back.checkpoints, cps);
+    // More checkpoints than the session keeps, and a truncated file.
+    let e = read(&path, 0).expect_err("bound").to_string();
+    assert!(e.contains("holds 2 checkpoints, more than the 1"), "{e}");
+    std::fs::write(&path, &bytes[..bytes.len() - 1]).expect("write");
+    let e = read(&path, 4).expect_err("truncated").to_string();
+    assert!(e.contains("runs past the end of the file"), "{e}");
+}
