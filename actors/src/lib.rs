@@ -8,7 +8,8 @@
 //! acknowledged; its async calls and the triggers it fires are delivered in
 //! timestamp order by the subscription router (`actors/router.rs`). On open the log
 //! is replayed without running any wasm (`recovery/replay.rs`). [`replay_check()`]
-//! re-executes a log against its module binaries to check it is deterministic.
+//! re-executes a log against its module binaries to check it is deterministic;
+//! [`rerun_commit`] re-executes one logged commit on its own (`replay-debug`).
 //! `docs/ARCHITECTURE.md` gives the layers and the life of a call.
 //!
 //! Embed it through [`Runtime`]:
@@ -45,7 +46,7 @@ pub use interstice_abi::{ReducerMode, RowEvent, Type, Value};
 pub use interstice_persist::ErrorKind;
 pub use metrics::Metrics;
 pub use replay_check::{
-    engine_json, replay_check, Difference, Divergence, EngineCause, EngineDivergence, LoggedEngine,
-    ModuleCheck, Observed, ReplayCheckOptions, ReplayCheckReport,
+    engine_json, replay_check, rerun_commit, Difference, Divergence, EngineCause, EngineDivergence,
+    InstalledModule, LoggedEngine, ModuleCheck, Observed, ReplayCheckOptions, ReplayCheckReport,
 };
 pub use runtime::{inspect_module, CallOutput, ModuleInfo, Runtime, RuntimeBuilder};

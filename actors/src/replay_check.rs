@@ -54,10 +54,12 @@ use interstice_persist::{
 mod divergence;
 mod engine;
 mod report;
+mod rerun;
 
 pub use divergence::{Difference, Divergence, Observed};
 pub use engine::{engine_json, EngineCause, EngineDivergence, LoggedEngine};
 pub use report::{ModuleCheck, ReplayCheckOptions, ReplayCheckReport};
+pub use rerun::{rerun_commit, InstalledModule};
 
 use crate::config::Limits;
 use crate::error::{RuntimeError, SnapshotError};

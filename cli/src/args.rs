@@ -314,6 +314,39 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = crate::commands::logs::LogsFormat::Text)]
         format: crate::commands::logs::LogsFormat,
     },
+    /// An interactive debugger over the committed history: step, back,
+    /// goto, breakpoints, table state, diffs and re-execution of a commit,
+    /// one command per line on stdin (a prompt at a terminal; scriptable,
+    /// `help` lists the commands). A bad line is reported on stderr and
+    /// skipped, and the session reads on; the exit code at the end of input
+    /// says whether any line failed. Read-only: no lock is taken.
+    ReplayDebug {
+        /// The data directory.
+        #[arg(long, short = 'd', value_name = "DIR")]
+        data_dir: PathBuf,
+        /// Replies as text, or one JSON object per command line.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+        /// Resume from a session's `export FILE` (its checkpoints are
+        /// checked against the log).
+        #[arg(long, value_name = "FILE")]
+        load: Option<PathBuf>,
+        /// Take a checkpoint every N entries (the spacing doubles when
+        /// checkpoints are evicted).
+        #[arg(long, value_name = "N", default_value_t = crate::commands::replay_debug::DEFAULT_EVERY)]
+        checkpoint_every: u64,
+        /// Keep at most this many checkpoints (each a copy of the state)
+        /// besides the start of the log.
+        #[arg(long, value_name = "N", default_value_t = crate::commands::replay_debug::DEFAULT_MAX)]
+        max_checkpoints: usize,
+        /// Fuel budget per call the log was written with (for `rerun`).
+        #[arg(long)]
+        fuel: Option<u64>,
+        /// Memory cap per instance, in bytes, the log was written with (for
+        /// `rerun`).
+        #[arg(long)]
+        memory_bytes: Option<usize>,
+    },
     /// Export the log for analysis: one JSON object per entry, or one CSV
     /// line per mutation (rows decoded with the logged schema). Read-only:
     /// no lock is taken.

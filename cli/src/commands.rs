@@ -12,6 +12,7 @@ pub mod log_dump;
 pub mod log_inspect;
 pub mod logs;
 pub mod replay_check;
+pub mod replay_debug;
 pub mod run;
 pub mod schema;
 pub mod schema_diff;

@@ -9,7 +9,8 @@
 //! rebuilt by applying the logged mutations to `interstice-tables` without
 //! running any wasm (`state.rs`), `--where` predicates are compiled to the
 //! host's filter encoding and evaluated by the host's own query code
-//! (`predicate.rs`), and upgrade plans classify a schema change with the
+//! (`predicate.rs`), rows are read with the host's query code (`rows.rs`),
+//! and upgrade plans classify a schema change with the
 //! runtime's `SchemaDiff` rules (`plan.rs`). Long reads show a progress
 //! spinner on stderr when it is a terminal (`progress.rs`).
 
@@ -18,4 +19,5 @@ pub mod emit;
 pub mod plan;
 pub mod predicate;
 pub mod progress;
+pub mod rows;
 pub mod state;

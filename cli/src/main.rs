@@ -127,6 +127,23 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             fuel,
             memory_bytes,
         }),
+        Command::ReplayDebug {
+            data_dir,
+            format,
+            load,
+            checkpoint_every,
+            max_checkpoints,
+            fuel,
+            memory_bytes,
+        } => commands::replay_debug::run(&commands::replay_debug::ReplayDebugArgs {
+            dir: &data_dir,
+            format,
+            load: load.as_deref(),
+            checkpoint_every,
+            max_checkpoints,
+            fuel,
+            memory_bytes,
+        }),
         Command::Bench {
             quick,
             out,

@@ -33,6 +33,7 @@ mod ordering;
 mod recovery;
 mod replay;
 mod replay_check;
+mod replay_debug;
 mod rollback;
 mod run_protocol;
 mod schema_diff;

@@ -499,7 +499,7 @@ fn html(g: &Graph, l: &Layout) -> String {
 /// through a symlink) and renames it over `out`: a symlink at `out` is
 /// replaced, not written through, and a failed write leaves `out` as it
 /// was.
-fn write_replacing(out: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_replacing(out: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let name = out

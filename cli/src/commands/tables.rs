@@ -12,15 +12,14 @@
 
 use std::path::Path;
 
-use interstice_abi::cbor::Reader;
-use interstice_abi::query::MAX_PAGE_ROWS;
-use interstice_abi::{Persistence, TableSchema, Value};
-use interstice_tables::{Cursor, Tables};
+use interstice_abi::{Persistence, TableSchema};
+use interstice_tables::Tables;
 use serde_json::{json, Value as Json};
 
 use crate::error::CliError;
 use crate::inspect::emit::emit_csv;
-use crate::inspect::predicate::{compile, table_query};
+use crate::inspect::predicate::compile;
+use crate::inspect::rows::for_each_page;
 use crate::inspect::state::replay;
 use crate::output;
 
@@ -165,39 +164,13 @@ fn emit_rows(
     filter: Option<&[u8]>,
     a: &TablesArgs<'_>,
 ) -> Result<(), CliError> {
-    let mut cursor = Cursor::open(tables, idx, &table_query(filter))
-        .map_err(|e| CliError::Usage(format!("--where: {e}")))?;
-    let row_ty = schema.row_type();
     let names: Vec<&str> = schema.columns.iter().map(|c| c.name.as_str()).collect();
-    let mut left = a.limit.unwrap_or(u64::MAX);
-    let mut page = Vec::new();
     let mut widths: Option<Vec<usize>> = None;
     match a.format {
         TablesFormat::Csv => emit_csv(&names)?,
         TablesFormat::Table | TablesFormat::Json => {}
     }
-    let mut shown = 0u64;
-    while left > 0 && !output::stdout_closed() {
-        let want = u32::try_from(left).unwrap_or(MAX_PAGE_ROWS);
-        let more = tables
-            .query_page(&mut cursor, want, &mut page)
-            .map_err(|e| CliError::CheckFailed(format!("reading {}: {e}", schema.name)))?;
-        if !more.filled {
-            break;
-        }
-        let mut rows: Vec<Vec<Json>> = Vec::new();
-        let mut r = Reader::new(&page);
-        let n = r
-            .array()
-            .map_err(|e| CliError::CheckFailed(format!("reading {}: {e}", schema.name)))?;
-        for _ in 0..n {
-            let v = Value::decode(&row_ty, &mut r)
-                .map_err(|e| CliError::CheckFailed(format!("a row of {}: {e}", schema.name)))?;
-            let j = v.to_json(&row_ty);
-            rows.push(names.iter().map(|c| j[*c].clone()).collect());
-        }
-        left = left.saturating_sub(rows.len() as u64);
-        shown += rows.len() as u64;
+    let (shown, left) = for_each_page(tables, idx, schema, filter, a.limit, |rows| {
         match a.format {
             TablesFormat::Json => {
                 for row in &rows {
@@ -239,7 +212,8 @@ fn emit_rows(
                 }
             }
         }
-    }
+        Ok(())
+    })?;
     if a.format == TablesFormat::Table {
         if widths.is_none() {
             output::result(names.join("  "));
