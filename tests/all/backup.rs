@@ -286,10 +286,19 @@ fn without_a_server_a_backup_takes_the_lock_and_opens_as_the_same_state() {
         vec![json!(10), json!(20), json!(30)]
     );
     // The tokens are not copied: they guard the source's port, and a
-    // restored directory gets its own on its first `run --listen`.
+    // restored directory gets its own on its first `run --listen`. (`LOCK`,
+    // `cache/` and `logs/` are the runtime's that `open_and_read` opened.)
     assert_eq!(
         names(&dest),
-        ["LOCK", "SECRET", "cache", "log", "modules", "snapshots"]
+        [
+            "LOCK",
+            "SECRET",
+            "cache",
+            "log",
+            "logs",
+            "modules",
+            "snapshots"
+        ]
     );
 
     // A process that holds the directory without serving it: no consistent

@@ -23,12 +23,18 @@ async fn populate(dir: &Path) -> (interstice_actors::Runtime, u64) {
         .expect("greet");
     let failed = rt.call("bank", "transfer", vec![u(1), u(9), u(1)]).await;
     assert!(failed.is_err(), "a transfer with no account fails");
-    crate::support::eventually(10, "the greeting's trigger", || {
+    // The trigger runs later, and a failure is answered before its commit
+    // is written: wait for both in the log, or the counts below race them.
+    crate::support::eventually(10, "the greeting's trigger and the failed transfer", || {
         let d = dir.to_path_buf();
         async move {
-            commits(&log_entries(&d))
-                .iter()
+            let entries = log_entries(&d);
+            let cs = commits(&entries);
+            cs.iter()
                 .any(|c| c.module == "caller" && c.reducer == "on_greeting")
+                && cs
+                    .iter()
+                    .any(|c| c.module == "bank" && c.reducer == "transfer")
         }
     })
     .await;
