@@ -110,6 +110,17 @@ pub enum ReducerMode {
     Read,
 }
 
+impl ReducerMode {
+    /// `write` or `read`, as the schema exports and the JSON mapping
+    /// (`docs/ABI.md` §7.1) spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReducerMode::Write => "write",
+            ReducerMode::Read => "read",
+        }
+    }
+}
+
 /// A row event a subscription listens to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RowEvent {

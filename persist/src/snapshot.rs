@@ -77,6 +77,22 @@ pub struct SnapshotModule {
     pub tables: Vec<SnapshotTable>,
 }
 
+impl SnapshotModule {
+    /// The install this module's entry stands for (its engine is not kept
+    /// per module: [`Snapshot::engine`] holds the last one recorded).
+    pub fn install(&self) -> crate::ModuleInstall {
+        crate::ModuleInstall {
+            ts: self.install_ts,
+            name: self.name.clone(),
+            version: self.version.clone(),
+            schema: self.schema.clone(),
+            schema_hash: self.schema_hash,
+            wasm_hash: self.wasm_hash,
+            engine: None,
+        }
+    }
+}
+
 /// A logged table's contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotTable {

@@ -364,6 +364,13 @@ impl ModuleActor {
             mutations: logged_mutations(&self.tables, &changes),
             calls: calls.clone(),
         };
+        // Encoded now; the record's reducer name then moves on to the
+        // router (for the module logs) instead of being copied.
+        let commit = LogEntry::Commit(record);
+        let entry = UnnumberedEntry::encode(&commit);
+        let LogEntry::Commit(CommitRecord { reducer, .. }) = commit else {
+            unreachable!("built as a commit just above")
+        };
         let entry_info = EntryInfo::Commit(CommitInfo {
             module: self.env.name.clone(),
             schema: self.env.schema.clone(),
@@ -372,7 +379,7 @@ impl ModuleActor {
             changes,
             depth: info.depth,
             root: info.root,
-            reducer: record.reducer.clone(),
+            reducer,
             log_records,
         });
         let (later, now) = match (info.reply, result) {
@@ -381,7 +388,7 @@ impl ModuleActor {
             (None, _) => (None, None),
         };
         let finished = Finished {
-            entry: UnnumberedEntry::encode(&LogEntry::Commit(record)),
+            entry,
             info: entry_info,
             reply: later,
         };

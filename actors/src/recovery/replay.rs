@@ -62,16 +62,7 @@ impl<'a> Replayer<'a> {
         let mut r = Self::new(host, data_dir, cache_dir, limits);
         r.state = LogState::from_snapshot(snap, limits)?;
         for m in &snap.modules {
-            let install = ModuleInstall {
-                ts: m.install_ts,
-                name: m.name.clone(),
-                version: m.version.clone(),
-                schema: m.schema.clone(),
-                schema_hash: m.schema_hash,
-                wasm_hash: m.wasm_hash,
-                engine: None,
-            };
-            let compiled = r.compile(&install)?;
+            let compiled = r.compile(&m.install())?;
             r.compiled.push(compiled);
         }
         Ok(r)

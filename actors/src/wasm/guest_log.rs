@@ -139,20 +139,19 @@ pub(crate) fn write(
         abi::level::DEBUG => "debug",
         _ => "trace",
     };
+    if enabled {
+        match level {
+            abi::level::ERROR => tracing::error!(target: "interstice::guest", module, "{line}"),
+            abi::level::WARN => tracing::warn!(target: "interstice::guest", module, "{line}"),
+            abi::level::INFO => tracing::info!(target: "interstice::guest", module, "{line}"),
+            abi::level::DEBUG => tracing::debug!(target: "interstice::guest", module, "{line}"),
+            _ => tracing::trace!(target: "interstice::guest", module, "{line}"),
+        }
+    }
     lines.push(GuestLine {
         level: name,
-        text: line.clone(),
+        text: line,
     });
-    if !enabled {
-        return Ok(());
-    }
-    match level {
-        abi::level::ERROR => tracing::error!(target: "interstice::guest", module, "{line}"),
-        abi::level::WARN => tracing::warn!(target: "interstice::guest", module, "{line}"),
-        abi::level::INFO => tracing::info!(target: "interstice::guest", module, "{line}"),
-        abi::level::DEBUG => tracing::debug!(target: "interstice::guest", module, "{line}"),
-        _ => tracing::trace!(target: "interstice::guest", module, "{line}"),
-    }
     Ok(())
 }
 

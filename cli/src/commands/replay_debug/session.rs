@@ -64,18 +64,7 @@ impl World {
         let installs = s
             .modules
             .iter()
-            .map(|m| {
-                let i = ModuleInstall {
-                    ts: m.install_ts,
-                    name: m.name.clone(),
-                    version: m.version.clone(),
-                    schema: m.schema.clone(),
-                    schema_hash: m.schema_hash,
-                    wasm_hash: m.wasm_hash,
-                    engine: None,
-                };
-                (m.name.clone(), i)
-            })
+            .map(|m| (m.name.clone(), m.install()))
             .collect();
         Ok(Self { state, installs })
     }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use interstice_abi::{IndexKind, Persistence, ReducerMode, Trigger};
+use interstice_abi::{IndexKind, Persistence, Trigger};
 
 use super::Described;
 
@@ -59,10 +59,7 @@ pub(crate) fn render(d: &Described) -> String {
         }
     }
     for r in &s.reducers {
-        let mode = match r.mode {
-            ReducerMode::Write => "write",
-            ReducerMode::Read => "read",
-        };
+        let mode = r.mode.name();
         let params: Vec<String> = r
             .params
             .iter()

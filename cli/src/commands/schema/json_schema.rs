@@ -13,7 +13,7 @@
 
 use serde_json::{json, Map, Value as Json};
 
-use interstice_abi::{Field, ReducerMode, Type};
+use interstice_abi::{Field, Type};
 
 use super::names::{pascal, positional, Names};
 use super::typescript::RESERVED;
@@ -67,10 +67,7 @@ pub(crate) fn render(d: &Described) -> Json {
     }
     let mut reducers = Map::new();
     for r in &s.reducers {
-        let mode = match r.mode {
-            ReducerMode::Write => "write",
-            ReducerMode::Read => "read",
-        };
+        let mode = r.mode.name();
         let mut args = tuple(r.params.iter().map(|p| schema(&p.ty, &names)).collect());
         let labels: Vec<&str> = r.params.iter().map(|p| p.name.as_str()).collect();
         args["description"] = json!(format!("arguments: {}", labels.join(", ")));

@@ -16,7 +16,7 @@
 
 use std::fmt::Write;
 
-use interstice_abi::{Field, ReducerMode, Type};
+use interstice_abi::{Field, Type};
 
 use super::names::{pascal, positional, Names};
 use super::Described;
@@ -159,10 +159,7 @@ pub(crate) fn render(d: &Described) -> String {
             names.fresh(&format!("{base}Result")),
             names.fresh(&format!("{base}Error")),
         );
-        let mode = match r.mode {
-            ReducerMode::Write => "write",
-            ReducerMode::Read => "read",
-        };
+        let mode = r.mode.name();
         let params: Vec<String> = r
             .params
             .iter()
