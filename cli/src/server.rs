@@ -238,3 +238,10 @@ async fn accept_loop(listener: TcpListener, app: axum::Router, stop: Cancellatio
 
 #[cfg(test)]
 mod tests;
+
+/// The full-access token of the data directory `dir` (`DIR/TOKEN`, read
+/// with the same checks as the server's), for an in-process client such
+/// as `interstice bench`'s `serve` workload.
+pub(crate) fn full_token(dir: &Path) -> Result<String, CliError> {
+    auth::read_token(&dir.join(TOKEN_FILE))
+}

@@ -164,6 +164,15 @@ pub struct ModuleInstall {
     pub engine: Option<EngineInfo>,
 }
 
+/// The host's clock as a commit's [`CommitRecord::wall_micros`]:
+/// microseconds since the Unix epoch (0 for a clock set before 1970).
+pub fn wall_clock_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
 /// One reducer call: its input, recorded non-determinism and output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitRecord {
@@ -187,6 +196,12 @@ pub struct CommitRecord {
     pub mutations: Vec<Mutation>,
     /// Write calls to deliver after this commit (empty unless `Ok`).
     pub calls: Vec<OutboundCall>,
+    /// When the transaction finished by the host's clock, in microseconds
+    /// since the Unix epoch; `None` in logs written before wall-clock times
+    /// were recorded. Only the inspection tools read it: it is not an input
+    /// of the reducer (that is [`Nondet::Now`]), so replay and `replay-check`
+    /// pass over it.
+    pub wall_micros: Option<u64>,
 }
 
 /// Why a reducer ran.
@@ -452,7 +467,7 @@ fn encode_entry_at(entry: &LogEntry, ts: u64, w: &mut Writer) {
             encode_engine(&e.engine, w);
         }
         LogEntry::Commit(c) => {
-            w.array(11);
+            w.array(if c.wall_micros.is_some() { 12 } else { 11 });
             w.u64(KIND_COMMIT);
             w.u64(ts);
             w.str(&c.module);
@@ -475,6 +490,9 @@ fn encode_entry_at(entry: &LogEntry, ts: u64, w: &mut Writer) {
                 w.str(&call.module);
                 w.str(&call.reducer);
                 w.bytes(&call.args);
+            }
+            if let Some(wall) = c.wall_micros {
+                w.u64(wall);
             }
         }
     }

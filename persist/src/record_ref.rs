@@ -74,6 +74,9 @@ pub struct CommitRef<'a> {
     pub mutations: Vec<MutationRef<'a>>,
     /// Write calls to deliver after this commit.
     pub calls: Vec<OutboundCall>,
+    /// When the transaction finished, microseconds since the Unix epoch
+    /// (`None` in logs written before wall-clock times were recorded).
+    pub wall_micros: Option<u64>,
 }
 
 impl CommitRef<'_> {
@@ -103,6 +106,7 @@ impl CommitRef<'_> {
                 })
                 .collect(),
             calls: self.calls,
+            wall_micros: self.wall_micros,
         }
     }
 }
@@ -203,7 +207,13 @@ pub fn decode_entry_ref<'a>(r: &mut Reader<'a>) -> Result<LogEntryRef<'a>> {
             }))
         }
         KIND_COMMIT => {
-            expect_len("log entry", kind, len, 11, at)?;
+            // 11 items in logs written before wall-clock times were recorded.
+            if len != 11 && len != 12 {
+                let reason = format!(
+                    "log entry with tag {kind} must be an array of 11 or 12 items, found {len}"
+                );
+                return Err(bad(at, reason));
+            }
             Ok(LogEntryRef::Commit(CommitRef {
                 ts: r.u64()?,
                 module: r.str()?,
@@ -215,6 +225,7 @@ pub fn decode_entry_ref<'a>(r: &mut Reader<'a>) -> Result<LogEntryRef<'a>> {
                 outcome: decode_outcome(r)?,
                 mutations: list(r, decode_mutation)?,
                 calls: list(r, decode_call)?,
+                wall_micros: if len == 12 { Some(r.u64()?) } else { None },
             }))
         }
         other => Err(bad(kind_at, format!("unknown log entry kind {other}"))),

@@ -1,7 +1,8 @@
 //! `interstice log-inspect`: commits in timestamp order with cause,
 //! outcome, before/after rows, outbound calls and the deliveries each
 //! caused; the filters (`--module`, `--reducer`, `--table`, the ts range,
-//! `--outcome`, `--caused-by`), text and JSON output, read-only next to a
+//! `--outcome`, `--caused-by`, the wall-clock `--since`/`--until`), text
+//! and JSON output, read-only next to a
 //! runtime holding the directory, and specific errors for bad input.
 
 use std::path::Path;
@@ -372,4 +373,165 @@ async fn bad_input_gets_specific_errors() {
     let out = inspect(d.path(), &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("corrupt"), "{}", stderr_of(&out));
+}
+
+/// The wall-clock time of every commit in `lines`, by ts.
+fn walls(lines: &[Json]) -> Vec<(u64, u64)> {
+    lines
+        .iter()
+        .filter(|l| l["kind"] == "commit")
+        .map(|l| {
+            let w = l["wall_micros"].as_u64().unwrap_or_else(|| panic!("{l}"));
+            (l["ts"].as_u64().expect("ts"), w)
+        })
+        .collect()
+}
+
+fn micros_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64
+}
+
+fn rfc3339(micros: u64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_micros(micros);
+    humantime::format_rfc3339_micros(t).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn commits_carry_their_wall_clock_time_and_since_until_select_by_it() {
+    let d = tempdir();
+    let start = micros_now();
+    let rt = open_with(d.path(), &["bank"]).await;
+    let alice = rt
+        .call("bank", "open_account", vec![s("alice"), u(10)])
+        .await
+        .expect("open alice")
+        .ts
+        .expect("ts");
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    let mid = micros_now();
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    rt.call("bank", "open_account", vec![s("bob"), u(3)])
+        .await
+        .expect("open bob");
+    rt.call("bank", "transfer", vec![u(1), u(2), u(4)])
+        .await
+        .expect("transfer");
+    rt.shutdown().await.expect("shutdown");
+    let end = micros_now();
+
+    let all = json_lines(d.path(), &[]);
+    let times = walls(&all);
+    assert!(times.len() >= 3, "{all:?}");
+    for (ts, w) in &times {
+        assert!(
+            (start..=end).contains(w),
+            "#{ts} finished at {w}, outside the test's [{start}, {end}]"
+        );
+    }
+    let one = commit_at(&all, alice);
+    assert_eq!(
+        one["wall"].as_str().unwrap(),
+        rfc3339(one["wall_micros"].as_u64().unwrap()),
+        "wall is wall_micros in RFC 3339"
+    );
+    let before_mid: Vec<u64> = times
+        .iter()
+        .filter(|(ts, _)| *ts <= alice)
+        .map(|t| t.0)
+        .collect();
+    let after_mid: Vec<u64> = times
+        .iter()
+        .filter(|(ts, _)| *ts > alice)
+        .map(|t| t.0)
+        .collect();
+    assert_eq!(after_mid.len(), 2, "bob's open and the transfer");
+
+    // The clock between the two groups of calls splits them, both ways
+    // and in both spellings of a time.
+    let mid_text = rfc3339(mid);
+    assert_eq!(
+        ts_of(&json_lines(d.path(), &["--since", &mid_text])),
+        after_mid
+    );
+    assert_eq!(
+        ts_of(&json_lines(d.path(), &["--until", &mid_text])),
+        before_mid
+    );
+    let spaced = mid_text.replace('T', " ").replace('Z', "");
+    assert_eq!(
+        ts_of(&json_lines(d.path(), &["--since", &spaced])),
+        after_mid
+    );
+    // Ends are included; a window of one commit's instant is that commit.
+    let w = rfc3339(one["wall_micros"].as_u64().unwrap());
+    assert_eq!(
+        ts_of(&json_lines(d.path(), &["--since", &w, "--until", &w])),
+        [alice]
+    );
+    // Durations ago: an hour holds every commit (and no install), and no
+    // time ago holds none.
+    assert_eq!(
+        ts_of(&json_lines(d.path(), &["--since", "1h"])),
+        times.iter().map(|t| t.0).collect::<Vec<_>>()
+    );
+    assert!(json_lines(d.path(), &["--since", "0s"]).is_empty());
+    // Combined with another filter.
+    let transfers = json_lines(d.path(), &["--since", &mid_text, "--reducer", "transfer"]);
+    assert_eq!(ts_of(&transfers), [after_mid[1]]);
+    // The text shows the time.
+    let text = expect_ok(&inspect(d.path(), &["--to-ts", &alice.to_string()]), "text");
+    assert!(text.contains(&format!("  time     {w}\n")), "{text}");
+
+    // Bad times are exit 2, naming what a time may be.
+    for bad in ["yesterday", "2026-13-01T00:00:00Z", "5 parsecs", ""] {
+        let out = inspect(d.path(), &["--since", bad]);
+        assert_eq!(out.status.code(), Some(2), "--since {bad:?}");
+        assert!(
+            stderr_of(&out).contains("RFC 3339"),
+            "--since {bad:?}: {}",
+            stderr_of(&out)
+        );
+    }
+    let out = inspect(d.path(), &["--since", "1m", "--until", "2h"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("is after --until"),
+        "{}",
+        stderr_of(&out)
+    );
+
+    // A log written before wall-clock times were recorded: the same
+    // commits in the 11-item form read, show no time, and the filters
+    // leave them out with a note saying how many.
+    let old = tempdir();
+    let entries: Vec<interstice_persist::LogEntry> = log_entries(d.path())
+        .into_iter()
+        .map(|e| match e {
+            interstice_persist::LogEntry::Commit(mut c) => {
+                c.wall_micros = None;
+                interstice_persist::LogEntry::Commit(c)
+            }
+            other => other,
+        })
+        .collect();
+    crate::support::rewrite_log(d.path(), old.path(), &entries);
+    let undated = json_lines(old.path(), &[]);
+    assert_eq!(ts_of(&undated), ts_of(&all), "the same history");
+    assert!(undated.iter().all(|l| l.get("wall_micros").is_none()));
+    let out = inspect(old.path(), &["--since", "1h"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(out.stdout.is_empty(), "{}", crate::support::stdout_of(&out));
+    assert!(
+        stderr_of(&out).contains(&format!(
+            "note: {} commit(s) have no wall-clock time",
+            times.len()
+        )),
+        "{}",
+        stderr_of(&out)
+    );
+    let text = expect_ok(&inspect(old.path(), &[]), "old text");
+    assert!(!text.contains("  time "), "{text}");
 }

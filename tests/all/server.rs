@@ -893,6 +893,111 @@ fn a_subscription_resumes_after_a_dropped_connection_with_no_gap_and_no_duplicat
     assert_eq!(all.len(), 120);
 }
 
+/// Retention deleted the log's start: a resume from after the oldest kept
+/// snapshot reads the rest of the log from that snapshot, with no gap and
+/// no duplicate; one from before it is `ResumeUnavailable` (410), naming
+/// the first timestamp that can resume.
+#[test]
+fn a_subscription_resumes_from_a_snapshot_after_retention_or_says_where_it_can() {
+    let d = tempdir();
+    let api = Api::start(
+        d.path(),
+        &[
+            "--segment-size",
+            "2048",
+            "--snapshot-every",
+            "20",
+            "--keep-snapshots",
+            "1",
+        ],
+        &["bank"],
+    );
+    let acked: Vec<(u64, String)> = (0..150)
+        .map(|i| {
+            let owner = format!("r{i}");
+            (api.open_account(&owner, i), owner)
+        })
+        .collect();
+    let first_segment = |d: &Path| {
+        crate::support::segment_files(d)[0]
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while first_segment(d.path()) == "00000000000000000001.log" {
+        assert!(
+            Instant::now() < deadline,
+            "retention never deleted a segment"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Let the last snapshot and its retention settle (no more commits come).
+    std::thread::sleep(Duration::from_secs(1));
+    let kept: Vec<u64> =
+        interstice_persist::list_snapshots(&d.path().join(interstice_persist::SNAPSHOTS_DIR))
+            .unwrap()
+            .into_iter()
+            .map(|(ts, _)| ts)
+            .collect();
+    assert_eq!(kept.len(), 1, "--keep-snapshots 1: {kept:?}");
+    let snap = kept[0];
+    assert!(snap > 1 && snap < acked.last().unwrap().0, "{snap}");
+
+    let mut ws = api.ws(&api.read);
+    send_ws(
+        &mut ws,
+        json!({"id": 1, "op": "subscribe", "module": "bank", "table": "accounts", "from_ts": 1}),
+    );
+    // The subscription is taken, then its catch-up finds the changes gone:
+    // one error reply with its id, and it ends.
+    assert_eq!(recv_ws(&mut ws)["result"], "subscribed");
+    let r = recv_ws(&mut ws);
+    assert_eq!(r["id"], 1, "{r}");
+    assert_eq!(r["error"]["kind"], "ResumeUnavailable", "{r}");
+    let message = r["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("resume with from_ts {} or later", snap + 1)),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("snapshot at timestamp {snap}")),
+        "{message}"
+    );
+    send_ws(
+        &mut ws,
+        json!({"id": 2, "op": "subscribe", "module": "bank", "table": "accounts", "from_ts": snap}),
+    );
+    assert_eq!(recv_ws(&mut ws)["result"], "subscribed");
+    let r = recv_ws(&mut ws);
+    assert_eq!(
+        (&r["id"], &r["error"]["kind"]),
+        (&json!(2), &json!("ResumeUnavailable")),
+        "{r}"
+    );
+
+    // From just after the snapshot: every acknowledged commit after it.
+    send_ws(
+        &mut ws,
+        json!({"id": 3, "op": "subscribe", "module": "bank", "table": "accounts",
+               "from_ts": snap + 1}),
+    );
+    assert_eq!(recv_ws(&mut ws)["result"], "subscribed");
+    let want: Vec<(u64, Vec<String>)> = acked
+        .iter()
+        .filter(|(ts, _)| *ts > snap)
+        .map(|(ts, o)| (*ts, vec![o.clone()]))
+        .collect();
+    assert!(!want.is_empty(), "commits after the snapshot");
+    let mut seen = Vec::new();
+    read_commits_until(&mut ws, &json!(3), want.last().unwrap().0, &mut seen);
+    assert_eq!(
+        seen, want,
+        "every commit after the snapshot exactly once, in order"
+    );
+}
+
 #[test]
 fn bad_subscriptions_are_refused() {
     let d = tempdir();

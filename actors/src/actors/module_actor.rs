@@ -30,7 +30,9 @@ use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Message};
 use interstice_abi::cbor::Writer;
 use interstice_abi::host as abi;
 use interstice_abi::schema_diff::{SchemaDiff, TableChange};
-use interstice_persist::{Cause, CommitRecord, ErrorKind, LogEntry, Nondet, UnnumberedEntry};
+use interstice_persist::{
+    wall_clock_micros, Cause, CommitRecord, ErrorKind, LogEntry, Nondet, UnnumberedEntry,
+};
 
 use crate::actors::messages::{
     CommitInfo, EntryInfo, ExecError, Execute, HashState, Query, StopModule, TableRows, Target,
@@ -363,6 +365,7 @@ impl ModuleActor {
             outcome,
             mutations: logged_mutations(&self.tables, &changes),
             calls: calls.clone(),
+            wall_micros: Some(wall_clock_micros()),
         };
         // Encoded now; the record's reducer name then moves on to the
         // router (for the module logs) instead of being copied.
@@ -502,6 +505,7 @@ impl ModuleActor {
                 outcome: out.outcome(),
                 mutations: logged_mutations(&self.tables, &out.changes),
                 calls: Vec::new(),
+                wall_micros: Some(wall_clock_micros()),
             };
             // Migrations fire no triggers and reach no table subscriber:
             // their rows are not new, only rewritten.

@@ -12,6 +12,7 @@
 //! | `memory` | resident bytes per row of 1M `(u64, u32, 32-byte string)` rows, and of 1M rows with a secondary index on a `u64` | the encoded payload |
 //! | `replay-check` | re-executing a log of 1M transfer commits | the same commits run live, back to back |
 //! | `index` | secondary-index point lookups at 10k and 1M rows; a 1% scan with the filter pushed down; inserts with 0, 1, 3 indexes | primary-key lookups; the scan filtered in wasm; inserts without indexes |
+//! | `serve` | the empty reducer called through `run --listen`'s server by 64 clients over HTTP/1.1 and over WebSocket, `none` and `sync` | the embedding API, same callers |
 //!
 //! Each workload is repeated for `--rounds` rounds; rows report the median
 //! round and p50/p99 latency over every operation. `--quick` runs tiny
@@ -33,6 +34,7 @@ mod recheck;
 mod replay;
 mod report;
 mod scale;
+mod serve;
 mod transfer;
 mod zipf;
 
@@ -50,7 +52,7 @@ use guests::{Guests, Scratch};
 use report::{Report, WorkloadReport};
 
 /// Every workload, in report order.
-pub const WORKLOADS: [&str; 9] = [
+pub const WORKLOADS: [&str; 10] = [
     "noop",
     "transfer",
     "insert",
@@ -60,6 +62,7 @@ pub const WORKLOADS: [&str; 9] = [
     "replay-check",
     "memory",
     "index",
+    "serve",
 ];
 
 /// Bench parameters.
@@ -140,6 +143,8 @@ pub struct Sizes {
     pub index_insert_rows: u64,
     /// index: rows per insert transaction.
     pub index_insert_batch: u32,
+    /// serve: calls per client per round.
+    pub serve_per_client: usize,
 }
 
 impl Sizes {
@@ -177,6 +182,7 @@ impl Sizes {
                 index_lookup_calls: 5,
                 index_insert_rows: 2_000,
                 index_insert_batch: 1_000,
+                serve_per_client: 10,
             }
         } else {
             Sizes {
@@ -209,6 +215,7 @@ impl Sizes {
                 index_lookup_calls: 100,
                 index_insert_rows: 100_000,
                 index_insert_batch: 1_000,
+                serve_per_client: 500,
             }
         }
     }
@@ -323,6 +330,7 @@ pub async fn run(opts: &BenchOpts) -> Result<(), CliError> {
             "replay-check" => recheck::run(&ctx).await,
             "memory" => memory::run(&ctx).await,
             "index" => index::run(&ctx).await,
+            "serve" => serve::run(&ctx).await,
             _ => unreachable!("workload names are checked above"),
         }
         .inspect_err(|_| ctx.progress.finish())?;

@@ -26,6 +26,7 @@ use serde_json::json;
 
 use crate::commands::log_inspect::{cause_text, cause_ts};
 use crate::error::CliError;
+use crate::inspect::decode::wall_text;
 use crate::inspect::progress::LogProgress;
 use crate::inspect::state::{open_log, warn_torn_tail};
 
@@ -85,6 +86,8 @@ struct Node {
     mutations: usize,
     cause: String,
     now_micros: Option<i64>,
+    /// When the commit finished (RFC 3339), if the log recorded it.
+    time: Option<String>,
 }
 
 /// A cause.
@@ -118,6 +121,7 @@ fn commit_node(c: &CommitRecord) -> Node {
             Nondet::Now(t) => Some(*t),
             _ => None,
         }),
+        time: c.wall_micros.map(wall_text),
     }
 }
 
@@ -178,6 +182,7 @@ fn collect(a: &GraphArgs) -> Result<Graph, CliError> {
                             mutations: 0,
                             cause: String::new(),
                             now_micros: None,
+                            time: None,
                         });
                     }
                     g.edges.push(Edge {
@@ -315,6 +320,7 @@ fn graphml(g: &Graph) -> String {
         ("mutations", "mutations", "int", "node"),
         ("cause", "cause", "string", "node"),
         ("now", "now_micros", "long", "node"),
+        ("time", "time", "string", "node"),
         ("kind", "kind", "string", "edge"),
     ] {
         let _ = writeln!(
@@ -339,6 +345,9 @@ fn graphml(g: &Graph) -> String {
         let _ = writeln!(o, "      <data key=\"mutations\">{}</data>", n.mutations);
         if let Some(t) = n.now_micros {
             let _ = writeln!(o, "      <data key=\"now\">{t}</data>");
+        }
+        if let Some(t) = &n.time {
+            let _ = writeln!(o, "      <data key=\"time\">{}</data>", xml_escape(t));
         }
         o.push_str("    </node>\n");
     }
@@ -470,7 +479,7 @@ fn html(g: &Graph, l: &Layout) -> String {
             json!({
                 "id": n.id, "ts": n.ts, "module": n.module, "reducer": n.reducer,
                 "outcome": n.outcome, "mutations": n.mutations, "cause": n.cause,
-                "now_micros": n.now_micros, "x": x, "y": y,
+                "now_micros": n.now_micros, "time": n.time, "x": x, "y": y,
             })
         })
         .collect();

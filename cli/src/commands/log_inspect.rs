@@ -21,9 +21,11 @@
 //! list of the shown commits, and the chain set for `--caused-by`; never
 //! the log itself.
 //!
-//! The log records no wall-clock time of a commit, so there is no
-//! `--since`/`--until`; what a reducer read from `ctx.now()` is shown
-//! (`now_micros`) when it asked.
+//! A commit's wall-clock time (when it finished, by the host's clock:
+//! `docs/LOG_FORMAT.md` §5) is shown and filtered on with `--since` and
+//! `--until`; commits of logs written before wall-clock times were recorded
+//! have none, are left out by those filters, and are counted in a note.
+//! What a reducer read from `ctx.now()` is shown too (`now_micros`).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -38,7 +40,7 @@ use interstice_tables::Row;
 use serde_json::{json, Value as Json};
 
 use crate::error::CliError;
-use crate::inspect::decode::{commit_json, decode_json, mutation_parts, Schemas};
+use crate::inspect::decode::{commit_json, decode_json, mutation_parts, wall_text, Schemas};
 use crate::inspect::progress::LogProgress;
 use crate::inspect::state::{open_log, warn_torn_tail, LogState};
 use crate::output;
@@ -86,6 +88,36 @@ pub struct InspectFilters {
     /// caused, transitively (async calls and triggers).
     #[arg(long, value_name = "TS")]
     pub caused_by: Option<u64>,
+    /// Only commits that finished at or after TIME: an RFC 3339 time in UTC
+    /// (`2026-12-03T05:00:00Z`, the `T` may be a space and the `Z` left
+    /// out) or a duration ago (`15m`, `2h 30m`, `1day`).
+    #[arg(long, value_name = "TIME", value_parser = parse_wall_time)]
+    pub since: Option<u64>,
+    /// Only commits that finished at or before TIME (as `--since`).
+    #[arg(long, value_name = "TIME", value_parser = parse_wall_time)]
+    pub until: Option<u64>,
+}
+
+/// `--since`/`--until`: microseconds since the Unix epoch.
+fn parse_wall_time(s: &str) -> Result<u64, String> {
+    let micros = |t: std::time::SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+            .map_err(|_| format!("{s:?} is before 1970"))
+    };
+    if let Ok(t) = humantime::parse_rfc3339_weak(s) {
+        return micros(t);
+    }
+    match humantime::parse_duration(s) {
+        Ok(ago) => std::time::SystemTime::now()
+            .checked_sub(ago)
+            .ok_or_else(|| format!("{s:?} ago is before the clock's range"))
+            .and_then(micros),
+        Err(_) => Err(format!(
+            "{s:?} is neither an RFC 3339 time in UTC (2026-12-03T05:00:00Z) nor a duration \
+             ago (15m, 2h 30m)"
+        )),
+    }
 }
 
 /// `MODULE.NAME` or `NAME`.
@@ -115,6 +147,15 @@ impl InspectFilters {
                 )));
             }
         }
+        if let (Some(a), Some(b)) = (self.since, self.until) {
+            if a > b {
+                return Err(CliError::Usage(format!(
+                    "--since {} is after --until {}",
+                    wall_text(a),
+                    wall_text(b)
+                )));
+            }
+        }
         for (flag, v) in [("--reducer", &self.reducer), ("--table", &self.table)] {
             if let Some(v) = v {
                 let (m, n) = split_qualified(v);
@@ -140,10 +181,7 @@ impl InspectFilters {
     /// Whether the install at `ts` is shown: only when no filter is about
     /// commits alone.
     fn shows_install(&self, i: &ModuleInstall) -> bool {
-        self.reducer.is_none()
-            && self.table.is_none()
-            && self.outcome.is_none()
-            && self.caused_by.is_none()
+        self.no_commit_filter()
             && self.module.as_deref().is_none_or(|m| m == i.name)
             && self.in_range(i.ts)
     }
@@ -151,12 +189,30 @@ impl InspectFilters {
     /// An engine entry is shown unless a filter asks for commits or one
     /// module only.
     fn shows_engine(&self, ts: u64) -> bool {
+        self.no_commit_filter() && self.module.is_none() && self.in_range(ts)
+    }
+
+    /// Whether no filter is about commits alone (installs and engine
+    /// entries have no reducer, outcome, cause or wall-clock time).
+    fn no_commit_filter(&self) -> bool {
         self.reducer.is_none()
             && self.table.is_none()
             && self.outcome.is_none()
             && self.caused_by.is_none()
-            && self.module.is_none()
-            && self.in_range(ts)
+            && !self.by_wall_time()
+    }
+
+    /// Whether `--since` or `--until` was given.
+    fn by_wall_time(&self) -> bool {
+        self.since.is_some() || self.until.is_some()
+    }
+
+    fn in_wall_range(&self, wall_micros: Option<u64>) -> bool {
+        if !self.by_wall_time() {
+            return true;
+        }
+        wall_micros
+            .is_some_and(|w| self.since.is_none_or(|s| w >= s) && self.until.is_none_or(|u| w <= u))
     }
 
     fn in_range(&self, ts: u64) -> bool {
@@ -165,7 +221,7 @@ impl InspectFilters {
 
     /// Whether commit `c` is shown (`chain`: the `--caused-by` members).
     fn matches(&self, c: &CommitRecord, schema: Option<&ModuleSchema>, chain: &Chain) -> bool {
-        if !self.in_range(c.ts) {
+        if !self.in_range(c.ts) || !self.in_wall_range(c.wall_micros) {
             return false;
         }
         if self.module.as_deref().is_some_and(|m| m != c.module) {
@@ -287,6 +343,9 @@ struct FirstPass {
     /// live runtime appends in between are not shown without their
     /// deliveries.
     last_ts: u64,
+    /// Commits in the timestamp window with no wall-clock time, which
+    /// `--since`/`--until` left out.
+    undated: u64,
 }
 
 /// Pass 1: the chain and the delivery edges out of matching commits.
@@ -303,6 +362,7 @@ fn first_pass(dir: &Path, filters: &InspectFilters) -> Result<FirstPass, CliErro
     let mut watched = watched_tables(&schemas);
     let mut chain = Chain(filters.caused_by.map(|ts| HashSet::from([ts])));
     let mut seen_root = false;
+    let mut undated = 0u64;
     // Matching commits that can have caused something (committed, with
     // calls or a mutation of a table some trigger watches), in timestamp
     // order.
@@ -340,6 +400,9 @@ fn first_pass(dir: &Path, filters: &InspectFilters) -> Result<FirstPass, CliErro
                     if filters.caused_by == Some(c.ts) {
                         seen_root = true;
                     }
+                    if filters.by_wall_time() && c.wall_micros.is_none() && filters.in_range(c.ts) {
+                        undated += 1;
+                    }
                     let ok = matches!(c.outcome, Outcome::Ok(_));
                     let schema = schemas.get(&c.module);
                     let fires = |t: u32| {
@@ -367,6 +430,7 @@ fn first_pass(dir: &Path, filters: &InspectFilters) -> Result<FirstPass, CliErro
         tables,
         reducers,
         last_ts: report.last_ts,
+        undated,
     })
 }
 
@@ -381,7 +445,14 @@ pub fn run(dir: &Path, filters: &InspectFilters, format: InspectFormat) -> Resul
         tables,
         reducers,
         last_ts,
+        undated,
     } = first_pass(dir, filters)?;
+    if undated > 0 {
+        output::progress(format!(
+            "note: {undated} commit(s) have no wall-clock time (the log was written by a \
+             version that did not record it), so --since/--until left them out"
+        ));
+    }
     for (flag, given, names) in [
         ("--table", &filters.table, &tables),
         ("--reducer", &filters.reducer, &reducers),
@@ -585,6 +656,9 @@ fn commit_text(
         Outcome::Err { kind, message } => {
             out += &format!("  outcome  error {}: {message}\n", kind.name())
         }
+    }
+    if let Some(w) = c.wall_micros {
+        out += &format!("  time     {}\n", wall_text(w));
     }
     if let Some(t) = now {
         out += &format!("  now      {t} µs since the Unix epoch (ctx.now())\n");

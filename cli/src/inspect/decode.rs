@@ -174,7 +174,7 @@ pub fn commit_json(c: &CommitRecord, schema: Option<&ModuleSchema>) -> Json {
             } => json!({ "read_call": format!("{module}.{reducer}") }),
         })
         .collect();
-    json!({
+    let mut j = json!({
         "kind": "commit",
         "ts": c.ts,
         "module": c.module,
@@ -185,5 +185,24 @@ pub fn commit_json(c: &CommitRecord, schema: Option<&ModuleSchema>) -> Json {
         "mutations": mutations,
         "calls": calls,
         "nondet": nondet,
-    })
+    });
+    if let Some(micros) = c.wall_micros {
+        j["wall_micros"] = json!(micros);
+        j["wall"] = json!(wall_text(micros));
+    }
+    j
+}
+
+/// A commit's wall-clock time (`CommitRecord::wall_micros`) in RFC 3339,
+/// UTC, to the microsecond: `2026-12-03T05:40:01.123456Z`. RFC 3339 ends
+/// with the year 9999; a later time (a host clock set that far, or a
+/// hostile log) is shown as its microseconds.
+pub fn wall_text(micros: u64) -> String {
+    /// 10000-01-01T00:00:00Z.
+    const YEAR_10000_MICROS: u64 = 253_402_300_800_000_000;
+    if micros >= YEAR_10000_MICROS {
+        return format!("{micros} µs after the Unix epoch");
+    }
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_micros(micros);
+    humantime::format_rfc3339_micros(t).to_string()
 }

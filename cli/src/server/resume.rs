@@ -1,27 +1,30 @@
 //! The catch-up of a resumed subscription (`docs/SERVER.md`, "Resuming"):
 //! the changes to one table with timestamps in `from..=to`, read from the
 //! log with `persist::read_log` (verifying the hash chain; no lock, nothing
-//! written), rows decoded with the schema the log installed. The log holds
+//! written), rows decoded with the schema the log installed. When retention
+//! deleted the log's start, reading starts at the oldest snapshot the
+//! remaining log continues (the inspection layer's `open_log`), so any
+//! `from` after that snapshot resumes; an earlier one is
+//! [`CatchUpFailure::Unavailable`]. The log holds
 //! a delete's key and an update's new row, not the old row, so these events
 //! have `"old": null`; every event has `"key"`.
 
 use std::path::Path;
 
 use interstice_abi::TableSchema;
-use interstice_persist::{
-    for_each_entry, read_log, reader::list_segments, LogEntry, MutationOp, ReadOptions,
-};
+use interstice_persist::{for_each_entry, read_log, LogEntry, MutationOp};
 use serde_json::{json, Value as Json};
 use tokio::sync::mpsc;
 
 use crate::error::CliError;
-use crate::inspect::decode::{decode_json, log_storage, Schemas};
+use crate::inspect::decode::{decode_json, Schemas};
+use crate::inspect::state::open_log;
 
 /// Why a catch-up could not be read.
 #[derive(Debug)]
 pub(super) enum CatchUpFailure {
-    /// The log no longer starts at timestamp 1 (retention deleted the
-    /// start), so it cannot be read from `from`.
+    /// Retention deleted the changes from `from` on up to a snapshot, so
+    /// they cannot be read.
     Unavailable(String),
     /// Reading or decoding the log failed.
     Failed(String),
@@ -54,23 +57,29 @@ pub(super) fn catch_up(
         return Ok(0);
     }
     let failed = |e: CliError| CatchUpFailure::Failed(e.to_string());
-    let storage = log_storage(data_dir).map_err(failed)?;
-    let segments = list_segments(&storage).map_err(|e| failed(e.into()))?;
-    if let Some((first, _)) = segments.first() {
-        if *first > 1 {
+    let source = open_log(data_dir).map_err(failed)?;
+    let mut schemas = Schemas::default();
+    if let Some(snap) = &source.snapshot {
+        if from <= snap.ts {
             return Err(CatchUpFailure::Unavailable(format!(
-                "the log now starts at timestamp {first}: retention deleted the segments before \
-                 it (a snapshot covers them), and a subscription resumes by reading the log \
-                 from its start"
+                "the changes from timestamp {from} to {} are no longer in the log: retention \
+                 deleted them once the snapshot at timestamp {} covered them; resume with \
+                 from_ts {} or later, or subscribe without from_ts and read the table's \
+                 current rows",
+                snap.ts,
+                snap.ts,
+                snap.ts + 1
             )));
         }
+        for m in snap.modules.iter().filter(|m| m.name == module) {
+            schemas.install(&m.name, &m.schema).map_err(failed)?;
+        }
     }
-    let mut schemas = Schemas::default();
     let mut sent = 0u64;
     let mut closed = false;
-    let opts = ReadOptions::default().with_stop_at(Some(to));
+    let opts = source.opts.clone().with_stop_at(Some(to));
     let res = read_log(
-        &storage,
+        &source.storage,
         &opts,
         for_each_entry(|entry| -> Result<(), CliError> {
             match entry {

@@ -45,6 +45,7 @@ fn one_entry(ts: u64) -> Vec<u8> {
         outcome: Outcome::Ok(vec![0xf6]),
         mutations: vec![],
         calls: vec![],
+        wall_micros: None,
     })])
 }
 

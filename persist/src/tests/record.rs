@@ -4,7 +4,7 @@ use interstice_abi::cbor::{Reader, Writer};
 use proptest::prelude::*;
 
 use crate::record::*;
-use crate::tests::support::{arb_entry, sample_engine, sample_entry};
+use crate::tests::support::{arb_entry, documented_commit, sample_engine, sample_entry};
 
 fn roundtrip(e: &LogEntry) {
     let bytes = entry_to_vec(e);
@@ -185,6 +185,7 @@ fn every_cause_nondet_outcome_and_op_roundtrips() {
                     reducer: "send".into(),
                     args: vec![0x80],
                 }],
+                wall_micros: [None, Some(0), Some(1_764_740_000_000_000), Some(u64::MAX)][i % 4],
             }));
         }
     }
@@ -217,6 +218,7 @@ fn byte_layout_of_a_small_commit_is_as_documented() {
         },
         mutations: vec![],
         calls: vec![],
+        wall_micros: None,
     });
     let b = entry_to_vec(&e);
     let mut want = vec![0x8b, 0x01, 0x02, 0x61, b'm', 0x58, 0x20];
@@ -277,6 +279,7 @@ fn strict_decoding_refuses_bad_shapes() {
         },
         mutations: vec![],
         calls: vec![],
+        wall_micros: None,
     });
     let mut bytes = entry_to_vec(&ok);
     let pos = bytes
@@ -410,6 +413,7 @@ fn log_format_md_migration_example() {
             op: MutationOp::Insert(vec![0x82, 0x01, 0x03]),
         }],
         calls: vec![],
+        wall_micros: None,
     });
     let bytes = entry_to_vec(&e);
     let mut want = vec![0x8b, 0x01, 0x05, 0x61, b'm', 0x58, 0x20];
@@ -425,4 +429,45 @@ fn log_format_md_migration_example() {
     let at = bad.iter().position(|&b| b == 0x84).unwrap();
     bad.splice(at + 8..at + 9, [0x1b, 1, 0, 0, 0, 0, 0, 0, 0]);
     assert!(entry_from_slice(&bad).is_err());
+}
+
+/// The worked example of `docs/LOG_FORMAT.md` §8.3, byte for byte: §8's
+/// commit with its wall-clock time, the 12-item form; and the 11-item form
+/// of logs written before wall-clock times still decodes, as `None`.
+#[test]
+fn log_format_md_wall_clock_example() {
+    let mut e = documented_commit();
+    let old = entry_to_vec(&LogEntry::Commit(e.clone()));
+    let mut body = vec![0x01, 0x01, 0x61, b'm', 0x58, 0x20];
+    body.extend([0u8; 32]);
+    body.extend([
+        0x61, b'r', 0x41, 0x80, 0x81, 0x00, 0x80, 0x82, 0x00, 0x41, 0xf6, 0x80, 0x80,
+    ]);
+    assert_eq!(old, [&[0x8b][..], &body].concat(), "§8's 11 items");
+    assert_eq!(
+        entry_from_slice(&old).unwrap(),
+        LogEntry::Commit(e.clone()),
+        "an 11-item commit has no wall-clock time"
+    );
+
+    e.wall_micros = Some(1_764_740_000_000_000);
+    let bytes = entry_to_vec(&LogEntry::Commit(e.clone()));
+    let want = [
+        &[0x8c][..],
+        &body,
+        &[0x1b, 0x00, 0x06, 0x45, 0x05, 0x8c, 0xd2, 0x28, 0x00],
+    ]
+    .concat();
+    assert_eq!(bytes, want);
+    roundtrip(&LogEntry::Commit(e));
+
+    // 13 items, or 12 whose last is not an unsigned integer, are refused.
+    let mut thirteen = bytes.clone();
+    thirteen[0] = 0x8d;
+    thirteen.push(0x00);
+    let err = entry_from_slice(&thirteen).unwrap_err().to_string();
+    assert!(err.contains("11 or 12 items, found 13"), "{err}");
+    let mut text_last = [&[0x8c][..], &body].concat();
+    text_last.extend([0x61, b'x']);
+    assert!(entry_from_slice(&text_last).is_err());
 }

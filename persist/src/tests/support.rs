@@ -69,6 +69,7 @@ pub(crate) fn sample_entry(ts: u64, variant: usize) -> LogEntry {
             })
             .collect(),
         calls: vec![],
+        wall_micros: None,
     })
 }
 
@@ -90,6 +91,7 @@ pub(crate) fn commit_ending_in_zeros(ts: u64) -> LogEntry {
             reducer: "note".into(),
             args: vec![0x82, 0x00, 0x00],
         }],
+        wall_micros: None,
     })
 }
 
@@ -212,7 +214,10 @@ pub(crate) fn arb_entry() -> impl Strategy<Value = LogEntry> {
         proptest::collection::vec(arb_nondet(), 0..4),
         arb_outcome(),
         proptest::collection::vec(arb_mutation(), 0..4),
-        proptest::collection::vec(arb_call(), 0..3),
+        (
+            proptest::collection::vec(arb_call(), 0..3),
+            proptest::option::of(any::<u64>()),
+        ),
     )
         .prop_map(
             |(
@@ -221,7 +226,7 @@ pub(crate) fn arb_entry() -> impl Strategy<Value = LogEntry> {
                 nondet,
                 outcome,
                 mutations,
-                calls,
+                (calls, wall_micros),
             )| {
                 LogEntry::Commit(CommitRecord {
                     ts,
@@ -234,6 +239,7 @@ pub(crate) fn arb_entry() -> impl Strategy<Value = LogEntry> {
                     outcome,
                     mutations,
                     calls,
+                    wall_micros,
                 })
             },
         );
@@ -320,4 +326,23 @@ pub(crate) fn read_all(storage: &dyn crate::Storage) -> Result<Vec<LogEntry>, cr
         }),
     )?;
     Ok(out)
+}
+
+/// The commit of `docs/LOG_FORMAT.md` §8's worked example: `r` of module
+/// `m` at ts 1, external, no arguments, `Ok(null)`, nothing changed, no
+/// wall-clock time (the 11-item form).
+pub(crate) fn documented_commit() -> CommitRecord {
+    CommitRecord {
+        ts: 1,
+        module: "m".into(),
+        schema_hash: [0; 32],
+        reducer: "r".into(),
+        args: vec![0x80],
+        cause: Cause::External,
+        nondet: vec![],
+        outcome: Outcome::Ok(vec![0xf6]),
+        mutations: vec![],
+        calls: vec![],
+        wall_micros: None,
+    }
 }

@@ -8,7 +8,7 @@ use crate::PersistError;
 use std::sync::Arc;
 
 use crate::reader::{for_each_entry, read_log, scan, ReadOptions};
-use crate::record::{encode_batch_payload, Cause, CommitRecord, Outcome};
+use crate::record::encode_batch_payload;
 use crate::segment::{segment_name, SegmentHeader, GENESIS_HASH};
 use crate::storage::FileStorage;
 use crate::storage::{CrashMode, Fault, FaultPlan, FaultyStorage, Op};
@@ -448,18 +448,7 @@ fn random_faults_and_crashes_never_lose_synced_batches() {
 fn genesis_segment_matches_the_documented_example() {
     let (disk, storage) = faulty(FaultPlan::none());
     let (mut w, _) = LogWriter::open(storage, opts(1 << 20)).unwrap();
-    let entry = LogEntry::Commit(CommitRecord {
-        ts: 1,
-        module: "m".into(),
-        schema_hash: [0; 32],
-        reducer: "r".into(),
-        args: vec![0x80],
-        cause: Cause::External,
-        nondet: vec![],
-        outcome: Outcome::Ok(vec![0xf6]),
-        mutations: vec![],
-        calls: vec![],
-    });
+    let entry = LogEntry::Commit(crate::tests::support::documented_commit());
     let payload = encode_batch_payload(&[entry]);
     w.append_batch(1, 1, &payload).unwrap();
     w.sync().unwrap();

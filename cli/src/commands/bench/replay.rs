@@ -35,13 +35,14 @@ use crate::error::CliError;
 const BATCH: u32 = 64;
 
 /// The commit `b_bank.transfer(from, to, 1)` at `ts` logs, given the
-/// balances before it (which it updates).
+/// balances before it (which it updates), finished at `wall_micros`.
 fn transfer_commit(
     module: &str,
     ts: u64,
     schema_hash: Hash,
     (from, to): (u64, u64),
     bal: &mut [u64],
+    wall_micros: Option<u64>,
 ) -> LogEntry {
     bal[from as usize] -= 1;
     let debit = (from, bal[from as usize]).to_bytes();
@@ -67,6 +68,7 @@ fn transfer_commit(
             },
         ],
         calls: Vec::new(),
+        wall_micros,
     })
 }
 
@@ -104,7 +106,16 @@ fn generate(
     };
     let initial = driver::bench_initial_balance();
     let mut bal = vec![initial; accounts as usize];
-    let synthetic = transfer_commit(module, real.ts, real.schema_hash, (0, 1), &mut bal);
+    // The wall-clock time is the one field the runtime's record may have
+    // that the synthetic one cannot know.
+    let synthetic = transfer_commit(
+        module,
+        real.ts,
+        real.schema_hash,
+        (0, 1),
+        &mut bal,
+        real.wall_micros,
+    );
     if synthetic != LogEntry::Commit(real.clone()) {
         return Err(CliError::Bench(format!(
             "replay: the synthetic transfer record differs from the runtime's:\n  \
@@ -117,13 +128,23 @@ fn generate(
     let zipf = Zipf::new(accounts, 0.0);
     let mut rng = Rng::new(42);
     let mut done = 0u64;
+    // Commits finish 10 µs apart from the real one on, as a busy runtime's
+    // would: every synthetic record carries a wall-clock time.
+    let wall = real.wall_micros.unwrap_or(0);
     while done < commits {
         let count = (commits - done).min(u64::from(BATCH)) as u32;
         let mut w = Writer::new();
         for i in 0..u64::from(count) {
             let (from, to) = (zipf.sample(&mut rng), zipf.sample(&mut rng));
             encode_entry(
-                &transfer_commit(module, ts + i, real.schema_hash, (from, to), &mut bal),
+                &transfer_commit(
+                    module,
+                    ts + i,
+                    real.schema_hash,
+                    (from, to),
+                    &mut bal,
+                    Some(wall + (ts + i - real.ts) * 10),
+                ),
                 &mut w,
             );
         }

@@ -49,7 +49,7 @@
     var dl = document.createElement("dl");
     dl.id = "fields";
     dl.setAttribute("data-node", n.id);
-    ["ts", "module", "reducer", "outcome", "mutations", "cause", "now_micros"].forEach(function (k) {
+    ["ts", "time", "module", "reducer", "outcome", "mutations", "cause", "now_micros"].forEach(function (k) {
       if (n[k] === null || n[k] === "") { return; }
       var dt = document.createElement("dt"); dt.textContent = k;
       var dd = document.createElement("dd"); dd.textContent = String(n[k]);
