@@ -230,18 +230,26 @@ struct Client {
 }
 
 impl Client {
-    /// `POST …/reducers/{reducer}/{how}` with `args`: status and body.
-    fn post(&self, reducer: &str, how: &str, args: Json) -> (u16, Json) {
+    /// `POST …/reducers/{reducer}/{how}` with `args`: status and body, or
+    /// what went wrong on the connection.
+    fn try_post(&self, reducer: &str, how: &str, args: Json) -> Result<(u16, Json), String> {
         let url = format!("{}/v1/modules/devmod/reducers/{reducer}/{how}", self.base);
         let mut res = self
             .agent
             .post(&url)
             .header("Authorization", &self.auth)
             .send(json!({ "args": args }).to_string().as_bytes())
-            .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+            .map_err(|e| format!("POST {url}: {e}"))?;
         let status = res.status().as_u16();
-        let text = res.body_mut().read_to_string().expect("reading the body");
-        (status, serde_json::from_str(&text).unwrap_or(Json::String(text)))
+        let text = res
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| format!("POST {url}: reading the body: {e}"))?;
+        Ok((status, serde_json::from_str(&text).unwrap_or(Json::String(text))))
+    }
+
+    fn post(&self, reducer: &str, how: &str, args: Json) -> (u16, Json) {
+        self.try_post(reducer, how, args).unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn read(&self, reducer: &str) -> Json {
@@ -320,10 +328,12 @@ fn hot_reload_under_load_refusal_and_build_error() {
             std::thread::spawn(move || {
                 let mut id = t;
                 while !stop.load(Ordering::Relaxed) {
-                    let (status, body) = client.post("visit", "call", json!([id, format!("c{t}")]));
-                    let outcome = match (status, body["ts"].as_u64()) {
-                        (200, Some(ts)) if body["result"] == id => Ok(ts),
-                        _ => Err(format!("{status} {body}")),
+                    let outcome = match client.try_post("visit", "call", json!([id, format!("c{t}")])) {
+                        Ok((200, body)) if body["result"] == id => {
+                            body["ts"].as_u64().ok_or_else(|| format!("no ts: {body}"))
+                        }
+                        Ok((status, body)) => Err(format!("{status} {body}")),
+                        Err(e) => Err(e),
                     };
                     outcomes.lock().expect("outcomes").push((id, outcome));
                     id += 2;

@@ -139,7 +139,7 @@ impl Watcher {
 
     /// Waits for a change and for the sources to stay unchanged for
     /// `quiet` after it; returns each crate that changed (by index) with
-    /// the first path that changed it. `None` if the watcher stopped.
+    /// the last path that changed it. `None` if the watcher stopped.
     pub(super) async fn next_change(&mut self, quiet: Duration) -> Option<BTreeMap<usize, PathBuf>> {
         let mut changed = BTreeMap::new();
         let mut deadline: Option<Instant> = None;
@@ -183,7 +183,9 @@ impl Watcher {
         for path in &event.paths {
             for (i, set) in self.sets.iter().enumerate() {
                 if set.matches(path) {
-                    changed.entry(i).or_insert_with(|| path.clone());
+                    // The latest path: a save by rename ends on the file
+                    // saved, not on the editor's temporary.
+                    changed.insert(i, path.clone());
                     any = true;
                 }
             }
