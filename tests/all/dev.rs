@@ -101,9 +101,7 @@ fn write_crate(parent: &Path, name: &str, lib: &str, cdylib: bool, sdk: bool) ->
             sdk_dir.display().to_string()
         ));
     }
-    manifest.push_str(
-        "\n[workspace]\n\n[profile.release]\nopt-level = \"s\"\npanic = \"abort\"\n",
-    );
+    manifest.push_str("\n[workspace]\n\n[profile.release]\nopt-level = \"s\"\npanic = \"abort\"\n");
     std::fs::write(dir.join("Cargo.toml"), manifest).expect("writing Cargo.toml");
     if sdk {
         let lock = interstice_cli::guest_build::modules_dir().join("Cargo.lock");
@@ -245,11 +243,15 @@ impl Client {
             .body_mut()
             .read_to_string()
             .map_err(|e| format!("POST {url}: reading the body: {e}"))?;
-        Ok((status, serde_json::from_str(&text).unwrap_or(Json::String(text))))
+        Ok((
+            status,
+            serde_json::from_str(&text).unwrap_or(Json::String(text)),
+        ))
     }
 
     fn post(&self, reducer: &str, how: &str, args: Json) -> (u16, Json) {
-        self.try_post(reducer, how, args).unwrap_or_else(|e| panic!("{e}"))
+        self.try_post(reducer, how, args)
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn read(&self, reducer: &str) -> Json {
@@ -301,10 +303,9 @@ fn hot_reload_under_load_refusal_and_build_error() {
         .expect("an address")
         .to_owned();
     // The address file names the same server, so the CLI reaches it.
-    let server: Json = serde_json::from_str(
-        &std::fs::read_to_string(data.join("SERVER")).expect("DIR/SERVER"),
-    )
-    .expect("DIR/SERVER is JSON");
+    let server: Json =
+        serde_json::from_str(&std::fs::read_to_string(data.join("SERVER")).expect("DIR/SERVER"))
+            .expect("DIR/SERVER is JSON");
     assert_eq!(server["address"], format!("http://{addr}"));
     let token = std::fs::read_to_string(data.join("TOKEN")).expect("DIR/TOKEN");
     let client = Client {
@@ -328,13 +329,14 @@ fn hot_reload_under_load_refusal_and_build_error() {
             std::thread::spawn(move || {
                 let mut id = t;
                 while !stop.load(Ordering::Relaxed) {
-                    let outcome = match client.try_post("visit", "call", json!([id, format!("c{t}")])) {
-                        Ok((200, body)) if body["result"] == id => {
-                            body["ts"].as_u64().ok_or_else(|| format!("no ts: {body}"))
-                        }
-                        Ok((status, body)) => Err(format!("{status} {body}")),
-                        Err(e) => Err(e),
-                    };
+                    let outcome =
+                        match client.try_post("visit", "call", json!([id, format!("c{t}")])) {
+                            Ok((200, body)) if body["result"] == id => {
+                                body["ts"].as_u64().ok_or_else(|| format!("no ts: {body}"))
+                            }
+                            Ok((status, body)) => Err(format!("{status} {body}")),
+                            Err(e) => Err(e),
+                        };
                     outcomes.lock().expect("outcomes").push((id, outcome));
                     id += 2;
                 }
@@ -367,7 +369,10 @@ fn hot_reload_under_load_refusal_and_build_error() {
         "{changed}"
     );
     let reloaded = dev.line_starting("reloaded devmod", 600);
-    assert!(reloaded.starts_with("reloaded devmod 0.1.0 -> 0.2.0 (schema "), "{reloaded}");
+    assert!(
+        reloaded.starts_with("reloaded devmod 0.1.0 -> 0.2.0 (schema "),
+        "{reloaded}"
+    );
     let install_ts: u64 = reloaded
         .rsplit(" at ts ")
         .next()
@@ -389,18 +394,18 @@ fn hot_reload_under_load_refusal_and_build_error() {
         .args(["devmod", "motto"])
         .output()
         .expect("running interstice call");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "\"v2\"");
 
     // 2. An incompatible edit: the table's second column changes type while
     //    it holds rows. Refused with the plan; 0.2.0 keeps serving.
     let from = dev.stderr().len();
     save(&src, &module_source("0.3.0", "v3", "u64", ""));
-    let refusal = dev.stderr_after(
-        from,
-        &["upgrade of devmod refused", "verdict:"],
-        600,
-    );
+    let refusal = dev.stderr_after(from, &["upgrade of devmod refused", "verdict:"], 600);
     for want in [
         "the running devmod 0.2.0 keeps serving",
         "the upgrade plan (as `interstice load --dry-run` prints it)",
@@ -430,7 +435,10 @@ fn hot_reload_under_load_refusal_and_build_error() {
         failed.contains("the running devmod 0.2.0 keeps serving"),
         "{failed}"
     );
-    assert!(failed.contains("src/lib.rs"), "no compiler message: {failed}");
+    assert!(
+        failed.contains("src/lib.rs"),
+        "no compiler message: {failed}"
+    );
     let calls_then = acked(&|_| true);
     wait_for("10 calls after the build error", &|| {
         acked(&|_| true) >= calls_then + 10
@@ -445,7 +453,10 @@ fn hot_reload_under_load_refusal_and_build_error() {
     }
     let outcomes = outcomes.lock().expect("outcomes").clone();
     let failed: Vec<_> = outcomes.iter().filter(|(_, r)| r.is_err()).collect();
-    assert!(failed.is_empty(), "calls failed during the reloads: {failed:?}");
+    assert!(
+        failed.is_empty(),
+        "calls failed during the reloads: {failed:?}"
+    );
     let ids: BTreeSet<u64> = outcomes.iter().map(|(id, _)| *id).collect();
     assert_eq!(ids.len(), outcomes.len());
     assert_eq!(client.read("visits"), json!(outcomes.len()));
@@ -454,7 +465,11 @@ fn hot_reload_under_load_refusal_and_build_error() {
         .arg(&data)
         .output()
         .expect("running log-dump");
-    assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
     let mut logged = Vec::new();
     let mut installs = Vec::new();
     for line in String::from_utf8_lossy(&dump.stdout).lines() {
@@ -473,7 +488,10 @@ fn hot_reload_under_load_refusal_and_build_error() {
     logged.sort_unstable();
     let mut acked_ids: Vec<u64> = ids.into_iter().collect();
     acked_ids.sort_unstable();
-    assert_eq!(logged, acked_ids, "each acknowledged call committed exactly once");
+    assert_eq!(
+        logged, acked_ids,
+        "each acknowledged call committed exactly once"
+    );
     assert_eq!(installs, vec![json!("0.1.0"), json!("0.2.0")]);
 
     // End of input stops it: exit 0, the address file removed.
@@ -483,7 +501,10 @@ fn hot_reload_under_load_refusal_and_build_error() {
         if let Some(s) = dev.child.try_wait().expect("waiting for dev") {
             break s;
         }
-        assert!(Instant::now() < deadline, "dev did not stop at end of input");
+        assert!(
+            Instant::now() < deadline,
+            "dev did not stop at end of input"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "{status}\n{}", dev.stderr());
@@ -528,14 +549,25 @@ fn crates_that_are_not_modules_are_refused() {
         (&no_crate, "no such module crate"),
         (&file, "is not a directory"),
         (&empty, "is not a module crate: no Cargo.toml there"),
-        (&rlib, "is not a module crate: cargo built it but it produced no .wasm"),
+        (
+            &rlib,
+            "is not a module crate: cargo built it but it produced no .wasm",
+        ),
         (&cdylib, "is not a module crate"),
     ] {
         let (code, stderr) = dev_fails(dir, &data);
         assert_eq!(code, Some(2), "{}: {stderr}", dir.display());
-        assert!(stderr.contains(want), "{}: wanted {want:?} in {stderr}", dir.display());
+        assert!(
+            stderr.contains(want),
+            "{}: wanted {want:?} in {stderr}",
+            dir.display()
+        );
         assert!(!stderr.contains("panicked"), "{stderr}");
-        assert!(!data.exists(), "{}: the data directory was created", dir.display());
+        assert!(
+            !data.exists(),
+            "{}: the data directory was created",
+            dir.display()
+        );
     }
     let (_, stderr) = dev_fails(&cdylib, &data);
     assert!(stderr.contains("is not a valid module"), "{stderr}");

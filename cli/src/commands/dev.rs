@@ -27,8 +27,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use interstice_actors::{Loaded, ModuleInfo, Runtime};
 use interstice_abi::ModuleSchema;
+use interstice_actors::{Loaded, ModuleInfo, Runtime};
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
@@ -249,6 +249,15 @@ async fn reload(rt: &Runtime, c: &Crate, b: Build) {
 fn report(c: &Crate, loaded: &Loaded) {
     let short = |m: &ModuleInfo| output::hex(&m.schema_hash[..8]);
     match loaded {
+        Loaded::Upgraded { from, to, ts } if from.schema_hash == to.schema_hash => {
+            output::result(format!(
+                "reloaded {} {} -> {} (schema {} unchanged: new code) at ts {ts}",
+                to.name,
+                from.version,
+                to.version,
+                short(to)
+            ))
+        }
         Loaded::Upgraded { from, to, ts } => output::result(format!(
             "reloaded {} {} -> {} (schema {} -> {}) at ts {ts}",
             to.name,

@@ -26,7 +26,11 @@ fn a_crate_watches_its_src_trees_and_manifest_never_its_target() {
     assert_eq!(set.trees, vec![root.join("src"), sdk.join("src")]);
     assert_eq!(
         set.files,
-        vec![root.join("Cargo.toml"), root.join("build.rs"), sdk.join("Cargo.toml")]
+        vec![
+            root.join("Cargo.toml"),
+            root.join("build.rs"),
+            sdk.join("Cargo.toml")
+        ]
     );
     for yes in ["src/lib.rs", "src/deep/mod.rs", "Cargo.toml", "build.rs"] {
         assert!(set.matches(&root.join(yes)), "{yes} should count");
@@ -70,17 +74,17 @@ async fn a_burst_of_saves_is_one_change_and_target_is_never_one() {
     let sources = [package(&root, &["src/lib.rs"])];
     let other_sources = [package(&other, &["src/lib.rs"])];
     let mut w = Watcher::new([&sources[..], &other_sources[..]].into_iter()).expect("watcher");
-    assert_eq!(
-        w.describe(),
-        "2 source directories and 2 files of 2 crates"
-    );
+    assert_eq!(w.describe(), "2 source directories and 2 files of 2 crates");
 
     // Not a source: nothing within a generous wait.
     std::fs::write(root.join("target/out.wasm"), "x").expect("target write");
     std::fs::write(root.join("src/.lib.rs.swp"), "x").expect("swap file");
     let quiet = Duration::from_millis(200);
     let none = tokio::time::timeout(Duration::from_millis(800), w.next_change(quiet)).await;
-    assert!(none.is_err(), "a target/ or swap-file write was taken as a change: {none:?}");
+    assert!(
+        none.is_err(),
+        "a target/ or swap-file write was taken as a change: {none:?}"
+    );
 
     // Five saves 20 ms apart, then one rename over the file (as editors
     // save): one change, naming the file saved.
@@ -95,7 +99,11 @@ async fn a_burst_of_saves_is_one_change_and_target_is_never_one() {
         .expect("a change within 10 s")
         .expect("the watcher runs");
     assert_eq!(changed.keys().copied().collect::<Vec<_>>(), vec![0]);
-    assert_eq!(changed[&0], root.join("src/lib.rs"), "the file saved, not the temporary");
+    assert_eq!(
+        changed[&0],
+        root.join("src/lib.rs"),
+        "the file saved, not the temporary"
+    );
     // The burst was one change: nothing more is pending.
     let more = tokio::time::timeout(Duration::from_millis(800), w.next_change(quiet)).await;
     assert!(more.is_err(), "the burst gave a second change: {more:?}");
@@ -110,10 +118,13 @@ async fn a_burst_of_saves_is_one_change_and_target_is_never_one() {
     assert_eq!(changed[&1], other.join("Cargo.toml"));
 
     // After an update that drops the tree, its files no longer count.
-    w.update(0, &[PackageSources {
-        dir: root.clone(),
-        roots: Vec::new(),
-    }])
+    w.update(
+        0,
+        &[PackageSources {
+            dir: root.clone(),
+            roots: Vec::new(),
+        }],
+    )
     .expect("update");
     std::fs::write(root.join("src/lib.rs"), "// after\n").expect("save");
     let none = tokio::time::timeout(Duration::from_millis(800), w.next_change(quiet)).await;

@@ -73,7 +73,6 @@ impl WatchSet {
         }
         self.files.iter().any(|f| f == path) || self.trees.iter().any(|t| path.starts_with(t))
     }
-
 }
 
 /// Whether `path` is an editor's temporary or backup file.
@@ -118,7 +117,11 @@ impl Watcher {
     /// Watches crate `idx` anew after a build that used `sources` (and
     /// every other crate's paths again). The new watches are set up before
     /// the old ones are dropped, so no event falls between them.
-    pub(super) fn update(&mut self, idx: usize, sources: &[PackageSources]) -> Result<(), CliError> {
+    pub(super) fn update(
+        &mut self,
+        idx: usize,
+        sources: &[PackageSources],
+    ) -> Result<(), CliError> {
         self.sets[idx] = WatchSet::of(sources);
         self.inner = arm(&self.tx, &self.sets)?;
         Ok(())
@@ -140,7 +143,10 @@ impl Watcher {
     /// Waits for a change and for the sources to stay unchanged for
     /// `quiet` after it; returns each crate that changed (by index) with
     /// the last path that changed it. `None` if the watcher stopped.
-    pub(super) async fn next_change(&mut self, quiet: Duration) -> Option<BTreeMap<usize, PathBuf>> {
+    pub(super) async fn next_change(
+        &mut self,
+        quiet: Duration,
+    ) -> Option<BTreeMap<usize, PathBuf>> {
         let mut changed = BTreeMap::new();
         let mut deadline: Option<Instant> = None;
         loop {
