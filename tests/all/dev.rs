@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as Json};
 
-use crate::support::{bin, tempdir};
+use crate::support::{bin, cli_call, expect_ok, interstice, tempdir};
 
 /// The cargo target directory every guest build of these tests shares.
 fn guest_target() -> PathBuf {
@@ -118,6 +118,17 @@ fn save(dir: &Path, lib: &str) {
     std::fs::rename(&tmp, dir.join("src/lib.rs")).expect("renaming it over lib.rs");
 }
 
+/// `interstice dev CRATE_DIR -d DATA`, building into the shared target.
+fn dev_command(crate_dir: &Path, data: &Path) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.arg("dev")
+        .arg(crate_dir)
+        .arg("-d")
+        .arg(data)
+        .env("CARGO_TARGET_DIR", guest_target());
+    cmd
+}
+
 /// A running `interstice dev`, its stdout lines and its stderr so far.
 struct Dev {
     child: Child,
@@ -128,12 +139,7 @@ struct Dev {
 
 impl Dev {
     fn start(crate_dir: &Path, data: &Path) -> Dev {
-        let mut child = Command::new(bin())
-            .arg("dev")
-            .arg(crate_dir)
-            .arg("-d")
-            .arg(data)
-            .env("CARGO_TARGET_DIR", guest_target())
+        let mut child = dev_command(crate_dir, data)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -388,18 +394,8 @@ fn hot_reload_under_load_refusal_and_build_error() {
         "the calls before the reload committed before its install"
     );
     // The CLI reaches the module through the server dev serves.
-    let out = Command::new(bin())
-        .args(["call", "-d"])
-        .arg(&data)
-        .args(["devmod", "motto"])
-        .output()
-        .expect("running interstice call");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "\"v2\"");
+    let motto = expect_ok(&cli_call(&data, "devmod", "motto", &[]), "call through dev");
+    assert_eq!(motto, "\"v2\"");
 
     // 2. An incompatible edit: the table's second column changes type while
     //    it holds rows. Refused with the plan; 0.2.0 keeps serving.
@@ -460,19 +456,13 @@ fn hot_reload_under_load_refusal_and_build_error() {
     let ids: BTreeSet<u64> = outcomes.iter().map(|(id, _)| *id).collect();
     assert_eq!(ids.len(), outcomes.len());
     assert_eq!(client.read("visits"), json!(outcomes.len()));
-    let dump = Command::new(bin())
-        .args(["log-dump", "-d"])
-        .arg(&data)
-        .output()
-        .expect("running log-dump");
-    assert!(
-        dump.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dump.stderr)
+    let dump = expect_ok(
+        &interstice(["log-dump".as_ref(), "-d".as_ref(), data.as_os_str()]),
+        "log-dump",
     );
     let mut logged = Vec::new();
     let mut installs = Vec::new();
-    for line in String::from_utf8_lossy(&dump.stdout).lines() {
+    for line in dump.lines() {
         let e: Json = serde_json::from_str(line).expect("a JSON log entry");
         match (e["kind"].as_str(), e["module"].as_str()) {
             (Some("install"), Some("devmod")) => installs.push(e["version"].clone()),
@@ -511,14 +501,9 @@ fn hot_reload_under_load_refusal_and_build_error() {
     assert!(!data.join("SERVER").exists(), "DIR/SERVER left behind");
 }
 
-/// Runs `interstice dev ARGS -d DATA` to its end: exit code and stderr.
+/// Runs `interstice dev CRATE_DIR -d DATA` to its end: exit code and stderr.
 fn dev_fails(crate_dir: &Path, data: &Path) -> (Option<i32>, String) {
-    let out = Command::new(bin())
-        .arg("dev")
-        .arg(crate_dir)
-        .arg("-d")
-        .arg(data)
-        .env("CARGO_TARGET_DIR", guest_target())
+    let out = dev_command(crate_dir, data)
         .stdin(Stdio::null())
         .output()
         .expect("running interstice dev");
