@@ -297,7 +297,7 @@ fn hot_reload_under_load_refusal_and_build_error() {
     );
     let mut dev = Dev::start(&src, &data);
     // The first build compiles the SDK: give it time on a busy machine.
-    let loaded = dev.line_starting("loaded devmod 0.1.0", 900);
+    let loaded = dev.line_starting("loaded devmod 0.1.0", 1800);
     assert!(loaded.contains(" at ts "), "{loaded}");
     let watching = dev.line_starting("watching ", 30);
     assert!(watching.contains("of 1 crate"), "{watching}");
