@@ -211,7 +211,7 @@ async fn serve(
             match built {
                 Ok(b) => {
                     c.sources = b.sources.clone();
-                    watcher.update(idx, &c.sources)?;
+                    watcher.update(idx, &c.sources);
                     reload(rt, c, b).await;
                 }
                 Err(e) => output::error(format!(

@@ -116,15 +116,15 @@ impl Watcher {
 
     /// Watches crate `idx` anew after a build that used `sources` (and
     /// every other crate's paths again). The new watches are set up before
-    /// the old ones are dropped, so no event falls between them.
-    pub(super) fn update(
-        &mut self,
-        idx: usize,
-        sources: &[PackageSources],
-    ) -> Result<(), CliError> {
+    /// the old ones are dropped, so no event falls between them; if no new
+    /// watcher can be made (the system's limit of watchers), the old one
+    /// goes on, with a warning.
+    pub(super) fn update(&mut self, idx: usize, sources: &[PackageSources]) {
         self.sets[idx] = WatchSet::of(sources);
-        self.inner = arm(&self.tx, &self.sets)?;
-        Ok(())
+        match arm(&self.tx, &self.sets) {
+            Ok(w) => self.inner = w,
+            Err(e) => tracing::warn!("{e}; the old watches stay"),
+        }
     }
 
     /// `N directories and M files`, for the ready line.
