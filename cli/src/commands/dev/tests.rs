@@ -87,17 +87,25 @@ async fn a_burst_of_saves_is_one_change_and_target_is_never_one() {
     );
 
     // Five saves 20 ms apart, then one rename over the file (as editors
-    // save): one change, naming the file saved.
-    for i in 0..5 {
-        std::fs::write(root.join("src/lib.rs"), format!("// v{i}\n")).expect("save");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    std::fs::write(root.join("src/lib.rs.new"), "// renamed\n").expect("new file");
-    std::fs::rename(root.join("src/lib.rs.new"), root.join("src/lib.rs")).expect("rename");
+    // save), made while the watcher waits: one change once they stop (the
+    // quiet time is 50 times the gap between saves), naming the file saved.
+    let quiet = Duration::from_secs(1);
+    let saves = {
+        let root = root.clone();
+        tokio::spawn(async move {
+            for i in 0..5 {
+                std::fs::write(root.join("src/lib.rs"), format!("// v{i}\n")).expect("save");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            std::fs::write(root.join("src/lib.rs.new"), "// renamed\n").expect("new file");
+            std::fs::rename(root.join("src/lib.rs.new"), root.join("src/lib.rs")).expect("rename");
+        })
+    };
     let changed = tokio::time::timeout(Duration::from_secs(10), w.next_change(quiet))
         .await
         .expect("a change within 10 s")
         .expect("the watcher runs");
+    saves.await.expect("the saves");
     assert_eq!(changed.keys().copied().collect::<Vec<_>>(), vec![0]);
     assert_eq!(
         changed[&0],
@@ -105,7 +113,7 @@ async fn a_burst_of_saves_is_one_change_and_target_is_never_one() {
         "the file saved, not the temporary"
     );
     // The burst was one change: nothing more is pending.
-    let more = tokio::time::timeout(Duration::from_millis(800), w.next_change(quiet)).await;
+    let more = tokio::time::timeout(Duration::from_millis(2500), w.next_change(quiet)).await;
     assert!(more.is_err(), "the burst gave a second change: {more:?}");
 
     // The other crate's manifest: that crate only.
@@ -126,6 +134,7 @@ async fn a_burst_of_saves_is_one_change_and_target_is_never_one() {
         }],
     );
     std::fs::write(root.join("src/lib.rs"), "// after\n").expect("save");
-    let none = tokio::time::timeout(Duration::from_millis(800), w.next_change(quiet)).await;
+    let quiet = Duration::from_millis(200);
+    let none = tokio::time::timeout(Duration::from_millis(1500), w.next_change(quiet)).await;
     assert!(none.is_err(), "an unwatched tree still counted: {none:?}");
 }
