@@ -6,7 +6,7 @@
 //! new code serves), an incompatible edit is refused with the upgrade plan
 //! and the old module keeps serving, and so does it after a syntax error.
 //! Hostile crate arguments get specific errors and exit codes and create
-//! no data directory.
+//! no data directory; end of input or SIGTERM (`--no-stdin`) stops it.
 //!
 //! Guest builds are slow: the main test rebuilds three times, and every
 //! crate here builds into one shared cargo target directory.
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as Json};
 
-use crate::support::{bin, cli_call, expect_ok, interstice, tempdir};
+use crate::support::{bin, cli_call, expect_ok, interstice, kill, tempdir};
 
 /// The cargo target directory every guest build of these tests shares.
 fn guest_target() -> PathBuf {
@@ -556,4 +556,62 @@ fn crates_that_are_not_modules_are_refused() {
     }
     let (_, stderr) = dev_fails(&cdylib, &data);
     assert!(stderr.contains("is not a valid module"), "{stderr}");
+}
+
+/// With `--no-stdin` an input that ends at once does not stop it (so it can
+/// run in the background); SIGTERM does: exit 0, the address file removed.
+#[test]
+fn no_stdin_serves_until_sigterm() {
+    let tmp = tempdir();
+    let data = tmp.path().join("data");
+    // A package name of its own: tests building at once in the shared
+    // target directory must not write each other's `.wasm`.
+    let src = write_crate(
+        tmp.path(),
+        "devsig",
+        &module_source("0.1.0", "v1", "String", ""),
+        true,
+        true,
+    );
+    let mut child = dev_command(&src, &data)
+        .arg("--no-stdin")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawning interstice dev");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let serving = loop {
+        match lines.next() {
+            Some(Ok(line)) if line.starts_with("serving http://") => break line,
+            Some(Ok(_)) => {}
+            other => {
+                let _ = child.kill();
+                panic!("dev ended before serving: {other:?}");
+            }
+        }
+    };
+    assert!(serving.contains(&data.display().to_string()), "{serving}");
+    // Stdin ended at once; it still serves a moment later.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        child.try_wait().expect("try_wait").is_none(),
+        "dev stopped at end of input"
+    );
+    assert!(data.join("SERVER").is_file());
+    kill(child.id(), "TERM");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("waiting for dev") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("dev did not stop at SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+    assert!(!data.join("SERVER").exists(), "DIR/SERVER left behind");
 }
