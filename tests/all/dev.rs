@@ -111,6 +111,34 @@ fn write_crate(parent: &Path, name: &str, lib: &str, cdylib: bool, sdk: bool) ->
     dir
 }
 
+/// The module crate at its first version, as package `name` (each test
+/// its own: tests building at once in the shared target directory must not
+/// write each other's `.wasm`).
+fn module_crate(parent: &Path, name: &str) -> PathBuf {
+    write_crate(
+        parent,
+        name,
+        &module_source("0.1.0", "v1", "String", ""),
+        true,
+        true,
+    )
+}
+
+/// Waits up to `secs` for `child` to exit; kills it and panics after.
+fn wait_exit(child: &mut Child, secs: u64, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(s) = child.try_wait().expect("waiting for dev") {
+            return s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("dev did not stop {what} within {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Replaces `lib.rs` the way editors save: a new file renamed over it.
 fn save(dir: &Path, lib: &str) {
     let tmp = dir.join("src/lib.rs.tmp-save");
@@ -288,13 +316,7 @@ type Outcome = (u64, Result<u64, String>);
 fn hot_reload_under_load_refusal_and_build_error() {
     let tmp = tempdir();
     let data = tmp.path().join("data");
-    let src = write_crate(
-        tmp.path(),
-        "devmod",
-        &module_source("0.1.0", "v1", "String", ""),
-        true,
-        true,
-    );
+    let src = module_crate(tmp.path(), "devmod");
     let mut dev = Dev::start(&src, &data);
     // The first build compiles the SDK: give it time on a busy machine.
     let loaded = dev.line_starting("loaded devmod 0.1.0", 1800);
@@ -486,17 +508,7 @@ fn hot_reload_under_load_refusal_and_build_error() {
 
     // End of input stops it: exit 0, the address file removed.
     dev.stdin.take();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = dev.child.try_wait().expect("waiting for dev") {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "dev did not stop at end of input"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_exit(&mut dev.child, 60, "at end of input");
     assert!(status.success(), "{status}\n{}", dev.stderr());
     assert!(!data.join("SERVER").exists(), "DIR/SERVER left behind");
 }
@@ -564,15 +576,7 @@ fn crates_that_are_not_modules_are_refused() {
 fn no_stdin_serves_until_sigterm() {
     let tmp = tempdir();
     let data = tmp.path().join("data");
-    // A package name of its own: tests building at once in the shared
-    // target directory must not write each other's `.wasm`.
-    let src = write_crate(
-        tmp.path(),
-        "devsig",
-        &module_source("0.1.0", "v1", "String", ""),
-        true,
-        true,
-    );
+    let src = module_crate(tmp.path(), "devsig");
     let mut child = dev_command(&src, &data)
         .arg("--no-stdin")
         .stdin(Stdio::null())
@@ -601,17 +605,7 @@ fn no_stdin_serves_until_sigterm() {
     );
     assert!(data.join("SERVER").is_file());
     kill(child.id(), "TERM");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("waiting for dev") {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("dev did not stop at SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_exit(&mut child, 60, "at SIGTERM");
     assert!(status.success(), "{status}");
     assert!(!data.join("SERVER").exists(), "DIR/SERVER left behind");
 }
