@@ -6,7 +6,7 @@ mod builder;
 mod load;
 
 pub use builder::RuntimeBuilder;
-pub use load::inspect_module;
+pub use load::{inspect_module, Loaded};
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};

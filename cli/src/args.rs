@@ -241,6 +241,35 @@ pub enum Command {
         /// Modules to load first.
         wasm: Vec<PathBuf>,
     },
+    /// Develop modules: build each module crate, serve them over HTTP and
+    /// WebSocket (as `run --listen`), watch their sources and, on a change,
+    /// rebuild and upgrade the running module (an incompatible upgrade is
+    /// refused with the upgrade plan and the old module keeps serving).
+    /// Stops at SIGINT, SIGTERM or end of input on stdin.
+    Dev {
+        /// The data directory.
+        #[command(flatten)]
+        dir: DataDirArgs,
+        /// Where to serve (port 0: a free port, printed on stdout and
+        /// written to DIR/SERVER).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+        /// Allow a --listen address that is not loopback.
+        #[arg(long)]
+        listen_public: bool,
+        /// How long the sources must stay unchanged before a rebuild starts
+        /// (a burst of saves is one rebuild), in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 200)]
+        debounce_ms: u64,
+        /// Do not read stdin: only SIGINT or SIGTERM stops it (for running
+        /// it in the background with no input).
+        #[arg(long)]
+        no_stdin: bool,
+        /// The module crates (directories with a Cargo.toml), loaded in this
+        /// order.
+        #[arg(required = true, value_name = "CRATE_DIR")]
+        crates: Vec<PathBuf>,
+    },
     /// The HTTP API's access tokens (`docs/SECURITY.md`).
     Token {
         /// What to do.

@@ -46,6 +46,32 @@ pub fn ensure_wasm_target() -> Result<(), CliError> {
 /// Builds the module crate at `dir` (a directory with a Cargo.toml) for
 /// wasm32 in release mode and returns the path of its `.wasm`.
 pub fn build_module(dir: &Path) -> Result<PathBuf, CliError> {
+    build_module_with_sources(dir).map(|b| b.wasm)
+}
+
+/// A module crate built: its `.wasm`, and the local packages it was built
+/// from (what `interstice dev` watches).
+#[derive(Debug, Clone)]
+pub struct BuiltModule {
+    /// The `.wasm` cargo produced.
+    pub wasm: PathBuf,
+    /// Every local (path) package of the build, the crate itself included,
+    /// ordered by directory.
+    pub sources: Vec<PackageSources>,
+}
+
+/// A local package's sources, as cargo reported them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageSources {
+    /// The package's directory (where its `Cargo.toml` is).
+    pub dir: PathBuf,
+    /// The root source file of each of its targets built (`src/lib.rs`,
+    /// `build.rs`), sorted.
+    pub roots: Vec<PathBuf>,
+}
+
+/// [`build_module`], also returning the local packages the build used.
+pub fn build_module_with_sources(dir: &Path) -> Result<BuiltModule, CliError> {
     let manifest = if dir.is_file() {
         dir.to_path_buf()
     } else {
@@ -60,17 +86,23 @@ pub fn build_module(dir: &Path) -> Result<PathBuf, CliError> {
     ensure_wasm_target()?;
     let manifest_abs = manifest.canonicalize().unwrap_or_else(|_| manifest.clone());
     let built = cargo_build_wasm(&manifest, &[])?;
-    built
+    let wasm = built
+        .wasm
         .into_iter()
         .rev()
         .find(|a| a.manifest == manifest_abs)
         .map(|a| a.wasm)
         .ok_or_else(|| {
-            CliError::Build(format!(
-                "cargo built {} but produced no .wasm: is it a `crate-type = [\"cdylib\"]` crate?",
+            CliError::Usage(format!(
+                "{} is not a module crate: cargo built it but it produced no .wasm (a module \
+                 is a `crate-type = [\"cdylib\"]` crate)",
                 manifest.display()
             ))
-        })
+        })?;
+    Ok(BuiltModule {
+        wasm,
+        sources: built.sources,
+    })
 }
 
 /// Builds the named packages of the workspace whose root manifest is
@@ -83,7 +115,7 @@ pub fn build_packages(
     ensure_wasm_target()?;
     let built = cargo_build_wasm(workspace, packages)?;
     let mut out = std::collections::HashMap::new();
-    for a in built {
+    for a in built.wasm {
         out.insert(a.name, a.wasm);
     }
     for p in packages {
@@ -104,10 +136,24 @@ struct WasmArtifact {
     wasm: PathBuf,
 }
 
+/// What one cargo run reported.
+struct CargoBuild {
+    /// The cdylib `.wasm` files.
+    wasm: Vec<WasmArtifact>,
+    /// The local packages built (or found fresh).
+    sources: Vec<PackageSources>,
+}
+
+/// Whether a cargo package id names a local (path) package: `path+file://…`
+/// (cargo 1.77 and later) or `name version (path+file://…)`.
+fn is_local_package(id: &str) -> bool {
+    id.starts_with("path+file://") || id.contains("(path+file://")
+}
+
 /// `cargo build --release --target wasm32-unknown-unknown` of `manifest`
-/// (with `-p` for each of `packages`), and the cdylib `.wasm` files it
-/// reported.
-fn cargo_build_wasm(manifest: &Path, packages: &[&str]) -> Result<Vec<WasmArtifact>, CliError> {
+/// (with `-p` for each of `packages`), and the cdylib `.wasm` files and
+/// local packages it reported.
+fn cargo_build_wasm(manifest: &Path, packages: &[&str]) -> Result<CargoBuild, CliError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
         .args(["build", "--release", "--target", WASM_TARGET])
@@ -131,12 +177,24 @@ fn cargo_build_wasm(manifest: &Path, packages: &[&str]) -> Result<Vec<WasmArtifa
         )));
     }
     let mut built = Vec::new();
+    let mut sources = std::collections::BTreeMap::<PathBuf, Vec<PathBuf>>::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
         };
         if msg["reason"] != "compiler-artifact" {
             continue;
+        }
+        let manifest_path = Path::new(msg["manifest_path"].as_str().unwrap_or_default());
+        if let (true, Some(dir), Some(root)) = (
+            is_local_package(msg["package_id"].as_str().unwrap_or_default()),
+            manifest_path.parent(),
+            msg["target"]["src_path"].as_str(),
+        ) {
+            let roots = sources.entry(dir.to_path_buf()).or_default();
+            roots.push(PathBuf::from(root));
+            roots.sort();
+            roots.dedup();
         }
         let is_cdylib = msg["target"]["kind"]
             .as_array()
@@ -161,7 +219,13 @@ fn cargo_build_wasm(manifest: &Path, packages: &[&str]) -> Result<Vec<WasmArtifa
             }
         }
     }
-    Ok(built)
+    Ok(CargoBuild {
+        wasm: built,
+        sources: sources
+            .into_iter()
+            .map(|(dir, roots)| PackageSources { dir, roots })
+            .collect(),
+    })
 }
 
 /// The example modules' source folder: `modules/` of this repository.

@@ -43,6 +43,26 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             listen,
             wasm,
         } => commands::run::run(&dir, &replay, &snapshots, &listen, &wasm).await,
+        Command::Dev {
+            dir,
+            listen,
+            listen_public,
+            debounce_ms,
+            no_stdin,
+            crates,
+        } => {
+            commands::dev::run(&commands::dev::DevArgs {
+                dir: &dir,
+                server: interstice_cli::server::ServerOptions {
+                    listen,
+                    public: listen_public,
+                },
+                debounce: std::time::Duration::from_millis(debounce_ms),
+                stdin: !no_stdin,
+                crates: &crates,
+            })
+            .await
+        }
         Command::Token {
             command: TokenCommand::Rotate { data_dir, which },
         } => interstice_cli::server::rotate(&data_dir, which),

@@ -81,6 +81,12 @@ pub fn progress(line: impl std::fmt::Display) {
     stderr_line(line);
 }
 
+/// Prints a diagnostic line on stderr as it is (the lines that explain an
+/// error, e.g. `dev`'s upgrade plan after a refused reload).
+pub fn note(line: impl std::fmt::Display) {
+    stderr_line(line);
+}
+
 /// Prints an error on stderr.
 pub fn error(line: impl std::fmt::Display) {
     stderr_line(format_args!("error: {line}"));

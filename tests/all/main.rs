@@ -15,6 +15,7 @@ mod crash;
 mod datadir;
 mod deliveries;
 mod determinism;
+mod dev;
 mod durability;
 mod engines;
 mod errors;

@@ -26,6 +26,49 @@ use interstice_tables::Tables;
 
 use super::{info, ModuleInfo, Runtime};
 
+/// What [`Runtime::load_module_detailed`] did with a module.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Loaded {
+    /// A new module was installed at timestamp `ts` (its init reducer, if
+    /// any, ran after it).
+    Installed {
+        /// The module.
+        info: ModuleInfo,
+        /// The install's timestamp.
+        ts: u64,
+    },
+    /// A loaded module's code was replaced at timestamp `ts`.
+    Upgraded {
+        /// The module as it was.
+        from: ModuleInfo,
+        /// The module as it is now.
+        to: ModuleInfo,
+        /// The install's timestamp.
+        ts: u64,
+    },
+    /// The same binary was already loaded: nothing changed.
+    Unchanged(ModuleInfo),
+}
+
+impl Loaded {
+    /// The module as it is now.
+    pub fn info(&self) -> &ModuleInfo {
+        match self {
+            Loaded::Installed { info, .. } | Loaded::Unchanged(info) => info,
+            Loaded::Upgraded { to, .. } => to,
+        }
+    }
+
+    /// The module as it is now, by value.
+    pub fn into_info(self) -> ModuleInfo {
+        match self {
+            Loaded::Installed { info, .. } | Loaded::Unchanged(info) => info,
+            Loaded::Upgraded { to, .. } => to,
+        }
+    }
+}
+
 impl Runtime {
     /// Compiles, validates and installs a module; runs its init reducer.
     /// Loading the same binary again is a no-op; other code under a loaded
@@ -33,6 +76,16 @@ impl Runtime {
     /// refused with [`RuntimeError::IncompatibleSchema`] if the new schema
     /// cannot take over the module's data.
     pub async fn load_module(&self, wasm: impl Into<Vec<u8>>) -> Result<ModuleInfo, RuntimeError> {
+        self.load_module_detailed(wasm).await.map(Loaded::into_info)
+    }
+
+    /// [`Runtime::load_module`], saying what it did: installed, upgraded
+    /// (from which version, at which timestamp) or nothing (`interstice
+    /// dev` reports each reload with it).
+    pub async fn load_module_detailed(
+        &self,
+        wasm: impl Into<Vec<u8>>,
+    ) -> Result<Loaded, RuntimeError> {
         self.check_open()?;
         let wasm = wasm.into();
         let _guard = self.inner.load_lock.lock().await;
@@ -49,7 +102,10 @@ impl Runtime {
             if existing.schema_hash == compiled.schema_hash
                 && self.installed_wasm_hash(&schema.name) == Some(compiled.wasm_hash)
             {
-                return Ok(info(&existing.schema, existing.schema_hash));
+                return Ok(Loaded::Unchanged(info(
+                    &existing.schema,
+                    existing.schema_hash,
+                )));
             }
             return self.upgrade_module(existing, compiled, wasm).await;
         }
@@ -122,7 +178,10 @@ impl Runtime {
             }
         }
         tracing::info!(module = %schema.name, version = %schema.version, ts, "module installed");
-        Ok(info(&schema, schema_hash))
+        Ok(Loaded::Installed {
+            info: info(&schema, schema_hash),
+            ts,
+        })
     }
 
     /// Replaces a loaded module's code with a new version whose schema is
@@ -134,7 +193,7 @@ impl Runtime {
         existing: Arc<ModuleEntry>,
         compiled: CompiledModule,
         wasm: Vec<u8>,
-    ) -> Result<ModuleInfo, RuntimeError> {
+    ) -> Result<Loaded, RuntimeError> {
         let shared = &self.inner.shared;
         let schema = compiled.schema.clone();
         check_dependency_cycle(shared, &schema)?;
@@ -190,7 +249,11 @@ impl Runtime {
             ts,
             "module upgraded"
         );
-        Ok(info(&schema, schema_hash))
+        Ok(Loaded::Upgraded {
+            from: info(&existing.schema, existing.schema_hash),
+            to: info(&schema, schema_hash),
+            ts,
+        })
     }
 
     /// Checks the runtime takes writes, stores the binary in the data

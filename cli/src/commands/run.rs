@@ -433,7 +433,7 @@ async fn forward(
 /// Cancels `stop` at the first SIGINT or SIGTERM; exits the process at the
 /// second (128 + its number: 130, 143), without waiting for anything.
 #[cfg(unix)]
-fn watch_signals(stop: CancellationToken) {
+pub(crate) fn watch_signals(stop: CancellationToken) {
     use tokio::signal::unix::{signal, SignalKind};
     let (int, term) = match (
         signal(SignalKind::interrupt()),
@@ -468,7 +468,7 @@ fn watch_signals(stop: CancellationToken) {
 }
 
 #[cfg(not(unix))]
-fn watch_signals(stop: CancellationToken) {
+pub(crate) fn watch_signals(stop: CancellationToken) {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             tracing::info!("Ctrl+C: shutting down (a second one exits at once)");
