@@ -183,10 +183,10 @@ fn print(record: &Json, format: LogsFormat) {
 #[derive(Debug, Default)]
 pub(crate) struct Recent {
     /// Newest first.
-    pub records: Vec<Json>,
+    pub(crate) records: Vec<Json>,
     /// Whether every file was read to its start (false: the limit or the
     /// byte budget stopped the reading first).
-    pub complete: bool,
+    pub(crate) complete: bool,
 }
 
 /// Bytes read at a time, backwards.
@@ -393,3 +393,6 @@ fn skip_line(file: &mut BufReader<File>) -> std::io::Result<()> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -315,7 +315,7 @@ pub(super) fn offered_protocols(req: &Request) -> Vec<&str> {
 /// The token a request presents: `Authorization: Bearer TOKEN`, or, on a
 /// WebSocket handshake (a browser cannot set that header there), the
 /// offered subprotocol `interstice.bearer.TOKEN`.
-fn presented(req: &Request) -> Option<&str> {
+fn presented_token(req: &Request) -> Option<&str> {
     let header = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -339,7 +339,7 @@ pub(super) async fn require_token(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let Some(presented) = presented(&req) else {
+    let Some(presented) = presented_token(&req) else {
         let how = if is_upgrade(&req) {
             "missing `Authorization: Bearer TOKEN` (from a browser: the WebSocket subprotocols \
              `interstice.v1` and `interstice.bearer.TOKEN`)"

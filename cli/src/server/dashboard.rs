@@ -62,5 +62,11 @@ pub(super) async fn page() -> Response {
     res
 }
 
+/// `GET /favicon.ico`, which browsers ask for by themselves: `204 No
+/// Content`, without a token (a `401` would be a console error).
+pub(super) async fn no_icon() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
 #[cfg(test)]
 mod tests;

@@ -3,6 +3,7 @@
 //! `run` protocol's own code (`commands/run/request.rs`), so a body's
 //! values, the replies and the error kinds are those of `docs/PROTOCOL.md`.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -16,8 +17,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use interstice_abi::schema::Trigger;
 use interstice_abi::ReducerMode;
-use std::collections::HashMap;
-
 use serde_json::{json, Map, Value as Json};
 
 use super::auth::{self, Role};
@@ -58,6 +57,7 @@ pub(super) fn router(state: Arc<AppState>) -> axum::Router {
         // one): outside the token check and the Origin check, inside the
         // bounds.
         .route("/", get(dashboard::page))
+        .route("/favicon.ico", get(dashboard::no_icon))
         .layer(middleware::from_fn_with_state(state.clone(), bounds))
         .layer(DefaultBodyLimit::max(super::MAX_BODY))
         .with_state(state)

@@ -99,11 +99,15 @@
 
   // ---- polling ---------------------------------------------------------
   var stopped = true;
+  var generation = 0;
+  // Runs f every ms (after the previous run ended) until the page stops or
+  // starts again with another token.
   function every(ms, f) {
+    var mine = generation;
     function go() {
-      if (stopped) { return; }
+      if (stopped || mine !== generation) { return; }
       f().then(function () { connState("connected", true); }, failed).then(function () {
-        if (!stopped) { setTimeout(go, ms); }
+        if (!stopped && mine === generation) { setTimeout(go, ms); }
       });
     }
     go();
@@ -468,6 +472,7 @@
     $("login").hidden = true;
     $("main").hidden = false;
     stopped = false;
+    generation++;
     connState("connecting", true);
     every(1000, pollStats);
     every(2000, pollModules);
