@@ -475,7 +475,11 @@ impl Runtime {
             reply,
         })
         .await?
-        .map_err(|e| RuntimeError::Abi(AbiError::Mismatch(format!("query of {module}.{table}: {e}"))))?;
+        .map_err(|e| {
+            RuntimeError::Abi(AbiError::Mismatch(format!(
+                "query of {module}.{table}: {e}"
+            )))
+        })?;
         let row_type = schema.row_type();
         let mut rows = Vec::new();
         for page in &scanned.pages {

@@ -123,9 +123,8 @@ fn the_dashboard_shows_a_data_directory_and_follows_a_call_live() {
         "document.querySelector('#events tr[data-kind=\"failed_delivery\"]') !== null \
          && document.querySelector('#events tr[data-kind=\"cut_chain\"]') !== null",
     );
-    let failed = b.eval(
-        "document.querySelector('#events tr[data-kind=\"failed_delivery\"]').textContent",
-    );
+    let failed =
+        b.eval("document.querySelector('#events tr[data-kind=\"failed_delivery\"]').textContent");
     assert!(
         failed.as_str().unwrap().contains("t_failee.boom"),
         "{failed}"
@@ -147,10 +146,16 @@ fn the_dashboard_shows_a_data_directory_and_follows_a_call_live() {
         "document.getElementById('browse-where').value = 'owner = ';\
          document.getElementById('browse').requestSubmit(); true",
     );
-    b.wait_until(10, "document.getElementById('rows').dataset.rows === 'error'");
+    b.wait_until(
+        10,
+        "document.getElementById('rows').dataset.rows === 'error'",
+    );
     let status = b.eval("document.getElementById('browse-status').textContent");
     assert!(
-        status.as_str().unwrap().starts_with("BadRequest: `where` at position"),
+        status
+            .as_str()
+            .unwrap()
+            .starts_with("BadRequest: `where` at position"),
         "{status}"
     );
     b.eval(
@@ -184,7 +189,10 @@ fn the_dashboard_shows_a_data_directory_and_follows_a_call_live() {
         "Number(document.querySelector('#chart polyline.commits').dataset.points) >= 1",
     );
 
-    assert_eq!(b.eval("document.getElementById('errors').textContent"), json!(""));
+    assert_eq!(
+        b.eval("document.getElementById('errors').textContent"),
+        json!("")
+    );
     // The one expected problem: the browser logs the `400` of the bad
     // predicate as a failed load.
     let problems: Vec<String> = b
@@ -219,7 +227,10 @@ fn a_wrong_token_in_the_page_is_refused_and_asked_for_again() {
     b.wait_until(30, "document.body.dataset.state === 'unauthorized'");
     let shown = b.eval("document.getElementById('auth-error').textContent");
     assert_eq!(shown, json!("refused: the token is not valid"));
-    assert_eq!(b.eval("document.getElementById('main').hidden"), json!(true));
+    assert_eq!(
+        b.eval("document.getElementById('main').hidden"),
+        json!(true)
+    );
     // Without a token it asks for one.
     b.eval("sessionStorage.clear(); true");
     b.navigate(&api.url("/"));
@@ -233,7 +244,10 @@ fn a_wrong_token_in_the_page_is_refused_and_asked_for_again() {
     b.wait_until(30, "document.body.dataset.state === 'ready'");
     // Only the expected refusals (401s are logged by the browser as failed
     // loads) and no script error.
-    assert_eq!(b.eval("document.getElementById('errors').textContent"), json!(""));
+    assert_eq!(
+        b.eval("document.getElementById('errors').textContent"),
+        json!("")
+    );
     for p in b.problems() {
         assert!(p.contains("401"), "{p}");
     }
@@ -296,7 +310,11 @@ fn the_browser_websocket_takes_the_token_in_its_subprotocols_and_checks_the_orig
     let own = api.url("");
     let bearer = |t: &str| format!("interstice.v1, interstice.bearer.{t}");
     // Missing or wrong: 401.
-    for p in [None, Some("interstice.v1".to_owned()), Some(bearer(&"0".repeat(64)))] {
+    for p in [
+        None,
+        Some("interstice.v1".to_owned()),
+        Some(bearer(&"0".repeat(64))),
+    ] {
         let (status, _, _) = handshake(&api, p.as_deref(), Some(&own));
         assert_eq!(status, 401, "{p:?}");
     }
@@ -342,7 +360,10 @@ fn the_browser_websocket_takes_the_token_in_its_subprotocols_and_checks_the_orig
     assert_eq!(a.status, 200);
     drop(ws);
     let (_, stderr) = api.srv.kill();
-    assert!(!stderr.contains(&api.read) && !stderr.contains(&api.full), "a token in the log: {stderr}");
+    assert!(
+        !stderr.contains(&api.read) && !stderr.contains(&api.full),
+        "a token in the log: {stderr}"
+    );
 }
 
 #[test]
@@ -384,7 +405,8 @@ fn another_origin_is_refused_unless_allowed() {
     ]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(
-        crate::support::stderr_of(&out).contains("--allow-origin \"evil.example/path\": expected an origin"),
+        crate::support::stderr_of(&out)
+            .contains("--allow-origin \"evil.example/path\": expected an origin"),
         "{}",
         crate::support::stderr_of(&out)
     );
@@ -409,9 +431,21 @@ fn the_dashboards_endpoints_answer_stats_logs_and_rows() {
     let before = samples.last().unwrap().clone();
     let ts = api.open_account("dan", 1);
     let a = api.get("/v1/stats");
-    let now = a.body["result"]["samples"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!(now[1], before[1].as_u64().unwrap() + 1, "one more commit: {now}");
-    assert!(now[2].as_u64().unwrap() > before[2].as_u64().unwrap(), "an fsync: {now}");
+    let now = a.body["result"]["samples"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        now[1],
+        before[1].as_u64().unwrap() + 1,
+        "one more commit: {now}"
+    );
+    assert!(
+        now[2].as_u64().unwrap() > before[2].as_u64().unwrap(),
+        "an fsync: {now}"
+    );
     assert!(now[4].as_u64().unwrap() >= ts, "durable: {now}");
     let since = now[0].as_u64().unwrap();
     let later = api.get(&format!("/v1/stats?since={since}"));
@@ -423,7 +457,14 @@ fn the_dashboards_endpoints_answer_stats_logs_and_rows() {
     assert_eq!(api.get("/v1/stats?since=soon").status, 400);
 
     // Rows: a filter, a limit, the order, errors.
-    let rows = |q: &str| api.send("GET", &format!("/v1/modules/bank/tables/accounts/rows{q}"), Some(&api.read), None);
+    let rows = |q: &str| {
+        api.send(
+            "GET",
+            &format!("/v1/modules/bank/tables/accounts/rows{q}"),
+            Some(&api.read),
+            None,
+        )
+    };
     let a = rows("?where=balance%20%3E%3D%2050");
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(
@@ -436,14 +477,20 @@ fn the_dashboards_endpoints_answer_stats_logs_and_rows() {
     let a = rows("?where=balance%20%3E%20%22x%22");
     assert_eq!(a.status, 400, "{}", a.body);
     assert!(
-        a.body["error"]["message"].as_str().unwrap().starts_with("`where` at position"),
+        a.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("`where` at position"),
         "{}",
         a.body
     );
     assert_eq!(rows("?limit=0").status, 400);
     assert_eq!(rows("?limit=1001").status, 400);
     let a = api.get("/v1/modules/bank/tables/nope/rows");
-    assert_eq!((a.status, &a.body["error"]["kind"]), (404, &json!("UnknownTable")));
+    assert_eq!(
+        (a.status, &a.body["error"]["kind"]),
+        (404, &json!("UnknownTable"))
+    );
     assert_eq!(api.get("/v1/modules/nope/tables/accounts/rows").status, 404);
 
     // Modules: dependencies and triggers for the graph.
@@ -458,13 +505,24 @@ fn the_dashboards_endpoints_answer_stats_logs_and_rows() {
     assert_eq!(on, [&json!("hello.greetings.insert")]);
 
     // Logs: newest first, filtered by kind and module, bounded.
-    let a = api.post("/v1/modules/hello/reducers/hello/call", &json!({"args": ["ann"]}));
+    let a = api.post(
+        "/v1/modules/hello/reducers/hello/call",
+        &json!({"args": ["ann"]}),
+    );
     assert_eq!(a.status, 200);
-    let a = api.post("/v1/modules/hello/reducers/hello/call", &json!({"args": ["bo"]}));
+    let a = api.post(
+        "/v1/modules/hello/reducers/hello/call",
+        &json!({"args": ["bo"]}),
+    );
     assert_eq!(a.status, 200);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let logs = loop {
-        let a = api.send("GET", "/v1/logs?kind=log&module=hello", Some(&api.read), None);
+        let a = api.send(
+            "GET",
+            "/v1/logs?kind=log&module=hello",
+            Some(&api.read),
+            None,
+        );
         assert_eq!(a.status, 200, "{}", a.body);
         if a.body["result"]["records"].as_array().unwrap().len() >= 2 {
             break a.body["result"].clone();
@@ -478,7 +536,10 @@ fn the_dashboards_endpoints_answer_stats_logs_and_rows() {
         .iter()
         .map(|r| r["text"].as_str().unwrap())
         .collect();
-    assert!(texts[0].starts_with("hello, bo!") && texts[1].starts_with("hello, ann!"), "{texts:?}");
+    assert!(
+        texts[0].starts_with("hello, bo!") && texts[1].starts_with("hello, ann!"),
+        "{texts:?}"
+    );
     assert_eq!(logs["complete"], true);
     let a = api.get("/v1/logs?kind=log&limit=1");
     assert_eq!(a.body["result"]["records"].as_array().unwrap().len(), 1);

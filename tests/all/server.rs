@@ -73,7 +73,13 @@ impl Api {
     }
 
     /// `method path` with `token` (none: no header) and `body`.
-    pub(crate) fn send(&self, method: &str, path: &str, token: Option<&str>, body: Option<&[u8]>) -> Answer {
+    pub(crate) fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&[u8]>,
+    ) -> Answer {
         let auth = token.map(|t| format!("Bearer {t}"));
         let res = match method {
             "GET" => {

@@ -206,8 +206,8 @@ pub(crate) fn recent(
 ) -> Result<Recent, CliError> {
     let mut out = Recent::default();
     let mut left = budget;
-    let names =
-        std::iter::once(MODULE_LOG_FILE.to_owned()).chain((1..=MAX_ROTATED).map(|n| format!("{MODULE_LOG_FILE}.{n}")));
+    let names = std::iter::once(MODULE_LOG_FILE.to_owned())
+        .chain((1..=MAX_ROTATED).map(|n| format!("{MODULE_LOG_FILE}.{n}")));
     for name in names {
         let path = dir.join(name);
         let file = match interstice_persist::safe_fs::open(

@@ -407,7 +407,7 @@ pub(super) async fn check_origin(
 ) -> Response {
     if let Some(origin) = req.headers().get(header::ORIGIN) {
         let o = origin.to_str().unwrap_or("").to_ascii_lowercase();
-        if !state.origins.iter().any(|a| *a == o) {
+        if !state.origins.contains(&o) {
             let shown: String = o.chars().take(100).collect();
             return status::error(
                 "Forbidden",

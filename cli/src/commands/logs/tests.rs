@@ -17,7 +17,10 @@ fn write(dir: &Path, name: &str, text: &str) {
 }
 
 fn ts_of(r: &Recent) -> Vec<u64> {
-    r.records.iter().map(|r| r["ts"].as_u64().unwrap()).collect()
+    r.records
+        .iter()
+        .map(|r| r["ts"].as_u64().unwrap())
+        .collect()
 }
 
 #[test]
@@ -41,8 +44,10 @@ fn newest_first_across_chunks_and_rotated_files() {
     assert_eq!(ts_of(&r), [300, 299, 298]);
     assert!(!r.complete);
     // The filter, reaching into the rotated file.
-    let r = recent(d.path(), 5, u64::MAX, |r| r["ts"].as_u64().unwrap() % 100 == 5)
-        .expect("recent");
+    let r = recent(d.path(), 5, u64::MAX, |r| {
+        r["ts"].as_u64().unwrap() % 100 == 5
+    })
+    .expect("recent");
     assert_eq!(ts_of(&r), [205, 105, 5]);
     assert!(r.complete);
     // The byte budget: only the newest lines of the current file.
@@ -89,5 +94,8 @@ fn a_filter_by_module_and_level() {
     assert!(f.matches(&rec("m", "warn")) && f.matches(&rec("m", "error")));
     assert!(!f.matches(&rec("m", "info")) && !f.matches(&rec("n", "error")));
     let e = Filter::new(None, Some("loud"), "`level`").unwrap_err();
-    assert!(e.to_string().contains("`level` \"loud\": not a level"), "{e}");
+    assert!(
+        e.to_string().contains("`level` \"loud\": not a level"),
+        "{e}"
+    );
 }

@@ -19,7 +19,15 @@ fn the_page_names_no_other_server() {
         rest = &rest[i + 4..];
     }
     assert_eq!(found, ["http://www.w3.org/2000/svg"]);
-    for fetch in ["src=", "href=", "<link", "import(", "XMLHttpRequest", "@import", "url(http"] {
+    for fetch in [
+        "src=",
+        "href=",
+        "<link",
+        "import(",
+        "XMLHttpRequest",
+        "@import",
+        "url(http",
+    ] {
         assert!(!PAGE.contains(fetch), "the page holds {fetch}");
     }
 }
@@ -38,7 +46,10 @@ fn each_response_has_its_own_nonce_in_the_policy() {
     };
     let (ca, cb) = (csp(&a), csp(&b));
     assert_ne!(ca, cb, "a nonce per response");
-    assert!(ca.starts_with("default-src 'none'; script-src 'nonce-"), "{ca}");
+    assert!(
+        ca.starts_with("default-src 'none'; script-src 'nonce-"),
+        "{ca}"
+    );
     assert!(ca.contains("connect-src 'self'"), "{ca}");
     let nonce = ca
         .split("'nonce-")
