@@ -75,11 +75,12 @@ fn damage_is_skipped_and_no_logs_is_empty() {
     write(d.path(), "module.log", &text);
     let r = recent(d.path(), 10, u64::MAX, |_| true).expect("recent");
     assert_eq!(ts_of(&r), [2, 1]);
-    // A line longer than any record ends the reading of its file.
+    // A line longer than any record (by more than a chunk, so that no
+    // chunk holds it whole) ends the reading of its file.
     let long = format!(
         "{}{}\n{}",
         record(1, "log", 0),
-        "z".repeat(MAX_LINE_BYTES as usize + 10),
+        "z".repeat((MAX_LINE_BYTES + 2 * CHUNK) as usize),
         record(2, "log", 0)
     );
     write(d.path(), "module.log", &long);
