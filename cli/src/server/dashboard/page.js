@@ -200,10 +200,10 @@
       var st = both[1];
       $("read-only").textContent = st.read_only ? "read-only: " + st.read_only : "";
       drawModules();
+      drawGraph();
       var key = modules.map(function (m) { return m.name + "@" + m.schema_hash; }).join(",");
       if (key !== graphKey) {
         graphKey = key;
-        drawGraph();
         fillTableChoice();
       }
       document.body.setAttribute("data-state", "ready");
@@ -317,7 +317,12 @@
         x1 = b.x; y1 = b.y + b.h - 6;
         x2 = a.x + BW; y2 = a.y + a.h - 6;
       }
-      if (e.from === e.to || x2 <= x1) {
+      if (e.from === e.to) {
+        // A module triggered by its own table: a loop on the box's right.
+        x2 = b.x + BW;
+        path = "M" + x1 + "," + y1 + " C" + (x1 + 50) + "," + (y1 - 6) + " " + (x2 + 50) + "," +
+          (y2 + 6) + " " + x2 + "," + y2;
+      } else if (x2 <= x1) {
         var bend = Math.max(x1, x2) + 40;
         path = "M" + x1 + "," + y1 + " C" + bend + "," + y1 + " " + bend + "," + y2 + " " + x2 + "," + y2;
       } else {
