@@ -137,7 +137,7 @@ pub struct ListenArgs {
     /// HTTP: put it behind a TLS proxy).
     #[arg(long, requires = "listen")]
     pub listen_public: bool,
-    /// Let browser pages from ORIGIN (e.g. https://dash.example.com) use
+    /// Let browser pages from ORIGIN (e.g. `https://dash.example.com`) use
     /// the API; repeatable. The server's own origin (the dashboard at /)
     /// is always allowed; any other Origin is refused.
     #[arg(long, value_name = "ORIGIN", requires = "listen")]
