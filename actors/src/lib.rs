@@ -49,4 +49,7 @@ pub use replay_check::{
     engine_json, replay_check, rerun_commit, Difference, Divergence, EngineCause, EngineDivergence,
     InstalledModule, LoggedEngine, ModuleCheck, Observed, ReplayCheckOptions, ReplayCheckReport,
 };
-pub use runtime::{inspect_module, CallOutput, Loaded, ModuleInfo, Runtime, RuntimeBuilder};
+pub use runtime::{
+    inspect_module, CallOutput, Loaded, ModuleInfo, Runtime, RuntimeBuilder, TableScan,
+    MAX_SCAN_ROWS,
+};

@@ -22,7 +22,8 @@ use tokio::sync::oneshot;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use crate::actors::messages::{
-    ExecError, Execute, FlushLog, HashState, Query, Responder, StopModule, TableRows, Target,
+    ExecError, Execute, FlushLog, HashState, Query, Responder, ScanRows, StopModule, TableRows,
+    Target,
 };
 use crate::actors::router::{RowChange, SubscribeTable, Subscriber};
 use crate::actors::shared::{ModuleEntry, Shared};
@@ -45,6 +46,21 @@ pub struct ModuleInfo {
     pub schema: Arc<ModuleSchema>,
     /// blake3 of the canonical schema.
     pub schema_hash: [u8; 32],
+}
+
+/// The most rows one [`Runtime::scan_table`] returns.
+pub const MAX_SCAN_ROWS: u32 = 1000;
+
+/// What [`Runtime::scan_table`] read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableScan {
+    /// The rows, in the query's order.
+    pub rows: Vec<Value>,
+    /// Their type (the table's row struct).
+    pub row_type: Type,
+    /// Whether more rows may follow (the limit or the examined bound was
+    /// reached before the end).
+    pub more: bool,
 }
 
 /// The result of a successful call.
@@ -426,6 +442,57 @@ impl Runtime {
         self.check_open()?;
         let entry = self.module_entry(module)?;
         ask(&entry.addr, |reply| TableRows { reply }).await
+    }
+
+    /// Rows of `module.table` as the module's actor has them between two
+    /// transactions, in the order of `query` (the host's query encoding,
+    /// `[lower, upper, index, filter]`, `docs/ABI.md` §4.1; decoded and
+    /// evaluated by the code that answers a guest's `query_page`): at most
+    /// `limit` rows (capped at [`MAX_SCAN_ROWS`]), examining at most
+    /// 262 144 entries, so a filter that matches little stops early and says
+    /// `more`. A query that does not fit the table is `Abi`.
+    pub async fn scan_table(
+        &self,
+        module: &str,
+        table: &str,
+        query: &[u8],
+        limit: u32,
+    ) -> Result<TableScan, RuntimeError> {
+        self.check_table(module, table)?;
+        let entry = self.module_entry(module)?;
+        let (idx, schema) = entry
+            .schema
+            .table(table)
+            .map(|(i, t)| (i, t.clone()))
+            .ok_or_else(|| RuntimeError::UnknownTable {
+                module: module.to_owned(),
+                table: table.to_owned(),
+            })?;
+        let scanned = ask(&entry.addr, |reply| ScanRows {
+            table: idx,
+            query: query.to_vec(),
+            limit: limit.clamp(1, MAX_SCAN_ROWS),
+            reply,
+        })
+        .await?
+        .map_err(|e| {
+            RuntimeError::Abi(AbiError::Mismatch(format!(
+                "query of {module}.{table}: {e}"
+            )))
+        })?;
+        let row_type = schema.row_type();
+        let mut rows = Vec::new();
+        for page in &scanned.pages {
+            let mut r = Reader::new(page);
+            for _ in 0..r.array()? {
+                rows.push(Value::decode(&row_type, &mut r)?);
+            }
+        }
+        Ok(TableScan {
+            rows,
+            row_type,
+            more: scanned.more,
+        })
     }
 
     /// The loaded modules, by name.

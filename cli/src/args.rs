@@ -137,6 +137,11 @@ pub struct ListenArgs {
     /// HTTP: put it behind a TLS proxy).
     #[arg(long, requires = "listen")]
     pub listen_public: bool,
+    /// Let browser pages from ORIGIN (e.g. `https://dash.example.com`) use
+    /// the API; repeatable. The server's own origin (the dashboard at /)
+    /// is always allowed; any other Origin is refused.
+    #[arg(long, value_name = "ORIGIN", requires = "listen")]
+    pub allow_origin: Vec<String>,
 }
 
 impl ListenArgs {
@@ -145,6 +150,7 @@ impl ListenArgs {
         self.listen.map(|listen| crate::server::ServerOptions {
             listen,
             public: self.listen_public,
+            allowed_origins: self.allow_origin.clone(),
         })
     }
 }

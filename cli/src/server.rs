@@ -20,12 +20,19 @@
 //!   `ws.rs`, the catch-up of a resumed subscription from the log in
 //!   `resume.rs`, the Prometheus text in `prometheus.rs`, the mapping of
 //!   error kinds to statuses in `status.rs`.
+//! - `GET /` is the live dashboard (`dashboard.rs`: one page with its
+//!   script and style compiled in, fed by the API with the token the page
+//!   is given); its chart's samples are taken by `stats.rs`. Requests from
+//!   a browser page of another origin are refused (`auth.rs`,
+//!   [`ServerOptions::allowed_origins`]).
 
 mod auth;
 pub mod client;
+mod dashboard;
 mod prometheus;
 mod resume;
 mod routes;
+mod stats;
 mod status;
 mod ws;
 
@@ -75,6 +82,10 @@ pub struct ServerOptions {
     pub listen: SocketAddr,
     /// Whether a non-loopback address is allowed.
     pub public: bool,
+    /// Browser origins allowed besides the server's own (`--allow-origin`,
+    /// e.g. `https://dash.example.com`): a request with an `Origin` header
+    /// naming any other is refused (`docs/SECURITY.md`).
+    pub allowed_origins: Vec<String>,
 }
 
 /// What every request handler reaches.
@@ -86,6 +97,9 @@ pub(crate) struct AppState {
     ws_sessions: Arc<Semaphore>,
     stop: CancellationToken,
     requests: AtomicU64,
+    /// The `Origin`s a browser request may come from.
+    origins: Vec<String>,
+    samples: stats::Samples,
 }
 
 /// A serving server.
@@ -133,6 +147,10 @@ pub async fn start(rt: &Runtime, opts: &ServerOptions) -> Result<Running, CliErr
     let data_dir = rt
         .data_dir()
         .ok_or_else(|| CliError::Server("the runtime has no data directory".into()))?;
+    let mut origins = Vec::new();
+    for o in &opts.allowed_origins {
+        origins.push(auth::parse_origin(o)?);
+    }
     let tokens = auth::Tokens::load_or_create(&data_dir)?;
     let listener = TcpListener::bind(opts.listen)
         .await
@@ -140,6 +158,7 @@ pub async fn start(rt: &Runtime, opts: &ServerOptions) -> Result<Running, CliErr
     let addr = listener
         .local_addr()
         .map_err(|e| CliError::Server(format!("the listener has no address: {e}")))?;
+    origins.extend(auth::own_origins(addr));
     let stop = CancellationToken::new();
     let state = Arc::new(AppState {
         rt: rt.clone(),
@@ -149,8 +168,11 @@ pub async fn start(rt: &Runtime, opts: &ServerOptions) -> Result<Running, CliErr
         ws_sessions: Arc::new(Semaphore::new(ws::MAX_SESSIONS)),
         stop: stop.clone(),
         requests: AtomicU64::new(0),
+        origins,
+        samples: stats::Samples::default(),
     });
     auth::watch(state.clone());
+    stats::spawn(state.clone());
     let address_file = data_dir.join(ADDRESS_FILE);
     write_address_file(&address_file, addr)?;
     let app = routes::router(state);

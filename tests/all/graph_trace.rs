@@ -10,7 +10,7 @@ use std::process::Command;
 use interstice_persist::{Cause, CommitRecord, Outcome};
 
 use crate::support::{
-    commits, expect_ok, interstice, log_entries, open_with, s, stderr_of, tempdir, u,
+    chromium, commits, expect_ok, interstice, log_entries, open_with, s, stderr_of, tempdir, u,
 };
 
 /// Populates `dir`; returns the runtime (holding the lock) and the ts of
@@ -165,11 +165,7 @@ async fn svg_has_one_shape_per_node() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn html_renders_in_headless_chromium_and_a_click_shows_details() {
-    let chromium = Path::new("/usr/bin/chromium");
-    assert!(
-        chromium.exists(),
-        "/usr/bin/chromium is missing: install it (apt-get install -y chromium) to test the HTML graph"
-    );
+    chromium::chromium();
     let d = tempdir();
     let (_rt, greet) = populate(d.path()).await;
     let n = all_commits(d.path()).len();
@@ -190,21 +186,8 @@ async fn html_renders_in_headless_chromium_and_a_click_shows_details() {
         );
     }
     let url = format!("file://{}?select={greet}", out.display());
-    let o = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--dump-dom",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--virtual-time-budget=2000",
-        ])
-        .arg(&url)
-        .output()
-        .expect("chromium runs");
-    let dom = String::from_utf8_lossy(&o.stdout);
-    let err = String::from_utf8_lossy(&o.stderr);
+    let r = chromium::dump_dom(&url, 2000);
+    let dom = &r.dom;
     assert!(
         dom.contains(&format!("data-rendered=\"{n}\"")),
         "rendered: {dom}"
@@ -221,22 +204,8 @@ async fn html_renders_in_headless_chromium_and_a_click_shows_details() {
         dom.contains("<pre id=\"errors\"></pre>"),
         "no script errors: {dom}"
     );
-    assert!(!err.contains("Uncaught"), "console: {err}");
-    let shot = d.path().join("shot.png");
-    let o = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--window-size=1200,600",
-        ])
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg(&url)
-        .output()
-        .expect("chromium runs");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let size = std::fs::metadata(&shot).expect("screenshot").len();
-    assert!(size > 10_000, "a screenshot with content: {size} bytes");
+    r.assert_no_console_errors();
+    chromium::screenshot(&url, &d.path().join("shot.png"), 1200, 600);
 }
 
 #[tokio::test(flavor = "multi_thread")]

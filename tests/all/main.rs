@@ -12,6 +12,7 @@ mod cli;
 mod concurrency;
 mod containment;
 mod crash;
+mod dashboard;
 mod datadir;
 mod deliveries;
 mod determinism;

@@ -20,20 +20,21 @@ use tungstenite::Message;
 
 use crate::support::{bin, json_matches, kill, tempdir, wasm, wasm_path, Server};
 
-/// A server listening on a free port of 127.0.0.1, with its tokens.
-struct Api {
-    srv: Server,
-    addr: String,
-    full: String,
-    read: String,
+/// A server listening on a free port of 127.0.0.1, with its tokens (also
+/// used by `dashboard`).
+pub(crate) struct Api {
+    pub(crate) srv: Server,
+    pub(crate) addr: String,
+    pub(crate) full: String,
+    pub(crate) read: String,
     agent: ureq::Agent,
 }
 
 /// An answer: status, parsed JSON body (or the text as a JSON string) and
 /// the `WWW-Authenticate` header.
-struct Answer {
-    status: u16,
-    body: Json,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) body: Json,
     www_authenticate: Option<String>,
 }
 
@@ -45,7 +46,7 @@ fn token_file(dir: &Path, name: &str) -> String {
 }
 
 impl Api {
-    fn start(dir: &Path, extra: &[&str], modules: &[&str]) -> Api {
+    pub(crate) fn start(dir: &Path, extra: &[&str], modules: &[&str]) -> Api {
         let mut args = vec!["--listen", "127.0.0.1:0"];
         args.extend_from_slice(extra);
         let srv = Server::start(dir, &args, modules);
@@ -67,12 +68,18 @@ impl Api {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
     /// `method path` with `token` (none: no header) and `body`.
-    fn send(&self, method: &str, path: &str, token: Option<&str>, body: Option<&[u8]>) -> Answer {
+    pub(crate) fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&[u8]>,
+    ) -> Answer {
         let auth = token.map(|t| format!("Bearer {t}"));
         let res = match method {
             "GET" => {
@@ -112,11 +119,11 @@ impl Api {
         }
     }
 
-    fn get(&self, path: &str) -> Answer {
+    pub(crate) fn get(&self, path: &str) -> Answer {
         self.send("GET", path, Some(&self.full), None)
     }
 
-    fn post(&self, path: &str, body: &Json) -> Answer {
+    pub(crate) fn post(&self, path: &str, body: &Json) -> Answer {
         self.send(
             "POST",
             path,
@@ -126,7 +133,7 @@ impl Api {
     }
 
     /// Calls `bank.open_account(owner, initial)`; returns the commit's ts.
-    fn open_account(&self, owner: &str, initial: u64) -> u64 {
+    pub(crate) fn open_account(&self, owner: &str, initial: u64) -> u64 {
         self.writer().open_account(owner, initial)
     }
 
@@ -351,6 +358,9 @@ fn every_route() -> Vec<(&'static str, &'static str, Option<Vec<u8>>)> {
     let args = Some(br#"{"args":[1]}"#.to_vec());
     vec![
         ("GET", "/v1/status", None),
+        ("GET", "/v1/stats", None),
+        ("GET", "/v1/logs", None),
+        ("GET", "/v1/modules/bank/tables/accounts/rows", None),
         ("GET", "/v1/modules", None),
         ("GET", "/v1/modules/bank", None),
         ("GET", "/v1/modules/bank/schema", None),
@@ -424,6 +434,9 @@ fn the_read_only_token_reads_and_subscribes_but_never_writes() {
         "/v1/modules/bank/schema",
         "/v1/hash",
         "/metrics",
+        "/v1/stats",
+        "/v1/logs",
+        "/v1/modules/bank/tables/accounts/rows",
     ] {
         let a = api.send("GET", path, read, None);
         assert_eq!(a.status, 200, "{path}: {}", a.body);

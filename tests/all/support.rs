@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod chromium;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 

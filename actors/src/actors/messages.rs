@@ -156,6 +156,27 @@ pub(crate) struct TableRows {
     pub reply: Responder<Vec<(String, u64)>>,
 }
 
+/// Rows of one table as the module has them between two transactions, for
+/// `Runtime::scan_table`: a query in the host's encoding, read page by page
+/// with the guests' own query code, up to `limit` rows and
+/// `MAX_SCAN_EXAMINED` examined entries.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct ScanRows {
+    pub table: u32,
+    pub query: Vec<u8>,
+    pub limit: u32,
+    pub reply: Responder<Result<ScannedPages, interstice_tables::TableError>>,
+}
+
+/// What a [`ScanRows`] read: the pages (each a CBOR array of encoded rows,
+/// as `query_page` writes them) and whether more rows may follow.
+#[derive(Debug, Default)]
+pub(crate) struct ScannedPages {
+    pub pages: Vec<Vec<u8>>,
+    pub more: bool,
+}
+
 /// Switch the module to a new version of its code (an accepted upgrade).
 /// The actor re-checks the schema diff against its tables, takes the
 /// install's timestamp itself (so every commit of the old code is before it

@@ -5,7 +5,7 @@
 //!   (`outbox.rs`, shared with the store).
 //! - **Receives** [`Execute`] (write calls, async calls, triggers, init),
 //!   [`Query`] (reads, and read calls of other modules), [`Unpin`],
-//!   [`Upgrade`], [`TableRows`], [`HashState`], [`StopModule`].
+//!   [`Upgrade`], [`TableRows`], [`ScanRows`], [`HashState`], [`StopModule`].
 //! - **Sends** [`crate::actors::messages::Numbered`] to the sequencer (from the
 //!   outbox), [`Unpin`] to modules it read, and answers its callers
 //!   (failures at once; commits through the durability watermark).
@@ -35,8 +35,8 @@ use interstice_persist::{
 };
 
 use crate::actors::messages::{
-    CommitInfo, EntryInfo, ExecError, Execute, HashState, Query, StopModule, TableRows, Target,
-    Unpin, Upgrade, UpgradeRefused,
+    CommitInfo, EntryInfo, ExecError, Execute, HashState, Query, ScanRows, ScannedPages,
+    StopModule, TableRows, Target, Unpin, Upgrade, UpgradeRefused,
 };
 use crate::actors::module_log::ModuleLogRecord;
 use crate::actors::outbox::Outbox;
@@ -785,6 +785,45 @@ impl Handler<TableRows> for ModuleActor {
     fn handle(&mut self, msg: TableRows, _ctx: &mut Self::Context) {
         msg.reply.send(self.tables.row_counts());
     }
+}
+
+/// Entries a [`ScanRows`] may examine, matching or not: a bound on how long
+/// it holds the actor (about 16 pages of the guests' query code).
+pub(crate) const MAX_SCAN_EXAMINED: u64 = 16 * interstice_abi::query::MAX_PAGE_EXAMINED as u64;
+
+impl Handler<ScanRows> for ModuleActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ScanRows, _ctx: &mut Self::Context) {
+        msg.reply
+            .send(scan_rows(&self.tables, msg.table, &msg.query, msg.limit));
+    }
+}
+
+/// Reads pages of `query` over table `table` until `limit` rows, the end,
+/// or [`MAX_SCAN_EXAMINED`] examined entries.
+fn scan_rows(
+    tables: &interstice_tables::Tables,
+    table: u32,
+    query: &[u8],
+    limit: u32,
+) -> Result<ScannedPages, interstice_tables::TableError> {
+    let mut cursor = interstice_tables::Cursor::open(tables, table, query)?;
+    let mut out = ScannedPages::default();
+    let (mut rows, mut examined) = (0u32, 0u64);
+    while rows < limit && examined < MAX_SCAN_EXAMINED {
+        let mut buf = Vec::new();
+        let page = tables.query_page(&mut cursor, limit - rows, &mut buf)?;
+        examined += page.examined;
+        if !page.filled {
+            break;
+        }
+        let n = interstice_abi::cbor::Reader::new(&buf).array()?;
+        rows = rows.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+        out.pages.push(buf);
+    }
+    out.more = !cursor.is_done();
+    Ok(out)
 }
 
 impl Handler<HashState> for ModuleActor {

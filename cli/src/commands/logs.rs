@@ -61,15 +61,7 @@ pub struct LogsArgs<'a> {
 
 /// Runs the command.
 pub fn run(args: &LogsArgs<'_>) -> Result<(), CliError> {
-    let max_level = match args.level {
-        None => LEVELS.len() - 1,
-        Some(l) => LEVELS.iter().position(|x| *x == l).ok_or_else(|| {
-            CliError::Usage(format!(
-                "--level {l:?}: not a level (one of {})",
-                LEVELS.join(", ")
-            ))
-        })?,
-    };
+    let filter = Filter::new(args.module.map(str::to_owned), args.level, "--level")?;
     if !args.dir.join("log").is_dir() {
         return Err(CliError::Usage(format!(
             "{}: not an Interstice data directory (no log/)",
@@ -77,10 +69,10 @@ pub fn run(args: &LogsArgs<'_>) -> Result<(), CliError> {
         )));
     }
     let dir = args.dir.join(MODULE_LOG_DIR);
-    let filter = Filter {
-        module: args.module,
-        max_level,
-        format: args.format,
+    let show = |record: &Json| {
+        if filter.matches(record) {
+            print(record, args.format);
+        }
     };
     let mut files: Vec<PathBuf> = (1..=MAX_ROTATED)
         .rev()
@@ -95,10 +87,10 @@ pub fn run(args: &LogsArgs<'_>) -> Result<(), CliError> {
     files.push(current.clone());
     for path in &files[..files.len() - 1] {
         let mut r = Reader::open(path)?;
-        r.print_new(&filter)?;
+        r.read_new(&show)?;
     }
     let mut r = Reader::open(&current)?;
-    r.print_new(&filter)?;
+    r.read_new(&show)?;
     if !args.follow {
         return Ok(());
     }
@@ -109,58 +101,190 @@ pub fn run(args: &LogsArgs<'_>) -> Result<(), CliError> {
         std::thread::sleep(FOLLOW_POLL);
         if r.rotated() {
             // The rest of the old file (now `module.log.1`), then the new.
-            r.print_new(&filter)?;
+            r.read_new(&show)?;
             r = Reader::open(&current)?;
         }
-        r.print_new(&filter)?;
+        r.read_new(&show)?;
     }
 }
 
-/// Which records are printed, and how.
-struct Filter<'a> {
-    module: Option<&'a str>,
+/// Which records are shown: one module's, at a level or more severe.
+#[derive(Debug, Clone)]
+pub(crate) struct Filter {
+    module: Option<String>,
     max_level: usize,
-    format: LogsFormat,
 }
 
-impl Filter<'_> {
-    fn print(&self, record: &Json) {
+impl Filter {
+    /// Only `module`'s records (all when `None`), at `level` or more severe
+    /// (all when `None`; an unknown level is a usage error naming
+    /// `option`, as the caller spells it).
+    pub(crate) fn new(
+        module: Option<String>,
+        level: Option<&str>,
+        option: &str,
+    ) -> Result<Filter, CliError> {
+        let max_level = match level {
+            None => LEVELS.len() - 1,
+            Some(l) => LEVELS.iter().position(|x| *x == l).ok_or_else(|| {
+                CliError::Usage(format!(
+                    "{option} {l:?}: not a level (one of {})",
+                    LEVELS.join(", ")
+                ))
+            })?,
+        };
+        Ok(Filter { module, max_level })
+    }
+
+    /// Whether `record` is shown.
+    pub(crate) fn matches(&self, record: &Json) -> bool {
         let text = |k: &str| record.get(k).and_then(Json::as_str).unwrap_or("");
-        let module = text("module");
-        if self.module.is_some_and(|m| m != module) {
-            return;
+        if self.module.as_deref().is_some_and(|m| m != text("module")) {
+            return false;
         }
         let level = LEVELS
             .iter()
             .position(|l| *l == text("level"))
             .unwrap_or(LEVELS.len() - 1);
-        if level > self.max_level {
-            return;
-        }
-        match self.format {
-            LogsFormat::Json => output::result(record),
-            LogsFormat::Text => {
-                let ts = record
-                    .get("ts")
-                    .and_then(Json::as_u64)
-                    .map_or("-".to_owned(), |t| format!("#{t}"));
-                let what = match text("kind") {
-                    "log" => String::new(),
-                    other => format!("[{other}] "),
-                };
-                let at = if module.is_empty() {
-                    String::new()
-                } else {
-                    format!(" {module}.{}", text("reducer"))
-                };
-                output::result(format!(
-                    "{ts} {:<5}{at}: {what}{}",
-                    text("level"),
-                    text("text")
-                ));
-            }
+        level <= self.max_level
+    }
+}
+
+/// Prints one record.
+fn print(record: &Json, format: LogsFormat) {
+    let text = |k: &str| record.get(k).and_then(Json::as_str).unwrap_or("");
+    match format {
+        LogsFormat::Json => output::result(record),
+        LogsFormat::Text => {
+            let ts = record
+                .get("ts")
+                .and_then(Json::as_u64)
+                .map_or("-".to_owned(), |t| format!("#{t}"));
+            let what = match text("kind") {
+                "log" => String::new(),
+                other => format!("[{other}] "),
+            };
+            let module = text("module");
+            let at = if module.is_empty() {
+                String::new()
+            } else {
+                format!(" {module}.{}", text("reducer"))
+            };
+            output::result(format!(
+                "{ts} {:<5}{at}: {what}{}",
+                text("level"),
+                text("text")
+            ));
         }
     }
+}
+
+/// The newest records [`recent`] found.
+#[derive(Debug, Default)]
+pub(crate) struct Recent {
+    /// Newest first.
+    pub(crate) records: Vec<Json>,
+    /// Whether every file was read to its start (false: the limit or the
+    /// byte budget stopped the reading first).
+    pub(crate) complete: bool,
+}
+
+/// Bytes read at a time, backwards.
+const CHUNK: u64 = 64 << 10;
+
+/// The newest `limit` records of the module logs in `dir` that `keep`
+/// accepts, newest first: `module.log` read backwards from its end, then
+/// `module.log.1`, …, at most `budget` bytes in all. A line still being
+/// written (no newline yet), a line that is not a record and a line longer
+/// than the longest record are skipped. Takes no lock and writes nothing;
+/// a rotation while reading may show a record twice or miss one.
+pub(crate) fn recent(
+    dir: &Path,
+    limit: usize,
+    budget: u64,
+    keep: impl Fn(&Json) -> bool,
+) -> Result<Recent, CliError> {
+    let mut out = Recent::default();
+    let mut left = budget;
+    let names = std::iter::once(MODULE_LOG_FILE.to_owned())
+        .chain((1..=MAX_ROTATED).map(|n| format!("{MODULE_LOG_FILE}.{n}")));
+    for name in names {
+        let path = dir.join(name);
+        let file = match interstice_persist::safe_fs::open(
+            &path,
+            interstice_persist::safe_fs::options().read(true),
+        ) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                out.complete = true;
+                return Ok(out);
+            }
+            Err(e) => {
+                return Err(CliError::File {
+                    path: path.display().to_string(),
+                    source: e,
+                })
+            }
+        };
+        if !backwards(file, &mut left, &mut |line| {
+            if let Ok(record) = serde_json::from_slice::<Json>(line) {
+                if record.is_object() && keep(&record) {
+                    out.records.push(record);
+                }
+            }
+            out.records.len() < limit
+        })? {
+            return Ok(out);
+        }
+    }
+    Ok(out)
+}
+
+/// Passes the complete lines of `file` to `line`, last first, until it
+/// returns false or `left` bytes have been read; true when it read the
+/// whole file (and `line` wants more).
+fn backwards(
+    mut file: File,
+    left: &mut u64,
+    line: &mut impl FnMut(&[u8]) -> bool,
+) -> Result<bool, CliError> {
+    let mut pos = file.metadata()?.len();
+    // The bytes before the earliest newline seen: the end of a line whose
+    // start is in an earlier chunk.
+    let mut carry: Vec<u8> = Vec::new();
+    // No newline seen yet: what follows the file's last newline is a line
+    // still being written, never passed on.
+    let mut unfinished = true;
+    while pos > 0 {
+        if *left == 0 {
+            return Ok(false);
+        }
+        let n = CHUNK.min(pos).min(*left);
+        pos -= n;
+        *left -= n;
+        let mut buf = vec![0u8; n as usize];
+        file.seek(SeekFrom::Start(pos))?;
+        file.read_exact(&mut buf)?;
+        buf.extend_from_slice(&carry);
+        let mut end = buf.len();
+        while let Some(nl) = buf[..end].iter().rposition(|b| *b == b'\n') {
+            let piece = &buf[nl + 1..end];
+            if unfinished {
+                unfinished = false;
+            } else if !piece.is_empty() && !line(piece) {
+                return Ok(false);
+            }
+            end = nl;
+        }
+        buf.truncate(end);
+        carry = buf;
+        if carry.len() as u64 > MAX_LINE_BYTES {
+            // A line longer than any record: damage; the rest of this file
+            // is not read.
+            return Ok(true);
+        }
+    }
+    Ok(unfinished || carry.is_empty() || line(&carry))
 }
 
 /// One file being read, remembering how far.
@@ -209,7 +333,7 @@ impl Reader {
     }
 
     /// Prints every complete line added since the last call.
-    fn print_new(&mut self, filter: &Filter<'_>) -> Result<(), CliError> {
+    fn read_new(&mut self, show: &impl Fn(&Json)) -> Result<(), CliError> {
         let Some(file) = &mut self.file else {
             return Ok(());
         };
@@ -241,7 +365,7 @@ impl Reader {
             }
             self.line += 1;
             match serde_json::from_slice::<Json>(&buf) {
-                Ok(record) if record.is_object() => filter.print(&record),
+                Ok(record) if record.is_object() => show(&record),
                 _ => output::progress(format!(
                     "{}: line {}: not a module-log record; skipped",
                     self.path.display(),
@@ -269,3 +393,6 @@ fn skip_line(file: &mut BufReader<File>) -> std::io::Result<()> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -16,6 +16,7 @@
 //!   if a file became invalid it refuses every token until it is fixed.
 
 use std::io::{Read, Write};
+use std::net::SocketAddr;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -284,14 +285,38 @@ pub(super) fn watch(state: Arc<AppState>) {
     });
 }
 
-/// The middleware every route is behind: the request's role from its
-/// `Authorization: Bearer TOKEN` header, or 401.
-pub(super) async fn require_token(
-    State(state): State<Arc<AppState>>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let presented = req
+/// The WebSocket subprotocol a browser offers, and the server selects, on
+/// a handshake whose token rides in the subprotocol list.
+pub(crate) const WS_PROTOCOL: &str = "interstice.v1";
+/// The subprotocol that carries the token: `interstice.bearer.TOKEN`
+/// (offered, never selected or echoed).
+pub(crate) const BEARER_PROTOCOL: &str = "interstice.bearer.";
+
+/// Whether `req` asks for a WebSocket upgrade.
+pub(super) fn is_upgrade(req: &Request) -> bool {
+    req.headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+/// The subprotocols a WebSocket handshake offers (every
+/// `Sec-WebSocket-Protocol` header, comma-separated).
+pub(super) fn offered_protocols(req: &Request) -> Vec<&str> {
+    req.headers()
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect()
+}
+
+/// The token a request presents: `Authorization: Bearer TOKEN`, or, on a
+/// WebSocket handshake (a browser cannot set that header there), the
+/// offered subprotocol `interstice.bearer.TOKEN`.
+fn presented_token(req: &Request) -> Option<&str> {
+    let header = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -299,11 +324,31 @@ pub(super) async fn require_token(
             let (scheme, token) = v.split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         });
-    let Some(presented) = presented else {
+    if header.is_some() || !is_upgrade(req) {
+        return header;
+    }
+    offered_protocols(req)
+        .into_iter()
+        .find_map(|p| p.strip_prefix(BEARER_PROTOCOL))
+}
+
+/// The middleware every route but the dashboard's page is behind: the
+/// request's role from its token, or 401.
+pub(super) async fn require_token(
+    State(state): State<Arc<AppState>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let Some(presented) = presented_token(&req) else {
+        let how = if is_upgrade(&req) {
+            "missing `Authorization: Bearer TOKEN` (from a browser: the WebSocket subprotocols \
+             `interstice.v1` and `interstice.bearer.TOKEN`)"
+        } else {
+            "missing `Authorization: Bearer TOKEN`"
+        };
         return status::error(
             "Unauthorized",
-            "missing `Authorization: Bearer TOKEN`; the tokens are in the data directory's \
-             TOKEN and READ_TOKEN files",
+            format!("{how}; the tokens are in the data directory's TOKEN and READ_TOKEN files"),
         );
     };
     match state.tokens.role(presented) {
@@ -317,6 +362,63 @@ pub(super) async fn require_token(
             "the server's token files are invalid (see its log); every token is refused",
         ),
     }
+}
+
+/// The origins of the server itself: `http://ADDR`, and for a loopback
+/// address `http://localhost:PORT` too.
+pub(super) fn own_origins(addr: SocketAddr) -> Vec<String> {
+    let mut v = vec![format!("http://{addr}")];
+    if addr.ip().is_loopback() {
+        v.push(format!("http://localhost:{}", addr.port()));
+    }
+    v
+}
+
+/// An `--allow-origin` value: `http://` or `https://`, a host, maybe a
+/// port, nothing after; compared in lower case.
+pub(super) fn parse_origin(o: &str) -> Result<String, CliError> {
+    let lower = o.trim_end_matches('/').to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("http://")
+        .or_else(|| lower.strip_prefix("https://"));
+    let ok = rest.is_some_and(|r| {
+        !r.is_empty()
+            && r.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+    });
+    if !ok {
+        return Err(CliError::Usage(format!(
+            "--allow-origin {o:?}: expected an origin, `http://HOST[:PORT]` or \
+             `https://HOST[:PORT]` (no path)"
+        )));
+    }
+    Ok(lower)
+}
+
+/// Refuses a request from a browser page of another origin (its `Origin`
+/// header names neither the server nor an `--allow-origin`): a page on
+/// another site must not drive the API with a token it got hold of, nor
+/// open a WebSocket (cross-site WebSocket hijacking). Requests without
+/// `Origin` (curl, the CLI, non-browser clients) pass.
+pub(super) async fn check_origin(
+    State(state): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let o = origin.to_str().unwrap_or("").to_ascii_lowercase();
+        if !state.origins.contains(&o) {
+            let shown: String = o.chars().take(100).collect();
+            return status::error(
+                "Forbidden",
+                format!(
+                    "a request from a page of another origin ({shown:?}) is refused; allow it \
+                     with `run --allow-origin ORIGIN`"
+                ),
+            );
+        }
+    }
+    next.run(req).await
 }
 
 /// `interstice token rotate -d DIR [--which full|read|both]`: replaces the

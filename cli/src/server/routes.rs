@@ -3,28 +3,36 @@
 //! `run` protocol's own code (`commands/run/request.rs`), so a body's
 //! values, the replies and the error kinds are those of `docs/PROTOCOL.md`.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Extension, Path, Request, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, Extension, Path, Query, Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use interstice_abi::schema::Trigger;
 use interstice_abi::ReducerMode;
 use serde_json::{json, Map, Value as Json};
 
 use super::auth::{self, Role};
-use super::{prometheus, status, ws, AppState, REQUEST_TIMEOUT};
+use super::{dashboard, prometheus, stats, status, ws, AppState, REQUEST_TIMEOUT};
+use crate::commands::logs;
 use crate::commands::run::request;
+use crate::inspect::predicate;
 use crate::output;
 
 /// The application: routes behind the token check, behind the bounds.
 pub(super) fn router(state: Arc<AppState>) -> axum::Router {
     axum::Router::new()
         .route("/v1/status", get(server_status))
+        .route("/v1/stats", get(stats::samples))
+        .route("/v1/logs", get(module_logs))
+        .route("/v1/modules/{module}/tables/{table}/rows", get(table_rows))
         .route("/v1/modules", get(list_modules).post(load_module))
         .route("/v1/modules/{module}", get(one_module))
         .route("/v1/modules/{module}/schema", get(schema))
@@ -41,6 +49,15 @@ pub(super) fn router(state: Arc<AppState>) -> axum::Router {
             state.clone(),
             auth::require_token,
         ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::check_origin,
+        ))
+        // The page's shell holds no data and needs no token (it asks for
+        // one): outside the token check and the Origin check, inside the
+        // bounds.
+        .route("/", get(dashboard::page))
+        .route("/favicon.ico", get(dashboard::no_icon))
         .layer(middleware::from_fn_with_state(state.clone(), bounds))
         .layer(DefaultBodyLimit::max(super::MAX_BODY))
         .with_state(state)
@@ -178,16 +195,35 @@ async fn module_json(
                 (false, ReducerMode::Write) => "write",
                 (false, ReducerMode::Read) => "read",
             };
-            json!({"name": r.name, "mode": mode})
+            let mut v = json!({"name": r.name, "mode": mode});
+            if let Some(on) = r.trigger.as_ref().and_then(trigger_text) {
+                v["on"] = json!(on);
+            }
+            v
         })
         .collect();
     Ok(json!({
         "name": m.name,
         "version": m.version,
         "schema_hash": output::hex(&m.schema_hash),
+        "dependencies": m.schema.dependencies,
         "tables": tables,
         "reducers": reducers,
     }))
+}
+
+/// A subscription or init trigger as the SDK spells it: `init`,
+/// `module.table.event` (a migration is not a trigger here).
+fn trigger_text(t: &Trigger) -> Option<String> {
+    match t {
+        Trigger::Init => Some("init".into()),
+        Trigger::Table {
+            module,
+            table,
+            event,
+        } => Some(format!("{module}.{table}.{}", event.as_str())),
+        Trigger::Migration { .. } => None,
+    }
 }
 
 async fn list_modules(State(state): State<Arc<AppState>>) -> Response {
@@ -372,6 +408,126 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
                 HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
             );
             res
+        }
+        Err(e) => status::runtime_error(&e),
+    }
+}
+
+/// Query parameters as a map; a malformed query string is `BadRequest`.
+type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
+
+fn params(p: Params) -> Result<HashMap<String, String>, Refused> {
+    p.map(|Query(m)| m)
+        .map_err(|e| request::bad_request(format!("the query string: {}", e.body_text())))
+}
+
+/// `limit`: absent means `default`; otherwise an integer in `1..=max`.
+fn limit_param(p: &HashMap<String, String>, default: u32, max: u32) -> Result<u32, Refused> {
+    match p.get("limit") {
+        None => Ok(default),
+        Some(v) => match v.parse::<u32>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(request::bad_request(format!(
+                "`limit` must be an integer from 1 to {max}, got {v:?}"
+            ))),
+        },
+    }
+}
+
+/// The most records `GET /v1/logs` answers.
+pub(crate) const MAX_LOG_RECORDS: u32 = 500;
+/// Bytes of module logs one `GET /v1/logs` reads at most, newest first.
+pub(crate) const LOG_SCAN_BYTES: u64 = 4 << 20;
+
+/// `GET /v1/logs?kind=K,…&module=M&level=L&limit=N`: the newest module-log
+/// records (`DIR/logs/`, as `interstice logs` prints them), newest first.
+async fn module_logs(State(state): State<Arc<AppState>>, p: Params) -> Response {
+    let p = match params(p) {
+        Ok(p) => p,
+        Err(refused) => return status::reply(refused),
+    };
+    let limit = match limit_param(&p, 50, MAX_LOG_RECORDS) {
+        Ok(n) => n,
+        Err(refused) => return status::reply(refused),
+    };
+    let kinds: Option<Vec<String>> = p
+        .get("kind")
+        .map(|k| k.split(',').map(str::to_owned).collect());
+    let filter = match logs::Filter::new(
+        p.get("module").cloned(),
+        p.get("level").map(String::as_str),
+        "`level`",
+    ) {
+        Ok(f) => f,
+        Err(e) => return status::error("BadRequest", e.to_string()),
+    };
+    let dir = state.data_dir.join(interstice_actors::MODULE_LOG_DIR);
+    let read = tokio::task::spawn_blocking(move || {
+        logs::recent(&dir, limit as usize, LOG_SCAN_BYTES, |r| {
+            filter.matches(r)
+                && kinds.as_ref().is_none_or(|ks| {
+                    let kind = r.get("kind").and_then(Json::as_str).unwrap_or("");
+                    ks.iter().any(|k| k == kind)
+                })
+        })
+    })
+    .await;
+    match read {
+        Ok(Ok(recent)) => status::ok(json!({
+            "records": recent.records,
+            "complete": recent.complete,
+        })),
+        Ok(Err(e)) => status::error("Io", e.to_string()),
+        Err(e) => status::error("Internal", format!("the log reader failed: {e}")),
+    }
+}
+
+/// `GET /v1/modules/{module}/tables/{table}/rows?where=PRED&limit=N`: rows
+/// of the live table in primary-key order, filtered by a `--where`
+/// predicate compiled to the host's filter encoding (`inspect/predicate.rs`).
+async fn table_rows(
+    State(state): State<Arc<AppState>>,
+    Path((module, table)): Path<(String, String)>,
+    p: Params,
+) -> Response {
+    let p = match params(p) {
+        Ok(p) => p,
+        Err(refused) => return status::reply(refused),
+    };
+    let limit = match limit_param(&p, 100, interstice_actors::MAX_SCAN_ROWS) {
+        Ok(n) => n,
+        Err(refused) => return status::reply(refused),
+    };
+    let m = match find_module(&state, &module) {
+        Ok(m) => m,
+        Err(refused) => return status::reply(refused),
+    };
+    let Some((_, schema)) = m.schema.table(&table) else {
+        return status::runtime_error(&interstice_actors::RuntimeError::UnknownTable {
+            module,
+            table,
+        });
+    };
+    let filter = match p.get("where").map(String::as_str).map(str::trim) {
+        None | Some("") => None,
+        Some(pred) => match predicate::compile(pred, schema) {
+            Ok(f) => Some(f),
+            Err(e) => return status::error("BadRequest", format!("`where` {e}")),
+        },
+    };
+    let query = predicate::table_query(filter.as_deref());
+    match state.rt.scan_table(&module, &table, &query, limit).await {
+        Ok(scan) => {
+            let names: Vec<&str> = schema.columns.iter().map(|c| c.name.as_str()).collect();
+            let rows: Vec<Json> = scan
+                .rows
+                .iter()
+                .map(|r| {
+                    let j = r.to_json(&scan.row_type);
+                    Json::Array(names.iter().map(|c| j[*c].clone()).collect())
+                })
+                .collect();
+            status::ok(json!({"columns": names, "rows": rows, "more": scan.more}))
         }
         Err(e) => status::runtime_error(&e),
     }

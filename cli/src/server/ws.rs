@@ -10,6 +10,11 @@
 //! holds part of a commit: after a dropped connection, `from_ts` = the last
 //! `ts` it saw + 1.
 //!
+//! A browser, which cannot set `Authorization` on a handshake, offers the
+//! subprotocols `interstice.v1` and `interstice.bearer.TOKEN` (`auth.rs`
+//! reads the token there); the server selects `interstice.v1`, so the
+//! token is never echoed.
+//!
 //! Bounds: [`MAX_SESSIONS`] sessions, [`MAX_CALLS`] calls in flight per
 //! session (the session stops reading while at the limit) and the server's
 //! in-flight limit for each call, [`MAX_SUBSCRIPTIONS`] per session,
@@ -31,7 +36,7 @@ use serde_json::{json, Map, Value as Json};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
-use super::auth::Role;
+use super::auth::{self, Role};
 use super::resume::{catch_up, key_of, CatchUpFailure};
 use super::{routes, status, AppState, MAX_BODY, REQUEST_TIMEOUT};
 use crate::commands::run::request::{self, fail, Op, Request};
@@ -57,6 +62,24 @@ pub(super) async fn upgrade(
         Ok(ws) => ws,
         Err(e) => return status::error("BadRequest", e.body_text()),
     };
+    // A browser's handshake: the token rode in the subprotocols, and the
+    // server must select one of those offered or the browser drops the
+    // connection. It selects `interstice.v1`, never the token's.
+    let offered: Vec<&[u8]> = ws.requested_protocols().map(|p| p.as_bytes()).collect();
+    let bearer = offered
+        .iter()
+        .any(|p| p.starts_with(auth::BEARER_PROTOCOL.as_bytes()));
+    if bearer && !offered.contains(&auth::WS_PROTOCOL.as_bytes()) {
+        return status::error(
+            "BadRequest",
+            format!(
+                "a handshake with the token in its subprotocols must offer `{}` too (the one \
+                 the server selects)",
+                auth::WS_PROTOCOL
+            ),
+        );
+    }
+    let ws = ws.protocols([auth::WS_PROTOCOL]);
     let Ok(slot) = state.ws_sessions.clone().try_acquire_owned() else {
         return status::error(
             "Overloaded",
