@@ -299,6 +299,21 @@ pub enum Command {
     /// directory), while a server holding it keeps serving: through the
     /// server when one holds the directory, else with the directory's lock.
     /// DEST opens like any data directory (restoring is opening it).
+    /// Take a snapshot now (`docs/SNAPSHOT_FORMAT.md`) and print
+    /// `{"ts": N}`, the timestamp it covers; retention then runs. Through the
+    /// serving `run --listen` when one holds the directory (`POST
+    /// /v1/snapshot`: that server needs snapshots enabled), else with the
+    /// directory's lock.
+    Snapshot {
+        #[command(flatten)]
+        dir: DataDirArgs,
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// Snapshots retention keeps when the directory is opened here
+        /// (default 2); a server keeps what its own --keep-snapshots says.
+        #[arg(long, value_name = "K")]
+        keep_snapshots: Option<usize>,
+    },
     Backup {
         /// The data directory.
         #[arg(long, short = 'd', default_value = "interstice-data")]

@@ -17,6 +17,7 @@ pub mod replay_debug;
 pub mod run;
 pub mod schema;
 pub mod schema_diff;
+pub mod snapshot;
 pub mod tables;
 pub mod validate;
 
@@ -27,7 +28,15 @@ use crate::error::CliError;
 
 /// Opens the runtime on a data directory.
 pub async fn open(dir: &DataDirArgs) -> Result<Runtime, CliError> {
-    Ok(Runtime::builder()
+    open_with(dir, Runtime::builder()).await
+}
+
+/// [`open`] with a builder the caller configured further (snapshots, …).
+pub async fn open_with(
+    dir: &DataDirArgs,
+    builder: interstice_actors::RuntimeBuilder,
+) -> Result<Runtime, CliError> {
+    Ok(builder
         .data_dir(&dir.data_dir)
         .durability(dir.durability)
         .open()

@@ -66,6 +66,11 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Token {
             command: TokenCommand::Rotate { data_dir, which },
         } => interstice_cli::server::rotate(&data_dir, which),
+        Command::Snapshot {
+            dir,
+            remote,
+            keep_snapshots,
+        } => commands::snapshot::run(&dir, &remote, keep_snapshots).await,
         Command::Backup { data_dir, dest } => commands::backup::run(&data_dir, &dest).await,
         Command::CheckLog { dir, repair } => commands::check_log::run(&dir.path(), repair),
         Command::LogDump { data_dir, format } => commands::log_dump::run(&data_dir, format),

@@ -1304,6 +1304,55 @@ fn call_and_load_go_through_a_running_server() {
     assert_eq!((code, out.as_str()), (Some(0), "7"), "{err}");
 }
 
+/// `interstice snapshot -d DIR` goes through the serving `run --listen`
+/// (which needs snapshots enabled), and opens the directory itself once no
+/// server holds it.
+#[test]
+fn snapshot_goes_through_a_running_server_or_takes_the_lock() {
+    let snapshots = |d: &Path| -> Vec<u64> {
+        let mut v: Vec<u64> =
+            interstice_persist::list_snapshots(&d.join(interstice_persist::SNAPSHOTS_DIR))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(ts, _)| ts)
+                .collect();
+        v.sort_unstable();
+        v
+    };
+    // A server without snapshots enabled refuses, and says so.
+    let d = tempdir();
+    let mut api = Api::start(d.path(), &[], &["bank"]);
+    api.open_account("ann", 1);
+    let (code, out, err) = cli("snapshot", d.path(), &[]);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(err.contains("snapshot"), "{err}");
+    assert!(snapshots(d.path()).is_empty());
+    kill(api.srv.child.id(), "TERM");
+    let (status, _, stderr) = api.srv.wait(Duration::from_secs(30));
+    assert!(status.success(), "{stderr}");
+    // No server: the command takes the lock and snapshots the directory.
+    let (code, out, err) = cli("snapshot", d.path(), &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let ts = serde_json::from_str::<Json>(&out).unwrap()["ts"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(snapshots(d.path()), [ts]);
+
+    // A server with snapshots enabled takes one on request, at its own
+    // durable timestamp, while it keeps serving.
+    let d = tempdir();
+    let api = Api::start(d.path(), &["--snapshot-every", "100000"], &["bank"]);
+    let acked = api.open_account("bob", 2);
+    let (code, out, err) = cli("snapshot", d.path(), &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let ts = serde_json::from_str::<Json>(&out).unwrap()["ts"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(ts >= acked, "the snapshot covers the acknowledged commit");
+    assert_eq!(snapshots(d.path()), [ts]);
+    assert!(api.open_account("cy", 3) > ts, "still serving");
+}
+
 #[test]
 fn server_url_targets_a_server_explicitly() {
     let d = tempdir();

@@ -50,10 +50,20 @@ pub async fn open_or_remote(
     dir: &crate::args::DataDirArgs,
     remote: &RemoteArgs,
 ) -> Result<Target, CliError> {
+    open_or_remote_with(dir, remote, interstice_actors::Runtime::builder()).await
+}
+
+/// [`open_or_remote`], opening the directory with `builder` (configured
+/// further by the caller) when it opens it.
+pub async fn open_or_remote_with(
+    dir: &crate::args::DataDirArgs,
+    remote: &RemoteArgs,
+    builder: interstice_actors::RuntimeBuilder,
+) -> Result<Target, CliError> {
     if let Some(server) = Remote::explicit(remote, &dir.data_dir)? {
         return Ok(Target::Remote(server));
     }
-    match crate::commands::open(dir).await {
+    match crate::commands::open_with(dir, builder).await {
         Ok(rt) => Ok(Target::Local(rt)),
         Err(e) if is_locked(&e) => match Remote::find(&dir.data_dir)? {
             Some(server) => Ok(Target::Remote(server)),
@@ -198,6 +208,14 @@ impl Remote {
         let path = format!("/v1/modules/{module}/reducers/{reducer}/call");
         self.post(&path, json!({ "args": args }).to_string().into_bytes())
             .await
+    }
+
+    /// Takes a snapshot (`POST /v1/snapshot`): the timestamp it covers.
+    pub async fn snapshot(&self) -> Result<u64, CliError> {
+        let v = self.post("/v1/snapshot", Vec::new()).await?;
+        v["ts"]
+            .as_u64()
+            .ok_or_else(|| CliError::Server(format!("the server's snapshot answer has no ts: {v}")))
     }
 
     /// Starts a backup (`POST /v1/backup`): the cut to copy, and how long

@@ -300,6 +300,7 @@ pub(super) async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
             &ServerOptions {
                 listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
                 public: false,
+                allowed_origins: Vec::new(),
             },
         )
         .await?;
