@@ -371,6 +371,10 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = crate::commands::log_inspect::InspectFormat::Text)]
         format: crate::commands::log_inspect::InspectFormat,
+        /// The `Limits::max_trigger_depth` the log was written with: where
+        /// it cut a chain is shown at the commit (default: the runtime's).
+        #[arg(long, value_name = "N", default_value_t = interstice_actors::Limits::default().max_trigger_depth)]
+        max_trigger_depth: u32,
     },
     /// The transaction graph (commits as nodes, async calls, triggers and
     /// read calls as edges) of a ts window or a --caused-by chain, written
@@ -395,6 +399,21 @@ pub enum Command {
         /// Refuse a selection of more nodes than this.
         #[arg(long, value_name = "N", default_value_t = 10_000)]
         max_nodes: usize,
+    },
+    /// The subscription and dependency graph of the modules installed in
+    /// -d DIR and/or given as .wasm files: tables, reducers, triggers (table
+    /// → trigger), the tables each trigger may write (declared, or any),
+    /// read-call dependencies; subscription cycles in red and listed.
+    /// Written as .dot, .graphml, .svg or .html by OUT's extension.
+    /// Read-only: no lock is taken.
+    GraphSubs {
+        /// The data directory whose installed modules to draw.
+        #[arg(long, short = 'd', value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// MODULE.wasm files (each in place of an installed module of its
+        /// name), then OUT: `.html`, `.graphml`, `.svg` or `.dot`.
+        #[arg(value_name = "MODULE.wasm... OUT", required = true)]
+        paths: Vec<PathBuf>,
     },
     /// The tables' state at the end of the log or at --at-ts, rebuilt from
     /// the log (no wasm runs, no lock is taken): row counts per table, or a

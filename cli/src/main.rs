@@ -66,7 +66,8 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             data_dir,
             filters,
             format,
-        } => commands::log_inspect::run(&data_dir, &filters, format),
+            max_trigger_depth,
+        } => commands::log_inspect::run(&data_dir, &filters, format, max_trigger_depth),
         Command::GraphTrace {
             data_dir,
             out,
@@ -82,6 +83,15 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             caused_by,
             max_nodes,
         }),
+        Command::GraphSubs { data_dir, paths } => {
+            commands::graph_subs::split_out(&paths).and_then(|(wasm, out)| {
+                commands::graph_subs::run(&commands::graph_subs::SubsArgs {
+                    data_dir,
+                    wasm,
+                    out,
+                })
+            })
+        }
         Command::Tables {
             data_dir,
             module,

@@ -332,6 +332,8 @@ pub(crate) fn self_triggering_module() -> Vec<u8> {
         ty: Type::U64,
     };
     let reducer = |name: &str, params: Vec<Field>, trigger: Option<Trigger>| ReducerSchema {
+        writes: None,
+        recursive: false,
         name: name.into(),
         mode: ReducerMode::Write,
         params,

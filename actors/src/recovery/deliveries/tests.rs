@@ -26,6 +26,8 @@ fn schema(name: &str, tables: &[&str], watch: &[(&str, &str)]) -> ModuleSchema {
         reducers: watch
             .iter()
             .map(|(reducer, table)| ReducerSchema {
+                writes: None,
+                recursive: false,
                 name: (*reducer).into(),
                 mode: ReducerMode::Write,
                 params: vec![],

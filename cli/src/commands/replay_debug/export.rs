@@ -25,7 +25,7 @@ use std::path::Path;
 use interstice_persist::{decode_snapshot, encode_snapshot, Snapshot};
 use serde::{Deserialize, Serialize};
 
-use crate::commands::graph_trace::write_replacing;
+use crate::graph::write_replacing;
 use crate::error::CliError;
 
 const MAGIC: &[u8; 8] = b"IRDEBUG1";
