@@ -101,7 +101,7 @@ async fn dot_and_graphml_hold_every_commit_and_cause() {
 }
 
 /// Node and edge counts as networkx reads the file.
-fn networkx_counts(file: &Path) -> (usize, usize) {
+pub(crate) fn networkx_counts(file: &Path) -> (usize, usize) {
     let lib = networkx();
     let out = Command::new("python3")
         .env("PYTHONPATH", &lib)
@@ -163,13 +163,58 @@ async fn svg_has_one_shape_per_node() {
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), n.to_string());
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn html_renders_in_headless_chromium_and_a_click_shows_details() {
+/// Headless Chromium, which the HTML tests need (and fail without).
+fn chromium() -> &'static Path {
     let chromium = Path::new("/usr/bin/chromium");
     assert!(
         chromium.exists(),
         "/usr/bin/chromium is missing: install it (apt-get install -y chromium) to test the HTML graph"
     );
+    chromium
+}
+
+/// The DOM of `url` after its scripts ran in headless Chromium, and the
+/// browser's console (stderr).
+pub(crate) fn chromium_dom(url: &str) -> (String, String) {
+    let o = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--dump-dom",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=2000",
+        ])
+        .arg(url)
+        .output()
+        .expect("chromium runs");
+    (
+        String::from_utf8_lossy(&o.stdout).to_string(),
+        String::from_utf8_lossy(&o.stderr).to_string(),
+    )
+}
+
+/// A screenshot of `url` in `shot`, which must show something.
+pub(crate) fn chromium_screenshot(url: &str, shot: &Path) {
+    let o = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--window-size=1200,600",
+        ])
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(url)
+        .output()
+        .expect("chromium runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let size = std::fs::metadata(shot).expect("screenshot").len();
+    assert!(size > 10_000, "a screenshot with content: {size} bytes");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn html_renders_in_headless_chromium_and_a_click_shows_details() {
     let d = tempdir();
     let (_rt, greet) = populate(d.path()).await;
     let n = all_commits(d.path()).len();
@@ -190,21 +235,7 @@ async fn html_renders_in_headless_chromium_and_a_click_shows_details() {
         );
     }
     let url = format!("file://{}?select={greet}", out.display());
-    let o = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--dump-dom",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--virtual-time-budget=2000",
-        ])
-        .arg(&url)
-        .output()
-        .expect("chromium runs");
-    let dom = String::from_utf8_lossy(&o.stdout);
-    let err = String::from_utf8_lossy(&o.stderr);
+    let (dom, err) = chromium_dom(&url);
     assert!(
         dom.contains(&format!("data-rendered=\"{n}\"")),
         "rendered: {dom}"
@@ -222,21 +253,7 @@ async fn html_renders_in_headless_chromium_and_a_click_shows_details() {
         "no script errors: {dom}"
     );
     assert!(!err.contains("Uncaught"), "console: {err}");
-    let shot = d.path().join("shot.png");
-    let o = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--window-size=1200,600",
-        ])
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg(&url)
-        .output()
-        .expect("chromium runs");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let size = std::fs::metadata(&shot).expect("screenshot").len();
-    assert!(size > 10_000, "a screenshot with content: {size} bytes");
+    chromium_screenshot(&url, &d.path().join("shot.png"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -168,6 +168,21 @@ fn a_trigger_without_writes_encodes_and_hashes_as_before() {
     w.reducers[1].recursive = true;
     let back = ModuleSchema::decode(&w.canonical_bytes()).unwrap();
     assert_eq!(back, w);
+    // docs/ABI.md's worked example: the reducer map's last two entries.
+    let mut r = Vec::new();
+    ciborium::into_writer(&w.reducers[1], &mut r).unwrap();
+    assert_eq!(r[0], 0xa8, "a map of 8 entries");
+    let tail: Vec<u8> = [
+        "66 77 72 69 74 65 73",
+        "81 68 61 63 63 6f 75 6e 74 73",
+        "69 72 65 63 75 72 73 69 76 65",
+        "f5",
+    ]
+    .join(" ")
+    .split(' ')
+    .map(|h| u8::from_str_radix(h, 16).unwrap())
+    .collect();
+    assert!(r.ends_with(&tail), "{r:02x?}");
     assert_eq!(back.reducers[1].writes.as_deref(), Some(&["accounts".to_string()][..]));
 }
 

@@ -11,7 +11,8 @@
 //! its module when it declares none) and `reads` (a module to a module it
 //! declares as a read-call dependency). Async calls are not in the
 //! schema, so they have no edges. Edges on a subscription cycle are red
-//! (`cycle` in the GraphML), and each cycle is listed on stderr with the
+//! (`cycle` in the GraphML), and each cycle is listed before the `wrote`
+//! line with the
 //! verdict a load gives it (`interstice_abi::subscriptions`, the
 //! runtime's own check).
 

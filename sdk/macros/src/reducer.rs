@@ -57,8 +57,9 @@ fn parse_options(attr: TokenStream) -> syn::Result<Options> {
                 .map_err(|e| syn::Error::new(lit.span(), format!("invalid trigger: {e}")))?;
             opts.trigger = Some((lit, trigger));
         } else if meta.path.is_ident("writes") {
+            let value = meta.value()?;
             let content;
-            syn::bracketed!(content in meta.value()?);
+            syn::bracketed!(content in value);
             let names =
                 syn::punctuated::Punctuated::<syn::Ident, syn::Token![,]>::parse_terminated(
                     &content,
