@@ -15,8 +15,8 @@ use serde_json::Value as Json;
 use crate::graph_trace::{chromium_dom, chromium_screenshot, networkx_counts};
 use crate::ordering::self_triggering_module_declaring;
 use crate::support::{
-    commits, expect_ok, interstice, log_entries, open_with, open_with_limits, stderr_of,
-    stdout_of, tempdir, wasm, wasm_path,
+    commits, expect_ok, interstice, log_entries, open_with, open_with_limits, stderr_of, stdout_of,
+    tempdir, wasm, wasm_path,
 };
 
 fn graph_subs(args: &[&std::ffi::OsStr]) -> std::process::Output {
@@ -75,11 +75,7 @@ async fn the_graph_of_a_data_directory_in_use_has_every_node_edge_and_cycle() {
     assert_eq!(xml.matches("<data key=\"writes\">any</data>").count(), 1);
     // The same graph from the binaries, without a data directory.
     let out2 = d.path().join("w.graphml");
-    let (h, c, t) = (
-        wasm_path("hello"),
-        wasm_path("caller"),
-        wasm_path("t_subs"),
-    );
+    let (h, c, t) = (wasm_path("hello"), wasm_path("caller"), wasm_path("t_subs"));
     expect_ok(
         &graph_subs(&[
             h.as_os_str(),
@@ -102,7 +98,14 @@ async fn the_html_graph_renders_in_headless_chromium() {
         "graph-subs .html",
     );
     let page = std::fs::read_to_string(&out).expect("html");
-    for fetch in ["src=", "href=", "fetch(", "XMLHttpRequest", "import(", "<link"] {
+    for fetch in [
+        "src=",
+        "href=",
+        "fetch(",
+        "XMLHttpRequest",
+        "import(",
+        "<link",
+    ] {
         assert!(!page.contains(fetch), "no network fetch ({fetch})");
     }
     let url = format!("file://{}?select=r:t_subs.on_tick", out.display());
@@ -113,10 +116,27 @@ async fn the_html_graph_renders_in_headless_chromium() {
         dom.contains("<dd class=\"field-detail\">on t_subs.ticks.insert</dd>"),
         "{dom}"
     );
-    assert_eq!(dom.matches("class=\"edge subscribes cycle\"").count(), 1, "{dom}");
-    assert!(dom.contains("<pre id=\"errors\"></pre>"), "no script errors: {dom}");
+    assert_eq!(
+        dom.matches("class=\"edge subscribes cycle\"").count(),
+        1,
+        "{dom}"
+    );
+    assert!(
+        dom.contains("<pre id=\"errors\"></pre>"),
+        "no script errors: {dom}"
+    );
     assert!(!err.contains("Uncaught"), "console: {err}");
     chromium_screenshot(&url, &d.path().join("shot.png"));
+}
+
+/// `interstice validate FILE -d DIR`.
+fn validate(file: &Path, dir: &Path) -> std::process::Output {
+    interstice([
+        "validate".as_ref(),
+        file.as_os_str(),
+        "-d".as_ref(),
+        dir.as_os_str(),
+    ])
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -129,16 +149,14 @@ async fn a_certain_cycle_is_refused_at_load_and_by_validate_with_its_path() {
     assert_eq!(e.kind(), "SubscriptionCycle", "{e}");
     let msg = e.to_string();
     assert!(msg.contains(&format!("subscription cycle {path}")), "{msg}");
-    assert!(msg.contains("declaring `recursive` on t_loop.on_tick"), "{msg}");
+    assert!(
+        msg.contains("declaring `recursive` on t_loop.on_tick"),
+        "{msg}"
+    );
     rt.shutdown().await.unwrap();
     let file = d.path().join("t_loop.wasm");
     std::fs::write(&file, &looping).unwrap();
-    let o = interstice([
-        "validate".as_ref(),
-        file.as_os_str(),
-        "-d".as_ref(),
-        d.path().as_os_str(),
-    ]);
+    let o = validate(&file, d.path());
     assert_eq!(o.status.code(), Some(1), "{}", stderr_of(&o));
     let out = stdout_of(&o);
     assert!(
@@ -149,19 +167,33 @@ async fn a_certain_cycle_is_refused_at_load_and_by_validate_with_its_path() {
     // validate notes it.
     let possible = crate::ordering::self_triggering_module();
     std::fs::write(&file, &possible).unwrap();
-    let o = interstice([
-        "validate".as_ref(),
-        file.as_os_str(),
-        "-d".as_ref(),
-        d.path().as_os_str(),
-    ]);
+    let o = validate(&file, d.path());
     let out = expect_ok(&o, "validate of a possible cycle");
     assert!(
-        out.contains(&format!("ok       cycles: possible cycle through undeclared writes (load warns): {path}")),
+        out.contains(&format!(
+            "ok       cycles: possible cycle through undeclared writes (load warns): {path}"
+        )),
         "{out}"
     );
     let rt = open_with(d.path(), &[]).await;
-    rt.load_module(possible).await.expect("a possible cycle loads");
+    rt.load_module(possible)
+        .await
+        .expect("a possible cycle loads");
+}
+
+/// Waits until `dir`'s log holds `n` commits of `reducer`.
+async fn until_commits(dir: &Path, reducer: &'static str, n: usize) {
+    crate::support::eventually(20, reducer, || {
+        let dir = dir.to_path_buf();
+        async move {
+            commits(&log_entries(&dir))
+                .iter()
+                .filter(|c| c.reducer == reducer)
+                .count()
+                == n
+        }
+    })
+    .await;
 }
 
 /// The log-inspect JSON objects of `dir`'s commits.
@@ -187,19 +219,11 @@ async fn bounded_recursion_loads_and_log_inspect_shows_where_the_depth_limit_cut
     const DEPTH: u32 = 5;
     let d = tempdir();
     let rt = open_with_limits(d.path(), Limits::default().with_max_trigger_depth(DEPTH)).await;
-    rt.load_module(wasm("t_subs")).await.expect("recursive loads");
+    rt.load_module(wasm("t_subs"))
+        .await
+        .expect("recursive loads");
     rt.call("t_subs", "start", vec![]).await.expect("start");
-    crate::support::eventually(20, "the chain down to the depth limit", || {
-        let dir = d.path().to_path_buf();
-        async move {
-            commits(&log_entries(&dir))
-                .iter()
-                .filter(|c| c.reducer == "on_tick")
-                .count()
-                == DEPTH as usize
-        }
-    })
-    .await;
+    until_commits(d.path(), "on_tick", DEPTH as usize).await;
     rt.shutdown().await.unwrap();
     let ticks: Vec<u64> = commits(&log_entries(d.path()))
         .iter()
@@ -252,7 +276,9 @@ async fn bounded_recursion_loads_and_log_inspect_shows_where_the_depth_limit_cut
         )),
         "{text}"
     );
-    assert!(inspected(d.path(), &[]).iter().all(|j| j.get("cut").is_none()));
+    assert!(inspected(d.path(), &[])
+        .iter()
+        .all(|j| j.get("cut").is_none()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -261,24 +287,18 @@ async fn a_trigger_writing_a_table_it_did_not_declare_fails() {
     let rt = open_with(d.path(), &["t_subs"]).await;
     rt.call("t_subs", "note", vec![false.into()]).await.unwrap();
     rt.call("t_subs", "note", vec![true.into()]).await.unwrap();
-    crate::support::eventually(20, "both notes' triggers", || {
-        let dir = d.path().to_path_buf();
-        async move {
-            commits(&log_entries(&dir))
-                .iter()
-                .filter(|c| c.reducer == "on_note")
-                .count()
-                == 2
-        }
-    })
-    .await;
+    until_commits(d.path(), "on_note", 2).await;
     rt.shutdown().await.unwrap();
     let entries = log_entries(d.path());
     let notes: Vec<_> = commits(&entries)
         .into_iter()
         .filter(|c| c.reducer == "on_note")
         .collect();
-    assert!(matches!(notes[0].outcome, Outcome::Ok(_)), "{:?}", notes[0].outcome);
+    assert!(
+        matches!(notes[0].outcome, Outcome::Ok(_)),
+        "{:?}",
+        notes[0].outcome
+    );
     assert_eq!(notes[0].mutations.len(), 1, "its audit row");
     match &notes[1].outcome {
         Outcome::Err { kind, message } => {
@@ -305,14 +325,26 @@ async fn bad_input_gets_a_specific_error() {
     let out = d.path().join("g.dot");
     let o = graph_subs(&[out.as_os_str()]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr_of(&o).contains("graph-subs needs modules"), "{}", stderr_of(&o));
+    assert!(
+        stderr_of(&o).contains("graph-subs needs modules"),
+        "{}",
+        stderr_of(&o)
+    );
     let junk = d.path().join("junk.wasm");
     std::fs::write(&junk, b"not wasm").unwrap();
     let o = graph_subs(&[junk.as_os_str(), out.as_os_str()]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr_of(&o).contains("not a loadable module"), "{}", stderr_of(&o));
+    assert!(
+        stderr_of(&o).contains("not a loadable module"),
+        "{}",
+        stderr_of(&o)
+    );
     let o = graph_subs(&["notes.txt".as_ref(), out.as_os_str()]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr_of(&o).contains("expected MODULE.wasm"), "{}", stderr_of(&o));
+    assert!(
+        stderr_of(&o).contains("expected MODULE.wasm"),
+        "{}",
+        stderr_of(&o)
+    );
     assert!(!out.exists(), "nothing written");
 }

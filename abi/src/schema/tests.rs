@@ -154,7 +154,11 @@ fn a_trigger_without_writes_encodes_and_hashes_as_before() {
     let s = with_trigger();
     let mut old = Vec::new();
     ciborium::into_writer(&before(&s), &mut old).unwrap();
-    assert_eq!(s.canonical_bytes(), old, "undeclared writes moved the encoding");
+    assert_eq!(
+        s.canonical_bytes(),
+        old,
+        "undeclared writes moved the encoding"
+    );
     assert_eq!(s.hash(), *blake3::hash(&old).as_bytes());
     let back = ModuleSchema::decode(&old).unwrap();
     assert_eq!(back.reducers[1].writes, None);
@@ -183,7 +187,10 @@ fn a_trigger_without_writes_encodes_and_hashes_as_before() {
     .map(|h| u8::from_str_radix(h, 16).unwrap())
     .collect();
     assert!(r.ends_with(&tail), "{r:02x?}");
-    assert_eq!(back.reducers[1].writes.as_deref(), Some(&["accounts".to_string()][..]));
+    assert_eq!(
+        back.reducers[1].writes.as_deref(),
+        Some(&["accounts".to_string()][..])
+    );
 }
 
 #[test]

@@ -93,7 +93,11 @@ fn undeclared_writes_make_a_possible_cycle() {
 
 #[test]
 fn declared_writes_elsewhere_make_no_cycle() {
-    let m = module("a", &["t", "u"], vec![trigger("r", "a.t", Some(&["u"]), false)]);
+    let m = module(
+        "a",
+        &["t", "u"],
+        vec![trigger("r", "a.t", Some(&["u"]), false)],
+    );
     let r = check(&[m], "a");
     assert!(r.refused.is_none() && r.bounded.is_empty() && r.possible.is_empty());
     let m = module("a", &["t"], vec![trigger("r", "a.t", Some(&[]), false)]);
@@ -137,9 +141,16 @@ fn ephemeral_tables_end_no_edge() {
 
 #[test]
 fn the_schema_refuses_unknown_or_misplaced_writes() {
-    let mut m = module("a", &["t"], vec![trigger("r", "a.t", Some(&["nope"]), false)]);
+    let mut m = module(
+        "a",
+        &["t"],
+        vec![trigger("r", "a.t", Some(&["nope"]), false)],
+    );
     let e = m.check().unwrap_err().to_string();
-    assert!(e.contains("declares `writes = [nope]`, but the module has no table `nope`"), "{e}");
+    assert!(
+        e.contains("declares `writes = [nope]`, but the module has no table `nope`"),
+        "{e}"
+    );
     m.reducers[0].writes = Some(vec!["t".into(), "t".into()]);
     let e = m.check().unwrap_err().to_string();
     assert!(e.contains("lists table `t` twice"), "{e}");
@@ -157,10 +168,7 @@ fn dependency_cycles_are_found_through_installed_modules() {
     let mut b = module("b", &[], vec![]);
     b.dependencies = vec!["a".into()];
     let set = ModuleSet::with([&a], &b);
-    assert_eq!(
-        dependency_cycle(&set, &b).expect("cycle"),
-        ["b", "a", "b"]
-    );
+    assert_eq!(dependency_cycle(&set, &b).expect("cycle"), ["b", "a", "b"]);
     b.dependencies.clear();
     assert!(dependency_cycle(&ModuleSet::with([&a], &b), &b).is_none());
 }

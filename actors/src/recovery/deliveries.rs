@@ -430,4 +430,4 @@ pub(crate) fn consumed_key(
 pub(crate) type Outstanding = BTreeMap<DeliveryKey, Delivery>;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

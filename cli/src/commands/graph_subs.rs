@@ -59,16 +59,17 @@ pub fn run(a: &SubsArgs) -> Result<(), CliError> {
                 w.display()
             )));
         }
-        let info = interstice_actors::inspect_module(&read_file(w)?).map_err(|e| {
-            CliError::Usage(format!("{}: not a loadable module: {e}", w.display()))
-        })?;
+        let info = interstice_actors::inspect_module(&read_file(w)?)
+            .map_err(|e| CliError::Usage(format!("{}: not a loadable module: {e}", w.display())))?;
         schemas.push((*info.schema).clone());
     }
     let set = ModuleSet::new(schemas.iter());
     if set.iter().next().is_none() {
         return Err(CliError::Usage(format!(
             "{}: no module is installed",
-            a.data_dir.as_deref().map_or("".into(), |d| d.display().to_string())
+            a.data_dir
+                .as_deref()
+                .map_or("".into(), |d| d.display().to_string())
         )));
     }
     let subs = SubscriptionGraph::of(&set);
@@ -125,7 +126,14 @@ fn node(
 /// What a reducer is, in a few words.
 fn reducer_detail(r: &interstice_abi::ReducerSchema) -> String {
     match (&r.trigger, r.mode) {
-        (Some(Trigger::Table { module, table, event }), _) => {
+        (
+            Some(Trigger::Table {
+                module,
+                table,
+                event,
+            }),
+            _,
+        ) => {
             format!("on {module}.{table}.{}", event.as_str())
         }
         (Some(Trigger::Init), _) => "init".into(),
@@ -257,7 +265,9 @@ fn graph(set: &ModuleSet<'_>, subs: &SubscriptionGraph) -> Graph {
 pub fn split_out(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, PathBuf), CliError> {
     match paths.split_last() {
         Some((out, wasm)) => Ok((wasm.to_vec(), out.clone())),
-        None => Err(CliError::Usage("graph-subs needs OUT (.html, .graphml, .svg or .dot)".into())),
+        None => Err(CliError::Usage(
+            "graph-subs needs OUT (.html, .graphml, .svg or .dot)".into(),
+        )),
     }
 }
 

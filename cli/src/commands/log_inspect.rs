@@ -295,11 +295,7 @@ struct FirstPass {
 }
 
 /// Pass 1: the chain and the delivery edges out of matching commits.
-fn first_pass(
-    dir: &Path,
-    filters: &InspectFilters,
-    max_depth: u32,
-) -> Result<FirstPass, CliError> {
+fn first_pass(dir: &Path, filters: &InspectFilters, max_depth: u32) -> Result<FirstPass, CliError> {
     let source = open_log(dir)?;
     let limits = Limits::default().with_max_trigger_depth(max_depth);
     let mut chains = match &source.snapshot {

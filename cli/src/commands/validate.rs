@@ -245,7 +245,10 @@ fn check_against(dir: &Path, schema: &ModuleSchema, f: &mut Findings) -> Result<
     let set = ModuleSet::with(state.schemas.all(), schema);
     if state.schemas.get(&schema.name).is_some() {
         if let Some((table, change)) = subscriptions::subscriber_problem(&set, schema) {
-            f.problem("upgrade", format!("{}: table `{table}`: {change}", schema.name));
+            f.problem(
+                "upgrade",
+                format!("{}: table `{table}`: {change}", schema.name),
+            );
         }
     }
     check_subscriptions(&set, schema, f);

@@ -3,44 +3,12 @@
 
 use super::*;
 use crate::recovery::deliveries::{route, DeliveryLimits, FanOut, RoutedCommit};
-use interstice_abi::codec::field;
-use interstice_abi::{Persistence, ReducerMode, ReducerSchema, TableSchema, Trigger, Type};
 use interstice_persist::Mutation;
 use interstice_tables::Change;
 
 /// `src` with table `a` and a trigger on its inserts.
 fn looping() -> ModuleSchema {
-    ModuleSchema {
-        abi_version: interstice_abi::ABI_VERSION,
-        name: "src".into(),
-        version: "1".into(),
-        dependencies: vec![],
-        tables: vec![TableSchema {
-            name: "a".into(),
-            version: 1,
-            columns: vec![field("id", Type::U64)],
-            primary_key: 0,
-            auto_inc: false,
-            persistence: Persistence::Logged,
-            indexes: vec![],
-            defaults: vec![],
-        }],
-        reducers: vec![ReducerSchema {
-            name: "on_a".into(),
-            mode: ReducerMode::Write,
-            params: vec![],
-            returns: Type::Unit,
-            error: None,
-            trigger: Some(Trigger::Table {
-                module: "src".into(),
-                table: "a".into(),
-                event: RowEvent::Insert,
-            }),
-            writes: None,
-            recursive: false,
-        }],
-        types: vec![],
-    }
+    crate::recovery::deliveries::tests::schema("src", &["a"], &[("on_a", "a")])
 }
 
 fn commit(ts: u64, cause: Cause, inserts: usize) -> CommitRecord {
