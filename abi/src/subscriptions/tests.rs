@@ -61,9 +61,7 @@ fn check(modules: &[ModuleSchema], loaded: &str) -> CycleReport {
 #[test]
 fn a_trigger_writing_its_own_table_is_a_certain_cycle() {
     let m = module("a", &["t"], vec![trigger("r", "a.t", Some(&["t"]), false)]);
-    for m in [&m] {
-        assert!(m.check().is_ok());
-    }
+    assert!(m.check().is_ok());
     let r = check(&[m], "a");
     let c = r.refused.expect("refused");
     assert_eq!(c.path(), "a.t → trigger a.r → a.t");
