@@ -22,6 +22,7 @@ pub mod named;
 pub mod query;
 pub mod schema;
 pub mod schema_diff;
+pub mod subscriptions;
 pub mod types;
 pub mod value;
 

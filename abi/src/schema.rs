@@ -224,6 +224,23 @@ pub struct ReducerSchema {
     pub error: Option<Type>,
     /// Trigger, for subscription and init reducers.
     pub trigger: Option<Trigger>,
+    /// The tables of this module a table trigger may write
+    /// (`#[reducer(on = "…", writes = [t1, t2])]`): `None` when it
+    /// declares nothing, which means every table of the module;
+    /// `Some(vec![])` when it writes none. The host refuses any other
+    /// write (the transaction fails), and the load-time cycle check
+    /// (`crate::subscriptions`) trusts it. Omitted from the encoding when
+    /// `None`, so a schema without it encodes (and hashes) exactly as
+    /// before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writes: Option<Vec<String>>,
+    /// The trigger accepts bounded recursion (`#[reducer(on = "…",
+    /// writes = […], recursive)]`): a subscription cycle whose triggers
+    /// all declare their writes loads only if every one of them says
+    /// `recursive`, and is then cut by `Limits::max_trigger_depth` at run
+    /// time. Omitted from the encoding when `false`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub recursive: bool,
 }
 
 impl ModuleSchema {
@@ -483,6 +500,29 @@ impl ModuleSchema {
                 }
                 _ => {}
             }
+            let table_trigger = matches!(r.trigger, Some(Trigger::Table { .. }));
+            if (r.writes.is_some() || r.recursive) && !table_trigger {
+                return bad(format!(
+                    "reducer `{}`: `writes` and `recursive` are for table triggers \
+                     (`on = \"module.table.event\"`) only",
+                    r.name
+                ));
+            }
+            for (j, w) in r.writes.iter().flatten().enumerate() {
+                if self.table(w).is_none() {
+                    return bad(format!(
+                        "reducer `{}` declares `writes = [{w}]`, but the module has no table \
+                         `{w}` (a trigger writes only its own module's tables)",
+                        r.name
+                    ));
+                }
+                if r.writes.iter().flatten().take(j).any(|o| o == w) {
+                    return bad(format!(
+                        "reducer `{}` lists table `{w}` twice in `writes`",
+                        r.name
+                    ));
+                }
+            }
         }
         for (i, d) in self.dependencies.iter().enumerate() {
             if d == &self.name {
@@ -529,6 +569,10 @@ impl TableSchema {
 
 fn version_one() -> u32 {
     1
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// `[a-z][a-z0-9_]*`.

@@ -203,6 +203,24 @@ pub enum RuntimeError {
         /// What changed, and why that is refused.
         change: String,
     },
+    /// Loading the module would close a certain subscription cycle: every
+    /// trigger on it declares the tables it writes (`writes = […]`), so a
+    /// change would set it off again and again until
+    /// `Limits::max_trigger_depth` cut it. Accepted only when every trigger
+    /// on it says `recursive` (`docs/SDK.md`, "Triggers").
+    #[error(
+        "module `{module}`: subscription cycle {path}: every trigger on it declares the tables \
+         it writes, so one change would run it until Limits::max_trigger_depth cuts it; \
+         break the cycle, or accept bounded recursion by declaring `recursive` on {missing}"
+    )]
+    SubscriptionCycle {
+        /// The module being loaded.
+        module: String,
+        /// `m.t → trigger m.r → m.t`.
+        path: String,
+        /// The triggers on it that do not say `recursive`.
+        missing: String,
+    },
     /// A subscription that cannot be satisfied.
     #[error("bad subscription in module `{module}`: {reason}")]
     BadSubscription {
@@ -300,6 +318,7 @@ impl RuntimeError {
             RuntimeError::DependencyCycle(_) => "DependencyCycle",
             RuntimeError::IncompatibleSchema { .. } => "IncompatibleSchema",
             RuntimeError::BadSubscription { .. } => "BadSubscription",
+            RuntimeError::SubscriptionCycle { .. } => "SubscriptionCycle",
             RuntimeError::Reducer { error, .. } => error.kind.name(),
             RuntimeError::StorageFault(_) => "StorageFault",
             RuntimeError::ReadOnly(_) => "ReadOnly",

@@ -45,6 +45,7 @@ pub use error::{ReducerError, RuntimeError, SnapshotError};
 pub use interstice_abi::{ReducerMode, RowEvent, Type, Value};
 pub use interstice_persist::ErrorKind;
 pub use metrics::Metrics;
+pub use recovery::chain_cuts::{ChainCut, ChainCuts};
 pub use replay_check::{
     engine_json, replay_check, rerun_commit, Difference, Divergence, EngineCause, EngineDivergence,
     InstalledModule, LoggedEngine, ModuleCheck, Observed, ReplayCheckOptions, ReplayCheckReport,

@@ -263,6 +263,10 @@ pub enum Command {
         /// Allow a --listen address that is not loopback.
         #[arg(long)]
         listen_public: bool,
+        /// Let browser pages from ORIGIN use the API, as `run --allow-origin`
+        /// (repeatable).
+        #[arg(long, value_name = "ORIGIN")]
+        allow_origin: Vec<String>,
         /// How long the sources must stay unchanged before a rebuild starts
         /// (a burst of saves is one rebuild), in milliseconds.
         #[arg(long, value_name = "MS", default_value_t = 200)]
@@ -295,18 +299,16 @@ pub enum Command {
         #[arg(long)]
         repair: bool,
     },
-    /// Write a consistent, verified copy of a data directory to DEST (a new
-    /// directory), while a server holding it keeps serving: through the
-    /// server when one holds the directory, else with the directory's lock.
-    /// DEST opens like any data directory (restoring is opening it).
     /// Take a snapshot now (`docs/SNAPSHOT_FORMAT.md`) and print
     /// `{"ts": N}`, the timestamp it covers; retention then runs. Through the
     /// serving `run --listen` when one holds the directory (`POST
     /// /v1/snapshot`: that server needs snapshots enabled), else with the
     /// directory's lock.
     Snapshot {
+        /// The data directory.
         #[command(flatten)]
         dir: DataDirArgs,
+        /// A server named explicitly.
         #[command(flatten)]
         remote: RemoteArgs,
         /// Snapshots retention keeps when the directory is opened here
@@ -314,6 +316,10 @@ pub enum Command {
         #[arg(long, value_name = "K")]
         keep_snapshots: Option<usize>,
     },
+    /// Write a consistent, verified copy of a data directory to DEST (a new
+    /// directory), while a server holding it keeps serving: through the
+    /// server when one holds the directory, else with the directory's lock.
+    /// DEST opens like any data directory (restoring is opening it).
     Backup {
         /// The data directory.
         #[arg(long, short = 'd', default_value = "interstice-data")]
@@ -421,6 +427,10 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = crate::commands::log_inspect::InspectFormat::Text)]
         format: crate::commands::log_inspect::InspectFormat,
+        /// The `Limits::max_trigger_depth` the log was written with: where
+        /// it cut a chain is shown at the commit (default: the runtime's).
+        #[arg(long, value_name = "N", default_value_t = interstice_actors::Limits::default().max_trigger_depth)]
+        max_trigger_depth: u32,
     },
     /// The transaction graph (commits as nodes, async calls, triggers and
     /// read calls as edges) of a ts window or a --caused-by chain, written
@@ -445,6 +455,21 @@ pub enum Command {
         /// Refuse a selection of more nodes than this.
         #[arg(long, value_name = "N", default_value_t = 10_000)]
         max_nodes: usize,
+    },
+    /// The subscription and dependency graph of the modules installed in
+    /// -d DIR and/or given as .wasm files: tables, reducers, triggers (table
+    /// → trigger), the tables each trigger may write (declared, or any),
+    /// read-call dependencies; subscription cycles in red and listed.
+    /// Written as .dot, .graphml, .svg or .html by OUT's extension.
+    /// Read-only: no lock is taken.
+    GraphSubs {
+        /// The data directory whose installed modules to draw.
+        #[arg(long, short = 'd', value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// MODULE.wasm files (each in place of an installed module of its
+        /// name), then OUT: `.html`, `.graphml`, `.svg` or `.dot`.
+        #[arg(value_name = "MODULE.wasm... OUT", required = true)]
+        paths: Vec<PathBuf>,
     },
     /// The tables' state at the end of the log or at --at-ts, rebuilt from
     /// the log (no wasm runs, no lock is taken): row counts per table, or a

@@ -7,6 +7,7 @@ pub mod call;
 pub mod check_log;
 pub mod demo;
 pub mod dev;
+pub mod graph_subs;
 pub mod graph_trace;
 pub mod load;
 pub mod log_dump;

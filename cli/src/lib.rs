@@ -11,6 +11,7 @@
 pub mod args;
 pub mod commands;
 pub mod error;
+pub mod graph;
 pub mod guest_build;
 pub mod inspect;
 pub mod output;

@@ -47,6 +47,7 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             dir,
             listen,
             listen_public,
+            allow_origin,
             debounce_ms,
             no_stdin,
             crates,
@@ -56,6 +57,7 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
                 server: interstice_cli::server::ServerOptions {
                     listen,
                     public: listen_public,
+                    allowed_origins: allow_origin,
                 },
                 debounce: std::time::Duration::from_millis(debounce_ms),
                 stdin: !no_stdin,
@@ -91,7 +93,8 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             data_dir,
             filters,
             format,
-        } => commands::log_inspect::run(&data_dir, &filters, format),
+            max_trigger_depth,
+        } => commands::log_inspect::run(&data_dir, &filters, format, max_trigger_depth),
         Command::GraphTrace {
             data_dir,
             out,
@@ -107,6 +110,15 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             caused_by,
             max_nodes,
         }),
+        Command::GraphSubs { data_dir, paths } => {
+            commands::graph_subs::split_out(&paths).and_then(|(wasm, out)| {
+                commands::graph_subs::run(&commands::graph_subs::SubsArgs {
+                    data_dir,
+                    wasm,
+                    out,
+                })
+            })
+        }
         Command::Tables {
             data_dir,
             module,

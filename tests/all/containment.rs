@@ -55,6 +55,8 @@ fn stores(at: u32, bytes: &[u8]) -> String {
 /// counter is the `$len` parameter of `__interstice_call`.
 fn big_module() -> Vec<u8> {
     let reducer = |name: &str, params: Vec<interstice_abi::Field>| ReducerSchema {
+        writes: None,
+        recursive: false,
         name: name.into(),
         mode: ReducerMode::Write,
         params,

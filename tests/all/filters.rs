@@ -182,6 +182,8 @@ fn hostile_schema(n: usize) -> ModuleSchema {
         }],
         reducers: (0..n)
             .map(|i| interstice_abi::ReducerSchema {
+                writes: None,
+                recursive: false,
                 name: format!("case{i}"),
                 mode: ReducerMode::Write,
                 params: vec![],

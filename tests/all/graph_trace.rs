@@ -101,7 +101,7 @@ async fn dot_and_graphml_hold_every_commit_and_cause() {
 }
 
 /// Node and edge counts as networkx reads the file.
-fn networkx_counts(file: &Path) -> (usize, usize) {
+pub(crate) fn networkx_counts(file: &Path) -> (usize, usize) {
     let lib = networkx();
     let out = Command::new("python3")
         .env("PYTHONPATH", &lib)

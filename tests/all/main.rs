@@ -22,6 +22,7 @@ mod engines;
 mod errors;
 mod faults;
 mod filters;
+mod graph_subs;
 mod graph_trace;
 mod indexes;
 mod isolation;

@@ -379,6 +379,8 @@ async fn refusals_name_module_table_versions_and_what_is_missing() {
             t.version = 2;
             t.columns[2].ty = Type::U64;
             s.reducers.push(interstice_abi::ReducerSchema {
+                writes: None,
+                recursive: false,
                 name: "items_v2".into(),
                 mode: interstice_abi::ReducerMode::Write,
                 params: vec![interstice_abi::codec::field("old", Type::U32)],

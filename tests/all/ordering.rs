@@ -320,9 +320,18 @@ async fn async_calls_and_triggers_arrive_exactly_once_in_order() {
 }
 
 /// A wat module whose `on_tick` trigger inserts into the very table it
-/// listens to: a subscription cycle only the depth limit stops. `start`
-/// inserts the first row.
+/// listens to: a subscription cycle only the depth limit stops (a possible
+/// one: `on_tick` declares no `writes`). `start` inserts the first row.
 pub(crate) fn self_triggering_module() -> Vec<u8> {
+    self_triggering_module_declaring(None, false)
+}
+
+/// [`self_triggering_module`] whose `on_tick` declares `writes` (and
+/// `recursive`).
+pub(crate) fn self_triggering_module_declaring(
+    writes: Option<&[&str]>,
+    recursive: bool,
+) -> Vec<u8> {
     use interstice_abi::{
         Field, ModuleSchema, Persistence, ReducerMode, ReducerSchema, RowEvent, StructType,
         TableSchema, Trigger, Type,
@@ -332,6 +341,8 @@ pub(crate) fn self_triggering_module() -> Vec<u8> {
         ty: Type::U64,
     };
     let reducer = |name: &str, params: Vec<Field>, trigger: Option<Trigger>| ReducerSchema {
+        writes: None,
+        recursive: false,
         name: name.into(),
         mode: ReducerMode::Write,
         params,
@@ -374,6 +385,9 @@ pub(crate) fn self_triggering_module() -> Vec<u8> {
         ],
         types: vec![],
     };
+    let mut schema = schema;
+    schema.reducers[1].writes = writes.map(|w| w.iter().map(|t| t.to_string()).collect());
+    schema.reducers[1].recursive = recursive;
     // The row `[0]`: the host assigns the auto_inc id.
     let insert = format!(
         "(drop (call $insert (i32.const 0) (i32.const {}) (i32.const 2)))",

@@ -331,6 +331,8 @@ async fn a_rolled_back_transactions_async_calls_do_not_happen() {
 async fn a_constraint_violation_rolls_back_the_whole_transaction() {
     use interstice_abi::{Field, ModuleSchema, Persistence, ReducerSchema, TableSchema, Type};
     let reducer = |name: &str| ReducerSchema {
+        writes: None,
+        recursive: false,
         name: name.into(),
         mode: ReducerMode::Write,
         params: Vec::new(),

@@ -43,6 +43,7 @@ pub(crate) fn wasm_dir() -> &'static Path {
             "testing/t_named_v1",
             "testing/t_named_v2",
             "testing/t_named_bad",
+            "testing/t_subs",
         ] {
             interstice_cli::guest_build::build_module(&modules.join(m))
                 .unwrap_or_else(|e| panic!("building {m}: {e}"));
@@ -193,6 +194,8 @@ pub(crate) fn raw_schema(name: &str, reducers: &[RawReducer<'_>]) -> interstice_
         reducers: reducers
             .iter()
             .map(|r| interstice_abi::ReducerSchema {
+                writes: None,
+                recursive: false,
                 name: r.name.to_owned(),
                 mode: r.mode,
                 params: Vec::new(),

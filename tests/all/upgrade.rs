@@ -223,6 +223,8 @@ fn watcher() -> Vec<u8> {
         dependencies: vec![],
         tables: vec![],
         reducers: vec![ReducerSchema {
+            writes: None,
+            recursive: false,
             name: "on_scratch".into(),
             mode: ReducerMode::Write,
             params: vec![field("row", row)],

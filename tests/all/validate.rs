@@ -111,7 +111,7 @@ async fn against_a_data_directory_load_agrees() {
     assert_eq!(out.status.code(), Some(1));
     let text = stdout_of(&out);
     assert!(
-        text.contains("problem  subscriptions: reducer `on_greeting` on hello.greetings.insert: module `hello` is not installed; load it first"),
+        text.contains("problem  subscriptions: reducer `on_greeting` on hello.greetings.insert: module `hello` is not loaded; load it first"),
         "{text}"
     );
     assert!(text.contains("not installed in"), "{text}");

@@ -57,6 +57,8 @@ fn schema(columns: Vec<Field>, reducers: Vec<ReducerSchema>) -> ModuleSchema {
 
 fn reducer(name: &str, params: Vec<Field>, returns: Type) -> ReducerSchema {
     ReducerSchema {
+        writes: None,
+        recursive: false,
         name: name.into(),
         mode: ReducerMode::Write,
         params,

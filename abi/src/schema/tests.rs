@@ -21,6 +21,8 @@ pub(crate) fn sample() -> ModuleSchema {
             defaults: vec![],
         }],
         reducers: vec![ReducerSchema {
+            writes: None,
+            recursive: false,
             name: "deposit".into(),
             mode: ReducerMode::Write,
             params: vec![field("id", Type::U64), field("amount", Type::U64)],
@@ -63,9 +65,9 @@ fn triggers_parse() {
     assert!(Trigger::parse("a.b.upsert").is_err());
 }
 
-/// The layouts of `ModuleSchema` and `TableSchema` before column defaults
-/// existed (field for field), to show the encoding of a schema without
-/// defaults did not change.
+/// The layouts of `ModuleSchema`, `TableSchema` and `ReducerSchema` before
+/// column defaults and trigger `writes` existed (field for field), to show
+/// the encoding of a schema without either did not change.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct ModuleSchemaBefore {
     abi_version: u32,
@@ -73,7 +75,17 @@ struct ModuleSchemaBefore {
     version: String,
     dependencies: Vec<String>,
     tables: Vec<TableSchemaBefore>,
-    reducers: Vec<ReducerSchema>,
+    reducers: Vec<ReducerSchemaBefore>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ReducerSchemaBefore {
+    name: String,
+    mode: ReducerMode,
+    params: Vec<crate::types::Field>,
+    returns: Type,
+    error: Option<Type>,
+    trigger: Option<Trigger>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -106,8 +118,79 @@ fn before(s: &ModuleSchema) -> ModuleSchemaBefore {
                 indexes: t.indexes.clone(),
             })
             .collect(),
-        reducers: s.reducers.clone(),
+        reducers: s
+            .reducers
+            .iter()
+            .map(|r| ReducerSchemaBefore {
+                name: r.name.clone(),
+                mode: r.mode,
+                params: r.params.clone(),
+                returns: r.returns.clone(),
+                error: r.error.clone(),
+                trigger: r.trigger.clone(),
+            })
+            .collect(),
     }
+}
+
+/// `sample()` with a trigger on its own table.
+fn with_trigger() -> ModuleSchema {
+    let mut s = sample();
+    s.reducers.push(ReducerSchema {
+        name: "on_account".into(),
+        mode: ReducerMode::Write,
+        params: vec![field("row", s.tables[0].row_type())],
+        returns: Type::Unit,
+        error: None,
+        trigger: Some(Trigger::parse("bank.accounts.insert").unwrap()),
+        writes: None,
+        recursive: false,
+    });
+    s
+}
+
+#[test]
+fn a_trigger_without_writes_encodes_and_hashes_as_before() {
+    let s = with_trigger();
+    let mut old = Vec::new();
+    ciborium::into_writer(&before(&s), &mut old).unwrap();
+    assert_eq!(
+        s.canonical_bytes(),
+        old,
+        "undeclared writes moved the encoding"
+    );
+    assert_eq!(s.hash(), *blake3::hash(&old).as_bytes());
+    let back = ModuleSchema::decode(&old).unwrap();
+    assert_eq!(back.reducers[1].writes, None);
+    assert!(!back.reducers[1].recursive);
+    // Declared (even empty) writes and `recursive` are encoded, and read back.
+    let mut w = with_trigger();
+    w.reducers[1].writes = Some(vec![]);
+    assert_ne!(w.canonical_bytes(), old);
+    assert_eq!(ModuleSchema::decode(&w.canonical_bytes()).unwrap(), w);
+    w.reducers[1].writes = Some(vec!["accounts".into()]);
+    w.reducers[1].recursive = true;
+    let back = ModuleSchema::decode(&w.canonical_bytes()).unwrap();
+    assert_eq!(back, w);
+    // docs/ABI.md's worked example: the reducer map's last two entries.
+    let mut r = Vec::new();
+    ciborium::into_writer(&w.reducers[1], &mut r).unwrap();
+    assert_eq!(r[0], 0xa8, "a map of 8 entries");
+    let tail: Vec<u8> = [
+        "66 77 72 69 74 65 73",
+        "81 68 61 63 63 6f 75 6e 74 73",
+        "69 72 65 63 75 72 73 69 76 65",
+        "f5",
+    ]
+    .join(" ")
+    .split(' ')
+    .map(|h| u8::from_str_radix(h, 16).unwrap())
+    .collect();
+    assert!(r.ends_with(&tail), "{r:02x?}");
+    assert_eq!(
+        back.reducers[1].writes.as_deref(),
+        Some(&["accounts".to_string()][..])
+    );
 }
 
 #[test]
@@ -201,6 +284,8 @@ fn defaults_are_checked_against_their_column() {
 
 fn migration(table: &str, from: u32, to: u32, params: Vec<Field>) -> ReducerSchema {
     ReducerSchema {
+        writes: None,
+        recursive: false,
         name: "migrate".into(),
         mode: ReducerMode::Write,
         params,

@@ -80,6 +80,8 @@ fn changed_types_and_keys_are_named() {
 
 fn migration(table: &str, from: u32, to: u32, cols: &[Type]) -> crate::ReducerSchema {
     crate::ReducerSchema {
+        writes: None,
+        recursive: false,
         name: format!("{table}_v{to}"),
         mode: crate::ReducerMode::Write,
         params: vec![field("old", Type::U32)],

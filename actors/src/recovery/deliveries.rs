@@ -190,24 +190,11 @@ impl Subscriptions {
             ));
             index += 1;
         }
-        let logged = self.logged.get(module);
         for ch in changes {
-            if !logged
-                .and_then(|l| l.get(ch.table as usize))
-                .copied()
-                .unwrap_or(false)
-            {
+            let subs = self.subscribers(module, schema, ch.table, ch.event);
+            if subs.is_empty() {
                 continue;
             }
-            let Some(table) = schema.tables.get(ch.table as usize) else {
-                continue;
-            };
-            let Some(subs) = self
-                .by_source
-                .get(&(module.to_owned(), table.name.clone(), ch.event))
-            else {
-                continue;
-            };
             let args = trigger_args(ch);
             for (sub, reducer) in subs {
                 let cause = Cause::Trigger {
@@ -223,6 +210,51 @@ impl Subscriptions {
             }
         }
         out
+    }
+}
+
+impl Subscriptions {
+    /// The triggers a change of table `table` (an index into `schema`'s
+    /// tables) of `module` runs, in delivery order: none for an ephemeral
+    /// table.
+    fn subscribers(
+        &self,
+        module: &str,
+        schema: &ModuleSchema,
+        table: u32,
+        event: RowEvent,
+    ) -> &[Subscriber] {
+        let logged = self
+            .logged
+            .get(module)
+            .and_then(|l| l.get(table as usize))
+            .copied()
+            .unwrap_or(false);
+        let Some(t) = schema.tables.get(table as usize).filter(|_| logged) else {
+            return &[];
+        };
+        self.by_source
+            .get(&(module.to_owned(), t.name.clone(), event))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// How many deliveries [`Subscriptions::for_commit`] makes for a
+    /// commit with `calls` outbound calls and these `(table, event)`
+    /// changes, without building them.
+    pub(crate) fn count_for(
+        &self,
+        module: &str,
+        schema: &ModuleSchema,
+        calls: usize,
+        changes: impl Iterator<Item = (u32, RowEvent)>,
+    ) -> usize {
+        if !self.watched.contains(module) {
+            return calls;
+        }
+        calls
+            + changes
+                .map(|(t, e)| self.subscribers(module, schema, t, e).len())
+                .sum::<usize>()
     }
 }
 
@@ -398,4 +430,4 @@ pub(crate) fn consumed_key(
 pub(crate) type Outstanding = BTreeMap<DeliveryKey, Delivery>;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

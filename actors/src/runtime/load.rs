@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use interstice_abi::cbor::Writer;
 use interstice_abi::schema_diff::SchemaDiff;
-use interstice_abi::{ModuleSchema, Type};
+use interstice_abi::subscriptions::{self, ModuleSet, SubscriptionGraph};
+use interstice_abi::ModuleSchema;
 use interstice_persist::{encode_entry, Cause, LogEntry, ModuleInstall};
 use tokio::sync::oneshot;
 
@@ -109,8 +110,7 @@ impl Runtime {
             }
             return self.upgrade_module(existing, compiled, wasm).await;
         }
-        check_dependency_cycle(shared, &schema)?;
-        check_subscriptions(shared, &schema)?;
+        check_against_loaded(shared, &schema, false)?;
         let install = self.prepare_install(&compiled, &wasm)?;
         let schema_hash = compiled.schema_hash;
         let entry = spawn_entry(
@@ -196,9 +196,7 @@ impl Runtime {
     ) -> Result<Loaded, RuntimeError> {
         let shared = &self.inner.shared;
         let schema = compiled.schema.clone();
-        check_dependency_cycle(shared, &schema)?;
-        check_subscriptions(shared, &schema)?;
-        check_subscribers(shared, &schema)?;
+        check_against_loaded(shared, &schema, true)?;
         let rows = ask(&existing.addr, |reply| TableRows { reply }).await?;
         let rows_of = |t: &str| rows.iter().find(|r| r.0 == t).map_or(0, |r| r.1);
         let incompatible = |(table, change): (String, String)| RuntimeError::IncompatibleSchema {
@@ -341,172 +339,72 @@ fn spawn_entry(
     }))
 }
 
-/// Refuses a module whose dependencies would close a cycle; names it.
-fn check_dependency_cycle(shared: &Shared, schema: &ModuleSchema) -> Result<(), RuntimeError> {
-    fn walk(
-        shared: &Shared,
-        new: &ModuleSchema,
-        at: &str,
-        path: &mut Vec<String>,
-    ) -> Option<Vec<String>> {
-        let deps: Vec<String> = if at == new.name {
-            new.dependencies.clone()
-        } else {
-            shared
-                .module(at)
-                .map(|e| e.schema.dependencies.clone())
-                .unwrap_or_default()
-        };
-        for d in deps {
-            if d == new.name {
-                let mut cycle = path.clone();
-                cycle.push(d);
-                return Some(cycle);
-            }
-            if path.contains(&d) {
-                continue;
-            }
-            path.push(d.clone());
-            if let Some(c) = walk(shared, new, &d, path) {
-                return Some(c);
-            }
-            path.pop();
-        }
-        None
+/// The checks a load makes against the loaded modules, in the order
+/// validate reports them (`interstice_abi::subscriptions`, shared with
+/// `interstice validate`): no read-call dependency cycle, every table
+/// trigger's source exists, for an upgrade every subscriber still fits, and
+/// no certain subscription cycle that is not opted into.
+fn check_against_loaded(
+    shared: &Shared,
+    schema: &ModuleSchema,
+    upgrade: bool,
+) -> Result<(), RuntimeError> {
+    let installed: Vec<Arc<ModuleSchema>> =
+        shared.registry.iter().map(|e| e.schema.clone()).collect();
+    let set = ModuleSet::with(installed.iter().map(|s| &**s), schema);
+    if let Some(cycle) = subscriptions::dependency_cycle(&set, schema) {
+        return Err(RuntimeError::DependencyCycle(cycle.join(" -> ")));
     }
-    let mut path = vec![schema.name.clone()];
-    match walk(shared, schema, &schema.name, &mut path) {
-        Some(cycle) => Err(RuntimeError::DependencyCycle(cycle.join(" -> "))),
-        None => Ok(()),
-    }
-}
-
-/// An upgrade must keep every table another loaded module subscribes to.
-fn check_subscribers(shared: &Shared, schema: &ModuleSchema) -> Result<(), RuntimeError> {
-    for e in shared.registry.iter() {
-        if e.schema.name == schema.name {
-            continue;
-        }
-        for r in &e.schema.reducers {
-            let Some(interstice_abi::Trigger::Table { module, table, .. }) = &r.trigger else {
-                continue;
-            };
-            if module != &schema.name {
-                continue;
-            }
-            if let Some((_, t)) = schema.table(table) {
-                // A migration may change the layout under a subscriber.
-                let row = t.row_type();
-                if let Some(p) = r.params.iter().find(|p| !same_shape(&p.ty, &row)) {
-                    return Err(RuntimeError::IncompatibleSchema {
-                        module: schema.name.clone(),
-                        table: table.clone(),
-                        change: format!(
-                            "the new layout does not fit module `{}`, which subscribes to it \
-                             (reducer `{}` takes `{}` as {})",
-                            e.schema.name,
-                            r.name,
-                            p.name,
-                            p.ty.display_name(),
-                        ),
-                    });
-                }
-                continue;
-            }
-            if schema.table(table).is_none() {
-                return Err(RuntimeError::IncompatibleSchema {
-                    module: schema.name.clone(),
-                    table: table.clone(),
-                    change: format!(
-                        "table removed but module `{}` subscribes to it (reducer `{}`); \
-                         upgrade `{}` first",
-                        e.schema.name, r.name, e.schema.name
-                    ),
-                });
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Every table trigger must name a loaded module's logged table, and take
-/// that table's row type.
-fn check_subscriptions(shared: &Shared, schema: &ModuleSchema) -> Result<(), RuntimeError> {
-    for r in &schema.reducers {
-        let Some(interstice_abi::Trigger::Table {
-            module,
-            table,
-            event,
-        }) = &r.trigger
-        else {
-            continue;
-        };
-        let bad = |reason: String| RuntimeError::BadSubscription {
+    if let Some(p) = subscriptions::subscription_problems(&set, schema)
+        .into_iter()
+        .next()
+    {
+        return Err(RuntimeError::BadSubscription {
             module: schema.name.clone(),
-            reason: format!(
-                "reducer `{}` on {module}.{table}.{}: {reason}",
-                r.name,
-                event.as_str()
-            ),
-        };
-        let source_schema = if module == &schema.name {
-            Arc::new(schema.clone())
-        } else {
-            shared
-                .module(module)
-                .map(|e| e.schema.clone())
-                .ok_or_else(|| bad(format!("module `{module}` is not loaded; load it first")))?
-        };
-        let (_, t) = source_schema
-            .table(table)
-            .ok_or_else(|| bad(format!("module `{module}` has no table `{table}`")))?;
-        if t.persistence != interstice_abi::Persistence::Logged {
-            return Err(bad("ephemeral tables do not fire triggers".into()));
-        }
-        let row = t.row_type();
-        for p in &r.params {
-            if !same_shape(&p.ty, &row) {
-                return Err(bad(format!(
-                    "parameter `{}` is {}, but rows of {module}.{table} are ({})",
-                    p.name,
-                    p.ty.display_name(),
-                    t.columns
-                        .iter()
-                        .map(|c| c.ty.display_name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
-            }
+            reason: p.to_string(),
+        });
+    }
+    if upgrade {
+        if let Some((table, change)) = subscriptions::subscriber_problem(&set, schema) {
+            return Err(RuntimeError::IncompatibleSchema {
+                module: schema.name.clone(),
+                table,
+                change,
+            });
         }
     }
-    Ok(())
+    check_cycles(&set, &schema.name)
 }
 
-/// Structural equality that ignores type and field names (encodings are
-/// positional, so a subscriber may name its copy of a row type freely).
-fn same_shape(a: &Type, b: &Type) -> bool {
-    use Type as T;
-    let fields_eq = |x: &[interstice_abi::Field], y: &[interstice_abi::Field]| {
-        x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_shape(&p.ty, &q.ty))
-    };
-    match (a, b) {
-        (T::Option(x), T::Option(y)) | (T::Vec(x), T::Vec(y)) => same_shape(x, y),
-        (T::Tuple(x), T::Tuple(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_shape(p, q))
-        }
-        (T::Struct(x), T::Struct(y)) => fields_eq(&x.fields, &y.fields),
-        (T::Struct(x), T::Tuple(y)) | (T::Tuple(y), T::Struct(x)) => {
-            x.fields.len() == y.len() && x.fields.iter().zip(y).all(|(p, q)| same_shape(&p.ty, q))
-        }
-        (T::Enum(x), T::Enum(y)) => {
-            x.variants.len() == y.variants.len()
-                && x.variants
-                    .iter()
-                    .zip(&y.variants)
-                    .all(|(p, q)| fields_eq(&p.fields, &q.fields))
-        }
-        _ => a == b,
+/// Refuses a certain subscription cycle no `recursive` accepts; warns of
+/// a possible one (through undeclared writes) and notes a bounded one.
+fn check_cycles(set: &ModuleSet<'_>, module: &str) -> Result<(), RuntimeError> {
+    let report = SubscriptionGraph::of(set).check(module);
+    if let Some(c) = report.refused {
+        return Err(RuntimeError::SubscriptionCycle {
+            module: module.to_owned(),
+            path: c.path(),
+            missing: c.not_recursive().join(", "),
+        });
     }
+    for c in &report.possible {
+        tracing::warn!(
+            module,
+            "possible subscription cycle {}: a trigger on it declares no `writes`, so it may \
+             write every table of its module; Limits::max_trigger_depth cuts such a chain \
+             (declare `writes = [...]` to check it at load)",
+            c.path()
+        );
+    }
+    for c in &report.bounded {
+        tracing::info!(
+            module,
+            "bounded recursion accepted (`recursive`): subscription cycle {}, cut at \
+             Limits::max_trigger_depth",
+            c.path()
+        );
+    }
+    Ok(())
 }
 
 /// Compiles and validates a module binary outside any runtime (exports,

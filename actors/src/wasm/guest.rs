@@ -86,6 +86,14 @@ impl Guest {
         let st = self.store.data_mut();
         std::mem::swap(&mut st.tables, tables);
         st.tx.begin(start);
+        if let (Some(writes), Some(env)) = (&reducer.1.writes, &st.env) {
+            // Checked at load: each names a table of the schema.
+            let ids = writes
+                .iter()
+                .filter_map(|w| env.schema.table(w).map(|(i, _)| i))
+                .collect();
+            st.tx.writes = Some((ids, Arc::from(reducer.1.name.as_str())));
+        }
         st.limiter.denied = false;
         // A panic in host code is a bug; contain it so the tables are swapped
         // back (and rolled back by the caller) and the timestamp this call

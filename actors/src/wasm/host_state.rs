@@ -154,6 +154,9 @@ pub(crate) struct TxState {
     pub usage: Usage,
     /// The guest's log lines, for the module logs (`module_log.rs`).
     pub lines: Vec<crate::wasm::guest_log::GuestLine>,
+    /// The table ids a trigger's `writes = […]` declares, with its name:
+    /// any other write fails the transaction. `None`: no declaration.
+    pub writes: Option<(Vec<u32>, Arc<str>)>,
 }
 
 impl TxState {
@@ -176,6 +179,7 @@ impl TxState {
             observed: Vec::new(),
             usage: Usage::default(),
             lines: Vec::new(),
+            writes: None,
         }
     }
 
@@ -197,6 +201,7 @@ impl TxState {
         self.observer = start.observer;
         self.observed.clear();
         self.usage = Usage::default();
+        self.writes = None;
     }
 }
 

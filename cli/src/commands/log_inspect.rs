@@ -12,6 +12,9 @@
 //!    the set of chain members finds it), and the delivery edges out of
 //!    the matching commits: `(cause ts, delivered ts, via, index)`, 24
 //!    bytes per delivery of a shown commit;
+//!    it also follows every delivery chain (`interstice_actors::ChainCuts`)
+//!    to find where `--max-trigger-depth` cut one: the cuts of the
+//!    matching commits are kept (rare: one per cut chain);
 //! 2. the replay of the logged mutations (no wasm) to know each mutated
 //!    row's previous value, printing the matching commits with the
 //!    deliveries pass 1 found for them.
@@ -31,7 +34,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use interstice_abi::{ModuleSchema, Trigger, Type};
-use interstice_actors::engine_json;
+use interstice_actors::{engine_json, ChainCut, ChainCuts, Limits};
 use interstice_persist::{
     for_each_entry, read_log, Cause, CommitRecord, EngineRecord, LogEntry, ModuleInstall,
     MutationOp, Nondet, Outcome,
@@ -331,6 +334,8 @@ struct FirstPass {
     chain: Chain,
     /// Sorted by cause.
     edges: Vec<Edge>,
+    /// The depth limit's cuts at matching commits, in timestamp order.
+    cuts: Vec<ChainCut>,
     /// Whether the `--caused-by` commit exists.
     seen_root: bool,
     /// The schemas at the end of the log.
@@ -349,8 +354,14 @@ struct FirstPass {
 }
 
 /// Pass 1: the chain and the delivery edges out of matching commits.
-fn first_pass(dir: &Path, filters: &InspectFilters) -> Result<FirstPass, CliError> {
+fn first_pass(dir: &Path, filters: &InspectFilters, max_depth: u32) -> Result<FirstPass, CliError> {
     let source = open_log(dir)?;
+    let limits = Limits::default().with_max_trigger_depth(max_depth);
+    let mut chains = match &source.snapshot {
+        Some(snap) => ChainCuts::from_snapshot(snap, &limits)?,
+        None => ChainCuts::new(&limits),
+    };
+    let mut cuts = Vec::new();
     let mut schemas = Schemas::default();
     let (mut tables, mut reducers) = (Names::default(), Names::default());
     if let Some(snap) = &source.snapshot {
@@ -379,6 +390,9 @@ fn first_pass(dir: &Path, filters: &InspectFilters) -> Result<FirstPass, CliErro
                     schemas.install(&i.name, &i.schema)?;
                     add_names(schemas.get(&i.name), &mut tables, &mut reducers);
                     watched = watched_tables(&schemas);
+                    if let Some(s) = schemas.get(&i.name) {
+                        chains.install(s);
+                    }
                 }
                 LogEntry::Engine(_) => {}
                 LogEntry::Commit(c) => {
@@ -405,6 +419,12 @@ fn first_pass(dir: &Path, filters: &InspectFilters) -> Result<FirstPass, CliErro
                     }
                     let ok = matches!(c.outcome, Outcome::Ok(_));
                     let schema = schemas.get(&c.module);
+                    let cut = schema.and_then(|s| chains.commit(c, s));
+                    if let Some(cut) = cut {
+                        if filters.matches(c, schema, &chain) {
+                            cuts.push(cut);
+                        }
+                    }
                     let fires = |t: u32| {
                         schema
                             .and_then(|s| s.tables.get(t as usize))
@@ -425,6 +445,7 @@ fn first_pass(dir: &Path, filters: &InspectFilters) -> Result<FirstPass, CliErro
     Ok(FirstPass {
         chain,
         edges,
+        cuts,
         seen_root,
         schemas,
         tables,
@@ -435,18 +456,24 @@ fn first_pass(dir: &Path, filters: &InspectFilters) -> Result<FirstPass, CliErro
 }
 
 /// Runs the command.
-pub fn run(dir: &Path, filters: &InspectFilters, format: InspectFormat) -> Result<(), CliError> {
+pub fn run(
+    dir: &Path,
+    filters: &InspectFilters,
+    format: InspectFormat,
+    max_trigger_depth: u32,
+) -> Result<(), CliError> {
     filters.check()?;
     let FirstPass {
         chain,
         edges,
+        cuts,
         seen_root,
         schemas,
         tables,
         reducers,
         last_ts,
         undated,
-    } = first_pass(dir, filters)?;
+    } = first_pass(dir, filters, max_trigger_depth)?;
     if undated > 0 {
         output::progress(format!(
             "note: {undated} commit(s) have no wall-clock time (the log was written by a \
@@ -526,7 +553,15 @@ pub fn run(dir: &Path, filters: &InspectFilters, format: InspectFormat) -> Resul
                         while edges.get(end).is_some_and(|e| e.cause_ts == c.ts) {
                             end += 1;
                         }
-                        show_commit(c, &state.schemas, &before, &edges[next_edge..end], format);
+                        let cut = cuts
+                            .binary_search_by_key(&c.ts, |k| k.ts)
+                            .ok()
+                            .map(|i| &cuts[i]);
+                        let shown = Shown {
+                            caused: &edges[next_edge..end],
+                            cut,
+                        };
+                        show_commit(c, &state.schemas, &before, shown, format);
                         next_edge = end;
                     }
                 }
@@ -592,13 +627,21 @@ pub(crate) fn cause_text(c: &Cause) -> String {
     }
 }
 
+/// What pass 1 found out of a shown commit.
+struct Shown<'a> {
+    caused: &'a [Edge],
+    /// The depth limit dropped its deliveries.
+    cut: Option<&'a ChainCut>,
+}
+
 fn show_commit(
     c: &CommitRecord,
     schemas: &Schemas,
     before: &[Option<Row>],
-    caused: &[Edge],
+    shown: Shown<'_>,
     format: InspectFormat,
 ) {
+    let caused = shown.caused;
     let schema = schemas.get(&c.module);
     let mut j = commit_json(c, schema);
     // Outbound calls' arguments, decoded with the callee's schema.
@@ -630,6 +673,13 @@ fn show_commit(
         .iter()
         .map(|e| json!({ "ts": e.ts, "via": e.via, "index": e.index }))
         .collect();
+    if let Some(cut) = shown.cut {
+        j["cut"] = json!({
+            "dropped": cut.dropped,
+            "depth": cut.depth,
+            "max_trigger_depth": cut.max_depth,
+        });
+    }
     let now = c.nondet.iter().find_map(|n| match n {
         Nondet::Now(t) => Some(*t),
         _ => None,
@@ -699,6 +749,13 @@ fn commit_text(
         .collect();
     if !caused.is_empty() {
         out += &format!("  caused   {}\n", caused.join(", "));
+    }
+    if let Some(cut) = j.get("cut") {
+        out += &format!(
+            "  cut      {} deliveries dropped: trigger depth {} exceeds \
+             Limits::max_trigger_depth = {}\n",
+            cut["dropped"], cut["depth"], cut["max_trigger_depth"]
+        );
     }
     out
 }

@@ -20,16 +20,20 @@
 //!   is this module), has the table, and the table is logged;
 //!   `dependencies` — the declared dependencies close no cycle with the
 //!   installed modules' (a dependency that is not installed yet is a note,
-//!   not a problem: load accepts it).
+//!   not a problem: load accepts it); `cycles` — no certain subscription
+//!   cycle that not every trigger on it accepts with `recursive` (bounded
+//!   and possible cycles are noted). These are the runtime's own checks
+//!   (`interstice_abi::subscriptions`, which `runtime/load.rs` calls too),
+//!   and an upgrade's subscribers are checked the same way.
 
 use std::path::Path;
 
-use interstice_abi::{ModuleSchema, Persistence, Trigger};
+use interstice_abi::subscriptions::{self, ModuleSet, SubscriptionGraph};
+use interstice_abi::{ModuleSchema, Trigger};
 use serde_json::json;
 
 use crate::args::ReportFormat;
 use crate::error::{read_file, CliError};
-use crate::inspect::decode::Schemas;
 use crate::inspect::plan::{Class, Plan};
 use crate::inspect::state::replay;
 use crate::output;
@@ -238,53 +242,32 @@ fn check_against(dir: &Path, schema: &ModuleSchema, f: &mut Findings) -> Result<
             format!("not installed in {}: a load installs it", dir.display()),
         ),
     }
-    check_subscriptions(schema, &state.schemas, f);
-    check_dependencies(schema, &state.schemas, dir, f);
+    let set = ModuleSet::with(state.schemas.all(), schema);
+    if state.schemas.get(&schema.name).is_some() {
+        if let Some((table, change)) = subscriptions::subscriber_problem(&set, schema) {
+            f.problem(
+                "upgrade",
+                format!("{}: table `{table}`: {change}", schema.name),
+            );
+        }
+    }
+    check_subscriptions(&set, schema, f);
+    check_dependencies(&set, schema, dir, f);
+    check_cycles(&set, schema, f);
     Ok(())
 }
 
-fn check_subscriptions(schema: &ModuleSchema, installed: &Schemas, f: &mut Findings) {
-    let mut count = 0;
-    for r in &schema.reducers {
-        let Some(Trigger::Table {
-            module,
-            table,
-            event,
-        }) = &r.trigger
-        else {
-            continue;
-        };
-        count += 1;
-        let on = format!(
-            "reducer `{}` on {module}.{table}.{}",
-            r.name,
-            event.as_str()
-        );
-        let source = if *module == schema.name {
-            Some(schema)
-        } else {
-            installed.get(module)
-        };
-        let Some(source) = source else {
-            f.problem(
-                "subscriptions",
-                format!("{on}: module `{module}` is not installed; load it first"),
-            );
-            continue;
-        };
-        match source.table(table) {
-            None => f.problem(
-                "subscriptions",
-                format!("{on}: module `{module}` has no table `{table}`"),
-            ),
-            Some((_, t)) if t.persistence != Persistence::Logged => f.problem(
-                "subscriptions",
-                format!("{on}: ephemeral tables do not fire triggers"),
-            ),
-            Some(_) => {}
-        }
+fn check_subscriptions(set: &ModuleSet<'_>, schema: &ModuleSchema, f: &mut Findings) {
+    let count = schema
+        .reducers
+        .iter()
+        .filter(|r| matches!(r.trigger, Some(Trigger::Table { .. })))
+        .count();
+    let problems = subscriptions::subscription_problems(set, schema);
+    for p in &problems {
+        f.problem("subscriptions", p.to_string());
     }
-    if count > 0 && !f.0.iter().any(|x| x.check == "subscriptions") {
+    if count > 0 && problems.is_empty() {
         f.ok(
             "subscriptions",
             format!("{count} table trigger(s), each on a logged table of an installed module"),
@@ -292,41 +275,42 @@ fn check_subscriptions(schema: &ModuleSchema, installed: &Schemas, f: &mut Findi
     }
 }
 
-fn check_dependencies(schema: &ModuleSchema, installed: &Schemas, dir: &Path, f: &mut Findings) {
-    // A cycle through the declared dependencies, as load refuses it.
-    fn walk<'a>(
-        new: &'a ModuleSchema,
-        installed: &'a Schemas,
-        at: &str,
-        path: &mut Vec<String>,
-    ) -> Option<Vec<String>> {
-        let deps: &[String] = if at == new.name {
-            &new.dependencies
-        } else {
-            installed.get(at).map_or(&[], |s| s.dependencies.as_slice())
+/// The subscription cycles a load refuses (and the ones it accepts), as
+/// `runtime/load.rs` finds them: the same function.
+fn check_cycles(set: &ModuleSet<'_>, schema: &ModuleSchema, f: &mut Findings) {
+    let report = SubscriptionGraph::of(set).check(&schema.name);
+    if let Some(c) = &report.refused {
+        // The runtime's own message.
+        let e = interstice_actors::RuntimeError::SubscriptionCycle {
+            module: schema.name.clone(),
+            path: c.path(),
+            missing: c.not_recursive().join(", "),
         };
-        for d in deps {
-            if *d == new.name {
-                let mut cycle = path.clone();
-                cycle.push(d.clone());
-                return Some(cycle);
-            }
-            if path.contains(d) {
-                continue;
-            }
-            path.push(d.clone());
-            if let Some(c) = walk(new, installed, d, path) {
-                return Some(c);
-            }
-            path.pop();
-        }
-        None
+        f.problem("cycles", format!("{e} ({})", e.kind()));
+        return;
     }
+    let mut notes: Vec<String> = Vec::new();
+    for c in &report.bounded {
+        notes.push(format!("bounded recursion (`recursive`): {}", c.path()));
+    }
+    for c in &report.possible {
+        notes.push(format!(
+            "possible cycle through undeclared writes (load warns): {}",
+            c.path()
+        ));
+    }
+    if notes.is_empty() {
+        f.ok("cycles", "no subscription cycle through this module".into());
+    } else {
+        f.ok("cycles", notes.join("; "));
+    }
+}
+
+fn check_dependencies(set: &ModuleSet<'_>, schema: &ModuleSchema, dir: &Path, f: &mut Findings) {
     if schema.dependencies.is_empty() {
         return;
     }
-    let mut path = vec![schema.name.clone()];
-    if let Some(cycle) = walk(schema, installed, &schema.name, &mut path) {
+    if let Some(cycle) = subscriptions::dependency_cycle(set, schema) {
         f.problem(
             "dependencies",
             format!("dependency cycle: {}", cycle.join(" -> ")),
@@ -336,7 +320,7 @@ fn check_dependencies(schema: &ModuleSchema, installed: &Schemas, dir: &Path, f:
     let missing: Vec<&str> = schema
         .dependencies
         .iter()
-        .filter(|d| installed.get(d).is_none())
+        .filter(|d| set.get(d).is_none())
         .map(String::as_str)
         .collect();
     f.ok(

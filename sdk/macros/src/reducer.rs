@@ -19,6 +19,10 @@ struct Options {
     trigger: Option<(LitStr, Trigger)>,
     /// `#[migration(from_version = A, to_version = B)]`.
     migration: Option<Migration>,
+    /// `writes = [t1, t2]`: the tables of this module the trigger writes.
+    writes: Option<Vec<syn::Ident>>,
+    /// `recursive`: the trigger accepts bounded recursion.
+    recursive: Option<syn::Path>,
 }
 
 struct Migration {
@@ -31,6 +35,8 @@ fn parse_options(attr: TokenStream) -> syn::Result<Options> {
         mode: Mode::Write,
         trigger: None,
         migration: None,
+        writes: None,
+        recursive: None,
     };
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("mode") {
@@ -50,9 +56,31 @@ fn parse_options(attr: TokenStream) -> syn::Result<Options> {
             let trigger = Trigger::parse(&lit.value())
                 .map_err(|e| syn::Error::new(lit.span(), format!("invalid trigger: {e}")))?;
             opts.trigger = Some((lit, trigger));
+        } else if meta.path.is_ident("writes") {
+            let value = meta.value()?;
+            let content;
+            syn::bracketed!(content in value);
+            let names =
+                syn::punctuated::Punctuated::<syn::Ident, syn::Token![,]>::parse_terminated(
+                    &content,
+                )?;
+            let mut list: Vec<syn::Ident> = Vec::new();
+            for n in names {
+                if list.iter().any(|o| o == &n) {
+                    return Err(syn::Error::new(
+                        n.span(),
+                        format!("table `{n}` is listed twice in `writes`"),
+                    ));
+                }
+                list.push(n);
+            }
+            opts.writes = Some(list);
+        } else if meta.path.is_ident("recursive") {
+            opts.recursive = Some(meta.path.clone());
         } else {
             return Err(meta.error(
-                "unknown #[reducer] option: expected `mode = \"read\"|\"write\"` or `on = \"…\"`",
+                "unknown #[reducer] option: expected `mode = \"read\"|\"write\"`, `on = \"…\"`, \
+                 `writes = [table, …]` or `recursive`",
             ));
         }
         Ok(())
@@ -146,6 +174,8 @@ pub(crate) fn expand_migration(attr: TokenStream, func: ItemFn) -> syn::Result<T
         mode: Mode::Write,
         trigger: None,
         migration: Some(Migration { from, to }),
+        writes: None,
+        recursive: None,
     };
     expand_with(opts, func)
 }
@@ -189,6 +219,31 @@ fn expand_with(opts: Options, func: ItemFn) -> syn::Result<TokenStream> {
             lit.span(),
             "init and subscription reducers run as transactions, so they are write reducers: \
              remove `mode = \"read\"`",
+        ));
+    }
+
+    let table_trigger = matches!(&opts.trigger, Some((_, Trigger::Table { .. })));
+    if !table_trigger {
+        if let Some(w) = opts.writes.as_ref().and_then(|w| w.first()) {
+            return Err(error(
+                w,
+                "`writes = [...]` is for table triggers (`on = \"module.table.insert\"` and \
+                 the like): it declares the tables the trigger writes",
+            ));
+        }
+        if let Some(r) = &opts.recursive {
+            return Err(error(
+                r,
+                "`recursive` is for table triggers (`on = \"module.table.insert\"` and the \
+                 like) that declare `writes = [...]`",
+            ));
+        }
+    }
+    if let (Some(r), None) = (&opts.recursive, &opts.writes) {
+        return Err(error(
+            r,
+            "`recursive` accepts a subscription cycle through declared writes: declare the \
+             tables this trigger writes with `writes = [...]`",
         ));
     }
 
@@ -436,6 +491,29 @@ fn expand_with(opts: Options, func: ItemFn) -> syn::Result<TokenStream> {
             }
         },
     };
+    // Each declared table must be one of the module's: its accessor
+    // (`ctx.tables.name()`, made by `#[table]`) must exist.
+    let (writes, writes_check) = match &opts.writes {
+        None => (quote!(::core::option::Option::None), quote!()),
+        Some(list) => {
+            let names: Vec<String> = list.iter().map(unraw).collect();
+            let calls = list.iter().map(|t| {
+                quote_spanned! {t.span()=> let _ = __ctx.tables.#t(); }
+            });
+            (
+                quote!(::core::option::Option::Some(::std::vec![
+                    #(::std::string::String::from(#names)),*
+                ])),
+                quote! {
+                    #[allow(dead_code)]
+                    fn __interstice_writes(__ctx: &#sdk::WriteContext) {
+                        #(#calls)*
+                    }
+                },
+            )
+        }
+    };
+    let recursive = opts.recursive.is_some();
     let marker = format_ident!("__interstice_reducer_{}", name);
     let vis = &func.vis;
     let n = params.len();
@@ -449,6 +527,7 @@ fn expand_with(opts: Options, func: ItemFn) -> syn::Result<TokenStream> {
 
         const _: () = {
             #consts
+            #writes_check
             impl #sdk::__private::Reducer for #marker {
                 const NAME: &'static str = #name;
                 #migration_const
@@ -460,6 +539,8 @@ fn expand_with(opts: Options, func: ItemFn) -> syn::Result<TokenStream> {
                         returns: #returns,
                         error: #error_ty,
                         trigger: #trigger,
+                        writes: #writes,
+                        recursive: #recursive,
                     }
                 }
                 fn invoke(args: &[u8], out: &mut #sdk::abi::cbor::Writer) {

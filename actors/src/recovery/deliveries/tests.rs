@@ -4,7 +4,9 @@ use super::*;
 use interstice_abi::codec::field;
 use interstice_abi::{ReducerMode, ReducerSchema, TableSchema, Type, ABI_VERSION};
 
-fn schema(name: &str, tables: &[&str], watch: &[(&str, &str)]) -> ModuleSchema {
+/// Module `name` with `tables` (of one u64 key) and, for each `(reducer,
+/// table)` of `watch`, a trigger on inserts into `src.table`.
+pub(crate) fn schema(name: &str, tables: &[&str], watch: &[(&str, &str)]) -> ModuleSchema {
     ModuleSchema {
         abi_version: ABI_VERSION,
         name: name.into(),
@@ -26,6 +28,8 @@ fn schema(name: &str, tables: &[&str], watch: &[(&str, &str)]) -> ModuleSchema {
         reducers: watch
             .iter()
             .map(|(reducer, table)| ReducerSchema {
+                writes: None,
+                recursive: false,
                 name: (*reducer).into(),
                 mode: ReducerMode::Write,
                 params: vec![],

@@ -17,6 +17,31 @@ fn table_err<T>(st: &HostState, table: i32, op: &str, e: TableError) -> Res<T> {
     }
 }
 
+/// Refuses a write to a table the running trigger's `writes = […]` does
+/// not declare: the load-time cycle check trusts the declaration.
+fn require_declared(st: &HostState, table: i32, op: &str) -> Res<()> {
+    let Some((ids, reducer)) = &st.tx.writes else {
+        return Ok(());
+    };
+    if ids.contains(&(table as u32)) {
+        return Ok(());
+    }
+    let name = st
+        .tables
+        .table(table as u32)
+        .map(|t| t.name().to_owned())
+        .unwrap_or_else(|| format!("#{table}"));
+    let declared: Vec<String> = ids
+        .iter()
+        .filter_map(|i| st.tables.table(*i).map(|t| t.name().to_owned()))
+        .collect();
+    bad(format!(
+        "undeclared write: trigger `{reducer}` may write only `writes = [{}]`, but it tried to \
+         {op} a row of table `{name}` (declare it, or write it elsewhere)",
+        declared.join(", ")
+    ))
+}
+
 /// Counts a row write against the transaction's limits
 /// (`Limits::tx_mutations`, `Limits::tx_mutation_bytes`); the write is
 /// already made, and is rolled back with the rest when this fails.
@@ -54,6 +79,7 @@ pub(super) fn link_tables(linker: &mut Linker<HostState>) -> wasmtime::Result<()
         |mut c: Caller<'_, HostState>, table: i32, ptr: i32, len: i32| -> Res<i64> {
             let (mem, st) = parts(&mut c)?;
             require_write(st, "table_insert")?;
+            require_declared(st, table, "insert")?;
             let r = slice(mem, ptr, len, "table_insert")?;
             match st.tables.insert(table as u32, &mem[r]) {
                 Ok(row) => {
@@ -73,6 +99,7 @@ pub(super) fn link_tables(linker: &mut Linker<HostState>) -> wasmtime::Result<()
         |mut c: Caller<'_, HostState>, table: i32, ptr: i32, len: i32| -> Res<i32> {
             let (mem, st) = parts(&mut c)?;
             require_write(st, "table_update")?;
+            require_declared(st, table, "update")?;
             let r = slice(mem, ptr, len, "table_update")?;
             match st.tables.update(table as u32, &mem[r]) {
                 Ok(found) => {
@@ -91,6 +118,7 @@ pub(super) fn link_tables(linker: &mut Linker<HostState>) -> wasmtime::Result<()
         |mut c: Caller<'_, HostState>, table: i32, ptr: i32, len: i32| -> Res<i32> {
             let (mem, st) = parts(&mut c)?;
             require_write(st, "table_delete")?;
+            require_declared(st, table, "delete")?;
             let r = slice(mem, ptr, len, "table_delete")?;
             match st.tables.delete(table as u32, &mem[r]) {
                 Ok(found) => {

@@ -13,6 +13,8 @@ fn deliveries_that_no_longer_fit_are_named() {
         dependencies: vec![],
         tables: vec![],
         reducers: vec![ReducerSchema {
+            writes: None,
+            recursive: false,
             name: "put".into(),
             mode: ReducerMode::Write,
             params: vec![field("id", Type::U64)],

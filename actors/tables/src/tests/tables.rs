@@ -312,6 +312,8 @@ fn upgrade_extends_rows_with_defaults_and_sets_migrated_tables_aside() {
     migrated.columns[1].ty = Type::String;
     let mut new = module(vec![migrated.clone()]);
     new.reducers = vec![interstice_abi::ReducerSchema {
+        writes: None,
+        recursive: false,
         name: "m2".into(),
         mode: interstice_abi::ReducerMode::Write,
         params: vec![field("old", Type::U32)],

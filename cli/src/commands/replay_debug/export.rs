@@ -25,8 +25,8 @@ use std::path::Path;
 use interstice_persist::{decode_snapshot, encode_snapshot, Snapshot};
 use serde::{Deserialize, Serialize};
 
-use crate::commands::graph_trace::write_replacing;
 use crate::error::CliError;
+use crate::graph::write_replacing;
 
 const MAGIC: &[u8; 8] = b"IRDEBUG1";
 const FORMAT: &str = "interstice-replay-debug";

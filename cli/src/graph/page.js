@@ -20,24 +20,29 @@
   svg.appendChild(defs);
   var world = el("g", { id: "world" });
   svg.appendChild(world);
-  // The timeline: a ts axis above the lanes.
-  var axis = el("g", { id: "timeline" });
-  axis.appendChild(el("line", { x1: 0, y1: g.top - 25, x2: g.width, y2: g.top - 25, stroke: "#999" }));
-  g.nodes.forEach(function (n) {
-    if (n.ts === null) { return; }
-    axis.appendChild(el("line", { x1: n.x, y1: g.top - 30, x2: n.x, y2: g.top - 20, stroke: "#999" }));
-    axis.appendChild(el("text", { "class": "tick", x: n.x + 2, y: g.top - 32 }, "ts " + n.ts));
-  });
-  world.appendChild(axis);
-  g.lanes.forEach(function (lane, i) {
-    world.appendChild(el("text", { "class": "lane", x: 8, y: g.top + i * 80 + g.h / 2 }, lane));
+  // The timeline: an axis above the lanes, a tick per node that has one.
+  var ticks = g.nodes.filter(function (n) { return n.tick !== null; });
+  if (ticks.length > 0) {
+    var axis = el("g", { id: "timeline" });
+    axis.appendChild(el("line", { x1: 0, y1: g.top - 25, x2: g.width, y2: g.top - 25, stroke: "#999" }));
+    ticks.forEach(function (n) {
+      axis.appendChild(el("line", { x1: n.x, y1: g.top - 30, x2: n.x, y2: g.top - 20, stroke: "#999" }));
+      axis.appendChild(el("text", { "class": "tick", x: n.x + 2, y: g.top - 32 }, n.tick));
+    });
+    world.appendChild(axis);
+  }
+  g.lanes.forEach(function (lane) {
+    world.appendChild(el("text", { "class": "lane", x: 8, y: lane.y }, lane.name));
   });
   g.edges.forEach(function (e) {
     var a = byId[e.from], b = byId[e.to];
     if (!a || !b) { return; }
-    var line = el("line", { "class": "edge " + e.kind, x1: a.x + g.w, y1: a.y + g.h / 2,
-      x2: b.x, y2: b.y + g.h / 2, stroke: e.kind === "read" ? "#88f" : "#555",
-      "marker-end": "url(#arrow)" });
+    var attrs = { "class": "edge " + e.kind + (e.highlight ? " cycle" : ""), x1: a.x + g.w,
+      y1: a.y + g.h / 2, x2: b.x, y2: b.y + g.h / 2,
+      stroke: e.highlight ? "#d00" : (e.kind === "read" ? "#88f" : "#555"),
+      "marker-end": "url(#arrow)" };
+    if (e.dashed) { attrs["stroke-dasharray"] = "4 3"; }
+    var line = el("line", attrs);
     line.appendChild(el("title", {}, e.kind));
     world.appendChild(line);
   });
@@ -49,22 +54,19 @@
     var dl = document.createElement("dl");
     dl.id = "fields";
     dl.setAttribute("data-node", n.id);
-    ["ts", "time", "module", "reducer", "outcome", "mutations", "cause", "now_micros"].forEach(function (k) {
-      if (n[k] === null || n[k] === "") { return; }
-      var dt = document.createElement("dt"); dt.textContent = k;
-      var dd = document.createElement("dd"); dd.textContent = String(n[k]);
-      dd.className = "field-" + k;
+    n.fields.forEach(function (f) {
+      var dt = document.createElement("dt"); dt.textContent = f[0];
+      var dd = document.createElement("dd"); dd.textContent = f[1];
+      dd.className = "field-" + f[0];
       dl.appendChild(dt); dl.appendChild(dd);
     });
     details.appendChild(dl);
   }
   g.nodes.forEach(function (n) {
-    var fill = n.ts === null ? "#eee" : (n.outcome.indexOf("error") === 0 ? "#fcc" : "#cfc");
     var s = el("g", { "class": "node", id: n.id });
-    s.appendChild(el("rect", { x: n.x, y: n.y, width: g.w, height: g.h, rx: 4, fill: fill }));
-    var title = n.ts === null ? "module " + n.module : "#" + n.ts + " " + n.module + "." + n.reducer;
-    s.appendChild(el("text", { x: n.x + 4, y: n.y + 16 }, title));
-    s.appendChild(el("text", { x: n.x + 4, y: n.y + 32 }, n.outcome.split(":")[0] + " · " + n.mutations + " mut"));
+    s.appendChild(el("rect", { x: n.x, y: n.y, width: g.w, height: g.h, rx: 4, fill: n.fill }));
+    s.appendChild(el("text", { x: n.x + 4, y: n.y + 16 }, n.lines[0]));
+    s.appendChild(el("text", { x: n.x + 4, y: n.y + 32 }, n.lines[1]));
     s.addEventListener("click", function (ev) { ev.stopPropagation(); show(n); });
     shapes[n.id] = s;
     world.appendChild(s);
