@@ -41,8 +41,9 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             replay,
             snapshots,
             listen,
+            trace,
             wasm,
-        } => commands::run::run(&dir, &replay, &snapshots, &listen, &wasm).await,
+        } => commands::run::run(&dir, &replay, &snapshots, &listen, &trace, &wasm).await,
         Command::Token {
             command: TokenCommand::Rotate { data_dir, which },
         } => interstice_cli::server::rotate(&data_dir, which),
@@ -151,6 +152,7 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             rounds,
             only,
             no_baselines,
+            trace_dir,
         } => {
             commands::bench::run(&commands::bench::BenchOpts {
                 quick,
@@ -159,6 +161,7 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
                 rounds,
                 only,
                 baselines: !no_baselines,
+                trace_dir,
             })
             .await
         }

@@ -109,8 +109,7 @@ impl Runtime {
             match rx.await.map_err(|_| RuntimeError::Shutdown)? {
                 // Answered once durable (`Watermark::on_reach`).
                 Ok(_) => {}
-                Err(ExecError::Failed(f)) => tracing::warn!(
-                    module = %schema.name,
+                Err(ExecError::Failed(f)) => crate::event_in!(WARN, Some(&schema.name), Some("init"), None;
                     "init reducer failed and was rolled back: {}", f.message
                 ),
                 Err(ExecError::Refused(r)) => return Err(r.into()),
@@ -121,7 +120,7 @@ impl Runtime {
                 }
             }
         }
-        tracing::info!(module = %schema.name, version = %schema.version, ts, "module installed");
+        crate::event_in!(INFO, Some(&schema.name), None, Some(ts); version = %schema.version, "module installed");
         Ok(info(&schema, schema_hash))
     }
 
@@ -183,11 +182,9 @@ impl Runtime {
             .wait(ts)
             .await
             .map_err(|e| RuntimeError::StorageFault(e.0))?;
-        tracing::info!(
-            module = %schema.name,
+        crate::event_in!(INFO, Some(&schema.name), None, Some(ts);
             from = %existing.schema.version,
             to = %schema.version,
-            ts,
             "module upgraded"
         );
         Ok(info(&schema, schema_hash))
@@ -262,6 +259,10 @@ fn spawn_entry(
     let peers = Arc::new(LivePeers {
         shared: shared.clone(),
         outbox: Arc::default(),
+        reads: shared
+            .tracer
+            .as_ref()
+            .map(|_| (Arc::from(schema.name.as_str()), Arc::default())),
     });
     let env = Arc::new(shared.module_env(schema.clone(), peers.clone()));
     let outbox = peers.outbox.clone();
