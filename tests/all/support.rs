@@ -751,7 +751,11 @@ fn capture() -> &'static Captured {
                 }
             }
         }
-        fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            ctx: tracing_subscriber::layer::Context<'_, S>,
+        ) {
             let mut f = Fields::default();
             event.record(&mut f);
             let mut captured = CapturedEvent {

@@ -56,7 +56,11 @@ fn write_span<'a>(events: &'a [Json], ts: u64) -> &'a Json {
 fn flow_pairs(events: &[Json]) -> Vec<(&Json, &Json)> {
     let starts: Vec<&Json> = events.iter().filter(|e| e["ph"] == "s").collect();
     let finishes: Vec<&Json> = events.iter().filter(|e| e["ph"] == "f").collect();
-    assert_eq!(starts.len(), finishes.len(), "flows pair up: {starts:?} {finishes:?}");
+    assert_eq!(
+        starts.len(),
+        finishes.len(),
+        "flows pair up: {starts:?} {finishes:?}"
+    );
     starts
         .into_iter()
         .map(|s| {
@@ -175,11 +179,8 @@ async fn every_execution_is_a_span_with_nested_read_calls_and_flows_to_its_deliv
     );
     let pairs = flow_pairs(&events);
     assert_eq!(pairs.len(), 2, "two deliveries: {pairs:?}");
-    let arrow = |from: &Json, to: &Json| {
-        pairs
-            .iter()
-            .any(|(s, f)| inside(s, from) && inside(f, to))
-    };
+    let arrow =
+        |from: &Json, to: &Json| pairs.iter().any(|(s, f)| inside(s, from) && inside(f, to));
     assert!(arrow(greet_span, hello_span), "greet → hello.hello");
     assert!(arrow(hello_span, seen_span), "hello.hello → on_greeting");
 
@@ -214,16 +215,19 @@ async fn every_execution_is_a_span_with_nested_read_calls_and_flows_to_its_deliv
     assert_eq!(names, ["bank", "caller", "hello"]);
     for e in spans(&events, "write") {
         let module = e["args"]["module"].as_str().unwrap();
-        let named = events
-            .iter()
-            .any(|m| m["name"] == "thread_name" && m["tid"] == e["tid"] && m["args"]["name"] == module);
+        let named = events.iter().any(|m| {
+            m["name"] == "thread_name" && m["tid"] == e["tid"] && m["args"]["name"] == module
+        });
         assert!(named, "{module}'s thread is named");
     }
     let meta = events
         .iter()
         .find(|e| e["name"] == "interstice_trace")
         .expect("the closing metadata");
-    assert_eq!(meta["args"]["executions"], logged.len() as u64 + reads.len() as u64);
+    assert_eq!(
+        meta["args"]["executions"],
+        logged.len() as u64 + reads.len() as u64
+    );
     assert_eq!(meta["args"]["read_calls"], 1);
     assert_eq!(meta["args"]["dropped"], 0);
     assert_eq!(rt.metrics().trace_dropped, 0);
@@ -289,8 +293,10 @@ fn run_trace_writes_a_valid_trace_after_a_normal_shutdown() {
         &["--trace", c, "--trace-folded", f],
         &["hello", "caller"],
     );
-    let r = srv.request(json!({"id": 1, "op": "call", "module": "caller", "reducer": "greet",
-        "args": ["bo"]}));
+    let r = srv.request(
+        json!({"id": 1, "op": "call", "module": "caller", "reducer": "greet",
+        "args": ["bo"]}),
+    );
     assert_eq!(r["ok"], true, "{r}");
     let greet_ts = r["ts"].as_u64().expect("a timestamp");
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -301,7 +307,10 @@ fn run_trace_writes_a_valid_trace_after_a_normal_shutdown() {
         if r["result"] == 1 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the trigger never ran: {r}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the trigger never ran: {r}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     srv.close_input();
@@ -312,9 +321,16 @@ fn run_trace_writes_a_valid_trace_after_a_normal_shutdown() {
     let greet = write_span(&events, greet_ts);
     assert_eq!(greet["name"], "caller.greet");
     assert_eq!(greet["args"]["outcome"], "ok");
-    assert_eq!(flow_pairs(&events).len(), 2, "the async call and the trigger");
+    assert_eq!(
+        flow_pairs(&events).len(),
+        2,
+        "the async call and the trigger"
+    );
     assert!(events.iter().any(|e| e["name"] == "interstice_trace"));
     let stacks: Vec<String> = folded_lines(&folded).into_iter().map(|(s, _)| s).collect();
     assert!(stacks.contains(&"caller;greet".to_owned()), "{stacks:?}");
-    assert!(stacks.contains(&"caller;seen_count".to_owned()), "{stacks:?}");
+    assert!(
+        stacks.contains(&"caller;seen_count".to_owned()),
+        "{stacks:?}"
+    );
 }

@@ -836,9 +836,11 @@ impl Handler<Query> for ModuleActor {
                 }
                 // A read call: its caller measured it; the reads it made
                 // in turn are drawn on the caller's thread, inside it.
-                Some(caller) if !reads.is_empty() => {
-                    tracer.nested(caller.clone(), format!("{}.{reducer}", self.env.name), reads)
-                }
+                Some(caller) if !reads.is_empty() => tracer.nested(
+                    caller.clone(),
+                    format!("{}.{reducer}", self.env.name),
+                    reads,
+                ),
                 Some(_) => {}
             }
         }

@@ -59,7 +59,12 @@ impl Peers for LivePeers {
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(ReadCallError::Stopped),
         };
         if let (Some((_, reads)), Some(started)) = (&self.reads, started) {
-            let span = ReadSpan::measured(started, target.schema.name.as_str().into(), call.reducer, &result);
+            let span = ReadSpan::measured(
+                started,
+                target.schema.name.as_str().into(),
+                call.reducer,
+                &result,
+            );
             reads.lock().expect("trace reads lock").push(span);
         }
         result

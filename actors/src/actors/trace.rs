@@ -216,11 +216,7 @@ impl Tracer {
     /// Hands over the read calls of the read reducer `via` (`module.reducer`)
     /// that module `thread` read-called.
     pub(crate) fn nested(&self, thread: Arc<str>, via: String, reads: Vec<ReadSpan>) {
-        self.send(Msg::Nested {
-            thread,
-            via,
-            reads,
-        });
+        self.send(Msg::Nested { thread, via, reads });
     }
 
     /// A new flow id (one per delivery).
@@ -468,7 +464,10 @@ impl Out {
             self.read_event(tid, ts, &caller, r);
             in_reads += r.dur;
             self.fold(
-                format!("{};{};{}.{}", span.module, span.reducer, r.module, r.reducer),
+                format!(
+                    "{};{};{}.{}",
+                    span.module, span.reducer, r.module, r.reducer
+                ),
                 r.dur,
             );
         }
@@ -555,12 +554,7 @@ fn folded_lines(stacks: &HashMap<String, u128>) -> String {
 }
 
 /// The writer's loop.
-fn run(
-    mut out: Out,
-    folded: Option<(File, PathBuf)>,
-    rx: Receiver<Msg>,
-    dropped: Arc<AtomicU64>,
-) {
+fn run(mut out: Out, folded: Option<(File, PathBuf)>, rx: Receiver<Msg>, dropped: Arc<AtomicU64>) {
     loop {
         match rx.recv_timeout(FLUSH_EVERY) {
             Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => break,
@@ -572,11 +566,7 @@ fn run(
                         span,
                         flows_out,
                     } => out.exec(ts, &span, &flows_out),
-                    Msg::Nested {
-                        thread,
-                        via,
-                        reads,
-                    } => out.nested(&thread, &via, &reads),
+                    Msg::Nested { thread, via, reads } => out.nested(&thread, &via, &reads),
                     Msg::Stop => unreachable!("matched above"),
                 }
                 if out.last_flush.elapsed() >= FLUSH_EVERY {

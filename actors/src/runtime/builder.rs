@@ -15,8 +15,8 @@ use crate::actors::log_writer::SnapshotFeed;
 use crate::actors::messages::ResumePending;
 use crate::actors::module_log::{ModuleLog, ModuleLogWriter};
 use crate::actors::shared::Shared;
-use crate::actors::trace::TraceWriter;
 use crate::actors::system::{self};
+use crate::actors::trace::TraceWriter;
 use crate::config::{Durability, Limits, RuntimeConfig};
 use crate::error::{RuntimeError, SnapshotError};
 use crate::recovery::deliveries::DeliveryLimits;
@@ -182,14 +182,15 @@ impl Runtime {
                     continue;
                 }
             };
-            let mut replayer =
-                match Replayer::from_snapshot(&host, &data_dir, &cache_dir, limits, &snap) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        crate::event_in!(WARN, None, None, None; file = %file, "skipping snapshot: {e}");
-                        continue;
-                    }
-                };
+            let mut replayer = match Replayer::from_snapshot(
+                &host, &data_dir, &cache_dir, limits, &snap,
+            ) {
+                Ok(r) => r,
+                Err(e) => {
+                    crate::event_in!(WARN, None, None, None; file = %file, "skipping snapshot: {e}");
+                    continue;
+                }
+            };
             let start = LogStart {
                 ts: snap.ts,
                 hash: snap.log_hash,

@@ -109,9 +109,11 @@ impl Runtime {
             match rx.await.map_err(|_| RuntimeError::Shutdown)? {
                 // Answered once durable (`Watermark::on_reach`).
                 Ok(_) => {}
-                Err(ExecError::Failed(f)) => crate::event_in!(WARN, Some(&schema.name), Some("init"), None;
-                    "init reducer failed and was rolled back: {}", f.message
-                ),
+                Err(ExecError::Failed(f)) => {
+                    crate::event_in!(WARN, Some(&schema.name), Some("init"), None;
+                        "init reducer failed and was rolled back: {}", f.message
+                    )
+                }
                 Err(ExecError::Refused(r)) => return Err(r.into()),
                 Err(ExecError::Stale) => {
                     return Err(RuntimeError::Internal(

@@ -286,9 +286,8 @@ pub async fn run(opts: &BenchOpts) -> Result<(), CliError> {
         .filter(|w| opts.only.is_empty() || opts.only.iter().any(|o| o == w))
         .collect();
     if let Some(dir) = &opts.trace_dir {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            CliError::Usage(format!("--trace-dir {}: {e}", dir.display()))
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::Usage(format!("--trace-dir {}: {e}", dir.display())))?;
         let _ = guests::TRACE_DIR.set(dir.clone());
     }
     let sizes = Sizes::new(opts);

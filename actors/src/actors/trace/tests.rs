@@ -46,7 +46,9 @@ fn spans_reads_flows_and_metadata_are_written_and_the_array_is_closed() {
     let (tracer, writer) = TraceWriter::start(&config).unwrap().expect("tracing on");
     let t0 = Instant::now();
     let mut caller = span(t0, "caller", "greet", 100);
-    caller.reads.push(read(t0 + Duration::from_micros(40), "hello", "count", 20));
+    caller
+        .reads
+        .push(read(t0 + Duration::from_micros(40), "hello", "count", 20));
     let flow = tracer.flow_id();
     tracer.exec(Some(5), Box::new(caller), vec![flow]);
     let mut delivery = span(t0 + Duration::from_micros(200), "hello", "hello", 10);
@@ -82,8 +84,14 @@ fn spans_reads_flows_and_metadata_are_written_and_the_array_is_closed() {
     assert_eq!(count["tid"], greet["tid"], "on the caller's thread");
     assert_eq!(count["args"]["ts"], 5, "the caller's timestamp");
     assert_eq!(count["args"]["caller"], "caller.greet");
-    let (g0, gd) = (greet["ts"].as_f64().unwrap(), greet["dur"].as_f64().unwrap());
-    let (c0, cd) = (count["ts"].as_f64().unwrap(), count["dur"].as_f64().unwrap());
+    let (g0, gd) = (
+        greet["ts"].as_f64().unwrap(),
+        greet["dur"].as_f64().unwrap(),
+    );
+    let (c0, cd) = (
+        count["ts"].as_f64().unwrap(),
+        count["dur"].as_f64().unwrap(),
+    );
     assert!(g0 < c0 && c0 + cd < g0 + gd, "nested: {greet} {count}");
     let hello = xs.iter().find(|e| e["name"] == "hello.hello").unwrap();
     assert_eq!(hello["args"]["outcome"], "err");
@@ -104,7 +112,10 @@ fn spans_reads_flows_and_metadata_are_written_and_the_array_is_closed() {
         let (x0, xd) = (x["ts"].as_f64().unwrap(), x["dur"].as_f64().unwrap());
         x0 <= t && t <= x0 + xd
     };
-    assert!(inside(s, greet) && !inside(s, count), "bound to the span itself");
+    assert!(
+        inside(s, greet) && !inside(s, count),
+        "bound to the span itself"
+    );
     assert!(inside(f, hello));
 
     let names: Vec<&Value> = ev
@@ -120,8 +131,7 @@ fn spans_reads_flows_and_metadata_are_written_and_the_array_is_closed() {
 
     let folded = std::fs::read_to_string(&folded).unwrap();
     assert_eq!(
-        folded,
-        "caller;greet 80\ncaller;greet;hello.count 20\nhello;count 5\nhello;hello 10\n",
+        folded, "caller;greet 80\ncaller;greet;hello.count 20\nhello;count 5\nhello;hello 10\n",
         "self time of each stack, in µs"
     );
 }
@@ -173,7 +183,11 @@ fn a_crash_leaves_an_array_without_its_closing_bracket() {
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(serde_json::from_str::<Value>(&text).is_err());
     let closed: Value = serde_json::from_str(&format!("{text}]")).unwrap();
-    assert!(closed.as_array().unwrap().iter().any(|e| e["name"] == "m.r"));
+    assert!(closed
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["name"] == "m.r"));
 }
 
 #[test]

@@ -120,7 +120,9 @@ pub(super) async fn open(dir: &Path, durability: Durability) -> Result<Runtime, 
         .durability(durability)
         .limits(Limits::default().with_fuel(FUEL));
     if let Some(t) = TRACE_DIR.get() {
-        let name = dir.file_name().map_or("runtime".into(), |n| n.to_string_lossy());
+        let name = dir
+            .file_name()
+            .map_or("runtime".into(), |n| n.to_string_lossy());
         b = b.trace(TraceConfig::default().with_chrome(t.join(format!("{name}.json"))));
     }
     Ok(b.open().await?)
