@@ -43,7 +43,7 @@ fn inside(e: &Json, x: &Json) -> bool {
 }
 
 /// The one write span of the commit at `ts`.
-fn write_span<'a>(events: &'a [Json], ts: u64) -> &'a Json {
+fn write_span(events: &[Json], ts: u64) -> &Json {
     let found: Vec<&Json> = spans(events, "write")
         .into_iter()
         .filter(|e| e["args"]["ts"] == ts)

@@ -23,7 +23,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Message};
@@ -39,7 +39,7 @@ use crate::actors::messages::{
 use crate::actors::module_log::ModuleLogRecord;
 use crate::actors::outbox::Outbox;
 use crate::actors::outbox::{send_numbered, Finished, OUTBOX_MAX};
-use crate::actors::peers::LivePeers;
+use crate::actors::peers::{LivePeers, TracedReads};
 use crate::actors::shared::Shared;
 use crate::actors::trace::{ExecSpan, ReadSpan, SpanOutcome};
 use crate::wasm::engine::{CompiledModule, WasmHost};
@@ -93,7 +93,7 @@ pub(crate) struct ModuleActor {
     deferred: VecDeque<Deferred>,
     /// While tracing: the read calls the current reducer made (measured by
     /// the module's `LivePeers`).
-    trace_reads: Option<Arc<Mutex<Vec<ReadSpan>>>>,
+    trace_reads: Option<TracedReads>,
 }
 
 /// A traced execution so far (`actors/trace.rs`).

@@ -23,8 +23,11 @@ pub(crate) struct LivePeers {
     /// While tracing: the module's name and the read calls its current
     /// reducer made, measured here and taken by its actor when the
     /// reducer has finished (only the module's own thread takes the lock).
-    pub reads: Option<(Arc<str>, Arc<Mutex<Vec<ReadSpan>>>)>,
+    pub reads: Option<(Arc<str>, TracedReads)>,
 }
+
+/// The read calls a module's current reducer made, while tracing.
+pub(crate) type TracedReads = Arc<Mutex<Vec<ReadSpan>>>;
 
 impl Peers for LivePeers {
     fn schema(&self, name: &str, _ts: Option<u64>) -> Option<Arc<ModuleSchema>> {
