@@ -2,7 +2,8 @@
 //! its outbox of finished, unnumbered transactions), the sequencer, the
 //! log-writer and the subscription router, started by `system.rs`; the
 //! messages between them (`messages.rs`); and the registry every part of
-//! the runtime reaches them through (`shared.rs`).
+//! the runtime reaches them through (`shared.rs`); the module-log and
+//! reducer-trace writer threads (`module_log.rs`, `trace.rs`).
 //!
 //! `docs/ARCHITECTURE.md` "Layers" gives the dependency directions and
 //! "Life of a call" the order a call passes through these files.
@@ -17,3 +18,4 @@ pub(crate) mod router;
 pub(crate) mod sequencer;
 pub(crate) mod shared;
 pub(crate) mod system;
+pub(crate) mod trace;

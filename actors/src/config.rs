@@ -177,6 +177,49 @@ pub struct RuntimeConfig {
     pub snapshots: SnapshotPolicy,
     /// Whether and how much of the module logs (`DIR/logs/`) are kept.
     pub module_logs: ModuleLogPolicy,
+    /// Reducer traces (off by default).
+    pub trace: TraceConfig,
+}
+
+/// Reducer traces (`docs/TOOLS.md`, "Reducer traces"): every reducer
+/// execution as a span in Chrome's Trace Event format, and folded stacks
+/// for flamegraph tools. Both files are created (truncated) when the
+/// runtime opens and closed when it shuts down. With neither set (the
+/// default) tracing is off and costs one branch per execution.
+///
+/// ```
+/// let t = interstice_actors::TraceConfig::default().with_chrome("trace.json");
+/// assert!(t.chrome.is_some() && t.folded.is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, derive_setters::Setters)]
+#[setters(prefix = "with_", strip_option, into)]
+#[non_exhaustive]
+pub struct TraceConfig {
+    /// Where to write the Chrome Trace Event JSON (`run --trace FILE`).
+    pub chrome: Option<PathBuf>,
+    /// Where to write the folded stacks (`run --trace-folded FILE`).
+    pub folded: Option<PathBuf>,
+    /// Events buffered between the runtime and the trace writer; when the
+    /// writer falls this far behind, events are dropped and counted
+    /// (default 65536).
+    pub buffer: usize,
+}
+
+impl Default for TraceConfig {
+    fn default() -> Self {
+        Self {
+            chrome: None,
+            folded: None,
+            buffer: 1 << 16,
+        }
+    }
+}
+
+impl TraceConfig {
+    /// Whether any trace file is written.
+    pub fn enabled(&self) -> bool {
+        self.chrome.is_some() || self.folded.is_some()
+    }
 }
 
 /// The module logs a runtime keeps in `DIR/logs/` (`docs/TOOLS.md`,

@@ -30,6 +30,7 @@
 mod actors;
 mod config;
 mod error;
+mod events;
 mod metrics;
 mod recovery;
 mod replay_check;
@@ -40,6 +41,7 @@ pub use actors::module_log::{MODULE_LOG_DIR, MODULE_LOG_FILE};
 pub use actors::router::RowChange;
 pub use config::{
     Durability, Limits, ModuleLogPolicy, ParseDurabilityError, RuntimeConfig, SnapshotPolicy,
+    TraceConfig,
 };
 pub use error::{ReducerError, RuntimeError, SnapshotError};
 pub use interstice_abi::{ReducerMode, RowEvent, Type, Value};

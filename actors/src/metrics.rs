@@ -18,6 +18,8 @@ pub(crate) struct MetricsInner {
     pub reruns: AtomicU64,
     pub fanout_cuts: AtomicU64,
     pub failed_deliveries: AtomicU64,
+    /// Shared with the trace writer (`actors/trace.rs`).
+    pub trace_dropped: std::sync::Arc<AtomicU64>,
 }
 
 /// A snapshot of the runtime's counters. More counters may be added.
@@ -50,6 +52,9 @@ pub struct Metrics {
     /// including those cut by the fan-out budget. Each one is also a
     /// `warn` event and a logged commit with the error.
     pub failed_deliveries: u64,
+    /// Reducer-trace events dropped because the trace writer fell behind
+    /// (`RuntimeConfig::trace`; also in the trace's closing metadata).
+    pub trace_dropped: u64,
 }
 
 impl MetricsInner {
@@ -67,6 +72,7 @@ impl MetricsInner {
             reruns: g(&self.reruns),
             fanout_cuts: g(&self.fanout_cuts),
             failed_deliveries: g(&self.failed_deliveries),
+            trace_dropped: g(&self.trace_dropped),
         }
     }
 

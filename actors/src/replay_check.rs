@@ -496,7 +496,7 @@ fn check_migration(
     let recorded = Recorded {
         inputs: c.nondet.iter().cloned().collect(),
     };
-    let (out, _) = run_migration(slot, tables, idx, old, Some(c.ts), Some(recorded));
+    let (out, _, _) = run_migration(slot, tables, idx, old, Some(c.ts), Some(recorded));
     compare(&schema, peers, c, &reexecuted(tables, out))
 }
 
@@ -602,7 +602,7 @@ fn reexecute(
         },
         Some(recorded),
     );
-    let (result, tx) = run_open(slot, tables, idx, &c.args, start);
+    let (result, tx, _fuel) = run_open(slot, tables, idx, &c.args, start);
     let ok = result.is_ok();
     let actual = Reexecuted {
         outcome: outcome_of(&result),

@@ -100,6 +100,9 @@ struct Inner {
     snapshotter: Mutex<Option<crate::recovery::snapshot::SnapshotterHandle>>,
     /// The module-log writer, stopped after the actors.
     module_log: Mutex<Option<crate::actors::module_log::ModuleLogWriter>>,
+    /// The reducer-trace writer, if tracing; stopped after the actors
+    /// (closing the trace's JSON array).
+    trace: Mutex<Option<crate::actors::trace::TraceWriter>>,
     supervisor: actix::Addr<system::Supervisor>,
     router: actix::Addr<crate::actors::router::Router>,
     log: actix::Addr<crate::actors::log_writer::LogWriter>,
@@ -142,6 +145,7 @@ impl Runtime {
                 skip_to_log_offset: None,
                 snapshots: crate::config::SnapshotPolicy::default(),
                 module_logs: crate::config::ModuleLogPolicy::default(),
+                trace: crate::config::TraceConfig::default(),
             },
         }
     }
@@ -323,6 +327,7 @@ impl Runtime {
             fuel: limits.fuel,
             deadline: std::time::Instant::now() + limits.tx_time,
             observer: None,
+            trace_caller: None,
             reply,
         };
         let tagged = ask(&entry.addr, query)
@@ -597,7 +602,7 @@ impl Runtime {
                     break;
                 }
                 Err(_) => {
-                    tracing::warn!("shutdown: in-flight work did not finish in {timeout:?}");
+                    crate::event_in!(WARN, None, None, None; "shutdown: in-flight work did not finish in {timeout:?}");
                     break;
                 }
             }
@@ -631,6 +636,10 @@ impl Runtime {
             .expect("module log lock")
             .take();
         if let Some(w) = module_log {
+            let _ = tokio::task::spawn_blocking(move || w.stop()).await;
+        }
+        let trace = self.inner.trace.lock().expect("trace lock").take();
+        if let Some(w) = trace {
             let _ = tokio::task::spawn_blocking(move || w.stop()).await;
         }
         self.inner.data_dir.lock().expect("data dir lock").take();

@@ -101,6 +101,35 @@ pub struct SnapshotArgs {
     pub segment_size: Option<u64>,
 }
 
+/// `run --trace`: reducer traces (`docs/TOOLS.md`, "Reducer traces").
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TraceArgs {
+    /// Write every reducer execution to FILE in Chrome's Trace Event
+    /// format (open it in Perfetto or chrome://tracing): one span per
+    /// execution with module, reducer, timestamp, outcome and fuel, read
+    /// calls nested, flow arrows from a commit to its deliveries.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// Write folded stacks (`module;reducer;callee.reducer MICROS`, self
+    /// wall time) to FILE at shutdown, for flamegraph tools.
+    #[arg(long, value_name = "FILE")]
+    pub trace_folded: Option<PathBuf>,
+}
+
+impl TraceArgs {
+    /// The runtime's trace configuration.
+    pub fn config(&self) -> interstice_actors::TraceConfig {
+        let mut c = interstice_actors::TraceConfig::default();
+        if let Some(p) = &self.trace {
+            c = c.with_chrome(p);
+        }
+        if let Some(p) = &self.trace_folded {
+            c = c.with_folded(p);
+        }
+        c
+    }
+}
+
 /// `run` options that open the state as of a point of the log, read-only.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ReplayArgs {
@@ -244,6 +273,9 @@ pub enum Command {
         /// The HTTP and WebSocket API.
         #[command(flatten)]
         listen: ListenArgs,
+        /// Reducer traces.
+        #[command(flatten)]
+        trace: TraceArgs,
         /// Modules to load first.
         wasm: Vec<PathBuf>,
     },
@@ -563,6 +595,11 @@ pub enum Command {
         /// Skip the baselines (to profile the runtime's workloads alone).
         #[arg(long)]
         no_baselines: bool,
+        /// Trace every runtime the workloads open: a Chrome trace per data
+        /// directory, `DIR/<workload dir>.json` (to see what tracing costs;
+        /// the files are large).
+        #[arg(long, value_name = "DIR")]
+        trace_dir: Option<PathBuf>,
     },
     /// The tour: modules, reducers, a cross-module call, a subscription, a
     /// rollback, a restart and a replay.

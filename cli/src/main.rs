@@ -41,8 +41,9 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             replay,
             snapshots,
             listen,
+            trace,
             wasm,
-        } => commands::run::run(&dir, &replay, &snapshots, &listen, &wasm).await,
+        } => commands::run::run(&dir, &replay, &snapshots, &listen, &trace, &wasm).await,
         Command::Dev {
             dir,
             listen,
@@ -188,6 +189,7 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             rounds,
             only,
             no_baselines,
+            trace_dir,
         } => {
             commands::bench::run(&commands::bench::BenchOpts {
                 quick,
@@ -196,6 +198,7 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
                 rounds,
                 only,
                 baselines: !no_baselines,
+                trace_dir,
             })
             .await
         }

@@ -44,6 +44,7 @@ mod schema_export;
 mod server;
 mod snapshots;
 mod tables;
+mod traces;
 mod ts_client;
 mod upgrade;
 mod validate;

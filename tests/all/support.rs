@@ -671,8 +671,38 @@ pub(crate) async fn open_account(rt: &Runtime, owner: &str, initial: u64) -> Val
 /// for a warning calls this once before it acts; lines from tests running
 /// beside it may be there too, so look for your own module's name.
 pub(crate) fn warnings() -> String {
+    let text = capture().text.lock().expect("capture lock");
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+/// One `warn`-or-above event as a `tracing_subscriber` layer saw it: its
+/// message and fields, and the fields of the spans it was emitted in
+/// (innermost last wins), all as text.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CapturedEvent {
+    pub level: String,
+    pub message: String,
+    pub fields: std::collections::BTreeMap<String, String>,
+    pub span_fields: std::collections::BTreeMap<String, String>,
+}
+
+/// The events captured since the first call of [`warnings`] or this (the
+/// same subscriber; same caveats).
+pub(crate) fn warn_events() -> Vec<CapturedEvent> {
+    capture().events.lock().expect("capture lock").clone()
+}
+
+struct Captured {
+    text: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    events: std::sync::Arc<std::sync::Mutex<Vec<CapturedEvent>>>,
+}
+
+fn capture() -> &'static Captured {
     use std::sync::Mutex;
-    static CAPTURED: OnceLock<std::sync::Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+    static CAPTURED: OnceLock<Captured> = OnceLock::new();
     #[derive(Clone)]
     struct Capture(std::sync::Arc<Mutex<Vec<u8>>>);
     impl std::io::Write for Capture {
@@ -684,19 +714,88 @@ pub(crate) fn warnings() -> String {
             Ok(())
         }
     }
-    let buf = CAPTURED.get_or_init(|| {
-        let buf = std::sync::Arc::new(Mutex::new(Vec::new()));
-        let writer = Capture(buf.clone());
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::WARN)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
+    /// Fields as text.
+    #[derive(Default)]
+    struct Fields(std::collections::BTreeMap<String, String>);
+    impl tracing::field::Visit for Fields {
+        fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+            self.0.insert(f.name().to_owned(), format!("{v:?}"));
+        }
+        fn record_str(&mut self, f: &tracing::field::Field, v: &str) {
+            self.0.insert(f.name().to_owned(), v.to_owned());
+        }
+    }
+    /// Keeps each span's fields in its extensions and copies them, with
+    /// the event's, into every captured event.
+    struct SpanFields(std::sync::Arc<Mutex<Vec<CapturedEvent>>>);
+    impl<S> Layer<S> for SpanFields
+    where
+        S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    {
+        fn on_new_span(
+            &self,
+            attrs: &tracing::span::Attributes<'_>,
+            id: &tracing::span::Id,
+            ctx: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            let mut f = Fields::default();
+            attrs.record(&mut f);
+            if let Some(span) = ctx.span(id) {
+                span.extensions_mut().insert(f);
+            }
+        }
+        fn on_record(
+            &self,
+            id: &tracing::span::Id,
+            values: &tracing::span::Record<'_>,
+            ctx: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            if let Some(span) = ctx.span(id) {
+                if let Some(f) = span.extensions_mut().get_mut::<Fields>() {
+                    values.record(f);
+                }
+            }
+        }
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            ctx: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            let mut f = Fields::default();
+            event.record(&mut f);
+            let mut captured = CapturedEvent {
+                level: event.metadata().level().to_string(),
+                message: f.0.remove("message").unwrap_or_default(),
+                fields: f.0,
+                span_fields: Default::default(),
+            };
+            if let Some(scope) = ctx.event_scope(event) {
+                for span in scope.from_root() {
+                    if let Some(sf) = span.extensions().get::<Fields>() {
+                        captured.span_fields.extend(sf.0.clone());
+                    }
+                }
+            }
+            self.0.lock().expect("capture lock").push(captured);
+        }
+    }
+    CAPTURED.get_or_init(|| {
+        let text = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let events = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let writer = Capture(text.clone());
+        let level = tracing_subscriber::filter::LevelFilter::WARN;
+        tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(move || writer.clone())
+                    .with_filter(level),
+            )
+            .with(SpanFields(events.clone()).with_filter(level))
             .try_init()
             .expect("no other global subscriber in the test binary");
-        buf
-    });
-    let text = buf.lock().expect("capture lock");
-    String::from_utf8_lossy(&text).into_owned()
+        Captured { text, events }
+    })
 }
 
 /// The workspace's root directory.

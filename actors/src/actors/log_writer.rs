@@ -135,7 +135,7 @@ impl LogWriter {
     }
 
     fn fail(&mut self, reason: String) {
-        tracing::error!("{reason}");
+        crate::event_in!(ERROR, None, None, None; "{reason}");
         self.shared.refuse_writes(Refusal::StorageFault(reason));
     }
 }

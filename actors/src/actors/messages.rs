@@ -14,6 +14,7 @@ use interstice_persist::{Cause, Hash, ModuleInstall, OutboundCall};
 use interstice_sync::Refusal;
 
 use crate::actors::module_log::ModuleLogRecord;
+use crate::actors::trace::ExecSpan;
 use crate::recovery::deliveries::Delivery;
 use crate::wasm::engine::CompiledModule;
 use crate::wasm::env::ReadAnswer;
@@ -92,6 +93,9 @@ pub(crate) struct Execute {
     /// A delivery the fan-out budget cut: logged as a commit failed with
     /// `ErrorKind::FanOut`, without running the reducer.
     pub cut: bool,
+    /// While tracing: the flow id the router gave this delivery, which its
+    /// span ends (`actors/trace.rs`). `None` otherwise.
+    pub flow: Option<u64>,
     /// Answered at once for a failure or a refusal, and for a commit only
     /// once it is durable (through [`interstice_sync::Watermark::on_reach`]).
     pub reply: Option<Responder<ExecReply>>,
@@ -112,6 +116,7 @@ impl Execute {
             depth: 0,
             root: None,
             cut: false,
+            flow: None,
             reply: Some(reply),
         }
     }
@@ -137,6 +142,10 @@ pub(crate) struct Query {
     pub deadline: std::time::Instant,
     /// Set for a read call of a write transaction (`host_state::Observer`).
     pub observer: Option<Observer>,
+    /// While tracing, the module whose reducer made this read call (the
+    /// read calls this read makes in turn are drawn on its thread);
+    /// `None` for a read from outside (`Runtime::read`).
+    pub trace_caller: Option<Arc<str>>,
     pub reply: Responder<QueryReply>,
 }
 
@@ -235,6 +244,9 @@ pub(crate) struct CommitInfo {
     /// Its module-log records (guest lines, a failed delivery), timestamp
     /// still 0: the router stamps and writes them.
     pub log_records: Vec<ModuleLogRecord>,
+    /// While tracing, the execution's span, completed by the router with
+    /// the timestamp (`actors/trace.rs`).
+    pub trace: Option<Box<ExecSpan>>,
 }
 
 /// What the router learns about each entry.

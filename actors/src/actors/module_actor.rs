@@ -41,8 +41,9 @@ use crate::actors::messages::{
 use crate::actors::module_log::ModuleLogRecord;
 use crate::actors::outbox::Outbox;
 use crate::actors::outbox::{send_numbered, Finished, OUTBOX_MAX};
-use crate::actors::peers::LivePeers;
+use crate::actors::peers::{LivePeers, TracedReads};
 use crate::actors::shared::Shared;
+use crate::actors::trace::{ExecSpan, ReadSpan, SpanOutcome};
 use crate::wasm::engine::{CompiledModule, WasmHost};
 use crate::wasm::env::{ModuleEnv, ReadAnswer};
 use crate::wasm::host_state::{Observation, Observer, Pin, TxMode};
@@ -92,6 +93,19 @@ pub(crate) struct ModuleActor {
     pins: HashMap<u64, Instant>,
     /// Writes that arrived while pinned, in arrival order.
     deferred: VecDeque<Deferred>,
+    /// While tracing: the read calls the current reducer made (measured by
+    /// the module's `LivePeers`).
+    trace_reads: Option<TracedReads>,
+}
+
+/// A traced execution so far (`actors/trace.rs`).
+struct TraceRun {
+    start: Instant,
+    /// Fuel over every attempt.
+    fuel: u64,
+    attempts: u32,
+    /// The delivery's flow id.
+    flow: Option<u64>,
 }
 
 /// What an [`Execute`] brings to its log record, besides the outcome.
@@ -102,6 +116,8 @@ struct CallInfo {
     depth: u32,
     root: Option<u64>,
     reply: Option<crate::actors::messages::Responder<crate::actors::messages::ExecReply>>,
+    /// `Some` while tracing.
+    trace: Option<TraceRun>,
 }
 
 impl ModuleActor {
@@ -121,6 +137,15 @@ impl ModuleActor {
             flush_scheduled: false,
             pins: HashMap::new(),
             deferred: VecDeque::new(),
+            trace_reads: peers.reads.as_ref().map(|(_, r)| r.clone()),
+        }
+    }
+
+    /// The read calls traced since the last call (none when not tracing).
+    fn take_reads(&self) -> Vec<ReadSpan> {
+        match &self.trace_reads {
+            Some(r) => std::mem::take(&mut *r.lock().expect("trace reads lock")),
+            None => Vec::new(),
         }
     }
 
@@ -163,6 +188,7 @@ impl ModuleActor {
     }
 
     fn execute(&mut self, msg: Execute, ctx: &mut Context<Self>) {
+        let started = self.shared.tracer.as_ref().map(|_| Instant::now());
         let shared = self.shared.clone();
         if let Some(refusal) = shared.refusal() {
             if let Some(reply) = msg.reply {
@@ -179,8 +205,8 @@ impl ModuleActor {
                 if *schema_hash != current {
                     match msg.reply {
                         Some(reply) => reply.send(Err(ExecError::Stale)),
-                        None => tracing::error!(
-                            module = %self.env.name, reducer,
+                        None => crate::event_in!(ERROR, Some(&self.env.name), None, None;
+                            index = reducer,
                             "execute against a stale schema without a reply channel: dropped"
                         ),
                     }
@@ -189,7 +215,8 @@ impl ModuleActor {
                 match self.env.schema.reducers.get(*reducer as usize) {
                     Some(rs) => Ok((*reducer, rs.name.clone())),
                     None => {
-                        tracing::error!(module = %self.env.name, reducer, "execute: no such reducer");
+                        crate::event_in!(ERROR, Some(&self.env.name), None, None;
+                            index = reducer, "execute: no such reducer");
                         return;
                     }
                 }
@@ -202,6 +229,7 @@ impl ModuleActor {
             depth,
             root,
             cut,
+            flow,
             reply,
             ..
         } = msg;
@@ -222,6 +250,12 @@ impl ModuleActor {
             depth,
             root,
             reply,
+            trace: started.map(|start| TraceRun {
+                start,
+                fuel: 0,
+                attempts: 0,
+                flow,
+            }),
         };
         let (idx, name) = match resolved {
             Ok(r) => r,
@@ -250,8 +284,12 @@ impl ModuleActor {
                 until: start.deadline,
             });
             start.observer = Some(Observer { pin });
-            let (result, mut tx) =
+            let (result, mut tx, fuel) =
                 run_open(&mut self.slot, &mut self.tables, idx, &info.args, start);
+            if let Some(t) = &mut info.trace {
+                t.fuel += fuel;
+                t.attempts = attempt;
+            }
             if tx.observed.is_empty() {
                 let out = finish(&mut self.tables, result, tx);
                 return self.conclude(None, out, info, ctx);
@@ -287,8 +325,8 @@ impl ModuleActor {
                     self.tables.rollback();
                     unpin(&self.shared, pin, &observed);
                     shared.metrics.reruns.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(
-                        module = %self.env.name, reducer = %info.reducer, attempt,
+                    crate::event_in!(DEBUG, Some(&self.env.name), Some(&info.reducer), None;
+                        attempt,
                         moved = %observed[stale.0].module,
                         "ran again: a module it read committed before it was numbered"
                     );
@@ -347,13 +385,29 @@ impl ModuleActor {
         match &result {
             Ok(_) => shared.metrics.commits.fetch_add(1, Ordering::Relaxed),
             Err(f) => {
-                tracing::debug!(module = %self.env.name, reducer = %info.reducer, kind = ?f.kind, "rolled back: {}", f.message);
-                if let Some(r) = report_failed_delivery(shared, &self.env.name, &info, f) {
+                crate::event_in!(DEBUG, Some(&self.env.name), Some(&info.reducer), ts;
+                    kind = ?f.kind, "rolled back: {}", f.message);
+                if let Some(r) = failed_delivery_record(&self.env.name, &info, f) {
                     log_records.push(r);
                 }
                 shared.metrics.rollbacks.fetch_add(1, Ordering::Relaxed)
             }
         };
+        let trace = info.trace.as_ref().map(|t| {
+            Box::new(ExecSpan {
+                start: t.start,
+                dur: t.start.elapsed(),
+                module: self.env.name.clone(),
+                reducer: info.reducer.clone(),
+                write: true,
+                cause: Some(info.cause.clone()),
+                outcome: SpanOutcome::of(&result),
+                fuel: t.fuel,
+                attempts: t.attempts.max(1),
+                reads: self.take_reads(),
+                flow_in: t.flow,
+            })
+        });
         let record = CommitRecord {
             ts: 0,
             module: self.env.name.to_string(),
@@ -384,6 +438,7 @@ impl ModuleActor {
             root: info.root,
             reducer,
             log_records,
+            trace,
         });
         let (later, now) = match (info.reply, result) {
             (Some(reply), Ok(v)) => (Some((reply, v)), None),
@@ -474,7 +529,9 @@ impl ModuleActor {
             else {
                 unreachable!("the diff names a migration")
             };
-            let (out, args) = run_migration(&mut slot, &mut self.tables, idx, old, None, None);
+            let started = shared.tracer.as_ref().map(|_| Instant::now());
+            let (out, args, fuel) =
+                run_migration(&mut slot, &mut self.tables, idx, old, None, None);
             if let Err(f) = &out.result {
                 if let Some(b) = backup {
                     self.tables = b;
@@ -490,17 +547,33 @@ impl ModuleActor {
                 return;
             }
             shared.metrics.commits.fetch_add(1, Ordering::Relaxed);
+            let cause = Cause::Migration {
+                table,
+                from_version,
+                to_version,
+            };
+            let trace = started.map(|start| {
+                Box::new(ExecSpan {
+                    start,
+                    dur: start.elapsed(),
+                    module: self.env.name.clone(),
+                    reducer: reducer.clone(),
+                    write: true,
+                    cause: Some(cause.clone()),
+                    outcome: SpanOutcome::Ok,
+                    fuel,
+                    attempts: 1,
+                    reads: Vec::new(),
+                    flow_in: None,
+                })
+            });
             let record = CommitRecord {
                 ts: 0,
                 module: self.env.name.to_string(),
                 schema_hash: slot.compiled.schema_hash,
                 reducer: reducer.clone(),
                 args,
-                cause: Cause::Migration {
-                    table,
-                    from_version,
-                    to_version,
-                },
+                cause,
                 nondet: out.nondet.clone(),
                 outcome: out.outcome(),
                 mutations: logged_mutations(&self.tables, &out.changes),
@@ -531,6 +604,7 @@ impl ModuleActor {
                         extra: None,
                     })
                     .collect(),
+                trace,
             });
             finished.push(Finished {
                 entry: UnnumberedEntry::encode(&LogEntry::Commit(record)),
@@ -557,14 +631,13 @@ impl ModuleActor {
 }
 
 /// A delivery (an async call or a trigger) that failed has no caller to
-/// answer: it is made visible by a `warn` event naming the module, the
-/// reducer and the commit that caused it, and counted in
+/// answer: the module-log record returned here makes it visible. The
+/// router, once the commit has its timestamp, writes it to the module
+/// logs, emits a `warn` event for it (in a span with the module, reducer
+/// and timestamp, naming the commit that caused it) and counts it in
 /// `Metrics::failed_deliveries`. Its commit record (with the error) is
 /// logged like any other, so the log tools show it too.
-/// A failed async call or trigger: a `warn` event, a metric, and the
-/// module-log record it returns (the commit itself is logged as usual).
-fn report_failed_delivery(
-    shared: &Shared,
+fn failed_delivery_record(
     module: &Arc<str>,
     info: &CallInfo,
     failure: &Failure,
@@ -575,15 +648,6 @@ fn report_failed_delivery(
         Cause::Trigger { module, ts, .. } => ("trigger", module, ts),
         Cause::External | Cause::Init | Cause::Migration { .. } => return None,
     };
-    shared
-        .metrics
-        .failed_deliveries
-        .fetch_add(1, Ordering::Relaxed);
-    tracing::warn!(
-        module = &**module, reducer = %info.reducer, cause = how, cause_module = %cause_module,
-        cause_ts, kind = failure.kind.name(),
-        "delivery failed: {}", failure.message
-    );
     Some(ModuleLogRecord {
         ts: 0,
         module: module.clone(),
@@ -751,7 +815,39 @@ impl Handler<Query> for ModuleActor {
         start.fuel = msg.fuel;
         start.deadline = msg.deadline;
         start.observer = msg.observer;
+        let started = self.shared.tracer.as_ref().map(|_| Instant::now());
         let (result, effects) = self.slot.call(&mut self.tables, idx, &msg.args, start);
+        if let (Some(tracer), Some(start)) = (&self.shared.tracer, started) {
+            let reducer = &self.env.schema.reducers[idx as usize].name;
+            let reads = self.take_reads();
+            match &msg.trace_caller {
+                // A read from outside: a span of its own, without a timestamp.
+                None => {
+                    let span = ExecSpan {
+                        start,
+                        dur: start.elapsed(),
+                        module: self.env.name.clone(),
+                        reducer: reducer.clone(),
+                        write: false,
+                        cause: None,
+                        outcome: SpanOutcome::of(&result),
+                        fuel: effects.fuel,
+                        attempts: 1,
+                        reads,
+                        flow_in: None,
+                    };
+                    tracer.exec(None, Box::new(span), Vec::new());
+                }
+                // A read call: its caller measured it; the reads it made
+                // in turn are drawn on the caller's thread, inside it.
+                Some(caller) if !reads.is_empty() => tracer.nested(
+                    caller.clone(),
+                    format!("{}.{reducer}", self.env.name),
+                    reads,
+                ),
+                Some(_) => {}
+            }
+        }
         let observed = match msg.observer {
             Some(_) => observations(&self.env.name, self.outbox.clock(), effects.tx.observed),
             None => Vec::new(),

@@ -264,7 +264,7 @@ fn run(mut files: Files, rx: Receiver<Msg>, dropped: Arc<std::sync::atomic::Atom
         match files.write_line(v.to_string().as_bytes()) {
             Ok(()) => true,
             Err(e) => {
-                tracing::warn!(
+                crate::event_in!(WARN, None, None, None;
                     dir = %files.dir.display(),
                     "module logs are off from here on: {e}"
                 );
@@ -297,7 +297,7 @@ fn run(mut files: Files, rx: Receiver<Msg>, dropped: Arc<std::sync::atomic::Atom
             next = rx.try_recv().ok();
         }
         if let Err(e) = files.out.flush() {
-            tracing::warn!(dir = %files.dir.display(), "module logs are off from here on: {e}");
+            crate::event_in!(WARN, None, None, None; dir = %files.dir.display(), "module logs are off from here on: {e}");
             return;
         }
     }

@@ -121,15 +121,19 @@ impl Router {
         }
     }
 
-    fn deliver(&self, d: Delivery) {
+    /// Sends a delivery to its module (`flow`: its flow id while tracing).
+    /// Its events' spans name the delivery's module and reducer; it has no
+    /// timestamp yet.
+    fn deliver(&self, d: Delivery, flow: Option<u64>) {
         if d.cut {
-            tracing::debug!(
-                target = %d.target, reducer = %d.reducer, cause = ?d.cause, root = ?d.root,
+            crate::event_in!(DEBUG, Some(&d.target), Some(&d.reducer), None;
+                cause = ?d.cause, root = ?d.root,
                 "cut by the fan-out budget (Limits::fanout = {})", self.shared.limits.fanout
             );
         }
         let Some(entry) = self.shared.module(&d.target) else {
-            tracing::error!(target = %d.target, "delivery to a module that is not loaded");
+            crate::event_in!(ERROR, Some(&d.target), Some(&d.reducer), None;
+                cause = ?d.cause, "delivery to a module that is not loaded");
             return;
         };
         // Resolved by name in the module actor, against the schema it has
@@ -141,8 +145,31 @@ impl Router {
             depth: d.depth,
             root: d.root,
             cut: d.cut,
+            flow,
             reply: None,
         });
+    }
+
+    /// A failed async call or trigger, now that its commit has timestamp
+    /// `r.ts`: a `warn` event in a span with the module, reducer and
+    /// timestamp (naming the commit that caused it and the error kind),
+    /// counted in `Metrics::failed_deliveries`.
+    fn failed_delivery(&self, r: &ModuleLogRecord) {
+        let extra = |k: &str| r.extra.as_ref().and_then(|e| e.get(k)).cloned();
+        let text = |k: &str| extra(k).and_then(|v| v.as_str().map(str::to_owned));
+        let (cause, cause_module, kind) = (text("cause"), text("cause_module"), text("error_kind"));
+        let cause_ts = extra("cause_ts").and_then(|v| v.as_u64());
+        crate::event_in!(WARN, Some(&r.module), Some(&r.reducer), Some(r.ts);
+            cause = cause.as_deref().unwrap_or_default(),
+            cause_module = %cause_module.as_deref().unwrap_or_default(),
+            cause_ts = cause_ts.unwrap_or_default(),
+            kind = kind.as_deref().unwrap_or_default(),
+            "{}", r.text
+        );
+        self.shared
+            .metrics
+            .failed_deliveries
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn release(&mut self) {
@@ -196,6 +223,9 @@ impl Handler<Route> for Router {
                 EntryInfo::Commit(mut c) => {
                     for mut r in std::mem::take(&mut c.log_records) {
                         r.ts = ts;
+                        if r.kind == "failed_delivery" {
+                            self.failed_delivery(&r);
+                        }
                         self.shared.module_log.send(r);
                     }
                     let limits = DeliveryLimits::from(&self.shared.limits);
@@ -217,7 +247,7 @@ impl Handler<Route> for Router {
                             c.depth + 1,
                             limits.max_depth
                         );
-                        tracing::warn!(module = %c.module, ts, "{text}");
+                        crate::event_in!(WARN, Some(&c.module), Some(&c.reducer), Some(ts); "{text}");
                         self.shared.module_log.send(ModuleLogRecord {
                             ts,
                             module: c.module.clone(),
@@ -228,8 +258,21 @@ impl Handler<Route> for Router {
                             extra: Some(serde_json::json!({ "dropped": dropped })),
                         });
                     }
-                    for (_, d) in deliveries {
-                        self.deliver(d);
+                    match (&self.shared.tracer, c.trace.take()) {
+                        (Some(tracer), Some(span)) => {
+                            let mut flows = Vec::with_capacity(deliveries.len());
+                            for (_, d) in deliveries {
+                                let id = tracer.flow_id();
+                                flows.push(id);
+                                self.deliver(d, Some(id));
+                            }
+                            tracer.exec(Some(ts), span, flows);
+                        }
+                        _ => {
+                            for (_, d) in deliveries {
+                                self.deliver(d, None);
+                            }
+                        }
                     }
                     if !c.ok || self.external.is_empty() {
                         continue;
@@ -292,13 +335,13 @@ impl Handler<ResumePending> for Router {
 
     fn handle(&mut self, msg: ResumePending, _ctx: &mut Self::Context) {
         if !msg.0.is_empty() {
-            tracing::info!(
+            crate::event_in!(INFO, None, None, None;
                 "resuming {} deliveries pending at the last shutdown",
                 msg.0.len()
             );
         }
         for d in msg.0 {
-            self.deliver(d);
+            self.deliver(d, None);
         }
     }
 }

@@ -61,7 +61,7 @@ impl Handler<Numbered> for Sequencer {
             {
                 // Only a bug can get here; refusing writes is the safe reaction.
                 let reason = format!("sequencer received timestamp {} twice or unallocated", v.0);
-                tracing::error!("{reason}");
+                crate::event_in!(ERROR, None, None, Some(v.0); "{reason}");
                 self.shared.refuse_writes(Refusal::StorageFault(reason));
                 return;
             }

@@ -14,6 +14,7 @@ use crate::actors::messages::NumberedEntry;
 use crate::actors::module_actor::ModuleActor;
 use crate::actors::module_log::ModuleLog;
 use crate::actors::sequencer::Sequencer;
+use crate::actors::trace::Tracer;
 use crate::config::Limits;
 use crate::error::RuntimeError;
 use crate::metrics::MetricsInner;
@@ -59,6 +60,8 @@ pub(crate) struct Shared {
     pub sequencer: OnceLock<Addr<Sequencer>>,
     /// Where the router hands module-log records (`module_log.rs`).
     pub module_log: ModuleLog,
+    /// Where reducer traces go (`trace.rs`); `None`: tracing is off.
+    pub tracer: Option<Tracer>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -71,7 +74,17 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(next_ts: u64, secret: Hash, limits: Limits, module_log: ModuleLog) -> Self {
+    pub(crate) fn new(
+        next_ts: u64,
+        secret: Hash,
+        limits: Limits,
+        module_log: ModuleLog,
+        tracer: Option<Tracer>,
+    ) -> Self {
+        let mut metrics = MetricsInner::default();
+        if let Some(t) = &tracer {
+            metrics.trace_dropped = t.dropped().clone();
+        }
         Self {
             registry: DashMap::new(),
             order: CommitOrder::new(next_ts),
@@ -81,9 +94,10 @@ impl Shared {
             seeds: Arc::default(),
             pins: AtomicU64::new(0),
             limits,
-            metrics: Arc::default(),
+            metrics: Arc::new(metrics),
             sequencer: OnceLock::new(),
             module_log,
+            tracer,
         }
     }
 

@@ -107,7 +107,7 @@ pub(crate) fn start(
             });
             let _ = tx.send(handles);
             if let Err(e) = runner.run() {
-                tracing::error!("actix system ended with an error: {e}");
+                crate::event_in!(ERROR, None, None, None; "actix system ended with an error: {e}");
             }
         })?;
     let (system, supervisor, router, log) = rx

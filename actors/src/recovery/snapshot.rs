@@ -162,7 +162,7 @@ fn run(mut shadow: Shadow, config: SnapshotterConfig, rx: mpsc::Receiver<SnapMsg
             } => {
                 if broken.is_none() {
                     if let Err(e) = shadow.apply_batch(first_ts, count, &payload, hash) {
-                        tracing::warn!(
+                        crate::event_in!(WARN, None, None, Some(first_ts);
                             "snapshots stopped: the snapshot state cannot follow the log: {e}"
                         );
                         broken = Some(Arc::new(e));
@@ -179,7 +179,7 @@ fn run(mut shadow: Shadow, config: SnapshotterConfig, rx: mpsc::Receiver<SnapMsg
                     None => take(&mut shadow, &config),
                 };
                 if let Err(e) = &result {
-                    tracing::warn!("no snapshot at timestamp {ts}: {e}");
+                    crate::event_in!(WARN, None, None, Some(ts); "no snapshot at timestamp {ts}: {e}");
                 }
                 if let Some(reply) = reply {
                     let _ = reply.send(result);
@@ -195,9 +195,9 @@ fn take(shadow: &mut Shadow, config: &SnapshotterConfig) -> Result<u64, Snapshot
     let snap = shadow.snapshot();
     let path =
         interstice_persist::write_snapshot(&config.dir, &snap).map_err(SnapshotError::Write)?;
-    tracing::info!(ts = snap.ts, file = %path.display(), "snapshot written");
+    crate::event_in!(INFO, None, None, Some(snap.ts); file = %path.display(), "snapshot written");
     if let Err(e) = retention(config) {
-        tracing::warn!("snapshot retention failed: {e}");
+        crate::event_in!(WARN, None, None, None; "snapshot retention failed: {e}");
     }
     Ok(snap.ts)
 }
@@ -223,7 +223,7 @@ fn retention(config: &SnapshotterConfig) -> Result<(), String> {
             .storage
             .remove(&name)
             .map_err(|e| format!("removing segment {name}: {e}"))?;
-        tracing::debug!(segment = %name, "retention removed a covered segment");
+        crate::event_in!(DEBUG, None, None, None; segment = %name, "retention removed a covered segment");
     }
     if !plan.delete_segments.is_empty() {
         config

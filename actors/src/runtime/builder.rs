@@ -16,6 +16,7 @@ use crate::actors::messages::ResumePending;
 use crate::actors::module_log::{ModuleLog, ModuleLogWriter};
 use crate::actors::shared::Shared;
 use crate::actors::system::{self};
+use crate::actors::trace::TraceWriter;
 use crate::config::{Durability, Limits, RuntimeConfig};
 use crate::error::{RuntimeError, SnapshotError};
 use crate::recovery::deliveries::DeliveryLimits;
@@ -83,6 +84,17 @@ impl RuntimeBuilder {
     /// keeps (default: on, 8 MiB per file, 4 rotated files).
     pub fn module_logs(mut self, policy: crate::config::ModuleLogPolicy) -> Self {
         self.config.module_logs = policy;
+        self
+    }
+
+    /// Writes reducer traces (`docs/TOOLS.md`, "Reducer traces"): Chrome
+    /// Trace Event JSON and/or folded stacks, as `config` names them.
+    /// The files are created when the runtime opens and closed by
+    /// [`Runtime::shutdown`] (or when the runtime is dropped).
+    ///
+    /// [`Runtime::shutdown`]: crate::Runtime::shutdown
+    pub fn trace(mut self, config: crate::config::TraceConfig) -> Self {
+        self.config.trace = config;
         self
     }
 
@@ -166,18 +178,19 @@ impl Runtime {
             let snap = match read_snapshot(&path) {
                 Ok(s) => s,
                 Err(e) => {
-                    tracing::warn!(file = %file, "skipping snapshot: {e}");
+                    crate::event_in!(WARN, None, None, None; file = %file, "skipping snapshot: {e}");
                     continue;
                 }
             };
-            let mut replayer =
-                match Replayer::from_snapshot(&host, &data_dir, &cache_dir, limits, &snap) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        tracing::warn!(file = %file, "skipping snapshot: {e}");
-                        continue;
-                    }
-                };
+            let mut replayer = match Replayer::from_snapshot(
+                &host, &data_dir, &cache_dir, limits, &snap,
+            ) {
+                Ok(r) => r,
+                Err(e) => {
+                    crate::event_in!(WARN, None, None, None; file = %file, "skipping snapshot: {e}");
+                    continue;
+                }
+            };
             let start = LogStart {
                 ts: snap.ts,
                 hash: snap.log_hash,
@@ -186,12 +199,12 @@ impl Runtime {
                 replayer.apply(entry)
             }) {
                 Ok(log) => {
-                    tracing::info!(file = %file, ts = snap.ts, "starting from snapshot");
+                    crate::event_in!(INFO, None, None, Some(snap.ts); file = %file, "starting from snapshot");
                     opened = Some((replayer, log));
                     break;
                 }
                 Err(RuntimeError::Persist(e @ PersistError::LogStartMismatch { .. })) => {
-                    tracing::warn!(file = %file, "skipping snapshot: {e}");
+                    crate::event_in!(WARN, None, None, None; file = %file, "skipping snapshot: {e}");
                 }
                 Err(e) => return Err(e),
             }
@@ -214,7 +227,7 @@ impl Runtime {
             match ModuleLogWriter::start(&config.data_dir, config.module_logs) {
                 Ok(pair) => pair,
                 Err(e) => {
-                    tracing::warn!(
+                    crate::event_in!(WARN, None, None, None;
                         data_dir = %config.data_dir.display(),
                         "module logs are off: {e}"
                     );
@@ -224,11 +237,16 @@ impl Runtime {
         } else {
             (ModuleLog::off(), ModuleLogWriter::none())
         };
+        let (tracer, trace_writer) = match TraceWriter::start(&config.trace)? {
+            Some((t, w)) => (Some(t), Some(w)),
+            None => (None, None),
+        };
         let shared = Arc::new(Shared::new(
             log.next_ts,
             data_dir.secret(),
             config.limits,
             module_log,
+            tracer,
         ));
         if let Some(reason) = log.read_only {
             shared.refuse_writes(Refusal::ReadOnly(reason));
@@ -274,11 +292,11 @@ impl Runtime {
         )?;
         for (name, m) in modules {
             register_module(&shared, &host, &handles.supervisor, m.compiled, m.tables)?;
-            tracing::debug!(module = %name, "module restored");
+            crate::event_in!(DEBUG, Some(&name), None, None; "module restored");
         }
         handles.router.do_send(ResumePending(pending));
         let metrics = shared.metrics.snapshot();
-        tracing::info!(
+        crate::event_in!(INFO, None, None, Some(last_ts);
             data_dir = %config.data_dir.display(),
             entries = metrics.replayed_entries,
             mutations = metrics.replayed_mutations,
@@ -293,6 +311,7 @@ impl Runtime {
                 handles: Mutex::new(Some(handles)),
                 snapshotter: Mutex::new(snapshotter),
                 module_log: Mutex::new(Some(module_log_writer)),
+                trace: Mutex::new(trace_writer),
                 shared,
                 host,
                 data_dir: Mutex::new(Some(data_dir)),
@@ -327,7 +346,7 @@ fn record_engine(
     encode_entry(&entry, &mut w);
     let hash = writer.append_batch(log.next_ts, 1, w.as_slice())?;
     writer.sync()?;
-    tracing::info!(ts = log.next_ts, engine = %engine, "recorded a new engine in the log");
+    crate::event_in!(INFO, None, None, Some(log.next_ts); engine = %engine, "recorded a new engine in the log");
     log.next_ts += 1;
     log.last_hash = hash;
     state.engine = Some(engine.clone());
@@ -385,7 +404,7 @@ fn open_log(
         let after = skip
             .first_ts_after
             .map_or("nothing after it".to_owned(), |t| format!("timestamp {t}"));
-        tracing::warn!(
+        crate::event_in!(WARN, None, None, Some(skip.last_ts_before);
             damage = %skip.damage,
             resumed_at = %skip.resumed_at,
             "skipped a damaged region of the log: replayed up to timestamp {}, resumed at {} \
@@ -399,7 +418,7 @@ fn open_log(
         ));
     }
     if let Some(t) = &report.summary.torn_tail {
-        tracing::warn!("the log ends in a {t}; left in place (read-only)");
+        crate::event_in!(WARN, None, None, None; "the log ends in a {t}; left in place (read-only)");
     }
     Ok(OpenedLog {
         writer: None,

@@ -165,10 +165,11 @@ impl Runtime {
             match rx.await.map_err(|_| RuntimeError::Shutdown)? {
                 // Answered once durable (`Watermark::on_reach`).
                 Ok(_) => {}
-                Err(ExecError::Failed(f)) => tracing::warn!(
-                    module = %schema.name,
-                    "init reducer failed and was rolled back: {}", f.message
-                ),
+                Err(ExecError::Failed(f)) => {
+                    crate::event_in!(WARN, Some(&schema.name), Some("init"), None;
+                        "init reducer failed and was rolled back: {}", f.message
+                    )
+                }
                 Err(ExecError::Refused(r)) => return Err(r.into()),
                 Err(ExecError::Stale) => {
                     return Err(RuntimeError::Internal(
@@ -177,7 +178,7 @@ impl Runtime {
                 }
             }
         }
-        tracing::info!(module = %schema.name, version = %schema.version, ts, "module installed");
+        crate::event_in!(INFO, Some(&schema.name), None, Some(ts); version = %schema.version, "module installed");
         Ok(Loaded::Installed {
             info: info(&schema, schema_hash),
             ts,
@@ -240,11 +241,9 @@ impl Runtime {
             .wait(ts)
             .await
             .map_err(|e| RuntimeError::StorageFault(e.0))?;
-        tracing::info!(
-            module = %schema.name,
+        crate::event_in!(INFO, Some(&schema.name), None, Some(ts);
             from = %existing.schema.version,
             to = %schema.version,
-            ts,
             "module upgraded"
         );
         Ok(Loaded::Upgraded {
@@ -323,6 +322,10 @@ fn spawn_entry(
     let peers = Arc::new(LivePeers {
         shared: shared.clone(),
         outbox: Arc::default(),
+        reads: shared
+            .tracer
+            .as_ref()
+            .map(|_| (Arc::from(schema.name.as_str()), Arc::default())),
     });
     let env = Arc::new(shared.module_env(schema.clone(), peers.clone()));
     let outbox = peers.outbox.clone();
@@ -388,8 +391,7 @@ fn check_cycles(set: &ModuleSet<'_>, module: &str) -> Result<(), RuntimeError> {
         });
     }
     for c in &report.possible {
-        tracing::warn!(
-            module,
+        crate::event_in!(WARN, Some(module), None, None;
             "possible subscription cycle {}: a trigger on it declares no `writes`, so it may \
              write every table of its module; Limits::max_trigger_depth cuts such a chain \
              (declare `writes = [...]` to check it at load)",
@@ -397,8 +399,7 @@ fn check_cycles(set: &ModuleSet<'_>, module: &str) -> Result<(), RuntimeError> {
         );
     }
     for c in &report.bounded {
-        tracing::info!(
-            module,
+        crate::event_in!(INFO, Some(module), None, None;
             "bounded recursion accepted (`recursive`): subscription cycle {}, cut at \
              Limits::max_trigger_depth",
             c.path()

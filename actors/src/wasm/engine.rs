@@ -163,7 +163,7 @@ impl WasmHost {
     /// recompiles and overwrites the entry).
     fn load_cached(&self, path: &Path, wasm_hash: &Hash) -> Option<Module> {
         let reject = |reason: &dyn std::fmt::Display| {
-            tracing::warn!(
+            crate::event_in!(WARN, None, None, None;
                 path = %path.display(),
                 "compiled-module cache entry not used, recompiling: {reason}"
             );
@@ -202,7 +202,7 @@ impl WasmHost {
             .map_err(std::io::Error::other)
             .and_then(|body| cache::write(path, &cache::encode(wasm_hash, &fingerprint, &body)));
         if let Err(e) = res {
-            tracing::warn!(path = %path.display(), "could not cache compiled module: {e}");
+            crate::event_in!(WARN, None, None, None; path = %path.display(), "could not cache compiled module: {e}");
         }
     }
 

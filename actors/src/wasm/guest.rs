@@ -86,6 +86,7 @@ impl Guest {
         let st = self.store.data_mut();
         std::mem::swap(&mut st.tables, tables);
         st.tx.begin(start);
+        st.tx.reducer = reducer.0;
         if let (Some(writes), Some(env)) = (&reducer.1.writes, &st.env) {
             // Checked at load: each names a table of the schema.
             let ids = writes
@@ -107,7 +108,9 @@ impl Guest {
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            tracing::error!("host panic during a reducer call: {msg}");
+            let module = self.store.data().env.as_ref().map(|e| e.name.clone());
+            crate::event_in!(ERROR, module.as_deref(), Some(&reducer.1.name), None;
+                "host panic during a reducer call: {msg}");
             Err(Failure::new(
                 ErrorKind::Host,
                 format!("internal host error: {msg}"),

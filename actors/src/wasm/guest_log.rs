@@ -42,7 +42,7 @@ impl Default for LogRate {
 impl LogRate {
     /// Whether a line of `bytes` may be written now (and takes its tokens);
     /// a refused line is counted for the next warning.
-    fn admit(&mut self, bytes: usize, per_sec: u64, module: &str) -> bool {
+    fn admit(&mut self, bytes: usize, per_sec: u64, at: At<'_>) -> bool {
         let now = Instant::now();
         let cap = per_sec as f64;
         if self.tokens.is_nan() {
@@ -56,9 +56,7 @@ impl LogRate {
                 .warned
                 .is_none_or(|w| now.duration_since(w) >= Duration::from_secs(1))
         {
-            tracing::warn!(
-                target: "interstice::guest",
-                module,
+            crate::event_in!(target: "interstice::guest", WARN, Some(at.module), Some(at.reducer), at.ts;
                 "dropped {} log lines ({} bytes): over the module's log rate \
                  (Limits::log_bytes_per_sec = {per_sec})",
                 self.dropped_lines,
@@ -88,6 +86,16 @@ pub(crate) struct GuestLine {
     pub text: String,
 }
 
+/// Where a guest log line was written: the span fields of its `tracing`
+/// event (`events.rs`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct At<'a> {
+    pub module: &'a str,
+    pub reducer: &'a str,
+    /// Known once the reducer asked for it (`ctx.timestamp()`).
+    pub ts: Option<u64>,
+}
+
 /// Writes one guest log line: `text` is what the guest passed, `used` the
 /// bytes this transaction has logged so far (updated), `lines` where the
 /// transaction keeps its lines for the module logs. Fails when the
@@ -95,7 +103,7 @@ pub(crate) struct GuestLine {
 pub(crate) fn write(
     level: i32,
     text: &[u8],
-    module: &str,
+    at: At<'_>,
     limits: &Limits,
     used: &mut u64,
     rate: &mut LogRate,
@@ -123,7 +131,7 @@ pub(crate) fn write(
         abi::level::DEBUG => tracing::enabled!(target: "interstice::guest", tracing::Level::DEBUG),
         _ => tracing::enabled!(target: "interstice::guest", tracing::Level::TRACE),
     };
-    if !rate.admit(kept.len(), limits.log_bytes_per_sec, module) {
+    if !rate.admit(kept.len(), limits.log_bytes_per_sec, at) {
         return Ok(());
     }
     let mut line = String::from_utf8_lossy(kept).into_owned();
@@ -140,12 +148,14 @@ pub(crate) fn write(
         _ => "trace",
     };
     if enabled {
+        let (m, r, ts) = (Some(at.module), Some(at.reducer), at.ts);
+        const G: &str = "interstice::guest";
         match level {
-            abi::level::ERROR => tracing::error!(target: "interstice::guest", module, "{line}"),
-            abi::level::WARN => tracing::warn!(target: "interstice::guest", module, "{line}"),
-            abi::level::INFO => tracing::info!(target: "interstice::guest", module, "{line}"),
-            abi::level::DEBUG => tracing::debug!(target: "interstice::guest", module, "{line}"),
-            _ => tracing::trace!(target: "interstice::guest", module, "{line}"),
+            abi::level::ERROR => crate::event_in!(target: G, ERROR, m, r, ts; "{line}"),
+            abi::level::WARN => crate::event_in!(target: G, WARN, m, r, ts; "{line}"),
+            abi::level::INFO => crate::event_in!(target: G, INFO, m, r, ts; "{line}"),
+            abi::level::DEBUG => crate::event_in!(target: G, DEBUG, m, r, ts; "{line}"),
+            _ => crate::event_in!(target: G, TRACE, m, r, ts; "{line}"),
         }
     }
     lines.push(GuestLine {

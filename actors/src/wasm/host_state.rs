@@ -140,6 +140,9 @@ pub(crate) struct TxState {
     pub seed: Option<[u8; 32]>,
     /// What `ctx.timestamp()` returned, once asked.
     pub timestamp: Option<u64>,
+    /// The reducer being called (its index in the schema), for the
+    /// `tracing` events emitted while it runs (`events.rs`).
+    pub reducer: u32,
     pub ret: Vec<u8>,
     pub scans: Vec<Option<Scan>>,
     /// Open queries (`query_open`), by handle.
@@ -168,6 +171,7 @@ impl TxState {
             now: None,
             seed: None,
             timestamp: None,
+            reducer: 0,
             ret: Vec::new(),
             scans: Vec::new(),
             queries: Vec::new(),

@@ -148,17 +148,17 @@ pub(crate) fn outcome_of(result: &Result<Vec<u8>, Failure>) -> Outcome {
 
 /// Runs write reducer `idx` as one transaction, leaving its changes open
 /// in `tables` for [`finish`] (the module actor first takes its timestamp,
-/// which may send it back to run again).
+/// which may send it back to run again). Returns the fuel it burnt too.
 pub(crate) fn run_open(
     slot: &mut GuestSlot,
     tables: &mut Tables,
     idx: u32,
     args: &[u8],
     start: TxStart,
-) -> (Result<Vec<u8>, Failure>, TxState) {
+) -> (Result<Vec<u8>, Failure>, TxState, u64) {
     tables.begin();
     let (result, effects) = slot.call(tables, idx, args, start);
-    (result, effects.tx)
+    (result, effects.tx, effects.fuel)
 }
 
 /// Ends a transaction [`run_open`] ran: commits on success, rolls every
@@ -193,7 +193,8 @@ pub(crate) fn finish(
 /// only). `logged_ts` (the logged timestamp) and `recorded` (the logged
 /// non-deterministic inputs, fed back) are for `replay-check`,
 /// `None` live. The old rows are detached again either way. Returns the
-/// output and the argument array the migration was called with.
+/// output, the argument array the migration was called with and the fuel
+/// it burnt.
 pub(crate) fn run_migration(
     slot: &mut GuestSlot,
     tables: &mut Tables,
@@ -201,14 +202,14 @@ pub(crate) fn run_migration(
     old: Table,
     logged_ts: Option<u64>,
     recorded: Option<Recorded>,
-) -> (TxOutput, Vec<u8>) {
+) -> (TxOutput, Vec<u8>, u64) {
     let id = tables.attach_shadow(old);
     let mut w = Writer::new();
     w.array(1);
     w.u64(u64::from(id));
     let args = w.into_vec();
     let start = slot.start(TxMode::Write { logged_ts }, recorded);
-    let (mut result, tx) = run_open(slot, tables, idx, &args, start);
+    let (mut result, tx, fuel) = run_open(slot, tables, idx, &args, start);
     if result.is_ok() {
         if !tx.calls.is_empty() {
             result = Err(Failure::new(
@@ -228,7 +229,7 @@ pub(crate) fn run_migration(
     }
     let out = finish(tables, result, tx);
     tables.detach_shadow();
-    (out, args)
+    (out, args, fuel)
 }
 
 /// The mutations of `changes` that go to the log (logged tables only).

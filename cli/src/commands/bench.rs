@@ -80,6 +80,8 @@ pub struct BenchOpts {
     pub only: Vec<String>,
     /// Measure the baselines too (off to profile the runtime alone).
     pub baselines: bool,
+    /// Trace every runtime the workloads open, into this directory.
+    pub trace_dir: Option<PathBuf>,
 }
 
 /// Workload sizes, full or `--quick`.
@@ -290,6 +292,11 @@ pub async fn run(opts: &BenchOpts) -> Result<(), CliError> {
         .into_iter()
         .filter(|w| opts.only.is_empty() || opts.only.iter().any(|o| o == w))
         .collect();
+    if let Some(dir) = &opts.trace_dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::Usage(format!("--trace-dir {}: {e}", dir.display())))?;
+        let _ = guests::TRACE_DIR.set(dir.clone());
+    }
     let sizes = Sizes::new(opts);
     let machine = machine::Machine::detect();
     output::say(format!(

@@ -45,7 +45,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::{Id as TaskId, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use crate::args::{DataDirArgs, ListenArgs, ReplayArgs, SnapshotArgs};
+use crate::args::{DataDirArgs, ListenArgs, ReplayArgs, SnapshotArgs, TraceArgs};
 use crate::commands::{close, error_json};
 use crate::error::{read_file, CliError};
 use crate::output;
@@ -80,11 +80,13 @@ pub async fn run(
     replay: &ReplayArgs,
     snapshots: &SnapshotArgs,
     listen: &ListenArgs,
+    trace: &TraceArgs,
     wasm: &[PathBuf],
 ) -> Result<(), CliError> {
     let mut b = Runtime::builder()
         .data_dir(&dir.data_dir)
-        .durability(dir.durability);
+        .durability(dir.durability)
+        .trace(trace.config());
     if let Some(n) = snapshots.snapshot_every {
         b = b.snapshot_every_commits(n);
     }

@@ -2,15 +2,21 @@
 
 use super::*;
 
+const M: At<'static> = At {
+    module: "m",
+    reducer: "r",
+    ts: None,
+};
+
 #[test]
 fn the_rate_admits_a_second_then_refills() {
     let mut rate = LogRate::default();
-    assert!(rate.admit(600, 1000, "m"));
-    assert!(rate.admit(400, 1000, "m"));
-    assert!(!rate.admit(10, 1000, "m"), "the second's worth is used up");
+    assert!(rate.admit(600, 1000, M));
+    assert!(rate.admit(400, 1000, M));
+    assert!(!rate.admit(10, 1000, M), "the second's worth is used up");
     assert_eq!((rate.dropped_lines, rate.dropped_bytes), (1, 10));
     rate.refilled -= Duration::from_millis(100);
-    assert!(rate.admit(90, 1000, "m"), "100 ms refill ~100 bytes");
+    assert!(rate.admit(90, 1000, M), "100 ms refill ~100 bytes");
 }
 
 #[test]
@@ -28,7 +34,7 @@ fn the_transaction_limit_counts_cut_lines() {
         write(
             abi::level::INFO,
             &long,
-            "m",
+            M,
             &limits,
             used,
             &mut rate,
@@ -58,7 +64,7 @@ fn lines_are_kept_for_the_module_logs_with_their_level_and_cut_note() {
         (abi::level::WARN, &b"hello"[..]),
         (abi::level::DEBUG, b"ok"),
     ] {
-        write(level, text, "m", &limits, &mut used, &mut rate, &mut lines).unwrap();
+        write(level, text, M, &limits, &mut used, &mut rate, &mut lines).unwrap();
     }
     let line = |level, text: &str| GuestLine {
         level,

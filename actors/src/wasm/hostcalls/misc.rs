@@ -30,10 +30,19 @@ pub(super) fn link_misc(linker: &mut Linker<HostState>) -> wasmtime::Result<()> 
             let r = slice(mem, ptr, len, "log")?;
             let env = env(st)?;
             let mut rate = env.log_rate.lock().expect("log rate lock");
+            let at = crate::wasm::guest_log::At {
+                module: &env.name,
+                reducer: env
+                    .schema
+                    .reducers
+                    .get(st.tx.reducer as usize)
+                    .map_or("", |r| r.name.as_str()),
+                ts: st.tx.timestamp,
+            };
             crate::wasm::guest_log::write(
                 level,
                 &mem[r],
-                &env.name,
+                at,
                 &env.limits,
                 &mut st.tx.usage.log_bytes,
                 &mut rate,

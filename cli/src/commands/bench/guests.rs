@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use interstice_actors::{Durability, Limits, Runtime};
+use interstice_actors::{Durability, Limits, Runtime, TraceConfig};
 
 use crate::error::{read_file, CliError};
 use crate::guest_build::{build_packages, modules_dir};
@@ -109,12 +109,21 @@ impl Drop for Scratch {
 /// the default 50M. The limit does not change what metering costs.
 pub(super) const FUEL: u64 = 2_000_000_000;
 
-/// Opens a runtime on a data directory (created if missing).
+/// `bench --trace-dir`: set once, before the workloads run.
+pub(super) static TRACE_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Opens a runtime on a data directory (created if missing), traced into
+/// `TRACE_DIR/<dir name>.json` with `bench --trace-dir`.
 pub(super) async fn open(dir: &Path, durability: Durability) -> Result<Runtime, CliError> {
-    Ok(Runtime::builder()
+    let mut b = Runtime::builder()
         .data_dir(dir)
         .durability(durability)
-        .limits(Limits::default().with_fuel(FUEL))
-        .open()
-        .await?)
+        .limits(Limits::default().with_fuel(FUEL));
+    if let Some(t) = TRACE_DIR.get() {
+        let name = dir
+            .file_name()
+            .map_or("runtime".into(), |n| n.to_string_lossy());
+        b = b.trace(TraceConfig::default().with_chrome(t.join(format!("{name}.json"))));
+    }
+    Ok(b.open().await?)
 }
