@@ -23,7 +23,8 @@ use super::report::{Ratio, Role, Row, WorkloadReport};
 use super::{guests, workload, Ctx};
 use crate::error::CliError;
 
-fn factory() -> CallerFactory {
+/// Callers of `t_hostile.noop` (also the `serve` workload's baseline).
+pub(super) fn factory() -> CallerFactory {
     let module: Arc<str> = Arc::from("t_hostile");
     let args = driver::no_args();
     Arc::new(move |_| {

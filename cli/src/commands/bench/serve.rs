@@ -29,13 +29,14 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::driver::{self, Call, CallerFactory, MetricsDelta};
+use super::driver::{self, MetricsDelta};
 use super::report::{Ratio, Role, Row, WorkloadReport};
 use super::{guests, workload, Ctx};
 use crate::error::CliError;
 use crate::server::{self, ServerOptions};
 
-/// The module and reducer every call goes to.
+/// The module and reducer every call goes to: the `noop` workload's, whose
+/// caller factory the embedding-API baseline uses.
 const MODULE: &str = "t_hostile";
 const REDUCER: &str = "noop";
 
@@ -206,19 +207,6 @@ async fn remote_round(
     Ok((rate, latencies))
 }
 
-fn factory() -> CallerFactory {
-    let module: Arc<str> = Arc::from(MODULE);
-    let args = driver::no_args();
-    Arc::new(move |_| {
-        let (module, args) = (module.clone(), args.clone());
-        Box::new(move || Call {
-            module: module.clone(),
-            reducer: REDUCER,
-            args: args.clone(),
-        })
-    })
-}
-
 /// The three paths at one durability: rows embedding, HTTP, WebSocket.
 async fn measure(
     ctx: &Ctx,
@@ -231,7 +219,7 @@ async fn measure(
     let (clients, per) = (s.callers, s.serve_per_client);
     let note = format!("{clients} clients × {per} calls, {} rounds", s.rounds);
     ctx.progress.step(format!("{label}: embedding API"));
-    let mut r = driver::rounds(rt, s.rounds, clients, per, &factory(), |_| {}).await?;
+    let mut r = driver::rounds(rt, s.rounds, clients, per, &super::noop::factory(), |_| {}).await?;
     report.rows.push(r.metrics.annotate(Row::new(
         format!("embedding API, durability {label}"),
         Role::Baseline,
