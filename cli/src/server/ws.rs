@@ -99,9 +99,22 @@ async fn session(socket: WebSocket, state: Arc<AppState>, role: Role, _slot: Own
     let (mut sink, mut stream) = socket.split();
     let (out, mut out_rx) = mpsc::channel::<Message>(OUT_QUEUE);
     let writer = tokio::spawn(async move {
-        while let Some(m) = out_rx.recv().await {
-            let close = matches!(m, Message::Close(_));
-            if sink.send(m).await.is_err() || close {
+        // Everything queued when the writer wakes goes out in one flush:
+        // with many calls in flight, one write carries many replies.
+        'session: while let Some(first) = out_rx.recv().await {
+            let mut next = Some(first);
+            while let Some(m) = next.take() {
+                let close = matches!(m, Message::Close(_));
+                if sink.feed(m).await.is_err() {
+                    break 'session;
+                }
+                if close {
+                    let _ = sink.flush().await;
+                    break 'session;
+                }
+                next = out_rx.try_recv().ok();
+            }
+            if sink.flush().await.is_err() {
                 break;
             }
         }
