@@ -121,7 +121,11 @@ pub fn check(user: &ModuleSchema, b: &Binding, dep: &ModuleSchema) -> Option<Bin
 
 /// The first way `dep` breaks binding `b`, whose module triggers on the
 /// tables `triggered` says; `None` when it fits.
-pub fn difference(b: &Binding, dep: &ModuleSchema, triggered: impl Fn(&str) -> bool) -> Option<String> {
+pub fn difference(
+    b: &Binding,
+    dep: &ModuleSchema,
+    triggered: impl Fn(&str) -> bool,
+) -> Option<String> {
     for r in &b.reducers {
         let Some((_, now)) = dep.reducer(&r.name).filter(|(_, n)| n.trigger.is_none()) else {
             return Some(format!("reducer `{}` was removed", r.name));

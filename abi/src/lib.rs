@@ -31,8 +31,8 @@ pub mod value;
 
 pub use codec::{Args, Bytes, IntersticeType};
 pub use schema::{
-    Binding, BoundReducer, BoundTable, ColumnDefault, IndexKind, IndexSchema, ModuleSchema, Persistence, ReducerMode, ReducerSchema,
-    RowEvent, TableSchema, Trigger,
+    Binding, BoundReducer, BoundTable, ColumnDefault, IndexKind, IndexSchema, ModuleSchema,
+    Persistence, ReducerMode, ReducerSchema, RowEvent, TableSchema, Trigger,
 };
 pub use types::{EnumType, Field, StructType, Type, Variant};
 pub use value::Value;

@@ -205,6 +205,7 @@ pub(crate) fn raw_schema(name: &str, reducers: &[RawReducer<'_>]) -> interstice_
             })
             .collect(),
         types: vec![],
+        bindings: vec![],
     }
 }
 

@@ -58,7 +58,12 @@ fn inventory(version: &str, param: Type, result: Type, column: Type) -> ModuleSc
                 vec![field("id", Type::U64), field("rarity", param)],
                 Type::Unit,
             ),
-            reducer("get", ReducerMode::Read, vec![field("id", Type::U64)], result),
+            reducer(
+                "get",
+                ReducerMode::Read,
+                vec![field("id", Type::U64)],
+                result,
+            ),
         ],
         types: vec![],
         bindings: vec![],
@@ -195,7 +200,9 @@ fn removed_reducers_changed_modes_and_arity_are_refused() {
 fn an_added_reducer_fits_and_a_new_error_does_not() {
     let m = market(&v1(), false);
     let mut added = v1();
-    added.reducers.push(reducer("more", ReducerMode::Read, vec![], Type::U8));
+    added
+        .reducers
+        .push(reducer("more", ReducerMode::Read, vec![], Type::U8));
     assert_eq!(problem(&m, &added), None);
     let mut m2 = m.clone();
     m2.bindings[0].reducers[0].error = None;

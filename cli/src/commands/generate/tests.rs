@@ -1,0 +1,1 @@
+//! Unit tests of `generate`: the Rust bindings of hostile schemas.
