@@ -116,7 +116,9 @@ fn typed_trigger(path: &syn::Path) -> syn::Result<(LitStr, Trigger)> {
             return Err(error(
                 &last.ident,
                 format!(
-                    "unknown row event `{other}` in `{text}`: a typed trigger is                      `bindings::table::insert`, `::update` or `::delete` (or write                      `on = \"module.table.insert\"`)"
+                    "unknown row event `{other}` in `{text}`: a typed trigger is \
+                     `bindings::table::insert`, `::update` or `::delete` (or write \
+                     `on = \"module.table.insert\"`)"
                 ),
             ))
         }
@@ -125,7 +127,8 @@ fn typed_trigger(path: &syn::Path) -> syn::Result<(LitStr, Trigger)> {
         return Err(error(
             path,
             format!(
-                "`{text}` is not a table event: a typed trigger names the bindings module, the                  table and the event, `inventory::items::insert`"
+                "`{text}` is not a table event: a typed trigger names the bindings module, the \
+                 table and the event, `inventory::items::insert`"
             ),
         ));
     }
