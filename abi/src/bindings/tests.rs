@@ -262,3 +262,56 @@ fn bindings_encode_with_named_types_and_decode_back() {
     let back = ModuleSchema::decode(&m.canonical_bytes()).expect("decodes");
     assert_eq!(back, m);
 }
+
+/// The worked example of `docs/ABI.md` §5.3, byte for byte.
+#[test]
+fn worked_example_is_pinned() {
+    let b = Binding {
+        module: "inv".into(),
+        version: "1".into(),
+        hash: [7; 32],
+        reducers: vec![crate::schema::BoundReducer {
+            name: "get".into(),
+            mode: ReducerMode::Read,
+            params: vec![],
+            returns: Type::U64,
+            error: None,
+        }],
+        tables: vec![crate::schema::BoundTable {
+            name: "t".into(),
+            columns: vec![field("id", Type::U64)],
+        }],
+    };
+    let mut out = Vec::new();
+    ciborium::into_writer(&b, &mut out).expect("encode");
+    let hex: String = out.iter().map(|b| format!("{b:02x}")).collect();
+    let want = concat!(
+        "a5",
+        "666d6f64756c65",
+        "63696e76",
+        "6776657273696f6e",
+        "6131",
+        "6468617368",
+        "9820",
+        "0707070707070707070707070707070707070707070707070707070707070707",
+        "68726564756365727381",
+        "a5",
+        "646e616d65",
+        "63676574",
+        "646d6f6465",
+        "6452656164",
+        "66706172616d7380",
+        "6772657475726e73",
+        "63553634",
+        "656572726f72",
+        "f6",
+        "667461626c657381",
+        "a2",
+        "646e616d65",
+        "6174",
+        "67636f6c756d6e7381",
+        "a2646e616d65626964627479635536 34",
+    )
+    .replace(' ', "");
+    assert_eq!(hex, want);
+}
