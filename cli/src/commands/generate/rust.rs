@@ -301,7 +301,7 @@ pub(crate) fn render(schema: &ModuleSchema) -> Result<String, String> {
                     }
                     let owner = format!("{}::{}", e.name, v.name);
                     let body = fields_decl(&v.fields, "", false, &owner)?;
-                    let _ = writeln!(o, "    {name}{},", body.replace("\n    }", "\n    }"));
+                    let _ = writeln!(o, "    {name}{body},");
                 }
                 o.push_str("}\n");
             }
