@@ -8,11 +8,14 @@
 //!   and `Runtime::call_json`;
 //! - [`schema`]: the module schema and its blake3 hash; [`named`]: its
 //!   named custom types and their resolution;
+//! - [`bindings`]: whether a loaded dependency fits a module's generated
+//!   bindings;
 //! - [`host`]: names, signatures and return codes of the host calls and guest
 //!   exports.
 //!
 //! `docs/ABI.md` specifies all of this to the byte; keep the two in step.
 
+pub mod bindings;
 pub mod cbor;
 pub mod codec;
 pub mod host;
@@ -28,8 +31,8 @@ pub mod value;
 
 pub use codec::{Args, Bytes, IntersticeType};
 pub use schema::{
-    ColumnDefault, IndexKind, IndexSchema, ModuleSchema, Persistence, ReducerMode, ReducerSchema,
-    RowEvent, TableSchema, Trigger,
+    Binding, BoundReducer, BoundTable, ColumnDefault, IndexKind, IndexSchema, ModuleSchema,
+    Persistence, ReducerMode, ReducerSchema, RowEvent, TableSchema, Trigger,
 };
 pub use types::{EnumType, Field, StructType, Type, Variant};
 pub use value::Value;

@@ -74,7 +74,8 @@ fn children_mut(ty: &mut Type) -> Vec<&mut Type> {
 
 /// Every type of the schema outside `types`: columns, parameters,
 /// results, errors and migrations' old columns, in that order per table
-/// and reducer.
+/// and reducer; then the bindings' parameters, results, errors and
+/// columns.
 pub(crate) fn roots(s: &ModuleSchema) -> Vec<&Type> {
     let mut out: Vec<&Type> = Vec::new();
     for t in &s.tables {
@@ -86,6 +87,16 @@ pub(crate) fn roots(s: &ModuleSchema) -> Vec<&Type> {
         out.extend(r.error.as_ref());
         if let Some(Trigger::Migration { columns, .. }) = &r.trigger {
             out.extend(columns.iter().map(|c| &c.ty));
+        }
+    }
+    for b in &s.bindings {
+        for r in &b.reducers {
+            out.extend(r.params.iter().map(|p| &p.ty));
+            out.push(&r.returns);
+            out.extend(r.error.as_ref());
+        }
+        for t in &b.tables {
+            out.extend(t.columns.iter().map(|c| &c.ty));
         }
     }
     out
@@ -102,6 +113,16 @@ fn roots_mut(s: &mut ModuleSchema) -> Vec<&mut Type> {
         out.extend(r.error.as_mut());
         if let Some(Trigger::Migration { columns, .. }) = &mut r.trigger {
             out.extend(columns.iter_mut().map(|c| &mut c.ty));
+        }
+    }
+    for b in &mut s.bindings {
+        for r in &mut b.reducers {
+            out.extend(r.params.iter_mut().map(|p| &mut p.ty));
+            out.push(&mut r.returns);
+            out.extend(r.error.as_mut());
+        }
+        for t in &mut b.tables {
+            out.extend(t.columns.iter_mut().map(|c| &mut c.ty));
         }
     }
     out

@@ -32,6 +32,90 @@ pub struct ModuleSchema {
     /// a schema encodes (and hashes) exactly as before.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub types: Vec<Type>,
+    /// The dependencies this module was built with generated bindings for
+    /// (`interstice generate rust`, `docs/ABI.md` §5.3): each dependency's
+    /// version and schema hash as the bindings saw it, with the reducer
+    /// signatures and table layouts they were typed against. The runtime
+    /// checks them against the loaded dependency
+    /// ([`crate::bindings`]). Empty for a module without bindings, and
+    /// then omitted from the encoding, so such a schema encodes (and
+    /// hashes) exactly as before bindings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bindings: Vec<Binding>,
+}
+
+/// A dependency as a module's generated bindings saw it: what the
+/// module's typed calls and triggers were compiled against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Binding {
+    /// The dependency's module name (one of [`ModuleSchema::dependencies`]).
+    pub module: String,
+    /// Its version string when the bindings were generated.
+    pub version: String,
+    /// Its schema hash ([`ModuleSchema::hash`]) when the bindings were
+    /// generated.
+    pub hash: [u8; 32],
+    /// Its callable reducers (neither triggers nor migrations), in its
+    /// declaration order, as the bindings type them.
+    pub reducers: Vec<BoundReducer>,
+    /// Its tables' layouts, as the bindings' row types describe them.
+    pub tables: Vec<BoundTable>,
+}
+
+/// A reducer's signature as bindings type it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoundReducer {
+    /// Name.
+    pub name: String,
+    /// Write (an async call) or read (a read call).
+    pub mode: ReducerMode,
+    /// Parameters.
+    pub params: Vec<Field>,
+    /// The `Ok` type.
+    pub returns: Type,
+    /// The `Err` type, if it returns a `Result`.
+    pub error: Option<Type>,
+}
+
+/// A table's layout as bindings type its rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoundTable {
+    /// Name.
+    pub name: String,
+    /// Columns, in order.
+    pub columns: Vec<Field>,
+}
+
+impl Binding {
+    /// The binding of `schema` as `interstice generate rust` writes it:
+    /// every callable reducer and every table, with `schema`'s hash.
+    pub fn of(schema: &ModuleSchema) -> Binding {
+        Binding {
+            module: schema.name.clone(),
+            version: schema.version.clone(),
+            hash: schema.hash(),
+            reducers: schema
+                .reducers
+                .iter()
+                .filter(|r| r.trigger.is_none())
+                .map(|r| BoundReducer {
+                    name: r.name.clone(),
+                    mode: r.mode,
+                    params: r.params.clone(),
+                    returns: r.returns.clone(),
+                    error: r.error.clone(),
+                })
+                .collect(),
+            tables: schema
+                .tables
+                .iter()
+                .map(|t| BoundTable {
+                    name: t.name.clone(),
+                    columns: t.columns.clone(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Whether a table's mutations go to the log.
@@ -530,6 +614,51 @@ impl ModuleSchema {
             }
             if self.dependencies[..i].contains(d) {
                 return bad(format!("dependency `{d}` listed twice"));
+            }
+        }
+        self.check_bindings()
+    }
+
+    /// The bindings (`docs/ABI.md` §5.3): each of a declared dependency,
+    /// at most one per dependency, with well-formed types and unique
+    /// reducer and table names.
+    fn check_bindings(&self) -> Result<(), AbiError> {
+        let bad = |m: String| Err(AbiError::Schema(format!("module `{}`: {m}", self.name)));
+        for (i, b) in self.bindings.iter().enumerate() {
+            if !self.dependencies.contains(&b.module) {
+                return bad(format!(
+                    "bindings for `{}`, which is not a declared dependency",
+                    b.module
+                ));
+            }
+            if self.bindings[..i].iter().any(|o| o.module == b.module) {
+                return bad(format!("two bindings for `{}`", b.module));
+            }
+            for (j, r) in b.reducers.iter().enumerate() {
+                if b.reducers[..j].iter().any(|o| o.name == r.name) {
+                    return bad(format!(
+                        "bindings for `{}` list reducer `{}` twice",
+                        b.module, r.name
+                    ));
+                }
+                for p in &r.params {
+                    p.ty.check_well_formed()?;
+                }
+                r.returns.check_well_formed()?;
+                if let Some(e) = &r.error {
+                    e.check_well_formed()?;
+                }
+            }
+            for (j, t) in b.tables.iter().enumerate() {
+                if b.tables[..j].iter().any(|o| o.name == t.name) {
+                    return bad(format!(
+                        "bindings for `{}` list table `{}` twice",
+                        b.module, t.name
+                    ));
+                }
+                for c in &t.columns {
+                    c.ty.check_well_formed()?;
+                }
             }
         }
         Ok(())

@@ -203,6 +203,13 @@ pub enum RuntimeError {
         /// What changed, and why that is refused.
         change: String,
     },
+    /// A module built with generated bindings for a dependency, and that
+    /// dependency as loaded (or being loaded), do not fit
+    /// (`interstice_abi::bindings`): refused whichever of the two loads
+    /// second. The message names both versions, both schema hashes and the
+    /// first difference.
+    #[error("{0}")]
+    IncompatibleDependency(Box<interstice_abi::bindings::BindingProblem>),
     /// Loading the module would close a certain subscription cycle: every
     /// trigger on it declares the tables it writes (`writes = […]`), so a
     /// change would set it off again and again until
@@ -317,6 +324,7 @@ impl RuntimeError {
             RuntimeError::Abi(_) => "Abi",
             RuntimeError::DependencyCycle(_) => "DependencyCycle",
             RuntimeError::IncompatibleSchema { .. } => "IncompatibleSchema",
+            RuntimeError::IncompatibleDependency(_) => "IncompatibleDependency",
             RuntimeError::BadSubscription { .. } => "BadSubscription",
             RuntimeError::SubscriptionCycle { .. } => "SubscriptionCycle",
             RuntimeError::Reducer { error, .. } => error.kind.name(),

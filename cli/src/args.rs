@@ -573,6 +573,38 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = crate::commands::schema::SchemaFormat::Json)]
         format: crate::commands::schema::SchemaFormat,
     },
+    /// Typed bindings of a module, for the modules that call it or subscribe
+    /// to its tables: `generate rust inventory.wasm -o src/inventory.rs`
+    /// (docs/SDK.md, "Bindings").
+    Generate {
+        /// The language.
+        #[arg(value_enum)]
+        language: crate::commands::generate::Language,
+        /// The .wasm file; with -d, the module's name.
+        module: String,
+        /// Read the module's latest install from this data directory's log.
+        #[arg(long, short = 'd', value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// Write the bindings to this file (and print its path) instead of
+        /// printing them.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// A new module crate in directory NAME: Cargo.toml, src/lib.rs with a
+    /// table, a write and a read reducer, and bindings for each --dep
+    /// (docs/SDK.md, "Starting a module").
+    Init {
+        /// The crate's directory; its last component is the module's name.
+        name: PathBuf,
+        /// A module the new one depends on: its bindings are generated into
+        /// src/ and it is declared a dependency. Repeatable.
+        #[arg(long = "dep", value_name = "MODULE.wasm")]
+        deps: Vec<PathBuf>,
+        /// The interstice-sdk dependency line's path (default: this
+        /// repository's sdk/, as the running binary was built from it).
+        #[arg(long, value_name = "DIR")]
+        sdk: Option<PathBuf>,
+    },
     /// Measure the workloads against their baselines: prints a table, writes
     /// JSON with --out (release builds only give meaningful figures).
     Bench {

@@ -154,6 +154,13 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             data_dir,
             format,
         } => commands::schema::run(&module, data_dir.as_deref(), format),
+        Command::Generate {
+            language,
+            module,
+            data_dir,
+            out,
+        } => commands::generate::run(language, &module, data_dir.as_deref(), out.as_deref()),
+        Command::Init { name, deps, sdk } => commands::init::run(&name, &deps, sdk.as_deref()),
         Command::ReplayCheck {
             dir,
             format,

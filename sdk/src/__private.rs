@@ -80,7 +80,7 @@ pub const fn assert_key_type<T: KeyType>() {}
 /// Compile-time check that `T` can be an auto_inc key.
 pub const fn assert_auto_inc_key<T: AutoIncKey>() {}
 
-const fn str_eq(a: &str, b: &str) -> bool {
+pub(crate) const fn str_eq(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     if a.len() != b.len() {
         return false;

@@ -44,6 +44,7 @@
 // this crate's own tests too.
 extern crate self as interstice_sdk;
 
+pub mod bindings;
 mod context;
 mod query;
 mod rng;

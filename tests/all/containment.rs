@@ -87,6 +87,7 @@ fn big_module() -> Vec<u8> {
             reducer("sink", vec![field("data", Type::Bytes)]),
         ],
         types: vec![],
+        bindings: vec![],
     };
     let grow = "(drop (memory.grow (i32.const 320)))";
     // [1, h'00…' (1 MiB)]: 0x82 0x01 0x5a <len BE>.

@@ -193,6 +193,7 @@ fn hostile_schema(n: usize) -> ModuleSchema {
             })
             .collect(),
         types: vec![],
+        bindings: vec![],
     }
 }
 

@@ -8,6 +8,7 @@ mod support;
 
 mod backup;
 mod bench;
+mod bindings;
 mod cli;
 mod concurrency;
 mod containment;

@@ -384,6 +384,7 @@ pub(crate) fn self_triggering_module_declaring(
             ),
         ],
         types: vec![],
+        bindings: vec![],
     };
     let mut schema = schema;
     schema.reducers[1].writes = writes.map(|w| w.iter().map(|t| t.to_string()).collect());

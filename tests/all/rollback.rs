@@ -370,6 +370,7 @@ async fn a_constraint_violation_rolls_back_the_whole_transaction() {
             reducer("insert_b"),
         ],
         types: vec![],
+        bindings: vec![],
     };
     // Rows [1, 7], [2, 8] and [1, 9] (a duplicate key of the first).
     let data = [0x82, 1, 7, 0x82, 2, 8, 0x82, 1, 9];

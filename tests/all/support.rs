@@ -44,6 +44,11 @@ pub(crate) fn wasm_dir() -> &'static Path {
             "testing/t_named_v2",
             "testing/t_named_bad",
             "testing/t_subs",
+            "testing/t_bind_inventory",
+            "testing/t_bind_inventory_v2",
+            "testing/t_bind_inventory_bad",
+            "testing/t_bind_market",
+            "testing/t_bind_stale",
         ] {
             interstice_cli::guest_build::build_module(&modules.join(m))
                 .unwrap_or_else(|e| panic!("building {m}: {e}"));
@@ -205,6 +210,7 @@ pub(crate) fn raw_schema(name: &str, reducers: &[RawReducer<'_>]) -> interstice_
             })
             .collect(),
         types: vec![],
+        bindings: vec![],
     }
 }
 

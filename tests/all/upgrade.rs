@@ -237,6 +237,7 @@ fn watcher() -> Vec<u8> {
             }),
         }],
         types: vec![],
+        bindings: vec![],
     };
     let text = raw_module_wat_for(&schema, interstice_abi::ABI_VERSION as i32, "", &[], &[""]);
     wat::parse_str(text).expect("valid wat")

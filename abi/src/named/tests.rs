@@ -52,6 +52,7 @@ fn schema(columns: Vec<Field>, reducers: Vec<ReducerSchema>) -> ModuleSchema {
         }],
         reducers,
         types: vec![],
+        bindings: vec![],
     }
 }
 

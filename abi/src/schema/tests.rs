@@ -31,6 +31,7 @@ pub(crate) fn sample() -> ModuleSchema {
             trigger: None,
         }],
         types: vec![],
+        bindings: vec![],
     }
 }
 

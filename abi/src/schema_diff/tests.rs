@@ -27,6 +27,7 @@ fn module(tables: Vec<TableSchema>) -> ModuleSchema {
         tables,
         reducers: vec![],
         types: vec![],
+        bindings: vec![],
     }
 }
 

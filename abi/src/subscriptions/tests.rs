@@ -50,6 +50,7 @@ fn module(name: &str, tables: &[&str], reducers: Vec<ReducerSchema>) -> ModuleSc
         tables: tables.iter().map(|t| table(t)).collect(),
         reducers,
         types: vec![],
+        bindings: vec![],
     }
 }
 

@@ -344,7 +344,8 @@ fn spawn_entry(
 
 /// The checks a load makes against the loaded modules, in the order
 /// validate reports them (`interstice_abi::subscriptions`, shared with
-/// `interstice validate`): no read-call dependency cycle, every table
+/// `interstice validate`): no read-call dependency cycle, generated
+/// bindings fit the loaded dependency both ways, every table
 /// trigger's source exists, for an upgrade every subscriber still fits, and
 /// no certain subscription cycle that is not opted into.
 fn check_against_loaded(
@@ -357,6 +358,9 @@ fn check_against_loaded(
     let set = ModuleSet::with(installed.iter().map(|s| &**s), schema);
     if let Some(cycle) = subscriptions::dependency_cycle(&set, schema) {
         return Err(RuntimeError::DependencyCycle(cycle.join(" -> ")));
+    }
+    if let Some(p) = interstice_abi::bindings::binding_problem(&set, schema) {
+        return Err(RuntimeError::IncompatibleDependency(Box::new(p)));
     }
     if let Some(p) = subscriptions::subscription_problems(&set, schema)
         .into_iter()

@@ -253,8 +253,30 @@ fn check_against(dir: &Path, schema: &ModuleSchema, f: &mut Findings) -> Result<
     }
     check_subscriptions(&set, schema, f);
     check_dependencies(&set, schema, dir, f);
+    check_bindings(&set, schema, f);
     check_cycles(&set, schema, f);
     Ok(())
+}
+
+/// Generated bindings against the installed modules, both ways, as
+/// `runtime/load.rs` checks them: the same function, the runtime's message.
+fn check_bindings(set: &ModuleSet<'_>, schema: &ModuleSchema, f: &mut Findings) {
+    let users = set
+        .iter()
+        .any(|m| m.bindings.iter().any(|b| b.module == schema.name));
+    if schema.bindings.is_empty() && !users {
+        return;
+    }
+    match interstice_abi::bindings::binding_problem(set, schema) {
+        Some(p) => {
+            let e = interstice_actors::RuntimeError::IncompatibleDependency(Box::new(p));
+            f.problem("bindings", format!("{e} ({})", e.kind()));
+        }
+        None => f.ok(
+            "bindings",
+            "the generated bindings fit the installed modules, both ways".into(),
+        ),
+    }
 }
 
 fn check_subscriptions(set: &ModuleSet<'_>, schema: &ModuleSchema, f: &mut Findings) {

@@ -16,8 +16,14 @@ pub(crate) fn status_of(kind: &str) -> StatusCode {
         "UnknownModule" | "UnknownReducer" | "UnknownTable" | "NotFound" => StatusCode::NOT_FOUND,
         "MethodNotAllowed" => StatusCode::METHOD_NOT_ALLOWED,
         "TooLarge" => StatusCode::PAYLOAD_TOO_LARGE,
-        "WrongMode" | "IncompatibleSchema" | "DependencyCycle" | "BadSubscription"
-        | "SubscriptionCycle" | "ReadOnly" | "Snapshot" => StatusCode::CONFLICT,
+        "WrongMode"
+        | "IncompatibleSchema"
+        | "IncompatibleDependency"
+        | "DependencyCycle"
+        | "BadSubscription"
+        | "SubscriptionCycle"
+        | "ReadOnly"
+        | "Snapshot" => StatusCode::CONFLICT,
         "MalformedWasm" | "MissingExport" | "UnknownImport" | "ImportMismatch" => {
             StatusCode::UNPROCESSABLE_ENTITY
         }

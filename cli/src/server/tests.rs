@@ -24,6 +24,7 @@ fn every_kind_has_its_status() {
         ("TooLarge", 413),
         ("WrongMode", 409),
         ("IncompatibleSchema", 409),
+        ("IncompatibleDependency", 409),
         ("ReadOnly", 409),
         ("Snapshot", 409),
         ("MalformedWasm", 422),

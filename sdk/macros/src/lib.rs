@@ -55,7 +55,9 @@ pub fn table(attr: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Declares a reducer: `#[reducer]`, `#[reducer(mode = "read")]`,
-/// `#[reducer(on = "init")]` or `#[reducer(on = "module.table.insert")]`.
+/// `#[reducer(on = "init")]`, `#[reducer(on = "module.table.insert")]`, or
+/// with generated bindings `#[reducer(on = inventory::items::insert)]`
+/// (the table, event and row type checked by the compiler).
 #[proc_macro_attribute]
 pub fn reducer(attr: TokenStream, item: TokenStream) -> TokenStream {
     let item = parse_macro_input!(item as ItemFn);
@@ -90,7 +92,9 @@ pub fn migration(attr: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Declares the module: its name, version, dependencies, tables and
-/// reducers, and generates the wasm exports the runtime calls.
+/// reducers, and generates the wasm exports the runtime calls. A
+/// dependency is a name (`"hello"`) or the path of its generated bindings
+/// module (`inventory`), which also records the binding in the schema.
 #[proc_macro]
 pub fn interstice_module(input: TokenStream) -> TokenStream {
     module::expand(input.into())

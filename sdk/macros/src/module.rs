@@ -2,9 +2,10 @@
 
 use interstice_abi::schema::valid_ident;
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
 use syn::{bracketed, Ident, LitStr, Path, Token};
 
 use crate::util::{error, sdk, unraw};
@@ -12,9 +13,26 @@ use crate::util::{error, sdk, unraw};
 struct ModuleDecl {
     name: LitStr,
     version: Option<LitStr>,
-    dependencies: Vec<LitStr>,
+    dependencies: Vec<Dependency>,
     tables: Vec<Path>,
     reducers: Vec<Path>,
+}
+
+/// A dependency: its name, or the path of its generated bindings module
+/// (`interstice generate rust`), which also records the binding.
+enum Dependency {
+    Name(LitStr),
+    Bindings(Path),
+}
+
+impl Parse for Dependency {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(LitStr) {
+            Ok(Dependency::Name(input.parse()?))
+        } else {
+            Ok(Dependency::Bindings(input.parse()?))
+        }
+    }
 }
 
 fn list<T: Parse>(input: ParseStream) -> syn::Result<Vec<T>> {
@@ -89,7 +107,18 @@ pub(crate) fn expand(input: TokenStream) -> syn::Result<TokenStream> {
         None => quote!(::core::env!("CARGO_PKG_VERSION")),
     };
     let mut deps = Vec::new();
+    let mut dep_names = Vec::new();
+    let mut bindings = Vec::new();
     for d in &decl.dependencies {
+        let d = match d {
+            Dependency::Name(d) => d,
+            Dependency::Bindings(p) => {
+                dep_names.push(quote_spanned!(p.span()=> #p::MODULE_NAME));
+                bindings.push(quote_spanned!(p.span()=> #p::__interstice_binding()));
+                continue;
+            }
+        };
+        dep_names.push(quote!(#d));
         let dv = d.value();
         if !valid_ident(&dv) {
             return Err(error(
@@ -171,15 +200,18 @@ pub(crate) fn expand(input: TokenStream) -> syn::Result<TokenStream> {
                 abi_version: #sdk::abi::ABI_VERSION,
                 name: ::std::string::String::from(#name),
                 version: ::std::string::String::from(#version),
-                dependencies: ::std::vec![#(::std::string::String::from(#deps)),*],
+                dependencies: ::std::vec![#(::std::string::String::from(#dep_names)),*],
                 tables: ::std::vec![#(<#tables as #sdk::Table>::schema()),*],
                 reducers: ::std::vec![#(<#markers as #sdk::__private::Reducer>::schema()),*],
                 types: ::std::vec::Vec::new(),
+                bindings: ::std::vec![#(#bindings),*],
             }
             .with_named_types()
         }
 
         const _: () = {
+            // No dependency twice (names and bindings together), nor itself.
+            const _: () = #sdk::bindings::assert_dependencies(#name, &[#(#dep_names),*]);
             // Two tables may not share a name.
             const _: () = #sdk::__private::assert_unique_names(&[#(<#tables as #sdk::Table>::NAME),*]);
             // Each #[migration]'s to_version is its table's version.

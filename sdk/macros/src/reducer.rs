@@ -23,6 +23,9 @@ struct Options {
     writes: Option<Vec<syn::Ident>>,
     /// `recursive`: the trigger accepts bounded recursion.
     recursive: Option<syn::Path>,
+    /// `on = module::table::event`: a trigger named through generated
+    /// bindings (`trigger` then holds its event, for the checks).
+    typed: Option<syn::Path>,
 }
 
 struct Migration {
@@ -37,6 +40,7 @@ fn parse_options(attr: TokenStream) -> syn::Result<Options> {
         migration: None,
         writes: None,
         recursive: None,
+        typed: None,
     };
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("mode") {
@@ -52,7 +56,15 @@ fn parse_options(attr: TokenStream) -> syn::Result<Options> {
                 }
             };
         } else if meta.path.is_ident("on") {
-            let lit: LitStr = meta.value()?.parse()?;
+            let value = meta.value()?;
+            if !value.peek(LitStr) {
+                let path: syn::Path = value.parse()?;
+                let (lit, trigger) = typed_trigger(&path)?;
+                opts.trigger = Some((lit, trigger));
+                opts.typed = Some(path);
+                return Ok(());
+            }
+            let lit: LitStr = value.parse()?;
             let trigger = Trigger::parse(&lit.value())
                 .map_err(|e| syn::Error::new(lit.span(), format!("invalid trigger: {e}")))?;
             opts.trigger = Some((lit, trigger));
@@ -87,6 +99,45 @@ fn parse_options(attr: TokenStream) -> syn::Result<Options> {
     });
     syn::parse::Parser::parse2(parser, attr)?;
     Ok(opts)
+}
+
+/// `on = inventory::items::insert`: the path of a table event of generated
+/// bindings. Its last segment is the event; the compiler checks the rest
+/// (the bindings module and its table) exists. Returns the path as text
+/// (for messages) and a table trigger holding the event.
+fn typed_trigger(path: &syn::Path) -> syn::Result<(LitStr, Trigger)> {
+    let text = quote!(#path).to_string().replace(' ', "");
+    let last = path.segments.last().expect("a path has a segment");
+    let event = match last.ident.to_string().as_str() {
+        "insert" => RowEvent::Insert,
+        "update" => RowEvent::Update,
+        "delete" => RowEvent::Delete,
+        other => {
+            return Err(error(
+                &last.ident,
+                format!(
+                    "unknown row event `{other}` in `{text}`: a typed trigger is \
+                     `bindings::table::insert`, `::update` or `::delete` (or write \
+                     `on = \"module.table.insert\"`)"
+                ),
+            ))
+        }
+    };
+    if path.segments.len() < 3 {
+        return Err(error(
+            path,
+            format!(
+                "`{text}` is not a table event: a typed trigger names the bindings module, the \
+                 table and the event, `inventory::items::insert`"
+            ),
+        ));
+    }
+    let trigger = Trigger::Table {
+        module: String::new(),
+        table: String::new(),
+        event,
+    };
+    Ok((LitStr::new(&text, path.span()), trigger))
 }
 
 /// What the function returns.
@@ -176,6 +227,7 @@ pub(crate) fn expand_migration(attr: TokenStream, func: ItemFn) -> syn::Result<T
         migration: Some(Migration { from, to }),
         writes: None,
         recursive: None,
+        typed: None,
     };
     expand_with(opts, func)
 }
@@ -459,6 +511,15 @@ fn expand_with(opts: Options, func: ItemFn) -> syn::Result<TokenStream> {
             quote!(::core::option::Option::Some(
                 #sdk::__private::migration_trigger::<#pty>(#from, #to)
             ))
+        }
+        (_, None) if opts.typed.is_some() => {
+            let path = opts.typed.as_ref().expect("checked");
+            for (_, ty) in &params {
+                consts.extend(quote_spanned! {ty.span()=>
+                    const _: () = #sdk::bindings::assert_row::<#path, #ty>();
+                });
+            }
+            quote!(::core::option::Option::Some(#sdk::bindings::trigger::<#path>()))
         }
         (trigger, None) => match trigger {
             None => quote!(::core::option::Option::None),

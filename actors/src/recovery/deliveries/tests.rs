@@ -43,6 +43,7 @@ pub(crate) fn schema(name: &str, tables: &[&str], watch: &[(&str, &str)]) -> Mod
             })
             .collect(),
         types: vec![],
+        bindings: vec![],
     }
 }
 

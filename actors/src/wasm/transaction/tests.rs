@@ -23,6 +23,7 @@ fn deliveries_that_no_longer_fit_are_named() {
             trigger: None,
         }],
         types: vec![],
+        bindings: vec![],
     };
     let one = [0x81, 0x01]; // [1]
     assert_eq!(

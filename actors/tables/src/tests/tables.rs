@@ -273,6 +273,7 @@ fn upgrade_extends_rows_with_defaults_and_sets_migrated_tables_aside() {
         tables,
         reducers: vec![],
         types: vec![],
+        bindings: vec![],
     };
     // Automatic: a column `stars: u8` with default 3.
     let mut extended = old_schema.clone();
