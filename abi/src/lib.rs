@@ -29,7 +29,7 @@ pub mod value;
 pub use codec::{Args, Bytes, IntersticeType};
 pub use schema::{
     ColumnDefault, IndexKind, IndexSchema, ModuleSchema, Persistence, ReducerMode, ReducerSchema,
-    RowEvent, TableSchema, Trigger,
+    RowEvent, Storage, TableSchema, Trigger,
 };
 pub use types::{EnumType, Field, StructType, Type, Variant};
 pub use value::Value;

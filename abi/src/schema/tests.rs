@@ -19,6 +19,7 @@ pub(crate) fn sample() -> ModuleSchema {
             persistence: Persistence::Logged,
             indexes: vec![],
             defaults: vec![],
+            storage: Default::default(),
         }],
         reducers: vec![ReducerSchema {
             writes: None,
