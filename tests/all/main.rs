@@ -9,6 +9,7 @@ mod support;
 mod backup;
 mod bench;
 mod cli;
+mod columnar;
 mod concurrency;
 mod containment;
 mod crash;
