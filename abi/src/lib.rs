@@ -32,7 +32,7 @@ pub mod value;
 pub use codec::{Args, Bytes, IntersticeType};
 pub use schema::{
     Binding, BoundReducer, BoundTable, ColumnDefault, IndexKind, IndexSchema, ModuleSchema,
-    Persistence, ReducerMode, ReducerSchema, RowEvent, TableSchema, Trigger,
+    Persistence, ReducerMode, ReducerSchema, RowEvent, Storage, TableSchema, Trigger,
 };
 pub use types::{EnumType, Field, StructType, Type, Variant};
 pub use value::Value;

@@ -127,6 +127,26 @@ pub enum Persistence {
     Ephemeral,
 }
 
+/// How the host stores a table's rows (`#[table(storage = "…")]`). It
+/// changes nothing a module, the log or a snapshot sees: only the memory
+/// layout, and so the cost of each operation (`docs/SDK.md` §4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Storage {
+    /// Row by row, each row's encoding in one allocation (the default).
+    #[default]
+    Rows,
+    /// Column by column: numeric columns as plain vectors, which
+    /// aggregates and filters read without decoding rows.
+    Columnar,
+}
+
+impl Storage {
+    /// True for the default, [`Storage::Rows`] (left out of the encoding).
+    pub fn is_rows(&self) -> bool {
+        *self == Storage::Rows
+    }
+}
+
 /// Kind of a secondary index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum IndexKind {
@@ -174,6 +194,11 @@ pub struct TableSchema {
     /// encodes (and hashes) exactly as before defaults existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub defaults: Vec<ColumnDefault>,
+    /// How the host stores the rows. Omitted from the encoding when it is
+    /// [`Storage::Rows`], so a schema that does not ask for columnar
+    /// storage encodes (and hashes) exactly as before storage existed.
+    #[serde(default, skip_serializing_if = "Storage::is_rows")]
+    pub storage: Storage,
 }
 
 /// A column's declared default value.

@@ -78,6 +78,7 @@ fn big_module() -> Vec<u8> {
             persistence: Persistence::Logged,
             indexes: vec![],
             defaults: vec![],
+            storage: Default::default(),
         }],
         reducers: vec![
             reducer("update_one", vec![]),

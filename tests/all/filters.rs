@@ -179,6 +179,7 @@ fn hostile_schema(n: usize) -> ModuleSchema {
                 },
             ],
             defaults: vec![],
+            storage: Default::default(),
         }],
         reducers: (0..n)
             .map(|i| interstice_abi::ReducerSchema {

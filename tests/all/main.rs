@@ -10,6 +10,7 @@ mod backup;
 mod bench;
 mod bindings;
 mod cli;
+mod columnar;
 mod concurrency;
 mod containment;
 mod crash;

@@ -364,6 +364,7 @@ pub(crate) fn self_triggering_module_declaring(
             persistence: Persistence::Logged,
             indexes: Vec::new(),
             defaults: vec![],
+            storage: Default::default(),
         }],
         reducers: vec![
             reducer("start", Vec::new(), None),

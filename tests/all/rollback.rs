@@ -363,6 +363,7 @@ async fn a_constraint_violation_rolls_back_the_whole_transaction() {
             persistence: Persistence::Logged,
             indexes: Vec::new(),
             defaults: vec![],
+            storage: Default::default(),
         }],
         reducers: vec![
             reducer("insert_a"),

@@ -49,6 +49,8 @@ pub(crate) fn wasm_dir() -> &'static Path {
             "testing/t_bind_inventory_bad",
             "testing/t_bind_market",
             "testing/t_bind_stale",
+            "testing/t_columnar_rows",
+            "testing/t_columnar_cols",
         ] {
             interstice_cli::guest_build::build_module(&modules.join(m))
                 .unwrap_or_else(|e| panic!("building {m}: {e}"));

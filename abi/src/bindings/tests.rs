@@ -50,6 +50,7 @@ fn inventory(version: &str, param: Type, result: Type, column: Type) -> ModuleSc
             persistence: Persistence::Logged,
             indexes: vec![],
             defaults: vec![],
+            storage: Default::default(),
         }],
         reducers: vec![
             reducer(

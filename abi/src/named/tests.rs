@@ -49,6 +49,7 @@ fn schema(columns: Vec<Field>, reducers: Vec<ReducerSchema>) -> ModuleSchema {
             persistence: Persistence::Logged,
             indexes: vec![],
             defaults: vec![],
+            storage: Default::default(),
         }],
         reducers,
         types: vec![],

@@ -15,6 +15,7 @@ fn table(name: &str, cols: &[(&str, Type)], pk: u32) -> TableSchema {
         persistence: Persistence::Logged,
         indexes: vec![],
         defaults: vec![],
+        storage: Default::default(),
     }
 }
 

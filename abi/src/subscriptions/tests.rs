@@ -15,6 +15,7 @@ fn table(name: &str) -> TableSchema {
         persistence: Persistence::Logged,
         indexes: vec![],
         defaults: vec![],
+        storage: Default::default(),
     }
 }
 

@@ -9,6 +9,7 @@ use interstice_abi::RowEvent;
 
 use crate::entry::{cmp_keys, Entry};
 use crate::error::TableError;
+use crate::store::{Store, Taken};
 use crate::tables::Tables;
 use crate::Row;
 
@@ -92,9 +93,9 @@ impl Tables {
                 let (entry, key_value) = t.logged_entry(bytes)?;
                 t.bump_auto_inc(bytes, key_value);
                 let pk: Option<Box<[u8]>> = (!t.indexes.is_empty()).then(|| entry.key().into());
-                let replaced = t.rows.replace(entry);
+                let replaced = t.store.replace_entry(entry);
                 if let Some(pk) = pk {
-                    t.reindex(&pk, replaced.as_ref().map(Entry::row), Some(bytes));
+                    t.reindex(&pk, replaced.as_ref().map(Taken::row), Some(bytes));
                 }
                 let event = if matches!(op, MutationOp::Insert(_)) {
                     RowEvent::Insert
@@ -104,19 +105,25 @@ impl Tables {
                 if !want_rows {
                     return Ok((event, None, None));
                 }
-                let old = replaced.map(|e| Row::from(e.row()));
+                let old = replaced.map(|e| match e {
+                    Taken::Entry(e) => Row::from(e.row()),
+                    Taken::Row(r) => r,
+                });
                 (event, old, Some(Row::from(bytes)))
             }
             MutationOp::Delete(key_value) => {
                 let key = t.key_of_value(key_value)?;
-                let taken = t.rows.take(&*key);
+                let taken = t.store.take(&key);
                 if let Some(old) = &taken {
                     t.reindex(&key, Some(old.row()), None);
                 }
                 if !want_rows {
                     return Ok((RowEvent::Delete, None, None));
                 }
-                let old = taken.map(|e| Row::from(e.row()));
+                let old = taken.map(|e| match e {
+                    Taken::Entry(e) => Row::from(e.row()),
+                    Taken::Row(r) => r,
+                });
                 (RowEvent::Delete, old, None)
             }
         })
@@ -174,32 +181,32 @@ impl Tables {
             );
             return;
         };
-        let (n, m) = (t.rows.len(), writes.len());
+        let (n, m) = (t.store.len(), writes.len());
         // A search costs about log2(n) dependent cache misses; the merge
         // about 3 independent ones per row (the merge, then the sortedness
         // check and the deduplication of `BTreeSet::from_iter`).
         let log2n = (usize::BITS - n.leading_zeros()) as usize;
-        if m.saturating_mul(log2n) >= n.saturating_mul(2) {
-            merge_sorted(&mut t.rows, writes);
-            t.rebuild_indexes();
-        } else if !t.indexes.is_empty() {
-            for w in writes {
-                let (pk, row) = w.entry.parts();
-                let pk: Box<[u8]> = pk.into();
-                let old = if w.delete {
-                    t.rows.take(&*pk)
-                } else {
-                    let row: Box<[u8]> = row.into();
-                    let old = t.rows.replace(w.entry);
-                    t.reindex(&pk, old.as_ref().map(Entry::row), Some(&row));
-                    continue;
-                };
-                if let Some(old) = old {
-                    t.reindex(&pk, Some(old.row()), None);
+        match &mut t.store {
+            Store::Rows(rows) if m.saturating_mul(log2n) >= n.saturating_mul(2) => {
+                merge_sorted(rows, writes);
+                t.rebuild_indexes();
+            }
+            Store::Rows(rows) if t.indexes.is_empty() => write_each(rows, writes),
+            _ => {
+                for w in writes {
+                    let (pk, row) = w.entry.parts();
+                    let pk: Box<[u8]> = pk.into();
+                    if w.delete {
+                        if let Some(old) = t.store.take(&pk) {
+                            t.reindex(&pk, Some(old.row()), None);
+                        }
+                    } else {
+                        let row: Box<[u8]> = row.into();
+                        let old = t.store.replace_entry(w.entry);
+                        t.reindex(&pk, old.as_ref().map(Taken::row), Some(&row));
+                    }
                 }
             }
-        } else {
-            write_each(&mut t.rows, writes);
         }
     }
 }

@@ -22,6 +22,7 @@ mod overlay;
 mod query;
 mod snapshot;
 mod state_hash;
+mod store;
 mod table;
 mod tables;
 

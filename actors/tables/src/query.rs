@@ -13,6 +13,7 @@ use interstice_abi::{IndexKind, Type};
 
 use crate::error::TableError;
 use crate::index::{encode_index_value, IndexData};
+use crate::store::{ColumnData, Columns, RowRef, Store};
 use crate::table::Table;
 use crate::tables::Tables;
 
@@ -31,11 +32,51 @@ enum CmpOp {
     Ge,
 }
 
-/// A comparable constant: memcomparable bytes, or a float.
+/// A comparable value: an integer of at most 64 bits, memcomparable bytes
+/// (`bool`, 128-bit integers, strings, bytes), or a float.
 #[derive(Debug, Clone)]
 enum Scalar {
+    Int(i128),
     Key(Vec<u8>),
     Float(f64),
+}
+
+impl Scalar {
+    /// How a stored value compares with a constant of the same type.
+    #[inline]
+    fn cmp_to(&self, other: &Scalar) -> Option<Ordering> {
+        match (self, other) {
+            (Scalar::Int(a), Scalar::Int(b)) => Some(a.cmp(b)),
+            (Scalar::Key(a), Scalar::Key(b)) => Some(a.as_slice().cmp(b.as_slice())),
+            (Scalar::Float(a), Scalar::Float(b)) => a.partial_cmp(b),
+            _ => None,
+        }
+    }
+}
+
+/// True for the integer types of at most 64 bits (compared as
+/// [`Scalar::Int`], stored as plain numbers by the columnar store).
+fn small_int(ty: &Type) -> bool {
+    matches!(
+        ty,
+        Type::U8 | Type::U16 | Type::U32 | Type::U64 | Type::I8 | Type::I16 | Type::I32 | Type::I64
+    )
+}
+
+/// The integer a small integer type's memcomparable key encodes.
+fn key_to_int(ty: &Type, key: &[u8]) -> i128 {
+    let mut be = [0u8; 8];
+    let w = key.len().min(8);
+    be[8 - w..].copy_from_slice(&key[..w]);
+    let u = u64::from_be_bytes(be);
+    if matches!(ty, Type::I8 | Type::I16 | Type::I32 | Type::I64) && w > 0 {
+        let bits = 8 * w as u32;
+        let x = u ^ (1u64 << (bits - 1));
+        let shift = 64 - bits;
+        i128::from(((x << shift) as i64) >> shift)
+    } else {
+        i128::from(u)
+    }
 }
 
 /// A filter checked against the table's columns.
@@ -101,6 +142,7 @@ fn comparable(ty: &Type) -> Option<&Type> {
     (inner.is_key_type() || matches!(inner, Type::F32 | Type::F64)).then_some(inner)
 }
 
+/// A constant of type `ty` from a query, checked as a key of that type is.
 fn read_scalar(ty: &Type, r: &mut Reader<'_>) -> Result<Scalar, TableError> {
     Ok(match ty {
         Type::F32 => Scalar::Float(f64::from(r.f32()?)),
@@ -108,9 +150,88 @@ fn read_scalar(ty: &Type, r: &mut Reader<'_>) -> Result<Scalar, TableError> {
         t => {
             let mut k = Vec::new();
             t.encode_key(r, &mut k)?;
-            Scalar::Key(k)
+            if small_int(t) {
+                Scalar::Int(key_to_int(t, &k))
+            } else {
+                Scalar::Key(k)
+            }
         }
     })
+}
+
+/// A stored (validated) value of type `ty`, as [`read_scalar`] reads it.
+#[inline]
+fn read_value(ty: &Type, r: &mut Reader<'_>) -> Result<Scalar, TableError> {
+    if small_int(ty) {
+        return Ok(Scalar::Int(r.i128()?));
+    }
+    read_scalar(ty, r)
+}
+
+/// The column values a filter reads, wherever the row is.
+trait Values {
+    /// True if column `c` is `None`.
+    fn is_null(&self, c: usize) -> bool;
+    /// How column `c` (not `None`) compares with `value`.
+    fn compare(&self, c: usize, value: &Scalar) -> Option<Ordering>;
+}
+
+/// A row's bytes and its columns' spans.
+struct Spanned<'a> {
+    row: &'a [u8],
+    spans: &'a [std::ops::Range<usize>],
+    types: &'a [Type],
+}
+
+fn inner(ty: &Type) -> &Type {
+    match ty {
+        Type::Option(t) => t,
+        t => t,
+    }
+}
+
+impl Values for Spanned<'_> {
+    fn is_null(&self, c: usize) -> bool {
+        self.row[self.spans[c].clone()] == [0xf6]
+    }
+
+    fn compare(&self, c: usize, value: &Scalar) -> Option<Ordering> {
+        let bytes = &self.row[self.spans[c].clone()];
+        read_value(inner(&self.types[c]), &mut Reader::new(bytes))
+            .ok()?
+            .cmp_to(value)
+    }
+}
+
+/// A row of the columnar store: read from its column vectors.
+struct Slot<'a> {
+    columns: &'a Columns,
+    slot: usize,
+    types: &'a [Type],
+}
+
+impl Values for Slot<'_> {
+    #[inline]
+    fn is_null(&self, c: usize) -> bool {
+        self.columns.columns[c].is_null(self.slot)
+    }
+
+    #[inline]
+    fn compare(&self, c: usize, value: &Scalar) -> Option<Ordering> {
+        let s = self.slot;
+        match (&self.columns.columns[c].data, value) {
+            (ColumnData::Unsigned(v), Scalar::Int(x)) => Some(i128::from(v[s]).cmp(x)),
+            (ColumnData::Signed(v), Scalar::Int(x)) => Some(i128::from(v[s]).cmp(x)),
+            (ColumnData::F32(v), Scalar::Float(x)) => f64::from(v[s]).partial_cmp(x),
+            (ColumnData::F64(v), Scalar::Float(x)) => v[s].partial_cmp(x),
+            (ColumnData::Encoded(v), _) => {
+                read_value(inner(&self.types[c]), &mut Reader::new(&v[s]))
+                    .ok()?
+                    .cmp_to(value)
+            }
+            _ => None,
+        }
+    }
 }
 
 struct FilterReader<'t> {
@@ -221,29 +342,18 @@ impl FilterReader<'_> {
 }
 
 impl Filter {
-    fn matches(&self, row: &[u8], cols: &[std::ops::Range<usize>], types: &[Type]) -> bool {
+    fn matches(&self, row: &impl Values) -> bool {
         match self {
-            Filter::And(fs) => fs.iter().all(|f| f.matches(row, cols, types)),
-            Filter::Or(fs) => fs.iter().any(|f| f.matches(row, cols, types)),
-            Filter::Not(f) => !f.matches(row, cols, types),
-            Filter::IsNone(c) => row[cols[*c].clone()] == [0xf6],
+            Filter::And(fs) => fs.iter().all(|f| f.matches(row)),
+            Filter::Or(fs) => fs.iter().any(|f| f.matches(row)),
+            Filter::Not(f) => !f.matches(row),
+            Filter::IsNone(c) => row.is_null(*c),
             Filter::Cmp { column, op, value } => {
-                let bytes = &row[cols[*column].clone()];
-                let ty = match &types[*column] {
-                    Type::Option(t) => {
-                        if bytes == [0xf6] {
-                            return *op == CmpOp::Ne;
-                        }
-                        &**t
-                    }
-                    t => t,
-                };
-                let ord = match (value, read_scalar(ty, &mut Reader::new(bytes))) {
-                    (Scalar::Key(v), Ok(Scalar::Key(k))) => Some(k.as_slice().cmp(v.as_slice())),
-                    (Scalar::Float(v), Ok(Scalar::Float(x))) => x.partial_cmp(v),
-                    _ => None,
-                };
-                match (op, ord) {
+                // Only an `Option` column holds `None`; it satisfies `ne`.
+                if row.is_null(*column) {
+                    return *op == CmpOp::Ne;
+                }
+                match (op, row.compare(*column, value)) {
                     (CmpOp::Ne, None) => true,
                     (_, None) => false,
                     (CmpOp::Eq, Some(o)) => o == Ordering::Equal,
@@ -254,6 +364,26 @@ impl Filter {
                     (CmpOp::Ge, Some(o)) => o != Ordering::Less,
                 }
             }
+        }
+    }
+
+    /// Whether `row` passes (`spans` is scratch space).
+    #[inline]
+    fn passes(
+        &self,
+        row: RowRef<'_>,
+        spans: &mut Vec<std::ops::Range<usize>>,
+        types: &[Type],
+    ) -> bool {
+        match row {
+            RowRef::Bytes(row) => {
+                column_spans(row, spans) && self.matches(&Spanned { row, spans, types })
+            }
+            RowRef::Slot(columns, slot) => self.matches(&Slot {
+                columns,
+                slot,
+                types,
+            }),
         }
     }
 }
@@ -489,7 +619,7 @@ impl Tables {
         after: Option<&[u8]>,
         limit: usize,
         paged: bool,
-        each: impl FnMut(&[u8], &'t [u8]) -> bool,
+        each: impl FnMut(&[u8], RowRef<'t>) -> bool,
     ) -> (PageEnd, Option<Box<[u8]>>, u64) {
         let mut walked = Walked {
             keep_last: paged,
@@ -502,16 +632,45 @@ impl Tables {
 
     /// Walks every entry of `query` for an aggregate: refused past
     /// `max_examined` entries, so that one host call's time stays bounded.
+    /// With `any_order` (the aggregate's result does not depend on the
+    /// order it sees the rows in), a whole-table query of a columnar table
+    /// walks the column vectors slot by slot instead of in key order: the
+    /// same rows, the same count of entries examined.
     fn walk_all<'t>(
         &self,
         t: &'t Table,
         query: &Query,
         max_examined: usize,
         examined: &mut u64,
-        mut each: impl FnMut(&[u8], &'t [u8]) -> bool,
+        any_order: bool,
+        mut each: impl FnMut(&[u8], RowRef<'t>) -> bool,
     ) -> Result<(), TableError> {
+        if let (true, Store::Columns(c), Source::Primary, Bound::Unbounded, Bound::Unbounded) = (
+            any_order,
+            &t.store,
+            &query.source,
+            &query.lower,
+            &query.upper,
+        ) {
+            if c.len() <= max_examined {
+                let mut spans = Vec::new();
+                let types = t.column_types();
+                *examined += c.len() as u64;
+                for slot in 0..c.len() {
+                    let row = RowRef::Slot(c, slot);
+                    let pass = match &query.filter {
+                        None => true,
+                        Some(f) => f.passes(row, &mut spans, types),
+                    };
+                    if pass && !each(&[], row) {
+                        break;
+                    }
+                }
+                return Ok(());
+            }
+        }
         let mut stopped = false;
-        let visit = |entry: &[u8], row: &'t [u8]| {
+        let visit = |entry: &[u8], row: RowRef<'t>| {
             let go = each(entry, row);
             stopped |= !go;
             go
@@ -534,19 +693,19 @@ impl Tables {
         query: &Query,
         after: Option<&[u8]>,
         limit: usize,
-        mut each: impl FnMut(&[u8], &'t [u8]) -> bool,
+        mut each: impl FnMut(&[u8], RowRef<'t>) -> bool,
         walked: &mut Walked,
     ) -> PageEnd {
         let mut spans = Vec::new();
         let types = t.column_types();
-        let mut visit = |entry: &[u8], row: &'t [u8]| -> Option<PageEnd> {
+        let mut visit = |entry: &[u8], row: RowRef<'t>| -> Option<PageEnd> {
             walked.examined += 1;
             if walked.keep_last {
                 walked.last = Some(entry.into());
             }
             let pass = match &query.filter {
                 None => true,
-                Some(f) => column_spans(row, &mut spans) && f.matches(row, &spans, types),
+                Some(f) => f.passes(row, &mut spans, types),
             };
             if pass && !each(entry, row) {
                 return Some(PageEnd::More);
@@ -572,8 +731,7 @@ impl Tables {
                 if empty(&lo) {
                     return PageEnd::Finished;
                 }
-                for e in t.rows.range::<[u8], _>((as_ref(&lo), as_ref(&hi))) {
-                    let (k, row) = e.parts();
+                for (k, row) in t.store.range(as_ref(&lo), as_ref(&hi)) {
                     if let Some(end) = visit(k, row) {
                         return end;
                     }
@@ -643,8 +801,8 @@ impl Tables {
         }
         let t = self.table_or_err(cursor.table)?;
         let max_rows = max_rows.clamp(1, q::MAX_PAGE_ROWS) as usize;
-        let mut rows: Vec<&[u8]> = Vec::new();
-        let mut bytes = 0usize;
+        let mut body = Vec::new();
+        let mut n = 0usize;
         let (end, last, examined) = self.walk(
             t,
             &cursor.query,
@@ -652,22 +810,20 @@ impl Tables {
             q::MAX_PAGE_EXAMINED,
             true,
             |_, row| {
-                rows.push(row);
-                bytes += row.len();
-                rows.len() < max_rows && bytes < q::MAX_PAGE_BYTES
+                row.write_to(&mut body);
+                n += 1;
+                n < max_rows && body.len() < q::MAX_PAGE_BYTES
             },
         );
         if end == PageEnd::Finished {
             cursor.done = true;
-            if rows.is_empty() {
+            if n == 0 {
                 return Ok(Page { examined, ..empty });
             }
         }
         let mut w = Writer::from_vec(std::mem::take(out));
-        w.array(rows.len());
-        for r in &rows {
-            w.raw(r);
-        }
+        w.array(n);
+        w.raw(&body);
         *out = w.into_vec();
         if last.is_some() {
             cursor.after = last;
@@ -708,7 +864,7 @@ impl Tables {
         let mut w = Writer::new();
         if op == q::AGG_COUNT {
             let mut n = 0u64;
-            self.walk_all(t, &query, max_examined, examined, |_, _| {
+            self.walk_all(t, &query, max_examined, examined, true, |_, _| {
                 n += 1;
                 true
             })?;
@@ -722,10 +878,8 @@ impl Tables {
                 t.column_types().len()
             ));
         };
-        let ty = match &col.ty {
-            Type::Option(inner) => &**inner,
-            ty => ty,
-        };
+        let ty = inner(&col.ty);
+        let float = matches!(ty, Type::F32 | Type::F64);
         let mut spans = Vec::new();
         match op {
             q::AGG_SUM => {
@@ -737,7 +891,6 @@ impl Tables {
                     ty,
                     Type::U8 | Type::U16 | Type::U32 | Type::U64 | Type::U128
                 );
-                let float = matches!(ty, Type::F32 | Type::F64);
                 if !(signed || unsigned || float) {
                     return bad(format!(
                         "aggregate: sum of column `{}`, which is {}, not a number",
@@ -745,12 +898,46 @@ impl Tables {
                         col.ty.display_name()
                     ));
                 }
+                // Integer sums of at most 64-bit values cannot overflow the
+                // 128-bit sum, and unsigned sums overflow in any order or in
+                // none; float sums and i128 sums depend on the order.
+                let any_order = !float && *ty != Type::I128;
                 let (mut su, mut si, mut sf, mut overflow) = (0u128, 0i128, 0f64, false);
-                self.walk_all(t, &query, max_examined, examined, |_, row| {
-                    if !column_spans(row, &mut spans) {
-                        return true;
-                    }
-                    let mut cr = Reader::new(&row[spans[column].clone()]);
+                self.walk_all(t, &query, max_examined, examined, any_order, |_, row| {
+                    let cell = match row {
+                        RowRef::Slot(c, s) => {
+                            let c = &c.columns[column];
+                            if c.is_null(s) {
+                                return true;
+                            }
+                            match &c.data {
+                                ColumnData::Unsigned(v) => {
+                                    su += u128::from(v[s]);
+                                    return true;
+                                }
+                                ColumnData::Signed(v) => {
+                                    si += i128::from(v[s]);
+                                    return true;
+                                }
+                                ColumnData::F32(v) => {
+                                    sf += f64::from(v[s]);
+                                    return true;
+                                }
+                                ColumnData::F64(v) => {
+                                    sf += v[s];
+                                    return true;
+                                }
+                                ColumnData::Encoded(v) => &v[s][..],
+                            }
+                        }
+                        RowRef::Bytes(row) => {
+                            if !column_spans(row, &mut spans) {
+                                return true;
+                            }
+                            &row[spans[column].clone()]
+                        }
+                    };
+                    let mut cr = Reader::new(cell);
                     if cr.try_null() {
                         return true;
                     }
@@ -799,26 +986,56 @@ impl Tables {
                 } else {
                     Ordering::Greater
                 };
+                // Equal non-float values have equal encodings, so only a
+                // float's extreme (`0.0` against `-0.0`) depends on the order.
                 let mut best: Option<(Scalar, Vec<u8>)> = None;
-                self.walk_all(t, &query, max_examined, examined, |_, row| {
-                    if !column_spans(row, &mut spans) || row[spans[column].clone()] == [0xf6] {
-                        return true;
-                    }
-                    let Ok(s) = read_scalar(ty, &mut Reader::new(&row[spans[column].clone()]))
-                    else {
-                        return true;
+                let mut raw = Vec::new();
+                self.walk_all(t, &query, max_examined, examined, !float, |_, row| {
+                    let s = match row {
+                        RowRef::Slot(c, slot) => {
+                            let c = &c.columns[column];
+                            if c.is_null(slot) {
+                                return true;
+                            }
+                            match &c.data {
+                                ColumnData::Unsigned(v) => Scalar::Int(i128::from(v[slot])),
+                                ColumnData::Signed(v) => Scalar::Int(i128::from(v[slot])),
+                                ColumnData::F32(v) => Scalar::Float(f64::from(v[slot])),
+                                ColumnData::F64(v) => Scalar::Float(v[slot]),
+                                ColumnData::Encoded(v) => {
+                                    match read_value(ty, &mut Reader::new(&v[slot])) {
+                                        Ok(s) => s,
+                                        Err(_) => return true,
+                                    }
+                                }
+                            }
+                        }
+                        RowRef::Bytes(row) => {
+                            if !column_spans(row, &mut spans)
+                                || row[spans[column].clone()] == [0xf6]
+                            {
+                                return true;
+                            }
+                            match read_value(ty, &mut Reader::new(&row[spans[column].clone()])) {
+                                Ok(s) => s,
+                                Err(_) => return true,
+                            }
+                        }
                     };
                     let better = match (&best, &s) {
                         (None, Scalar::Float(f)) => !f.is_nan(),
                         (None, _) => true,
-                        (Some((Scalar::Key(b), _)), Scalar::Key(k)) => k.cmp(b) == want,
-                        (Some((Scalar::Float(b), _)), Scalar::Float(f)) => {
-                            f.partial_cmp(b) == Some(want)
-                        }
-                        _ => false,
+                        (Some((b, _)), s) => s.cmp_to(b) == Some(want),
                     };
                     if better {
-                        best = Some((s, row[spans[column].clone()].to_vec()));
+                        raw.clear();
+                        match row {
+                            RowRef::Slot(c, slot) => c.columns[column].write_value(slot, &mut raw),
+                            RowRef::Bytes(row) => {
+                                raw.extend_from_slice(&row[spans[column].clone()])
+                            }
+                        }
+                        best = Some((s, raw.clone()));
                     }
                     true
                 })?;

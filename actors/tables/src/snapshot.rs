@@ -2,7 +2,6 @@
 
 use interstice_abi::TableSchema;
 
-use crate::entry::Entry;
 use crate::error::{SnapshotProblem, TableError};
 use crate::tables::Tables;
 
@@ -18,12 +17,9 @@ impl Tables {
                 index: i as u32,
                 next_auto_inc: t.next_auto_inc,
                 rows: t
-                    .rows
+                    .store
                     .iter()
-                    .map(|e| {
-                        let (k, v) = e.parts();
-                        (k.to_vec(), v.to_vec())
-                    })
+                    .map(|(k, v)| (k.to_vec(), v.to_row().into_vec()))
                     .collect(),
             })
             .collect()
@@ -47,11 +43,13 @@ impl Tables {
                 return Err(refused(st.index, SnapshotProblem::NotLogged));
             }
             t.next_auto_inc = st.next_auto_inc;
+            let mut prev: Option<&[u8]> = None;
             for (k, v) in &st.rows {
-                if t.rows.last().is_some_and(|last| last.key() >= k.as_slice()) {
+                if prev.is_some_and(|last| last >= k.as_slice()) {
                     return Err(refused(st.index, SnapshotProblem::KeysOutOfOrder));
                 }
-                t.rows.insert(Entry::new(k, v));
+                prev = Some(k);
+                t.store.replace(k, v);
             }
             // Indexes are derived state: rebuilt, never stored.
             t.rebuild_indexes();

@@ -1,7 +1,7 @@
 //! One table: its rows keyed by a memcomparable encoding of the primary
 //! key, and the row validation and key encoding every write goes through.
 
-use std::collections::BTreeSet;
+use std::borrow::Cow;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -11,6 +11,7 @@ use interstice_abi::{AbiError, TableSchema, Type};
 use crate::entry::Entry;
 use crate::error::TableError;
 use crate::index::Index;
+use crate::store::{RowRef, Store};
 use crate::Key;
 
 /// One table of one module.
@@ -20,7 +21,8 @@ pub struct Table {
     key_type: Type,
     pk: usize,
     columns: Vec<Type>,
-    pub(crate) rows: BTreeSet<Entry>,
+    /// The rows, row by row or column by column (`schema.storage`).
+    pub(crate) store: Store,
     /// Next id an `auto_inc` insert of key 0 receives.
     pub(crate) next_auto_inc: u128,
     /// Reused buffer for the key of a logged row being applied.
@@ -41,9 +43,11 @@ impl Table {
     /// An empty table.
     pub fn new(schema: Arc<TableSchema>) -> Self {
         let columns: Vec<Type> = schema.columns.iter().map(|c| c.ty.clone()).collect();
+        let pk = schema.primary_key as usize;
         Self {
             key_type: schema.key_type().clone(),
-            pk: schema.primary_key as usize,
+            pk,
+            store: Store::new(schema.storage, &columns, pk),
             indexes: schema
                 .indexes
                 .iter()
@@ -51,7 +55,6 @@ impl Table {
                 .collect(),
             columns,
             schema,
-            rows: BTreeSet::new(),
             next_auto_inc: 1,
             key_scratch: Vec::new(),
         }
@@ -59,11 +62,25 @@ impl Table {
 
     /// Switches to another schema of the same columns, or of columns whose
     /// types read the old ones (an upgrade, `schema_diff::type_change`):
-    /// the indexes are those of `schema`, rebuilt from the rows.
+    /// the indexes are those of `schema`, rebuilt from the rows. A change
+    /// of storage (`schema.storage`) converts the rows to the new store:
+    /// derived, like the indexes, and logged only as the schema's field.
     pub(crate) fn set_schema(&mut self, schema: Arc<TableSchema>) {
         // The new column types read every stored row (an enum may have
         // gained variants at the end); new rows are checked against them.
         self.columns = schema.columns.iter().map(|c| c.ty.clone()).collect();
+        self.key_type = schema.key_type().clone();
+        self.pk = schema.primary_key as usize;
+        if !self.store.fits(schema.storage, &self.columns, self.pk) {
+            let old = std::mem::replace(&mut self.store, Store::Rows(Default::default()));
+            tracing::debug!(
+                "table `{}`: storage {:?} converted to {:?}",
+                schema.name,
+                old.storage(),
+                schema.storage
+            );
+            self.store = old.convert(schema.storage, &self.columns, self.pk);
+        }
         self.indexes = schema
             .indexes
             .iter()
@@ -79,28 +96,27 @@ impl Table {
     pub(crate) fn extend_columns(&mut self, schema: Arc<TableSchema>, defaults: &[Vec<u8>]) {
         let added: Vec<u8> = defaults.concat();
         let width = self.columns.len() + defaults.len();
-        let rows = std::mem::take(&mut self.rows);
+        let rows = self.store.drain();
+        let columns: Vec<Type> = schema.columns.iter().map(|c| c.ty.clone()).collect();
+        let mut store = Store::new(schema.storage, &columns, schema.primary_key as usize);
         let mut row = Vec::new();
-        self.rows = rows
-            .into_iter()
-            .map(|e| {
-                let (key, old) = e.parts();
-                let mut r = Reader::new(old);
-                // Stored rows are validated arrays of the old columns.
-                let body = match r.array() {
-                    Ok(_) => &old[r.position()..],
-                    Err(_) => &old[old.len()..],
-                };
-                let mut w = Writer::new();
-                w.array(width);
-                row.clear();
-                row.extend_from_slice(&w.into_vec());
-                row.extend_from_slice(body);
-                row.extend_from_slice(&added);
-                Entry::new(key, &row)
-            })
-            .collect();
-        self.columns = schema.columns.iter().map(|c| c.ty.clone()).collect();
+        for (key, old) in rows {
+            let mut r = Reader::new(&old);
+            // Stored rows are validated arrays of the old columns.
+            let body = match r.array() {
+                Ok(_) => &old[r.position()..],
+                Err(_) => &old[old.len()..],
+            };
+            let mut w = Writer::from_vec(std::mem::take(&mut row));
+            w.array(width);
+            row = w.into_vec();
+            row.extend_from_slice(body);
+            row.extend_from_slice(&added);
+            store.replace(&key, &row);
+            row.clear();
+        }
+        self.store = store;
+        self.columns = columns;
         self.set_schema(schema);
     }
 
@@ -117,11 +133,12 @@ impl Table {
     /// happen short of a bug.
     pub(crate) fn rebuild_indexes(&mut self) {
         let mut ikey = Vec::new();
-        let Table { indexes, rows, .. } = self;
+        let mut buf = Vec::new();
+        let Table { indexes, store, .. } = self;
         for ix in indexes.iter_mut() {
             ix.clear();
-            for e in rows.iter() {
-                let (pk, row) = e.parts();
+            for (pk, row) in store.iter() {
+                let row = row.bytes(&mut buf);
                 match ix.key_of_row(row, &mut ikey) {
                     Ok(()) => {
                         if ix.is_unique() && ix.conflict(&ikey, pk).is_some() {
@@ -227,9 +244,15 @@ impl Table {
         &self.columns
     }
 
-    /// Rows by primary key (the stored entries).
-    pub(crate) fn row_by_key(&self, key: &[u8]) -> Option<&[u8]> {
-        self.rows.get(key).map(Entry::row)
+    /// The row of primary key `key`.
+    #[inline]
+    pub(crate) fn row_by_key(&self, key: &[u8]) -> Option<RowRef<'_>> {
+        self.store.get(key)
+    }
+
+    /// How the rows are stored.
+    pub fn storage(&self) -> interstice_abi::Storage {
+        self.store.storage()
     }
 
     /// Table name.
@@ -239,12 +262,12 @@ impl Table {
 
     /// Number of rows.
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.store.len()
     }
 
     /// True if the table holds no row.
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.store.len() == 0
     }
 
     /// True if mutations of this table are logged.
@@ -362,15 +385,15 @@ impl Table {
 
     /// The first row whose key is after `after` (or the first row).
     /// Returns `(key, row)`.
-    pub fn next_after(&self, after: Option<&[u8]>) -> Option<(&[u8], &[u8])> {
-        match after {
-            None => self.rows.iter().next(),
-            Some(k) => self
-                .rows
-                .range::<[u8], _>((Bound::Excluded(k), Bound::Unbounded))
-                .next(),
-        }
-        .map(Entry::parts)
+    pub fn next_after(&self, after: Option<&[u8]>) -> Option<(&[u8], Cow<'_, [u8]>)> {
+        let lo = after.map_or(Bound::Unbounded, Bound::Excluded);
+        self.store
+            .range(lo, Bound::Unbounded)
+            .next()
+            .map(|(k, r)| match r {
+                RowRef::Bytes(b) => (k, Cow::Borrowed(b)),
+                r => (k, Cow::Owned(r.to_row().into_vec())),
+            })
     }
 
     /// The auto-increment counter (part of the table state).

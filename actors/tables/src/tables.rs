@@ -7,7 +7,6 @@ use std::sync::Arc;
 use interstice_abi::schema_diff::{SchemaDiff, TableChange};
 use interstice_abi::{AbiError, RowEvent, TableSchema};
 
-use crate::entry::Entry;
 use crate::error::TableError;
 use crate::table::Table;
 use crate::{Key, Row};
@@ -138,9 +137,9 @@ impl Tables {
             probe.set_schema(Arc::new(s.clone()));
             for ix in probe.indexes.iter().filter(|ix| ix.is_unique()) {
                 let mut seen = crate::index::Index::new(ix.schema.clone(), probe.column_types());
-                let mut ikey = Vec::new();
-                for e in &probe.rows {
-                    let (pk, row) = e.parts();
+                let (mut ikey, mut buf) = (Vec::new(), Vec::new());
+                for (pk, row) in probe.store.iter() {
+                    let row = row.bytes(&mut buf);
                     if ix.key_of_row(row, &mut ikey).is_err() {
                         continue;
                     }
@@ -204,7 +203,7 @@ impl Tables {
     pub fn insert(&mut self, idx: u32, bytes: &[u8]) -> Result<&[u8], TableError> {
         let t = self.table_mut(idx)?;
         let (checked, _) = t.check_row(bytes, true)?;
-        if t.rows.contains(checked.key.as_slice()) {
+        if t.store.contains(checked.key.as_slice()) {
             return Err(TableError::Constraint(format!(
                 "duplicate primary key in table `{}`",
                 t.name()
@@ -214,7 +213,7 @@ impl Tables {
         self.remember_auto_inc(idx);
         let t = &mut self.tables[idx as usize];
         t.bump_auto_inc(&checked.row, checked.key_value.clone());
-        t.rows.insert(Entry::new(&checked.key, &checked.row));
+        t.store.replace(&checked.key, &checked.row);
         t.reindex(&checked.key, None, Some(&checked.row));
         let key: Key = checked.key.into_boxed_slice();
         let row: Row = checked.row.into_boxed_slice();
@@ -245,8 +244,8 @@ impl Tables {
         }
         // One lookup when the row exists (the common case); otherwise the
         // entry `replace` inserted is taken out again.
-        let Some(old) = t.rows.replace(Entry::new(&checked.key, &checked.row)) else {
-            t.rows.remove(checked.key.as_slice());
+        let Some(old) = t.store.replace(&checked.key, &checked.row) else {
+            t.store.take(checked.key.as_slice());
             return Ok(false);
         };
         t.reindex(&checked.key, Some(old.row()), Some(&checked.row));
@@ -266,7 +265,7 @@ impl Tables {
     pub fn delete(&mut self, idx: u32, key_value: &[u8]) -> Result<bool, TableError> {
         let t = self.table_mut(idx)?;
         let key = t.key_of_value(key_value)?;
-        let Some(old) = t.rows.take(&*key) else {
+        let Some(old) = t.store.take(&key) else {
             return Ok(false);
         };
         t.reindex(&key, Some(old.row()), None);
@@ -282,12 +281,19 @@ impl Tables {
     }
 
     /// Looks up by encoded key value.
-    pub fn get(&self, idx: u32, key_value: &[u8]) -> Result<Option<&[u8]>, TableError> {
+    pub fn get(
+        &self,
+        idx: u32,
+        key_value: &[u8],
+    ) -> Result<Option<std::borrow::Cow<'_, [u8]>>, TableError> {
         let t = self.table(idx).ok_or_else(|| {
             TableError::Abi(AbiError::Schema(format!("table id {idx} out of range")))
         })?;
         let key = t.key_of_value(key_value)?;
-        Ok(t.rows.get(&*key).map(Entry::row))
+        Ok(t.store.get(&key).map(|r| match r {
+            crate::store::RowRef::Bytes(b) => std::borrow::Cow::Borrowed(b),
+            r => std::borrow::Cow::Owned(r.to_row().into_vec()),
+        }))
     }
 
     /// Bytes the open transaction's latest change holds in the host (its
@@ -328,10 +334,10 @@ impl Tables {
             t.reindex(&c.key, c.new.as_deref(), c.old.as_deref());
             match c.old {
                 Some(old) => {
-                    t.rows.replace(Entry::new(&c.key, &old));
+                    t.store.replace(&c.key, &old);
                 }
                 None => {
-                    t.rows.remove(&*c.key);
+                    t.store.take(&c.key);
                 }
             }
         }

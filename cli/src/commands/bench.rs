@@ -12,6 +12,7 @@
 //! | `memory` | resident bytes per row of 1M `(u64, u32, 32-byte string)` rows, and of 1M rows with a secondary index on a `u64` | the encoded payload |
 //! | `replay-check` | re-executing a log of 1M transfer commits | the same commits run live, back to back |
 //! | `index` | secondary-index point lookups at 10k and 1M rows; a 1% scan with the filter pushed down; inserts with 0, 1, 3 indexes | primary-key lookups; the scan filtered in wasm; inserts without indexes |
+//! | `columnar` | inserts into a columnar table; a host-side `sum` of a `u64` column over 1M rows, plain and with a pushed-down 1% filter | the same on a row table |
 //! | `serve` | the empty reducer called through `run --listen`'s server by 64 clients over HTTP/1.1 and over WebSocket, `none` and `sync` | the embedding API, same callers |
 //!
 //! Each workload is repeated for `--rounds` rounds; rows report the median
@@ -22,6 +23,7 @@
 mod baseline_actix;
 mod baseline_sqlite;
 mod baseline_wasmtime;
+mod columnar;
 mod driver;
 mod fanout;
 mod guests;
@@ -52,7 +54,7 @@ use guests::{Guests, Scratch};
 use report::{Report, WorkloadReport};
 
 /// Every workload, in report order.
-pub const WORKLOADS: [&str; 10] = [
+pub const WORKLOADS: [&str; 11] = [
     "noop",
     "transfer",
     "insert",
@@ -62,6 +64,7 @@ pub const WORKLOADS: [&str; 10] = [
     "replay-check",
     "memory",
     "index",
+    "columnar",
     "serve",
 ];
 
@@ -145,6 +148,8 @@ pub struct Sizes {
     pub index_insert_rows: u64,
     /// index: rows per insert transaction.
     pub index_insert_batch: u32,
+    /// columnar: rows in each table.
+    pub columnar_rows: u64,
     /// serve: calls per client per round.
     pub serve_per_client: usize,
 }
@@ -184,6 +189,7 @@ impl Sizes {
                 index_lookup_calls: 5,
                 index_insert_rows: 2_000,
                 index_insert_batch: 1_000,
+                columnar_rows: 5_000,
                 serve_per_client: 10,
             }
         } else {
@@ -217,6 +223,7 @@ impl Sizes {
                 index_lookup_calls: 100,
                 index_insert_rows: 100_000,
                 index_insert_batch: 1_000,
+                columnar_rows: 1_000_000,
                 serve_per_client: 500,
             }
         }
@@ -337,6 +344,7 @@ pub async fn run(opts: &BenchOpts) -> Result<(), CliError> {
             "replay-check" => recheck::run(&ctx).await,
             "memory" => memory::run(&ctx).await,
             "index" => index::run(&ctx).await,
+            "columnar" => columnar::run(&ctx).await,
             "serve" => serve::run(&ctx).await,
             _ => unreachable!("workload names are checked above"),
         }

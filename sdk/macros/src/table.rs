@@ -16,6 +16,8 @@ struct Options {
     /// `old`: the layout of an earlier version, read by a `#[migration]`
     /// only (no `ctx.tables` accessor, not listed in the module).
     old: bool,
+    /// `storage = "columnar"` (or `"rows"`, the default).
+    columnar: bool,
     /// Composite indexes: `index(name = "…", columns = [a, b], kind = "…")`.
     composites: Vec<Composite>,
 }
@@ -90,6 +92,7 @@ fn parse_options(attr: TokenStream) -> syn::Result<Options> {
         ephemeral: false,
         version: 1,
         old: false,
+        columnar: false,
         composites: Vec::new(),
     };
     let parser = syn::meta::parser(|meta| {
@@ -107,12 +110,24 @@ fn parse_options(attr: TokenStream) -> syn::Result<Options> {
             if opts.version == 0 {
                 return Err(syn::Error::new(v.span(), "table versions start at 1"));
             }
+        } else if meta.path.is_ident("storage") {
+            let v: LitStr = meta.value()?.parse()?;
+            opts.columnar = match v.value().as_str() {
+                "columnar" => true,
+                "rows" => false,
+                _ => {
+                    return Err(syn::Error::new(
+                        v.span(),
+                        "expected \"rows\" or \"columnar\"",
+                    ))
+                }
+            };
         } else if meta.path.is_ident("index") {
             opts.composites.push(parse_composite(meta)?);
         } else {
             return Err(meta.error(
                 "unknown #[table] option: expected `name = \"…\"`, `ephemeral`, `logged`, \
-                 `version = N`, `old` or `index(name = \"…\", columns = [a, b])`",
+                 `version = N`, `old`, `storage = \"columnar\"` or `index(name = \"…\", columns = [a, b])`",
             ));
         }
         Ok(())
@@ -319,6 +334,11 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> syn::Result<Tok
     } else {
         quote!(#sdk::abi::Persistence::Logged)
     };
+    let storage = if opts.columnar {
+        quote!(#sdk::abi::Storage::Columnar)
+    } else {
+        quote!(#sdk::abi::Storage::Rows)
+    };
     // Every index: (schema name, method name, column positions, kind).
     let fields: Vec<(Ident, syn::Type)> = item
         .fields
@@ -499,6 +519,7 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemStruct) -> syn::Result<Tok
                     persistence: #persistence,
                     indexes: ::std::vec![#(#index_schemas),*],
                     defaults: ::std::vec![#(#default_schemas),*],
+                    storage: #storage,
                 }
             }
         }

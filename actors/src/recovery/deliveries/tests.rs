@@ -23,6 +23,7 @@ pub(crate) fn schema(name: &str, tables: &[&str], watch: &[(&str, &str)]) -> Mod
                 persistence: Persistence::Logged,
                 indexes: vec![],
                 defaults: vec![],
+                storage: Default::default(),
             })
             .collect(),
         reducers: watch

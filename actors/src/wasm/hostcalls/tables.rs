@@ -142,7 +142,7 @@ pub(super) fn link_tables(linker: &mut Linker<HostState>) -> wasmtime::Result<()
                 Ok(Some(row)) => {
                     let len = row.len() as i64;
                     st.tx.ret.clear();
-                    st.tx.ret.extend_from_slice(row);
+                    st.tx.ret.extend_from_slice(&row);
                     Ok(len)
                 }
                 Ok(None) => Ok(abi::NOT_FOUND),

@@ -4,6 +4,7 @@
 //! rows gives.
 
 use crate::index::IndexData;
+use crate::tests::Rng;
 use crate::*;
 use interstice_abi::cbor::Writer;
 use interstice_abi::codec::field;
@@ -35,6 +36,7 @@ fn schema() -> Vec<TableSchema> {
             ix("by_owner_n", vec![1, 2], IndexKind::BTree),
         ],
         defaults: vec![],
+        storage: Default::default(),
     }]
 }
 
@@ -91,17 +93,6 @@ fn assert_consistent(t: &Tables, what: &str) {
     }
 }
 
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n
-    }
-}
-
 #[test]
 fn indexes_follow_writes_rollbacks_replay_and_restore() {
     let owners = ["", "a", "a\0", "ab", "b"];
@@ -148,10 +139,11 @@ fn indexes_follow_writes_rollbacks_replay_and_restore() {
     }
     // Unique: no two rows share a sku.
     let mut skus: Vec<u64> = live.tables[0]
-        .rows
+        .store
         .iter()
-        .map(|e| {
-            let mut r = interstice_abi::cbor::Reader::new(e.row());
+        .map(|(_, row)| {
+            let row = row.to_row();
+            let mut r = interstice_abi::cbor::Reader::new(&row);
             r.array().unwrap();
             r.u64().unwrap();
             r.str().unwrap();

@@ -30,6 +30,7 @@ fn schemas() -> Vec<TableSchema> {
         persistence,
         indexes: vec![],
         defaults: vec![],
+        storage: Default::default(),
     };
     vec![
         table("accounts", Type::U64, true, Persistence::Logged),
@@ -171,7 +172,7 @@ fn delete_then_insert_and_errors_through_the_overlay() {
     let tables = over.into_tables();
     assert_eq!(tables.row_counts()[0], ("accounts".into(), 1));
     let got = tables.get(0, &7u64.to_bytes()).unwrap().unwrap();
-    assert_eq!(<(u64, u64)>::from_bytes(got).unwrap(), (7, 1 << 40));
+    assert_eq!(<(u64, u64)>::from_bytes(&got).unwrap(), (7, 1 << 40));
     // The counter saw every logged key, including the deleted 7 and
     // the update.
     assert_eq!(tables.table(0).unwrap().next_auto_inc(), 8);

@@ -18,6 +18,7 @@ fn accounts() -> Tables {
         persistence: Persistence::Logged,
         indexes: vec![],
         defaults: vec![],
+        storage: Default::default(),
     }])
 }
 
@@ -37,6 +38,7 @@ fn remap_keeps_rows_and_counters_by_name() {
         persistence: Persistence::Logged,
         indexes: vec![],
         defaults: vec![],
+        storage: Default::default(),
     };
     // The new schema puts a new table first: `accounts` moves to #1.
     let kept = t.table(0).unwrap().schema.as_ref().clone();
@@ -73,7 +75,7 @@ fn auto_inc_and_rollback() {
     assert_eq!(tab.len(), 1);
     assert_eq!(tab.next_auto_inc(), 2, "counter rolled back too");
     let got = t.get(0, &1u64.to_bytes()).unwrap().unwrap();
-    assert_eq!(<(u64, u64)>::from_bytes(got).unwrap(), (1, 10));
+    assert_eq!(<(u64, u64)>::from_bytes(&got).unwrap(), (1, 10));
 }
 
 #[test]
@@ -204,6 +206,7 @@ fn one_entry_per_row_keeps_order_scans_and_state_across_restore() {
         persistence: Persistence::Logged,
         indexes: vec![],
         defaults: vec![],
+        storage: Default::default(),
     };
     let mut t = Tables::new(std::slice::from_ref(&schema));
     // Keys longer than 127 bytes take a two-byte length prefix.
@@ -217,12 +220,12 @@ fn one_entry_per_row_keeps_order_scans_and_state_across_restore() {
     t.commit();
     assert_eq!(t.table(0).unwrap().len(), 4, "a failed update adds nothing");
     let got = t.get(0, &"b".to_string().to_bytes()).unwrap().unwrap();
-    assert_eq!(<(String, u64)>::from_bytes(got).unwrap(), ("b".into(), 9));
+    assert_eq!(<(String, u64)>::from_bytes(&got).unwrap(), ("b".into(), 9));
     // A scan visits the rows in key order.
     let mut seen = Vec::new();
     let mut after: Option<Key> = None;
     while let Some((k, row)) = t.table(0).unwrap().next_after(after.as_deref()) {
-        seen.push(<(String, u64)>::from_bytes(row).unwrap().0);
+        seen.push(<(String, u64)>::from_bytes(&row).unwrap().0);
         after = Some(k.into());
     }
     let mut sorted = names.to_vec();
@@ -295,7 +298,7 @@ fn upgrade_extends_rows_with_defaults_and_sets_migrated_tables_aside() {
         let mut out = Vec::new();
         let mut after: Option<Vec<u8>> = None;
         while let Some((k, row)) = table.next_after(after.as_deref()) {
-            out.push(<(u64, u64, u8)>::from_bytes(row).unwrap());
+            out.push(<(u64, u64, u8)>::from_bytes(&row).unwrap());
             after = Some(k.to_vec());
         }
         out

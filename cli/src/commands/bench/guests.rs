@@ -38,6 +38,7 @@ impl Guests {
             "b_bank".to_owned(),
             "b_bank_ix".to_owned(),
             "b_index".to_owned(),
+            "b_columnar".to_owned(),
             "b_source".to_owned(),
         ];
         names.extend((0..SHARDS).map(shard));

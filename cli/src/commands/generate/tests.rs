@@ -39,6 +39,7 @@ fn schema(table: &str, reducers: Vec<ReducerSchema>) -> ModuleSchema {
             persistence: Persistence::Logged,
             indexes: vec![],
             defaults: vec![],
+            storage: Default::default(),
         }],
         reducers,
         types: vec![],

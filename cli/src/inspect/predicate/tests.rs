@@ -27,6 +27,7 @@ fn table() -> TableSchema {
         persistence: Persistence::Logged,
         indexes: vec![],
         defaults: vec![],
+        storage: Default::default(),
     }
 }
 
