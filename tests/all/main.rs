@@ -22,6 +22,7 @@ mod dev;
 mod durability;
 mod engines;
 mod errors;
+mod example;
 mod faults;
 mod filters;
 mod graph_subs;

@@ -5,11 +5,12 @@
 //! built by an earlier SDK (every type inline) upgrades to a build of the
 //! same module by this one.
 
-use interstice_actors::{ReplayCheckOptions, Runtime, RuntimeError, Value};
+use interstice_actors::{Runtime, RuntimeError, Value};
 use interstice_persist::LogEntry;
 
 use crate::support::{
-    expect_ok, interstice, log_entries, open, raw_module_wat_for, s, tempdir, u, wasm, wasm_path,
+    expect_ok, interstice, log_entries, open, raw_module_wat_for, replay_check_clean, s, tempdir,
+    u, wasm, wasm_path,
 };
 
 const MODULE: &str = "t_named";
@@ -109,14 +110,7 @@ async fn appending_a_variant_keeps_the_rows_and_survives_a_restart() {
     assert_eq!(rarity_of(&rt, epic).await, some(variant(2)));
     assert_eq!(rarity_of(&rt, legendary).await, some(variant(3)));
     rt.shutdown().await.unwrap();
-    let report = tokio::task::spawn_blocking({
-        let dir = dir.path().to_path_buf();
-        move || interstice_actors::replay_check(&dir, &ReplayCheckOptions::default())
-    })
-    .await
-    .unwrap()
-    .expect("replay-check runs");
-    assert!(report.ok(), "{:?}", report.divergence);
+    let report = replay_check_clean(dir.path()).await;
     assert_eq!(report.checked, 3);
 }
 

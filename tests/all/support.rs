@@ -51,6 +51,8 @@ pub(crate) fn wasm_dir() -> &'static Path {
             "testing/t_bind_stale",
             "testing/t_columnar_rows",
             "testing/t_columnar_cols",
+            "examples/inventory_v1",
+            "examples/inventory_v2",
         ] {
             interstice_cli::guest_build::build_module(&modules.join(m))
                 .unwrap_or_else(|e| panic!("building {m}: {e}"));
@@ -128,6 +130,21 @@ pub(crate) async fn open_with(dir: &Path, modules: &[&str]) -> Runtime {
         rt.load_module(wasm(m)).await.expect("loading module");
     }
     rt
+}
+
+/// `replay-check` of the (closed) data directory `dir` with the default
+/// options, on a blocking thread; panics if it cannot run or finds a
+/// divergence, and returns the report.
+pub(crate) async fn replay_check_clean(dir: &Path) -> interstice_actors::ReplayCheckReport {
+    let dir = dir.to_path_buf();
+    let report = tokio::task::spawn_blocking(move || {
+        interstice_actors::replay_check(&dir, &interstice_actors::ReplayCheckOptions::default())
+    })
+    .await
+    .expect("the replay-check thread")
+    .expect("replay-check runs");
+    assert!(report.ok(), "{:?}", report.divergence);
+    report
 }
 
 /// Shorthand for a string value.

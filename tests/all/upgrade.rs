@@ -11,10 +11,12 @@ use std::sync::Arc;
 
 use interstice_abi::codec::field;
 use interstice_abi::{ModuleSchema, ReducerSchema, RowEvent, StructType, Trigger, Type};
-use interstice_actors::{ReducerMode, ReplayCheckOptions, Runtime, RuntimeError, Value};
+use interstice_actors::{ReducerMode, Runtime, RuntimeError, Value};
 use interstice_persist::LogEntry;
 
-use crate::support::{log_entries, open, raw_module_wat_for, s, tempdir, u, wasm};
+use crate::support::{
+    log_entries, open, raw_module_wat_for, replay_check_clean, s, tempdir, u, wasm,
+};
 
 const MODULE: &str = "t_upgrade";
 
@@ -109,14 +111,7 @@ async fn compatible_upgrade_keeps_data_and_survives_restart() {
     rt.shutdown().await.unwrap();
     assert_eq!(installs(dir.path()).len(), 2);
 
-    let report = tokio::task::spawn_blocking({
-        let dir = dir.path().to_path_buf();
-        move || interstice_actors::replay_check(&dir, &ReplayCheckOptions::default())
-    })
-    .await
-    .unwrap()
-    .expect("replay-check runs on a log with an upgrade");
-    assert!(report.ok(), "{:?}", report.divergence);
+    let report = replay_check_clean(dir.path()).await;
     assert_eq!(report.checked, 7, "every commit was re-executed");
 }
 
@@ -344,12 +339,5 @@ async fn upgrade_under_concurrent_calls() {
     assert_eq!(rt.state_hash().await.unwrap(), hash);
     assert_eq!(rt.metrics().instantiations, 0);
     rt.shutdown().await.unwrap();
-    let report = tokio::task::spawn_blocking({
-        let dir = dir.path().to_path_buf();
-        move || interstice_actors::replay_check(&dir, &ReplayCheckOptions::default())
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    assert!(report.ok(), "{:?}", report.divergence);
+    replay_check_clean(dir.path()).await;
 }
