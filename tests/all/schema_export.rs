@@ -1,6 +1,7 @@
 //! Tests: `interstice schema --format typescript|json-schema|yaml|human`
 //! (issue 11 item 5), for hello, bank, caller, t_values, t_indexes and
-//! t_inventory.
+//! t_inventory; the TypeScript also for the examples inventory_v1/_v2 and
+//! the bindings pair t_bind_inventory/t_bind_market.
 //!
 //! - The TypeScript of every module compiles with `tsc --noEmit --strict`.
 //! - Values the runtime produced (reducer results and `Err` values through
@@ -350,9 +351,19 @@ fn wrong_samples() -> Vec<Sample> {
 }
 
 /// Writes every module's `.ts` into `dir`.
+/// Further example modules whose TypeScript must compile too (they are not
+/// loaded side by side: `inventory_v1` and `_v2` are one module).
+const TS_ONLY: [&str; 4] = [
+    "inventory_v1",
+    "inventory_v2",
+    "t_bind_inventory",
+    "t_bind_market",
+];
+
 fn write_ts(dir: &Path) -> Vec<PathBuf> {
     MODULES
         .iter()
+        .chain(TS_ONLY.iter())
         .map(|m| {
             let path = dir.join(format!("{m}.ts"));
             std::fs::write(&path, export(m, "typescript")).expect("writing .ts");
@@ -402,14 +413,15 @@ fn typescript_of_every_module_compiles_strictly() {
         ok,
         "tsc --strict failed on the generated TypeScript:\n{text}"
     );
-    for m in MODULES {
+    for m in MODULES.iter().chain(TS_ONLY.iter()) {
         let ts = std::fs::read_to_string(dir.path().join(format!("{m}.ts"))).expect("read");
         let doc: Json = serde_json::from_str(&export(m, "json")).expect("schema json");
         let hash = doc["schema_hash"].as_str().expect("a hash");
         assert!(
             ts.contains(&format!(
-                "module `{m}` version {}",
-                doc["version"].as_str().unwrap()
+                "module `{}` version {}",
+                doc["name"].as_str().expect("a name"),
+                doc["version"].as_str().expect("a version")
             )) && ts.contains(hash),
             "{m}: the header names the module, version and schema hash:\n{ts}"
         );
