@@ -59,6 +59,7 @@ host_calls! {
     fn now_micros() -> i64;
     fn rng_seed(ptr: i32);
     fn call_async(ptr: i32, len: i32);
+    fn call_async_reply(ptr: i32, len: i32);
     fn call_read(ptr: i32, len: i32) -> i64;
     fn panic(ptr: i32, len: i32);
 }
@@ -188,6 +189,11 @@ pub(crate) fn call_async(call: &[u8]) {
 }
 
 /// Runs `[module, reducer, args]` now; returns the encoded `[tag, value]`.
+pub(crate) fn call_async_reply(call: &[u8]) {
+    // SAFETY: the host reads `len` bytes at `ptr`, which stay valid for the call.
+    unsafe { imports::call_async_reply(ptr(call.as_ptr()), len(call.len())) }
+}
+
 pub(crate) fn call_read(call: &[u8]) -> Vec<u8> {
     // SAFETY: the host reads `call` within its bounds.
     take_return(unsafe { imports::call_read(ptr(call.as_ptr()), len(call.len())) })
