@@ -116,6 +116,18 @@ fn every_cause_nondet_outcome_and_op_roundtrips() {
             module: "a".into(),
             ts: 41,
             index: 3,
+            reply: None,
+        },
+        Cause::Call {
+            module: "a".into(),
+            ts: 42,
+            index: 0,
+            reply: Some("on_reply".into()),
+        },
+        Cause::Reply {
+            module: "c".into(),
+            ts: 43,
+            index: 2,
         },
         Cause::Trigger {
             module: "b".into(),
@@ -133,6 +145,12 @@ fn every_cause_nondet_outcome_and_op_roundtrips() {
         outcomes.push(Outcome::Err {
             kind,
             message: format!("failed: {kind:?}"),
+            value: None,
+        });
+        outcomes.push(Outcome::Err {
+            kind,
+            message: format!("failed: {kind:?}"),
+            value: Some(vec![0x62, b'n', b'o']),
         });
     }
     for (i, cause) in causes.iter().enumerate() {
@@ -180,11 +198,20 @@ fn every_cause_nondet_outcome_and_op_roundtrips() {
                         op: MutationOp::Delete(vec![0x05]),
                     },
                 ],
-                calls: vec![OutboundCall {
-                    module: "mail".into(),
-                    reducer: "send".into(),
-                    args: vec![0x80],
-                }],
+                calls: vec![
+                    OutboundCall {
+                        module: "mail".into(),
+                        reducer: "send".into(),
+                        args: vec![0x80],
+                        reply: None,
+                    },
+                    OutboundCall {
+                        module: "mail".into(),
+                        reducer: "send".into(),
+                        args: vec![0x80],
+                        reply: Some("on_sent".into()),
+                    },
+                ],
                 wall_micros: [None, Some(0), Some(1_764_740_000_000_000), Some(u64::MAX)][i % 4],
             }));
         }
@@ -215,6 +242,7 @@ fn byte_layout_of_a_small_commit_is_as_documented() {
         outcome: Outcome::Err {
             kind: ErrorKind::Budget,
             message: String::new(),
+            value: None,
         },
         mutations: vec![],
         calls: vec![],
@@ -276,6 +304,7 @@ fn strict_decoding_refuses_bad_shapes() {
         outcome: Outcome::Err {
             kind: ErrorKind::Host,
             message: String::new(),
+            value: None,
         },
         mutations: vec![],
         calls: vec![],
