@@ -119,14 +119,18 @@ fn arb_cause() -> impl Strategy<Value = Cause> {
     prop_oneof![
         Just(Cause::External),
         Just(Cause::Init),
-        (text(), any::<u64>(), any::<u32>(), proptest::option::of(text())).prop_map(
-            |(module, ts, index, reply)| Cause::Call {
+        (
+            text(),
+            any::<u64>(),
+            any::<u32>(),
+            proptest::option::of(text())
+        )
+            .prop_map(|(module, ts, index, reply)| Cause::Call {
                 module,
                 ts,
                 index,
                 reply
-            }
-        ),
+            }),
         (text(), any::<u64>(), any::<u32>()).prop_map(|(module, ts, index)| Cause::Reply {
             module,
             ts,
@@ -167,13 +171,16 @@ fn arb_nondet() -> impl Strategy<Value = Nondet> {
 fn arb_outcome() -> impl Strategy<Value = Outcome> {
     prop_oneof![
         bytes().prop_map(Outcome::Ok),
-        (0usize..ErrorKind::ALL.len(), text(), proptest::option::of(bytes())).prop_map(
-            |(k, message, value)| Outcome::Err {
+        (
+            0usize..ErrorKind::ALL.len(),
+            text(),
+            proptest::option::of(bytes())
+        )
+            .prop_map(|(k, message, value)| Outcome::Err {
                 kind: ErrorKind::ALL[k],
                 message,
                 value
-            }
-        ),
+            }),
     ]
 }
 
