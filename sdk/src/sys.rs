@@ -188,12 +188,14 @@ pub(crate) fn call_async(call: &[u8]) {
     unsafe { imports::call_async(ptr(call.as_ptr()), len(call.len())) }
 }
 
-/// Runs `[module, reducer, args]` now; returns the encoded `[tag, value]`.
+/// Queues `[module, reducer, args, reply]`, a call whose outcome goes to
+/// `reply`.
 pub(crate) fn call_async_reply(call: &[u8]) {
     // SAFETY: the host reads `len` bytes at `ptr`, which stay valid for the call.
     unsafe { imports::call_async_reply(ptr(call.as_ptr()), len(call.len())) }
 }
 
+/// Runs `[module, reducer, args]` now; returns the encoded `[tag, value]`.
 pub(crate) fn call_read(call: &[u8]) -> Vec<u8> {
     // SAFETY: the host reads `call` within its bounds.
     take_return(unsafe { imports::call_read(ptr(call.as_ptr()), len(call.len())) })

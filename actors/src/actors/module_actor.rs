@@ -367,7 +367,7 @@ impl ModuleActor {
         let replied = info.cause.reply_to().is_some();
         let outcome = out.outcome(replied);
         let reply = reply_of(&info.cause, reply_outcome_owned(&outcome))
-            .map(|r| (r.module.to_owned(), r.reducer.to_owned(), r.args));
+            .map(|r| Box::new((r.module.to_owned(), r.reducer.to_owned(), r.args)));
         let TxOutput {
             result,
             changes,

@@ -241,7 +241,7 @@ impl Handler<Route> for Router {
                         ok: c.ok,
                         calls: &c.calls,
                         changes: &c.changes,
-                        reply: reply.as_ref().map(|(module, reducer, args)| Reply {
+                        reply: reply.as_deref().map(|(module, reducer, args)| Reply {
                             module,
                             reducer,
                             args: args.clone(),
