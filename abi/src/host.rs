@@ -72,6 +72,11 @@ pub const RNG_SEED: &str = "rng_seed";
 /// `call_async(ptr: i32, len: i32)`: queues a call `[module, reducer, args]`
 /// to another module's write reducer, delivered after this commit.
 pub const CALL_ASYNC: &str = "call_async";
+/// `call_async_reply(ptr: i32, len: i32)`: queues a call `[module, reducer,
+/// args, reply]` like [`CALL_ASYNC`], whose outcome is delivered back to
+/// `reply`, a write reducer of the calling module, as a transaction of its
+/// own (`docs/ABI.md` §4.2, [`crate::reply`]).
+pub const CALL_ASYNC_REPLY: &str = "call_async_reply";
 /// `call_read(ptr: i32, len: i32) -> i64`: runs `[module, reducer, args]`, a
 /// read reducer of a declared dependency, now; the result (`[0, ok]` or
 /// `[1, err]`) is in the return buffer, and its length is returned.

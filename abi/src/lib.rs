@@ -23,6 +23,7 @@ pub mod host;
 pub mod json;
 pub mod named;
 pub mod query;
+pub mod reply;
 pub mod schema;
 pub mod schema_diff;
 pub mod subscriptions;

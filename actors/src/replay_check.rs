@@ -503,7 +503,7 @@ fn check_migration(
 /// What a re-executed transaction did, as its record would say.
 fn reexecuted(tables: &Tables, out: TxOutput) -> Reexecuted {
     Reexecuted {
-        outcome: out.outcome(),
+        outcome: out.outcome(false),
         mutations: logged_mutations(tables, &out.changes),
         calls: out.calls,
         nondet: out.nondet,
@@ -563,7 +563,10 @@ fn reexecute(
         };
         return Ok(compare(&schema, peers, c, &actual));
     }
-    let idx = if matches!(c.cause, Cause::Call { .. } | Cause::Trigger { .. }) {
+    let idx = if matches!(
+        c.cause,
+        Cause::Call { .. } | Cause::Trigger { .. } | Cause::Reply { .. }
+    ) {
         // A delivery: resolved by name, as the module actor does; one that
         // no longer fits the (upgraded) module is a logged failure.
         match resolve_delivery(&schema, &c.reducer, &c.args) {
@@ -573,6 +576,7 @@ fn reexecute(
                     outcome: Outcome::Err {
                         kind: ErrorKind::Host,
                         message,
+                        value: None,
                     },
                     mutations: Vec::new(),
                     calls: Vec::new(),
@@ -605,7 +609,7 @@ fn reexecute(
     let (result, tx, _fuel) = run_open(slot, tables, idx, &c.args, start);
     let ok = result.is_ok();
     let actual = Reexecuted {
-        outcome: outcome_of(&result),
+        outcome: outcome_of(&result, c.cause.reply_to().is_some()),
         mutations: if ok {
             logged_mutations(tables, tables.pending_changes())
         } else {

@@ -219,6 +219,11 @@ pub enum Cause {
         ts: u64,
         /// Index into that commit's `calls`.
         index: u32,
+        /// The caller's reply reducer, for a call made with a reply
+        /// ([`OutboundCall::reply`]): this commit's outcome is delivered to
+        /// it as a commit of its own (cause [`Cause::Reply`]). `None` (and
+        /// not encoded) otherwise, as in every log written before replies.
+        reply: Option<String>,
     },
     /// A subscription fired by the `index`-th mutation of the commit at `ts`.
     Trigger {
@@ -240,6 +245,34 @@ pub enum Cause {
         /// The version migrated to.
         to_version: u32,
     },
+    /// The reply to an async call made with a reply (tag 5): the outcome of
+    /// the commit at `ts` in `module` (the callee, whose cause is a
+    /// [`Cause::Call`] with a `reply`), delivered to the caller's reply
+    /// reducer as its `index`-th delivery.
+    Reply {
+        /// The called module, whose commit is replied.
+        module: String,
+        /// Timestamp of that commit.
+        ts: u64,
+        /// Index among that commit's deliveries (after its calls and
+        /// triggers).
+        index: u32,
+    },
+}
+
+impl Cause {
+    /// The reply reducer this commit's outcome goes to, for a call made
+    /// with a reply: `(caller module, reply reducer)`.
+    pub fn reply_to(&self) -> Option<(&str, &str)> {
+        match self {
+            Cause::Call {
+                module,
+                reply: Some(r),
+                ..
+            } => Some((module, r)),
+            _ => None,
+        }
+    }
 }
 
 /// A non-deterministic input, recorded so replay-check can feed it back.
@@ -280,6 +313,11 @@ pub enum Outcome {
         kind: ErrorKind,
         /// Human-readable message.
         message: String,
+        /// The encoded `Err` value of a [`ErrorKind::UserError`], recorded
+        /// only for a commit whose outcome is replied ([`Cause::reply_to`]),
+        /// so that replay can rebuild the reply. `None` (and not encoded)
+        /// otherwise.
+        value: Option<Vec<u8>>,
     },
 }
 
@@ -396,6 +434,9 @@ pub struct OutboundCall {
     pub reducer: String,
     /// CBOR array of the arguments.
     pub args: Vec<u8>,
+    /// The reducer of the calling module that gets the call's outcome
+    /// (`ctx.call_with_reply`); `None` (and not encoded) for a plain call.
+    pub reply: Option<String>,
 }
 
 // ---------------------------------------------------------------- encoding
@@ -486,10 +527,13 @@ fn encode_entry_at(entry: &LogEntry, ts: u64, w: &mut Writer) {
             }
             w.array(c.calls.len());
             for call in &c.calls {
-                w.array(3);
+                w.array(if call.reply.is_some() { 4 } else { 3 });
                 w.str(&call.module);
                 w.str(&call.reducer);
                 w.bytes(&call.args);
+                if let Some(reply) = &call.reply {
+                    w.str(reply);
+                }
             }
             if let Some(wall) = c.wall_micros {
                 w.u64(wall);
@@ -508,12 +552,27 @@ pub(crate) fn encode_cause(cause: &Cause, w: &mut Writer) {
             w.array(1);
             w.u64(1);
         }
-        Cause::Call { module, ts, index } | Cause::Trigger { module, ts, index } => {
+        Cause::Call {
+            module,
+            ts,
+            index,
+            reply,
+        } => {
+            w.array(if reply.is_some() { 5 } else { 4 });
+            w.u64(2);
+            w.str(module);
+            w.u64(*ts);
+            w.u64(u64::from(*index));
+            if let Some(reply) = reply {
+                w.str(reply);
+            }
+        }
+        Cause::Trigger { module, ts, index } | Cause::Reply { module, ts, index } => {
             w.array(4);
-            w.u64(if matches!(cause, Cause::Call { .. }) {
-                2
-            } else {
+            w.u64(if matches!(cause, Cause::Trigger { .. }) {
                 3
+            } else {
+                5
             });
             w.str(module);
             w.u64(*ts);
@@ -577,11 +636,18 @@ fn encode_outcome(o: &Outcome, w: &mut Writer) {
             w.u64(0);
             w.bytes(value);
         }
-        Outcome::Err { kind, message } => {
-            w.array(3);
+        Outcome::Err {
+            kind,
+            message,
+            value,
+        } => {
+            w.array(if value.is_some() { 4 } else { 3 });
             w.u64(1);
             w.u64(u64::from(kind.code()));
             w.str(message);
+            if let Some(value) = value {
+                w.bytes(value);
+            }
         }
     }
 }
@@ -735,15 +801,34 @@ pub(crate) fn decode_cause(r: &mut Reader<'_>) -> Result<Cause> {
             expect_len("cause", tag, len, 1, at)?;
             Ok(Cause::Init)
         }
-        2 | 3 => {
+        2 => {
+            // 5 items for a call made with a reply.
+            if len != 4 && len != 5 {
+                return Err(bad(
+                    at,
+                    format!("cause with tag 2 must be an array of 4 or 5 items, found {len}"),
+                ));
+            }
+            let module = string(r)?;
+            let ts = r.u64()?;
+            let index = u32_field(r, "cause index")?;
+            let reply = if len == 5 { Some(string(r)?) } else { None };
+            Ok(Cause::Call {
+                module,
+                ts,
+                index,
+                reply,
+            })
+        }
+        3 | 5 => {
             expect_len("cause", tag, len, 4, at)?;
             let module = string(r)?;
             let ts = r.u64()?;
             let index = u32_field(r, "cause index")?;
-            Ok(if tag == 2 {
-                Cause::Call { module, ts, index }
-            } else {
+            Ok(if tag == 3 {
                 Cause::Trigger { module, ts, index }
+            } else {
+                Cause::Reply { module, ts, index }
             })
         }
         4 => {
@@ -801,16 +886,18 @@ pub(crate) fn decode_nondet(r: &mut Reader<'_>) -> Result<Nondet> {
 
 pub(crate) fn decode_call(r: &mut Reader<'_>) -> Result<OutboundCall> {
     let (len, at) = array_head(r)?;
-    if len != 3 {
+    // 4 items for a call made with a reply.
+    if len != 3 && len != 4 {
         return Err(bad(
             at,
-            format!("an outbound call must be an array of 3 items, found {len}"),
+            format!("an outbound call must be an array of 3 or 4 items, found {len}"),
         ));
     }
     Ok(OutboundCall {
         module: string(r)?,
         reducer: string(r)?,
         args: byte_vec(r)?,
+        reply: if len == 4 { Some(string(r)?) } else { None },
     })
 }
 

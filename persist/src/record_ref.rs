@@ -92,9 +92,14 @@ impl CommitRef<'_> {
             nondet: self.nondet,
             outcome: match self.outcome {
                 OutcomeRef::Ok(v) => Outcome::Ok(v.to_vec()),
-                OutcomeRef::Err { kind, message } => Outcome::Err {
+                OutcomeRef::Err {
+                    kind,
+                    message,
+                    value,
+                } => Outcome::Err {
                     kind,
                     message: message.to_owned(),
+                    value: value.map(<[u8]>::to_vec),
                 },
             },
             mutations: self
@@ -122,6 +127,8 @@ pub enum OutcomeRef<'a> {
         kind: ErrorKind,
         /// Human-readable message.
         message: &'a str,
+        /// The recorded `Err` value ([`Outcome::Err`]'s `value`).
+        value: Option<&'a [u8]>,
     },
 }
 
@@ -240,7 +247,13 @@ fn decode_outcome<'a>(r: &mut Reader<'a>) -> Result<OutcomeRef<'a>> {
             Ok(OutcomeRef::Ok(r.bytes()?))
         }
         1 => {
-            expect_len("outcome", tag, len, 3, at)?;
+            // 4 items when the `Err` value is recorded (a replied commit).
+            if len != 3 && len != 4 {
+                return Err(bad(
+                    at,
+                    format!("outcome with tag 1 must be an array of 3 or 4 items, found {len}"),
+                ));
+            }
             let code_at = r.position();
             let code = r.u64()?;
             let kind = ErrorKind::from_code(code)
@@ -248,6 +261,7 @@ fn decode_outcome<'a>(r: &mut Reader<'a>) -> Result<OutcomeRef<'a>> {
             Ok(OutcomeRef::Err {
                 kind,
                 message: r.str()?,
+                value: if len == 4 { Some(r.bytes()?) } else { None },
             })
         }
         other => Err(bad(at, format!("unknown outcome tag {other}"))),

@@ -85,6 +85,51 @@ impl WriteContext {
         sys::call_async(&encode_call(module, reducer, &args));
     }
 
+    /// Queues a call like [`WriteContext::call`] whose outcome comes back:
+    /// once `module.reducer` has run (committed or failed), its outcome is
+    /// delivered to `reply`, a reducer of this module, as a transaction of
+    /// its own, exactly once and in timestamp order, across crashes.
+    ///
+    /// `T` and `E` are the called reducer's `Ok` and `Err` types (`E` is
+    /// `()` for a reducer that does not return a `Result`), and the reply
+    /// reducer takes `Result<T, CallError<E>>`: name it with
+    /// [`reply_to!`](crate::reply_to):
+    ///
+    /// ```ignore
+    /// ctx.call_with_reply::<u64, String>("inventory", "move_item", (id, to), reply_to!(on_moved));
+    ///
+    /// #[reducer]
+    /// fn on_moved(ctx: &mut WriteContext, reply: Result<u64, CallError<String>>) { … }
+    /// ```
+    ///
+    /// A reply reducer of another signature is a compile error here. The
+    /// host checks the call when it is queued, as for `call`, and also that
+    /// the reply reducer's parameter reads the called reducer's replies.
+    /// If this transaction rolls back, neither the call nor its reply
+    /// happens.
+    pub fn call_with_reply<T, E>(
+        &self,
+        module: &str,
+        reducer: &str,
+        args: impl Args,
+        reply: crate::ReplyTo<impl crate::ReplyReducer<T, E>>,
+    ) {
+        self.call_with_reply_named(module, reducer, args, reply.name());
+    }
+
+    /// [`WriteContext::call_with_reply`] with the reply reducer given by
+    /// name, unchecked at compile time (the host still checks it when the
+    /// call is queued, and traps the transaction if it does not fit).
+    pub fn call_with_reply_named(&self, module: &str, reducer: &str, args: impl Args, reply: &str) {
+        let mut w = Writer::new();
+        w.array(4);
+        w.str(module);
+        w.str(reducer);
+        args.encode_args(&mut w);
+        w.str(reply);
+        sys::call_async_reply(&w.into_vec());
+    }
+
     /// The transaction's random number generator: ChaCha8 seeded from the
     /// transaction's seed, which clients cannot predict and replay
     /// reproduces. Every call returns the same stream, continued.

@@ -47,6 +47,7 @@ extern crate self as interstice_sdk;
 pub mod bindings;
 mod context;
 mod query;
+mod reply;
 mod rng;
 mod sys;
 mod table;
@@ -65,13 +66,16 @@ pub use query::{
     BTreeKind, Col, Comparable, Filter, HashKind, IndexColumn, IndexHandle, IndexPrefix, Query,
     QueryIter, Summable, UniqueKind,
 };
+pub use reply::{CallError, ReplyReducer, ReplyTo};
 pub use rng::ContextRng;
 pub use table::{
     OldTable, ReadTableHandle, ReadTables, Table, TableHandle, TableId, TableIter, Tables,
     WriteTables,
 };
 
-pub use interstice_sdk_macros::{interstice_module, migration, reducer, table, IntersticeType};
+pub use interstice_sdk_macros::{
+    interstice_module, migration, reducer, reply_to, table, IntersticeType,
+};
 
 /// The `rand_core` crate the context RNG implements (its `Rng` trait gives
 /// `next_u32`, `next_u64` and `fill_bytes`; the `rand` crate's `RngExt` adds
@@ -81,9 +85,9 @@ pub use rand_core;
 /// Everything a module usually needs: `use interstice_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        debug, error, info, interstice_module, migration, reducer, table, trace, warn, Bytes,
-        ContextRng, IntersticeType, Level, OldTable, ReadContext, ReadTableHandle, Table,
-        TableHandle, WriteContext,
+        debug, error, info, interstice_module, migration, reducer, reply_to, table, trace, warn,
+        Bytes, CallError, ContextRng, IntersticeType, Level, OldTable, ReadContext,
+        ReadTableHandle, Table, TableHandle, WriteContext,
     };
     pub use rand_core::Rng as _;
 }

@@ -59,6 +59,7 @@ host_calls! {
     fn now_micros() -> i64;
     fn rng_seed(ptr: i32);
     fn call_async(ptr: i32, len: i32);
+    fn call_async_reply(ptr: i32, len: i32);
     fn call_read(ptr: i32, len: i32) -> i64;
     fn panic(ptr: i32, len: i32);
 }
@@ -185,6 +186,13 @@ pub(crate) fn rng_seed() -> [u8; 32] {
 pub(crate) fn call_async(call: &[u8]) {
     // SAFETY: the host reads `call` within its bounds.
     unsafe { imports::call_async(ptr(call.as_ptr()), len(call.len())) }
+}
+
+/// Queues `[module, reducer, args, reply]`, a call whose outcome goes to
+/// `reply`.
+pub(crate) fn call_async_reply(call: &[u8]) {
+    // SAFETY: the host reads `len` bytes at `ptr`, which stay valid for the call.
+    unsafe { imports::call_async_reply(ptr(call.as_ptr()), len(call.len())) }
 }
 
 /// Runs `[module, reducer, args]` now; returns the encoded `[tag, value]`.

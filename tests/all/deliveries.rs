@@ -121,7 +121,8 @@ async fn a_failed_async_call_is_warned_counted_and_logged() {
         Cause::Call {
             module: "t_failer".into(),
             ts: fired_ts,
-            index: 0
+            index: 0,
+            reply: None
         }
     );
     match &failed[0].outcome {

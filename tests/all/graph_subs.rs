@@ -303,7 +303,7 @@ async fn a_trigger_writing_a_table_it_did_not_declare_fails() {
     );
     assert_eq!(notes[0].mutations.len(), 1, "its audit row");
     match &notes[1].outcome {
-        Outcome::Err { kind, message } => {
+        Outcome::Err { kind, message, .. } => {
             assert_eq!(*kind, ErrorKind::Host);
             assert!(
                 message.contains(

@@ -40,6 +40,7 @@ mod recovery;
 mod replay;
 mod replay_check;
 mod replay_debug;
+mod replies;
 mod rollback;
 mod run_protocol;
 mod schema_diff;

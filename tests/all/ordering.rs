@@ -245,7 +245,10 @@ async fn async_calls_and_triggers_arrive_exactly_once_in_order() {
     let mut calls_per_source: HashMap<u64, u32> = HashMap::new();
     let mut source_order = Vec::new();
     for d in &delivered {
-        let Cause::Call { module, ts, index } = &d.cause else {
+        let Cause::Call {
+            module, ts, index, ..
+        } = &d.cause
+        else {
             unreachable!()
         };
         assert_eq!(module, "caller");

@@ -292,7 +292,10 @@ impl Chain {
                     {
                         ch.inserts.insert(c.ts);
                     }
-                    if let Cause::Call { module, ts, index } = &c.cause {
+                    if let Cause::Call {
+                        module, ts, index, ..
+                    } = &c.cause
+                    {
                         assert_eq!(module, "caller");
                         ch.calls.entry(*ts).or_default().push((*index, ok));
                     }

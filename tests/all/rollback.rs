@@ -322,7 +322,8 @@ async fn a_rolled_back_transactions_async_calls_do_not_happen() {
         Cause::Call {
             module: "t_rawcall".into(),
             ts: ok_ts,
-            index: 0
+            index: 0,
+            reply: None
         }
     );
 }

@@ -53,6 +53,8 @@ pub(crate) fn wasm_dir() -> &'static Path {
             "testing/t_columnar_cols",
             "examples/inventory_v1",
             "examples/inventory_v2",
+            "testing/t_reply_caller",
+            "testing/t_reply_callee",
         ] {
             interstice_cli::guest_build::build_module(&modules.join(m))
                 .unwrap_or_else(|e| panic!("building {m}: {e}"));

@@ -141,7 +141,7 @@ async fn every_execution_is_a_span_with_nested_read_calls_and_flows_to_its_deliv
                 assert_eq!(a["outcome"], "ok", "{e}");
                 assert!(a["fuel"].as_u64().unwrap() > 0, "it ran: {e}");
             }
-            Outcome::Err { kind, message } => {
+            Outcome::Err { kind, message, .. } => {
                 assert_eq!(a["outcome"], "err", "{e}");
                 assert_eq!(a["error_kind"], kind.name());
                 assert_eq!(a["error"], message.as_str());

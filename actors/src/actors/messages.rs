@@ -241,6 +241,10 @@ pub(crate) struct CommitInfo {
     pub root: Option<u64>,
     /// The reducer.
     pub reducer: String,
+    /// The reply it owes its caller (a call made with a reply): the
+    /// caller, its reply reducer and the reply's argument array (boxed:
+    /// most commits owe none).
+    pub reply: Option<Box<(String, String, Vec<u8>)>>,
     /// Its module-log records (guest lines, a failed delivery), timestamp
     /// still 0: the router stamps and writes them.
     pub log_records: Vec<ModuleLogRecord>,

@@ -44,6 +44,7 @@ use crate::actors::outbox::{send_numbered, Finished, OUTBOX_MAX};
 use crate::actors::peers::{LivePeers, TracedReads};
 use crate::actors::shared::Shared;
 use crate::actors::trace::{ExecSpan, ReadSpan, SpanOutcome};
+use crate::recovery::deliveries::{reply_of, reply_outcome_owned};
 use crate::wasm::engine::{CompiledModule, WasmHost};
 use crate::wasm::env::{ModuleEnv, ReadAnswer};
 use crate::wasm::host_state::{Observation, Observer, Pin, TxMode};
@@ -362,7 +363,11 @@ impl ModuleActor {
         ctx: &mut Context<Self>,
     ) {
         let shared = &self.shared;
-        let outcome = out.outcome();
+        // A replied commit keeps its `Err` value, which the reply carries.
+        let replied = info.cause.reply_to().is_some();
+        let outcome = out.outcome(replied);
+        let reply = reply_of(&info.cause, reply_outcome_owned(&outcome))
+            .map(|r| Box::new((r.module.to_owned(), r.reducer.to_owned(), r.args)));
         let TxOutput {
             result,
             changes,
@@ -437,6 +442,7 @@ impl ModuleActor {
             depth: info.depth,
             root: info.root,
             reducer,
+            reply,
             log_records,
             trace,
         });
@@ -575,7 +581,7 @@ impl ModuleActor {
                 args,
                 cause,
                 nondet: out.nondet.clone(),
-                outcome: out.outcome(),
+                outcome: out.outcome(false),
                 mutations: logged_mutations(&self.tables, &out.changes),
                 calls: Vec::new(),
                 wall_micros: Some(wall_clock_micros()),
@@ -591,6 +597,7 @@ impl ModuleActor {
                 depth: 0,
                 root: None,
                 reducer: reducer.clone(),
+                reply: None,
                 log_records: out
                     .lines
                     .iter()
@@ -646,6 +653,7 @@ fn failed_delivery_record(
     let (how, cause_module, cause_ts) = match &info.cause {
         Cause::Call { module, ts, .. } => ("async call", module, ts),
         Cause::Trigger { module, ts, .. } => ("trigger", module, ts),
+        Cause::Reply { module, ts, .. } => ("reply", module, ts),
         Cause::External | Cause::Init | Cause::Migration { .. } => return None,
     };
     Some(ModuleLogRecord {

@@ -20,7 +20,9 @@ use crate::actors::messages::{Durable, EntryInfo, Execute, ResumePending, Route,
 use crate::actors::module_log::ModuleLogRecord;
 use crate::actors::shared::Shared;
 use crate::recovery::deliveries::Delivery;
-use crate::recovery::deliveries::{route, DeliveryLimits, FanOut, RoutedCommit, Subscriptions};
+use crate::recovery::deliveries::{
+    route, DeliveryLimits, FanOut, Reply, RoutedCommit, Subscriptions,
+};
 
 /// A committed change to a table, as external subscribers see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -229,6 +231,7 @@ impl Handler<Route> for Router {
                         self.shared.module_log.send(r);
                     }
                     let limits = DeliveryLimits::from(&self.shared.limits);
+                    let reply = c.reply.take();
                     let commit = RoutedCommit {
                         module: &c.module,
                         schema: &c.schema,
@@ -238,6 +241,11 @@ impl Handler<Route> for Router {
                         ok: c.ok,
                         calls: &c.calls,
                         changes: &c.changes,
+                        reply: reply.as_deref().map(|(module, reducer, args)| Reply {
+                            module,
+                            reducer,
+                            args: args.clone(),
+                        }),
                     };
                     let (deliveries, dropped) = route(&self.subs, &mut self.fanout, limits, commit);
                     if dropped > 0 {

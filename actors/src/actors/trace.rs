@@ -341,7 +341,10 @@ fn cause_text(cause: &Cause) -> String {
     match cause {
         Cause::External => "external".into(),
         Cause::Init => "init".into(),
-        Cause::Call { module, ts, index } => format!("async call #{index} of {module} at ts {ts}"),
+        Cause::Call {
+            module, ts, index, ..
+        } => format!("async call #{index} of {module} at ts {ts}"),
+        Cause::Reply { module, ts, .. } => format!("reply of {module} at ts {ts}"),
         Cause::Trigger { module, ts, index } => {
             format!("trigger of mutation #{index} of {module} at ts {ts}")
         }

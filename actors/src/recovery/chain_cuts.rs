@@ -5,7 +5,8 @@
 //! schemas. A commit's depth is its cause's depth plus one (0 for an
 //! external call, an init or a migration); its deliveries are its logged
 //! outbound calls and, for each logged mutation, the triggers subscribed to
-//! that table and event (`Subscriptions`, the router's own table). So
+//! that table and event (`Subscriptions`, the router's own table), and,
+//! committed or not, the reply of a call made with a reply. So
 //! `interstice log-inspect` shows each cut at the commit where it happened
 //! without the log recording it, and every log, old or new, shows its cuts.
 //!
@@ -86,7 +87,7 @@ impl ChainCuts {
     /// the depth limit dropped its deliveries.
     pub fn commit(&mut self, c: &CommitRecord, schema: &ModuleSchema) -> Option<ChainCut> {
         let depth = match &c.cause {
-            Cause::Call { ts, .. } | Cause::Trigger { ts, .. } => {
+            Cause::Call { ts, .. } | Cause::Trigger { ts, .. } | Cause::Reply { ts, .. } => {
                 // A source the log does not show (before its start) counts
                 // as a root.
                 let d = self.open.get_mut(ts).map_or(0, |(d, left)| {
@@ -100,8 +101,10 @@ impl ChainCuts {
             }
             Cause::External | Cause::Init | Cause::Migration { .. } => 0,
         };
+        // A replied commit owes one more delivery, its reply, even failed.
+        let reply = usize::from(c.cause.reply_to().is_some());
         if !matches!(c.outcome, Outcome::Ok(_)) || matches!(c.cause, Cause::Migration { .. }) {
-            return None;
+            return self.made(c.ts, depth, reply);
         }
         let changes = c.mutations.iter().map(|m| {
             let event = match m.op {
@@ -113,19 +116,25 @@ impl ChainCuts {
         });
         let made = self
             .subs
-            .count_for(&c.module, schema, c.calls.len(), changes);
+            .count_for(&c.module, schema, c.calls.len(), changes)
+            + reply;
+        self.made(c.ts, depth, made)
+    }
+
+    /// The commit at `ts`, at `depth`, made `made` deliveries.
+    fn made(&mut self, ts: u64, depth: u32, made: usize) -> Option<ChainCut> {
         if made == 0 {
             return None;
         }
         if depth + 1 > self.max_depth {
             return Some(ChainCut {
-                ts: c.ts,
+                ts,
                 dropped: made,
                 depth: depth + 1,
                 max_depth: self.max_depth,
             });
         }
-        self.open.insert(c.ts, (depth, made));
+        self.open.insert(ts, (depth, made));
         None
     }
 

@@ -6,6 +6,10 @@
 //! reducer made them (indexes `0..calls`), then for each change in order, each
 //! subscriber of `(module, table, event)` sorted by (module, reducer name).
 //! An install causes at most one delivery: the module's init reducer.
+//! A commit whose cause is a call made with a reply (`Cause::reply_to`)
+//! causes one more, last, whether it committed or failed: the reply to the
+//! caller's reply reducer (cause `Cause::Reply`, arguments
+//! `interstice_abi::reply::reply_args` of its outcome).
 //!
 //! [`route`] adds the two run-time guards, the same way live and in replay:
 //! the depth limit (`Limits::max_trigger_depth`: deliveries deeper are
@@ -18,6 +22,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use interstice_abi::cbor::Writer;
+use interstice_abi::reply::{reply_args, ReplyOutcome};
 use interstice_abi::{ModuleSchema, Persistence, RowEvent, Trigger};
 use interstice_persist::{Cause, OutboundCall, PendingDelivery};
 
@@ -183,6 +188,7 @@ impl Subscriptions {
                 module: module.to_owned(),
                 ts,
                 index,
+                reply: c.reply.clone(),
             };
             out.push((
                 (ts, index),
@@ -328,8 +334,9 @@ impl FanOut {
 /// The deliveries a commit at `ts` causes once the guards are applied, and
 /// how many the depth limit dropped. `root` is the tree of the delivery the
 /// commit consumed (`None`: the commit is a root itself); `ok` whether it
-/// committed (a failed commit causes nothing, but still consumed its
-/// delivery).
+/// committed (a failed commit causes nothing but its reply, and still
+/// consumed its delivery). A reply goes through the same guards as any
+/// delivery: the depth limit and the fan-out budget.
 pub(crate) fn route(
     subs: &Subscriptions,
     fanout: &mut FanOut,
@@ -347,30 +354,44 @@ pub(crate) fn route(
     };
     let mut kept = Vec::new();
     let mut dropped = 0;
-    if commit.ok {
-        let all = subs.for_commit(
+    let mut all = if commit.ok {
+        subs.for_commit(
             commit.module,
             commit.schema,
             commit.ts,
             commit.depth,
             commit.calls,
             commit.changes,
-        );
-        for (key, mut d) in all {
-            if d.depth > limits.max_depth {
-                dropped += 1;
-                continue;
-            }
-            let tree = fanout.trees.entry(root).or_default();
-            tree.open += 1;
-            d.root = Some(root);
-            if tree.made < limits.fanout {
-                tree.made += 1;
-            } else {
-                d.cut = true;
-            }
-            kept.push((key, d));
+        )
+    } else {
+        Vec::new()
+    };
+    if let Some(reply) = commit.reply {
+        let index = all.len() as u32;
+        let cause = Cause::Reply {
+            module: commit.module.to_owned(),
+            ts: commit.ts,
+            index,
+        };
+        all.push((
+            (commit.ts, index),
+            Delivery::caused(reply.module, reply.reducer, reply.args, cause, commit.depth),
+        ));
+    }
+    for (key, mut d) in all {
+        if d.depth > limits.max_depth {
+            dropped += 1;
+            continue;
         }
+        let tree = fanout.trees.entry(root).or_default();
+        tree.open += 1;
+        d.root = Some(root);
+        if tree.made < limits.fanout {
+            tree.made += 1;
+        } else {
+            d.cut = true;
+        }
+        kept.push((key, d));
     }
     if fanout.trees.get(&root).is_some_and(|t| t.open == 0) {
         fanout.trees.remove(&root);
@@ -389,6 +410,64 @@ pub(crate) struct RoutedCommit<'a> {
     pub ok: bool,
     pub calls: &'a [OutboundCall],
     pub changes: &'a [Change],
+    /// The reply the commit owes its caller ([`reply_of`]), if any.
+    pub reply: Option<Reply<'a>>,
+}
+
+/// The reply a commit owes: the caller's reply reducer and its argument
+/// array.
+#[derive(Debug, Clone)]
+pub(crate) struct Reply<'a> {
+    pub module: &'a str,
+    pub reducer: &'a str,
+    pub args: Vec<u8>,
+}
+
+/// The reply a commit with this cause and outcome owes, if its cause is a
+/// call made with a reply. The same live (from the transaction's result)
+/// and in replay (from the record), since the record keeps the `Err` value
+/// of a replied commit.
+pub(crate) fn reply_of<'a>(cause: &'a Cause, outcome: ReplyOutcome<'_>) -> Option<Reply<'a>> {
+    let (module, reducer) = cause.reply_to()?;
+    Some(Reply {
+        module,
+        reducer,
+        args: reply_args(outcome),
+    })
+}
+
+/// A logged outcome as the reply encodes it.
+pub(crate) fn reply_outcome(outcome: interstice_persist::OutcomeRef<'_>) -> ReplyOutcome<'_> {
+    use interstice_persist::{ErrorKind, OutcomeRef};
+    match outcome {
+        OutcomeRef::Ok(v) => ReplyOutcome::Ok(v),
+        OutcomeRef::Err {
+            kind: ErrorKind::UserError,
+            value: Some(v),
+            ..
+        } => ReplyOutcome::Returned(v),
+        OutcomeRef::Err { kind, message, .. } => ReplyOutcome::Failed {
+            kind: kind.name(),
+            message,
+        },
+    }
+}
+
+/// [`reply_outcome`] of an owned outcome.
+pub(crate) fn reply_outcome_owned(outcome: &interstice_persist::Outcome) -> ReplyOutcome<'_> {
+    use interstice_persist::{Outcome, OutcomeRef};
+    reply_outcome(match outcome {
+        Outcome::Ok(v) => OutcomeRef::Ok(v),
+        Outcome::Err {
+            kind,
+            message,
+            value,
+        } => OutcomeRef::Err {
+            kind: *kind,
+            message,
+            value: value.as_deref(),
+        },
+    })
 }
 
 /// The argument array of a trigger reducer: `[row]` for insert and delete,
@@ -422,7 +501,9 @@ pub(crate) fn consumed_key(
     match cause {
         Cause::External | Cause::Migration { .. } => None,
         Cause::Init => install_ts.get(module).map(|ts| (*ts, 0)),
-        Cause::Call { ts, index, .. } | Cause::Trigger { ts, index, .. } => Some((*ts, *index)),
+        Cause::Call { ts, index, .. }
+        | Cause::Trigger { ts, index, .. }
+        | Cause::Reply { ts, index, .. } => Some((*ts, *index)),
     }
 }
 

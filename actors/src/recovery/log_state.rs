@@ -18,7 +18,8 @@ use interstice_persist::{
 use crate::error::RuntimeError;
 use crate::recovery::deliveries::Delivery;
 use crate::recovery::deliveries::{
-    consumed_key, route, DeliveryLimits, FanOut, Outstanding, RoutedCommit, Subscriptions,
+    consumed_key, reply_of, reply_outcome, reply_outcome_owned, route, DeliveryLimits, FanOut,
+    Outstanding, Reply, RoutedCommit, Subscriptions,
 };
 use interstice_tables::ReplayTables;
 use interstice_tables::{Change, Tables};
@@ -360,11 +361,13 @@ impl LogState {
         let consumed = consumed_key(&c.cause, &self.install_ts, c.module)
             .and_then(|k| self.outstanding.remove(&k));
         let (depth, root) = consumed.map_or((0, None), |d| (d.depth, d.root));
+        let reply = reply_of(&c.cause, reply_outcome(c.outcome));
         if !matches!(c.outcome, OutcomeRef::Ok(_)) {
-            // Consumed its delivery, caused nothing.
-            if root.is_some() {
+            // Consumed its delivery, caused nothing but its reply.
+            if root.is_some() || reply.is_some() {
                 let schema = self.modules[idx].schema.clone();
-                self.route(&schema, c.module, c.ts, depth, root, false, &[], &[]);
+                let at = (c.module, c.ts, depth, root);
+                self.route(&schema, at, false, &[], &[], reply);
             }
             return Ok(());
         }
@@ -377,9 +380,10 @@ impl LogState {
         // (the module actor routed none of its changes either).
         let migration = matches!(c.cause, Cause::Migration { .. });
         if migration || (c.calls.is_empty() && !self.subs.watches(c.module)) {
-            if root.is_some() {
+            if root.is_some() || reply.is_some() {
                 let schema = self.modules[idx].schema.clone();
-                self.route(&schema, c.module, c.ts, depth, root, true, &[], &[]);
+                let at = (c.module, c.ts, depth, root);
+                self.route(&schema, at, true, &[], &[], reply);
             }
             let tables = &mut self.modules[idx].tables;
             let before = tables.pending();
@@ -402,23 +406,23 @@ impl LogState {
             }
             return Ok(());
         }
+        drop(reply);
         self.commit_observed(idx, depth, root, c.into_owned())
     }
 
     /// Runs the router's delivery computation (with its guards) on a
-    /// commit, keeping what it causes as outstanding.
-    #[allow(clippy::too_many_arguments)]
+    /// commit of `module` at `ts` (`at`: module, timestamp, depth and
+    /// root), keeping what it causes as outstanding.
     fn route(
         &mut self,
         schema: &interstice_abi::ModuleSchema,
-        module: &str,
-        ts: u64,
-        depth: u32,
-        root: Option<u64>,
+        at: (&str, u64, u32, Option<u64>),
         ok: bool,
         calls: &[interstice_persist::OutboundCall],
         changes: &[Change],
+        reply: Option<Reply<'_>>,
     ) {
+        let (module, ts, depth, root) = at;
         let commit = RoutedCommit {
             module,
             schema,
@@ -428,6 +432,7 @@ impl LogState {
             ok,
             calls,
             changes,
+            reply,
         };
         let (deliveries, _) = route(&self.subs, &mut self.fanout, self.limits, commit);
         self.outstanding.extend(deliveries);
@@ -480,9 +485,9 @@ impl LogState {
         }
         self.mutations += c.mutations.len() as u64;
         let schema = module.schema.clone();
-        self.route(
-            &schema, &c.module, c.ts, depth, root, true, &c.calls, &changes,
-        );
+        let reply = reply_of(&c.cause, reply_outcome_owned(&c.outcome));
+        let at = (c.module.as_str(), c.ts, depth, root);
+        self.route(&schema, at, true, &c.calls, &changes, reply);
         Ok(())
     }
 

@@ -213,7 +213,7 @@ pub(crate) fn compare(
                 Some(ty) => decode(ty, v),
                 None => hex(v),
             }),
-            Outcome::Err { kind, message } => Observed::Err {
+            Outcome::Err { kind, message, .. } => Observed::Err {
                 kind: *kind,
                 message: message.clone(),
             },
@@ -249,10 +249,12 @@ fn same_outcome(logged: &Outcome, actual: &Outcome) -> bool {
                 // logged with that kind.
                 kind: ErrorKind::Host | ErrorKind::Budget | ErrorKind::Timeout,
                 message: want,
+                ..
             },
             Outcome::Err {
                 kind: ErrorKind::Host,
                 message: got,
+                ..
             },
         ) => got
             .strip_suffix(UNRECORDED_READ)

@@ -57,7 +57,7 @@ impl EngineCause {
     fn ran_out(self, outcome: &Outcome) -> bool {
         match (self, outcome) {
             (EngineCause::Fuel, Outcome::Err { kind, .. }) => *kind == ErrorKind::Budget,
-            (EngineCause::Stack, Outcome::Err { kind, message }) => {
+            (EngineCause::Stack, Outcome::Err { kind, message, .. }) => {
                 *kind == ErrorKind::Trap && message == STACK_OVERFLOW
             }
             _ => false,

@@ -129,19 +129,23 @@ pub(crate) struct TxOutput {
 }
 
 impl TxOutput {
-    /// The outcome as the log records it.
-    pub(crate) fn outcome(&self) -> Outcome {
-        outcome_of(&self.result)
+    /// The outcome as the log records it (`replied`: see [`outcome_of`]).
+    pub(crate) fn outcome(&self, replied: bool) -> Outcome {
+        outcome_of(&self.result, replied)
     }
 }
 
-/// A transaction's result as the log records it.
-pub(crate) fn outcome_of(result: &Result<Vec<u8>, Failure>) -> Outcome {
+/// A transaction's result as the log records it. The `Err` value of a
+/// user error is kept only when the commit is `replied` (its cause is a
+/// call made with a reply, `Cause::reply_to`): the reply carries it, and
+/// replay rebuilds the reply from the record.
+pub(crate) fn outcome_of(result: &Result<Vec<u8>, Failure>, replied: bool) -> Outcome {
     match result {
         Ok(v) => Outcome::Ok(v.clone()),
         Err(f) => Outcome::Err {
             kind: f.kind,
             message: f.message.clone(),
+            value: if replied { f.value.clone() } else { None },
         },
     }
 }

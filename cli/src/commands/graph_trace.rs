@@ -85,7 +85,7 @@ fn commit_node(c: &CommitRecord) -> Node {
         reducer: c.reducer.clone(),
         outcome: match &c.outcome {
             Outcome::Ok(_) => "ok".into(),
-            Outcome::Err { kind, message } => format!("error {}: {message}", kind.name()),
+            Outcome::Err { kind, message, .. } => format!("error {}: {message}", kind.name()),
         },
         mutations: c.mutations.len(),
         cause: cause_text(&c.cause),

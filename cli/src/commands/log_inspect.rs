@@ -137,6 +137,7 @@ pub(crate) fn cause_ts(c: &Cause) -> Option<(u64, &'static str, u32)> {
     match c {
         Cause::Call { ts, index, .. } => Some((*ts, "call", *index)),
         Cause::Trigger { ts, index, .. } => Some((*ts, "trigger", *index)),
+        Cause::Reply { ts, index, .. } => Some((*ts, "reply", *index)),
         Cause::External | Cause::Init | Cause::Migration { .. } => None,
     }
 }
@@ -613,8 +614,17 @@ pub(crate) fn cause_text(c: &Cause) -> String {
     match c {
         Cause::External => "external call".into(),
         Cause::Init => "init (the module's install)".into(),
-        Cause::Call { module, ts, index } => {
-            format!("async call #{index} of {module} at #{ts}")
+        Cause::Call {
+            module,
+            ts,
+            index,
+            reply,
+        } => match reply {
+            Some(r) => format!("async call #{index} of {module} at #{ts}, replied to {module}.{r}"),
+            None => format!("async call #{index} of {module} at #{ts}"),
+        },
+        Cause::Reply { module, ts, index } => {
+            format!("reply (delivery #{index}) of the call {module} ran at #{ts}")
         }
         Cause::Trigger { module, ts, index } => {
             format!("trigger of mutation #{index} of {module} at #{ts}")
@@ -703,7 +713,7 @@ fn commit_text(
     out += &format!("  cause    {}\n", cause_text(&c.cause));
     match &c.outcome {
         Outcome::Ok(_) => out += &format!("  outcome  ok {}\n", j["outcome"]["ok"]),
-        Outcome::Err { kind, message } => {
+        Outcome::Err { kind, message, .. } => {
             out += &format!("  outcome  error {}: {message}\n", kind.name())
         }
     }

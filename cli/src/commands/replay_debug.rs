@@ -232,13 +232,16 @@ fn entry_line(e: &LogEntry) -> String {
                 interstice_persist::Cause::Trigger { module, ts, .. } => {
                     format!("trigger from {module} at ts {ts}")
                 }
+                interstice_persist::Cause::Reply { module, ts, .. } => {
+                    format!("reply from {module} at ts {ts}")
+                }
                 interstice_persist::Cause::Migration { table, .. } => {
                     format!("migration of {table}")
                 }
             };
             let outcome = match &c.outcome {
                 interstice_persist::Outcome::Ok(_) => "ok".to_owned(),
-                interstice_persist::Outcome::Err { kind, message } => {
+                interstice_persist::Outcome::Err { kind, message, .. } => {
                     format!("failed ({}): {message}", kind.name())
                 }
             };

@@ -85,8 +85,20 @@ pub fn cause_json(c: &Cause) -> Json {
     match c {
         Cause::External => json!({ "kind": "external" }),
         Cause::Init => json!({ "kind": "init" }),
-        Cause::Call { module, ts, index } => {
-            json!({ "kind": "call", "module": module, "ts": ts, "index": index })
+        Cause::Call {
+            module,
+            ts,
+            index,
+            reply,
+        } => {
+            let mut j = json!({ "kind": "call", "module": module, "ts": ts, "index": index });
+            if let Some(r) = reply {
+                j["reply"] = json!(r);
+            }
+            j
+        }
+        Cause::Reply { module, ts, index } => {
+            json!({ "kind": "reply", "module": module, "ts": ts, "index": index })
         }
         Cause::Trigger { module, ts, index } => {
             json!({ "kind": "trigger", "module": module, "ts": ts, "index": index })
@@ -145,8 +157,16 @@ pub fn commit_json(c: &CommitRecord, schema: Option<&ModuleSchema>) -> Json {
     let params = reducer.map(|r| Type::Tuple(r.params.iter().map(|p| p.ty.clone()).collect()));
     let outcome = match &c.outcome {
         Outcome::Ok(v) => json!({ "ok": decode_json(reducer.map(|r| &r.returns), v) }),
-        Outcome::Err { kind, message } => {
-            json!({ "err": { "kind": kind.name(), "message": message } })
+        Outcome::Err {
+            kind,
+            message,
+            value,
+        } => {
+            let mut err = json!({ "kind": kind.name(), "message": message });
+            if let Some(v) = value {
+                err["value"] = decode_json(reducer.and_then(|r| r.error.as_ref()), v);
+            }
+            json!({ "err": err })
         }
     };
     let mutations: Vec<Json> = c

@@ -116,6 +116,18 @@ fn every_cause_nondet_outcome_and_op_roundtrips() {
             module: "a".into(),
             ts: 41,
             index: 3,
+            reply: None,
+        },
+        Cause::Call {
+            module: "a".into(),
+            ts: 42,
+            index: 0,
+            reply: Some("on_reply".into()),
+        },
+        Cause::Reply {
+            module: "c".into(),
+            ts: 43,
+            index: 2,
         },
         Cause::Trigger {
             module: "b".into(),
@@ -133,6 +145,12 @@ fn every_cause_nondet_outcome_and_op_roundtrips() {
         outcomes.push(Outcome::Err {
             kind,
             message: format!("failed: {kind:?}"),
+            value: None,
+        });
+        outcomes.push(Outcome::Err {
+            kind,
+            message: format!("failed: {kind:?}"),
+            value: Some(vec![0x62, b'n', b'o']),
         });
     }
     for (i, cause) in causes.iter().enumerate() {
@@ -180,11 +198,20 @@ fn every_cause_nondet_outcome_and_op_roundtrips() {
                         op: MutationOp::Delete(vec![0x05]),
                     },
                 ],
-                calls: vec![OutboundCall {
-                    module: "mail".into(),
-                    reducer: "send".into(),
-                    args: vec![0x80],
-                }],
+                calls: vec![
+                    OutboundCall {
+                        module: "mail".into(),
+                        reducer: "send".into(),
+                        args: vec![0x80],
+                        reply: None,
+                    },
+                    OutboundCall {
+                        module: "mail".into(),
+                        reducer: "send".into(),
+                        args: vec![0x80],
+                        reply: Some("on_sent".into()),
+                    },
+                ],
                 wall_micros: [None, Some(0), Some(1_764_740_000_000_000), Some(u64::MAX)][i % 4],
             }));
         }
@@ -215,6 +242,7 @@ fn byte_layout_of_a_small_commit_is_as_documented() {
         outcome: Outcome::Err {
             kind: ErrorKind::Budget,
             message: String::new(),
+            value: None,
         },
         mutations: vec![],
         calls: vec![],
@@ -276,6 +304,7 @@ fn strict_decoding_refuses_bad_shapes() {
         outcome: Outcome::Err {
             kind: ErrorKind::Host,
             message: String::new(),
+            value: None,
         },
         mutations: vec![],
         calls: vec![],
@@ -470,4 +499,88 @@ fn log_format_md_wall_clock_example() {
     let mut text_last = [&[0x8c][..], &body].concat();
     text_last.extend([0x61, b'x']);
     assert!(entry_from_slice(&text_last).is_err());
+}
+
+/// A commit `m.r` caused by call #0 of `c` at ts 1, that failed (Budget,
+/// "x") and made one call `n.f()`, with or without the reply fields.
+fn replied_commit(reply: Option<&str>, value: Option<Vec<u8>>) -> LogEntry {
+    LogEntry::Commit(CommitRecord {
+        ts: 2,
+        module: "m".into(),
+        schema_hash: [0; 32],
+        reducer: "r".into(),
+        args: vec![0x80],
+        cause: Cause::Call {
+            module: "c".into(),
+            ts: 1,
+            index: 0,
+            reply: reply.map(str::to_owned),
+        },
+        nondet: vec![],
+        outcome: Outcome::Err {
+            kind: ErrorKind::Budget,
+            message: "x".into(),
+            value,
+        },
+        mutations: vec![],
+        calls: vec![OutboundCall {
+            module: "n".into(),
+            reducer: "f".into(),
+            args: vec![0x80],
+            reply: reply.map(str::to_owned),
+        }],
+        wall_micros: None,
+    })
+}
+
+/// The bytes of [`replied_commit`]: `cause`, `outcome` and `call` are
+/// spliced in after the common prefix.
+fn replied_bytes(cause: &[u8], outcome: &[u8], call: &[u8]) -> Vec<u8> {
+    let mut b = vec![0x8b, 0x01, 0x02, 0x61, b'm', 0x58, 0x20];
+    b.extend_from_slice(&[0; 32]);
+    b.extend_from_slice(&[0x61, b'r', 0x41, 0x80]);
+    b.extend_from_slice(cause);
+    b.push(0x80); // nondet
+    b.extend_from_slice(outcome);
+    b.push(0x80); // mutations
+    b.push(0x81); // one call
+    b.extend_from_slice(call);
+    b
+}
+
+#[test]
+fn a_record_written_before_replies_still_decodes_and_the_reply_fields_are_as_documented() {
+    // Before replies: a 4-item call cause, a 3-item error outcome, a 3-item
+    // outbound call. It decodes with every reply field absent, and a record
+    // without them encodes to the same bytes.
+    let old = replied_bytes(
+        &[0x84, 0x02, 0x61, b'c', 0x01, 0x00],
+        &[0x83, 0x01, 0x03, 0x61, b'x'],
+        &[0x83, 0x61, b'n', 0x61, b'f', 0x41, 0x80],
+    );
+    assert_eq!(entry_from_slice(&old).unwrap(), replied_commit(None, None));
+    assert_eq!(entry_to_vec(&replied_commit(None, None)), old);
+
+    // With them (docs/LOG_FORMAT.md): the reply reducer "ok" ends the
+    // cause and the call, the error value (bytes 0x00) ends the outcome.
+    let new = replied_bytes(
+        &[0x85, 0x02, 0x61, b'c', 0x01, 0x00, 0x62, b'o', b'k'],
+        &[0x84, 0x01, 0x03, 0x61, b'x', 0x41, 0x00],
+        &[0x84, 0x61, b'n', 0x61, b'f', 0x41, 0x80, 0x62, b'o', b'k'],
+    );
+    let e = replied_commit(Some("ok"), Some(vec![0x00]));
+    assert_eq!(entry_to_vec(&e), new);
+    assert_eq!(entry_from_slice(&new).unwrap(), e);
+
+    // A reply's cause: tag 5, like a trigger's.
+    let mut w = Writer::new();
+    crate::record::encode_cause(
+        &Cause::Reply {
+            module: "c".into(),
+            ts: 1,
+            index: 2,
+        },
+        &mut w,
+    );
+    assert_eq!(w.as_slice(), &[0x84, 0x05, 0x61, b'c', 0x01, 0x02]);
 }

@@ -44,6 +44,7 @@ fn sample() -> Snapshot {
                     module: "bank".into(),
                     ts: 40,
                     index: 0,
+                    reply: None,
                 },
                 depth: 1,
                 root: Some(38),

@@ -38,6 +38,7 @@ pub(crate) fn sample_entry(ts: u64, variant: usize) -> LogEntry {
             module: "caller".into(),
             ts: ts.saturating_sub(1),
             index: variant as u32,
+            reply: None,
         },
         _ => Cause::Trigger {
             module: "source".into(),
@@ -49,6 +50,7 @@ pub(crate) fn sample_entry(ts: u64, variant: usize) -> LogEntry {
         Outcome::Err {
             kind: ErrorKind::ALL[variant % ErrorKind::ALL.len()],
             message: format!("error at {ts}"),
+            value: None,
         }
     } else {
         Outcome::Ok(vec![0x18, (variant % 200 + 24) as u8])
@@ -90,6 +92,7 @@ pub(crate) fn commit_ending_in_zeros(ts: u64) -> LogEntry {
             module: "ledger".into(),
             reducer: "note".into(),
             args: vec![0x82, 0x00, 0x00],
+            reply: None,
         }],
         wall_micros: None,
     })
@@ -116,7 +119,19 @@ fn arb_cause() -> impl Strategy<Value = Cause> {
     prop_oneof![
         Just(Cause::External),
         Just(Cause::Init),
-        (text(), any::<u64>(), any::<u32>()).prop_map(|(module, ts, index)| Cause::Call {
+        (
+            text(),
+            any::<u64>(),
+            any::<u32>(),
+            proptest::option::of(text())
+        )
+            .prop_map(|(module, ts, index, reply)| Cause::Call {
+                module,
+                ts,
+                index,
+                reply
+            }),
+        (text(), any::<u64>(), any::<u32>()).prop_map(|(module, ts, index)| Cause::Reply {
             module,
             ts,
             index
@@ -156,10 +171,16 @@ fn arb_nondet() -> impl Strategy<Value = Nondet> {
 fn arb_outcome() -> impl Strategy<Value = Outcome> {
     prop_oneof![
         bytes().prop_map(Outcome::Ok),
-        (0usize..ErrorKind::ALL.len(), text()).prop_map(|(k, message)| Outcome::Err {
-            kind: ErrorKind::ALL[k],
-            message
-        }),
+        (
+            0usize..ErrorKind::ALL.len(),
+            text(),
+            proptest::option::of(bytes())
+        )
+            .prop_map(|(k, message, value)| Outcome::Err {
+                kind: ErrorKind::ALL[k],
+                message,
+                value
+            }),
     ]
 }
 
@@ -175,11 +196,14 @@ fn arb_mutation() -> impl Strategy<Value = Mutation> {
 }
 
 fn arb_call() -> impl Strategy<Value = OutboundCall> {
-    (text(), text(), bytes()).prop_map(|(module, reducer, args)| OutboundCall {
-        module,
-        reducer,
-        args,
-    })
+    (text(), text(), bytes(), proptest::option::of(text())).prop_map(
+        |(module, reducer, args, reply)| OutboundCall {
+            module,
+            reducer,
+            args,
+            reply,
+        },
+    )
 }
 
 /// Any entry.

@@ -11,6 +11,7 @@ use syn::{parse_macro_input, DeriveInput, ItemFn, ItemStruct};
 mod derive;
 mod module;
 mod reducer;
+mod reply;
 mod table;
 mod util;
 
@@ -98,6 +99,17 @@ pub fn migration(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro]
 pub fn interstice_module(input: TokenStream) -> TokenStream {
     module::expand(input.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Names a reply reducer for `WriteContext::call_with_reply`:
+/// `ctx.call_with_reply::<u64, String>("inventory", "move_item", (id, to),
+/// reply_to!(on_moved))`, where `on_moved` is a `#[reducer]` of this module
+/// taking `Result<u64, CallError<String>>`.
+#[proc_macro]
+pub fn reply_to(input: TokenStream) -> TokenStream {
+    reply::expand_reply_to(&util::sdk(), input.into())
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

@@ -575,7 +575,12 @@ fn expand_with(opts: Options, func: ItemFn) -> syn::Result<TokenStream> {
         }
     };
     let recursive = opts.recursive.is_some();
-    let marker = format_ident!("__interstice_reducer_{}", name);
+    let marker = crate::reply::marker(&name);
+    let reply = if opts.mode == Mode::Write && opts.trigger.is_none() && opts.migration.is_none() {
+        crate::reply::reply_impl(&sdk, &marker, &params)
+    } else {
+        TokenStream::new()
+    };
     let vis = &func.vis;
     let n = params.len();
 
@@ -589,6 +594,7 @@ fn expand_with(opts: Options, func: ItemFn) -> syn::Result<TokenStream> {
         const _: () = {
             #consts
             #writes_check
+            #reply
             impl #sdk::__private::Reducer for #marker {
                 const NAME: &'static str = #name;
                 #migration_const

@@ -56,6 +56,7 @@ fn spans_reads_flows_and_metadata_are_written_and_the_array_is_closed() {
         module: "caller".into(),
         ts: 5,
         index: 0,
+        reply: None,
     });
     delivery.outcome = SpanOutcome::Err("UserError", "no".into());
     delivery.flow_in = Some(flow);

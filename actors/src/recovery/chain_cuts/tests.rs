@@ -72,6 +72,7 @@ fn the_cut_is_where_the_router_drops_a_chain() {
                 ok: true,
                 calls: &[],
                 changes: &changes,
+                reply: None,
             },
         );
         let cut = cuts.commit(&c, &schema);
@@ -85,6 +86,7 @@ fn the_cut_is_where_the_router_drops_a_chain() {
         failed.outcome = Outcome::Err {
             kind: interstice_persist::ErrorKind::Trap,
             message: "x".into(),
+            value: None,
         };
         assert_eq!(cuts.commit(&failed, &schema), None);
         cause = kept[0].1.cause.clone();

@@ -113,6 +113,7 @@ fn the_fanout_budget_ends_a_storm_and_forgets_the_tree() {
         ok,
         calls: &[],
         changes,
+        reply: None,
     };
     let two: &'static [Change] = Box::leak(Box::new(two));
     let (mut queue, _) = route(&subs, &mut fanout, limits, commit(1, None, true, two));

@@ -19,6 +19,7 @@ fn err(kind: ErrorKind, message: &str) -> Outcome {
     Outcome::Err {
         kind,
         message: message.into(),
+        value: None,
     }
 }
 

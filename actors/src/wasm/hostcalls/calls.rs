@@ -3,25 +3,43 @@
 
 use super::*;
 
-/// Decodes `[module, reducer, args]` and checks it against the modules
-/// loaded when the transaction at `ts` runs.
+/// A checked call: target module and reducer, the reducer's index, the
+/// arguments, and the reply reducer (`call_async_reply`).
+struct CheckedCall<'a> {
+    module: String,
+    reducer: String,
+    idx: u32,
+    args: &'a [u8],
+    reply: Option<String>,
+}
+
+/// Decodes `[module, reducer, args]` (with `reply`: `[module, reducer,
+/// args, reply]`) and checks it against the modules loaded when the
+/// transaction at `ts` runs.
 fn decode_call<'a>(
     env: &ModuleEnv,
     bytes: &'a [u8],
     want: ReducerMode,
     ts: Option<u64>,
-) -> Res<(String, String, u32, &'a [u8])> {
+    reply: bool,
+) -> Res<CheckedCall<'a>> {
     let mut r = Reader::new(bytes);
     let parsed = (|| {
-        r.array_of(3)?;
+        r.array_of(if reply { 4 } else { 3 })?;
         let module = r.str()?;
         let reducer = r.str()?;
         let args = r.skip()?;
+        let to = if reply { Some(r.str()?) } else { None };
         r.finish()?;
-        Ok::<_, interstice_abi::AbiError>((module, reducer, args))
+        Ok::<_, interstice_abi::AbiError>((module, reducer, args, to))
     })();
-    let (module, reducer, args) = match parsed {
+    let (module, reducer, args, reply_to) = match parsed {
         Ok(p) => p,
+        Err(e) if reply => {
+            return bad(format!(
+                "call target is not [module, reducer, args, reply]: {e}"
+            ))
+        }
         Err(e) => return bad(format!("call target is not [module, reducer, args]: {e}")),
     };
     let Some(target) = env.peers.schema(module, ts) else {
@@ -42,20 +60,79 @@ fn decode_call<'a>(
             "arguments for {module}.{reducer} do not match its parameters: {e}"
         ));
     }
-    Ok((module.to_owned(), reducer.to_owned(), idx, args))
+    if let Some(to) = reply_to {
+        check_reply_reducer(&env.schema, to, (module, reducer), rs)?;
+    }
+    Ok(CheckedCall {
+        module: module.to_owned(),
+        reducer: reducer.to_owned(),
+        idx,
+        args,
+        reply: reply_to.map(str::to_owned),
+    })
 }
 
-pub(super) fn link_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    let m = abi::IMPORT_MODULE;
-    linker.func_wrap(
-        m,
-        abi::CALL_ASYNC,
-        |mut c: Caller<'_, HostState>, ptr: i32, len: i32| -> Res<()> {
-            let (mem, st) = parts(&mut c)?;
-            let ts = require_write(st, "call_async")?;
-            let r = slice(mem, ptr, len, "call_async")?;
-            let env = env(st)?;
-            let (module, reducer, _, args) = decode_call(&env, &mem[r], ReducerMode::Write, ts)?;
+/// A reply reducer is a write reducer of the calling module (`own`), not a
+/// trigger, init or migration, with one parameter that reads the replies of
+/// `module.reducer` (`callee`): `Result<T, CallError<E>>` of its `Ok` and
+/// `Err` types (`interstice_abi::reply::reply_type`).
+fn check_reply_reducer(
+    own: &interstice_abi::ModuleSchema,
+    name: &str,
+    (module, reducer): (&str, &str),
+    callee: &interstice_abi::ReducerSchema,
+) -> Res<()> {
+    let what = format!("reply reducer `{name}` of {module}.{reducer}");
+    let Some((_, rs)) = own.reducer(name) else {
+        return bad(format!(
+            "{what}: module `{}` has no reducer `{name}`",
+            own.name
+        ));
+    };
+    if rs.mode != ReducerMode::Write {
+        return bad(format!(
+            "{what}: it is a read reducer; a reply runs as a transaction"
+        ));
+    }
+    if rs.trigger.is_some() {
+        return bad(format!(
+            "{what}: it is an init, trigger or migration reducer, which the runtime runs itself"
+        ));
+    }
+    let want = interstice_abi::reply::reply_type(&callee.returns, callee.error.as_ref());
+    let [param] = rs.params.as_slice() else {
+        return bad(format!(
+            "{what}: it takes {} parameters; a reply reducer takes one, the reply: {}",
+            rs.params.len(),
+            want.display_name()
+        ));
+    };
+    if let Some(d) = interstice_abi::schema_diff::type_change(&want, &param.ty) {
+        return bad(format!(
+            "{what}: its parameter is {}, but {module}.{reducer} replies {} ({d})",
+            param.ty.display_name(),
+            want.display_name()
+        ));
+    }
+    Ok(())
+}
+
+/// `call_async` and `call_async_reply`: queues the call (with its reply
+/// reducer) after checking it and this transaction's limits.
+fn queue_call(c: &mut Caller<'_, HostState>, ptr: i32, len: i32, reply: bool) -> Res<()> {
+    let name = if reply {
+        abi::CALL_ASYNC_REPLY
+    } else {
+        abi::CALL_ASYNC
+    };
+    {
+        let (mem, st) = parts(c)?;
+        let ts = require_write(st, name)?;
+        let r = slice(mem, ptr, len, name)?;
+        let env = env(st)?;
+        let call = decode_call(&env, &mem[r], ReducerMode::Write, ts, reply)?;
+        let (module, reducer, args, reply) = (call.module, call.reducer, call.args, call.reply);
+        {
             let limits = &env.limits;
             if st.tx.calls.len() >= limits.tx_calls as usize {
                 return trap(HostTrap::limit(
@@ -76,8 +153,27 @@ pub(super) fn link_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()>
                 module,
                 reducer,
                 args: args.to_vec(),
+                reply,
             });
-            Ok(())
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn link_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    let m = abi::IMPORT_MODULE;
+    linker.func_wrap(
+        m,
+        abi::CALL_ASYNC,
+        |mut c: Caller<'_, HostState>, ptr: i32, len: i32| -> Res<()> {
+            queue_call(&mut c, ptr, len, false)
+        },
+    )?;
+    linker.func_wrap(
+        m,
+        abi::CALL_ASYNC_REPLY,
+        |mut c: Caller<'_, HostState>, ptr: i32, len: i32| -> Res<()> {
+            queue_call(&mut c, ptr, len, true)
         },
     )?;
     linker.func_wrap(
@@ -93,8 +189,8 @@ pub(super) fn link_calls(linker: &mut Linker<HostState>) -> wasmtime::Result<()>
                     TxMode::Write { logged_ts } => logged_ts,
                     _ => None,
                 };
-                let (module, reducer, idx, args) =
-                    decode_call(&env, &mem[r], ReducerMode::Read, ts)?;
+                let call = decode_call(&env, &mem[r], ReducerMode::Read, ts, false)?;
+                let (module, reducer, idx, args) = (call.module, call.reducer, call.idx, call.args);
                 if !env.schema.dependencies.iter().any(|d| d == &module) {
                     return bad(format!(
                         "read call to `{module}`, which `{}` does not declare as a dependency",
