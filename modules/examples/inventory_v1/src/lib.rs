@@ -158,6 +158,11 @@ fn revenue(ctx: &ReadContext) -> (u64, u128, u128, Option<u64>) {
 /// by the host.
 #[reducer(mode = "read")]
 fn item_revenue(ctx: &ReadContext, sku: String) -> Result<u128, String> {
-    let it = ctx.tables.items().by_sku().find(&sku).ok_or("no such sku")?;
+    let it = ctx
+        .tables
+        .items()
+        .by_sku()
+        .find(&sku)
+        .ok_or("no such sku")?;
     Ok(ctx.tables.sales().by_item().filter(&it.id).sum(|c| c.cents))
 }

@@ -214,7 +214,12 @@ fn revenue(ctx: &ReadContext) -> (u64, u128, u128, Option<u64>) {
 /// index and a filter, summed by the host.
 #[reducer(mode = "read")]
 fn item_revenue(ctx: &ReadContext, sku: String) -> Result<u128, String> {
-    let it = ctx.tables.items().by_sku().find(&sku).ok_or("no such sku")?;
+    let it = ctx
+        .tables
+        .items()
+        .by_sku()
+        .find(&sku)
+        .ok_or("no such sku")?;
     let q = ctx.tables.sales().by_item().filter(&it.id);
     Ok(q.matching(|c| c.refunded.eq(false)).sum(|c| c.cents))
 }
