@@ -108,6 +108,29 @@ async fn typed_calls_reads_and_triggers_work_through_generated_bindings() {
         .await
         .expect("size");
     assert_eq!(size.value, u(1));
+
+    // Typed async calls with replies: one the inventory commits, one it
+    // refuses with its own error, each replied once, in order.
+    for (id, vault) in [(1, "south"), (9, "east")] {
+        rt.call(MARKET, "relocate_replied", vec![u(id), s(vault)])
+            .await
+            .expect("relocate_replied");
+    }
+    let want = Value::Vec(vec![s("moved"), s("refused: no item 9")]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let moves = rt.read(MARKET, "moves", vec![]).await.expect("moves");
+        if moves.value == want {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "replies never arrived: {:?}",
+            moves.value
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    place_becomes(&rt, "Bank { vault: \\\"south\\\" }").await;
     rt.shutdown().await.expect("shutdown");
 }
 

@@ -366,6 +366,8 @@ pub(crate) fn render(schema: &ModuleSchema) -> Result<String, String> {
         o.push_str("}\n");
     }
 
+    // `<reducer>_with_reply` functions, written after every reducer's own.
+    let mut with_reply = String::new();
     for r in &callable {
         let fname = snake(&r.name, "reducer name")?;
         let konst = fname.trim_start_matches("r#").to_uppercase();
@@ -403,6 +405,39 @@ pub(crate) fn render(schema: &ModuleSchema) -> Result<String, String> {
                      /// this transaction commits, exactly once (never if it rolls back).\n\
                      pub fn {fname}(__ctx: &::interstice_sdk::WriteContext{params}) {{\n\
                      \x20   __ctx.call({call});\n\
+                     }}\n",
+                    name = r.name,
+                );
+                let reply_fn = format!("{}_with_reply", fname.trim_start_matches("r#"));
+                if callable
+                    .iter()
+                    .any(|o| o.name.trim_start_matches("r#") == reply_fn)
+                {
+                    return Err(format!(
+                        "reducers `{}` and `{reply_fn}` would both generate a function \
+                         `{reply_fn}`",
+                        r.name
+                    ));
+                }
+                let ok = rust_type(&r.returns, "");
+                let err = r
+                    .error
+                    .as_ref()
+                    .map_or_else(|| "()".to_owned(), |e| rust_type(e, ""));
+                let _ = write!(
+                    with_reply,
+                    "\n/// Queues an async call of write reducer `{module}.{name}` like [`{fname}`],\n\
+                     /// whose outcome comes back to `reply` (`reply_to!(on_done)`), a write\n\
+                     /// reducer of this module taking\n\
+                     /// `Result<{ok}, ::interstice_sdk::CallError<{err}>>`: exactly once, in\n\
+                     /// timestamp order, as a transaction of its own (docs/SDK.md, \"Replies\").\n\
+                     pub fn {reply_fn}(\n\
+                     \x20   __ctx: &::interstice_sdk::WriteContext{params},\n\
+                     \x20   reply: ::interstice_sdk::ReplyTo<\n\
+                     \x20       impl ::interstice_sdk::ReplyReducer<{ok}, {err}>,\n\
+                     \x20   >,\n\
+                     ) {{\n\
+                     \x20   __ctx.call_with_reply::<{ok}, {err}>({call}, reply);\n\
                      }}\n",
                     name = r.name,
                 );
@@ -444,6 +479,8 @@ pub(crate) fn render(schema: &ModuleSchema) -> Result<String, String> {
             }
         }
     }
+
+    o.push_str(&with_reply);
 
     // The binding record, typed by the generated types themselves.
     o.push_str(

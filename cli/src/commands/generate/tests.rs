@@ -165,3 +165,28 @@ fn tuple_unit_and_data_variants_are_declared_as_the_derive_reads_them() {
     // No error type: the read returns the value itself.
     assert!(out.contains(") -> Shape {"), "{out}");
 }
+
+#[test]
+fn write_reducers_get_a_with_reply_function_and_a_clash_is_refused() {
+    let write = |name: &str| ReducerSchema {
+        mode: ReducerMode::Write,
+        error: Some(Type::String),
+        ..reducer(name, vec![field("id", Type::U64)], Type::U32)
+    };
+    let s = schema(
+        "items",
+        vec![write("take"), reducer("look", vec![], Type::U8)],
+    );
+    let out = render(&s).expect("renders");
+    assert!(out.contains("pub fn take_with_reply("), "{out}");
+    assert!(
+        out.contains("ReplyReducer<u32, ::std::string::String>"),
+        "{out}"
+    );
+    assert!(!out.contains("look_with_reply"), "{out}");
+    let s = schema("items", vec![write("take"), write("take_with_reply")]);
+    assert_eq!(
+        render(&s).unwrap_err(),
+        "reducers `take` and `take_with_reply` would both generate a function `take_with_reply`"
+    );
+}

@@ -2,8 +2,9 @@
 //! bindings generated from its 0.1.0 schema (`src/inventory.rs`, written by
 //! `interstice generate rust`; tests/all/bindings.rs checks that
 //! regenerating gives the same file): typed read calls (from a write and
-//! from a read reducer), typed async calls, a typed trigger, and the
-//! dependency's own types in a table of its own.
+//! from a read reducer), typed async calls, a typed async call with a
+//! reply, a typed trigger, and the dependency's own types in a table of
+//! its own.
 
 use interstice_sdk::prelude::*;
 
@@ -13,8 +14,19 @@ interstice_module! {
     name: "t_bind_market",
     version: "0.1.0",
     dependencies: [inventory],
-    tables: [Listing, Seen],
-    reducers: [stock, relocate, list_item, peek, inventory_size, on_item, seen],
+    tables: [Listing, Seen, Moved],
+    reducers: [
+        stock,
+        relocate,
+        relocate_replied,
+        on_moved,
+        moves,
+        list_item,
+        peek,
+        inventory_size,
+        on_item,
+        seen,
+    ],
 }
 
 /// A listing of an item, made from what a typed read call returned.
@@ -53,6 +65,44 @@ fn stock(ctx: &mut WriteContext, id: u64, name: String, rare: bool) {
 #[reducer]
 fn relocate(ctx: &mut WriteContext, id: u64, vault: String) {
     inventory::move_item(ctx, id, inventory::Location::Bank { vault });
+}
+
+/// The outcome of a move the inventory replied to, in reply order.
+#[table(name = "moved")]
+#[derive(Clone, Debug)]
+pub struct Moved {
+    #[primary_key(auto_inc)]
+    pub id: u64,
+    pub outcome: String,
+}
+
+/// Asks the inventory to move item `id` into `vault`, with a reply to
+/// `on_moved` (a typed async call with a reply).
+#[reducer]
+fn relocate_replied(ctx: &mut WriteContext, id: u64, vault: String) {
+    inventory::move_item_with_reply(
+        ctx,
+        id,
+        inventory::Location::Bank { vault },
+        reply_to!(on_moved),
+    );
+}
+
+/// Records the outcome of a `relocate_replied` move.
+#[reducer]
+fn on_moved(ctx: &mut WriteContext, reply: Result<(), CallError<String>>) {
+    let outcome = match reply {
+        Ok(()) => "moved".to_owned(),
+        Err(CallError::Returned(e)) => format!("refused: {e}"),
+        Err(CallError::Failed { kind, message }) => format!("failed {kind}: {message}"),
+    };
+    ctx.tables.moved().insert(Moved { id: 0, outcome });
+}
+
+/// Every reply outcome recorded, in order.
+#[reducer(mode = "read")]
+fn moves(ctx: &ReadContext) -> Vec<String> {
+    ctx.tables.moved().iter().map(|m| m.outcome).collect()
 }
 
 /// Lists item `item` (a typed read call); the listing's id.

@@ -158,6 +158,48 @@ pub fn item_count(__ctx: &impl ::interstice_sdk::bindings::ReadCaller) -> u64 {
     )
 }
 
+/// Queues an async call of write reducer `t_bind_inventory.add_item` like [`add_item`],
+/// whose outcome comes back to `reply` (`reply_to!(on_done)`), a write
+/// reducer of this module taking
+/// `Result<(), ::interstice_sdk::CallError<::std::string::String>>`: exactly once, in
+/// timestamp order, as a transaction of its own (docs/SDK.md, "Replies").
+pub fn add_item_with_reply(
+    __ctx: &::interstice_sdk::WriteContext,
+    id: u64,
+    spec: ItemSpec,
+    reply: ::interstice_sdk::ReplyTo<
+        impl ::interstice_sdk::ReplyReducer<(), ::std::string::String>,
+    >,
+) {
+    __ctx.call_with_reply::<(), ::std::string::String>(
+        self::MODULE_NAME,
+        self::reducers::ADD_ITEM,
+        (id, spec),
+        reply,
+    );
+}
+
+/// Queues an async call of write reducer `t_bind_inventory.move_item` like [`move_item`],
+/// whose outcome comes back to `reply` (`reply_to!(on_done)`), a write
+/// reducer of this module taking
+/// `Result<(), ::interstice_sdk::CallError<::std::string::String>>`: exactly once, in
+/// timestamp order, as a transaction of its own (docs/SDK.md, "Replies").
+pub fn move_item_with_reply(
+    __ctx: &::interstice_sdk::WriteContext,
+    id: u64,
+    to: Location,
+    reply: ::interstice_sdk::ReplyTo<
+        impl ::interstice_sdk::ReplyReducer<(), ::std::string::String>,
+    >,
+) {
+    __ctx.call_with_reply::<(), ::std::string::String>(
+        self::MODULE_NAME,
+        self::reducers::MOVE_ITEM,
+        (id, to),
+        reply,
+    );
+}
+
 /// The binding `interstice_module!` records in the module's schema.
 #[doc(hidden)]
 pub fn __interstice_binding() -> ::interstice_sdk::abi::Binding {
