@@ -155,6 +155,23 @@ fn the_committed_bindings_are_what_generate_writes() {
     // The stale module's copy is the same file.
     let stale = workspace_root().join("modules/testing/t_bind_stale/src/inventory.rs");
     assert_eq!(std::fs::read_to_string(stale).expect("stale copy"), want);
+    // The example pair's bindings (shop → warehouse) too.
+    let committed = workspace_root().join("modules/examples/shop/src/warehouse.rs");
+    let out = interstice([
+        "generate".as_ref(),
+        "rust".as_ref(),
+        wasm_path("warehouse").as_os_str(),
+    ]);
+    assert_eq!(
+        expect_ok(&out, "generate rust warehouse").trim_end(),
+        std::fs::read_to_string(&committed)
+            .expect("committed bindings")
+            .trim_end(),
+        "{} is stale: regenerate it with `interstice generate rust {} -o {}`",
+        committed.display(),
+        wasm_path("warehouse").display(),
+        committed.display()
+    );
 }
 
 #[test]

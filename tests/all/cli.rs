@@ -1,5 +1,6 @@
 //! Tests: cli. The shell workflow with the real `interstice` binary: load,
-//! call, read, errors and exit codes, schema, build.
+//! call, read, errors and exit codes, schema, build, and the README's main
+//! command, `interstice demo`.
 
 use std::path::Path;
 
@@ -210,6 +211,62 @@ fn build_prints_the_wasm_path_last() {
     let info = interstice_actors::inspect_module(&std::fs::read(path).expect("reading the wasm"))
         .expect("the built wasm is a valid module");
     assert_eq!(info.name, "bank");
+}
+
+#[test]
+fn the_demo_tours_restarts_and_replays_to_the_same_state() {
+    // The guest modules are built once, here, so the demo's builds are
+    // no-ops and it runs on the same binaries as every other test.
+    crate::support::wasm_dir();
+    let dir = tempdir();
+    let data = dir.path().join("demo");
+    let out = interstice(["demo".as_ref(), "--data-dir".as_ref(), data.as_os_str()]);
+    let text = expect_ok(&out, "demo");
+    for want in [
+        "   hello.hello(\"Ada\") -> ",
+        "   [subscription] ",
+        "   balances unchanged: the failed transfer's debit was rolled back",
+        "   shop.catalog() -> [\"hammer\"]",
+        "   shop.orders() -> [[1,3000,\"reserved (1 left)\"],[2,7500,\"refused: only 1 of hammer in stock\"]]",
+        "wasm instances created by replay: 0",
+        "   they match: replay restored the exact state without running any wasm",
+        "   bank.total() after restart = 150",
+        "== done",
+    ] {
+        assert!(text.contains(want), "the demo did not print {want:?}:\n{text}");
+    }
+    let hash = |label: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(label))
+            .map(str::trim)
+            .unwrap_or_else(|| panic!("no {label:?} line:\n{text}"))
+            .to_owned()
+    };
+    assert_eq!(
+        hash("   state hash before restart:"),
+        hash("   state hash after replay:")
+    );
+    assert!(
+        data.join("log").is_dir(),
+        "the demo kept its data directory"
+    );
+    // A second run wipes its own directory and starts again.
+    expect_ok(
+        &interstice(["demo".as_ref(), "--data-dir".as_ref(), data.as_os_str()]),
+        "demo, again",
+    );
+    // It refuses to wipe a directory that is not its own.
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).expect("mkdir");
+    std::fs::write(other.join("precious.txt"), "keep me").expect("write");
+    let out = interstice(["demo".as_ref(), "--data-dir".as_ref(), other.as_os_str()]);
+    assert!(!out.status.success());
+    assert!(
+        stderr_of(&out).contains("is not an Interstice data directory"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(other.join("precious.txt").is_file());
 }
 
 // ---------------------------------------------------------------------------

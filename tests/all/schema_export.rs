@@ -1,7 +1,7 @@
 //! Tests: `interstice schema --format typescript|json-schema|yaml|human`
 //! (issue 11 item 5), for hello, bank, caller, t_values, t_indexes and
 //! t_inventory; the TypeScript also for the examples inventory_v1/_v2 and
-//! the bindings pair t_bind_inventory/t_bind_market.
+//! warehouse/shop, and the bindings pair t_bind_inventory/t_bind_market.
 //!
 //! - The TypeScript of every module compiles with `tsc --noEmit --strict`.
 //! - Values the runtime produced (reducer results and `Err` values through
@@ -353,9 +353,11 @@ fn wrong_samples() -> Vec<Sample> {
 /// Writes every module's `.ts` into `dir`.
 /// Further example modules whose TypeScript must compile too (they are not
 /// loaded side by side: `inventory_v1` and `_v2` are one module).
-const TS_ONLY: [&str; 4] = [
+const TS_ONLY: [&str; 6] = [
     "inventory_v1",
     "inventory_v2",
+    "warehouse",
+    "shop",
     "t_bind_inventory",
     "t_bind_market",
 ];

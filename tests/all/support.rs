@@ -53,6 +53,8 @@ pub(crate) fn wasm_dir() -> &'static Path {
             "testing/t_columnar_cols",
             "examples/inventory_v1",
             "examples/inventory_v2",
+            "examples/warehouse",
+            "examples/shop",
             "testing/t_reply_caller",
             "testing/t_reply_callee",
         ] {

@@ -1,6 +1,8 @@
 //! `interstice demo`: the tour. Builds the example modules, runs them in a
 //! fresh data directory, shows calls, a cross-module async call, a
-//! subscription firing, a failed transfer rolling back, then restarts and
+//! subscription firing, a failed transfer rolling back, the example pair
+//! `shop` → `warehouse` working through generated bindings (a typed trigger,
+//! a typed read call, typed async calls with replies), then restarts and
 //! shows that replay restores the exact state (same hash, no wasm run).
 
 use std::path::{Path, PathBuf};
@@ -13,8 +15,15 @@ use crate::error::{read_file, CliError};
 use crate::guest_build::{build_module, modules_dir};
 use crate::output::{hex, say};
 
-/// The example modules, in load order (caller subscribes to hello).
-const MODULES: [&str; 3] = ["hello", "caller", "bank"];
+/// The example modules, in load order (caller subscribes to hello, shop
+/// to warehouse).
+const MODULES: [&str; 5] = [
+    "hello",
+    "caller",
+    "bank",
+    "examples/warehouse",
+    "examples/shop",
+];
 
 /// Runs the demo.
 pub async fn run(data_dir: &Path, modules: Option<&Path>) -> Result<(), CliError> {
@@ -23,8 +32,9 @@ pub async fn run(data_dir: &Path, modules: Option<&Path>) -> Result<(), CliError
     let mut wasm: Vec<(String, PathBuf)> = Vec::new();
     for m in MODULES {
         let path = build_module(&src.join(m))?;
-        say(format!("   {m:<7} {}", path.display()));
-        wasm.push((m.to_owned(), path));
+        let name = m.trim_start_matches("examples/");
+        say(format!("   {name:<9} {}", path.display()));
+        wasm.push((name.to_owned(), path));
     }
     fresh_dir(data_dir)?;
     say(format!("== opening a runtime in {}", data_dir.display()));
@@ -220,7 +230,86 @@ async fn tour(rt: &Runtime) -> Result<[u8; 32], CliError> {
     }
     say("   balances unchanged: the failed transfer's debit was rolled back");
 
+    pair(rt).await?;
+
     tokio::time::sleep(Duration::from_millis(50)).await;
     printer.abort();
     Ok(rt.state_hash().await?)
+}
+
+/// Calls `module.reducer` with JSON arguments and prints the answer.
+async fn show_json(
+    rt: &Runtime,
+    module: &str,
+    reducer: &str,
+    args: &[serde_json::Value],
+) -> Result<serde_json::Value, CliError> {
+    let out = rt.call_json(module, reducer, args).await?;
+    let ts = out
+        .ts
+        .map(|t| format!("  [committed at ts {t}]"))
+        .unwrap_or_default();
+    let shown: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    say(format!(
+        "   {module}.{reducer}({}) -> {}{ts}",
+        shown.join(", "),
+        out.to_json()
+    ));
+    Ok(out.to_json())
+}
+
+/// The example pair: `shop` reaches `warehouse` through generated bindings.
+async fn pair(rt: &Runtime) -> Result<(), CliError> {
+    use serde_json::json;
+    say("== the example pair shop -> warehouse, typed through generated bindings");
+    let hammer = show_json(
+        rt,
+        "warehouse",
+        "add_item",
+        &[
+            json!({"name": "hammer", "category": "Tool", "cents": 1500}),
+            json!(3),
+        ],
+    )
+    .await?;
+    let until = |what: &'static str, want: serde_json::Value, reducer: &'static str| {
+        let want = want.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let got = rt.call_json("shop", reducer, &[]).await?.to_json();
+                if got == want {
+                    return Ok::<_, CliError>(());
+                }
+                if Instant::now() > deadline {
+                    return Err(CliError::Demo(format!("{what}: shop.{reducer}() is {got}")));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    until(
+        "shop's typed trigger on warehouse.items never listed the hammer",
+        json!(["hammer"]),
+        "catalog",
+    )
+    .await?;
+    say("   shop's typed trigger on warehouse.items.insert listed it:");
+    show_json(rt, "shop", "catalog", &[]).await?;
+    // Two orders: the warehouse reserves the first and refuses the second;
+    // each reply settles its order, in order.
+    show_json(rt, "shop", "order", &[hammer.clone(), json!(2)]).await?;
+    show_json(rt, "shop", "order", &[hammer, json!(5)]).await?;
+    until(
+        "the warehouse's replies never settled the orders",
+        json!([
+            [1, 3000, "reserved (1 left)"],
+            [2, 7500, "refused: only 1 of hammer in stock"]
+        ]),
+        "orders",
+    )
+    .await?;
+    say("   each order was priced by a typed read call and settled by the reply to a typed async call:");
+    show_json(rt, "shop", "orders", &[]).await?;
+    Ok(())
 }
