@@ -99,7 +99,7 @@ impl WriteContext {
     /// ctx.call_with_reply::<u64, String>("inventory", "move_item", (id, to), reply_to!(on_moved));
     ///
     /// #[reducer]
-    /// fn on_moved(ctx: &mut WriteContext, reply: Result<u64, CallError<String>>) { … }
+    /// fn on_moved(ctx: &mut WriteContext, reply: Result<u64, CallError<String>>) { /* … */ }
     /// ```
     ///
     /// A reply reducer of another signature is a compile error here. The
