@@ -46,8 +46,8 @@ pub struct Score {
 /// The tier a volume earns.
 fn tier(volume: u64) -> &'static str {
     match volume {
-        v if v >= 1000 => "gold",
-        v if v >= 200 => "silver",
+        v if v >= 5000 => "gold",
+        v if v >= 1000 => "silver",
         _ => "bronze",
     }
 }
