@@ -634,12 +634,47 @@ pub enum Command {
         trace_dir: Option<PathBuf>,
     },
     /// The tour: modules, reducers, a cross-module call, a subscription, a
-    /// rollback, a restart and a replay.
+    /// rollback, a restart and a replay. With `--app`: the economy
+    /// application end to end (load, an upgrade with a migration, a SIGKILL
+    /// mid-run, a restart, every acknowledged action checked, replay-check).
     Demo {
         /// Where to keep the demo's data (wiped at the start).
         #[arg(long, default_value = ".interstice-demo")]
         data_dir: PathBuf,
         /// Where the example module crates are.
+        #[arg(long)]
+        modules_dir: Option<PathBuf>,
+        /// Run the economy application (modules/examples/economy) instead.
+        #[arg(long)]
+        app: bool,
+        /// With --app: simulated players in each phase.
+        #[arg(long, default_value_t = 32, requires = "app")]
+        players: u32,
+        /// With --app: seconds of play, split between the two phases.
+        #[arg(long, default_value_t = 6.0, requires = "app")]
+        seconds: f64,
+    },
+    /// The economy application's load generator: simulated players join,
+    /// gather, craft, list and buy; installs the economy's modules first if
+    /// the data directory lacks them.
+    AppLoad {
+        /// The data directory.
+        #[arg(long, short = 'd', value_name = "DIR")]
+        data_dir: PathBuf,
+        /// Simulated players.
+        #[arg(long, default_value_t = 32)]
+        players: u32,
+        /// Seconds of play.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Tells this run's player names and nonces from earlier runs' on
+        /// the same directory (1 to 255).
+        #[arg(long, default_value_t = 1)]
+        phase: u8,
+        /// Append every acknowledged action to FILE, one JSON line each.
+        #[arg(long, value_name = "FILE")]
+        acks: Option<PathBuf>,
+        /// Where the module crates are (to build the economy if needed).
         #[arg(long)]
         modules_dir: Option<PathBuf>,
     },

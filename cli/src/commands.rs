@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod app_load;
 pub mod backup;
 pub mod bench;
 pub mod build;

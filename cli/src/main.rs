@@ -212,7 +212,35 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Demo {
             data_dir,
             modules_dir,
-        } => commands::demo::run(&data_dir, modules_dir.as_deref()).await,
+            app,
+            players,
+            seconds,
+        } => {
+            if app {
+                let opts = commands::demo::AppOpts { players, seconds };
+                commands::demo::run_app(&data_dir, modules_dir.as_deref(), &opts).await
+            } else {
+                commands::demo::run(&data_dir, modules_dir.as_deref()).await
+            }
+        }
+        Command::AppLoad {
+            data_dir,
+            players,
+            seconds,
+            phase,
+            acks,
+            modules_dir,
+        } => {
+            if !(seconds > 0.0 && seconds <= 86_400.0) {
+                return Err(CliError::Usage("--seconds is in (0, 86400]".into()));
+            }
+            let opts = commands::app_load::LoadOpts {
+                players,
+                duration: std::time::Duration::from_secs_f64(seconds),
+                phase,
+            };
+            commands::app_load::run(&data_dir, &opts, acks.as_deref(), modules_dir.as_deref()).await
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod support;
 
+mod app;
 mod backup;
 mod bench;
 mod bindings;

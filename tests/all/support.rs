@@ -55,6 +55,11 @@ pub(crate) fn wasm_dir() -> &'static Path {
             "examples/inventory_v2",
             "examples/warehouse",
             "examples/shop",
+            "examples/economy/eco_world",
+            "examples/economy/eco_inventory",
+            "examples/economy/eco_market",
+            "examples/economy/eco_leaderboard",
+            "examples/economy/eco_leaderboard_v2",
             "testing/t_reply_caller",
             "testing/t_reply_callee",
         ] {

@@ -4,6 +4,7 @@
 //! `shop` → `warehouse` working through generated bindings (a typed trigger,
 //! a typed read call, typed async calls with replies), then restarts and
 //! shows that replay restores the exact state (same hash, no wasm run).
+//! `demo --app` runs the economy application instead (`demo/app.rs`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -12,8 +13,12 @@ use futures::StreamExt;
 use interstice_actors::{Runtime, RuntimeError, Value};
 
 use crate::error::{read_file, CliError};
+
+mod app;
+
 use crate::guest_build::{build_module, modules_dir};
 use crate::output::{hex, say};
+pub use app::{run as run_app, AppOpts};
 
 /// The example modules, in load order (caller subscribes to hello, shop
 /// to warehouse).
