@@ -19,6 +19,7 @@ pub(crate) const MAJOR_BYTES: u8 = 2;
 pub(crate) const MAJOR_TEXT: u8 = 3;
 pub(crate) const MAJOR_ARRAY: u8 = 4;
 pub(crate) const MAJOR_TAG: u8 = 6;
+pub(crate) const MAJOR_SIMPLE: u8 = 7;
 
 /// Tag for a positive bignum (RFC 8949 §3.4.3).
 pub const TAG_POS_BIGNUM: u64 = 2;
@@ -587,6 +588,48 @@ impl<'a> Reader<'a> {
         let start = self.pos;
         self.skip_depth(0)?;
         Ok(&self.data[start..self.pos])
+    }
+
+    /// Skips one item of input already checked (a stored row, say):
+    /// integers, floats, simple values, text and byte strings by their
+    /// head alone, without the canonical-form and UTF-8 checks of
+    /// [`Reader::skip`]; anything else (arrays, maps, tags) as `skip` does.
+    /// Bounds are still checked: on input that is not CBOR it returns an
+    /// error or skips a wrong span, never reads out of bounds.
+    #[inline]
+    pub fn skip_checked_item(&mut self) -> Result<(), AbiError> {
+        let Some(&b) = self.data.get(self.pos) else {
+            return Err(err(self.pos, "input ends"));
+        };
+        let (major, info) = (b >> 5, b & 0x1f);
+        let rest = &self.data[self.pos + 1..];
+        let be = |n: usize| -> Option<u64> {
+            rest.get(..n)
+                .map(|v| v.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+        };
+        let (head, arg) = match info {
+            0..=23 => (1, Some(u64::from(info))),
+            24 => (2, be(1)),
+            25 => (3, be(2)),
+            26 => (5, be(4)),
+            27 => (9, be(8)),
+            _ => return self.skip().map(drop),
+        };
+        let Some(arg) = arg else {
+            return Err(err(self.pos, "input ends inside an item's head"));
+        };
+        let len = match major {
+            MAJOR_UINT | MAJOR_NINT | MAJOR_SIMPLE => Some(head),
+            MAJOR_BYTES | MAJOR_TEXT => usize::try_from(arg).ok().and_then(|a| a.checked_add(head)),
+            _ => return self.skip().map(drop),
+        };
+        match len.and_then(|l| self.pos.checked_add(l)) {
+            Some(end) if end <= self.data.len() => {
+                self.pos = end;
+                Ok(())
+            }
+            _ => Err(err(self.pos, "item runs past the end of the input")),
+        }
     }
 
     fn skip_depth(&mut self, depth: u32) -> Result<(), AbiError> {

@@ -101,3 +101,33 @@ fn skip_walks_nested_items() {
     assert_eq!(first.len(), b.len() - 1);
     assert_eq!(r.u64().unwrap(), 7);
 }
+
+#[test]
+fn skip_checked_item_spans_every_item_as_skip_does() {
+    let mut w = Writer::new();
+    w.array(14);
+    for v in [0u64, 23, 24, 255, 256, 65_535, 65_536, u64::MAX] {
+        w.u64(v);
+    }
+    w.i64(-1);
+    w.i64(i64::MIN);
+    w.str("a string longer than twenty-three bytes");
+    w.bytes(&[1, 2, 3]);
+    w.f64(1.5);
+    w.null();
+    let row = w.into_vec();
+    let (mut fast, mut full) = (Reader::new(&row), Reader::new(&row));
+    assert_eq!(fast.array().unwrap(), 14);
+    full.array().unwrap();
+    for _ in 0..14 {
+        fast.skip_checked_item().unwrap();
+        full.skip().unwrap();
+        assert_eq!(fast.position(), full.position());
+    }
+    // Truncated anywhere: an error, never a read past the end.
+    for cut in 1..row.len() {
+        let mut r = Reader::new(&row[..cut]);
+        let ok = r.array().is_ok() && (0..14).all(|_| r.skip_checked_item().is_ok());
+        assert!(!ok, "a row cut at {cut} bytes skipped in full");
+    }
+}

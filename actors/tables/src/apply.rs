@@ -48,7 +48,7 @@ pub(crate) fn merge_sorted(rows: &mut BTreeSet<Entry>, writes: impl Iterator<Ite
 pub(crate) fn write_each(rows: &mut BTreeSet<Entry>, writes: impl Iterator<Item = SortedChange>) {
     for w in writes {
         if w.delete {
-            rows.remove(w.entry.key());
+            rows.remove(&w.entry);
         } else {
             rows.replace(w.entry);
         }

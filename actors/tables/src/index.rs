@@ -22,6 +22,10 @@ use interstice_abi::{AbiError, IndexKind, IndexSchema, Type};
 
 use crate::Key;
 
+mod ordered;
+
+pub(crate) use ordered::Ordered;
+
 /// One secondary index of a table.
 #[derive(Debug, Clone)]
 pub(crate) struct Index {
@@ -37,7 +41,7 @@ pub(crate) struct Index {
 #[derive(Debug, Clone)]
 pub(crate) enum IndexData {
     /// `index key ‖ primary key`, in order (btree and unique).
-    Ordered(BTreeSet<Box<[u8]>>),
+    Ordered(Ordered),
     /// Index key → primary keys (hash).
     Hash(HashMap<Box<[u8]>, BTreeSet<Key>>),
 }
@@ -68,23 +72,37 @@ pub(crate) fn encode_index_value(
     }
 }
 
-/// An ordered index's entry: `ikey ‖ pk`.
-fn ordered_entry(ikey: &[u8], pk: &[u8]) -> Vec<u8> {
-    let mut e = Vec::with_capacity(ikey.len() + pk.len());
-    e.extend_from_slice(ikey);
-    e.extend_from_slice(pk);
-    e
+/// Runs `f` on an ordered index's entry, `ikey ‖ pk` (on the stack when
+/// it is short).
+fn with_ordered_entry<R>(ikey: &[u8], pk: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+    let len = ikey.len() + pk.len();
+    let mut stack = [0u8; 64];
+    if len <= stack.len() {
+        stack[..ikey.len()].copy_from_slice(ikey);
+        stack[ikey.len()..len].copy_from_slice(pk);
+        return f(&stack[..len]);
+    }
+    f(&[ikey, pk].concat())
+}
+
+/// The length of every encoded index value (and primary key) of `ty`, if
+/// the type fixes it.
+fn fixed_len(ty: &Type) -> Option<usize> {
+    match ty {
+        Type::Bool | Type::U8 | Type::I8 => Some(1),
+        Type::U16 | Type::I16 => Some(2),
+        Type::U32 | Type::I32 => Some(4),
+        Type::U64 | Type::I64 => Some(8),
+        Type::U128 | Type::I128 => Some(16),
+        _ => None,
+    }
 }
 
 /// The length of one encoded index value of `ty` at the start of `bytes`.
 fn value_len(ty: &Type, bytes: &[u8]) -> usize {
-    match ty {
-        Type::Bool | Type::U8 | Type::I8 => 1,
-        Type::U16 | Type::I16 => 2,
-        Type::U32 | Type::I32 => 4,
-        Type::U64 | Type::I64 => 8,
-        Type::U128 | Type::I128 => 16,
-        _ => {
+    match fixed_len(ty) {
+        Some(len) => len,
+        None => {
             let mut i = 0;
             while i + 1 < bytes.len() {
                 if bytes[i] == 0 {
@@ -102,13 +120,22 @@ fn value_len(ty: &Type, bytes: &[u8]) -> usize {
 }
 
 impl Index {
-    /// An empty index over `row_types` (the table's column types).
-    pub(crate) fn new(schema: IndexSchema, row_types: &[Type]) -> Self {
+    /// An empty index over `row_types` (the table's column types), whose
+    /// primary key is column `pk`.
+    pub(crate) fn new(schema: IndexSchema, row_types: &[Type], pk: usize) -> Self {
         let columns: Vec<usize> = schema.columns.iter().map(|c| *c as usize).collect();
-        let types = columns.iter().map(|c| row_types[*c].clone()).collect();
+        let types: Vec<Type> = columns.iter().map(|c| row_types[*c].clone()).collect();
         let data = match schema.kind {
             IndexKind::Hash => IndexData::Hash(HashMap::new()),
-            IndexKind::BTree | IndexKind::Unique => IndexData::Ordered(BTreeSet::new()),
+            IndexKind::BTree | IndexKind::Unique => {
+                // The length of every entry, when the types fix it.
+                let entry_len = types
+                    .iter()
+                    .chain(row_types.get(pk))
+                    .map(fixed_len)
+                    .sum::<Option<usize>>();
+                IndexData::Ordered(Ordered::new(entry_len))
+            }
         };
         Index {
             schema,
@@ -175,11 +202,10 @@ impl Index {
     pub(crate) fn conflict(&self, ikey: &[u8], pk: &[u8]) -> Option<Key> {
         match &self.data {
             IndexData::Ordered(set) => set
-                .range::<[u8], _>((Bound::Included(ikey), Bound::Unbounded))
+                .range(Bound::Included(ikey), Bound::Unbounded)
                 .take_while(|e| e.starts_with(ikey))
-                .map(|e| &e[ikey.len()..])
-                .find(|other| *other != pk)
-                .map(Key::from),
+                .find(|e| &e[ikey.len()..] != pk)
+                .map(|e| Key::from(&e[ikey.len()..])),
             IndexData::Hash(map) => map
                 .get(ikey)
                 .and_then(|pks| pks.iter().find(|p| &***p != pk).cloned()),
@@ -189,9 +215,7 @@ impl Index {
     /// Adds the entry of a row with index key `ikey` and primary key `pk`.
     pub(crate) fn add(&mut self, ikey: &[u8], pk: &[u8]) {
         match &mut self.data {
-            IndexData::Ordered(set) => {
-                set.insert(ordered_entry(ikey, pk).into_boxed_slice());
-            }
+            IndexData::Ordered(set) => with_ordered_entry(ikey, pk, |e| set.insert(e)),
             IndexData::Hash(map) => {
                 map.entry(ikey.into()).or_default().insert(pk.into());
             }
@@ -201,9 +225,7 @@ impl Index {
     /// Removes the entry of a row with index key `ikey` and primary key `pk`.
     pub(crate) fn remove(&mut self, ikey: &[u8], pk: &[u8]) {
         match &mut self.data {
-            IndexData::Ordered(set) => {
-                set.remove(ordered_entry(ikey, pk).as_slice());
-            }
+            IndexData::Ordered(set) => with_ordered_entry(ikey, pk, |e| set.remove(e)),
             IndexData::Hash(map) => {
                 if let Some(pks) = map.get_mut(ikey) {
                     pks.remove(pk);

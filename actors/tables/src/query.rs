@@ -367,17 +367,29 @@ impl Filter {
         }
     }
 
-    /// Whether `row` passes (`spans` is scratch space).
+    /// One more than the highest column the filter reads: the columns of a
+    /// row it needs located.
+    fn width(&self) -> usize {
+        match self {
+            Filter::Cmp { column, .. } | Filter::IsNone(column) => column + 1,
+            Filter::And(fs) | Filter::Or(fs) => fs.iter().map(Filter::width).max().unwrap_or(0),
+            Filter::Not(f) => f.width(),
+        }
+    }
+
+    /// Whether `row` passes (`spans` is scratch space): a stored row's
+    /// first `width` columns are located (`Filter::width`), no more.
     #[inline]
     fn passes(
         &self,
         row: RowRef<'_>,
         spans: &mut Vec<std::ops::Range<usize>>,
         types: &[Type],
+        width: usize,
     ) -> bool {
         match row {
             RowRef::Bytes(row) => {
-                column_spans(row, spans) && self.matches(&Spanned { row, spans, types })
+                column_spans(row, spans, width) && self.matches(&Spanned { row, spans, types })
             }
             RowRef::Slot(columns, slot) => self.matches(&Slot {
                 columns,
@@ -388,14 +400,16 @@ impl Filter {
     }
 }
 
-/// The byte ranges of a row's columns.
-fn column_spans(row: &[u8], out: &mut Vec<std::ops::Range<usize>>) -> bool {
+/// The byte ranges of a row's first `width` columns (all of them, if it
+/// has fewer).
+fn column_spans(row: &[u8], out: &mut Vec<std::ops::Range<usize>>, width: usize) -> bool {
     out.clear();
     let mut r = Reader::new(row);
     let Ok(n) = r.array() else { return false };
-    for _ in 0..n {
+    for _ in 0..n.min(width) {
         let start = r.position();
-        if r.skip().is_err() {
+        // A stored row was checked when it was written.
+        if r.skip_checked_item().is_err() {
             return false;
         }
         out.push(start..r.position());
@@ -551,6 +565,10 @@ pub enum PageEnd {
     More,
 }
 
+/// How a walk ended: why it stopped, the key to resume after (kept only
+/// for paged walks) and how many entries it examined.
+type WalkEnd = (PageEnd, Option<Box<[u8]>>, u64);
+
 impl Cursor {
     /// A cursor over `table` for a query decoded from `bytes`.
     pub fn open(tables: &Tables, table: u32, bytes: &[u8]) -> Result<Cursor, TableError> {
@@ -612,6 +630,25 @@ impl Tables {
     /// `limit` entries were examined. Returns how it stopped, the last
     /// entry examined (where a next walk continues) and how many entries it
     /// examined.
+    /// One page's walk of `cursor`'s query from where it stopped, at most
+    /// `MAX_PAGE_EXAMINED` entries, `each` row until it returns false.
+    fn walk_cursor(
+        &self,
+        cursor: &Cursor,
+        each: impl FnMut(RowRef<'_>) -> bool,
+    ) -> Result<WalkEnd, TableError> {
+        let t = self.table_or_err(cursor.table)?;
+        let mut each = each;
+        Ok(self.walk(
+            t,
+            &cursor.query,
+            cursor.after.as_deref(),
+            q::MAX_PAGE_EXAMINED,
+            true,
+            |_, row| each(row),
+        ))
+    }
+
     fn walk<'t>(
         &self,
         t: &'t Table,
@@ -620,7 +657,7 @@ impl Tables {
         limit: usize,
         paged: bool,
         each: impl FnMut(&[u8], RowRef<'t>) -> bool,
-    ) -> (PageEnd, Option<Box<[u8]>>, u64) {
+    ) -> WalkEnd {
         let mut walked = Walked {
             keep_last: paged,
             last: None,
@@ -655,12 +692,13 @@ impl Tables {
             if c.len() <= max_examined {
                 let mut spans = Vec::new();
                 let types = t.column_types();
+                let width = query.filter.as_ref().map_or(0, Filter::width);
                 *examined += c.len() as u64;
                 for slot in 0..c.len() {
                     let row = RowRef::Slot(c, slot);
                     let pass = match &query.filter {
                         None => true,
-                        Some(f) => f.passes(row, &mut spans, types),
+                        Some(f) => f.passes(row, &mut spans, types, width),
                     };
                     if pass && !each(&[], row) {
                         break;
@@ -687,39 +725,43 @@ impl Tables {
         }
     }
 
-    fn walk_inner<'t>(
+    fn walk_inner<'t, 'q>(
         &self,
         t: &'t Table,
-        query: &Query,
-        after: Option<&[u8]>,
+        query: &'q Query,
+        after: Option<&'q [u8]>,
         limit: usize,
         mut each: impl FnMut(&[u8], RowRef<'t>) -> bool,
         walked: &mut Walked,
     ) -> PageEnd {
         let mut spans = Vec::new();
         let types = t.column_types();
+        let width = query.filter.as_ref().map_or(0, Filter::width);
         let mut visit = |entry: &[u8], row: RowRef<'t>| -> Option<PageEnd> {
             walked.examined += 1;
-            if walked.keep_last {
-                walked.last = Some(entry.into());
-            }
             let pass = match &query.filter {
                 None => true,
-                Some(f) => f.passes(row, &mut spans, types),
+                Some(f) => f.passes(row, &mut spans, types, width),
             };
-            if pass && !each(entry, row) {
+            if (pass && !each(entry, row)) || walked.examined >= limit {
+                // A next walk continues after the entry it stopped at.
+                if walked.keep_last {
+                    walked.last = Some(entry.into());
+                }
                 return Some(PageEnd::More);
             }
-            (walked.examined >= limit).then_some(PageEnd::More)
+            None
         };
-        let lo = |lower: &Bound<Vec<u8>>| match (after, lower) {
-            (Some(a), _) => Bound::Excluded(a.to_vec()),
-            (None, b) => b.clone(),
+        let lo = |lower: &'q Bound<Vec<u8>>| -> Bound<&'q [u8]> {
+            match after {
+                Some(a) => Bound::Excluded(a),
+                None => as_ref(lower),
+            }
         };
-        let hi = query.upper.clone();
+        let hi = as_ref(&query.upper);
         // An empty or inverted range reads nothing (`BTreeSet::range`
         // would panic on it).
-        let empty = |lo: &Bound<Vec<u8>>| match (lo, &hi) {
+        let empty = |lo: &Bound<&[u8]>| match (lo, &hi) {
             (Bound::Included(a), Bound::Included(b)) => a > b,
             (Bound::Included(a) | Bound::Excluded(a), Bound::Excluded(b))
             | (Bound::Excluded(a), Bound::Included(b)) => a >= b,
@@ -731,7 +773,7 @@ impl Tables {
                 if empty(&lo) {
                     return PageEnd::Finished;
                 }
-                for (k, row) in t.store.range(as_ref(&lo), as_ref(&hi)) {
+                for (k, row) in t.store.range(lo, hi) {
                     if let Some(end) = visit(k, row) {
                         return end;
                     }
@@ -746,11 +788,11 @@ impl Tables {
                 if empty(&lo) {
                     return PageEnd::Finished;
                 }
-                for e in set.range::<[u8], _>((as_ref(&lo), as_ref(&hi))) {
-                    let Some(row) = t.row_by_key(ix.primary_key_of(e)) else {
+                for e in set.range(lo, hi) {
+                    let Some(row) = t.row_by_key(ix.primary_key_of(&e)) else {
                         continue;
                     };
-                    if let Some(end) = visit(e, row) {
+                    if let Some(end) = visit(&e, row) {
                         return end;
                     }
                 }
@@ -799,22 +841,14 @@ impl Tables {
         if cursor.done {
             return Ok(empty);
         }
-        let t = self.table_or_err(cursor.table)?;
         let max_rows = max_rows.clamp(1, q::MAX_PAGE_ROWS) as usize;
         let mut body = Vec::new();
         let mut n = 0usize;
-        let (end, last, examined) = self.walk(
-            t,
-            &cursor.query,
-            cursor.after.as_deref(),
-            q::MAX_PAGE_EXAMINED,
-            true,
-            |_, row| {
-                row.write_to(&mut body);
-                n += 1;
-                n < max_rows && body.len() < q::MAX_PAGE_BYTES
-            },
-        );
+        let (end, last, examined) = self.walk_cursor(cursor, |row| {
+            row.write_to(&mut body);
+            n += 1;
+            n < max_rows && body.len() < q::MAX_PAGE_BYTES
+        })?;
         if end == PageEnd::Finished {
             cursor.done = true;
             if n == 0 {
@@ -830,6 +864,41 @@ impl Tables {
         }
         Ok(Page {
             filled: true,
+            examined,
+        })
+    }
+
+    /// The first row of `cursor` (its bare CBOR, no page array) written to
+    /// `out` (cleared first), examining at most `MAX_PAGE_EXAMINED`
+    /// entries: [`Page::filled`] says whether a row was found. When none
+    /// was and the cursor is not [done](Cursor::is_done), the walk stopped
+    /// at its limit: call again to go on.
+    pub fn query_first_row(
+        &self,
+        cursor: &mut Cursor,
+        out: &mut Vec<u8>,
+    ) -> Result<Page, TableError> {
+        out.clear();
+        if cursor.done {
+            return Ok(Page {
+                filled: false,
+                examined: 0,
+            });
+        }
+        let mut found = false;
+        let (end, last, examined) = self.walk_cursor(cursor, |row| {
+            row.write_to(out);
+            found = true;
+            false
+        })?;
+        if end == PageEnd::Finished || found {
+            cursor.done = true;
+        }
+        if last.is_some() {
+            cursor.after = last;
+        }
+        Ok(Page {
+            filled: found,
             examined,
         })
     }
@@ -931,7 +1000,7 @@ impl Tables {
                             }
                         }
                         RowRef::Bytes(row) => {
-                            if !column_spans(row, &mut spans) {
+                            if !column_spans(row, &mut spans, column + 1) {
                                 return true;
                             }
                             &row[spans[column].clone()]
@@ -1011,7 +1080,7 @@ impl Tables {
                             }
                         }
                         RowRef::Bytes(row) => {
-                            if !column_spans(row, &mut spans)
+                            if !column_spans(row, &mut spans, column + 1)
                                 || row[spans[column].clone()] == [0xf6]
                             {
                                 return true;

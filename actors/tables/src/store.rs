@@ -15,7 +15,7 @@ use std::ops::Bound;
 
 use interstice_abi::{Storage, Type};
 
-use crate::entry::Entry;
+use crate::entry::{with_probe, with_probe_bounds, Entry, Head};
 use crate::{Key, Row};
 
 mod columns;
@@ -95,10 +95,20 @@ impl Taken {
     }
 }
 
+/// How many rows ahead of a walk over a row store their allocations are
+/// prefetched: a row is fetched while the walk examines the rows before
+/// it, instead of stalling the walk when it gets there (a table larger
+/// than the caches).
+const PREFETCH_DISTANCE: usize = 8;
+
 /// The rows of a key range, in key order: `(key, row)`.
 pub(crate) enum Iter<'t> {
-    /// Over a row store.
-    Rows(btree_set::Range<'t, Entry>),
+    /// Over a row store; `ahead` runs [`PREFETCH_DISTANCE`] entries in
+    /// front, to prefetch the rows the walk reaches next.
+    Rows {
+        it: btree_set::Range<'t, Entry>,
+        ahead: btree_set::Range<'t, Entry>,
+    },
     /// Over a columnar store's slot map.
     Columns(&'t Columns, btree_map::Range<'t, columns::PkKey, usize>),
 }
@@ -109,7 +119,10 @@ impl<'t> Iterator for Iter<'t> {
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         match self {
-            Iter::Rows(it) => it.next().map(|e| {
+            Iter::Rows { it, ahead } => it.next().map(|e| {
+                if let Some(next) = ahead.next() {
+                    next.prefetch();
+                }
                 let (k, r) = e.parts();
                 (k, RowRef::Bytes(r))
             }),
@@ -169,7 +182,7 @@ impl Store {
     /// True if a row has key `key`.
     pub(crate) fn contains(&self, key: &[u8]) -> bool {
         match self {
-            Store::Rows(rows) => rows.contains(key),
+            Store::Rows(rows) => with_probe(key, |k| rows.contains(k)),
             Store::Columns(c) => c.slot(key).is_some(),
         }
     }
@@ -178,7 +191,7 @@ impl Store {
     #[inline]
     pub(crate) fn get(&self, key: &[u8]) -> Option<RowRef<'_>> {
         match self {
-            Store::Rows(rows) => rows.get(key).map(|e| RowRef::Bytes(e.row())),
+            Store::Rows(rows) => with_probe(key, |k| rows.get(k)).map(|e| RowRef::Bytes(e.row())),
             Store::Columns(c) => c.slot(key).map(|s| RowRef::Slot(c, s)),
         }
     }
@@ -205,7 +218,7 @@ impl Store {
     /// Removes the row of key `key`; returns it.
     pub(crate) fn take(&mut self, key: &[u8]) -> Option<Taken> {
         match self {
-            Store::Rows(rows) => rows.take(key).map(Taken::Entry),
+            Store::Rows(rows) => with_probe(key, |k| rows.take(k)).map(Taken::Entry),
             Store::Columns(c) => c.take(key).map(Taken::Row),
         }
     }
@@ -214,7 +227,14 @@ impl Store {
     /// be inverted).
     pub(crate) fn range(&self, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Iter<'_> {
         match self {
-            Store::Rows(rows) => Iter::Rows(rows.range::<[u8], _>((lo, hi))),
+            Store::Rows(rows) => {
+                let it = with_probe_bounds(lo, hi, |lo, hi| rows.range::<Head, _>((lo, hi)));
+                let mut ahead = it.clone();
+                for e in ahead.by_ref().take(PREFETCH_DISTANCE) {
+                    e.prefetch();
+                }
+                Iter::Rows { it, ahead }
+            }
             Store::Columns(c) => Iter::Columns(c, c.slots().range::<[u8], _>((lo, hi))),
         }
     }

@@ -27,6 +27,8 @@ pub struct Table {
     pub(crate) next_auto_inc: u128,
     /// Reused buffer for the key of a logged row being applied.
     key_scratch: Vec<u8>,
+    /// A second scratch key: the old row's index key in `reindex`.
+    old_key_scratch: Vec<u8>,
     /// Secondary indexes, in the schema's order (derived from `rows`).
     pub(crate) indexes: Vec<Index>,
 }
@@ -51,12 +53,13 @@ impl Table {
             indexes: schema
                 .indexes
                 .iter()
-                .map(|ix| Index::new(ix.clone(), &columns))
+                .map(|ix| Index::new(ix.clone(), &columns, pk))
                 .collect(),
             columns,
             schema,
             next_auto_inc: 1,
             key_scratch: Vec::new(),
+            old_key_scratch: Vec::new(),
         }
     }
 
@@ -84,7 +87,7 @@ impl Table {
         self.indexes = schema
             .indexes
             .iter()
-            .map(|ix| Index::new(ix.clone(), &self.columns))
+            .map(|ix| Index::new(ix.clone(), &self.columns, self.pk))
             .collect();
         self.schema = schema;
         self.rebuild_indexes();
@@ -217,20 +220,35 @@ impl Table {
             return;
         }
         let mut ikey = std::mem::take(&mut self.key_scratch);
+        let mut old_ikey = std::mem::take(&mut self.old_key_scratch);
         for ix in &mut self.indexes {
-            if let Some(old) = old {
-                match ix.key_of_row(old, &mut ikey) {
-                    Ok(()) => ix.remove(&ikey, pk),
-                    Err(e) => tracing::error!("index `{}`: {e}", ix.name()),
+            // The index key of `row` into `out`; false when there is no row
+            // (or, logged, when its key cannot be taken).
+            let key_into = |row: Option<&[u8]>, out: &mut Vec<u8>| match row
+                .map(|row| ix.key_of_row(row, out))
+            {
+                Some(Ok(())) => true,
+                Some(Err(e)) => {
+                    tracing::error!("index `{}`: {e}", ix.name());
+                    false
                 }
+                None => false,
+            };
+            let old_ok = key_into(old, &mut old_ikey);
+            let new_ok = key_into(new, &mut ikey);
+            // An update that leaves this index's columns alone leaves its
+            // entry alone.
+            if old_ok && new_ok && old_ikey == ikey {
+                continue;
             }
-            if let Some(new) = new {
-                match ix.key_of_row(new, &mut ikey) {
-                    Ok(()) => ix.add(&ikey, pk),
-                    Err(e) => tracing::error!("index `{}`: {e}", ix.name()),
-                }
+            if old_ok {
+                ix.remove(&old_ikey, pk);
+            }
+            if new_ok {
+                ix.add(&ikey, pk);
             }
         }
+        self.old_key_scratch = old_ikey;
         self.key_scratch = ikey;
     }
 

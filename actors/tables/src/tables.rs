@@ -136,7 +136,11 @@ impl Tables {
             let mut probe = t.clone();
             probe.set_schema(Arc::new(s.clone()));
             for ix in probe.indexes.iter().filter(|ix| ix.is_unique()) {
-                let mut seen = crate::index::Index::new(ix.schema.clone(), probe.column_types());
+                let mut seen = crate::index::Index::new(
+                    ix.schema.clone(),
+                    probe.column_types(),
+                    probe.schema().primary_key as usize,
+                );
                 let (mut ikey, mut buf) = (Vec::new(), Vec::new());
                 for (pk, row) in probe.store.iter() {
                     let row = row.bytes(&mut buf);

@@ -1,6 +1,7 @@
 //! Unit tests of the tables, one module per topic.
 
 mod indexes;
+mod ordered;
 mod overlay;
 mod tables;
 

@@ -87,8 +87,9 @@ fn query_err<T>(st: &HostState, table: u32, what: &str, e: TableError) -> Res<T>
     bad(format!("{what} on table {name}: {e}"))
 }
 
-/// Reads the query bytes a guest passed, bounded before they are copied.
-fn query_bytes(mem: &[u8], ptr: i32, len: i32, what: &str) -> Res<Vec<u8>> {
+/// Where the query bytes a guest passed lie in its memory: at most
+/// `MAX_QUERY_BYTES`, checked before they are read.
+fn query_slice(mem: &[u8], ptr: i32, len: i32, what: &str) -> Res<std::ops::Range<usize>> {
     if len as u32 as usize > interstice_abi::query::MAX_QUERY_BYTES {
         return bad(format!(
             "{what}: query of {} bytes, more than {}",
@@ -96,8 +97,7 @@ fn query_bytes(mem: &[u8], ptr: i32, len: i32, what: &str) -> Res<Vec<u8>> {
             interstice_abi::query::MAX_QUERY_BYTES
         ));
     }
-    let r = slice(mem, ptr, len, what)?;
-    Ok(mem[r].to_vec())
+    slice(mem, ptr, len, what)
 }
 
 /// Charges the transaction's fuel for `examined` entries a query call
@@ -129,8 +129,8 @@ pub(super) fn link_queries(linker: &mut Linker<HostState>) -> wasmtime::Result<(
         |mut c: Caller<'_, HostState>, table: i32, ptr: i32, len: i32| -> Res<i32> {
             let (mem, st) = parts(&mut c)?;
             require_running(st, "query_open")?;
-            let bytes = query_bytes(mem, ptr, len, "query_open")?;
-            let cursor = match interstice_tables::Cursor::open(&st.tables, table as u32, &bytes) {
+            let r = query_slice(mem, ptr, len, "query_open")?;
+            let cursor = match interstice_tables::Cursor::open(&st.tables, table as u32, &mem[r]) {
                 Ok(cur) => cur,
                 Err(e) => return query_err(st, table as u32, "query_open", e),
             };
@@ -179,33 +179,30 @@ pub(super) fn link_queries(linker: &mut Linker<HostState>) -> wasmtime::Result<(
         |mut c: Caller<'_, HostState>, table: i32, ptr: i32, len: i32| -> Res<i64> {
             let (mem, st) = parts(&mut c)?;
             require_running(st, "query_first")?;
-            let bytes = query_bytes(mem, ptr, len, "query_first")?;
-            let mut cursor = match interstice_tables::Cursor::open(&st.tables, table as u32, &bytes)
-            {
-                Ok(cur) => cur,
-                Err(e) => return query_err(st, table as u32, "query_first", e),
-            };
-            // Pages of one row until one holds it or the query ends; each
-            // page's entries are charged, so the fuel bounds the walk.
+            let r = query_slice(mem, ptr, len, "query_first")?;
+            let mut cursor =
+                match interstice_tables::Cursor::open(&st.tables, table as u32, &mem[r]) {
+                    Ok(cur) => cur,
+                    Err(e) => return query_err(st, table as u32, "query_first", e),
+                };
+            // Walks of a bounded length until one finds the row or the
+            // query ends; each walk's entries are charged, so the fuel
+            // bounds the whole.
             loop {
                 let st = c.data_mut();
                 let mut out = std::mem::take(&mut st.tx.ret);
-                let page = st.tables.query_page(&mut cursor, 1, &mut out);
+                let page = st.tables.query_first_row(&mut cursor, &mut out);
                 st.tx.ret = out;
                 let page = match page {
                     Ok(page) => page,
                     Err(e) => return query_err(st, table as u32, "query_first", e),
                 };
                 charge_examined(&mut c, page.examined, "query_first")?;
-                if !page.filled {
-                    return Ok(abi::NOT_FOUND);
+                if page.filled {
+                    return Ok(c.data().tx.ret.len() as i64);
                 }
-                let ret = &mut c.data_mut().tx.ret;
-                // `[row]`, or `[]` when the filter kept none of the
-                // entries this page examined.
-                if ret.len() > 1 {
-                    ret.remove(0);
-                    return Ok(ret.len() as i64);
+                if cursor.is_done() {
+                    return Ok(abi::NOT_FOUND);
                 }
             }
         },
@@ -227,8 +224,8 @@ pub(super) fn link_queries(linker: &mut Linker<HostState>) -> wasmtime::Result<(
         |mut c: Caller<'_, HostState>, table: i32, ptr: i32, len: i32| -> Res<i64> {
             let (mem, st) = parts(&mut c)?;
             require_running(st, "query_aggregate")?;
-            let bytes = query_bytes(mem, ptr, len, "query_aggregate")?;
-            match st.tables.aggregate(table as u32, &bytes) {
+            let r = query_slice(mem, ptr, len, "query_aggregate")?;
+            match st.tables.aggregate(table as u32, &mem[r]) {
                 Ok(agg) => {
                     charge_examined(&mut c, agg.examined, "query_aggregate")?;
                     Ok(set_ret(c.data_mut(), &agg.value))

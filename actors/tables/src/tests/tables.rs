@@ -100,6 +100,42 @@ fn entry_order_is_the_byte_order_of_the_keys() {
             assert_eq!(eb.row(), b"");
         }
     }
+    // A set of entries (rows long enough for a two-byte length) is looked
+    // up by probes over the keys, and ranged over by probe bounds.
+    let long_row = vec![0xabu8; 300];
+    let set: std::collections::BTreeSet<Entry> =
+        keys.iter().map(|k| Entry::new(k, &long_row)).collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(set.len(), sorted.len());
+    for (i, k) in sorted.iter().enumerate() {
+        let found = crate::entry::with_probe(k, |p| set.get(p).map(|e| e.parts()));
+        assert_eq!(found, Some((&k[..], &long_row[..])));
+        let after: Vec<&[u8]> = crate::entry::with_probe_bounds(
+            std::ops::Bound::Excluded(k),
+            std::ops::Bound::Unbounded,
+            |lo, hi| {
+                set.range::<crate::entry::Head, _>((lo, hi))
+                    .map(|e| e.key())
+                    .collect()
+            },
+        );
+        assert_eq!(
+            after,
+            sorted[i + 1..]
+                .iter()
+                .map(Vec::as_slice)
+                .collect::<Vec<_>>()
+        );
+        let mut missing = k.clone();
+        missing.push(0);
+        if !sorted.contains(&missing) {
+            assert!(crate::entry::with_probe(&missing, |p| !set.contains(p)));
+        }
+    }
+    let cloned = set.iter().next().cloned();
+    assert_eq!(cloned.map(|e| e.row().len()), Some(300));
 }
 
 #[test]
