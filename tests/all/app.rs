@@ -297,7 +297,7 @@ async fn the_leaderboard_migrates_to_v2_and_keeps_counting() {
     )
     .await;
     eventually(20, "bob's listing opens", || async {
-        call(&rt, "eco_market", "listing", &[back.clone()]).await[4] == json!("open")
+        call(&rt, "eco_market", "listing", std::slice::from_ref(&back)).await[4] == json!("open")
     })
     .await;
     // Ann has 140 gold: short of 1000, refused; the leaderboard is unchanged.
@@ -392,7 +392,7 @@ async fn the_survival_check_finds_a_lost_action() {
             listing: 9,
         },
     ] {
-        let err = app_load::verify(&rt, &[lost.clone()], Duration::from_secs(1))
+        let err = app_load::verify(&rt, std::slice::from_ref(&lost), Duration::from_secs(1))
             .await
             .expect_err("a lost action");
         assert!(err.to_string().contains("was lost"), "{lost:?}: {err}");
