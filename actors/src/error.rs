@@ -97,6 +97,30 @@ pub enum RuntimeError {
     /// No module by that name is loaded.
     #[error("unknown module `{0}`")]
     UnknownModule(String),
+    /// The module was unloaded ([`crate::Runtime::unload_module`]) and has
+    /// not been loaded again: nothing ran.
+    #[error(
+        "module `{module}` was unloaded at ts {ts}: it takes no calls until it is loaded again"
+    )]
+    ModuleUnloaded {
+        /// Module.
+        module: String,
+        /// The unload's timestamp.
+        ts: u64,
+    },
+    /// An unload was refused: loaded modules depend on the module. Nothing
+    /// changed.
+    #[error(
+        "cannot unload module `{module}`: loaded modules depend on it: {}; unload them first",
+        .dependents.join(", ")
+    )]
+    HasDependents {
+        /// Module.
+        module: String,
+        /// Each dependent module and how it depends, e.g. ``shop (subscribes
+        /// to `warehouse.items`)``, in name order.
+        dependents: Vec<String>,
+    },
     /// The module has no reducer by that name.
     #[error("module `{module}` has no reducer `{reducer}`")]
     UnknownReducer {
@@ -313,6 +337,8 @@ impl RuntimeError {
     pub fn kind(&self) -> &'static str {
         match self {
             RuntimeError::UnknownModule(_) => "UnknownModule",
+            RuntimeError::ModuleUnloaded { .. } => "ModuleUnloaded",
+            RuntimeError::HasDependents { .. } => "HasDependents",
             RuntimeError::UnknownReducer { .. } => "UnknownReducer",
             RuntimeError::UnknownTable { .. } => "UnknownTable",
             RuntimeError::ArgCount { .. } | RuntimeError::ArgType { .. } => "BadArguments",

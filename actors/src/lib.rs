@@ -46,6 +46,7 @@ pub use config::{
 pub use error::{ReducerError, RuntimeError, SnapshotError};
 pub use interstice_abi::{ReducerMode, RowEvent, Type, Value};
 pub use interstice_persist::ErrorKind;
+pub use interstice_persist::UnloadTables;
 pub use metrics::Metrics;
 pub use recovery::chain_cuts::{ChainCut, ChainCuts};
 pub use replay_check::{
@@ -54,5 +55,5 @@ pub use replay_check::{
 };
 pub use runtime::{
     inspect_module, CallOutput, Loaded, ModuleInfo, Runtime, RuntimeBuilder, TableScan,
-    MAX_SCAN_ROWS,
+    UnloadOptions, Unloaded, MAX_SCAN_ROWS,
 };

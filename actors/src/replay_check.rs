@@ -123,8 +123,12 @@ impl Peers for OfflinePeers {
 enum Item {
     /// A commit, with the engine that wrote it (`None`: not recorded).
     Commit(CommitRecord, Option<Arc<EngineInfo>>),
-    /// A later `Install` of the module: an upgrade to new code.
+    /// A later `Install` of the module: an upgrade to new code, or loading
+    /// it again after an unload.
     Upgrade(ModuleInstall),
+    /// The module was unloaded: its tables are kept for a later install,
+    /// or dropped.
+    Unload(interstice_persist::UnloadTables),
 }
 
 /// The engines the log records, as the log reader meets them.
@@ -227,12 +231,35 @@ pub fn replay_check(
     std::thread::scope(|s| {
         let mut workers: HashMap<String, Worker<'_>> = HashMap::new();
         let mut engines = Engines::default();
+        // Modules unloaded and not installed again.
+        let mut unloaded: std::collections::HashSet<String> = std::collections::HashSet::new();
         let on_entry = |entry: LogEntry| -> Result<(), RuntimeError> {
             match entry {
                 LogEntry::Engine(e) => engines.note(e.ts, &e.engine),
+                LogEntry::Unload(u) => {
+                    let Some(w) = workers.get(&u.name).filter(|_| !unloaded.contains(&u.name))
+                    else {
+                        let reason = format!("unload of module `{}`, which is not loaded", u.name);
+                        return Err(RuntimeError::replay(u.ts, u.name, reason));
+                    };
+                    // Not loaded for transactions after the unload.
+                    ctx.peers.installs.remove(&u.name);
+                    if !ctx.abort.load(Ordering::Relaxed) {
+                        let _ = w.tx.send(Item::Unload(u.tables));
+                    }
+                    unloaded.insert(u.name);
+                }
                 LogEntry::Install(i) => {
                     if let Some(e) = &i.engine {
                         engines.note(i.ts, e);
+                    }
+                    if unloaded.remove(&i.name) {
+                        // Loaded again: from this install on.
+                        if let Ok(schema) = ModuleSchema::decode(&i.schema) {
+                            ctx.peers
+                                .installs
+                                .insert(i.name.clone(), (i.ts, Arc::new(schema)));
+                        }
                     }
                     if let Some(w) = workers.get(&i.name) {
                         // An upgrade: the module counts as loaded from its
@@ -251,7 +278,10 @@ pub fn replay_check(
                     }
                 }
                 LogEntry::Commit(c) => {
-                    let Some(w) = workers.get_mut(&c.module) else {
+                    let Some(w) = workers
+                        .get_mut(&c.module)
+                        .filter(|_| !unloaded.contains(&c.module))
+                    else {
                         let reason = format!(
                             "commit of {}.{} before the module was installed",
                             c.module, c.reducer
@@ -364,9 +394,23 @@ fn check_module(
     // The old rows of the tables the last upgrade migrates by code, for
     // the migration commits that follow its install.
     let mut shadows: Vec<(String, Table)> = Vec::new();
+    // Unloaded with its tables dropped: the next install starts empty.
+    let mut dropped = false;
     for item in rx {
         let (c, engine) = match item {
             Item::Commit(c, engine) => (c, engine),
+            Item::Unload(mode) => {
+                shadows.clear();
+                dropped = mode == interstice_persist::UnloadTables::Drop;
+                continue;
+            }
+            Item::Upgrade(i) if dropped => {
+                // A first install again: a fresh instance, empty tables.
+                slot = load_slot(ctx, &i)?;
+                tables = Tables::new(&slot.env.schema.tables);
+                dropped = false;
+                continue;
+            }
             Item::Upgrade(i) => {
                 let next = load_slot(ctx, &i)?;
                 let diff = SchemaDiff::between(&slot.env.schema, &next.env.schema);

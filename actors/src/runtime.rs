@@ -4,9 +4,11 @@
 
 mod builder;
 mod load;
+mod unload;
 
 pub use builder::RuntimeBuilder;
 pub use load::{inspect_module, Loaded};
+pub use unload::{UnloadOptions, Unloaded};
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -107,6 +109,8 @@ struct Inner {
     router: actix::Addr<crate::actors::router::Router>,
     log: actix::Addr<crate::actors::log_writer::LogWriter>,
     load_lock: tokio::sync::Mutex<()>,
+    /// Modules unloaded and not loaded again (`unload.rs`).
+    unloaded: Mutex<std::collections::HashMap<String, unload::UnloadedModule>>,
     closed: AtomicBool,
 }
 
@@ -155,7 +159,33 @@ impl Runtime {
         self.inner
             .shared
             .module(module)
-            .ok_or_else(|| RuntimeError::UnknownModule(module.to_owned()))
+            .ok_or_else(|| self.not_loaded(module))
+    }
+
+    /// `e`, or, when the module's actor stopped without answering
+    /// (`Shutdown` from a runtime still open) because it was unloaded
+    /// meanwhile, `ModuleUnloaded`.
+    fn if_unloaded(&self, module: &str, e: RuntimeError) -> RuntimeError {
+        match e {
+            RuntimeError::Shutdown
+                if !self.inner.closed.load(Ordering::SeqCst)
+                    && self.unloaded().contains_key(module) =>
+            {
+                self.not_loaded(module)
+            }
+            e => e,
+        }
+    }
+
+    /// Why `module` is not loaded: unloaded (at which timestamp), or unknown.
+    fn not_loaded(&self, module: &str) -> RuntimeError {
+        match self.unloaded().get(module) {
+            Some(u) => RuntimeError::ModuleUnloaded {
+                module: module.to_owned(),
+                ts: u.ts,
+            },
+            None => RuntimeError::UnknownModule(module.to_owned()),
+        }
     }
 
     fn check_open(&self) -> Result<(), RuntimeError> {
@@ -286,12 +316,18 @@ impl Runtime {
             let reply = ask(&entry.addr, |reply| {
                 Execute::call(target, args, Cause::External, reply)
             });
-            match reply.await? {
+            match reply.await.map_err(|e| self.if_unloaded(module, e))? {
                 // The actor answers only once the commit is durable
                 // (`Watermark::on_reach`), or with the storage fault.
                 Ok((ts, value)) => return Ok((entry, idx, (ts, value))),
                 Err(ExecError::Failed(f)) => return Err(reducer_error(&entry.schema.name, rs, f)),
                 Err(ExecError::Refused(r)) => return Err(r.into()),
+                Err(ExecError::Unloaded(ts)) => {
+                    return Err(RuntimeError::ModuleUnloaded {
+                        module: module.to_owned(),
+                        ts,
+                    })
+                }
                 Err(ExecError::Stale) => {
                     // The upgrade's loader publishes the new registry entry
                     // right after the actor switched; give it a moment.
@@ -331,7 +367,8 @@ impl Runtime {
             reply,
         };
         let tagged = ask(&entry.addr, query)
-            .await?
+            .await
+            .map_err(|e| self.if_unloaded(module, e))?
             .map_err(|f| reducer_error(module, rs, f))?
             .result;
         let mut r = Reader::new(&tagged);

@@ -243,6 +243,22 @@ pub enum Command {
         #[arg(required = true)]
         wasm: Vec<PathBuf>,
     },
+    /// Unload a module: refused while another loaded module depends on
+    /// it; its tables are kept (loading it again brings them back) unless
+    /// --drop-tables.
+    Unload {
+        /// The data directory.
+        #[command(flatten)]
+        dir: DataDirArgs,
+        /// Drop the module's tables (logged): loading it again starts empty.
+        #[arg(long)]
+        drop_tables: bool,
+        /// A server to go through.
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// Module name.
+        module: String,
+    },
     /// Call a reducer; one JSON value per argument; prints the result as JSON.
     Call {
         /// The data directory.

@@ -23,6 +23,7 @@ pub mod schema;
 pub mod schema_diff;
 pub mod snapshot;
 pub mod tables;
+pub mod unload;
 pub mod validate;
 
 use interstice_actors::{Runtime, RuntimeError};

@@ -21,3 +21,25 @@ pub mod predicate;
 pub mod progress;
 pub mod rows;
 pub mod state;
+
+/// The JSON form of an `Unload` entry, as `log-dump --format json`,
+/// `log-inspect --format json` and `replay-debug` show it:
+/// `{"kind": "unload", "ts", "module", "tables": "keep"|"drop"}`.
+pub fn unload_json(u: &interstice_persist::UnloadRecord) -> serde_json::Value {
+    serde_json::json!({
+        "kind": "unload",
+        "ts": u.ts,
+        "module": u.name,
+        "tables": u.tables.name(),
+    })
+}
+
+/// The one-line text form of an `Unload` entry: `unload bank (tables
+/// dropped)`.
+pub fn unload_text(u: &interstice_persist::UnloadRecord) -> String {
+    let what = match u.tables {
+        interstice_persist::UnloadTables::Keep => "kept",
+        interstice_persist::UnloadTables::Drop => "dropped",
+    };
+    format!("unload {} (tables {what})", u.name)
+}

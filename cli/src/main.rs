@@ -29,6 +29,12 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Load {
             dir, remote, wasm, ..
         } => commands::load::run(&dir, &remote, &wasm).await,
+        Command::Unload {
+            dir,
+            drop_tables,
+            remote,
+            module,
+        } => commands::unload::run(&dir, &remote, &module, drop_tables).await,
         Command::Call {
             dir,
             remote,

@@ -62,7 +62,7 @@ pub use record::{
     decode_engine, decode_entry, encode_batch_payload, encode_engine, encode_entry,
     wall_clock_micros, Cause, CommitRecord, EngineChange, EngineInfo, EngineRecord, ErrorKind,
     Hash, LogEntry, ModuleInstall, Mutation, MutationOp, Nondet, OutboundCall, Outcome,
-    UnnumberedEntry,
+    UnloadRecord, UnloadTables, UnnumberedEntry,
 };
 pub use record_ref::{
     decode_entry_ref, CommitRef, LogEntryRef, MutationOpRef, MutationRef, OutcomeRef,

@@ -25,6 +25,8 @@ pub const KIND_INSTALL: u64 = 0;
 pub const KIND_COMMIT: u64 = 1;
 /// Entry kind tag of [`LogEntry::Engine`].
 pub const KIND_ENGINE: u64 = 2;
+/// Entry kind tag of [`LogEntry::Unload`].
+pub const KIND_UNLOAD: u64 = 3;
 
 /// One entry of the log. Each has its own timestamp; the entries of a batch
 /// have consecutive timestamps.
@@ -37,6 +39,9 @@ pub enum LogEntry {
     /// From here on, another build executes reducers (written when a
     /// runtime opens a non-empty log last written by a different engine).
     Engine(EngineRecord),
+    /// A module was unloaded: from here on it is not loaded, its pending
+    /// deliveries are dropped, and its tables are kept or dropped.
+    Unload(UnloadRecord),
 }
 
 impl LogEntry {
@@ -46,8 +51,58 @@ impl LogEntry {
             LogEntry::Install(i) => i.ts,
             LogEntry::Commit(c) => c.ts,
             LogEntry::Engine(e) => e.ts,
+            LogEntry::Unload(u) => u.ts,
         }
     }
+}
+
+/// What an unload does with the module's tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnloadTables {
+    /// The rows stay: loading the module again brings them back (as an
+    /// upgrade from the unloaded version). Logged as `0`.
+    Keep,
+    /// The rows are gone: loading the module again starts it empty (as a
+    /// first install). Logged as `1`.
+    Drop,
+}
+
+impl UnloadTables {
+    /// The logged code (`docs/LOG_FORMAT.md` §5, `Unload`).
+    pub fn code(self) -> u64 {
+        match self {
+            UnloadTables::Keep => 0,
+            UnloadTables::Drop => 1,
+        }
+    }
+
+    /// The mode of a logged code.
+    pub fn from_code(code: u64) -> Option<Self> {
+        match code {
+            0 => Some(UnloadTables::Keep),
+            1 => Some(UnloadTables::Drop),
+            _ => None,
+        }
+    }
+
+    /// `"keep"` or `"drop"` (what the tools show).
+    pub fn name(self) -> &'static str {
+        match self {
+            UnloadTables::Keep => "keep",
+            UnloadTables::Drop => "drop",
+        }
+    }
+}
+
+/// A [`LogEntry::Unload`] entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnloadRecord {
+    /// Timestamp.
+    pub ts: u64,
+    /// The module unloaded.
+    pub name: String,
+    /// Whether its tables are kept or dropped.
+    pub tables: UnloadTables,
 }
 
 /// The build that executes reducers: everything that can change a
@@ -271,6 +326,18 @@ impl Cause {
                 ..
             } => Some((module, r)),
             _ => None,
+        }
+    }
+
+    /// The timestamp of the entry that caused this delivery (the commit
+    /// whose call, change or outcome it is); `None` for an external call,
+    /// an init or a migration.
+    pub fn source_ts(&self) -> Option<u64> {
+        match self {
+            Cause::Call { ts, .. } | Cause::Trigger { ts, .. } | Cause::Reply { ts, .. } => {
+                Some(*ts)
+            }
+            Cause::External | Cause::Init | Cause::Migration { .. } => None,
         }
     }
 }
@@ -506,6 +573,13 @@ fn encode_entry_at(entry: &LogEntry, ts: u64, w: &mut Writer) {
             w.u64(KIND_ENGINE);
             w.u64(ts);
             encode_engine(&e.engine, w);
+        }
+        LogEntry::Unload(u) => {
+            w.array(4);
+            w.u64(KIND_UNLOAD);
+            w.u64(ts);
+            w.str(&u.name);
+            w.u64(u.tables.code());
         }
         LogEntry::Commit(c) => {
             w.array(if c.wall_micros.is_some() { 12 } else { 11 });

@@ -16,8 +16,8 @@ use crate::error::Result;
 use crate::record::{
     array_head, bad, byte_vec, decode_call, decode_cause, decode_engine, decode_nondet, enum_head,
     expect_len, hash, list, string, u32_field, Cause, CommitRecord, EngineRecord, ErrorKind, Hash,
-    LogEntry, ModuleInstall, Mutation, MutationOp, Nondet, OutboundCall, Outcome, KIND_COMMIT,
-    KIND_ENGINE, KIND_INSTALL,
+    LogEntry, ModuleInstall, Mutation, MutationOp, Nondet, OutboundCall, Outcome, UnloadRecord,
+    UnloadTables, KIND_COMMIT, KIND_ENGINE, KIND_INSTALL, KIND_UNLOAD,
 };
 
 /// A log entry borrowing from the bytes it was decoded from.
@@ -29,6 +29,8 @@ pub enum LogEntryRef<'a> {
     Commit(CommitRef<'a>),
     /// Another build executes reducers from here on; rare, so owned.
     Engine(EngineRecord),
+    /// A module was unloaded; rare, so owned.
+    Unload(UnloadRecord),
 }
 
 impl LogEntryRef<'_> {
@@ -38,6 +40,7 @@ impl LogEntryRef<'_> {
             LogEntryRef::Install(i) => i.ts,
             LogEntryRef::Commit(c) => c.ts,
             LogEntryRef::Engine(e) => e.ts,
+            LogEntryRef::Unload(u) => u.ts,
         }
     }
 
@@ -47,6 +50,7 @@ impl LogEntryRef<'_> {
             LogEntryRef::Install(i) => LogEntry::Install(i),
             LogEntryRef::Commit(c) => LogEntry::Commit(c.into_owned()),
             LogEntryRef::Engine(e) => LogEntry::Engine(e),
+            LogEntryRef::Unload(u) => LogEntry::Unload(u),
         }
     }
 }
@@ -212,6 +216,20 @@ pub fn decode_entry_ref<'a>(r: &mut Reader<'a>) -> Result<LogEntryRef<'a>> {
                 ts: r.u64()?,
                 engine: decode_engine(r)?,
             }))
+        }
+        KIND_UNLOAD => {
+            expect_len("log entry", kind, len, 4, at)?;
+            let ts = r.u64()?;
+            let name = string(r)?;
+            let code_at = r.position();
+            let code = r.u64()?;
+            let tables = UnloadTables::from_code(code).ok_or_else(|| {
+                bad(
+                    code_at,
+                    format!("unknown unload tables mode {code} (0 keep, 1 drop)"),
+                )
+            })?;
+            Ok(LogEntryRef::Unload(UnloadRecord { ts, name, tables }))
         }
         KIND_COMMIT => {
             // 11 items in logs written before wall-clock times were recorded.

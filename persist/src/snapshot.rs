@@ -75,6 +75,10 @@ pub struct SnapshotModule {
     pub wasm_hash: Hash,
     /// Its logged tables (ephemeral tables are not in the snapshot).
     pub tables: Vec<SnapshotTable>,
+    /// `Some(ts)`: the module was unloaded at `ts` keeping its tables (it
+    /// is not loaded; loading it again brings these rows back). An
+    /// 8th item only then, so snapshots without unloads are unchanged.
+    pub unloaded: Option<u64>,
 }
 
 impl SnapshotModule {
@@ -166,7 +170,7 @@ pub fn encode_snapshot(s: &Snapshot) -> Vec<u8> {
     w.bytes(&s.log_hash);
     w.array(s.modules.len());
     for m in &s.modules {
-        w.array(7);
+        w.array(if m.unloaded.is_some() { 8 } else { 7 });
         w.str(&m.name);
         w.str(&m.version);
         w.u64(m.install_ts);
@@ -184,6 +188,9 @@ pub fn encode_snapshot(s: &Snapshot) -> Vec<u8> {
                 w.bytes(key);
                 w.bytes(row);
             }
+        }
+        if let Some(ts) = m.unloaded {
+            w.u64(ts);
         }
     }
     w.array(s.pending.len());
@@ -281,7 +288,15 @@ fn decode_body(r: &mut Reader<'_>, version: u32) -> Result<Snapshot> {
     let n = r.array()?;
     let mut modules = Vec::with_capacity(n.min(PREALLOC_LIMIT));
     for _ in 0..n {
-        expect_array(r, "snapshot module", 7)?;
+        // 8 items for a module unloaded with its tables kept.
+        let at = r.position();
+        let items = r.array()?;
+        if items != 7 && items != 8 {
+            return Err(PersistError::Decode {
+                offset: at as u64,
+                reason: format!("snapshot module must be an array of 7 or 8 items, found {items}"),
+            });
+        }
         let name = r.str()?.to_owned();
         let version = r.str()?.to_owned();
         let install_ts = r.u64()?;
@@ -308,6 +323,7 @@ fn decode_body(r: &mut Reader<'_>, version: u32) -> Result<Snapshot> {
                 rows,
             });
         }
+        let unloaded = if items == 8 { Some(r.u64()?) } else { None };
         modules.push(SnapshotModule {
             name,
             version,
@@ -316,6 +332,7 @@ fn decode_body(r: &mut Reader<'_>, version: u32) -> Result<Snapshot> {
             schema_hash,
             wasm_hash,
             tables,
+            unloaded,
         });
     }
     let np = r.array()?;

@@ -584,6 +584,7 @@ async fn crash_point(dir: &Path, seed: u64, index: u64) -> PointStats {
                 continue;
             }
             LogEntry::Engine(e) => panic!("{what}: one build wrote this log, yet {e:?}"),
+            LogEntry::Unload(u) => panic!("{what}: nothing unloads here, yet {u:?}"),
             LogEntry::Commit(c) => c,
         };
         let ok = matches!(c.outcome, Outcome::Ok(_));

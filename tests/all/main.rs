@@ -51,6 +51,7 @@ mod snapshots;
 mod tables;
 mod traces;
 mod ts_client;
+mod unload;
 mod upgrade;
 mod validate;
 mod values;

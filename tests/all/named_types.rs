@@ -55,7 +55,7 @@ fn logged_schemas(dir: &std::path::Path) -> Vec<Vec<u8>> {
         .into_iter()
         .filter_map(|e| match e {
             LogEntry::Install(i) => Some(i.schema),
-            LogEntry::Commit(_) | LogEntry::Engine(_) => None,
+            LogEntry::Commit(_) | LogEntry::Engine(_) | LogEntry::Unload(_) => None,
         })
         .collect()
 }

@@ -275,7 +275,7 @@ impl Chain {
                     }
                     continue;
                 }
-                LogEntry::Engine(_) => continue,
+                LogEntry::Engine(_) | LogEntry::Unload(_) => continue,
                 LogEntry::Commit(c) => c,
             };
             let ok = matches!(c.outcome, Outcome::Ok(_));

@@ -342,9 +342,9 @@ pub(crate) fn commits(
         .iter()
         .filter_map(|e| match e {
             interstice_persist::LogEntry::Commit(c) => Some(c),
-            interstice_persist::LogEntry::Install(_) | interstice_persist::LogEntry::Engine(_) => {
-                None
-            }
+            interstice_persist::LogEntry::Install(_)
+            | interstice_persist::LogEntry::Engine(_)
+            | interstice_persist::LogEntry::Unload(_) => None,
         })
         .collect()
 }

@@ -47,7 +47,7 @@ fn installs(dir: &std::path::Path) -> Vec<(u64, String, String)> {
         .into_iter()
         .filter_map(|e| match e {
             LogEntry::Install(i) => Some((i.ts, i.name, i.version)),
-            LogEntry::Commit(_) | LogEntry::Engine(_) => None,
+            LogEntry::Commit(_) | LogEntry::Engine(_) | LogEntry::Unload(_) => None,
         })
         .collect()
 }

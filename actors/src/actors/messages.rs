@@ -62,6 +62,9 @@ pub(crate) enum ExecError {
     /// was upgraded meanwhile): nothing ran, no timestamp was taken; look
     /// the reducer up again and retry.
     Stale,
+    /// The module was unloaded (at this timestamp) before the call ran:
+    /// nothing ran, no timestamp was taken.
+    Unloaded(u64),
 }
 
 /// Which reducer an [`Execute`] runs.
@@ -215,6 +218,29 @@ pub(crate) enum UpgradeRefused {
     Refused(Refusal),
 }
 
+/// Unload the module (`Runtime::unload_module`). Between two transactions
+/// (deferred while pinned, like [`Upgrade`]), the actor numbers what it has
+/// finished, takes the unload's timestamp itself (so every commit of the
+/// module is before it), hands the `Unload` entry to the sequencer, replies
+/// with the timestamp and, with [`UnloadTables::Keep`], its tables, and
+/// stops. Calls and deliveries that reach it afterwards get
+/// [`ExecError::Unloaded`] and run nothing.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Unload {
+    pub tables: interstice_persist::UnloadTables,
+    pub reply: Responder<Result<(u64, Option<interstice_tables::Tables>), Refusal>>,
+}
+
+/// Hand the tables back and stop, logging nothing: the actor of a module
+/// being loaded again with kept tables, whose upgrade was refused (the
+/// tables stay with the unloaded module).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct ReturnTables {
+    pub reply: Responder<interstice_tables::Tables>,
+}
+
 /// Hash the module's logged tables.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -258,6 +284,8 @@ pub(crate) struct CommitInfo {
 pub(crate) enum EntryInfo {
     Install(Arc<ModuleSchema>),
     Commit(CommitInfo),
+    /// The module of this name was unloaded.
+    Unload(String),
 }
 
 /// An entry in the pipeline after it was numbered: encoded for the log,

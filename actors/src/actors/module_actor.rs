@@ -5,7 +5,8 @@
 //!   (`outbox.rs`, shared with the store).
 //! - **Receives** [`Execute`] (write calls, async calls, triggers, init),
 //!   [`Query`] (reads, and read calls of other modules), [`Unpin`],
-//!   [`Upgrade`], [`TableRows`], [`ScanRows`], [`HashState`], [`StopModule`].
+//!   [`Upgrade`], [`Unload`], [`TableRows`], [`ScanRows`], [`HashState`],
+//!   [`StopModule`].
 //! - **Sends** [`crate::actors::messages::Numbered`] to the sequencer (from the
 //!   outbox), [`Unpin`] to modules it read, and answers its callers
 //!   (failures at once; commits through the durability watermark).
@@ -35,8 +36,8 @@ use interstice_persist::{
 };
 
 use crate::actors::messages::{
-    CommitInfo, EntryInfo, ExecError, Execute, HashState, Query, ScanRows, ScannedPages,
-    StopModule, TableRows, Target, Unpin, Upgrade, UpgradeRefused,
+    CommitInfo, EntryInfo, ExecError, Execute, HashState, Query, ReturnTables, ScanRows,
+    ScannedPages, StopModule, TableRows, Target, Unload, Unpin, Upgrade, UpgradeRefused,
 };
 use crate::actors::module_log::ModuleLogRecord;
 use crate::actors::outbox::Outbox;
@@ -76,6 +77,7 @@ struct PinExpired;
 enum Deferred {
     Execute(Execute),
     Upgrade(Box<Upgrade>),
+    Unload(Unload),
 }
 
 /// The actor that owns one module.
@@ -97,6 +99,9 @@ pub(crate) struct ModuleActor {
     /// While tracing: the read calls the current reducer made (measured by
     /// the module's `LivePeers`).
     trace_reads: Option<TracedReads>,
+    /// The timestamp of this module's unload, once it has unloaded: it runs
+    /// nothing more (its actor is stopping).
+    unloaded: Option<u64>,
 }
 
 /// A traced execution so far (`actors/trace.rs`).
@@ -139,6 +144,7 @@ impl ModuleActor {
             pins: HashMap::new(),
             deferred: VecDeque::new(),
             trace_reads: peers.reads.as_ref().map(|(_, r)| r.clone()),
+            unloaded: None,
         }
     }
 
@@ -183,6 +189,7 @@ impl ModuleActor {
             match self.deferred.pop_front() {
                 Some(Deferred::Execute(m)) => self.execute(m, ctx),
                 Some(Deferred::Upgrade(u)) => self.upgrade(*u, ctx),
+                Some(Deferred::Unload(u)) => self.unload(u, ctx),
                 None => break,
             }
         }
@@ -191,6 +198,16 @@ impl ModuleActor {
     fn execute(&mut self, msg: Execute, ctx: &mut Context<Self>) {
         let started = self.shared.tracer.as_ref().map(|_| Instant::now());
         let shared = self.shared.clone();
+        if let Some(ts) = self.unloaded {
+            // Dropped, as the unload's entry says (`docs/LOG_FORMAT.md` §5,
+            // `Unload`): a delivery is not consumed, a caller is told.
+            match msg.reply {
+                Some(reply) => reply.send(Err(ExecError::Unloaded(ts))),
+                None => crate::event_in!(DEBUG, Some(&self.env.name), None, None;
+                    cause = ?msg.cause, "delivery dropped: the module was unloaded at ts {ts}"),
+            }
+            return;
+        }
         if let Some(refusal) = shared.refusal() {
             if let Some(reply) = msg.reply {
                 reply.send(Err(ExecError::Refused(refusal)));
@@ -469,6 +486,57 @@ impl ModuleActor {
             self.outbox.flush(&self.shared);
             reply.send(Err(ExecError::Failed(f)));
         }
+    }
+
+    /// Takes the unload's timestamp after everything this module finished,
+    /// logs it, hands back the tables if they are kept, and stops: every
+    /// commit of the module is before the unload, and nothing runs after
+    /// it (see [`Unload`]).
+    fn unload(&mut self, msg: Unload, ctx: &mut Context<Self>) {
+        let shared = self.shared.clone();
+        if let Some(ts) = self.unloaded {
+            msg.reply.send(Ok((ts, None)));
+            return;
+        }
+        if let Some(refusal) = shared.refusal() {
+            msg.reply.send(Err(refusal));
+            return;
+        }
+        self.outbox.flush(&shared);
+        let ts = shared.order.allocate(self.outbox.clock(), 1);
+        let name = self.env.name.to_string();
+        let record = interstice_persist::UnloadRecord {
+            ts: 0,
+            name: name.clone(),
+            tables: msg.tables,
+        };
+        let finished = vec![Finished {
+            entry: UnnumberedEntry::encode(&LogEntry::Unload(record)),
+            info: EntryInfo::Unload(name),
+            reply: None,
+        }];
+        send_numbered(&shared, ts, finished);
+        self.unloaded = Some(ts);
+        let tables = match msg.tables {
+            interstice_persist::UnloadTables::Keep => Some(std::mem::replace(
+                &mut self.tables,
+                Tables::new(&self.env.schema.tables),
+            )),
+            interstice_persist::UnloadTables::Drop => None,
+        };
+        msg.reply.send(Ok((ts, tables)));
+        // Writes deferred behind the unload are answered as unloaded.
+        for d in std::mem::take(&mut self.deferred) {
+            match d {
+                Deferred::Execute(m) => self.execute(m, ctx),
+                Deferred::Upgrade(u) => u.reply.send(Err(UpgradeRefused::Incompatible {
+                    table: String::new(),
+                    change: format!("the module was unloaded at ts {ts}"),
+                })),
+                Deferred::Unload(u) => u.reply.send(Ok((ts, None))),
+            }
+        }
+        ctx.stop();
     }
 
     fn upgrade(&mut self, msg: Upgrade, _ctx: &mut Context<Self>) {
@@ -757,6 +825,28 @@ impl Handler<Upgrade> for ModuleActor {
     }
 }
 
+impl Handler<Unload> for ModuleActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unload, ctx: &mut Self::Context) {
+        if self.pinned() || !self.deferred.is_empty() {
+            self.deferred.push_back(Deferred::Unload(msg));
+            return;
+        }
+        self.unload(msg, ctx);
+    }
+}
+
+impl Handler<ReturnTables> for ModuleActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ReturnTables, ctx: &mut Self::Context) {
+        let tables = std::mem::replace(&mut self.tables, Tables::new(&[]));
+        msg.reply.send(tables);
+        ctx.stop();
+    }
+}
+
 impl Handler<Unpin> for ModuleActor {
     type Result = ();
 
@@ -778,6 +868,10 @@ impl Handler<Query> for ModuleActor {
     type Result = ();
 
     fn handle(&mut self, msg: Query, ctx: &mut Self::Context) {
+        if self.unloaded.is_some() {
+            // Dropping the reply tells the reader the module stopped.
+            return;
+        }
         if let Some(observer) = msg.observer {
             // A write transaction reads: everything it can see here must be
             // numbered before it is.

@@ -134,10 +134,18 @@ impl Router {
             );
         }
         let Some(entry) = self.shared.module(&d.target) else {
-            crate::event_in!(ERROR, Some(&d.target), Some(&d.reducer), None;
-                cause = ?d.cause, "delivery to a module that is not loaded");
+            crate::event_in!(DEBUG, Some(&d.target), Some(&d.reducer), None;
+                cause = ?d.cause, "delivery to a module that is not loaded: dropped");
             return;
         };
+        // Caused before this incarnation of the module was installed: the
+        // module was unloaded since (and loaded again), and the unload
+        // dropped it (`LogState::unload` does the same in replay).
+        if d.cause.source_ts().is_some_and(|ts| ts < entry.since()) {
+            crate::event_in!(DEBUG, Some(&d.target), Some(&d.reducer), None;
+                cause = ?d.cause, "delivery from before the module was unloaded: dropped");
+            return;
+        }
         // Resolved by name in the module actor, against the schema it has
         // when the delivery runs (the module may be upgraded meanwhile).
         entry.addr.do_send(Execute {
@@ -221,6 +229,11 @@ impl Handler<Route> for Router {
                     // one that never ran through `ResumePending`. An
                     // upgrade's install replaces the module's subscriptions.
                     let _init = self.subs.add_module(&schema);
+                }
+                EntryInfo::Unload(name) => {
+                    // Its triggers stop; its subscribers' streams end.
+                    self.subs.remove_module(&name);
+                    self.external.retain(|(m, _), _| *m != name);
                 }
                 EntryInfo::Commit(mut c) => {
                     for mut r in std::mem::take(&mut c.log_records) {

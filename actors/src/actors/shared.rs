@@ -29,12 +29,21 @@ pub(crate) struct ModuleEntry {
     pub addr: Addr<ModuleActor>,
     /// The module's outbox (and clock), shared with its actor.
     pub outbox: Arc<crate::actors::outbox::Outbox>,
+    /// The timestamp of this incarnation's install (0 for a module
+    /// restored at open): deliveries caused before it were dropped by an
+    /// unload in between, and the router drops them.
+    pub since: std::sync::atomic::AtomicU64,
 }
 
 impl ModuleEntry {
     /// The module's place in the timestamp order.
     pub(crate) fn clock(&self) -> &interstice_sync::ModuleClock {
         self.outbox.clock()
+    }
+
+    /// [`ModuleEntry::since`].
+    pub(crate) fn since(&self) -> u64 {
+        self.since.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The reducer `name`, with its index.

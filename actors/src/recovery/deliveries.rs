@@ -161,6 +161,17 @@ impl Subscriptions {
         init
     }
 
+    /// Forgets an unloaded module's triggers (its own tables' subscribers
+    /// are refused at unload, so none is left).
+    pub(crate) fn remove_module(&mut self, name: &str) {
+        self.by_source.retain(|(source, _, _), list| {
+            list.retain(|(m, _)| m != name);
+            source != name && !list.is_empty()
+        });
+        self.logged.remove(name);
+        self.watched = self.by_source.keys().map(|(m, _, _)| m.clone()).collect();
+    }
+
     /// Whether some trigger watches `module`'s tables. When it does not, a
     /// commit of `module` without outbound calls causes no delivery, so its
     /// changes need not be built at all.
@@ -322,6 +333,18 @@ impl FanOut {
             .collect();
         v.sort_by_key(|t| t.root);
         v
+    }
+
+    /// A pending delivery of the tree `root` will never be consumed (its
+    /// target was unloaded): the tree is forgotten once none is pending.
+    pub(crate) fn forget(&mut self, root: Option<u64>) {
+        let Some(root) = root else { return };
+        if let Some(t) = self.trees.get_mut(&root) {
+            t.open = t.open.saturating_sub(1);
+            if t.open == 0 {
+                self.trees.remove(&root);
+            }
+        }
     }
 
     /// Trees in flight.

@@ -12,7 +12,7 @@ use interstice_abi::schema_diff::SchemaDiff;
 use interstice_abi::ModuleSchema;
 use interstice_persist::{
     Cause, CommitRecord, CommitRef, EngineInfo, Hash, LogEntryRef, ModuleInstall, OutcomeRef,
-    Snapshot, SnapshotModule,
+    Snapshot, SnapshotModule, UnloadRecord, UnloadTables,
 };
 
 use crate::error::RuntimeError;
@@ -52,6 +52,8 @@ pub(crate) enum Applied {
     Installed,
     /// A new version of the module at this index.
     Upgraded(usize),
+    /// The module at this index was unloaded (removed from `modules`).
+    Unloaded(usize),
     /// A commit.
     Committed,
     /// An engine record.
@@ -86,6 +88,13 @@ pub(crate) struct LogState {
     /// The engine that wrote the last entries: the last engine an install
     /// or an engine entry recorded (`None` if none did).
     pub engine: Option<EngineInfo>,
+    /// Modules unloaded with their tables kept, in unload order, with the
+    /// unload's timestamp: a later install of the name brings the rows
+    /// back, as an upgrade from the unloaded version.
+    pub parked: Vec<(StateModule, u64)>,
+    /// Every module unloaded and not installed again, with the unload's
+    /// timestamp (since the log's start or the snapshot's).
+    pub unloaded: HashMap<String, u64>,
 }
 
 /// The migration commits an upgrade's install announces.
@@ -115,6 +124,8 @@ impl LogState {
             overlay_max: OVERLAY_MAX_BYTES,
             migrations_due: None,
             engine: None,
+            parked: Vec::new(),
+            unloaded: HashMap::new(),
         }
     }
 
@@ -163,6 +174,23 @@ impl LogState {
                 .map_err(|e| fail(format!("snapshot schema is invalid: {e}")))?;
             let tables =
                 Tables::restore(&schema.tables, &m.tables).map_err(|e| fail(e.to_string()))?;
+            if let Some(unloaded) = m.unloaded {
+                if s.parked.iter().any(|(p, _)| p.name == m.name) {
+                    return Err(fail("module unloaded twice in the snapshot".into()));
+                }
+                s.unloaded.insert(m.name.clone(), unloaded);
+                s.parked.push((
+                    StateModule {
+                        name: m.name.clone(),
+                        install_ts: m.install_ts,
+                        schema: Arc::new(schema),
+                        wasm_hash: m.wasm_hash,
+                        tables: ReplayTables::new(tables),
+                    },
+                    unloaded,
+                ));
+                continue;
+            }
             let _ = s.subs.add_module(&schema);
             s.install_ts.insert(m.name.clone(), m.install_ts);
             s.index.insert(m.name.clone(), s.modules.len());
@@ -186,22 +214,23 @@ impl LogState {
     /// The state as a snapshot at `ts` (`log_hash`: the log's batch hash at
     /// `ts`).
     pub(crate) fn snapshot(&mut self, ts: u64, log_hash: Hash) -> Snapshot {
+        let module = |m: &mut StateModule, unloaded: Option<u64>| SnapshotModule {
+            name: m.name.clone(),
+            version: m.schema.version.clone(),
+            install_ts: m.install_ts,
+            schema: m.schema.canonical_bytes(),
+            schema_hash: m.schema.hash(),
+            wasm_hash: m.wasm_hash,
+            tables: m.tables.tables().export_logged(),
+            unloaded,
+        };
+        let mut modules: Vec<SnapshotModule> =
+            self.modules.iter_mut().map(|m| module(m, None)).collect();
+        modules.extend(self.parked.iter_mut().map(|(m, ts)| module(m, Some(*ts))));
         Snapshot {
             ts,
             log_hash,
-            modules: self
-                .modules
-                .iter_mut()
-                .map(|m| SnapshotModule {
-                    name: m.name.clone(),
-                    version: m.schema.version.clone(),
-                    install_ts: m.install_ts,
-                    schema: m.schema.canonical_bytes(),
-                    schema_hash: m.schema.hash(),
-                    wasm_hash: m.wasm_hash,
-                    tables: m.tables.tables().export_logged(),
-                })
-                .collect(),
+            modules,
             pending: self
                 .outstanding
                 .iter()
@@ -228,7 +257,47 @@ impl LogState {
                 self.engine = Some(e.engine);
                 Ok(Applied::Engine)
             }
+            LogEntryRef::Unload(u) => self.unload(u),
         }
+    }
+
+    /// An unload: the module leaves `modules` (its tables parked if kept),
+    /// its triggers stop, and every delivery to it still pending is
+    /// dropped (`docs/LOG_FORMAT.md` §5, `Unload`).
+    fn unload(&mut self, u: UnloadRecord) -> Result<Applied, RuntimeError> {
+        let Some(&idx) = self.index.get(&u.name) else {
+            return Err(RuntimeError::replay(
+                u.ts,
+                &u.name,
+                format!("unload of module `{}`, which is not loaded", u.name),
+            ));
+        };
+        let m = self.modules.remove(idx);
+        self.index = self
+            .modules
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.name.clone(), i))
+            .collect();
+        self.last_commit = 0;
+        self.install_ts.remove(&u.name);
+        self.subs.remove_module(&u.name);
+        let dropped: Vec<crate::recovery::deliveries::DeliveryKey> = self
+            .outstanding
+            .iter()
+            .filter(|(_, d)| d.target == u.name)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in dropped {
+            if let Some(d) = self.outstanding.remove(&key) {
+                self.fanout.forget(d.root);
+            }
+        }
+        if u.tables == UnloadTables::Keep {
+            self.parked.push((m, u.ts));
+        }
+        self.unloaded.insert(u.name, u.ts);
+        Ok(Applied::Unloaded(idx))
     }
 
     /// An upgrade's migration commits come right after its install, in
@@ -237,6 +306,7 @@ impl LogState {
         let (ts, module, migration) = match entry {
             LogEntryRef::Install(i) => (i.ts, i.name.as_str(), None),
             LogEntryRef::Engine(e) => (e.ts, "", None),
+            LogEntryRef::Unload(u) => (u.ts, u.name.as_str(), None),
             LogEntryRef::Commit(c) => match &c.cause {
                 Cause::Migration { table, .. } => (c.ts, c.module, Some((table, c.reducer))),
                 _ => (c.ts, c.module, None),
@@ -283,6 +353,20 @@ impl LogState {
             ModuleSchema::decode(&i.schema)
                 .map_err(|e| fail(format!("logged schema is invalid: {e}")))?,
         );
+        self.unloaded.remove(&i.name);
+        if let Some(at) = self.parked.iter().position(|(p, _)| p.name == i.name) {
+            // Loaded again after an unload that kept its tables: the rows
+            // come back, as an upgrade from the unloaded version (init
+            // does not run again).
+            let (mut m, _) = self.parked.remove(at);
+            m.install_ts = i.ts;
+            let idx = self.modules.len();
+            self.install_ts.insert(i.name.clone(), i.ts);
+            self.index.insert(i.name.clone(), idx);
+            self.modules.push(m);
+            self.upgrade_at(idx, &i, schema)?;
+            return Ok(Applied::Installed);
+        }
         if let Some(&idx) = self.index.get(&i.name) {
             // An upgrade. The live runtime refused incompatible ones; check
             // again. Tables are remapped by name to the new schema (later
@@ -291,30 +375,7 @@ impl LogState {
             // A table the upgrade migrates by code starts empty: the
             // migration commits that follow the install in its batch insert
             // its new rows. Automatic migrations extend the rows here.
-            let m = &mut self.modules[idx];
-            let tables = m.tables.tables_mut();
-            let diff = SchemaDiff::between(&m.schema, &schema);
-            if let Some((table, change)) = diff.first_incompatibility(|t| tables.rows_of(t)) {
-                return Err(fail(format!(
-                    "incompatible upgrade of module `{}`: table `{table}`: {change}",
-                    i.name
-                )));
-            }
-            drop(tables.upgrade(&schema.tables, &diff));
-            let due: std::collections::VecDeque<(String, String)> = diff
-                .migrations()
-                .map(|(t, r)| (t.to_owned(), r.to_owned()))
-                .collect();
-            if !due.is_empty() {
-                self.migrations_due = Some(MigrationsDue {
-                    module: i.name.clone(),
-                    install_ts: i.ts,
-                    due,
-                });
-            }
-            m.schema = schema;
-            m.wasm_hash = i.wasm_hash;
-            let _init = self.subs.add_module(&m.schema);
+            self.upgrade_at(idx, &i, schema)?;
             return Ok(Applied::Upgraded(idx));
         }
         if let Some(init) = self.subs.add_module(&schema) {
@@ -331,6 +392,45 @@ impl LogState {
             wasm_hash: i.wasm_hash,
         });
         Ok(Applied::Installed)
+    }
+
+    /// Switches the module at `idx` to the schema `i` installs (checked
+    /// again: the live runtime refused incompatible upgrades).
+    fn upgrade_at(
+        &mut self,
+        idx: usize,
+        i: &ModuleInstall,
+        schema: Arc<ModuleSchema>,
+    ) -> Result<(), RuntimeError> {
+        let m = &mut self.modules[idx];
+        let tables = m.tables.tables_mut();
+        let diff = SchemaDiff::between(&m.schema, &schema);
+        if let Some((table, change)) = diff.first_incompatibility(|t| tables.rows_of(t)) {
+            return Err(RuntimeError::replay(
+                i.ts,
+                &i.name,
+                format!(
+                    "incompatible upgrade of module `{}`: table `{table}`: {change}",
+                    i.name
+                ),
+            ));
+        }
+        drop(tables.upgrade(&schema.tables, &diff));
+        let due: std::collections::VecDeque<(String, String)> = diff
+            .migrations()
+            .map(|(t, r)| (t.to_owned(), r.to_owned()))
+            .collect();
+        if !due.is_empty() {
+            self.migrations_due = Some(MigrationsDue {
+                module: i.name.clone(),
+                install_ts: i.ts,
+                due,
+            });
+        }
+        m.schema = schema;
+        m.wasm_hash = i.wasm_hash;
+        let _init = self.subs.add_module(&m.schema);
+        Ok(())
     }
 
     /// The index of module `name`, if installed.
@@ -435,7 +535,15 @@ impl LogState {
             reply,
         };
         let (deliveries, _) = route(&self.subs, &mut self.fanout, self.limits, commit);
-        self.outstanding.extend(deliveries);
+        // A delivery to a module that is not loaded at its source's
+        // timestamp (unloaded) is dropped, as the live router drops it.
+        for (key, d) in deliveries {
+            if self.index.contains_key(&d.target) {
+                self.outstanding.insert(key, d);
+            } else {
+                self.fanout.forget(d.root);
+            }
+        }
     }
 
     /// Flushes the overlays if they hold more than `overlay_max` bytes

@@ -83,11 +83,12 @@ impl<'a> Replayer<'a> {
     pub(crate) fn apply(&mut self, entry: LogEntryRef<'_>) -> Result<(), RuntimeError> {
         let compiled = match &entry {
             LogEntryRef::Install(i) => Some(self.compile(i)?),
-            LogEntryRef::Commit(_) | LogEntryRef::Engine(_) => None,
+            LogEntryRef::Commit(_) | LogEntryRef::Engine(_) | LogEntryRef::Unload(_) => None,
         };
         match (self.state.apply(entry)?, compiled) {
             (Applied::Installed, Some(c)) => self.compiled.push(c),
             (Applied::Upgraded(idx), Some(c)) => self.compiled[idx] = c,
+            (Applied::Unloaded(idx), None) => drop(self.compiled.remove(idx)),
             _ => {}
         }
         Ok(())

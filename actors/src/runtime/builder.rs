@@ -26,6 +26,7 @@ use crate::recovery::snapshot::{Shadow, SnapshotterConfig, SnapshotterHandle};
 use crate::wasm::engine::WasmHost;
 
 use super::load::register_module;
+use super::unload::{KeptTables, UnloadedModule};
 use super::{Inner, Runtime};
 
 /// Builds a [`Runtime`].
@@ -294,6 +295,25 @@ impl Runtime {
             register_module(&shared, &host, &handles.supervisor, m.compiled, m.tables)?;
             crate::event_in!(DEBUG, Some(&name), None, None; "module restored");
         }
+        let mut unloaded: std::collections::HashMap<String, UnloadedModule> = state
+            .unloaded
+            .iter()
+            .map(|(name, &ts)| (name.clone(), UnloadedModule { ts, kept: None }))
+            .collect();
+        for (m, ts) in state.parked {
+            let kept = KeptTables {
+                schema: m.schema,
+                wasm_hash: m.wasm_hash,
+                tables: m.tables.into_tables(),
+            };
+            unloaded.insert(
+                m.name,
+                UnloadedModule {
+                    ts,
+                    kept: Some(kept),
+                },
+            );
+        }
         handles.router.do_send(ResumePending(pending));
         let metrics = shared.metrics.snapshot();
         crate::event_in!(INFO, None, None, Some(last_ts);
@@ -317,6 +337,7 @@ impl Runtime {
                 data_dir: Mutex::new(Some(data_dir)),
                 cache_dir,
                 load_lock: tokio::sync::Mutex::new(()),
+                unloaded: Mutex::new(unloaded),
                 closed: AtomicBool::new(false),
             }),
         })

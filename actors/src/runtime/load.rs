@@ -110,6 +110,20 @@ impl Runtime {
             }
             return self.upgrade_module(existing, compiled, wasm).await;
         }
+        let parked = {
+            let mut unloaded = self.unloaded();
+            match unloaded.get(&schema.name) {
+                Some(u) if u.kept.is_some() => unloaded.remove(&schema.name),
+                _ => None,
+            }
+        };
+        if let Some(super::unload::UnloadedModule {
+            ts,
+            kept: Some(kept),
+        }) = parked
+        {
+            return self.reload_module(ts, kept, compiled, wasm).await;
+        }
         check_against_loaded(shared, &schema, false)?;
         let install = self.prepare_install(&compiled, &wasm)?;
         let schema_hash = compiled.schema_hash;
@@ -124,6 +138,7 @@ impl Runtime {
         // visible, so no call to it can be sequenced before its install; and
         // it is visible before the router sees the install (for init).
         let ts = shared.order.allocate(entry.clock(), 1);
+        entry.since.store(ts, std::sync::atomic::Ordering::Release);
         // The init reducer is queued before the module becomes visible, so
         // it runs before any call (the module's mailbox is FIFO), and after
         // the install in timestamp order.
@@ -147,6 +162,9 @@ impl Runtime {
                 rx
             });
         shared.registry.insert(schema.name.clone(), entry);
+        // Loaded again after an unload that dropped its tables: a first
+        // install.
+        self.unloaded().remove(&schema.name);
         let mut w = Writer::new();
         encode_entry(&LogEntry::Install(ModuleInstall { ts, ..install }), &mut w);
         shared.sequencer().do_send(Numbered::one(
@@ -175,6 +193,12 @@ impl Runtime {
                     return Err(RuntimeError::Internal(
                         "init was refused as stale: the module changed before it ran".into(),
                     ))
+                }
+                Err(ExecError::Unloaded(ts)) => {
+                    return Err(RuntimeError::ModuleUnloaded {
+                        module: schema.name.clone(),
+                        ts,
+                    })
                 }
             }
         }
@@ -234,6 +258,7 @@ impl Runtime {
                 wasm_hash,
                 addr: existing.addr.clone(),
                 outbox: existing.outbox.clone(),
+                since: existing.since().into(),
             }),
         );
         shared
@@ -255,7 +280,7 @@ impl Runtime {
 
     /// Checks the runtime takes writes, stores the binary in the data
     /// directory and describes its install (the timestamp is set later).
-    fn prepare_install(
+    pub(super) fn prepare_install(
         &self,
         compiled: &CompiledModule,
         wasm: &[u8],
@@ -311,7 +336,7 @@ pub(super) fn register_module(
 }
 
 /// Starts a module actor and returns its registry entry (not yet inserted).
-fn spawn_entry(
+pub(super) fn spawn_entry(
     shared: &Arc<Shared>,
     host: &Arc<WasmHost>,
     supervisor: &actix::Addr<system::Supervisor>,
@@ -339,6 +364,7 @@ fn spawn_entry(
         wasm_hash,
         addr,
         outbox,
+        since: 0.into(),
     }))
 }
 
@@ -348,7 +374,7 @@ fn spawn_entry(
 /// bindings fit the loaded dependency both ways, every table
 /// trigger's source exists, for an upgrade every subscriber still fits, and
 /// no certain subscription cycle that is not opted into.
-fn check_against_loaded(
+pub(super) fn check_against_loaded(
     shared: &Shared,
     schema: &ModuleSchema,
     upgrade: bool,

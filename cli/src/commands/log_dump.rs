@@ -80,6 +80,11 @@ pub fn run(dir: &Path, format: DumpFormat) -> Result<(), CliError> {
                         }));
                     }
                 }
+                LogEntry::Unload(u) => {
+                    if format == DumpFormat::Json {
+                        output::result(crate::inspect::unload_json(u));
+                    }
+                }
                 LogEntry::Engine(e) => {
                     if format == DumpFormat::Json {
                         output::result(json!({

@@ -190,6 +190,13 @@ impl InspectFilters {
             && self.in_range(i.ts)
     }
 
+    /// An unload is shown like an install of its module.
+    fn shows_unload(&self, u: &interstice_persist::UnloadRecord) -> bool {
+        self.no_commit_filter()
+            && self.module.as_deref().is_none_or(|m| m == u.name)
+            && self.in_range(u.ts)
+    }
+
     /// An engine entry is shown unless a filter asks for commits or one
     /// module only.
     fn shows_engine(&self, ts: u64) -> bool {
@@ -395,7 +402,7 @@ fn first_pass(dir: &Path, filters: &InspectFilters, max_depth: u32) -> Result<Fi
                         chains.install(s);
                     }
                 }
-                LogEntry::Engine(_) => {}
+                LogEntry::Engine(_) | LogEntry::Unload(_) => {}
                 LogEntry::Commit(c) => {
                     if let Some((from, via, index)) = cause_ts(&c.cause) {
                         if let Some(set) = &mut chain.0 {
@@ -542,6 +549,19 @@ pub fn run(
                 LogEntry::Engine(e) => {
                     if filters.shows_engine(e.ts) {
                         show_engine(e, format);
+                    }
+                }
+                LogEntry::Unload(u) => {
+                    state.unload(u);
+                    if filters.shows_unload(u) {
+                        match format {
+                            InspectFormat::Json => output::result(crate::inspect::unload_json(u)),
+                            InspectFormat::Text => output::result(format!(
+                                "#{} {}\n",
+                                u.ts,
+                                crate::inspect::unload_text(u)
+                            )),
+                        }
                     }
                 }
                 LogEntry::Commit(c) => {

@@ -222,6 +222,7 @@ fn entry_line(e: &LogEntry) -> String {
     match e {
         LogEntry::Install(i) => format!("ts {}: install {} {}", i.ts, i.name, i.version),
         LogEntry::Engine(e) => format!("ts {}: engine {}", e.ts, e.engine),
+        LogEntry::Unload(u) => format!("ts {}: {}", u.ts, crate::inspect::unload_text(u)),
         LogEntry::Commit(c) => {
             let cause = match &c.cause {
                 interstice_persist::Cause::External => "external".to_owned(),

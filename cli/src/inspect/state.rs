@@ -19,7 +19,7 @@ use std::path::Path;
 use interstice_abi::ModuleSchema;
 use interstice_persist::{
     for_each_entry, read_log, CommitRecord, FileStorage, LogEntry, LogStart, ModuleInstall,
-    Outcome, ReadOptions, ReadReport, Snapshot,
+    Outcome, ReadOptions, ReadReport, Snapshot, UnloadRecord, UnloadTables,
 };
 use interstice_tables::{Row, Tables};
 
@@ -102,8 +102,12 @@ pub struct ModuleTables {
 pub struct LogState {
     /// The current schema of every installed module.
     pub schemas: Schemas,
-    /// Installed module names, in install order.
+    /// Installed module names, in install order (an unloaded module is
+    /// not listed).
     pub order: Vec<String>,
+    /// Modules unloaded with their tables kept (their tables stay in
+    /// `tables` for a later install), with the unload's timestamp.
+    pub parked: Vec<(String, u64)>,
     tables: HashMap<String, ModuleTables>,
     track: Box<dyn Fn(&str) -> bool>,
 }
@@ -114,6 +118,7 @@ impl LogState {
         Self {
             schemas: Schemas::default(),
             order: Vec::new(),
+            parked: Vec::new(),
             tables: HashMap::new(),
             track: Box::new(track),
         }
@@ -127,7 +132,10 @@ impl LogState {
         let mut s = Self::new(track);
         for m in &snap.modules {
             s.schemas.install(&m.name, &m.schema)?;
-            s.order.push(m.name.clone());
+            match m.unloaded {
+                Some(ts) => s.parked.push((m.name.clone(), ts)),
+                None => s.order.push(m.name.clone()),
+            }
             if (s.track)(&m.name) {
                 let schema = ModuleSchema::decode(&m.schema).map_err(|e| {
                     CliError::CheckFailed(format!(
@@ -169,11 +177,18 @@ impl LogState {
     /// runtime does) and drops the others.
     pub fn install(&mut self, i: &ModuleInstall) -> Result<(), CliError> {
         self.schemas.install(&i.name, &i.schema)?;
+        self.parked.retain(|(m, _)| m != &i.name);
         let Some(schema) = self.schemas.get(&i.name) else {
             return Ok(());
         };
         match self.tables.get_mut(&i.name) {
-            Some(m) => m.tables.remap(&schema.tables),
+            Some(m) => {
+                m.tables.remap(&schema.tables);
+                if !self.order.contains(&i.name) {
+                    // Loaded again with the tables its unload kept.
+                    self.order.push(i.name.clone());
+                }
+            }
             None => {
                 if !self.order.contains(&i.name) {
                     self.order.push(i.name.clone());
@@ -191,6 +206,16 @@ impl LogState {
             }
         }
         Ok(())
+    }
+
+    /// Applies an unload: the module is no longer listed; its tables are
+    /// kept for a later install or dropped, as logged.
+    pub fn unload(&mut self, u: &UnloadRecord) {
+        self.order.retain(|m| m != &u.name);
+        match u.tables {
+            UnloadTables::Keep => self.parked.push((u.name.clone(), u.ts)),
+            UnloadTables::Drop => drop(self.tables.remove(&u.name)),
+        }
     }
 
     /// Applies a commit's mutations (none for a failed transaction) and
@@ -261,6 +286,7 @@ pub fn replay(
                 LogEntry::Commit(c) => {
                     state.commit(c)?;
                 }
+                LogEntry::Unload(u) => state.unload(u),
                 LogEntry::Engine(_) => {}
             }
             Ok::<(), CliError>(())

@@ -256,6 +256,16 @@ impl Remote {
     pub async fn load(&self, wasm: Vec<u8>) -> Result<Json, CliError> {
         self.post("/v1/modules", wasm).await
     }
+
+    /// Unloads a module; its `{"name", "version", "ts", "tables"}`.
+    pub async fn unload(&self, module: &str, drop_tables: bool) -> Result<Json, CliError> {
+        let tables = if drop_tables { "drop" } else { "keep" };
+        let body = serde_json::json!({ "tables": tables })
+            .to_string()
+            .into_bytes();
+        self.post(&format!("/v1/modules/{module}/unload"), body)
+            .await
+    }
 }
 
 fn bad_address_file(path: &Path, reason: String) -> CliError {

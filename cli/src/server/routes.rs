@@ -35,6 +35,7 @@ pub(super) fn router(state: Arc<AppState>) -> axum::Router {
         .route("/v1/modules/{module}/tables/{table}/rows", get(table_rows))
         .route("/v1/modules", get(list_modules).post(load_module))
         .route("/v1/modules/{module}", get(one_module))
+        .route("/v1/modules/{module}/unload", post(unload_module))
         .route("/v1/modules/{module}/schema", get(schema))
         .route("/v1/modules/{module}/reducers/{reducer}/call", post(call))
         .route("/v1/modules/{module}/reducers/{reducer}/read", post(read))
@@ -289,6 +290,44 @@ async fn load_module(
             "name": info.name,
             "version": info.version,
             "schema_hash": output::hex(&info.schema_hash),
+        })),
+        Err(e) => status::runtime_error(&e),
+    }
+}
+
+/// `POST /v1/modules/{module}/unload`, body `{"tables": "keep"|"drop"}`
+/// (empty: keep): `Runtime::unload_module`.
+async fn unload_module(
+    State(state): State<Arc<AppState>>,
+    Extension(role): Extension<Role>,
+    Path(module): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    if let Err(refused) = require_full(role, "unload modules") {
+        return status::reply(refused);
+    }
+    let body = match json_body(body) {
+        Ok(b) => b,
+        Err(refused) => return status::reply(refused),
+    };
+    let tables = match body.get("tables") {
+        None => interstice_actors::UnloadTables::Keep,
+        Some(t) if t == "keep" => interstice_actors::UnloadTables::Keep,
+        Some(t) if t == "drop" => interstice_actors::UnloadTables::Drop,
+        Some(other) => {
+            return status::error(
+                "BadRequest",
+                format!("`tables` must be \"keep\" or \"drop\", not {other}"),
+            )
+        }
+    };
+    let options = interstice_actors::UnloadOptions::default().with_tables(tables);
+    match state.rt.unload_module(&module, options).await {
+        Ok(u) => status::ok(json!({
+            "name": u.info.name,
+            "version": u.info.version,
+            "ts": u.ts,
+            "tables": u.tables.name(),
         })),
         Err(e) => status::runtime_error(&e),
     }

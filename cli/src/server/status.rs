@@ -13,7 +13,9 @@ pub(crate) fn status_of(kind: &str) -> StatusCode {
         "BadRequest" | "BadArguments" | "Abi" => StatusCode::BAD_REQUEST,
         "Unauthorized" => StatusCode::UNAUTHORIZED,
         "Forbidden" => StatusCode::FORBIDDEN,
-        "UnknownModule" | "UnknownReducer" | "UnknownTable" | "NotFound" => StatusCode::NOT_FOUND,
+        "UnknownModule" | "UnknownReducer" | "UnknownTable" | "NotFound" | "ModuleUnloaded" => {
+            StatusCode::NOT_FOUND
+        }
         "MethodNotAllowed" => StatusCode::METHOD_NOT_ALLOWED,
         "TooLarge" => StatusCode::PAYLOAD_TOO_LARGE,
         "WrongMode"
@@ -22,6 +24,7 @@ pub(crate) fn status_of(kind: &str) -> StatusCode {
         | "DependencyCycle"
         | "BadSubscription"
         | "SubscriptionCycle"
+        | "HasDependents"
         | "ReadOnly"
         | "Snapshot" => StatusCode::CONFLICT,
         "MalformedWasm" | "MissingExport" | "UnknownImport" | "ImportMismatch" => {

@@ -62,6 +62,42 @@ fn documented_engine_entry_bytes() {
     assert_eq!(want.len(), 70);
 }
 
+/// docs/LOG_FORMAT.md §8.4, byte for byte.
+#[test]
+fn log_format_md_unload_example() {
+    let e = LogEntry::Unload(UnloadRecord {
+        ts: 9,
+        name: "bank".into(),
+        tables: UnloadTables::Drop,
+    });
+    let want = [0x84, 0x03, 0x09, 0x64, b'b', b'a', b'n', b'k', 0x01];
+    assert_eq!(entry_to_vec(&e), want);
+    roundtrip(&e);
+    // Keeping the tables is the same entry ending in 0.
+    let keep = LogEntry::Unload(UnloadRecord {
+        ts: 9,
+        name: "bank".into(),
+        tables: UnloadTables::Keep,
+    });
+    assert_eq!(entry_to_vec(&keep)[..8], want[..8]);
+    assert_eq!(entry_to_vec(&keep)[8], 0x00);
+    // Any other mode, or another length, is refused.
+    let mut bad = want;
+    bad[8] = 0x02;
+    let err = entry_from_slice(&bad).expect_err("mode 2 is unknown");
+    assert!(
+        err.to_string().contains("unknown unload tables mode 2"),
+        "{err}"
+    );
+    let mut short = want[..8].to_vec();
+    short[0] = 0x83;
+    let err = entry_from_slice(&short).expect_err("3 items");
+    assert!(
+        err.to_string().contains("must be an array of 4 items"),
+        "{err}"
+    );
+}
+
 #[test]
 fn engine_fields_that_differ_are_named() {
     let old = sample_engine();
@@ -383,6 +419,7 @@ fn at(mut e: LogEntry, ts: u64) -> LogEntry {
         LogEntry::Commit(c) => c.ts = ts,
         LogEntry::Install(i) => i.ts = ts,
         LogEntry::Engine(e) => e.ts = ts,
+        LogEntry::Unload(u) => u.ts = ts,
     }
     e
 }

@@ -22,6 +22,7 @@ fn sample() -> Snapshot {
                     next_auto_inc: 5,
                     rows: vec![(vec![1, 2], vec![0x82, 0x01, 0x02]), (vec![3], vec![0xf6])],
                 }],
+                unloaded: None,
             },
             SnapshotModule {
                 name: "empty".into(),
@@ -31,6 +32,7 @@ fn sample() -> Snapshot {
                 schema_hash: [3; 32],
                 wasm_hash: [4; 32],
                 tables: vec![],
+                unloaded: Some(41),
             },
         ],
         pending: vec![

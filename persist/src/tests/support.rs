@@ -267,7 +267,18 @@ pub(crate) fn arb_entry() -> impl Strategy<Value = LogEntry> {
                 })
             },
         );
-    prop_oneof![install, commit, engine]
+    let unload = (any::<u64>(), text(), any::<bool>()).prop_map(|(ts, name, drop)| {
+        LogEntry::Unload(UnloadRecord {
+            ts,
+            name,
+            tables: if drop {
+                UnloadTables::Drop
+            } else {
+                UnloadTables::Keep
+            },
+        })
+    });
+    prop_oneof![install, commit, engine, unload]
 }
 
 /// Any engine record's contents.

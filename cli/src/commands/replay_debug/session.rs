@@ -78,17 +78,21 @@ impl World {
                 Ok(Vec::new())
             }
             LogEntry::Commit(c) => self.state.commit(c),
+            LogEntry::Unload(u) => {
+                self.state.unload(u);
+                Ok(Vec::new())
+            }
             LogEntry::Engine(_) => Ok(Vec::new()),
         }
     }
 
     /// The state as a checkpoint, at `ts` whose batch has hash `hash`.
     fn snapshot(&self, ts: u64, hash: Hash) -> Snapshot {
-        let modules = self
-            .state
-            .order
-            .iter()
-            .filter_map(|name| {
+        let listed = self.state.order.iter().map(|n| (n, None));
+        let parked = self.state.parked.iter().map(|(n, ts)| (n, Some(*ts)));
+        let modules = listed
+            .chain(parked)
+            .filter_map(|(name, unloaded)| {
                 let i = self.installs.get(name)?;
                 let t = self.state.tables(name)?;
                 Some(SnapshotModule {
@@ -99,6 +103,7 @@ impl World {
                     schema_hash: i.schema_hash,
                     wasm_hash: i.wasm_hash,
                     tables: t.tables.export_logged(),
+                    unloaded,
                 })
             })
             .collect();
@@ -122,6 +127,7 @@ impl World {
             LogEntry::Engine(r) => json!({
                 "kind": "engine", "ts": r.ts, "engine": interstice_actors::engine_json(&r.engine),
             }),
+            LogEntry::Unload(u) => crate::inspect::unload_json(u),
         }
     }
 }
@@ -556,7 +562,7 @@ impl Session {
         };
         let commit = match e {
             LogEntry::Commit(c) => Some(c),
-            LogEntry::Install(_) | LogEntry::Engine(_) => None,
+            LogEntry::Install(_) | LogEntry::Engine(_) | LogEntry::Unload(_) => None,
         };
         Ok(match spec {
             BreakSpec::Ts(ts) => e.ts() == *ts,
@@ -758,6 +764,12 @@ impl Session {
                 return Err(bad(format!(
                     "rerun: the entry at ts {} records an engine change, not a commit",
                     e.ts
+                )))
+            }
+            Some(LogEntry::Unload(u)) => {
+                return Err(bad(format!(
+                    "rerun: the entry at ts {} is the unload of module {}, not a commit",
+                    u.ts, u.name
                 )))
             }
             None => {
