@@ -14,13 +14,17 @@
 #   PLAYERS=N               simulated players per run (default 32)
 #   KILL_MIN=S KILL_MAX=S   a run is killed after S seconds, uniformly in
 #                           [KILL_MIN, KILL_MAX] (default 5 and 25)
+#   RUNS_PER_DIR=N          runs per data directory (default 40, at most
+#                           254): each run first replays the directory's
+#                           whole log, which grows, so the soak moves on to
+#                           a fresh directory now and then
 #   WORK=DIR                where the data directories go (default a new
 #                           temporary directory, kept on failure)
 #   INTERSTICE_STRESS_*     the test sizes (defaults below: full size)
 # Each run plays under its own --phase (1..255: the names and nonces of one
-# data directory's runs must differ); after 254 runs the soak goes on in a
-# fresh data directory. Prints one line per run and a summary; exits 1 at
-# the first failure.
+# data directory's runs must differ), hence at most 254 killed runs per
+# directory. Prints one line per run and a summary; exits 1 at the first
+# failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-3600}"
@@ -28,6 +32,8 @@ profile="${PROFILE:-release}"
 players="${PLAYERS:-32}"
 kill_min="${KILL_MIN:-5}"
 kill_max="${KILL_MAX:-25}"
+runs_per_dir="${RUNS_PER_DIR:-40}"
+(( runs_per_dir >= 1 && runs_per_dir <= 254 )) || { echo "RUNS_PER_DIR is 1 to 254"; exit 2; }
 profile_args=()
 if [[ "$profile" == "release" ]]; then
     profile_args=(--release)
@@ -57,11 +63,13 @@ if [[ -z "${SKIP_TESTS:-}" ]]; then
         tail -n 60 "$work/stress-tests.log"
         fail "the stress tests failed (whole output in $work/stress-tests.log)"
     fi
-    grep -E '^(stress |test stress|test result)' "$work/stress-tests.log"
+    grep -E '^(stress |test stress|test result|ok$)' "$work/stress-tests.log"
     echo "=== stress tests passed in $(( $(date +%s) - start )) s"
 fi
 
-cargo build -p interstice-cli "${profile_args[@]}" --bin interstice
+# The binary the tests use (built with the test build's features, so that
+# it is not rebuilt after the tests ran).
+cargo test -p interstice-cli "${profile_args[@]}" --test all --no-run
 echo "=== load soak: ${seconds} s of app-load ($players players), SIGKILL every ${kill_min}-${kill_max} s, in $work"
 
 dir_no=1
@@ -82,12 +90,13 @@ new_dir() {
 new_dir
 end=$(( $(date +%s) + seconds ))
 while (( $(date +%s) < end )); do
-    if (( phase == 255 )); then
+    if (( phase > runs_per_dir )); then
         dir_no=$((dir_no + 1))
         new_dir
     fi
     phase=$((phase + 1))
     runs=$((runs + 1))
+    before=$(wc -l <"$acks")
     left=$(( end - $(date +%s) ))
     after=$(( kill_min + RANDOM % (kill_max - kill_min + 1) ))
     (( after > left )) && after=$(( left > 1 ? left : 1 ))
@@ -110,13 +119,16 @@ while (( $(date +%s) < end )); do
     fi
     out=$("$bin" app-load -d "$data" --acks "$acks" --verify-only 2>&1) ||
         fail "run $runs (phase $phase), $how: $out"
-    echo "run $runs: dir $dir_no phase $phase, $how; $out"
+    now=$(wc -l <"$acks")
+    echo "run $runs: dir $dir_no phase $phase, $how, +$((now - before)) acks; $out"
+    before=$now
 done
 
 echo "=== final checks"
 for d in "${dirs[@]}"; do
     "$bin" check-log "$d" >/dev/null || fail "check-log $d"
-    rc=$("$bin" replay-check "$d" 2>&1 | tail -1) || fail "replay-check $d: $rc"
+    rc=$("$bin" replay-check "$d" 2>&1) || fail "replay-check $d: $rc"
+    rc=$(head -n 1 <<<"$rc")
     echo "$d: check-log clean; replay-check: $rc"
 done
 acked=0
