@@ -693,5 +693,10 @@ pub enum Command {
         /// Where the module crates are (to build the economy if needed).
         #[arg(long)]
         modules_dir: Option<PathBuf>,
+        /// Play nothing: open the data directory (replaying it), check that
+        /// every action in --acks survived and the economy's invariants
+        /// hold, print a summary; exit code 1 if not (e.g. after a SIGKILL).
+        #[arg(long, requires = "acks")]
+        verify_only: bool,
     },
 }

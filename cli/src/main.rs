@@ -236,7 +236,12 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             phase,
             acks,
             modules_dir,
+            verify_only,
         } => {
+            if verify_only {
+                let acks = acks.as_deref().expect("clap requires --acks");
+                return commands::app_load::verify_only(&data_dir, acks).await;
+            }
             if !(seconds > 0.0 && seconds <= 86_400.0) {
                 return Err(CliError::Usage("--seconds is in (0, 86400]".into()));
             }

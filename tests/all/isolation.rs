@@ -3,12 +3,11 @@
 //! call, and a slow or stuck transaction holds back no module that does not
 //! read from it.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use interstice_abi::cbor::Reader;
 use interstice_actors::{ErrorKind, Limits, ReducerMode};
-use interstice_persist::{LogEntry, MutationOp, Nondet, Outcome};
+use interstice_persist::Nondet;
 
 use crate::support::{
     log_entries, open_account, raw_module, reducer_error, s, tempdir, u, wasm, RawReducer,
@@ -16,21 +15,16 @@ use crate::support::{
 
 use crate::support::open_unsynced as open;
 
-/// The `u64` a one-argument CBOR array `[n]` holds.
-fn only_u64(args: &[u8]) -> u64 {
-    let mut r = Reader::new(args);
-    r.array_of(1).expect("one argument");
-    r.u64().expect("a u64 argument")
-}
-
 /// Reproduces the issue's race thousands of times: `t_market.list_item(i)`
 /// read-calls `t_inventory.get_item(i)` while `t_inventory` adds (then
 /// removes) item `i` concurrently. Then, from the log alone, in timestamp
-/// order: every read result recorded in a `t_market` commit must be what
-/// `t_inventory`'s commits with smaller timestamps leave, and the listing's
-/// `ctx.timestamp()` must lie between the commits the read saw and the
-/// listing's own timestamp. Before the commit protocol validated reads, the
-/// reader could commit before the write it had seen.
+/// order ([`crate::support::check_reads_explained`], also used by
+/// `tests/all/stress.rs`): every read result recorded in a `t_market`
+/// commit must be what `t_inventory`'s commits with smaller timestamps
+/// leave, and the listing's `ctx.timestamp()` must lie between the commits
+/// the read saw and the listing's own timestamp. Before the commit
+/// protocol validated reads, the reader could commit before the write it
+/// had seen.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_read_call_result_is_explained_by_the_commits_before_the_reader() {
     const ROUNDS: u64 = 2000;
@@ -59,74 +53,15 @@ async fn every_read_call_result_is_explained_by_the_commits_before_the_reader() 
     let reruns = rt.metrics().reruns;
     rt.shutdown().await.unwrap();
 
-    let mut items: BTreeSet<u64> = BTreeSet::new();
-    let mut last_inventory_ts = 0;
-    let (mut checked, mut seen_some) = (0, 0);
-    for e in log_entries(dir.path()) {
-        let LogEntry::Commit(c) = e else { continue };
-        match c.module.as_str() {
-            "t_inventory" if matches!(c.outcome, Outcome::Ok(_)) => {
-                for m in &c.mutations {
-                    match &m.op {
-                        MutationOp::Insert(row) => {
-                            let mut r = Reader::new(row);
-                            r.array_of(2).unwrap();
-                            items.insert(r.u64().unwrap());
-                        }
-                        MutationOp::Delete(key) => {
-                            items.remove(&Reader::new(key).u64().unwrap());
-                        }
-                        MutationOp::Update(_) => unreachable!("inventory never updates"),
-                    }
-                    last_inventory_ts = c.ts;
-                }
-            }
-            "t_market" if c.reducer == "list_item" => {
-                let item = only_u64(&c.args);
-                let reads: Vec<&Vec<u8>> = c
-                    .nondet
-                    .iter()
-                    .filter_map(|n| match n {
-                        Nondet::ReadCall { result, .. } => Some(result),
-                        _ => None,
-                    })
-                    .collect();
-                assert_eq!(reads.len(), 1, "ts {}: {:?}", c.ts, c.nondet);
-                // `[0, null]` is `Ok(None)`; `[0, "owner"]` is `Ok(Some)`.
-                let saw = reads[0].as_slice() != [0x82, 0x00, 0xf6];
-                assert_eq!(
-                    saw,
-                    items.contains(&item),
-                    "ts {}: list_item({item}) read {} but the commits before it leave the \
-                     item {}",
-                    c.ts,
-                    if saw { "the item" } else { "no item" },
-                    if items.contains(&item) {
-                        "present"
-                    } else {
-                        "absent"
-                    },
-                );
-                let stamped = c
-                    .nondet
-                    .iter()
-                    .find_map(|n| match n {
-                        Nondet::Timestamp(t) => Some(*t),
-                        _ => None,
-                    })
-                    .expect("list_item asks for ctx.timestamp()");
-                assert!(
-                    last_inventory_ts <= stamped && stamped < c.ts,
-                    "ts {}: ctx.timestamp() = {stamped}, but the read saw the inventory as of \
-                     ts {last_inventory_ts}",
-                    c.ts
-                );
-                checked += 1;
-                seen_some += u64::from(saw);
-            }
-            _ => {}
-        }
-    }
+    let entries = log_entries(dir.path());
+    let crate::support::ReadsExplained {
+        checked,
+        saw_item: seen_some,
+    } = crate::support::check_reads_explained(
+        crate::support::commits(&entries),
+        "t_inventory",
+        "t_market",
+    );
     assert_eq!(checked, ROUNDS, "every listing was checked");
     // The recorded read results and the fuel they burnt re-execute exactly.
     let out = crate::support::interstice(["replay-check".as_ref(), dir.path().as_os_str()]);

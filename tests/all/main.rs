@@ -48,6 +48,7 @@ mod schema_diff;
 mod schema_export;
 mod server;
 mod snapshots;
+mod stress;
 mod tables;
 mod traces;
 mod ts_client;

@@ -62,6 +62,7 @@ pub(crate) fn wasm_dir() -> &'static Path {
             "examples/economy/eco_leaderboard_v2",
             "testing/t_reply_caller",
             "testing/t_reply_callee",
+            "testing/t_relay",
         ] {
             interstice_cli::guest_build::build_module(&modules.join(m))
                 .unwrap_or_else(|e| panic!("building {m}: {e}"));
@@ -926,4 +927,271 @@ pub(crate) fn node_packages(manifest: &Path) -> PathBuf {
         install_once(&wanted.join(" "), "npm", &args);
     }
     modules
+}
+
+// ---------------------------------------------------------------------------
+// Many modules from one crate (tests/all/stress.rs): a built binary copied
+// with byte strings of its static data (its module name, the module its
+// trigger subscribes to, a read call's target) rewritten to others of the
+// same length.
+// ---------------------------------------------------------------------------
+
+/// `wasm` with every occurrence of each `(from, to, count)`'s `from`
+/// replaced by `to`, in turn. Panics unless `from` and `to` have the same
+/// length (nothing moves, so every offset and length in the binary stays
+/// right) and `from` occurs exactly `count` times (a placeholder that also
+/// occurred elsewhere would be rewritten there too).
+pub(crate) fn rewrite_wasm(wasm: &[u8], subs: &[(&str, &str, usize)]) -> Vec<u8> {
+    let mut out = wasm.to_vec();
+    for (from, to, count) in subs {
+        assert_eq!(
+            from.len(),
+            to.len(),
+            "rewriting `{from}` to `{to}`: the lengths differ"
+        );
+        let at: Vec<usize> = out
+            .windows(from.len())
+            .enumerate()
+            .filter(|(_, w)| *w == from.as_bytes())
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(
+            at.len(),
+            *count,
+            "`{from}` occurs {} times in the binary (at {at:?}), expected {count}",
+            at.len()
+        );
+        for i in at {
+            out[i..i + to.len()].copy_from_slice(to.as_bytes());
+        }
+    }
+    out
+}
+
+/// The module name of `t_relay`'s binary, a placeholder (11 bytes).
+pub(crate) const RELAY_NAME: &str = "t_relay_000";
+/// The module `t_relay`'s binary subscribes to and read-calls, a
+/// placeholder (11 bytes).
+pub(crate) const RELAY_SOURCE: &str = "t_inventory";
+
+/// `t_relay` as module `name`, its trigger on `source.items.insert` and
+/// its read call to `source.get_item` (both names of 11 bytes, e.g.
+/// [`relay_name`] or `t_inventory`, the head of every chain).
+pub(crate) fn relay_wasm(name: &str, source: &str) -> Vec<u8> {
+    rewrite_wasm(
+        &wasm("t_relay"),
+        &[(RELAY_NAME, name, 1), (RELAY_SOURCE, source, 1)],
+    )
+}
+
+/// The relay module name of instance `i` (`t_relay_001` …).
+pub(crate) fn relay_name(i: usize) -> String {
+    assert!(i < 1000, "relay names have three digits");
+    format!("t_relay_{i:03}")
+}
+
+/// `t_inventory` renamed `name` (11 bytes). Its name occurs twice in the
+/// binary: as the module name and in the source path of its panic
+/// locations (`testing/t_inventory/src/lib.rs`), harmlessly rewritten too.
+pub(crate) fn inventory_wasm(name: &str) -> Vec<u8> {
+    rewrite_wasm(&wasm("t_inventory"), &[("t_inventory", name, 2)])
+}
+
+/// What [`check_reads_explained`] checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ReadsExplained {
+    /// `list_item` commits of the market checked.
+    pub checked: u64,
+    /// How many of them read the item as present.
+    pub saw_item: u64,
+}
+
+/// The serializability check of `tests/all/isolation.rs`, from the log
+/// alone, for one `t_inventory`-like module `inventory` and one
+/// `t_market`-like module `market` that read-calls it (`t_inventory`,
+/// `t_market` or copies renamed with [`rewrite_wasm`]). In timestamp order:
+/// every read result recorded in a `market.list_item` commit must be what
+/// `inventory`'s successful commits with smaller timestamps leave, and the
+/// listing's `ctx.timestamp()` must lie between the last of those commits
+/// and the listing's own timestamp. Panics at the first read it cannot
+/// explain.
+pub(crate) fn check_reads_explained<'a>(
+    commits: impl IntoIterator<Item = &'a interstice_persist::CommitRecord>,
+    inventory: &str,
+    market: &str,
+) -> ReadsExplained {
+    use interstice_abi::cbor::Reader;
+    use interstice_persist::{MutationOp, Nondet, Outcome};
+    let mut items = std::collections::BTreeSet::<u64>::new();
+    let mut last_inventory_ts = 0;
+    let mut out = ReadsExplained {
+        checked: 0,
+        saw_item: 0,
+    };
+    for c in commits {
+        if c.module == inventory && matches!(c.outcome, Outcome::Ok(_)) {
+            for m in &c.mutations {
+                match &m.op {
+                    MutationOp::Insert(row) => {
+                        let mut r = Reader::new(row);
+                        r.array_of(2).unwrap();
+                        items.insert(r.u64().unwrap());
+                    }
+                    MutationOp::Delete(key) => {
+                        items.remove(&Reader::new(key).u64().unwrap());
+                    }
+                    MutationOp::Update(_) => unreachable!("inventory never updates"),
+                }
+                last_inventory_ts = c.ts;
+            }
+        } else if c.module == market && c.reducer == "list_item" {
+            let item = {
+                let mut r = Reader::new(&c.args);
+                r.array_of(1).expect("one argument");
+                r.u64().expect("a u64 argument")
+            };
+            let reads: Vec<&Vec<u8>> = c
+                .nondet
+                .iter()
+                .filter_map(|n| match n {
+                    Nondet::ReadCall { result, .. } => Some(result),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(reads.len(), 1, "{market} ts {}: {:?}", c.ts, c.nondet);
+            // `[0, null]` is `Ok(None)`; `[0, "owner"]` is `Ok(Some)`.
+            let saw = reads[0].as_slice() != [0x82, 0x00, 0xf6];
+            let present = items.contains(&item);
+            assert_eq!(
+                saw,
+                present,
+                "{market} ts {}: list_item({item}) read {} but the commits of {inventory} before \
+                 it leave the item {}",
+                c.ts,
+                if saw { "the item" } else { "no item" },
+                if present { "present" } else { "absent" },
+            );
+            let stamped = c
+                .nondet
+                .iter()
+                .find_map(|n| match n {
+                    Nondet::Timestamp(t) => Some(*t),
+                    _ => None,
+                })
+                .expect("list_item asks for ctx.timestamp()");
+            assert!(
+                last_inventory_ts <= stamped && stamped < c.ts,
+                "{market} ts {}: ctx.timestamp() = {stamped}, but the read saw {inventory} as of \
+                 ts {last_inventory_ts}",
+                c.ts
+            );
+            out.checked += 1;
+            out.saw_item += u64::from(saw);
+        }
+    }
+    out
+}
+
+/// Counts the verified entries of the log in `data_dir/log` without
+/// keeping them: `(entries, commits)`.
+pub(crate) fn count_log_entries(data_dir: &Path) -> (u64, u64) {
+    let storage = interstice_persist::FileStorage::new(data_dir.join("log"));
+    let (mut entries, mut commits) = (0u64, 0u64);
+    interstice_persist::read_log(
+        &storage,
+        &interstice_persist::ReadOptions::default(),
+        interstice_persist::for_each_entry(|e| {
+            entries += 1;
+            commits += u64::from(matches!(e, interstice_persist::LogEntry::Commit(_)));
+            Ok::<(), interstice_persist::PersistError>(())
+        }),
+    )
+    .expect("reading the log");
+    (entries, commits)
+}
+
+/// Runs `interstice ARGS…`, counting its stdout lines as they stream (the
+/// output is never held whole) and sampling its peak resident memory
+/// (`VmHWM` in `/proc/PID/status`, every 10 ms while it runs; `wait4`'s
+/// `ru_maxrss` would include the test process's memory at the fork).
+pub(crate) fn interstice_measured<I, S>(args: I) -> MeasuredRun
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let start = Instant::now();
+    let mut child = Command::new(bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running the interstice binary");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut s);
+        s
+    });
+    let stdout = child.stdout.take().expect("piped stdout");
+    let out = std::thread::spawn(move || {
+        let (mut lines, mut last) = (0u64, String::new());
+        for line in BufReader::new(stdout).lines() {
+            last = line.expect("reading the command's stdout");
+            lines += 1;
+        }
+        (lines, last)
+    });
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for the command") {
+            break status;
+        }
+        if let Ok(text) = std::fs::read_to_string(&status_file) {
+            peak = peak.max(status_kib(&text, "VmHWM:"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let (lines, last_line) = out.join().expect("the stdout reader");
+    MeasuredRun {
+        success: status.success(),
+        lines,
+        last_line,
+        stderr: err.join().unwrap_or_default(),
+        peak_rss_kib: peak,
+        wall: start.elapsed(),
+    }
+}
+
+/// The value in KiB of field `name` (`VmRSS:`) of a `/proc/*/status` text.
+fn status_kib(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// What [`interstice_measured`] saw.
+#[derive(Debug, Clone)]
+pub(crate) struct MeasuredRun {
+    /// Exit code 0.
+    pub success: bool,
+    /// Stdout lines.
+    pub lines: u64,
+    /// The last stdout line.
+    pub last_line: String,
+    /// Stderr.
+    pub stderr: String,
+    /// The process's peak resident set (its last `VmHWM` sampled), KiB.
+    pub peak_rss_kib: u64,
+    /// From spawn to exit.
+    pub wall: Duration,
+}
+
+/// This process's `VmRSS` and `VmHWM` (peak) from `/proc/self/status`, in
+/// KiB (`(0, 0)` where there is no `/proc`).
+pub(crate) fn rss_kib() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    (status_kib(&text, "VmRSS:"), status_kib(&text, "VmHWM:"))
 }

@@ -599,3 +599,26 @@ pub async fn run(
     ));
     Ok(())
 }
+
+/// `interstice app-load --verify-only`: opens `data_dir` (replaying it,
+/// running the deliveries still owed), checks every acknowledgement in
+/// `acks` with [`verify`] and prints what it found.
+pub async fn verify_only(data_dir: &Path, acks: &Path) -> Result<(), CliError> {
+    if !data_dir.join("log").is_dir() {
+        return Err(CliError::Usage(format!(
+            "{} is not a data directory (no log/)",
+            data_dir.display()
+        )));
+    }
+    let acked = read_acks(acks)?;
+    let rt = Runtime::builder().data_dir(data_dir).open().await?;
+    let res = verify(&rt, &acked, Duration::from_secs(60)).await;
+    rt.shutdown().await?;
+    let s = res?;
+    say(format!(
+        "app-load: {} acknowledged actions all present; {} players, {} gold, {} trades \
+         ({} gold traded, leaderboard volume {})",
+        s.checked, s.players, s.gold, s.trades, s.traded, s.volume
+    ));
+    Ok(())
+}
