@@ -97,10 +97,21 @@ fn quick_bench_reports_every_workload() {
     // baselines; each with its rows and its ratios to the same run's
     // baselines.
     let keynote = workload(workloads, "keynote");
-    assert_eq!(role_count(keynote, "interstice"), 4, "keynote and 64×1, 2 α");
-    assert_eq!(role_count(keynote, "baseline"), 4, "SQLite FULL/NORMAL × 2 α");
+    assert_eq!(
+        role_count(keynote, "interstice"),
+        4,
+        "keynote and 64×1, 2 α"
+    );
+    assert_eq!(
+        role_count(keynote, "baseline"),
+        4,
+        "SQLite FULL/NORMAL × 2 α"
+    );
     for alpha in ["0", "1.5"] {
-        let row = named_row(keynote, &format!("keynote α={alpha}: 64 clients × 40 in flight"));
+        let row = named_row(
+            keynote,
+            &format!("keynote α={alpha}: 64 clients × 40 in flight"),
+        );
         assert!(row["p50_us"].as_f64().is_some() && row["p99_us"].as_f64().is_some());
         // 2,560 calls in flight are acknowledged after fsyncs shared by
         // many commits.
@@ -141,12 +152,19 @@ fn quick_bench_reports_every_workload() {
         .expect("hog_threads");
     assert!(hog >= 1, "the hog defaults to one thread per core");
     for alpha in ["0", "1.5"] {
-        named_row(contended, &format!("transfer α={alpha}, sync, {hog}-thread CPU hog"));
+        named_row(
+            contended,
+            &format!("transfer α={alpha}, sync, {hog}-thread CPU hog"),
+        );
         named_row(
             contended,
             &format!("SQLite α={alpha}, WAL, synchronous=NORMAL, {hog}-thread CPU hog"),
         );
-        sane_ratio(contended, &format!("transfer α={alpha}: contended / quiet"), Some(0.5));
+        sane_ratio(
+            contended,
+            &format!("transfer α={alpha}: contended / quiet"),
+            Some(0.5),
+        );
         for mode in ["FULL", "NORMAL"] {
             sane_ratio(
                 contended,
@@ -162,11 +180,19 @@ fn quick_bench_reports_every_workload() {
     }
 
     let replay = workload(workloads, "replay");
-    assert_eq!(role_count(replay, "baseline"), 2, "the reader, the bare loop");
+    assert_eq!(
+        role_count(replay, "baseline"),
+        2,
+        "the reader, the bare loop"
+    );
     named_row(replay, "reader alone");
     named_row(replay, "bare loop");
     sane_ratio(replay, "replay / bare loop into a BTreeMap", Some(0.5));
-    sane_ratio(replay, "replay / reader alone (read, verify, decode)", None);
+    sane_ratio(
+        replay,
+        "replay / reader alone (read, verify, decode)",
+        Some(0.5),
+    );
 }
 
 /// The report of workload `name`.

@@ -12,15 +12,14 @@
 
 use std::sync::Arc;
 
-use interstice_actors::Durability;
 use serde_json::json;
 
 use super::driver::{self, counted, Series};
 use super::hog::Hog;
 use super::report::{Ratio, Role, Row, WorkloadReport};
-use super::transfer::{factory, ALPHAS};
+use super::transfer::{close_bank, factory, seeded_bank, ALPHAS};
 use super::zipf::Zipf;
-use super::{baseline_sqlite, guests, workload, Ctx};
+use super::{baseline_sqlite, workload, Ctx};
 use crate::error::CliError;
 
 /// Runs the workload.
@@ -41,12 +40,7 @@ pub(super) async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
             "sqlite_normal_txs": s.sqlite_normal_txs,
         }),
     );
-    let dir = ctx.scratch.path("contended");
-    let rt = guests::open(&dir, Durability::Sync).await?;
-    ctx.guests.load(&rt, &["b_bank"]).await?;
-    ctx.progress
-        .step(format!("seeding {} accounts", s.accounts));
-    driver::seed_accounts(&rt, "b_bank", s.accounts, s.seed_batch).await?;
+    let (rt, dir) = seeded_bank(ctx, "contended").await?;
     let note = format!(
         "{} callers × {} transfers, {} rounds",
         s.callers, s.transfer_per_caller, s.rounds
@@ -110,14 +104,7 @@ pub(super) async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
         report.rows.push(q);
         report.rows.push(h);
     }
-    let total = driver::read_u64(&rt, "b_bank", "total").await?;
-    if total != s.accounts * driver::bench_initial_balance() {
-        return Err(CliError::Bench(format!(
-            "contended: the total balance changed to {total}"
-        )));
-    }
-    rt.shutdown().await?;
-    ctx.scratch.remove(&dir);
+    close_bank(ctx, rt, &dir, "contended").await?;
 
     for (alpha, &(quiet, hogged)) in ALPHAS.into_iter().zip(&figures) {
         report.ratios.push(

@@ -14,14 +14,13 @@
 
 use std::sync::Arc;
 
-use interstice_actors::Durability;
 use serde_json::json;
 
 use super::driver::{self, counted, CallerFactory, Series};
 use super::report::{Ratio, Role, Row, WorkloadReport};
-use super::transfer::{factory, ALPHAS};
+use super::transfer::{close_bank, factory, seeded_bank, ALPHAS};
 use super::zipf::Zipf;
-use super::{baseline_sqlite, guests, workload, Ctx};
+use super::{baseline_sqlite, workload, Ctx};
 use crate::error::CliError;
 
 /// The row names, shared by the rows and the ratios.
@@ -51,12 +50,7 @@ pub(super) async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
             "sqlite_normal_txs": s.sqlite_normal_txs,
         }),
     );
-    let dir = ctx.scratch.path("keynote");
-    let rt = guests::open(&dir, Durability::Sync).await?;
-    ctx.guests.load(&rt, &["b_bank"]).await?;
-    ctx.progress
-        .step(format!("seeding {} accounts", s.accounts));
-    driver::seed_accounts(&rt, "b_bank", s.accounts, s.seed_batch).await?;
+    let (rt, dir) = seeded_bank(ctx, "keynote").await?;
 
     // Per α: the keynote figure and the 64 × 1 figure.
     let mut figures = Vec::new();
@@ -143,14 +137,7 @@ pub(super) async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
         report.rows.push(keynote);
         report.rows.push(one);
     }
-    let total = driver::read_u64(&rt, "b_bank", "total").await?;
-    if total != s.accounts * driver::bench_initial_balance() {
-        return Err(CliError::Bench(format!(
-            "keynote: the total balance changed to {total}"
-        )));
-    }
-    rt.shutdown().await?;
-    ctx.scratch.remove(&dir);
+    close_bank(ctx, rt, &dir, "keynote").await?;
 
     for (alpha, &(keynote, one, k_cpf, one_cpf)) in ALPHAS.into_iter().zip(&figures) {
         report.ratios.push(Ratio::figure(
@@ -196,8 +183,12 @@ pub(super) async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
                 .at_least(4.0),
             );
             report.ratios.push(
-                Ratio::of(format!("{clients}×1 α={alpha} / SQLite FULL"), one, full.median)
-                    .at_least(30.0),
+                Ratio::of(
+                    format!("{clients}×1 α={alpha} / SQLite FULL"),
+                    one,
+                    full.median,
+                )
+                .at_least(30.0),
             );
         }
         for series in sqlite {

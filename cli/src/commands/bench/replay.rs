@@ -396,11 +396,18 @@ pub(super) async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
             )
             .at_least(0.5),
         );
-        report.ratios.push(Ratio::of(
-            "replay / reader alone (read, verify, decode)",
-            rate.median,
-            decode.median,
-        ));
+        // The reader alone is the physical bound (these bytes must be read,
+        // verified and decoded); the map loop is no bound at all when the
+        // runtime's sorted write-back beats its search per mutation, so
+        // the 0.5 applies to both.
+        report.ratios.push(
+            Ratio::of(
+                "replay / reader alone (read, verify, decode)",
+                rate.median,
+                decode.median,
+            )
+            .at_least(0.5),
+        );
         report.ratios.push(Ratio::of(
             "bare loop into a BTreeMap / reader alone",
             apply.median,
@@ -544,10 +551,7 @@ async fn bare_baselines(
 
 /// The bare loop's accounts table must hold `(id, balances[id])` for
 /// every account and nothing else.
-fn check_balances(
-    tables: &[BTreeMap<Vec<u8>, Vec<u8>>],
-    balances: &[u64],
-) -> Result<(), CliError> {
+fn check_balances(tables: &[BTreeMap<Vec<u8>, Vec<u8>>], balances: &[u64]) -> Result<(), CliError> {
     let bad = |m: String| Err(CliError::Bench(format!("replay baseline: {m}")));
     let Some(accounts) = tables.first() else {
         return bad("the bare loop applied no mutation".into());

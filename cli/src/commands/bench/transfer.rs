@@ -6,13 +6,13 @@
 //! append+fsync loop (the disk's bound on durable, unbatched commits).
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use interstice_abi::IntersticeType;
-use interstice_actors::Durability;
+use interstice_actors::{Durability, Runtime};
 use serde_json::json;
 
 use super::baseline_sqlite;
@@ -43,6 +43,39 @@ pub(super) fn factory(modules: Vec<Arc<str>>, zipf: Arc<Zipf>, seed: u64) -> Cal
     })
 }
 
+/// A fresh runtime (`sync`) in the scratch directory `name` with `b_bank`
+/// loaded and its accounts seeded; and that directory.
+pub(super) async fn seeded_bank(ctx: &Ctx, name: &str) -> Result<(Runtime, PathBuf), CliError> {
+    let s = &ctx.sizes;
+    let dir = ctx.scratch.path(name);
+    let rt = guests::open(&dir, Durability::Sync).await?;
+    ctx.guests.load(&rt, &["b_bank"]).await?;
+    ctx.progress
+        .step(format!("seeding {} accounts", s.accounts));
+    driver::seed_accounts(&rt, "b_bank", s.accounts, s.seed_batch).await?;
+    Ok((rt, dir))
+}
+
+/// Checks that [`seeded_bank`]'s total balance is conserved, then shuts
+/// the runtime down and removes its directory.
+pub(super) async fn close_bank(
+    ctx: &Ctx,
+    rt: Runtime,
+    dir: &Path,
+    what: &str,
+) -> Result<(), CliError> {
+    let s = &ctx.sizes;
+    let total = driver::read_u64(&rt, "b_bank", "total").await?;
+    if total != s.accounts * driver::bench_initial_balance() {
+        return Err(CliError::Bench(format!(
+            "{what}: the total balance changed to {total}"
+        )));
+    }
+    rt.shutdown().await?;
+    ctx.scratch.remove(dir);
+    Ok(())
+}
+
 /// Runs the workload.
 pub(super) async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
     let s = &ctx.sizes;
@@ -60,12 +93,7 @@ pub(super) async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
         }),
     );
 
-    let dir = ctx.scratch.path("transfer");
-    let rt = guests::open(&dir, Durability::Sync).await?;
-    ctx.guests.load(&rt, &["b_bank"]).await?;
-    ctx.progress
-        .step(format!("seeding {} accounts", s.accounts));
-    driver::seed_accounts(&rt, "b_bank", s.accounts, s.seed_batch).await?;
+    let (rt, dir) = seeded_bank(ctx, "transfer").await?;
     let mut interstice = Vec::new();
     for (i, alpha) in ALPHAS.into_iter().enumerate() {
         let factory = factory(
@@ -101,14 +129,7 @@ pub(super) async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
         interstice.push(row.median);
         report.rows.push(row);
     }
-    let total = driver::read_u64(&rt, "b_bank", "total").await?;
-    if total != s.accounts * driver::bench_initial_balance() {
-        return Err(CliError::Bench(format!(
-            "transfer: the total balance changed to {total}"
-        )));
-    }
-    rt.shutdown().await?;
-    ctx.scratch.remove(&dir);
+    close_bank(ctx, rt, &dir, "transfer").await?;
 
     for (i, alpha) in ALPHAS.into_iter().enumerate() {
         report.ratios.push(
