@@ -457,9 +457,12 @@ fn row_key(row: &[u8]) -> Result<&[u8], CliError> {
         .map_err(|e| CliError::Bench(format!("replay baseline: a logged row: {e}")))
 }
 
+/// The bare loop's table: encoded key to row.
+type BareTable = BTreeMap<Vec<u8>, Vec<u8>>;
+
 /// The bare loop: every mutation of the log applied to a map per table.
-fn bare_apply(dir: &Path) -> Result<(f64, u64, Vec<BTreeMap<Vec<u8>, Vec<u8>>>), CliError> {
-    let mut tables: Vec<BTreeMap<Vec<u8>, Vec<u8>>> = Vec::new();
+fn bare_apply(dir: &Path) -> Result<(f64, u64, Vec<BareTable>), CliError> {
+    let mut tables: Vec<BareTable> = Vec::new();
     let (secs, mutations) = read_mutations(dir, |table, op| {
         let t = table as usize;
         if tables.len() <= t {
