@@ -637,9 +637,17 @@ pub enum Command {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
         /// Run only these workloads (comma-separated): noop, transfer,
-        /// insert, scale, fanout, replay, memory.
+        /// keynote, contended, insert, scale, fanout, replay, replay-check,
+        /// memory, index, columnar, serve.
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
+        /// keynote: calls each client keeps in flight.
+        #[arg(long, default_value_t = 40, value_name = "N")]
+        in_flight: usize,
+        /// contended: threads of the CPU hog spinning beside the contended
+        /// rounds (default: one per core).
+        #[arg(long, value_name = "N")]
+        hog_threads: Option<usize>,
         /// Skip the baselines (to profile the runtime's workloads alone).
         #[arg(long)]
         no_baselines: bool,

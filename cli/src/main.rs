@@ -201,6 +201,8 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
             callers,
             rounds,
             only,
+            in_flight,
+            hog_threads,
             no_baselines,
             trace_dir,
         } => {
@@ -212,6 +214,8 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
                 only,
                 baselines: !no_baselines,
                 trace_dir,
+                in_flight,
+                hog_threads,
             })
             .await
         }

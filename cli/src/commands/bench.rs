@@ -5,10 +5,12 @@
 //! |---|---|---|
 //! | `noop` | empty reducer, 64 callers, `none` and `sync` durability; 1 caller | bare actix echo actor (64 callers); wasmtime `TypedFunc` loops |
 //! | `transfer` | 100k accounts, Zipf α = 0 and 1.5, 64 callers, `sync` | SQLite WAL `synchronous=FULL` and `NORMAL`; a raw append+fsync loop |
+//! | `keynote` | the same transfers as SpacetimeDB's keynote benchmark runs them: 64 clients × 40 calls in flight (`--in-flight`), acknowledged after fsync; and 64 × 1 in alternating rounds | SQLite `FULL` and `NORMAL`, one transaction at a time |
+//! | `contended` | `transfer` (64 × 1), each round quiet and then beside a CPU hog of `--hog-threads` spinning threads (default: one per core) | SQLite `FULL` and `NORMAL`, quiet and beside the same hog; each one's own quiet figure |
 //! | `insert` | 64-byte rows, logged and ephemeral table, `sync` | — |
 //! | `scale` | 1, 2, 4, 8 modules with independent transfer workloads | one module |
 //! | `fanout` | one insert triggers K = 1, 4, 16 subscriber modules | — |
-//! | `replay` | open a log of 1M transfer commits | — |
+//! | `replay` | open a log of 1M transfer commits | persist's reader alone over the same log (read, verify, decode); the reader feeding a bare loop that applies every mutation to a `BTreeMap` |
 //! | `memory` | resident bytes per row of 1M `(u64, u32, 32-byte string)` rows, and of 1M rows with a secondary index on a `u64` | the encoded payload |
 //! | `replay-check` | re-executing a log of 1M transfer commits | the same commits run live, back to back |
 //! | `index` | secondary-index point lookups at 10k and 1M rows; a 1% scan with the filter pushed down; inserts with 0, 1, 3 indexes | primary-key lookups; the scan filtered in wasm; inserts without indexes |
@@ -24,11 +26,14 @@ mod baseline_actix;
 mod baseline_sqlite;
 mod baseline_wasmtime;
 mod columnar;
+mod contended;
 mod driver;
 mod fanout;
 mod guests;
+mod hog;
 mod index;
 mod insert;
+mod keynote;
 mod machine;
 mod memory;
 mod noop;
@@ -54,9 +59,11 @@ use guests::{Guests, Scratch};
 use report::{Report, WorkloadReport};
 
 /// Every workload, in report order.
-pub const WORKLOADS: [&str; 11] = [
+pub const WORKLOADS: [&str; 13] = [
     "noop",
     "transfer",
+    "keynote",
+    "contended",
     "insert",
     "scale",
     "fanout",
@@ -85,6 +92,10 @@ pub struct BenchOpts {
     pub baselines: bool,
     /// Trace every runtime the workloads open, into this directory.
     pub trace_dir: Option<PathBuf>,
+    /// `keynote`: calls each client keeps in flight.
+    pub in_flight: usize,
+    /// `contended`: spinning threads of the CPU hog (None: one per core).
+    pub hog_threads: Option<usize>,
 }
 
 /// Workload sizes, full or `--quick`.
@@ -110,6 +121,12 @@ pub struct Sizes {
     pub accounts: u64,
     /// transfer: transfers per caller per round.
     pub transfer_per_caller: usize,
+    /// keynote: calls each client keeps in flight.
+    pub in_flight: usize,
+    /// keynote: transfers per client per round.
+    pub keynote_per_client: usize,
+    /// contended: spinning threads of the CPU hog.
+    pub hog_threads: usize,
     /// SQLite `synchronous=FULL`: transactions per round.
     pub sqlite_full_txs: usize,
     /// SQLite `synchronous=NORMAL`: transactions per round.
@@ -158,6 +175,10 @@ impl Sizes {
     /// The sizes for `opts`.
     pub fn new(opts: &BenchOpts) -> Self {
         let callers = opts.callers.max(1);
+        let in_flight = opts.in_flight.max(1);
+        let hog_threads = opts.hog_threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        });
         if opts.quick {
             Sizes {
                 quick: true,
@@ -170,6 +191,9 @@ impl Sizes {
                 wasm_calls: 10_000,
                 accounts: 2_000,
                 transfer_per_caller: 10,
+                in_flight,
+                keynote_per_client: 2 * in_flight,
+                hog_threads,
                 sqlite_full_txs: 30,
                 sqlite_normal_txs: 300,
                 fsyncs: 30,
@@ -204,6 +228,9 @@ impl Sizes {
                 wasm_calls: 1_000_000,
                 accounts: 100_000,
                 transfer_per_caller: 1_000,
+                in_flight,
+                keynote_per_client: 2_000,
+                hog_threads,
                 sqlite_full_txs: 1_000,
                 sqlite_normal_txs: 50_000,
                 fsyncs: 1_000,
@@ -337,6 +364,8 @@ pub async fn run(opts: &BenchOpts) -> Result<(), CliError> {
         let mut r = match w {
             "noop" => noop::run(&ctx).await,
             "transfer" => transfer::run(&ctx).await,
+            "keynote" => keynote::run(&ctx).await,
+            "contended" => contended::run(&ctx).await,
             "insert" => insert::run(&ctx).await,
             "scale" => scale::run(&ctx).await,
             "fanout" => fanout::run(&ctx).await,

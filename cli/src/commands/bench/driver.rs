@@ -77,6 +77,69 @@ pub(super) async fn round(
     })
 }
 
+/// Runs `clients` tokio tasks, each keeping up to `in_flight` of its
+/// `per_client` calls outstanding at once (a new call starts as soon as one
+/// is acknowledged), and returns when all are done: the keynote
+/// benchmark's clients. Any call error fails the round.
+pub(super) async fn round_in_flight(
+    rt: &Runtime,
+    clients: usize,
+    in_flight: usize,
+    per_client: usize,
+    factory: &CallerFactory,
+) -> Result<RoundResult, CliError> {
+    use futures::stream::{FuturesUnordered, StreamExt};
+    let in_flight = in_flight.max(1);
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(clients);
+    for c in 0..clients {
+        let rt = rt.clone();
+        let mut next = factory(c);
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(per_client);
+            let mut pending = FuturesUnordered::new();
+            let mut started = 0;
+            let mut issue = |pending: &mut FuturesUnordered<_>| {
+                let (rt, call) = (rt.clone(), next());
+                pending.push(async move {
+                    let t = Instant::now();
+                    rt.call_encoded(&call.module, call.reducer, call.args)
+                        .await
+                        .map(|_| t.elapsed())
+                });
+            };
+            while started < per_client.min(in_flight) {
+                issue(&mut pending);
+                started += 1;
+            }
+            while let Some(done) = pending.next().await {
+                lat.push(done?);
+                if started < per_client {
+                    issue(&mut pending);
+                    started += 1;
+                }
+            }
+            Ok::<_, interstice_actors::RuntimeError>(lat)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(clients * per_client);
+    for t in tasks {
+        latencies.extend(t.await.map_err(|e| CliError::Bench(e.to_string()))??);
+    }
+    if latencies.len() != clients * per_client {
+        return Err(CliError::Bench(format!(
+            "{} calls acknowledged, {} made",
+            latencies.len(),
+            clients * per_client
+        )));
+    }
+    Ok(RoundResult {
+        elapsed: start.elapsed(),
+        calls: clients * per_client,
+        latencies,
+    })
+}
+
 /// Per-round rates and all latencies of `rounds` rounds.
 pub(super) struct Rounds {
     /// Calls per second of each round.
@@ -112,8 +175,48 @@ pub(super) async fn rounds(
     })
 }
 
+/// Runs `round`, then checks that the runtime committed exactly the calls
+/// it acknowledged; returns the round and the counters it moved.
+pub(super) async fn counted(
+    rt: &Runtime,
+    what: &str,
+    round: impl std::future::Future<Output = Result<RoundResult, CliError>>,
+) -> Result<(RoundResult, MetricsDelta), CliError> {
+    let before = rt.metrics();
+    let r = round.await?;
+    let delta = MetricsDelta::between(&before, &rt.metrics());
+    if delta.commits != r.calls as u64 {
+        return Err(CliError::Bench(format!(
+            "{what}: {} calls acknowledged, {} commits",
+            r.calls, delta.commits
+        )));
+    }
+    Ok((r, delta))
+}
+
+/// The rounds of one series measured in turns with others: rates,
+/// latencies, counters.
+#[derive(Default)]
+pub(super) struct Series {
+    /// Each round's rate.
+    pub rates: Vec<f64>,
+    /// Every call's latency.
+    pub latencies: Vec<Duration>,
+    /// The counters the rounds moved.
+    pub metrics: MetricsDelta,
+}
+
+impl Series {
+    /// Adds a [`counted`] round.
+    pub(super) fn push(&mut self, (r, delta): (RoundResult, MetricsDelta)) {
+        self.rates.push(r.rate());
+        self.latencies.extend(r.latencies);
+        self.metrics.add(delta);
+    }
+}
+
 /// Counter differences over a measurement.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(super) struct MetricsDelta {
     /// Committed transactions.
     pub commits: u64,
@@ -130,6 +233,21 @@ impl MetricsDelta {
         }
     }
 
+    /// Adds `other`'s counts to these (measurements taken in turns).
+    pub(super) fn add(&mut self, other: MetricsDelta) {
+        self.commits += other.commits;
+        self.fsyncs += other.fsyncs;
+    }
+
+    /// Commits per fsync (0 when there was no fsync).
+    pub(super) fn commits_per_fsync(&self) -> f64 {
+        if self.fsyncs == 0 {
+            0.0
+        } else {
+            self.commits as f64 / self.fsyncs as f64
+        }
+    }
+
     /// Adds the counters (and commits per fsync) to a report row.
     pub(super) fn annotate(&self, row: super::report::Row) -> super::report::Row {
         let row = row
@@ -138,7 +256,7 @@ impl MetricsDelta {
         if self.fsyncs > 0 {
             row.with(
                 "commits_per_fsync",
-                (self.commits as f64 / self.fsyncs as f64 * 10.0).round() / 10.0,
+                (self.commits_per_fsync() * 10.0).round() / 10.0,
             )
         } else {
             row

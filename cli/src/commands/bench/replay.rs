@@ -13,6 +13,17 @@
 //! — the first synthetic record is checked to be identical to the real
 //! one, balances are tracked so every logged row is the true new row, and
 //! after the replay sampled balances are read back through the runtime.
+//!
+//! Baselines, over the same log files: persist's reader alone (reading,
+//! hash-chain verification and the borrowed decode of every entry, the
+//! physical floor of any replay), and the same reader feeding a bare loop
+//! that applies every mutation to a `BTreeMap<Vec<u8>, Vec<u8>>` per table
+//! keyed by the row's first (key) column — replay with no schema checks,
+//! indexes or runtime around it. The bare loop's final map must hold
+//! exactly the expected balances.
+
+use std::collections::BTreeMap;
+use std::path::Path;
 
 use std::time::Instant;
 
@@ -21,7 +32,8 @@ use interstice_abi::IntersticeType;
 use interstice_actors::{Durability, Limits, Runtime};
 use interstice_persist::{
     encode_entry, for_each_entry, read_log, Cause, CommitRecord, DataDir, Hash, LogEntry,
-    LogWriter, Mutation, MutationOp, Outcome, PersistError, ReadOptions, WriterOptions,
+    LogEntryRef, LogWriter, Mutation, MutationOp, MutationOpRef, Outcome, PersistError,
+    ReadOptions, WriterOptions,
 };
 use serde_json::json;
 
@@ -281,6 +293,11 @@ pub(super) async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
         balances,
         log_bytes,
     } = logged_replay(ctx, "b_bank").await?;
+    let bare = if s.baselines {
+        Some(bare_baselines(ctx, &dir, mutations, &balances).await?)
+    } else {
+        None
+    };
     let dir_before = dir_size(&dir)?;
     let (snap_ms, snap_bytes) = with_snapshot(ctx, &dir, entries, &balances).await?;
     let dir_after = dir_size(&dir)?;
@@ -370,11 +387,197 @@ pub(super) async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
         indexed_rate.median,
         rate.median,
     ));
-    report.rows.push(rate);
+    if let Some((decode, apply)) = bare {
+        report.ratios.push(
+            Ratio::of(
+                "replay / bare loop into a BTreeMap",
+                rate.median,
+                apply.median,
+            )
+            .at_least(0.5),
+        );
+        // The reader alone is the physical bound (these bytes must be read,
+        // verified and decoded); the map loop is no bound at all when the
+        // runtime's sorted write-back beats its search per mutation, so
+        // the 0.5 applies to both.
+        report.ratios.push(
+            Ratio::of(
+                "replay / reader alone (read, verify, decode)",
+                rate.median,
+                decode.median,
+            )
+            .at_least(0.5),
+        );
+        report.ratios.push(Ratio::of(
+            "bare loop into a BTreeMap / reader alone",
+            apply.median,
+            decode.median,
+        ));
+        report.rows.push(rate);
+        report.rows.push(decode);
+        report.rows.push(apply);
+    } else {
+        report.rows.push(rate);
+    }
     report.rows.push(startup);
     report.rows.push(snap_startup);
     report.rows.push(indexed_rate);
     Ok(report)
+}
+
+/// Mutations of every commit in the log of `dir`, passed to `apply` with
+/// their table index; returns the time taken and the mutations seen.
+fn read_mutations(
+    dir: &Path,
+    mut apply: impl FnMut(u32, MutationOpRef<'_>) -> Result<(), CliError>,
+) -> Result<(f64, u64), CliError> {
+    let data = DataDir::open(dir, false).map_err(persist_err)?;
+    let storage = data.log_storage();
+    let mut mutations = 0u64;
+    let start = Instant::now();
+    read_log(&*storage, &ReadOptions::default(), |batch| {
+        for entry in batch.entries {
+            if let LogEntryRef::Commit(c) = entry {
+                for m in c.mutations {
+                    mutations += 1;
+                    apply(m.table, m.op)?;
+                }
+            }
+        }
+        Ok::<(), CliError>(())
+    })?;
+    Ok((start.elapsed().as_secs_f64(), mutations))
+}
+
+/// A row's key bytes: the encoded first column of its CBOR array.
+fn row_key(row: &[u8]) -> Result<&[u8], CliError> {
+    let mut r = interstice_abi::cbor::Reader::new(row);
+    r.array()
+        .and_then(|_| r.skip())
+        .map_err(|e| CliError::Bench(format!("replay baseline: a logged row: {e}")))
+}
+
+/// The bare loop's table: encoded key to row.
+type BareTable = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// The bare loop: every mutation of the log applied to a map per table.
+fn bare_apply(dir: &Path) -> Result<(f64, u64, Vec<BareTable>), CliError> {
+    let mut tables: Vec<BareTable> = Vec::new();
+    let (secs, mutations) = read_mutations(dir, |table, op| {
+        let t = table as usize;
+        if tables.len() <= t {
+            tables.resize_with(t + 1, BTreeMap::new);
+        }
+        let map = &mut tables[t];
+        match op {
+            MutationOpRef::Insert(row) | MutationOpRef::Update(row) => {
+                let key = row_key(row)?;
+                if let Some(old) = map.get_mut(key) {
+                    old.clear();
+                    old.extend_from_slice(row);
+                } else {
+                    map.insert(key.to_vec(), row.to_vec());
+                }
+            }
+            MutationOpRef::Delete(key) => {
+                map.remove(key);
+            }
+        }
+        Ok(())
+    })?;
+    Ok((secs, mutations, tables))
+}
+
+/// The reader alone and the bare loop over the log in `dir`, `rounds`
+/// rounds each: both must see the `mutations` the runtime replayed, and
+/// the bare loop must end with exactly `balances`.
+async fn bare_baselines(
+    ctx: &Ctx,
+    dir: &Path,
+    mutations: u64,
+    balances: &[u64],
+) -> Result<(Row, Row), CliError> {
+    let rounds = ctx.sizes.rounds;
+    ctx.progress
+        .step("baselines: the reader alone and a bare loop into a BTreeMap");
+    let (dir_owned, expected) = (dir.to_path_buf(), balances.to_vec());
+    let (decode, apply) = tokio::task::spawn_blocking(move || {
+        let dir = dir_owned.as_path();
+        let seen = |what: &str, n: u64| {
+            if n == mutations {
+                Ok(())
+            } else {
+                Err(CliError::Bench(format!(
+                    "replay baseline: {what} saw {n} mutations, the runtime replayed {mutations}"
+                )))
+            }
+        };
+        let (mut decode, mut apply) = (Vec::new(), Vec::new());
+        for i in 0..rounds {
+            let (secs, n) = read_mutations(dir, |_, op| {
+                std::hint::black_box(op);
+                Ok(())
+            })?;
+            seen("the reader", n)?;
+            decode.push(n as f64 / secs);
+            let (secs, n, tables) = bare_apply(dir)?;
+            seen("the bare loop", n)?;
+            apply.push(n as f64 / secs);
+            if i == 0 {
+                check_balances(&tables, &expected)?;
+            }
+        }
+        Ok::<_, CliError>((decode, apply))
+    })
+    .await
+    .map_err(|e| CliError::Bench(e.to_string()))??;
+    let note = format!("1 thread, the same log, {rounds} rounds");
+    Ok((
+        Row::new(
+            "reader alone: read, verify hashes, decode (mutations/s)",
+            Role::Baseline,
+            "mutations/s",
+            decode,
+            None,
+            note.clone(),
+        ),
+        Row::new(
+            "bare loop: the reader + apply to a BTreeMap (mutations/s)",
+            Role::Baseline,
+            "mutations/s",
+            apply,
+            None,
+            note,
+        ),
+    ))
+}
+
+/// The bare loop's accounts table must hold `(id, balances[id])` for
+/// every account and nothing else.
+fn check_balances(tables: &[BTreeMap<Vec<u8>, Vec<u8>>], balances: &[u64]) -> Result<(), CliError> {
+    let bad = |m: String| Err(CliError::Bench(format!("replay baseline: {m}")));
+    let Some(accounts) = tables.first() else {
+        return bad("the bare loop applied no mutation".into());
+    };
+    if tables.len() != 1 || accounts.len() != balances.len() {
+        return bad(format!(
+            "the bare loop ended with {} tables and {} accounts, expected 1 and {}",
+            tables.len(),
+            accounts.len(),
+            balances.len()
+        ));
+    }
+    for row in accounts.values() {
+        let (id, balance) = <(u64, u64)>::from_bytes(row)
+            .map_err(|e| CliError::Bench(format!("replay baseline: a row: {e}")))?;
+        if balances.get(id as usize) != Some(&balance) {
+            return bad(format!(
+                "account {id} has {balance} in the bare loop, expected {:?}",
+                balances.get(id as usize)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Bytes of every file under `dir`.

@@ -6,13 +6,13 @@
 //! append+fsync loop (the disk's bound on durable, unbatched commits).
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use interstice_abi::IntersticeType;
-use interstice_actors::Durability;
+use interstice_actors::{Durability, Runtime};
 use serde_json::json;
 
 use super::baseline_sqlite;
@@ -43,6 +43,39 @@ pub(super) fn factory(modules: Vec<Arc<str>>, zipf: Arc<Zipf>, seed: u64) -> Cal
     })
 }
 
+/// A fresh runtime (`sync`) in the scratch directory `name` with `b_bank`
+/// loaded and its accounts seeded; and that directory.
+pub(super) async fn seeded_bank(ctx: &Ctx, name: &str) -> Result<(Runtime, PathBuf), CliError> {
+    let s = &ctx.sizes;
+    let dir = ctx.scratch.path(name);
+    let rt = guests::open(&dir, Durability::Sync).await?;
+    ctx.guests.load(&rt, &["b_bank"]).await?;
+    ctx.progress
+        .step(format!("seeding {} accounts", s.accounts));
+    driver::seed_accounts(&rt, "b_bank", s.accounts, s.seed_batch).await?;
+    Ok((rt, dir))
+}
+
+/// Checks that [`seeded_bank`]'s total balance is conserved, then shuts
+/// the runtime down and removes its directory.
+pub(super) async fn close_bank(
+    ctx: &Ctx,
+    rt: Runtime,
+    dir: &Path,
+    what: &str,
+) -> Result<(), CliError> {
+    let s = &ctx.sizes;
+    let total = driver::read_u64(&rt, "b_bank", "total").await?;
+    if total != s.accounts * driver::bench_initial_balance() {
+        return Err(CliError::Bench(format!(
+            "{what}: the total balance changed to {total}"
+        )));
+    }
+    rt.shutdown().await?;
+    ctx.scratch.remove(dir);
+    Ok(())
+}
+
 /// Runs the workload.
 pub(super) async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
     let s = &ctx.sizes;
@@ -60,12 +93,7 @@ pub(super) async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
         }),
     );
 
-    let dir = ctx.scratch.path("transfer");
-    let rt = guests::open(&dir, Durability::Sync).await?;
-    ctx.guests.load(&rt, &["b_bank"]).await?;
-    ctx.progress
-        .step(format!("seeding {} accounts", s.accounts));
-    driver::seed_accounts(&rt, "b_bank", s.accounts, s.seed_batch).await?;
+    let (rt, dir) = seeded_bank(ctx, "transfer").await?;
     let mut interstice = Vec::new();
     for (i, alpha) in ALPHAS.into_iter().enumerate() {
         let factory = factory(
@@ -101,14 +129,7 @@ pub(super) async fn run(ctx: &Ctx) -> Result<WorkloadReport, CliError> {
         interstice.push(row.median);
         report.rows.push(row);
     }
-    let total = driver::read_u64(&rt, "b_bank", "total").await?;
-    if total != s.accounts * driver::bench_initial_balance() {
-        return Err(CliError::Bench(format!(
-            "transfer: the total balance changed to {total}"
-        )));
-    }
-    rt.shutdown().await?;
-    ctx.scratch.remove(&dir);
+    close_bank(ctx, rt, &dir, "transfer").await?;
 
     for (i, alpha) in ALPHAS.into_iter().enumerate() {
         report.ratios.push(
@@ -130,56 +151,7 @@ async fn baselines(
 ) -> Result<(), CliError> {
     let s = &ctx.sizes;
     // SQLite, single-threaded, same transfers.
-    let db = ctx.scratch.path("transfer-sqlite");
-    std::fs::create_dir_all(&db)?;
-    ctx.progress
-        .step(format!("sqlite: seeding {} accounts", s.accounts));
-    let (accounts, rounds) = (s.accounts, s.rounds);
-    let (full_txs, normal_txs) = (s.sqlite_full_txs, s.sqlite_normal_txs);
-    let path = db.join("bank.db");
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let sqlite = tokio::task::spawn_blocking(move || {
-        let bank = baseline_sqlite::Bank::create(&path, accounts, driver::bench_initial_balance())?;
-        let mut rows = Vec::new();
-        for (i, alpha) in ALPHAS.into_iter().enumerate() {
-            let zipf = Zipf::new(accounts, alpha);
-            for (mode, txs) in [("FULL", full_txs), ("NORMAL", normal_txs)] {
-                bank.synchronous(mode)?;
-                let mut rng = Rng::new(1000 + i as u64);
-                let mut rates = Vec::new();
-                let mut lat = Vec::new();
-                for r in 0..rounds {
-                    let _ = tx.send(format!(
-                        "sqlite α = {alpha}, synchronous={mode}: round {}/{rounds}",
-                        r + 1
-                    ));
-                    let (elapsed, l) = bank.transfers(&zipf, &mut rng, txs)?;
-                    rates.push(txs as f64 / elapsed.as_secs_f64());
-                    lat.extend(l);
-                }
-                rows.push(Row::new(
-                    format!("SQLite α={alpha}, WAL, synchronous={mode}"),
-                    Role::Baseline,
-                    "tx/s",
-                    rates,
-                    Some(&mut lat),
-                    format!("1 thread (single writer) × {txs} tx, {rounds} rounds"),
-                ));
-            }
-        }
-        if bank.total()? != accounts * driver::bench_initial_balance() {
-            return Err(CliError::Bench("sqlite: the total balance changed".into()));
-        }
-        Ok::<_, CliError>(rows)
-    });
-    tokio::pin!(sqlite);
-    let sqlite_rows = loop {
-        tokio::select! {
-            Some(msg) = rx.recv() => ctx.progress.step(msg),
-            done = &mut sqlite => break done.map_err(|e| CliError::Bench(e.to_string()))??,
-        }
-    };
-    ctx.scratch.remove(&db);
+    let sqlite = baseline_sqlite::measure(ctx, "transfer-sqlite", None).await?;
 
     // The disk: append a small record and fsync it, one at a time.
     ctx.progress.step("raw append+fsync loop");
@@ -201,8 +173,8 @@ async fn baselines(
     );
 
     for (i, alpha) in ALPHAS.into_iter().enumerate() {
-        let full = &sqlite_rows[2 * i];
-        let normal = &sqlite_rows[2 * i + 1];
+        let full = &baseline_sqlite::find(&sqlite, alpha, "FULL").quiet;
+        let normal = &baseline_sqlite::find(&sqlite, alpha, "NORMAL").quiet;
         report.rows.push(full.clone());
         report.rows.push(normal.clone());
         report.ratios.push(
