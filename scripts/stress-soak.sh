@@ -54,8 +54,9 @@ if [[ -z "${SKIP_TESTS:-}" ]]; then
     export INTERSTICE_STRESS_EVENTS="${INTERSTICE_STRESS_EVENTS:-10000}"
     export INTERSTICE_STRESS_PAIRS="${INTERSTICE_STRESS_PAIRS:-32}"
     export INTERSTICE_STRESS_ROUNDS="${INTERSTICE_STRESS_ROUNDS:-5000}"
+    export INTERSTICE_STRESS_CYCLES="${INTERSTICE_STRESS_CYCLES:-1000}"
     echo "=== stress tests ($profile): commits=$INTERSTICE_STRESS_COMMITS rows=$INTERSTICE_STRESS_ROWS" \
-        "events=$INTERSTICE_STRESS_EVENTS pairs=$INTERSTICE_STRESS_PAIRS rounds=$INTERSTICE_STRESS_ROUNDS"
+        "events=$INTERSTICE_STRESS_EVENTS pairs=$INTERSTICE_STRESS_PAIRS rounds=$INTERSTICE_STRESS_ROUNDS cycles=$INTERSTICE_STRESS_CYCLES"
     start=$(date +%s)
     # One test at a time, so that the memory figures are the test's own.
     if ! cargo test -p interstice-cli "${profile_args[@]}" --test all stress:: -- \
