@@ -14,6 +14,7 @@ use interstice_persist::{Cause, LogEntry};
 
 use crate::support::{
     bin, log_entries, open, open_retrying, open_with, replay_check_clean, s, tempdir, u, wasm,
+    wasm_path,
 };
 
 async fn total(rt: &Runtime) -> Value {
@@ -432,6 +433,31 @@ async fn the_unload_command_and_the_log_tools() {
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stdout)
+    );
+    // The subscription graph shows the loaded modules only, and
+    // `validate` sees a load of the dropped module as a first install.
+    let graph = d.path().join("graph.dot");
+    let out = run_cli(&["graph-subs".as_ref(), "-d".as_ref(), dir, graph.as_os_str()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dot = std::fs::read_to_string(&graph).unwrap();
+    assert!(
+        dot.contains("\"m:hello\"") && dot.contains("\"m:caller\""),
+        "{dot}"
+    );
+    assert!(
+        !dot.contains("\"m:bank\""),
+        "an unloaded module in the graph: {dot}"
+    );
+    let bank = wasm_path("bank");
+    let out = run_cli(&["validate".as_ref(), bank.as_os_str(), "-d".as_ref(), dir]);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains("upgrade: not installed in"),
+        "validate after a dropping unload: {report}"
     );
     // The directory opens with bank unloaded; loading it again is empty.
     let rt = open(d.path()).await;

@@ -50,7 +50,7 @@ pub fn run(a: &SubsArgs) -> Result<(), CliError> {
     let mut schemas: Vec<ModuleSchema> = Vec::new();
     if let Some(dir) = &a.data_dir {
         let (state, _) = replay(dir, None, |_| false, "graph-subs: reading the installs")?;
-        schemas.extend(state.schemas.all().cloned());
+        schemas.extend(state.loaded_schemas().cloned());
     }
     for w in &a.wasm {
         if !is_wasm(w) {

@@ -242,7 +242,7 @@ fn check_against(dir: &Path, schema: &ModuleSchema, f: &mut Findings) -> Result<
             format!("not installed in {}: a load installs it", dir.display()),
         ),
     }
-    let set = ModuleSet::with(state.schemas.all(), schema);
+    let set = ModuleSet::with(state.loaded_schemas(), schema);
     if state.schemas.get(&schema.name).is_some() {
         if let Some((table, change)) = subscriptions::subscriber_problem(&set, schema) {
             f.problem(

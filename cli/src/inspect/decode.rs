@@ -66,6 +66,12 @@ impl Schemas {
     pub fn get(&self, module: &str) -> Option<&ModuleSchema> {
         self.by_module.get(module)
     }
+
+    /// Forgets `module`'s schema (an unload that dropped its tables: a
+    /// later install of the name is a first install).
+    pub fn remove(&mut self, module: &str) {
+        self.by_module.remove(module);
+    }
 }
 
 /// Decodes `bytes` as a value of `ty` into the CLI's JSON, or shows them

@@ -214,8 +214,17 @@ impl LogState {
         self.order.retain(|m| m != &u.name);
         match u.tables {
             UnloadTables::Keep => self.parked.push((u.name.clone(), u.ts)),
-            UnloadTables::Drop => drop(self.tables.remove(&u.name)),
+            UnloadTables::Drop => {
+                self.tables.remove(&u.name);
+                self.schemas.remove(&u.name);
+            }
         }
+    }
+
+    /// The schemas of the loaded modules, in install order (not those of
+    /// modules unloaded since).
+    pub fn loaded_schemas(&self) -> impl Iterator<Item = &ModuleSchema> {
+        self.order.iter().filter_map(|m| self.schemas.get(m))
     }
 
     /// Applies a commit's mutations (none for a failed transaction) and
