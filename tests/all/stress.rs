@@ -731,11 +731,20 @@ fn app_load_verify_only_checks_the_acknowledgements() {
 // Load / upgrade / unload cycles: nothing grows.
 // ---------------------------------------------------------------------------
 
-/// Open file descriptors of this process (`/proc/self/fd`).
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .map(|d| d.count())
-        .unwrap_or(0)
+/// Open file descriptors of this process (`/proc/self/fd`), the fewest of
+/// ten samples 10 ms apart: background work (a compiled-module cache
+/// write, a log segment being prepared) holds a few files open for a
+/// moment, which is no leak.
+async fn open_fds() -> usize {
+    let mut fewest = usize::MAX;
+    for _ in 0..10 {
+        let n = std::fs::read_dir("/proc/self/fd")
+            .map(|d| d.count())
+            .unwrap_or(0);
+        fewest = fewest.min(n);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    fewest
 }
 
 /// Waits until `module.seen_count()` is `n`.
@@ -776,7 +785,8 @@ async fn refused_as_unloaded(rt: &Runtime, module: &str, reducer: &str) {
 /// it, add an item that reaches no one (the next cycle's relay starts
 /// empty and sees only its own item). After a warm-up of a tenth of the
 /// cycles, resident memory may grow by at most 8 MiB plus 64 KiB a cycle,
-/// and open descriptors by at most 2. Then a restart replays the cycles to
+/// and open descriptors by at most 2 over the second half of the cycles
+/// and at most 8 after the warm-up. Then a restart replays the cycles to
 /// the same state hash, with both modules unloaded, and `check-log` and
 /// `replay-check` are clean.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -785,6 +795,7 @@ async fn load_upgrade_unload_cycles_in_this_process() {
     use interstice_actors::UnloadOptions;
     let cycles = size("INTERSTICE_STRESS_CYCLES", 20).max(2);
     let warm_up = (cycles / 10).max(1);
+    let half = (cycles / 2).max(warm_up + 1);
     let dir = tempdir();
     let rt = open_unsynced(dir.path(), Limits::default()).await;
     rt.load_module(wasm("t_inventory")).await.unwrap();
@@ -793,10 +804,14 @@ async fn load_upgrade_unload_cycles_in_this_process() {
     let relay = relay_wasm(&relay_module, "t_inventory");
     let mut item = 0u64;
     let mut base = (0u64, 0usize);
+    let mut middle_fds = 0usize;
     let start = Instant::now();
     for c in 0..cycles {
         if c == warm_up {
-            base = (rss_kib().0, open_fds());
+            base = (rss_kib().0, open_fds().await);
+        }
+        if c == half {
+            middle_fds = open_fds().await;
         }
         rt.load_module(v1.clone()).await.unwrap();
         assert_eq!(
@@ -868,12 +883,13 @@ async fn load_upgrade_unload_cycles_in_this_process() {
         refused_as_unloaded(&rt, &relay_module, "seen_count").await;
     }
     let took = start.elapsed();
-    let (rss, fds) = (rss_kib().0, open_fds());
+    let (rss, fds) = (rss_kib().0, open_fds().await);
     let hash = rt.state_hash().await.unwrap();
     rt.shutdown().await.unwrap();
     eprintln!(
         "stress cycles: {cycles} load/upgrade/unload cycles in {:.2} s; after {warm_up}: \
-         RSS {} KiB, {} descriptors; at the end: RSS {rss} KiB, {fds} descriptors",
+         RSS {} KiB, {} descriptors; after {half}: {middle_fds} descriptors; at the end: RSS \
+         {rss} KiB, {fds} descriptors",
         secs(took),
         base.0,
         base.1
@@ -885,8 +901,16 @@ async fn load_upgrade_unload_cycles_in_this_process() {
         base.0,
         cycles - warm_up
     );
+    // Descriptors: a leak grows with the cycles, so the second half grows
+    // too; a few opened once (a pool thread's, a lazily created file) are
+    // allowed after the warm-up.
     assert!(
-        fds <= base.1 + 2,
+        fds <= middle_fds + 2,
+        "open descriptors grew from {middle_fds} to {fds} over the last {} cycles",
+        cycles - half
+    );
+    assert!(
+        fds <= base.1 + 8,
         "open descriptors grew from {} to {fds} over {} cycles",
         base.1,
         cycles - warm_up
