@@ -48,6 +48,19 @@ pub async fn open_with(
         .await?)
 }
 
+/// Refuses `dir` unless it is a data directory already (it has a `log/`
+/// directory), for the commands that act on existing state only and must
+/// not create one the way `open` does.
+pub fn require_data_dir(dir: &std::path::Path) -> Result<(), CliError> {
+    if dir.join(interstice_persist::datadir::LOG_DIR).is_dir() {
+        return Ok(());
+    }
+    Err(CliError::Usage(format!(
+        "{} is not a data directory (it has no log/)",
+        dir.display()
+    )))
+}
+
 /// Shuts down, keeping the first error.
 pub async fn close<T>(rt: &Runtime, res: Result<T, CliError>) -> Result<T, CliError> {
     let closed = rt.shutdown().await.map_err(CliError::from);

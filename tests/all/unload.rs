@@ -370,6 +370,18 @@ async fn the_unload_command_and_the_log_tools() {
     let rt = open_with(d.path(), &["hello", "caller", "bank"]).await;
     open_accounts(&rt).await;
     rt.shutdown().await.unwrap();
+    // A mistyped directory is refused as such, and not created.
+    let missing = d.path().join("no-such-dir");
+    let out = run_cli(&[
+        "unload".as_ref(),
+        "-d".as_ref(),
+        missing.as_os_str(),
+        "hello".as_ref(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not a data directory"), "{err}");
+    assert!(!missing.exists(), "unload created {}", missing.display());
     // Refused, naming the dependent; exit code non-zero.
     let out = run_cli(&["unload".as_ref(), "-d".as_ref(), dir, "hello".as_ref()]);
     assert!(!out.status.success());

@@ -604,12 +604,7 @@ pub async fn run(
 /// running the deliveries still owed), checks every acknowledgement in
 /// `acks` with [`verify`] and prints what it found.
 pub async fn verify_only(data_dir: &Path, acks: &Path) -> Result<(), CliError> {
-    if !data_dir.join("log").is_dir() {
-        return Err(CliError::Usage(format!(
-            "{} is not a data directory (no log/)",
-            data_dir.display()
-        )));
-    }
+    crate::commands::require_data_dir(data_dir)?;
     let acked = read_acks(acks)?;
     let rt = Runtime::builder().data_dir(data_dir).open().await?;
     let res = verify(&rt, &acked, Duration::from_secs(60)).await;

@@ -3,7 +3,7 @@
 //! holds it, through that server (`POST /v1/modules/{module}/unload`).
 
 use crate::args::{DataDirArgs, RemoteArgs};
-use crate::commands::close;
+use crate::commands::{close, require_data_dir};
 use crate::error::CliError;
 use crate::output;
 use crate::server::client::{open_or_remote, Target};
@@ -15,6 +15,11 @@ pub async fn run(
     module: &str,
     drop_tables: bool,
 ) -> Result<(), CliError> {
+    // Unloading acts on existing state: a directory that is not one yet is
+    // a mistyped path, not a place to create a runtime in.
+    if remote.server.is_none() {
+        require_data_dir(&dir.data_dir)?;
+    }
     let rt = match open_or_remote(dir, remote).await? {
         Target::Local(rt) => rt,
         Target::Remote(server) => {

@@ -425,12 +425,7 @@ pub(super) async fn check_origin(
 /// tokens (a running server takes them within a second). Prints the files
 /// written, never the tokens.
 pub fn rotate(dir: &Path, which: Which) -> Result<(), CliError> {
-    if !dir.join(interstice_persist::datadir::LOG_DIR).is_dir() {
-        return Err(CliError::Usage(format!(
-            "{} is not a data directory (it has no log/)",
-            dir.display()
-        )));
-    }
+    crate::commands::require_data_dir(dir)?;
     let names: &[&str] = match which {
         Which::Full => &[TOKEN_FILE],
         Which::Read => &[READ_TOKEN_FILE],
