@@ -4,6 +4,13 @@ use clap::Parser;
 use interstice_cli::args::{Cli, Command, LogFormat, TokenCommand};
 use interstice_cli::{commands, output, CliError};
 
+/// jemalloc instead of the system allocator: the runtime allocates on one
+/// thread and frees on another all the time (a call's message, a commit's
+/// entry), which glibc's arenas serialise behind a lock
+/// (docs/PERFORMANCE.md, "The allocator").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn init_tracing(level: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));

@@ -60,8 +60,8 @@ pub use reader::{
 };
 pub use record::{
     decode_engine, decode_entry, encode_batch_payload, encode_engine, encode_entry,
-    wall_clock_micros, Cause, CommitRecord, EngineChange, EngineInfo, EngineRecord, ErrorKind,
-    Hash, LogEntry, ModuleInstall, Mutation, MutationOp, Nondet, OutboundCall, Outcome,
+    wall_clock_micros, Cause, CommitParts, CommitRecord, EngineChange, EngineInfo, EngineRecord,
+    ErrorKind, Hash, LogEntry, ModuleInstall, Mutation, MutationOp, Nondet, OutboundCall, Outcome,
     UnloadRecord, UnloadTables, UnnumberedEntry,
 };
 pub use record_ref::{

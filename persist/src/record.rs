@@ -12,9 +12,9 @@
 use interstice_abi::cbor::{encode_head, Reader, Writer};
 
 use crate::error::{PersistError, Result};
-use crate::record_ref::decode_entry_ref;
 #[cfg(doc)]
 use crate::record_ref::LogEntryRef;
+use crate::record_ref::{decode_entry_ref, MutationOpRef, MutationRef, OutcomeRef};
 
 /// A blake3 hash.
 pub type Hash = [u8; 32];
@@ -543,6 +543,44 @@ impl UnnumberedEntry {
         Self { bytes }
     }
 
+    /// Encodes a commit entry from borrowed parts, as timestamp 0: the
+    /// same bytes as [`UnnumberedEntry::encode`] of the owned record, with
+    /// no copy of the rows first and the buffer sized once.
+    pub fn encode_commit<'m>(
+        parts: &CommitParts<'_>,
+        mutations: impl ExactSizeIterator<Item = MutationRef<'m>> + Clone,
+    ) -> Self {
+        // The byte strings and names, plus the heads and fixed fields
+        // around them (generously), plus the timestamp's 8 bytes.
+        let size = parts.module.len()
+            + parts.reducer.len()
+            + parts.args.len()
+            + parts.schema_hash.len()
+            + parts.outcome.bytes_len()
+            + mutations
+                .clone()
+                .map(|m| m.op.bytes().len() + 16)
+                .sum::<usize>()
+            + parts
+                .calls
+                .iter()
+                .map(|c| {
+                    c.module.len()
+                        + c.reducer.len()
+                        + c.args.len()
+                        + 24
+                        + c.reply.as_ref().map_or(0, String::len)
+                })
+                .sum::<usize>()
+            + 32 * parts.nondet.len()
+            + 96;
+        let mut w = Writer::from_vec(Vec::with_capacity(size));
+        encode_commit_at(parts, mutations, 0, &mut w);
+        let bytes = w.into_vec();
+        debug_assert_eq!(bytes[TS_OFFSET], 0);
+        Self { bytes }
+    }
+
     /// The entry's canonical CBOR with timestamp `ts`.
     pub fn numbered(mut self, ts: u64) -> Vec<u8> {
         let mut head = [0u8; 9];
@@ -582,37 +620,92 @@ fn encode_entry_at(entry: &LogEntry, ts: u64, w: &mut Writer) {
             w.u64(u.tables.code());
         }
         LogEntry::Commit(c) => {
-            w.array(if c.wall_micros.is_some() { 12 } else { 11 });
-            w.u64(KIND_COMMIT);
-            w.u64(ts);
-            w.str(&c.module);
-            w.bytes(&c.schema_hash);
-            w.str(&c.reducer);
-            w.bytes(&c.args);
-            encode_cause(&c.cause, w);
-            w.array(c.nondet.len());
-            for n in &c.nondet {
-                encode_nondet(n, w);
-            }
-            encode_outcome(&c.outcome, w);
-            w.array(c.mutations.len());
-            for m in &c.mutations {
-                encode_mutation(m, w);
-            }
-            w.array(c.calls.len());
-            for call in &c.calls {
-                w.array(if call.reply.is_some() { 4 } else { 3 });
-                w.str(&call.module);
-                w.str(&call.reducer);
-                w.bytes(&call.args);
-                if let Some(reply) = &call.reply {
-                    w.str(reply);
-                }
-            }
-            if let Some(wall) = c.wall_micros {
-                w.u64(wall);
-            }
+            encode_commit_at(&c.parts(), c.mutations.iter().map(Mutation::as_ref), ts, w)
         }
+    }
+}
+
+/// A commit entry's fields, borrowed from wherever they live: what
+/// [`UnnumberedEntry::encode_commit`] encodes without first building an
+/// owned [`CommitRecord`] (whose rows and names it would copy). The
+/// mutations are passed beside it, as an iterator.
+#[derive(Debug, Clone, Copy)]
+pub struct CommitParts<'a> {
+    /// The module the reducer belongs to.
+    pub module: &'a str,
+    /// The module's schema hash at the time of the call.
+    pub schema_hash: &'a Hash,
+    /// Reducer name.
+    pub reducer: &'a str,
+    /// CBOR array of the arguments.
+    pub args: &'a [u8],
+    /// Why the reducer ran.
+    pub cause: &'a Cause,
+    /// Recorded non-deterministic inputs.
+    pub nondet: &'a [Nondet],
+    /// Result of the call.
+    pub outcome: OutcomeRef<'a>,
+    /// Write calls to deliver after this commit.
+    pub calls: &'a [OutboundCall],
+    /// When the transaction finished, microseconds since the Unix epoch.
+    pub wall_micros: Option<u64>,
+}
+
+impl CommitRecord {
+    /// The record's fields as [`CommitParts`] (all but the timestamp and
+    /// the mutations).
+    pub fn parts(&self) -> CommitParts<'_> {
+        CommitParts {
+            module: &self.module,
+            schema_hash: &self.schema_hash,
+            reducer: &self.reducer,
+            args: &self.args,
+            cause: &self.cause,
+            nondet: &self.nondet,
+            outcome: self.outcome.as_ref(),
+            calls: &self.calls,
+            wall_micros: self.wall_micros,
+        }
+    }
+}
+
+/// The one encoder of a commit entry (`docs/LOG_FORMAT.md` §5), for owned
+/// records and borrowed parts alike.
+fn encode_commit_at<'m>(
+    c: &CommitParts<'_>,
+    mutations: impl ExactSizeIterator<Item = MutationRef<'m>>,
+    ts: u64,
+    w: &mut Writer,
+) {
+    w.array(if c.wall_micros.is_some() { 12 } else { 11 });
+    w.u64(KIND_COMMIT);
+    w.u64(ts);
+    w.str(c.module);
+    w.bytes(c.schema_hash);
+    w.str(c.reducer);
+    w.bytes(c.args);
+    encode_cause(c.cause, w);
+    w.array(c.nondet.len());
+    for n in c.nondet {
+        encode_nondet(n, w);
+    }
+    encode_outcome(c.outcome, w);
+    w.array(mutations.len());
+    for m in mutations {
+        encode_mutation(m, w);
+    }
+    w.array(c.calls.len());
+    for call in c.calls {
+        w.array(if call.reply.is_some() { 4 } else { 3 });
+        w.str(&call.module);
+        w.str(&call.reducer);
+        w.bytes(&call.args);
+        if let Some(reply) = &call.reply {
+            w.str(reply);
+        }
+    }
+    if let Some(wall) = c.wall_micros {
+        w.u64(wall);
     }
 }
 
@@ -703,14 +796,14 @@ fn encode_nondet(n: &Nondet, w: &mut Writer) {
     }
 }
 
-fn encode_outcome(o: &Outcome, w: &mut Writer) {
+fn encode_outcome(o: OutcomeRef<'_>, w: &mut Writer) {
     match o {
-        Outcome::Ok(value) => {
+        OutcomeRef::Ok(value) => {
             w.array(2);
             w.u64(0);
             w.bytes(value);
         }
-        Outcome::Err {
+        OutcomeRef::Err {
             kind,
             message,
             value,
@@ -726,11 +819,11 @@ fn encode_outcome(o: &Outcome, w: &mut Writer) {
     }
 }
 
-fn encode_mutation(m: &Mutation, w: &mut Writer) {
-    let (tag, bytes) = match &m.op {
-        MutationOp::Insert(b) => (0, b),
-        MutationOp::Update(b) => (1, b),
-        MutationOp::Delete(b) => (2, b),
+fn encode_mutation(m: MutationRef<'_>, w: &mut Writer) {
+    let (tag, bytes) = match m.op {
+        MutationOpRef::Insert(b) => (0, b),
+        MutationOpRef::Update(b) => (1, b),
+        MutationOpRef::Delete(b) => (2, b),
     };
     w.array(3);
     w.u64(u64::from(m.table));

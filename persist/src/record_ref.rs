@@ -167,6 +167,53 @@ impl MutationOpRef<'_> {
     }
 }
 
+impl MutationOpRef<'_> {
+    /// The row (insert, update) or key value (delete) bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            MutationOpRef::Insert(b) | MutationOpRef::Update(b) | MutationOpRef::Delete(b) => b,
+        }
+    }
+}
+
+impl Mutation {
+    /// A borrowed view of the mutation.
+    pub fn as_ref(&self) -> MutationRef<'_> {
+        MutationRef {
+            table: self.table,
+            op: self.op.as_ref(),
+        }
+    }
+}
+
+impl Outcome {
+    /// A borrowed view of the outcome.
+    pub fn as_ref(&self) -> OutcomeRef<'_> {
+        match self {
+            Outcome::Ok(v) => OutcomeRef::Ok(v),
+            Outcome::Err {
+                kind,
+                message,
+                value,
+            } => OutcomeRef::Err {
+                kind: *kind,
+                message,
+                value: value.as_deref(),
+            },
+        }
+    }
+}
+
+impl OutcomeRef<'_> {
+    /// How many bytes its value and message hold.
+    pub fn bytes_len(&self) -> usize {
+        match self {
+            OutcomeRef::Ok(v) => v.len(),
+            OutcomeRef::Err { message, value, .. } => message.len() + value.map_or(0, <[u8]>::len),
+        }
+    }
+}
+
 impl MutationOp {
     /// A borrowed view of the op.
     pub fn as_ref(&self) -> MutationOpRef<'_> {

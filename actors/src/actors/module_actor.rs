@@ -32,7 +32,8 @@ use interstice_abi::cbor::Writer;
 use interstice_abi::host as abi;
 use interstice_abi::schema_diff::{SchemaDiff, TableChange};
 use interstice_persist::{
-    wall_clock_micros, Cause, CommitRecord, ErrorKind, LogEntry, Nondet, UnnumberedEntry,
+    wall_clock_micros, Cause, CommitParts, CommitRecord, ErrorKind, LogEntry, Nondet,
+    UnnumberedEntry,
 };
 
 use crate::actors::messages::{
@@ -52,7 +53,8 @@ use crate::wasm::host_state::{Observation, Observer, Pin, TxMode};
 use crate::wasm::hostcalls::observations;
 use crate::wasm::transaction::Failure;
 use crate::wasm::transaction::{
-    finish, logged_mutations, resolve_delivery, run_migration, run_open, GuestSlot, TxOutput,
+    finish, logged_mutation_refs, logged_mutations, resolve_delivery, run_migration, run_open,
+    GuestSlot, TxOutput,
 };
 use interstice_tables::Tables;
 
@@ -430,26 +432,25 @@ impl ModuleActor {
                 flow_in: t.flow,
             })
         });
-        let record = CommitRecord {
-            ts: 0,
-            module: self.env.name.to_string(),
-            schema_hash: self.slot.compiled.schema_hash,
-            reducer: info.reducer,
-            args: info.args,
-            cause: info.cause,
-            nondet,
-            outcome,
-            mutations: logged_mutations(&self.tables, &changes),
-            calls: calls.clone(),
-            wall_micros: Some(wall_clock_micros()),
-        };
-        // Encoded now; the record's reducer name then moves on to the
-        // router (for the module logs) instead of being copied.
-        let commit = LogEntry::Commit(record);
-        let entry = UnnumberedEntry::encode(&commit);
-        let LogEntry::Commit(CommitRecord { reducer, .. }) = commit else {
-            unreachable!("built as a commit just above")
-        };
+        // Encoded now, from the transaction's own changes and names (no
+        // owned record first: its rows would be copies).
+        let mutations = logged_mutation_refs(&self.tables, &changes);
+        let entry = UnnumberedEntry::encode_commit(
+            &CommitParts {
+                module: &self.env.name,
+                schema_hash: &self.slot.compiled.schema_hash,
+                reducer: &info.reducer,
+                args: &info.args,
+                cause: &info.cause,
+                nondet: &nondet,
+                outcome: outcome.as_ref(),
+                calls: &calls,
+                wall_micros: Some(wall_clock_micros()),
+            },
+            mutations.iter().copied(),
+        );
+        drop(mutations);
+        let reducer = info.reducer;
         let entry_info = EntryInfo::Commit(CommitInfo {
             module: self.env.name.clone(),
             schema: self.env.schema.clone(),

@@ -478,19 +478,7 @@ pub(crate) fn reply_outcome(outcome: interstice_persist::OutcomeRef<'_>) -> Repl
 
 /// [`reply_outcome`] of an owned outcome.
 pub(crate) fn reply_outcome_owned(outcome: &interstice_persist::Outcome) -> ReplyOutcome<'_> {
-    use interstice_persist::{Outcome, OutcomeRef};
-    reply_outcome(match outcome {
-        Outcome::Ok(v) => OutcomeRef::Ok(v),
-        Outcome::Err {
-            kind,
-            message,
-            value,
-        } => OutcomeRef::Err {
-            kind: *kind,
-            message,
-            value: value.as_deref(),
-        },
-    })
+    reply_outcome(outcome.as_ref())
 }
 
 /// The argument array of a trigger reducer: `[row]` for insert and delete,

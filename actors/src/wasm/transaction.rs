@@ -7,7 +7,9 @@
 use std::sync::Arc;
 
 use interstice_abi::{ModuleSchema, RowEvent};
-use interstice_persist::{ErrorKind, Mutation, MutationOp, Nondet, OutboundCall, Outcome};
+use interstice_persist::{
+    ErrorKind, Mutation, MutationOpRef, MutationRef, Nondet, OutboundCall, Outcome,
+};
 
 use crate::wasm::engine::{CompiledModule, WasmHost};
 use crate::wasm::env::ModuleEnv;
@@ -238,19 +240,30 @@ pub(crate) fn run_migration(
 
 /// The mutations of `changes` that go to the log (logged tables only).
 pub(crate) fn logged_mutations(tables: &Tables, changes: &[Change]) -> Vec<Mutation> {
+    logged_mutation_refs(tables, changes)
+        .into_iter()
+        .map(|m| Mutation {
+            table: m.table,
+            op: m.op.to_owned(),
+        })
+        .collect()
+}
+
+/// [`logged_mutations`], borrowing the rows and keys from `changes`: what
+/// the module actor encodes a commit from.
+pub(crate) fn logged_mutation_refs<'a>(
+    tables: &Tables,
+    changes: &'a [Change],
+) -> Vec<MutationRef<'a>> {
     changes
         .iter()
         .filter(|c| tables.table(c.table).is_some_and(|t| t.is_logged()))
-        .map(|c| Mutation {
+        .map(|c| MutationRef {
             table: c.table,
             op: match c.event {
-                RowEvent::Insert => {
-                    MutationOp::Insert(c.new.as_deref().unwrap_or_default().to_vec())
-                }
-                RowEvent::Update => {
-                    MutationOp::Update(c.new.as_deref().unwrap_or_default().to_vec())
-                }
-                RowEvent::Delete => MutationOp::Delete(c.key_value.to_vec()),
+                RowEvent::Insert => MutationOpRef::Insert(c.new.as_deref().unwrap_or_default()),
+                RowEvent::Update => MutationOpRef::Update(c.new.as_deref().unwrap_or_default()),
+                RowEvent::Delete => MutationOpRef::Delete(&c.key_value),
             },
         })
         .collect()

@@ -455,6 +455,19 @@ proptest! {
         prop_assert_eq!(&late, &entry_to_vec(&numbered));
         prop_assert_eq!(entry_from_slice(&late).unwrap(), numbered);
     }
+
+    /// The module actor's encoder, from borrowed parts, writes the same
+    /// bytes as the owned record's.
+    #[test]
+    fn commits_encoded_from_parts_encode_as_records(e in arb_entry(), ts in any::<u64>()) {
+        let LogEntry::Commit(c) = &e else {
+            return Ok(());
+        };
+        let from_parts =
+            UnnumberedEntry::encode_commit(&c.parts(), c.mutations.iter().map(Mutation::as_ref));
+        prop_assert_eq!(&from_parts, &UnnumberedEntry::encode(&e));
+        prop_assert_eq!(from_parts.numbered(ts), entry_to_vec(&at(e.clone(), ts)));
+    }
 }
 
 /// The worked example of `docs/LOG_FORMAT.md` §8.1, byte for byte: a
