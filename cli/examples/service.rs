@@ -15,6 +15,12 @@ use std::time::Instant;
 use futures::StreamExt;
 use interstice_actors::{Runtime, RuntimeError, Value};
 
+/// A service sets the allocator: the runtime frees on one thread what
+/// another allocated, which glibc's malloc serialises (README, "Choose an
+/// allocator").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const CLIENTS: u64 = 64;
 const OPS_PER_CLIENT: u64 = 50;
 const ACCOUNTS: u64 = 16;

@@ -37,7 +37,7 @@ pub struct Table {
 /// the canonical CBOR of its key value.
 pub(crate) struct CheckedRow {
     pub(crate) row: Vec<u8>,
-    pub(crate) key: Vec<u8>,
+    pub(crate) key: Key,
     pub(crate) key_value: std::ops::Range<usize>,
 }
 
@@ -316,9 +316,10 @@ impl Table {
             row = spliced;
             assigned = Some(id);
         }
-        let mut key = Vec::with_capacity(16);
-        self.key_type
-            .encode_key(&mut Reader::new(&row[key_range.clone()]), &mut key)?;
+        let key = encoded_exactly(|key| {
+            self.key_type
+                .encode_key(&mut Reader::new(&row[key_range.clone()]), key)
+        })?;
         Ok((
             CheckedRow {
                 row,
@@ -376,9 +377,20 @@ impl Table {
 
     /// The memcomparable key for an encoded key value.
     pub fn key_of_value(&self, key_value: &[u8]) -> Result<Key, AbiError> {
-        let mut key = Vec::with_capacity(16);
-        self.encode_key_value(key_value, &mut key)?;
-        Ok(key.into_boxed_slice())
+        encoded_exactly(|key| self.encode_key_value(key_value, key))
+    }
+
+    /// Runs `f` on the encoded key of `key_value`, built in a per-thread
+    /// buffer: a lookup allocates nothing. `f` must not call it again.
+    pub(crate) fn with_key_of_value<R>(
+        &self,
+        key_value: &[u8],
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R, AbiError> {
+        KEY_SCRATCH.with_borrow_mut(|key| {
+            self.encode_key_value(key_value, key)?;
+            Ok(f(key))
+        })
     }
 
     /// [`Table::key_of_value`] into `key` (cleared first).
@@ -419,4 +431,22 @@ impl Table {
     pub fn next_auto_inc(&self) -> u128 {
         self.next_auto_inc
     }
+}
+
+std::thread_local! {
+    /// The buffer keys are encoded in before they are copied out at their
+    /// exact length (or only looked up).
+    static KEY_SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// What `encode` writes into the per-thread key buffer, as one allocation
+/// of exactly its length (a `Vec` grown and shrunk would reallocate).
+fn encoded_exactly(
+    encode: impl FnOnce(&mut Vec<u8>) -> Result<(), AbiError>,
+) -> Result<Key, AbiError> {
+    KEY_SCRATCH.with_borrow_mut(|key| {
+        key.clear();
+        encode(key)?;
+        Ok(Key::from(key.as_slice()))
+    })
 }

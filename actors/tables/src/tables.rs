@@ -207,7 +207,7 @@ impl Tables {
     pub fn insert(&mut self, idx: u32, bytes: &[u8]) -> Result<&[u8], TableError> {
         let t = self.table_mut(idx)?;
         let (checked, _) = t.check_row(bytes, true)?;
-        if t.store.contains(checked.key.as_slice()) {
+        if t.store.contains(&checked.key) {
             return Err(TableError::Constraint(format!(
                 "duplicate primary key in table `{}`",
                 t.name()
@@ -219,7 +219,7 @@ impl Tables {
         t.bump_auto_inc(&checked.row, checked.key_value.clone());
         t.store.replace(&checked.key, &checked.row);
         t.reindex(&checked.key, None, Some(&checked.row));
-        let key: Key = checked.key.into_boxed_slice();
+        let key: Key = checked.key;
         let row: Row = checked.row.into_boxed_slice();
         self.changes.push(Change {
             table: idx,
@@ -249,7 +249,7 @@ impl Tables {
         // One lookup when the row exists (the common case); otherwise the
         // entry `replace` inserted is taken out again.
         let Some(old) = t.store.replace(&checked.key, &checked.row) else {
-            t.store.take(checked.key.as_slice());
+            t.store.take(&checked.key);
             return Ok(false);
         };
         t.reindex(&checked.key, Some(old.row()), Some(&checked.row));
@@ -257,7 +257,7 @@ impl Tables {
         self.changes.push(Change {
             table: idx,
             event: RowEvent::Update,
-            key: checked.key.into_boxed_slice(),
+            key: checked.key,
             old: Some(old.row().into()),
             key_value: row[checked.key_value].into(),
             new: Some(row),
@@ -293,8 +293,8 @@ impl Tables {
         let t = self.table(idx).ok_or_else(|| {
             TableError::Abi(AbiError::Schema(format!("table id {idx} out of range")))
         })?;
-        let key = t.key_of_value(key_value)?;
-        Ok(t.store.get(&key).map(|r| match r {
+        let row = t.with_key_of_value(key_value, |key| t.store.get(key))?;
+        Ok(row.map(|r| match r {
             crate::store::RowRef::Bytes(b) => std::borrow::Cow::Borrowed(b),
             r => std::borrow::Cow::Owned(r.to_row().into_vec()),
         }))
