@@ -112,6 +112,53 @@ fn documented_empty_snapshot_bytes() {
     assert_eq!(bytes.len(), 84);
 }
 
+/// docs/SNAPSHOT_FORMAT.md §4's second worked example: a module unloaded
+/// at ts 5 keeping its one table of one row (the 8-item module form).
+#[test]
+fn documented_unloaded_module_snapshot_bytes() {
+    let s = Snapshot {
+        ts: 5,
+        log_hash: [0x33; 32],
+        modules: vec![SnapshotModule {
+            name: "m".into(),
+            version: "1".into(),
+            install_ts: 1,
+            schema: vec![0x80],
+            schema_hash: [0x11; 32],
+            wasm_hash: [0x22; 32],
+            tables: vec![SnapshotTable {
+                index: 0,
+                next_auto_inc: 2,
+                rows: vec![(vec![0x07], vec![0x81, 0x07])],
+            }],
+            unloaded: Some(5),
+        }],
+        pending: vec![],
+        fanout: vec![],
+        engine: None,
+    };
+    let mut want = b"INTRSNAP".to_vec();
+    want.extend_from_slice(&[3, 0, 0, 0, 0x86, 0x05, 0x58, 0x20]);
+    want.extend_from_slice(&[0x33; 32]);
+    want.extend_from_slice(&[
+        0x81, 0x88, 0x61, b'm', 0x61, b'1', 0x01, 0x41, 0x80, 0x58, 0x20,
+    ]);
+    want.extend_from_slice(&[0x11; 32]);
+    want.extend_from_slice(&[0x58, 0x20]);
+    want.extend_from_slice(&[0x22; 32]);
+    // tables [[0, 2, [[h'07', h'8107']]]], unloaded 5
+    want.extend_from_slice(&[
+        0x81, 0x83, 0x00, 0x02, 0x81, 0x82, 0x41, 0x07, 0x42, 0x81, 0x07,
+    ]);
+    want.push(0x05);
+    want.extend_from_slice(&[0x80, 0x80, 0xf6]);
+    let sum = blake3::hash(&want);
+    want.extend_from_slice(sum.as_bytes());
+    assert_eq!(encode_snapshot(&s), want);
+    assert_eq!(want.len(), 172);
+    assert_eq!(decode_snapshot("x", &want).unwrap(), s);
+}
+
 /// A version-2 snapshot (written before engines were recorded) still
 /// reads, with no engine: the empty runtime's, as version 2 wrote it.
 #[test]
