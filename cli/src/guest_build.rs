@@ -162,10 +162,14 @@ fn cargo_build_wasm(manifest: &Path, packages: &[&str]) -> Result<CargoBuild, Cl
         .args(packages.iter().flat_map(|p| ["-p", p]))
         .args(["--message-format", "json-render-diagnostics"])
         // Host-specific flags (target-cpu, --cfg loom, coverage) must not
-        // leak into the guest build.
+        // leak into the guest build, nor a rustc wrapper that adds its own
+        // (cargo llvm-cov instruments the crates it names through one, and
+        // guests share crate names with the host: interstice_abi, …).
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
         .stderr(Stdio::inherit())
         .output()
         .map_err(|e| CliError::Build(format!("could not run cargo: {e}")))?;
