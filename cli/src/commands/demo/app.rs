@@ -69,7 +69,11 @@ pub async fn run(data_dir: &Path, modules: Option<&Path>, opts: &AppOpts) -> Res
 
     say("== restart: reopening the data directory after the SIGKILL");
     let t = Instant::now();
-    let rt = Runtime::builder().data_dir(data_dir).open().await?;
+    let rt = Runtime::builder()
+        .data_dir(data_dir)
+        .limits(app_load::audit_limits())
+        .open()
+        .await?;
     say(format!(
         "   recovered in {:.1} ms ({} log entries replayed)",
         t.elapsed().as_secs_f64() * 1000.0,
