@@ -11,6 +11,8 @@
 # SECONDS of load (default 3600). Settings (environment):
 #   PROFILE=release|debug   build profile (default release)
 #   SKIP_TESTS=1            skip the stress tests, only the load soak
+#   BIN=PATH                the interstice binary to soak (default: the one
+#                           the build below makes; with BIN nothing is built)
 #   PLAYERS=N               simulated players per run (default 32)
 #   KILL_MIN=S KILL_MAX=S   a run is killed after S seconds, uniformly in
 #                           [KILL_MIN, KILL_MAX] (default 5 and 25)
@@ -38,7 +40,7 @@ profile_args=()
 if [[ "$profile" == "release" ]]; then
     profile_args=(--release)
 fi
-bin="target/$profile/interstice"
+bin="${BIN:-target/$profile/interstice}"
 
 work="${WORK:-$(mktemp -d -t interstice-soak.XXXXXX)}"
 mkdir -p "$work"
@@ -70,7 +72,9 @@ fi
 
 # The binary the tests use (built with the test build's features, so that
 # it is not rebuilt after the tests ran).
-cargo test -p interstice-cli "${profile_args[@]}" --test all --no-run
+if [[ -z "${BIN:-}" ]]; then
+    cargo test -p interstice-cli "${profile_args[@]}" --test all --no-run
+fi
 echo "=== load soak: ${seconds} s of app-load ($players players), SIGKILL every ${kill_min}-${kill_max} s, in $work"
 
 dir_no=1
