@@ -3,8 +3,16 @@
 //! measured workload shares every core with them.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Barrier};
 use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::error::CliError;
+
+/// The shortest round after which a hog that never spun is an error: in a
+/// shorter one (`--quick`, on a loaded machine) the scheduler may not
+/// have given its threads a time slice yet.
+const CHECKED_ROUND: Duration = Duration::from_millis(200);
 
 /// Spinning threads; stopped (and joined) by [`Hog::stop`] or on drop.
 pub(super) struct Hog {
@@ -14,19 +22,25 @@ pub(super) struct Hog {
 }
 
 impl Hog {
-    /// Starts `threads` spinning threads (none for 0).
+    /// Starts `threads` spinning threads (none for 0), and returns once
+    /// every one of them is running.
     pub(super) fn start(threads: usize) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let spins = Arc::new(AtomicU64::new(0));
+        let started = Arc::new(Barrier::new(threads + 1));
         let threads = (0..threads)
             .map(|i| {
-                let (stop, spins) = (stop.clone(), spins.clone());
+                let (stop, spins, started) = (stop.clone(), spins.clone(), started.clone());
                 std::thread::Builder::new()
                     .name(format!("bench-hog-{i}"))
-                    .spawn(move || spin(&stop, &spins))
+                    .spawn(move || {
+                        started.wait();
+                        spin(&stop, &spins)
+                    })
                     .expect("spawning a CPU hog thread")
             })
             .collect();
+        started.wait();
         Hog {
             stop,
             spins,
@@ -39,6 +53,20 @@ impl Hog {
     pub(super) fn stop(mut self) -> u64 {
         self.halt();
         self.spins.load(Ordering::Relaxed)
+    }
+
+    /// [`Hog::stop`], refusing a hog of some threads that never spun
+    /// through a round of `round` (at least [`CHECKED_ROUND`]): the
+    /// contended figure would then be a quiet one.
+    pub(super) fn stop_checked(self, what: &str, round: Duration) -> Result<u64, CliError> {
+        let threads = self.threads.len();
+        let spins = self.stop();
+        if threads > 0 && spins == 0 && round >= CHECKED_ROUND {
+            return Err(CliError::Bench(format!(
+                "{what}: the CPU hog did not run in a round of {round:?}"
+            )));
+        }
+        Ok(spins)
     }
 
     fn halt(&mut self) {
