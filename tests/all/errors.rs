@@ -6,6 +6,7 @@ use interstice_actors::{inspect_module, ErrorKind, ReducerMode, Runtime, Runtime
 
 use crate::support::{
     open, open_with, raw_module, raw_module_wat, reducer_error, s, tempdir, u, wasm, RawReducer,
+    NOOP,
 };
 
 /// The runtime still works: hello loads (if needed) and greets.
@@ -28,13 +29,6 @@ async fn settled(rt: &Runtime, n: u64) {
     })
     .await;
 }
-
-/// Every reducer of the raw test modules: a no-op write reducer.
-const NOOP: RawReducer<'static> = RawReducer {
-    name: "noop",
-    mode: ReducerMode::Write,
-    body: "",
-};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_module() {

@@ -188,6 +188,13 @@ where
     }
 }
 
+/// A no-op write reducer `noop`, for raw modules that only need one.
+pub(crate) const NOOP: RawReducer<'static> = RawReducer {
+    name: "noop",
+    mode: interstice_actors::ReducerMode::Write,
+    body: "",
+};
+
 /// One reducer of a hand-written wat module (see [`raw_module`]): no
 /// parameters, returns `()`.
 pub(crate) struct RawReducer<'a> {

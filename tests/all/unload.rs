@@ -13,8 +13,8 @@ use interstice_actors::{Runtime, RuntimeError, UnloadOptions, UnloadTables, Valu
 use interstice_persist::{Cause, LogEntry};
 
 use crate::support::{
-    bin, log_entries, open, open_retrying, open_with, replay_check_clean, s, tempdir, u, wasm,
-    wasm_path,
+    bin, log_entries, open, open_retrying, open_with, raw_module, replay_check_clean, s, tempdir,
+    u, wasm, wasm_path, NOOP,
 };
 
 async fn total(rt: &Runtime) -> Value {
@@ -196,6 +196,40 @@ async fn kept_tables_come_back_on_load_live_and_after_a_restart() {
     // install after the unload is replayed as an upgrade of the kept rows).
     let rt = open(d.path()).await;
     assert_eq!(total(&rt).await, u(101));
+    rt.shutdown().await.unwrap();
+    replay_check_clean(d.path()).await;
+}
+
+/// Loading a module again whose unload kept its tables is an upgrade from
+/// the unloaded version: one that cannot take the kept rows is refused
+/// (`IncompatibleSchema`, naming the table), the module stays unloaded with
+/// its rows, and the right version then brings them back, live and after
+/// a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_cannot_take_the_kept_rows_is_refused_and_they_wait() {
+    let d = tempdir();
+    let rt = open_with(d.path(), &["bank"]).await;
+    open_accounts(&rt).await;
+    let un = rt
+        .unload_module("bank", UnloadOptions::keep_tables())
+        .await
+        .unwrap();
+    // Another `bank` without the accounts table would drop their rows.
+    let impostor = raw_module("bank", "", &[], &[NOOP]);
+    let e = rt.load_module(impostor).await.unwrap_err();
+    assert!(
+        matches!(&e, RuntimeError::IncompatibleSchema { module, table, .. }
+            if module == "bank" && table == "accounts"),
+        "{e:?}"
+    );
+    // Still unloaded, at the same timestamp.
+    let err = rt.read("bank", "total", vec![]).await.unwrap_err();
+    assert_unloaded(err, "bank", un.ts);
+    rt.load_module(wasm("bank")).await.expect("the right bank");
+    assert_eq!(total(&rt).await, u(100));
+    rt.shutdown().await.unwrap();
+    let rt = open(d.path()).await;
+    assert_eq!(total(&rt).await, u(100));
     rt.shutdown().await.unwrap();
     replay_check_clean(d.path()).await;
 }

@@ -7,12 +7,11 @@
 
 use std::path::{Path, PathBuf};
 
-use interstice_actors::ReducerMode;
 use serde_json::Value as Json;
 
 use crate::support::{
     expect_ok, interstice, log_entries, open_with, raw_module, stderr_of, stdout_of, tempdir, u,
-    wasm, wasm_path, RawReducer,
+    wasm, wasm_path, NOOP,
 };
 
 fn validate(wasm: &Path, extra: &[&str]) -> std::process::Output {
@@ -26,12 +25,6 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     std::fs::write(&p, bytes).expect("writing a module");
     p
 }
-
-const NOOP: RawReducer<'static> = RawReducer {
-    name: "noop",
-    mode: ReducerMode::Write,
-    body: "",
-};
 
 #[test]
 fn a_valid_module_and_the_runtime_s_compile_checks() {
