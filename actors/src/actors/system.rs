@@ -35,16 +35,18 @@ pub(crate) struct SpawnModule {
     pub reply: Responder<Addr<ModuleActor>>,
 }
 
-/// Owns the arbiters of the module actors.
+/// Owns the core arbiter and the arbiters of the live module actors.
 pub(crate) struct Supervisor {
-    arbiters: Vec<Arbiter>,
+    core: Arbiter,
+    modules: Vec<(Addr<ModuleActor>, Arbiter)>,
 }
 
 impl Actor for Supervisor {
     type Context = Context<Self>;
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
-        for a in &self.arbiters {
+        self.core.stop();
+        for (_, a) in &self.modules {
             a.stop();
         }
     }
@@ -54,10 +56,18 @@ impl Handler<SpawnModule> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, msg: SpawnModule, _ctx: &mut Self::Context) {
+        // The arbiters of stopped module actors (unloaded, upgraded away)
+        // are let go: a stopped module actor stops its arbiter
+        // (`ModuleActor::stopped`), and dropping the handle detaches the
+        // thread, so its stack is freed when it ends. A handle kept forever
+        // kept every finished thread's stack (about 60 KiB of resident
+        // memory per load and unload, `docs/TESTING.md`, "Load / upgrade /
+        // unload cycles").
+        self.modules.retain(|(addr, _)| addr.connected());
         let arbiter = Arbiter::new();
         let build = msg.build;
         let addr = ModuleActor::start_in_arbiter(&arbiter.handle(), move |_| build());
-        self.arbiters.push(arbiter);
+        self.modules.push((addr.clone(), arbiter));
         msg.reply.send(addr);
     }
 }
@@ -100,7 +110,8 @@ pub(crate) fn start(
                     Sequencer::start_in_arbiter(&core.handle(), move |_| Sequencer::new(sh, l, r));
                 let _ = shared.sequencer.set(sequencer);
                 let supervisor = Supervisor {
-                    arbiters: vec![core],
+                    core,
+                    modules: Vec::new(),
                 }
                 .start();
                 (System::current(), supervisor, router, log)
