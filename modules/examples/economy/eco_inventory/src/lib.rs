@@ -335,12 +335,22 @@ fn total_gold(ctx: &ReadContext) -> (u64, u64) {
 }
 
 /// `(held, escrowed, net)`: items held and in escrow, and the net of every
-/// receipt; trades move items, so `held + escrowed == net`.
+/// receipt; trades move items, so `held + escrowed == net`. Holdings and
+/// escrow are at most a row per player and kind, summed by the host; the
+/// receipts, one per action ever taken, are walked page by page, because
+/// one host-side aggregate examines at most 2^20 entries (an hour of the
+/// soak's load makes more).
 #[reducer(mode = "read")]
 fn item_totals(ctx: &ReadContext) -> (u64, u64, i64) {
     let held = ctx.tables.holdings().query().sum(|c| c.qty);
     let escrowed = ctx.tables.escrow().query().sum(|c| c.qty);
-    let net = ctx.tables.receipts().query().sum(|c| c.net);
+    let net: i128 = ctx
+        .tables
+        .receipts()
+        .query()
+        .iter()
+        .map(|r| i128::from(r.net))
+        .sum();
     (
         u64::try_from(held).unwrap_or(u64::MAX),
         u64::try_from(escrowed).unwrap_or(u64::MAX),
