@@ -65,7 +65,7 @@ use crate::config::Limits;
 use crate::error::{RuntimeError, SnapshotError};
 use crate::metrics::MetricsInner;
 use crate::recovery::replay::compile_install;
-use crate::wasm::engine::WasmHost;
+use crate::wasm::engine::{CompiledModule, WasmHost};
 use crate::wasm::env::{ModuleEnv, Peers, ReadAnswer, ReadCall, ReadCallError};
 use crate::wasm::host_state::{Recorded, TxMode};
 use crate::wasm::transaction::{
@@ -88,6 +88,12 @@ struct Ctx<'a> {
     checked: AtomicU64,
     /// A checker failed (not diverged): stop feeding anyone.
     abort: AtomicBool,
+    /// The modules compiled so far, by `(wasm hash, schema hash)`: a log
+    /// that installs one binary many times (hot reloads, load/unload
+    /// cycles) compiles it once.
+    compiled: std::sync::Mutex<
+        HashMap<(interstice_persist::Hash, interstice_persist::Hash), CompiledModule>,
+    >,
 }
 
 /// The log's modules as a re-executed transaction's host calls see them:
@@ -226,6 +232,7 @@ pub fn replay_check(
         opts,
         checked: AtomicU64::new(0),
         abort: AtomicBool::new(false),
+        compiled: Default::default(),
     };
     let storage = FileStorage::new(log_dir);
     std::thread::scope(|s| {
@@ -492,13 +499,30 @@ impl CommitCheck {
 /// Compiles an install's binary (no cache directory: the check never writes
 /// into the data directory) and gives it a fresh instance slot.
 fn load_slot(ctx: &Ctx<'_>, install: &ModuleInstall) -> Result<GuestSlot, RuntimeError> {
-    let hex = blake3::Hash::from(install.wasm_hash).to_hex();
-    let path = ctx.dir.join("modules").join(format!("{hex}.wasm"));
-    let wasm = std::fs::read(&path).map_err(|e| {
-        let reason = format!("installed module binary {}: {e}", path.display());
-        RuntimeError::replay(install.ts, &install.name, reason)
-    })?;
-    let compiled = compile_install(&ctx.host, install, &wasm, None)?;
+    let key = (install.wasm_hash, install.schema_hash);
+    let memo = ctx
+        .compiled
+        .lock()
+        .expect("compiled lock")
+        .get(&key)
+        .cloned();
+    let compiled = match memo {
+        Some(c) => c,
+        None => {
+            let hex = blake3::Hash::from(install.wasm_hash).to_hex();
+            let path = ctx.dir.join("modules").join(format!("{hex}.wasm"));
+            let wasm = std::fs::read(&path).map_err(|e| {
+                let reason = format!("installed module binary {}: {e}", path.display());
+                RuntimeError::replay(install.ts, &install.name, reason)
+            })?;
+            let c = compile_install(&ctx.host, install, &wasm, None)?;
+            ctx.compiled
+                .lock()
+                .expect("compiled lock")
+                .insert(key, c.clone());
+            c
+        }
+    };
     let schema = compiled.schema.clone();
     let env = Arc::new(ModuleEnv::new(
         schema,

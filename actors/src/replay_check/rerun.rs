@@ -86,6 +86,7 @@ pub fn rerun_commit(
         opts: &opts,
         checked: AtomicU64::new(0),
         abort: AtomicBool::new(false),
+        compiled: Default::default(),
     };
     let mut slot = load_slot(&ctx, install)?;
     // Every difference is shown as it is: the debugger does not attribute
